@@ -1,0 +1,201 @@
+"""Settings: the company profile from `crisisbot.yaml` plus the environment variables of DESIGN.md.
+
+Precedence: environment variables over the file over built-in defaults. With no config file the bot
+runs on the playbooks and messages shipped inside the package, for a neutral company.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+from bot.ids import LANGUAGES, NETWORKS, Language, NetworkId, RoleId
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def default_dir(name: str) -> Path:
+    """Where the shipped defaults live: inside the wheel, or at the top of a source checkout."""
+    installed = PACKAGE_DIR / "defaults" / name
+    return installed if installed.exists() else PACKAGE_DIR.parent / name
+
+
+class Company(BaseModel):
+    """The one company whose plan this is."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, Field(min_length=1, max_length=80)] = "Our company"
+    industry: str = "general"
+    channels: list[NetworkId] = Field(default_factory=lambda: list(NETWORKS), min_length=1)
+    hashtag: Annotated[str, Field(pattern=r"^#\w{1,60}$")] = "#Update"
+    faq_url: str = ""
+    language: Language = "en"
+    timezone: str = "Europe/Amsterdam"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}; use an IANA name like Europe/Amsterdam") from exc
+        return value
+
+    @field_validator("channels")
+    @classmethod
+    def _no_repeats(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+
+class FileConfig(BaseModel):
+    """What `crisisbot.yaml` may hold."""
+
+    model_config = ConfigDict(extra="forbid")
+    company: Company = Field(default_factory=Company)
+    scenarios: list[str] | None = None
+    playbooks: str | None = None
+    messages: str | None = None
+    database: str | None = None
+    announcements_channel: str | None = None
+    role_owners: dict[RoleId, list[str]] = Field(default_factory=dict)
+
+
+def _env(*names: str) -> Any:
+    return Field(default=None, validation_alias=AliasChoices(*names))
+
+
+class EnvSettings(BaseSettings):
+    """The environment variables of DESIGN.md; unset ones stay None."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=False)
+    config: str | None = _env("CRISISBOT_CONFIG")
+    slack_bot_token: SecretStr | None = _env("SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = _env("SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = _env("SLACK_APP_TOKEN")
+    slack_api_url: str | None = _env("SLACK_API_URL")
+    db: str | None = _env("CRISISBOT_DB")
+    playbooks: str | None = _env("CRISISBOT_PLAYBOOKS")
+    messages: str | None = _env("CRISISBOT_MESSAGES")
+    language: Language | None = _env("CRISISBOT_LANGUAGE")
+    clock_speed: float | None = _env("CRISISBOT_CLOCK_SPEED")
+    port: int | None = _env("PORT")
+
+
+class Settings(BaseModel):
+    """Everything the bot needs, resolved: paths absolute, env applied over the file."""
+
+    model_config = ConfigDict(frozen=True)
+    config_path: Path | None
+    company: Company
+    scenarios: list[str] | None
+    playbooks_dir: Path
+    messages_dir: Path
+    db_path: Path
+    announcements_channel: str | None
+    role_owners: dict[str, list[str]]
+    slack_bot_token: SecretStr | None
+    slack_signing_secret: SecretStr | None
+    slack_app_token: SecretStr | None
+    slack_api_url: str
+    clock_speed: float = Field(gt=0)
+    port: int
+
+    @property
+    def language(self) -> str:
+        return self.company.language
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.company.timezone)
+
+
+def load_settings(config: Path | str | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Read the config file (explicit path, CRISISBOT_CONFIG, or ./crisisbot.yaml) and the environment."""
+    environ = dict(os.environ if environ is None else environ)
+    try:
+        env = EnvSettings.model_validate({k: v for k, v in environ.items() if k.isupper()})
+    except ValidationError as exc:
+        raise ConfigError([f"environment: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()])
+    path = _config_path(config, env)
+    file = read_config_file(path) if path else FileConfig()
+    base = path.parent if path else Path.cwd()
+    company = file.company
+    if env.language:
+        company = company.model_copy(update={"language": env.language})
+    return Settings(
+        config_path=path,
+        company=company,
+        scenarios=file.scenarios,
+        playbooks_dir=_resolve(env.playbooks or file.playbooks, base, default_dir("playbooks")),
+        messages_dir=_resolve(env.messages or file.messages, base, default_dir("messages")),
+        db_path=_resolve(env.db or file.database, base, Path.cwd() / "crisisbot.db"),
+        announcements_channel=file.announcements_channel,
+        role_owners={k: list(v) for k, v in file.role_owners.items()},
+        slack_bot_token=env.slack_bot_token,
+        slack_signing_secret=env.slack_signing_secret,
+        slack_app_token=env.slack_app_token,
+        slack_api_url=_api_url(env.slack_api_url or "https://slack.com/api/"),
+        clock_speed=env.clock_speed or 1.0,
+        port=env.port or 3000,
+    )
+
+
+def _config_path(explicit: Path | str | None, env: EnvSettings) -> Path | None:
+    if explicit or env.config:
+        path = Path(explicit or env.config or "").expanduser().resolve()
+        if not path.is_file():
+            raise ConfigError([f"{path}:1: config file not found — run `crisisbot init` to write one, "
+                               "or unset CRISISBOT_CONFIG to run on the defaults"])
+        return path
+    local = Path.cwd() / "crisisbot.yaml"
+    return local if local.is_file() else None
+
+
+def read_config_file(path: Path) -> FileConfig:
+    """Parse and validate `crisisbot.yaml`, reporting every problem with its line."""
+    from bot.playbooks import _line_of  # one YAML-line locator for every file we validate
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text)
+        data = yaml.safe_load(text) or {}
+    except OSError as exc:
+        raise ConfigError([f"{path}:1: cannot read the config ({exc.strerror})"]) from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError([f"{path}:{mark.line + 1 if mark else 1}: malformed YAML — fix the indentation/quoting"])
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}:1: the config is a mapping — start with `company:`"])
+    try:
+        return FileConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = list(err["loc"])
+            where = ".".join(map(str, loc))
+            hint = f" — valid: {err['ctx']['expected']}" if err["type"] == "literal_error" else ""
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{path}:{_line_of(node, loc)}: {where}: {msg}{hint}")
+        raise ConfigError(problems) from exc
+
+
+def _resolve(value: str | None, base: Path, default: Path) -> Path:
+    if not value:
+        return default
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def _api_url(url: str) -> str:
+    # slack_sdk joins base_url and method name by plain concatenation, so the slash matters.
+    return url if url.endswith("/") else url + "/"
+
+
+__all__ = ["LANGUAGES", "Company", "FileConfig", "Settings", "default_dir", "load_settings"]

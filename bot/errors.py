@@ -1,0 +1,79 @@
+"""Typed errors of the domain core; adapters decide how a user is told.
+
+    CrisisError                 base: carries a UI message key and its variables
+    ├── ConfigError             a config, playbook or template file is wrong (CLI: exit 2)
+    ├── SchemaError             the database file is newer than this code
+    ├── UsageError              a command was typed wrongly: answer with what to type instead
+    │   ├── UnknownScenario
+    │   ├── UnknownRole
+    │   └── BadLevel
+    ├── NotAuthorized           the user may not do this (recorded on the timeline)
+    ├── StaleDraft              the draft changed since the button was drawn
+    ├── WrongState              the incident or draft is not in a state that allows this
+    └── NotFound                no such incident / draft
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CrisisError(Exception):
+    """A failure a person can act on: `key` names the UI string in messages/<lang>/ui.yaml."""
+
+    key = "error.generic"
+
+    def __init__(self, key: str | None = None, **params: Any) -> None:
+        self.key = key or type(self).key
+        self.params = params
+        super().__init__(f"{self.key} {params}" if params else self.key)
+
+
+class ConfigError(CrisisError):
+    key = "error.config"
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(problems="\n".join(problems))
+
+    def __str__(self) -> str:
+        return "\n".join(self.problems)
+
+
+class SchemaError(CrisisError):
+    key = "error.schema"
+
+    def __str__(self) -> str:
+        return str(self.params.get("message", self.key))
+
+
+class UsageError(CrisisError):
+    key = "error.usage"
+
+
+class UnknownScenario(UsageError):
+    key = "error.unknown_scenario"
+
+
+class UnknownRole(UsageError):
+    key = "error.unknown_role"
+
+
+class BadLevel(UsageError):
+    key = "error.bad_level"
+
+
+class NotAuthorized(CrisisError):
+    key = "error.not_authorized"
+
+
+class StaleDraft(CrisisError):
+    key = "error.stale_draft"
+
+
+class WrongState(CrisisError):
+    key = "error.wrong_state"
+
+
+class NotFound(CrisisError):
+    key = "error.not_found"

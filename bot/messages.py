@@ -1,0 +1,184 @@
+"""Render wording from `messages/`: public draft templates and the bot's own UI strings, per language.
+
+Templates run in Jinja2's sandbox with StrictUndefined, so a comms lead's template can neither reach
+into Python nor silently print an empty hole. The UI strings may be given an `escape` function: every
+`{{ value }}` then passes through it unless it is wrapped in `Markup` (the chat adapter uses this to
+escape user text for Slack mrkdwn while keeping the mentions it builds itself).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+from babel.dates import format_datetime, format_time, format_timedelta
+from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
+
+from bot.errors import ConfigError
+from bot.ids import LANGUAGES, NETWORK_LIMITS
+
+URL = re.compile(r"https?://\S+")
+X_URL_LENGTH = 23  # X shortens every link to a t.co URL of this length
+
+
+def measured_length(network: str, text: str) -> int:
+    """The length the network itself counts for `text`."""
+    if network == "x":
+        return len(URL.sub("", text)) + X_URL_LENGTH * len(URL.findall(text))
+    return len(text)
+
+
+def limit_of(network: str) -> int:
+    return NETWORK_LIMITS[network]
+
+
+def fits(network: str, text: str) -> bool:
+    return measured_length(network, text) <= limit_of(network)
+
+
+@dataclass(frozen=True)
+class DraftValues:
+    """The variables every public draft template receives."""
+
+    company: str
+    hashtag: str
+    faq_url: str = ""
+    next_update: str = ""
+    update: str = ""
+    summary: str = ""
+
+
+SAMPLE_VALUES = DraftValues(
+    company="Acme Logistics International",
+    hashtag="#UpdateAcmeLogistics",
+    faq_url="https://status.acme-logistics.example/faq/incident-updates",
+    next_update="14:30",
+    update="We have restored access for most customers and are monitoring the remaining errors closely.",
+    summary="All systems have been working normally since 15:10 and the cause has been fixed.",
+)
+
+
+def draft_path(language: str, scenario: str, kind: str, network: str) -> str:
+    """The template's path below the messages folder."""
+    return f"{language}/drafts/{scenario}/{kind}.{network}.j2"
+
+
+class Messages:
+    """All wording of the bot, loaded once from one messages folder."""
+
+    def __init__(self, root: Path, escape: Callable[[str], str] | None = None) -> None:
+        self.root = root
+        self._escape = escape
+        self.env = SandboxedEnvironment(
+            loader=FileSystemLoader(str(root)),
+            undefined=StrictUndefined,
+            autoescape=False,  # UI strings are one-liners: newlines after tags are meant
+            finalize=self._finalize if escape else None,
+        )
+
+    def with_escape(self, escape: Callable[[str], str]) -> Messages:
+        """The same wording, with user values escaped for a chat platform's markup."""
+        return Messages(self.root, escape)
+
+    def _finalize(self, value: Any) -> Any:
+        if isinstance(value, Markup) or not isinstance(value, str) or self._escape is None:
+            return value
+        return self._escape(value)
+
+    # ---- public drafts -------------------------------------------------------------------------
+    def draft(self, language: str, scenario: str, kind: str, network: str, values: DraftValues) -> str:
+        """Render one public draft; plain text, never escaped (it is meant for the social network)."""
+        template = self._draft_env.get_template(draft_path(language, scenario, kind, network))
+        return tidy(template.render(**values.__dict__))
+
+    def has_draft(self, language: str, scenario: str, kind: str, network: str) -> bool:
+        return (self.root / draft_path(language, scenario, kind, network)).is_file()
+
+    @cached_property
+    def _draft_env(self) -> SandboxedEnvironment:
+        return SandboxedEnvironment(
+            loader=FileSystemLoader(str(self.root)), undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
+        )
+
+    # ---- UI strings ----------------------------------------------------------------------------
+    def ui(self, language: str, key: str, **params: Any) -> str:
+        """One UI string, e.g. `ui("nl", "button.approve")`."""
+        strings = self._ui_templates(language if language in LANGUAGES else "en")
+        template = strings.get(key)
+        if template is None:
+            raise KeyError(f"UI string {key!r} missing in {language}/ui.yaml")
+        return template.render(**params).strip()
+
+    def ui_keys(self, language: str) -> set[str]:
+        return set(self._ui_source(language))
+
+    def _ui_templates(self, language: str) -> dict[str, Template]:
+        cache = self.__dict__.setdefault("_compiled", {})
+        if language not in cache:
+            cache[language] = {k: self.env.from_string(v) for k, v in self._ui_source(language).items()}
+        return cache[language]
+
+    def _ui_source(self, language: str) -> dict[str, str]:
+        cache = self.__dict__.setdefault("_sources", {})
+        if language not in cache:
+            cache[language] = load_ui_file(self.root / language / "ui.yaml")
+        return cache[language]
+
+
+def load_ui_file(path: Path) -> dict[str, str]:
+    """Flatten a nested ui.yaml into dotted keys: {"button": {"approve": "Approve"}} → "button.approve"."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError([f"{path}:1: cannot read UI strings ({exc.strerror}) — copy them with `crisisbot init`"])
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError([f"{path}:{mark.line + 1 if mark else 1}: malformed YAML — fix the indentation/quoting"])
+    flat: dict[str, str] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), value)
+        else:
+            flat[prefix] = str(node)
+
+    walk("", data)
+    return flat
+
+
+def tidy(text: str) -> str:
+    """Strip trailing spaces and collapse runs of blank lines a template's optional parts leave behind."""
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
+
+
+def template_error_line(exc: TemplateError) -> int:
+    return getattr(exc, "lineno", None) or 1
+
+
+# ---- people-facing time, formatted with babel ------------------------------------------------------
+def local_time(when: datetime, language: str, tz: ZoneInfo) -> str:
+    """`14:05` in the company's timezone."""
+    return format_time(when.astimezone(tz), format="short", locale=language)
+
+
+def local_datetime(when: datetime, language: str, tz: ZoneInfo) -> str:
+    return format_datetime(when.astimezone(tz), format="medium", locale=language)
+
+
+def duration(delta: timedelta, language: str) -> str:
+    """`42 minutes` / `42 minuten`; whole minutes, because seconds are noise in a crisis."""
+    minutes = max(0, round(abs(delta.total_seconds()) / 60))
+    if minutes >= 120:
+        return format_timedelta(timedelta(minutes=minutes), locale=language, threshold=2)
+    return format_timedelta(timedelta(minutes=minutes), granularity="minute", threshold=1000, locale=language)

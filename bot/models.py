@@ -1,0 +1,87 @@
+"""The records of the domain, as the store returns them (plain pydantic models, no Slack in sight)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+IncidentStatus = Literal["active", "resolved"]
+DraftStatus = Literal["pending", "approved", "rejected", "posted"]
+Decision = Literal["approved", "rejected"]
+
+
+class Incident(BaseModel):
+    id: int
+    code: str
+    scenario: str
+    level: int
+    title: str
+    description: str = ""
+    status: IncidentStatus = "active"
+    drill: bool = False
+    private: bool = False
+    language: str = "en"
+    channel_id: str | None = None
+    channel_name: str | None = None
+    declared_by: str
+    declared_at: datetime
+    detected_at: datetime
+    first_response_due: datetime
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+class Draft(BaseModel):
+    id: int
+    incident_id: int
+    network: str
+    language: str
+    kind: str
+    text: str
+    version: int = 1
+    status: DraftStatus = "pending"
+    message_ts: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    posted_at: datetime | None = None
+    posted_by: str | None = None
+    reject_reason: str | None = None
+
+
+class Approval(BaseModel):
+    draft_id: int
+    version: int
+    approver: str
+    role: str
+    decision: Decision
+    at: datetime
+    reason: str | None = None
+
+
+class Ack(BaseModel):
+    incident_id: int
+    role: str
+    user: str
+    at: datetime
+
+
+class Event(BaseModel):
+    id: int | None = None
+    incident_id: int
+    at: datetime
+    actor: str
+    kind: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class ChecklistMark(BaseModel):
+    incident_id: int
+    item_id: str
+    done_by: str
+    done_at: datetime

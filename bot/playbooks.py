@@ -1,0 +1,228 @@
+"""Load and validate playbooks: one YAML file per crisis scenario, named by its scenario id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.errors import ConfigError
+from bot.ids import DRAFT_KINDS, LEVELS, NETWORKS, Language, NetworkId, RoleId
+
+
+class Localized(BaseModel):
+    """A text in every supported language."""
+
+    model_config = ConfigDict(extra="forbid")
+    en: Annotated[str, Field(min_length=1)]
+    nl: Annotated[str, Field(min_length=1)]
+
+    def in_(self, language: Language | str) -> str:
+        """The text in `language`; English for a language the plan does not have."""
+        return self.nl if language == "nl" else self.en
+
+
+class Level(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    criteria: Localized
+    roles: list[RoleId] = Field(min_length=1, description="roles this level pulls in and pings")
+
+    approvers: list[RoleId] = Field(min_length=1, description="roles that must all approve a public draft")
+    ack_within_minutes: int = Field(gt=0, description="a pinged role owner must acknowledge within this")
+    update_every_minutes: int = Field(gt=0, description="public update cadence after the first response")
+    advice: Localized | None = None
+
+    @field_validator("roles", "approvers")
+    @classmethod
+    def _no_repeats(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _approvers_are_pulled_in(self) -> Level:
+        missing = [r for r in self.approvers if r not in self.roles]
+        if missing:
+            raise ValueError(f"approvers {missing} are not among this level's roles {self.roles}")
+        return self
+
+
+class ChecklistItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    text: Localized
+    role: RoleId | None = None
+
+
+class Checklist(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    first_hour: list[ChecklistItem] = Field(min_length=1)
+    ongoing: list[ChecklistItem] = Field(default_factory=list)
+    after: list[ChecklistItem] = Field(default_factory=list)
+
+    def all_items(self) -> list[ChecklistItem]:
+        return [*self.first_hour, *self.ongoing, *self.after]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Checklist:
+        ids = [item.id for item in self.all_items()]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"checklist item id {repeated[0]!r} is used twice; ids must be unique")
+        return self
+
+
+class Deadlines(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    first_response_minutes: int = Field(default=60, gt=0)
+    reminders_before_minutes: list[int] = Field(default_factory=lambda: [30, 15, 5])
+    authority_notification_hours: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _reminders_before_deadline(self) -> Deadlines:
+        bad = [m for m in self.reminders_before_minutes if not 0 < m < self.first_response_minutes]
+        if bad:
+            raise ValueError(f"reminder {bad[0]} minutes before the deadline must be between 1 and "
+                             f"{self.first_response_minutes - 1}")
+        return self
+
+
+class Drafts(BaseModel):
+    """Which message template to draft at each moment of the incident."""
+
+    model_config = ConfigDict(extra="forbid")
+    declare: str = "first_response"
+    update: str = "status_update"
+    resolve: str = "resolved"
+
+    @field_validator("declare", "update", "resolve")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in DRAFT_KINDS:
+            raise ValueError(f"unknown template {value!r}; valid: {', '.join(DRAFT_KINDS)}")
+        return value
+
+
+class Playbook(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    name: Localized
+    description: Localized
+    levels: dict[int, Level]
+    checklist: Checklist
+    deadlines: Deadlines = Field(default_factory=Deadlines)
+    drafts: Drafts = Field(default_factory=Drafts)
+    channels: list[NetworkId] = Field(default_factory=lambda: list(NETWORKS))
+
+    @field_validator("levels")
+    @classmethod
+    def _levels_one_to_three(cls, levels: dict[int, Level]) -> dict[int, Level]:
+        bad = [n for n in levels if n not in LEVELS]
+        if bad:
+            raise ValueError(f"level {bad[0]} is outside 1–3; valid levels: 1, 2, 3")
+        if sorted(levels) != list(LEVELS):
+            raise ValueError("a playbook defines levels 1, 2 and 3")
+        return dict(sorted(levels.items()))
+
+    @model_validator(mode="after")
+    def _breach_needs_legal(self) -> Playbook:
+        if self.id == "data-breach":
+            for number, level in self.levels.items():
+                if "legal" not in level.approvers:
+                    raise ValueError(f"data-breach level {number}: legal must approve every public draft")
+            if self.deadlines.authority_notification_hours is None:
+                raise ValueError("data-breach needs deadlines.authority_notification_hours (GDPR/AVG: 72)")
+        return self
+
+    def level(self, number: int) -> Level:
+        return self.levels[number]
+
+
+def load_playbook(path: Path) -> Playbook:
+    """Read one playbook file; its scenario id is the file name without `.yaml`."""
+    problems = playbook_problems(path)
+    if problems:
+        raise ConfigError(problems)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return Playbook.model_validate({**data, "id": path.stem})
+
+
+def load_playbooks(directory: Path) -> dict[str, Playbook]:
+    """Every playbook in `directory`, keyed by scenario id; all problems reported at once."""
+    if not directory.is_dir():
+        raise ConfigError([f"{directory}: playbook folder not found — set CRISISBOT_PLAYBOOKS to a folder of *.yaml"])
+    problems: list[str] = []
+    books: dict[str, Playbook] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        found = playbook_problems(path)
+        if found:
+            problems.extend(found)
+            continue
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        books[path.stem] = Playbook.model_validate({**data, "id": path.stem})
+    if not books and not problems:
+        problems.append(f"{directory}: no playbooks (*.yaml) found — copy the defaults with `crisisbot init`")
+    if problems:
+        raise ConfigError(problems)
+    return books
+
+
+def playbook_problems(path: Path) -> list[str]:
+    """Every problem in one playbook file as `file:line: what is wrong — what would be valid`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        return [f"{path}:1: cannot read the file ({exc.strerror}) — check the path and permissions"]
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        return [f"{path}:{line}: malformed YAML ({getattr(exc, 'problem', exc)}) — fix the indentation/quoting"]
+    if not isinstance(data, dict):
+        return [f"{path}:1: a playbook is a mapping of keys — start with `name:`, `levels:`, `checklist:`"]
+    data.pop("id", None)
+    try:
+        Playbook.model_validate({**data, "id": path.stem})
+    except ValidationError as exc:
+        return [_located(path, node, err) for err in exc.errors()]
+    return []
+
+
+def _located(path: Path, node: yaml.Node | None, err: dict) -> str:
+    loc = [p for p in err["loc"] if p != "id"]
+    line = _line_of(node, loc)
+    where = ".".join(str(p) for p in loc) or "(top level)"
+    message = err["msg"].removeprefix("Value error, ")
+    hint = _hint(err)
+    return f"{path}:{line}: {where}: {message}" + (f" — {hint}" if hint else "")
+
+
+def _hint(err: dict) -> str:
+    kind = err["type"]
+    if kind == "literal_error":
+        return "valid: " + err.get("ctx", {}).get("expected", "")
+    if kind == "extra_forbidden":
+        return "remove it, or check its spelling"
+    if kind == "missing":
+        return "add this key"
+    return ""
+
+
+def _line_of(node: yaml.Node | None, loc: list) -> int:
+    """The 1-based line of the YAML node at `loc`, or of its nearest existing parent."""
+    line = node.start_mark.line + 1 if node is not None else 1
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if str(k.value) == str(key)), None)
+            if match is None:
+                key_node = next((k for k, _ in node.value if str(k.value) == str(key)), None)
+                return key_node.start_mark.line + 1 if key_node is not None else line
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            return line
+        line = node.start_mark.line + 1
+    return line

@@ -1,0 +1,309 @@
+"""SQLite via sqlite-utils: the single source of truth, and the only module that writes SQL.
+
+One connection per thread (sqlite3 connections are not shared across threads), WAL mode so readers
+never block the writer, and a busy timeout. Write transactions start with BEGIN IMMEDIATE instead of
+sqlite-utils' `atomic()`: a deferred BEGIN that later upgrades to a write lock fails at once with
+SQLITE_BUSY under a concurrent writer instead of waiting, and Bolt runs listeners in parallel threads.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from bot.clock import parse_iso
+from bot.errors import SchemaError
+from bot.models import Ack, Approval, ChecklistMark, Draft, Event, Incident
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _migration_1(db: sqlite_utils.Database) -> None:
+    """The tables of DESIGN.md."""
+    db["incidents"].create(
+        {
+            "id": int, "code": str, "scenario": str, "level": int, "title": str, "description": str,
+            "status": str, "drill": int, "private": int, "language": str, "channel_id": str,
+            "channel_name": str, "declared_by": str, "declared_at": str, "detected_at": str,
+            "first_response_due": str, "first_response_at": str, "resolved_at": str,
+        },
+        pk="id", not_null={"code", "scenario", "level", "title", "status", "declared_by", "declared_at"},
+    )
+    db["incidents"].create_index(["code"], unique=True)
+    db["incidents"].create_index(["channel_id"])
+    db["events"].create(
+        {"id": int, "incident_id": int, "at": str, "actor": str, "kind": str, "data": str},
+        pk="id", foreign_keys=[("incident_id", "incidents", "id")],
+    )
+    db["events"].create_index(["incident_id", "at"])
+    db["drafts"].create(
+        {
+            "id": int, "incident_id": int, "network": str, "language": str, "kind": str, "text": str,
+            "version": int, "status": str, "message_ts": str, "created_at": str, "updated_at": str,
+            "posted_at": str, "posted_by": str, "reject_reason": str,
+        },
+        pk="id", foreign_keys=[("incident_id", "incidents", "id")],
+    )
+    db["drafts"].create_index(["incident_id"])
+    db["approvals"].create(
+        {"id": int, "draft_id": int, "version": int, "approver": str, "role": str, "decision": str,
+         "at": str, "reason": str},
+        pk="id", foreign_keys=[("draft_id", "drafts", "id")],
+    )
+    db["approvals"].create_index(["draft_id", "version", "role"], unique=True)
+    db["role_owners"].create({"role": str, "user": str, "rank": int}, pk=("role", "rank"))
+    db["acks"].create({"incident_id": int, "role": str, "user": str, "at": str}, pk=("incident_id", "role"))
+    db["timers"].create(
+        {"id": int, "incident_id": int, "kind": str, "due_at": str, "fired_at": str, "data": str},
+        pk="id",
+    )
+    db["timers"].create_index(["fired_at", "due_at"])
+    db["handled_requests"].create({"key": str, "at": str}, pk="key")
+    db["outbox"].create(
+        {"id": int, "incident_id": int, "role": str, "kind": str, "data": str, "created_at": str,
+         "sent_at": str, "attempts": int},
+        pk="id",
+    )
+    db["checklist"].create(
+        {"incident_id": int, "item_id": str, "done_by": str, "done_at": str}, pk=("incident_id", "item_id")
+    )
+    # What the chat adapter already did for an incident (channel made, header posted, DM sent, …), so a
+    # re-run after a failure completes the missing steps and repeats none.
+    db["deliveries"].create({"key": str, "incident_id": int, "ref": str, "at": str}, pk="key")
+
+
+MIGRATIONS = [_migration_1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class Store:
+    """Typed reads and writes of every table."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        try:
+            self.migrate()
+        except BaseException:
+            self.close()
+            raise
+
+    # ---- connection and transactions -----------------------------------------------------------
+    @property
+    def db(self) -> sqlite_utils.Database:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA foreign_keys=ON")
+            db = sqlite_utils.Database(conn)
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """One write transaction; nested calls join the outer one."""
+        with self._write_lock:
+            db = self.db
+            if db.conn.in_transaction:
+                yield db
+                return
+            db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.conn.execute("ROLLBACK")
+                raise
+            else:
+                db.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    # ---- schema --------------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def migrate(self) -> int:
+        """Upgrade the file in place to SCHEMA_VERSION; refuse a file written by newer code."""
+        if self.path.exists() and self.path.stat().st_size and not _is_sqlite(self.path):
+            raise SchemaError(message=f"{self.path}: not a SQLite database — point CRISISBOT_DB at a new file")
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:  # checked before anything is written: a newer file stays untouched
+            raise SchemaError(
+                message=f"{self.path}: database schema version {current} is newer than this crisisbot "
+                f"understands ({SCHEMA_VERSION}) — upgrade crisisbot, or use another CRISISBOT_DB"
+            )
+        self.db.conn.execute("PRAGMA journal_mode=WAL")
+        for number in range(current + 1, SCHEMA_VERSION + 1):
+            with self.transaction() as db:
+                MIGRATIONS[number - 1](db)
+                db.conn.execute(f"PRAGMA user_version={number}")
+        return SCHEMA_VERSION
+
+    # ---- incidents -----------------------------------------------------------------------------
+    def next_code(self, year: int, prefix: str = "CR") -> str:
+        like = f"{prefix}-{year}-%"
+        row = self.db.execute("SELECT COUNT(*) FROM incidents WHERE code LIKE ?", [like]).fetchone()
+        return f"{prefix}-{year}-{row[0] + 1:03d}"
+
+    def insert_incident(self, **fields: Any) -> Incident:
+        row = self.db["incidents"].insert(_encode(fields)).last_pk
+        return self.incident(int(row))
+
+    def incident(self, incident_id: int) -> Incident:
+        return Incident.model_validate(_decode(self.db["incidents"].get(incident_id)))
+
+    def incident_by_code(self, code: str) -> Incident | None:
+        rows = list(self.db["incidents"].rows_where("code = ?", [code.upper()], limit=1))
+        return Incident.model_validate(_decode(rows[0])) if rows else None
+
+    def incident_by_channel(self, channel_id: str) -> Incident | None:
+        rows = list(self.db["incidents"].rows_where("channel_id = ?", [channel_id], order_by="id desc", limit=1))
+        return Incident.model_validate(_decode(rows[0])) if rows else None
+
+    def incidents(self, status: str | None = None) -> list[Incident]:
+        where, args = ("status = ?", [status]) if status else (None, [])
+        return [Incident.model_validate(_decode(r)) for r in self.db["incidents"].rows_where(where, args, order_by="id")]
+
+    def recent_declare(self, user: str, title: str, since: datetime) -> Incident | None:
+        rows = list(self.db["incidents"].rows_where(
+            "declared_by = ? AND lower(title) = lower(?) AND declared_at >= ?",
+            [user, title, since.isoformat()], order_by="id desc", limit=1))
+        return Incident.model_validate(_decode(rows[0])) if rows else None
+
+    def update_incident(self, incident_id: int, **fields: Any) -> Incident:
+        self.db["incidents"].update(incident_id, _encode(fields))
+        return self.incident(incident_id)
+
+    # ---- timeline ------------------------------------------------------------------------------
+    def add_event(self, incident_id: int, at: datetime, actor: str, kind: str, **data: Any) -> Event:
+        fields = {"incident_id": incident_id, "at": at.isoformat(), "actor": actor, "kind": kind,
+                  "data": json.dumps(data, default=str, ensure_ascii=False)}
+        event_id = self.db["events"].insert(fields).last_pk
+        return Event(id=event_id, incident_id=incident_id, at=at, actor=actor, kind=kind, data=data)
+
+    def events(self, incident_id: int, kind: str | None = None) -> list[Event]:
+        where = "incident_id = ?" + (" AND kind = ?" if kind else "")
+        args = [incident_id, kind] if kind else [incident_id]
+        return [
+            Event(id=r["id"], incident_id=r["incident_id"], at=parse_iso(r["at"]), actor=r["actor"],
+                  kind=r["kind"], data=json.loads(r["data"] or "{}"))
+            for r in self.db["events"].rows_where(where, args, order_by="id")
+        ]
+
+    # ---- drafts and approvals ------------------------------------------------------------------
+    def insert_draft(self, **fields: Any) -> Draft:
+        return self.draft(int(self.db["drafts"].insert(_encode(fields)).last_pk))
+
+    def draft(self, draft_id: int) -> Draft:
+        return Draft.model_validate(_decode(self.db["drafts"].get(draft_id)))
+
+    def drafts(self, incident_id: int, kind: str | None = None) -> list[Draft]:
+        where = "incident_id = ?" + (" AND kind = ?" if kind else "")
+        args = [incident_id, kind] if kind else [incident_id]
+        return [Draft.model_validate(_decode(r)) for r in self.db["drafts"].rows_where(where, args, order_by="id")]
+
+    def update_draft(self, draft_id: int, **fields: Any) -> Draft:
+        self.db["drafts"].update(draft_id, _encode(fields))
+        return self.draft(draft_id)
+
+    def add_approval(self, approval: Approval) -> bool:
+        """Record a decision; False when that role already decided on that version."""
+        before = self.db.conn.total_changes
+        self.db["approvals"].insert(_encode(approval.model_dump()), ignore=True)
+        return self.db.conn.total_changes > before
+
+    def approvals(self, draft_id: int, version: int | None = None) -> list[Approval]:
+        where = "draft_id = ?" + (" AND version = ?" if version is not None else "")
+        args = [draft_id, version] if version is not None else [draft_id]
+        return [Approval.model_validate(_decode(r)) for r in self.db["approvals"].rows_where(where, args, order_by="id")]
+
+    # ---- roles and acknowledgements ------------------------------------------------------------
+    def set_role_owners(self, role: str, users: list[str]) -> None:
+        with self.transaction() as db:
+            db["role_owners"].delete_where("role = ?", [role])
+            db["role_owners"].insert_all([{"role": role, "user": u, "rank": i} for i, u in enumerate(users)])
+
+    def role_owners(self) -> dict[str, list[str]]:
+        owners: dict[str, list[str]] = {}
+        for row in self.db["role_owners"].rows_where(order_by="role, rank"):
+            owners.setdefault(row["role"], []).append(row["user"])
+        return owners
+
+    def add_ack(self, ack: Ack) -> bool:
+        """Record who took a role; False when the role was already taken for that incident."""
+        before = self.db.conn.total_changes
+        self.db["acks"].insert(_encode(ack.model_dump()), ignore=True)
+        return self.db.conn.total_changes > before
+
+    def acks(self, incident_id: int) -> dict[str, Ack]:
+        rows = self.db["acks"].rows_where("incident_id = ?", [incident_id])
+        return {r["role"]: Ack.model_validate(_decode(r)) for r in rows}
+
+    # ---- checklist -----------------------------------------------------------------------------
+    def mark_checklist(self, mark: ChecklistMark) -> bool:
+        before = self.db.conn.total_changes
+        self.db["checklist"].insert(_encode(mark.model_dump()), ignore=True)
+        return self.db.conn.total_changes > before
+
+    def checklist(self, incident_id: int) -> dict[str, ChecklistMark]:
+        rows = self.db["checklist"].rows_where("incident_id = ?", [incident_id])
+        return {r["item_id"]: ChecklistMark.model_validate(_decode(r)) for r in rows}
+
+    # ---- idempotency -----------------------------------------------------------------------------
+    def claim_request(self, key: str, at: datetime) -> bool:
+        """True the first time `key` is seen: a Slack retry or a replayed request gets False."""
+        with self.transaction() as db:
+            before = db.conn.total_changes
+            db["handled_requests"].insert({"key": key, "at": at.isoformat()}, ignore=True)
+            return db.conn.total_changes > before
+
+    def delivery(self, key: str) -> str | None:
+        row = self.db.execute("SELECT ref FROM deliveries WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def deliveries(self, incident_id: int) -> dict[str, str]:
+        rows = self.db.execute("SELECT key, ref FROM deliveries WHERE incident_id = ?", [incident_id])
+        return dict(rows.fetchall())
+
+    def record_delivery(self, key: str, incident_id: int, ref: str, at: datetime) -> None:
+        with self.transaction() as db:
+            db["deliveries"].upsert({"key": key, "incident_id": incident_id, "ref": ref, "at": at.isoformat()},
+                                    pk="key")
+
+
+def _encode(fields: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        if isinstance(value, datetime):
+            value = _iso(value)
+        elif isinstance(value, bool):
+            value = int(value)
+        out[key] = value
+    return out
+
+
+def _decode(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if v is not None}
+
+
+def _is_sqlite(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(16) == b"SQLite format 3\x00"
