@@ -1,0 +1,225 @@
+"""The `crisisbot` command: parse, call the library, print. Domain errors become exit code 2 here."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from bot.config import Company, default_dir, load_settings
+from bot.errors import ConfigError, CrisisError, SchemaError
+from bot.ids import LANGUAGES, NETWORKS
+
+app = typer.Typer(
+    help="Crisis Desk: run your social-media crisis-communication plan in Slack.\n\n"
+    "Example: crisisbot demo",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="crisisbot.yaml to use (default: $CRISISBOT_CONFIG or ./crisisbot.yaml)")
+]
+
+
+def _friendly(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the domain's errors into a clear message and exit code 2, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                err.print(problem, markup=False)
+            raise typer.Exit(2) from None
+        except (SchemaError, CrisisError) as exc:
+            err.print(str(exc), markup=False)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+@app.command()
+@_friendly
+def init(
+    directory: Annotated[Path, typer.Option("--dir", help="where to write crisisbot.yaml, playbooks/ and messages/")] = Path("."),
+    company: Annotated[str | None, typer.Option(help="company name, e.g. 'Acme'")] = None,
+    industry: Annotated[str | None, typer.Option(help="industry, e.g. 'logistics'")] = None,
+    channels: Annotated[str | None, typer.Option(help="social channels in use, comma-separated: x,facebook,linkedin")] = None,
+    language: Annotated[str | None, typer.Option(help="default language: en or nl")] = None,
+    hashtag: Annotated[str | None, typer.Option(help="fixed crisis hashtag (default #Update<Company>)")] = None,
+    faq_url: Annotated[str | None, typer.Option(help="FAQ or status page URL")] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA timezone (default Europe/Amsterdam)")] = None,
+    scenarios: Annotated[str | None, typer.Option(help="scenarios to enable, comma-separated (default: all)")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="don't ask; use the options and defaults")] = False,
+    force: Annotated[bool, typer.Option(help="overwrite an existing crisisbot.yaml, playbooks/ and messages/")] = False,
+) -> None:
+    """Write crisisbot.yaml and editable copies of the default playbooks and messages.
+
+    Example: crisisbot init --company Acme --industry logistics --channels x,linkedin --language nl --yes
+    """
+    from bot.init import write_project
+
+    available = sorted(p.stem for p in default_dir("playbooks").glob("*.yaml"))
+
+    def ask(value: str | None, prompt: str, default: str) -> str:
+        return value if value is not None else (default if yes else typer.prompt(prompt, default=default))
+
+    name = ask(company, "Company name", "Our company")
+    answers = {
+        "name": name,
+        "industry": ask(industry, "Industry", "general"),
+        "channels": _split(ask(channels, f"Social channels ({','.join(NETWORKS)})", ",".join(NETWORKS))),
+        "language": ask(language, f"Default language ({'|'.join(LANGUAGES)})", "en"),
+        "hashtag": ask(hashtag, "Fixed crisis hashtag", "#Update" + "".join(ch for ch in name.title() if ch.isalnum())),
+        "faq_url": ask(faq_url, "FAQ or status page URL (empty for none)", ""),
+        "timezone": ask(timezone, "Timezone", "Europe/Amsterdam"),
+    }
+    chosen = _split(ask(scenarios, f"Scenarios ({','.join(available)})", ",".join(available)))
+    unknown = [s for s in chosen if s not in available]
+    if unknown:
+        raise ConfigError([f"--scenarios: unknown scenario {unknown[0]!r} — valid: {', '.join(available)}"])
+    try:
+        profile = Company.model_validate(answers)
+    except Exception as exc:  # pydantic ValidationError: show each field problem plainly
+        problems = [f"--{'.'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}" for e in exc.errors()]  # type: ignore[attr-defined]
+        raise ConfigError(problems) from None
+    written = write_project(directory, profile, chosen, force=force)
+    for path in written:
+        out.print(f"wrote {path}")
+    out.print("Next: crisisbot check, then crisisbot plan --output plan.md")
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+@app.command()
+@_friendly
+def check(config: ConfigOption = None) -> None:
+    """Validate the config, every playbook and every template (both languages, network limits).
+
+    Exit 0 with a summary, or exit 2 listing each problem as file:line: what is wrong — what would be valid.
+    Example: crisisbot check --config crisisbot.yaml
+    """
+    from bot.checks import run_checks
+
+    settings = load_settings(config)
+    report = run_checks(settings)
+    if not report.ok:
+        for problem in report.problems:
+            err.print(problem, markup=False)
+        err.print(f"{len(report.problems)} problem(s) found.")
+        raise typer.Exit(2)
+    source = settings.config_path or "built-in defaults"
+    out.print(f"OK: {source}: {report.playbooks} playbooks, {report.templates} draft templates, "
+              f"{report.ui_strings} UI strings in {', '.join(LANGUAGES)}.")
+
+
+@app.command()
+@_friendly
+def plan(
+    config: ConfigOption = None,
+    language: Annotated[str | None, typer.Option(help="en or nl (default: the company's language)")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write to this file instead of stdout")] = None,
+) -> None:
+    """Write the company's crisis-communication plan (Markdown) from the playbooks and templates the bot runs.
+
+    Example: crisisbot plan --language nl --output plan.md
+    """
+    from jinja2.exceptions import SecurityError
+
+    from bot.messages import Messages
+    from bot.plan import render_plan
+    from bot.playbooks import load_playbooks
+    from bot.store import Store
+
+    settings = load_settings(config)
+    language = language or settings.language
+    if language not in LANGUAGES:
+        raise ConfigError([f"--language: {language!r} is not supported — valid: {', '.join(LANGUAGES)}"])
+    books = load_playbooks(settings.playbooks_dir)
+    if settings.scenarios:
+        books = {k: v for k, v in books.items() if k in settings.scenarios}
+    owners = Store(settings.db_path).role_owners() if settings.db_path.exists() else dict(settings.role_owners)
+    try:
+        text = render_plan(settings, books, Messages(settings.messages_dir), language, role_owners=owners)
+    except SecurityError as exc:  # a template tried to reach into Python: refuse, name it
+        raise ConfigError([f"{settings.messages_dir}/{language}/plan.md.j2:1: unsafe template ({exc}) — "
+                           "templates may only use the variables they are given"]) from None
+    if output:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text)
+
+
+@app.command()
+@_friendly
+def serve(
+    config: ConfigOption = None,
+    host: Annotated[str, typer.Option(help="address to listen on (HTTP mode)")] = "0.0.0.0",
+    port: Annotated[int | None, typer.Option(help="port (default $PORT or 3000)")] = None,
+) -> None:
+    """Run the bot: HTTP at POST /slack/events (and GET /healthz), or Socket Mode when SLACK_APP_TOKEN is set.
+
+    Needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET. Example: PORT=3000 crisisbot serve
+    """
+    from bot.incidents import open_desk
+    from bot.logs import setup_logging
+    from bot.slack.server import serve as run
+
+    setup_logging()
+    settings = load_settings(config)
+    if port is not None:
+        settings = settings.model_copy(update={"port": port})
+    run(open_desk(settings), host=host)
+
+
+@app.command()
+@_friendly
+def manifest(
+    url: Annotated[str | None, typer.Option(help="public base URL of `crisisbot serve`, e.g. https://crisis.example.com")] = None,
+) -> None:
+    """Print the Slack app manifest, with request URLs pointing at --url.
+
+    Paste it at api.slack.com/apps → Create New App → From a manifest. Example: crisisbot manifest --url https://crisis.example.com
+    """
+    from bot.manifest import render_manifest
+
+    sys.stdout.write(render_manifest(url))
+
+
+@app.command()
+@_friendly
+def demo(
+    language: Annotated[str, typer.Option(help="en or nl")] = "en",
+    speed: Annotated[float, typer.Option(help="clock speed: 60 makes the 1-hour target pass in a minute")] = 60.0,
+    transcript: Annotated[Path | None, typer.Option(help="also write the transcript to this file")] = None,
+) -> None:
+    """Play a data-breach crisis against the built-in Slack emulator: no Slack account, no network.
+
+    Example: crisisbot demo --language nl
+    """
+    from bot.demo import run_demo
+
+    if language not in LANGUAGES:
+        raise ConfigError([f"--language: {language!r} is not supported — valid: {', '.join(LANGUAGES)}"])
+    raise typer.Exit(run_demo(language=language, speed=speed, transcript=transcript))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

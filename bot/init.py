@@ -1,0 +1,44 @@
+"""`crisisbot init`: write a company's config and editable copies of the default playbooks and messages."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+
+from bot.config import Company, default_dir
+from bot.errors import ConfigError
+
+
+def write_project(directory: Path, company: Company, scenarios: list[str], force: bool = False) -> list[Path]:
+    """Write crisisbot.yaml, playbooks/ (only the chosen scenarios) and messages/ into `directory`."""
+    directory = directory.resolve()
+    config = directory / "crisisbot.yaml"
+    targets = [config, directory / "playbooks", directory / "messages"]
+    existing = [t for t in targets if t.exists()]
+    if existing and not force:
+        raise ConfigError([f"{existing[0]}:1: already exists — pass --force to overwrite, or use --dir"])
+    directory.mkdir(parents=True, exist_ok=True)
+    playbooks = directory / "playbooks"
+    if playbooks.exists():
+        shutil.rmtree(playbooks)
+    playbooks.mkdir()
+    for scenario in scenarios:
+        shutil.copy2(default_dir("playbooks") / f"{scenario}.yaml", playbooks / f"{scenario}.yaml")
+    messages = directory / "messages"
+    if messages.exists():
+        shutil.rmtree(messages)
+    shutil.copytree(default_dir("messages"), messages)
+    body = {
+        "company": company.model_dump(),
+        "scenarios": scenarios,
+        "playbooks": "playbooks",
+        "messages": "messages",
+        "database": "crisisbot.db",
+        "announcements_channel": None,
+        "role_owners": {},
+    }
+    header = "# Crisis Desk configuration, written by `crisisbot init`. Environment variables override it.\n"
+    config.write_text(header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return [config, playbooks, messages]
