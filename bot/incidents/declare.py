@@ -1,0 +1,70 @@
+"""Declaring an incident: the record, its deadlines, its timeline and its first drafts, in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+
+from bot.errors import BadLevel, UsageError
+from bot.ids import LEVELS
+from bot.incidents.desk import Desk
+from bot.incidents.drafts import render_drafts
+from bot.models import Draft, Incident
+
+DEFAULT_LEVEL = 2  # a crisis someone bothers to declare usually needs a lead; L1 is the explicit choice
+DUPLICATE_WINDOW = timedelta(minutes=1)
+MAX_TITLE = 120
+MAX_DESCRIPTION = 2000
+
+
+class DeclareRequest(BaseModel):
+    """What a person asked for, already parsed by the adapter."""
+
+    scenario: str
+    title: str
+    declared_by: str
+    level: int = DEFAULT_LEVEL
+    description: str = ""
+    detected_at: datetime | None = None
+    private: bool = False
+    drill: bool = False
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Declared:
+    incident: Incident
+    drafts: list[Draft]
+    existing: bool  # True: the same person declared the same title a moment ago; nothing new was made
+
+
+def declare(desk: Desk, request: DeclareRequest) -> Declared:
+    """Record a new incident (or return the one just declared with the same title by the same person)."""
+    book = desk.playbook(request.scenario)
+    if request.level not in LEVELS:
+        raise BadLevel(level=request.level)
+    title = " ".join(request.title.split())
+    if not title:
+        raise UsageError("error.empty_title")
+    if len(title) > MAX_TITLE:
+        raise UsageError("error.title_too_long", limit=MAX_TITLE)
+    now = desk.now()
+    detected = min(request.detected_at or now, now)
+    with desk.store.transaction():
+        earlier = desk.store.recent_declare(request.declared_by, title, now - DUPLICATE_WINDOW)
+        if earlier is not None:
+            return Declared(earlier, desk.store.drafts(earlier.id), existing=True)
+        code = desk.store.next_code(now.year, prefix="DR" if request.drill else "CR")
+        incident = desk.store.insert_incident(
+            code=code, scenario=book.id, level=request.level, title=title,
+            description=request.description.strip()[:MAX_DESCRIPTION], status="active", drill=request.drill,
+            private=request.private, language=request.language or desk.language,
+            declared_by=request.declared_by, declared_at=now, detected_at=detected,
+            first_response_due=detected + timedelta(minutes=book.deadlines.first_response_minutes),
+        )
+        desk.store.add_event(incident.id, now, request.declared_by, "declared", code=code, scenario=book.id,
+                             level=request.level, title=title, detected_at=detected.isoformat())
+        drafts = render_drafts(desk, incident, book.drafts.declare, actor=request.declared_by)
+    return Declared(incident, drafts, existing=False)

@@ -1,0 +1,60 @@
+"""The Desk: everything a domain verb needs (settings, store, playbooks, wording, clock) in one place."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.errors import UnknownScenario
+from bot.messages import Messages
+from bot.playbooks import Playbook, load_playbooks
+from bot.store import Store
+
+log = logging.getLogger("crisisbot")
+
+
+@dataclass
+class Desk:
+    settings: Settings
+    store: Store
+    playbooks: dict[str, Playbook]
+    messages: Messages
+    clock: Clock = field(default_factory=SystemClock)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def playbook(self, scenario: str) -> Playbook:
+        book = self.playbooks.get(scenario)
+        if book is None:
+            raise UnknownScenario(scenario=scenario, valid=", ".join(self.scenarios()))
+        return book
+
+    def scenarios(self) -> list[str]:
+        """Enabled scenario ids in a stable order."""
+        return list(self.playbooks)
+
+    @property
+    def language(self) -> str:
+        return self.settings.language
+
+
+def open_desk(settings: Settings, clock: Clock | None = None) -> Desk:
+    """Load playbooks and messages, open (and migrate) the database."""
+    books = load_playbooks(settings.playbooks_dir)
+    if settings.scenarios:
+        books = {k: v for k, v in books.items() if k in settings.scenarios}
+    store = Store(settings.db_path)
+    for role, users in settings.role_owners.items():
+        if users and not store.role_owners().get(role):
+            store.set_role_owners(role, users)  # config seeds owners; Slack edits win afterwards
+    return Desk(
+        settings=settings,
+        store=store,
+        playbooks=books,
+        messages=Messages(settings.messages_dir),
+        clock=clock or SystemClock(settings.clock_speed),
+    )

@@ -1,0 +1,178 @@
+"""Public drafts: rendering from templates, edits as new versions, approvals per version, posting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.errors import NotFound, StaleDraft, UsageError, WrongState
+from bot.incidents.desk import Desk
+from bot.incidents.roles import require_role
+from bot.messages import DraftValues, fits, limit_of, local_time, measured_length
+from bot.models import Approval, Draft, Incident
+
+POSTERS = ["social_media_manager", "crisis_lead"]
+WRITERS = ["social_media_manager", "communications", "crisis_lead"]
+
+
+@dataclass(frozen=True)
+class DraftOutcome:
+    draft: Draft
+    incident: Incident
+    changed: bool  # False: nothing new happened (a double click, an approval already given)
+    first_response: bool = False  # this posting was the incident's first public response
+
+
+def networks_for(desk: Desk, incident: Incident) -> list[str]:
+    """The company's social channels that this scenario drafts for, in the company's order."""
+    book = desk.playbook(incident.scenario)
+    return [n for n in desk.settings.company.channels if n in book.channels]
+
+
+def draft_values(desk: Desk, incident: Incident, update: str = "", summary: str = "") -> DraftValues:
+    company = desk.settings.company
+    cadence = desk.playbook(incident.scenario).level(incident.level).update_every_minutes
+    next_update = local_time(desk.now() + timedelta(minutes=cadence), incident.language, desk.settings.tz)
+    return DraftValues(company=company.name, hashtag=company.hashtag, faq_url=company.faq_url,
+                       next_update=next_update, update=update, summary=summary)
+
+
+def render_drafts(desk: Desk, incident: Incident, kind: str, actor: str, update: str = "",
+                  summary: str = "") -> list[Draft]:
+    """Render and store one draft of `kind` per network; the caller holds the transaction."""
+    values = draft_values(desk, incident, update=update, summary=summary)
+    now = desk.now()
+    drafts = []
+    for network in networks_for(desk, incident):
+        text = desk.messages.draft(incident.language, incident.scenario, kind, network, values)
+        draft = desk.store.insert_draft(incident_id=incident.id, network=network, language=incident.language,
+                                        kind=kind, text=text, version=1, status="pending",
+                                        created_at=now, updated_at=now)
+        desk.store.add_event(incident.id, now, actor, "drafted", draft_id=draft.id, network=network, kind=kind)
+        drafts.append(draft)
+    return drafts
+
+
+def approvers_for(desk: Desk, incident: Incident) -> list[str]:
+    return desk.playbook(incident.scenario).level(incident.level).approvers
+
+
+def approval_state(desk: Desk, incident: Incident, draft: Draft) -> dict[str, Approval | None]:
+    """Each required approver role → its approval of the draft's current version (or None)."""
+    given = {a.role: a for a in desk.store.approvals(draft.id, draft.version) if a.decision == "approved"}
+    return {role: given.get(role) for role in approvers_for(desk, incident)}
+
+
+def _load(desk: Desk, draft_id: int, version: int | None) -> tuple[Draft, Incident]:
+    try:
+        draft = desk.store.draft(draft_id)
+    except Exception as exc:  # sqlite-utils raises NotFoundError; the user only needs to know it's gone
+        raise NotFound("error.draft_not_found") from exc
+    incident = desk.store.incident(draft.incident_id)
+    if not incident.active:
+        raise WrongState("error.incident_resolved", code=incident.code)
+    if version is not None and version != draft.version:
+        raise StaleDraft(seen=version, current=draft.version, network=draft.network)
+    return draft, incident
+
+
+def check_may_edit(desk: Desk, draft_id: int, version: int, user: str) -> tuple[Draft, Incident]:
+    """Refuse before the edit form opens, not after someone typed into it."""
+    draft, incident = _load(desk, draft_id, version)
+    if draft.status == "posted":
+        raise WrongState("error.draft_already_posted")
+    require_role(desk, incident, user, sorted({*approvers_for(desk, incident), *WRITERS}), "edit")
+    return draft, incident
+
+
+def check_may_decide(desk: Desk, draft_id: int, version: int, user: str) -> tuple[Draft, Incident]:
+    """Refuse before the reject form opens when `user` is no approver or the draft moved on."""
+    draft, incident = _load(desk, draft_id, version)
+    if draft.status == "posted":
+        raise WrongState("error.draft_already_posted")
+    require_role(desk, incident, user, approvers_for(desk, incident), "reject")
+    return draft, incident
+
+
+def edit_draft(desk: Desk, draft_id: int, user: str, text: str, version: int) -> DraftOutcome:
+    """Save `text` as the draft's next version; earlier approvals no longer count."""
+    draft, incident = check_may_edit(desk, draft_id, version, user)
+    text = text.strip()
+    if not text:
+        raise UsageError("error.empty_draft")
+    if not fits(draft.network, text):
+        raise UsageError("error.over_limit", length=measured_length(draft.network, text),
+                         limit=limit_of(draft.network))
+    if text == draft.text:
+        return DraftOutcome(draft, incident, changed=False)
+    with desk.store.transaction():
+        now = desk.now()
+        draft = desk.store.update_draft(draft.id, text=text, version=draft.version + 1, status="pending",
+                                        reject_reason=None, updated_at=now)
+        desk.store.add_event(incident.id, now, user, "edited", draft_id=draft.id, network=draft.network,
+                             version=draft.version)
+    return DraftOutcome(draft, incident, changed=True)
+
+
+def approve_draft(desk: Desk, draft_id: int, version: int, user: str) -> DraftOutcome:
+    """Approve the version in every required role `user` holds; complete when all roles have."""
+    draft, incident = _load(desk, draft_id, version)
+    if draft.status in ("approved", "posted"):
+        return DraftOutcome(draft, incident, changed=False)
+    held = require_role(desk, incident, user, approvers_for(desk, incident), "approve")
+    with desk.store.transaction():
+        now = desk.now()
+        added = [role for role in sorted(held) if desk.store.add_approval(
+            Approval(draft_id=draft.id, version=version, approver=user, role=role, decision="approved", at=now))]
+        for role in added:
+            desk.store.add_event(incident.id, now, user, "approved", draft_id=draft.id, network=draft.network,
+                                 version=version, role=role)
+        if all(approval_state(desk, incident, draft).values()):
+            draft = desk.store.update_draft(draft.id, status="approved", updated_at=now)
+            desk.store.add_event(incident.id, now, user, "draft_ready", draft_id=draft.id, network=draft.network,
+                                 version=version)
+    return DraftOutcome(draft, incident, changed=bool(added))
+
+
+def reject_draft(desk: Desk, draft_id: int, version: int, user: str, reason: str) -> DraftOutcome:
+    """Send the version back with a reason; an edit makes a new version to approve."""
+    draft, incident = _load(desk, draft_id, version)
+    if draft.status == "posted":
+        raise WrongState("error.draft_already_posted")
+    held = require_role(desk, incident, user, approvers_for(desk, incident), "reject")
+    reason = " ".join(reason.split())
+    if not reason:
+        raise UsageError("error.reject_needs_reason")
+    if draft.status == "rejected":
+        return DraftOutcome(draft, incident, changed=False)
+    with desk.store.transaction():
+        now = desk.now()
+        role = sorted(held)[0]
+        desk.store.add_approval(Approval(draft_id=draft.id, version=version, approver=user, role=role,
+                                         decision="rejected", at=now, reason=reason))
+        draft = desk.store.update_draft(draft.id, status="rejected", reject_reason=reason, updated_at=now)
+        desk.store.add_event(incident.id, now, user, "rejected", draft_id=draft.id, network=draft.network,
+                             version=version, role=role, reason=reason)
+    return DraftOutcome(draft, incident, changed=True)
+
+
+def mark_posted(desk: Desk, draft_id: int, version: int, user: str) -> DraftOutcome:
+    """Record that the approved text is live; the first one stops the first-response countdown."""
+    draft, incident = _load(desk, draft_id, version)
+    if draft.status == "posted":
+        return DraftOutcome(draft, incident, changed=False)
+    if draft.status != "approved":
+        raise WrongState("error.draft_not_approved")
+    require_role(desk, incident, user, POSTERS, "mark_posted")
+    with desk.store.transaction():
+        now = desk.now()
+        draft = desk.store.update_draft(draft.id, status="posted", posted_at=now, posted_by=user, updated_at=now)
+        desk.store.add_event(incident.id, now, user, "posted", draft_id=draft.id, network=draft.network,
+                             version=draft.version)
+        first = incident.first_response_at is None
+        if first:
+            incident = desk.store.update_incident(incident.id, first_response_at=now)
+            late = now > incident.first_response_due
+            desk.store.add_event(incident.id, now, user, "first_response", network=draft.network,
+                                 minutes=round((now - incident.declared_at).total_seconds() / 60, 1), late=late)
+    return DraftOutcome(draft, incident, changed=True, first_response=first)

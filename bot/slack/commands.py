@@ -1,0 +1,72 @@
+"""`/crisis …`: parse the text into a typed command, then call the core. Wrong input says what to type."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from bot.errors import BadLevel, UsageError
+from bot.ids import LEVELS
+
+MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$")
+SUBCOMMANDS = ("help", "declare", "drill", "roles")
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # "", "help", "declare", "drill", "roles", "roles_set"
+    scenario: str = ""
+    level: int | None = None
+    title: str = ""
+    role: str = ""
+    users: list[str] = field(default_factory=list)
+
+
+def parse(text: str) -> Command:
+    """Turn the slash command's text into a Command, or raise UsageError naming what to type."""
+    words = text.split()
+    if not words:
+        return Command("")
+    head, rest = words[0].lower(), words[1:]
+    if head == "help":
+        return Command("help")
+    if head in ("declare", "drill"):
+        return _declare(head, rest)
+    if head == "roles":
+        if not rest:
+            return Command("roles")
+        if rest[0].lower() == "set":
+            return _roles_set(rest[1:])
+        raise UsageError("error.roles_usage")
+    raise UsageError("error.unknown_command", command=words[0][:40])
+
+
+def _declare(head: str, rest: list[str]) -> Command:
+    if not rest:
+        raise UsageError("error.declare_usage")
+    scenario, rest = rest[0].lower(), rest[1:]
+    level = None
+    if rest and re.fullmatch(r"(?i)(l|level)?-?\d+", rest[0]):
+        level = int(re.sub(r"\D", "", rest[0]) or 0)
+        if level not in LEVELS:
+            raise BadLevel(level=rest[0][:10])
+        rest = rest[1:]
+    title = " ".join(rest)
+    if not title and head == "declare":
+        raise UsageError("error.empty_title")
+    return Command(head, scenario=scenario, level=level, title=title)
+
+
+def _roles_set(rest: list[str]) -> Command:
+    if not rest:
+        raise UsageError("error.roles_set_usage")
+    role, mentions = rest[0], rest[1:]
+    users = []
+    for word in mentions:
+        match = MENTION.match(word)
+        if not match:
+            raise UsageError("error.no_mention", word=word[:40])
+        users.append(match.group(1))
+    if not users:
+        raise UsageError("error.roles_set_usage")
+    return Command("roles_set", role=role, users=users)

@@ -1,0 +1,57 @@
+"""Text for Slack: escaping user text for mrkdwn, mentions, and the UI strings in the right language.
+
+Every value a person typed (titles, reasons, update text) is escaped before it reaches mrkdwn: `&`, `<`
+and `>` become entities, which defuses `<!channel>`, `<@U…>` and `<url|links>`; the formatting marks
+`* _ ~ \\`` become look-alikes, because Slack's mrkdwn has no escape for them. Mentions the bot builds
+itself are wrapped in `Markup` so the escaping leaves them intact.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from markupsafe import Markup
+
+from bot.messages import Messages
+
+_ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_MARKS = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+
+
+def escape(text: str) -> str:
+    """User text made inert for mrkdwn (no mentions, links, broadcasts or formatting)."""
+    return str(text).translate(_ENTITIES).translate(_MARKS)
+
+
+def escape_entities(text: str) -> str:
+    """Only `& < >`: for text inside a code block, where formatting marks are shown as typed."""
+    return str(text).translate(_ENTITIES).replace("```", "ˋˋˋ")
+
+
+def mention(user: str | None) -> Markup:
+    if user and USER_ID.match(user):
+        return Markup(f"<@{user}>")
+    return Markup("—")
+
+
+def channel_link(channel_id: str | None) -> Markup:
+    return Markup(f"<#{channel_id}>") if channel_id else Markup("—")
+
+
+class Wording:
+    """UI strings for Slack in one language, with user values escaped."""
+
+    def __init__(self, messages: Messages, language: str) -> None:
+        self.messages = messages.with_escape(escape)
+        self.language = language
+
+    def __call__(self, key: str, **params: Any) -> str:
+        return self.messages.ui(self.language, key, **params)
+
+    def role(self, role: str) -> str:
+        return self(f"role.{role}")
+
+    def network(self, network: str) -> str:
+        return self(f"network.{network}")

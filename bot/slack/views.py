@@ -1,0 +1,159 @@
+"""Modals: declare, edit a draft, reject a draft. Builders and the parsing of their submissions."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from slack_sdk.models.blocks import (
+    CheckboxesElement,
+    ContextBlock,
+    DateTimePickerElement,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.ids import LEVELS
+from bot.incidents.declare import DEFAULT_LEVEL, MAX_DESCRIPTION, MAX_TITLE
+from bot.incidents.desk import Desk
+from bot.messages import limit_of
+from bot.models import Draft
+from bot.slack.text import Wording
+
+SLACK_INPUT_MAX = 3000  # plain_text_input's own ceiling, below Facebook's 63,206
+
+
+def _pt(text: str) -> PlainTextObject:
+    return PlainTextObject(text=text)
+
+
+def declare_modal(desk: Desk, say: Wording, channel_id: str | None) -> dict:
+    lang = say.language
+    scenarios = [Option(value=sid, text=_pt(book.name.in_(lang)[:75])) for sid, book in desk.playbooks.items()]
+    levels = [Option(value=str(n), text=_pt(say("modal.declare.level_option", level=n))) for n in LEVELS]
+    view = View(
+        type="modal", callback_id="declare", title=_pt(say("modal.declare.title")[:24]),
+        submit=_pt(say("modal.declare.submit")[:24]), close=_pt(say("modal.cancel")[:24]),
+        private_metadata=json.dumps({"channel": channel_id}),
+        blocks=[
+            InputBlock(block_id="scenario", label=_pt(say("modal.declare.scenario")),
+                       element=StaticSelectElement(action_id="value", options=scenarios)),
+            InputBlock(block_id="level", label=_pt(say("modal.declare.level")),
+                       element=StaticSelectElement(action_id="value", options=levels,
+                                                   initial_option=levels[DEFAULT_LEVEL - 1])),
+            InputBlock(block_id="title", label=_pt(say("modal.declare.title_label")),
+                       element=PlainTextInputElement(action_id="value", max_length=MAX_TITLE,
+                                                     placeholder=_pt(say("modal.declare.title_hint")))),
+            InputBlock(block_id="description", label=_pt(say("modal.declare.description")), optional=True,
+                       element=PlainTextInputElement(action_id="value", multiline=True,
+                                                     max_length=MAX_DESCRIPTION)),
+            InputBlock(block_id="detected", label=_pt(say("modal.declare.detected")), optional=True,
+                       hint=_pt(say("modal.declare.detected_hint")),
+                       element=DateTimePickerElement(action_id="value")),
+            InputBlock(block_id="private", label=_pt(say("modal.declare.private_label")), optional=True,
+                       element=CheckboxesElement(action_id="value", options=[
+                           Option(value="private", text=_pt(say("modal.declare.private")))])),
+        ],
+    )
+    return view.to_dict()
+
+
+class DeclareForm(BaseModel):
+    scenario: str
+    level: int
+    title: str
+    description: str = ""
+    detected_at: datetime | None = None
+    private: bool = False
+
+
+def parse_declare(values: dict[str, Any], now: datetime, say: Wording) -> tuple[DeclareForm | None, dict[str, str]]:
+    """The declare modal's values, or field errors to show in the modal."""
+    scenario = _selected(values, "scenario")
+    level = _selected(values, "level") or str(DEFAULT_LEVEL)
+    title = " ".join((_text(values, "title") or "").split())
+    errors: dict[str, str] = {}
+    if not scenario:
+        errors["scenario"] = say("modal.declare.need_scenario")
+    if not title:
+        errors["title"] = say("error.empty_title")
+    detected = _datetime(values, "detected")
+    if detected and detected > now + timedelta(minutes=1):
+        errors["detected"] = say("modal.declare.detected_future")
+    if errors:
+        return None, errors
+    private = bool(values.get("private", {}).get("value", {}).get("selected_options"))
+    form = DeclareForm(scenario=scenario or "", level=int(level), title=title,
+                       description=_text(values, "description") or "", detected_at=detected, private=private)
+    return form, {}
+
+
+def edit_modal(draft: Draft, say: Wording) -> dict:
+    limit = limit_of(draft.network)
+    view = View(
+        type="modal", callback_id="draft_edit", title=_pt(say("modal.edit.title")[:24]),
+        submit=_pt(say("modal.edit.submit")[:24]), close=_pt(say("modal.cancel")[:24]),
+        private_metadata=json.dumps({"draft": draft.id, "version": draft.version}),
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(text=say(
+                "modal.edit.intro", network=say.network(draft.network), version=draft.version))),
+            InputBlock(block_id="text", label=_pt(say("modal.edit.label", limit=limit)),
+                       hint=_pt(say("modal.edit.hint", network=say.network(draft.network), limit=limit)),
+                       element=PlainTextInputElement(action_id="value", multiline=True,
+                                                     initial_value=draft.text[:SLACK_INPUT_MAX],
+                                                     max_length=min(SLACK_INPUT_MAX, max(limit, 1)))),
+            ContextBlock(elements=[MarkdownTextObject(text=say("modal.edit.versions"))]),
+        ],
+    )
+    return view.to_dict()
+
+
+def reject_modal(draft: Draft, say: Wording) -> dict:
+    view = View(
+        type="modal", callback_id="draft_reject", title=_pt(say("modal.reject.title")[:24]),
+        submit=_pt(say("modal.reject.submit")[:24]), close=_pt(say("modal.cancel")[:24]),
+        private_metadata=json.dumps({"draft": draft.id, "version": draft.version}),
+        blocks=[InputBlock(block_id="reason", label=_pt(say("modal.reject.label")),
+                           element=PlainTextInputElement(action_id="value", multiline=True, max_length=1000))],
+    )
+    return view.to_dict()
+
+
+def metadata(view: dict) -> dict[str, Any]:
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _value(values: dict[str, Any], block: str) -> dict[str, Any]:
+    found = values.get(block, {}).get("value")
+    return found if isinstance(found, dict) else {}
+
+
+def _text(values: dict[str, Any], block: str) -> str | None:
+    value = _value(values, block).get("value")
+    return value if isinstance(value, str) else None
+
+
+def _selected(values: dict[str, Any], block: str) -> str | None:
+    option = _value(values, block).get("selected_option") or {}
+    return option.get("value") if isinstance(option, dict) else None
+
+
+def _datetime(values: dict[str, Any], block: str) -> datetime | None:
+    stamp = _value(values, block).get("selected_date_time")
+    return datetime.fromtimestamp(int(stamp), UTC) if isinstance(stamp, int | float) else None
+
+
+def text_of(values: dict[str, Any], block: str) -> str:
+    return _text(values, block) or ""

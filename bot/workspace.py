@@ -1,0 +1,103 @@
+"""A whole Crisis Desk running locally: the Slack emulator plus the real bot served over HTTP.
+
+Used by `crisisbot demo`, drills without Slack, the tests and the benchmarks: the same waitress server
+and Bolt app as `crisisbot serve`, only with `SLACK_API_URL` pointing at the emulator.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.clock import Clock
+from bot.config import load_settings
+from bot.incidents import Desk, open_desk
+from bot.sandbox.emulator import SlackEmulator
+from bot.slack.activity import Activity
+from bot.slack.server import http_server
+
+SIGNING_SECRET = "sandbox-signing-secret"
+BOT_TOKEN = "xoxb-sandbox-token"
+
+
+@dataclass
+class Person:
+    id: str
+    name: str
+    real_name: str
+    role: str | None = None
+
+
+CAST: list[Person] = [
+    Person("U0ANNA", "anna", "Anna de Vries", "crisis_lead"),
+    Person("U0BRAM", "bram", "Bram Jansen", "social_media_manager"),
+    Person("U0CHEN", "chen", "Chen Wu", "legal"),
+    Person("U0DEWI", "dewi", "Dewi Bakker", "communications"),
+    Person("U0ELI", "eli", "Eli Visser", "tech_lead"),
+    Person("U0FLEUR", "fleur", "Fleur Smit", "spokesperson"),
+    Person("U0GIJS", "gijs", "Gijs Mulder", None),  # an intern: may watch, may not approve
+]
+
+
+@dataclass
+class LocalCrisisDesk:
+    """Emulator + bot, started together and stopped together."""
+
+    emulator: SlackEmulator
+    desk: Desk
+    server: Any
+    thread: threading.Thread
+    activity: Activity
+    tmp: tempfile.TemporaryDirectory | None = None
+    cast: list[Person] = field(default_factory=lambda: list(CAST))
+
+    @property
+    def bot_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.effective_port}/slack/events"
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until the bot finished the work behind every request it has answered."""
+        if not self.activity.wait_idle(timeout):
+            raise TimeoutError(f"the bot was still busy after {timeout} s")
+
+    def stop(self) -> None:
+        self.server.close()
+        self.thread.join(timeout=5)
+        self.emulator.stop()
+        self.desk.store.close()
+        if self.tmp is not None:
+            self.tmp.cleanup()
+
+    def __enter__(self) -> LocalCrisisDesk:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_local(*, db_path: Path | None = None, clock: Clock | None = None, environ: dict[str, str] | None = None,
+                latency: float = 0.0, add_cast: bool = True) -> LocalCrisisDesk:
+    """Start the emulator, then the real bot against it; both on 127.0.0.1 with free ports."""
+    tmp = None
+    if db_path is None:
+        tmp = tempfile.TemporaryDirectory(prefix="crisisbot-")
+        db_path = Path(tmp.name) / "crisisbot.db"
+    emulator = SlackEmulator(token=BOT_TOKEN, signing_secret=SIGNING_SECRET, latency=latency)
+    emulator.start()
+    if add_cast:
+        for person in CAST:
+            emulator.add_user(person.id, person.name, real_name=person.real_name)
+    env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+           "SLACK_API_URL": emulator.api_url, "CRISISBOT_DB": str(db_path), **(environ or {})}
+    settings = load_settings(environ=env)
+    desk = open_desk(settings, clock=clock)
+    activity = Activity()
+    server = http_server(desk, host="127.0.0.1", port=0, activity=activity)
+    thread = threading.Thread(target=server.run, name="crisisbot-http", daemon=True)
+    thread.start()
+    local = LocalCrisisDesk(emulator=emulator, desk=desk, server=server, thread=thread, activity=activity, tmp=tmp)
+    emulator.bot_url = local.bot_url
+    return local

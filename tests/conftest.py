@@ -1,0 +1,115 @@
+"""Shared fixtures: a real Crisis Desk (Bolt over HTTP) against the Slack emulator, on a real SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bot.clock import ManualClock
+from bot.models import Draft, Incident
+from bot.sandbox.transport import BotResponse
+from bot.sandbox.validate import validate_message_blocks, validate_view
+from bot.workspace import CAST, LocalCrisisDesk, start_local
+
+START = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
+ID = {p.name: p.id for p in CAST}  # anna (crisis lead), bram (social), chen (legal), dewi, eli, fleur, gijs
+
+
+@dataclass
+class Crisis:
+    """A person's-eye driver of the running bot: type commands, click buttons, submit forms."""
+
+    local: LocalCrisisDesk
+    clock: ManualClock
+
+    @property
+    def emu(self):  # noqa: ANN201 - SlackEmulator
+        return self.local.emulator
+
+    @property
+    def store(self):  # noqa: ANN201 - Store
+        return self.local.desk.store
+
+    def cmd(self, who: str, text: str, channel_id: str | None = None, **signing: Any) -> BotResponse:
+        response = self.emu.slash_command(ID[who], text, channel_id=channel_id, **signing)
+        self.local.settle()
+        return response
+
+    def click(self, who: str, action_id: str, **where: Any) -> BotResponse:
+        response = self.emu.click(ID[who], action_id, **where)
+        self.local.settle()
+        return response
+
+    def submit(self, who: str, values: dict[str, Any]) -> BotResponse:
+        view = self.emu.open_view(ID[who])
+        assert view is not None, f"{who} has no modal open"
+        response = self.emu.submit_view(ID[who], view["id"], values)
+        self.local.settle()
+        return response
+
+    def set_roles(self) -> None:
+        """Every role owned by its cast member (anna bootstraps as the first crisis lead)."""
+        for person in CAST:
+            if person.role:
+                self.cmd("anna", f"roles set {person.role} <@{person.id}|{person.name}>")
+
+    def declare(self, text: str = "declare data-breach 2 Customer emails exposed", who: str = "bram") -> Incident:
+        self.cmd(who, text)
+        return self.store.incidents()[-1]
+
+    def drafts(self, incident: Incident) -> dict[str, Draft]:
+        return {d.network: d for d in self.store.drafts(incident.id)}
+
+    def draft_message(self, incident: Incident, network: str) -> dict[str, Any]:
+        draft = self.drafts(incident)[network]
+        message = self.emu.message(incident.channel_id, draft.message_ts)
+        assert message is not None
+        return message
+
+    def click_draft(self, who: str, incident: Incident, network: str, action_id: str) -> BotResponse:
+        draft = self.drafts(incident)[network]
+        return self.click(who, action_id, channel_id=incident.channel_id, ts=draft.message_ts)
+
+    def last_ephemeral(self, who: str) -> str:
+        notes = self.emu.ephemerals(ID[who])
+        return notes[-1]["text"] if notes else ""
+
+    def events(self, incident: Incident, kind: str | None = None) -> list:
+        return self.store.events(incident.id, kind)
+
+
+def assert_valid_for_slack(emu) -> None:  # noqa: ANN001
+    """Every message and view the bot sent is valid Block Kit by slack_sdk's models and Slack's limits."""
+    for call in emu.calls:
+        args = call.args
+        if call.method in ("chat.postMessage", "chat.update", "chat.postEphemeral") and args.get("blocks"):
+            assert validate_message_blocks(args["blocks"]) == [], (call.method, args["blocks"])
+        if call.method in ("views.open", "views.update", "views.push", "views.publish"):
+            assert validate_view(args["view"]) == [], (call.method, args["view"])
+    assert emu.problems == []
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def crisis(tmp_path, clock: ManualClock) -> Iterator[Crisis]:  # noqa: ANN001
+    local = start_local(db_path=tmp_path / "crisis.db", clock=clock)
+    try:
+        yield Crisis(local, clock)
+        assert_valid_for_slack(local.emulator)
+    finally:
+        local.stop()
+
+
+@pytest.fixture
+def staffed(crisis: Crisis) -> Crisis:
+    """A workspace whose roles all have owners."""
+    crisis.set_roles()
+    return crisis

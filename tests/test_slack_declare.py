@@ -1,0 +1,133 @@
+"""/crisis declare, end to end: signed slash command in, real Web API calls out, state in SQLite."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import ID, Crisis
+
+from bot.slack.provision import channel_name
+
+
+def test_declare_opens_channel_pins_header_pages_owners_and_posts_three_drafts(staffed: Crisis) -> None:
+    response = staffed.cmd("bram", "declare data-breach 2 Customer emails exposed")
+    assert response.status == 200 and response.elapsed < 3
+
+    incident = staffed.store.incidents()[-1]
+    assert incident.code == "CR-2026-001" and incident.level == 2 and incident.scenario == "data-breach"
+    channel = staffed.emu.channel(incident.channel_id)
+    assert channel["name"] == "crisis-20260314-data-breach"
+    assert "CR-2026-001" in channel["topic"]["value"] and channel["purpose"]["value"]
+    # declarer and the owners of the level-2 roles are members; spokesperson (level 3) is not
+    members = set(channel["members"])
+    assert {ID["bram"], ID["anna"], ID["chen"], ID["dewi"], ID["eli"]} <= members
+    assert ID["fleur"] not in members
+
+    messages = staffed.emu.messages(incident.channel_id)
+    header = messages[0]
+    assert [p["ts"] for p in staffed.emu.pins(incident.channel_id)] == [header["ts"]]
+    header_text = str(header["blocks"])
+    for expected in ("CR-2026-001", "Customer emails exposed", "Level 2", "Pause all scheduled posts",
+                     "60 minutes left", "<@U0BRAM>", "waiting for acknowledgement"):
+        assert expected in header_text, expected
+    done_buttons = [b for b in header["blocks"] if b.get("accessory", {}).get("action_id") == "checklist_done"]
+    assert "Pause all scheduled posts" in done_buttons[0]["text"]["text"]  # the first thing to do
+
+    paged = [m for m in messages if "Paged" in m.get("text", "")]
+    assert len(paged) == 1 and all(f"<@{ID[n]}>" in paged[0]["text"] for n in ("anna", "chen", "dewi", "eli"))
+    for name in ("anna", "bram", "chen", "dewi", "eli"):
+        dm = staffed.emu.dms(ID[name])
+        assert len(dm) == 1, name
+        actions = [e for b in dm[0]["blocks"] for e in [b.get("accessory") or {}] + b.get("elements", [])]
+        assert any(a.get("action_id") == "acknowledge" and a["text"]["text"] == "Acknowledge" for a in actions)
+        assert any(a.get("url", "").endswith(incident.channel_id) for a in actions)
+    assert staffed.emu.dms(ID["fleur"]) == []
+
+    drafts = staffed.drafts(incident)
+    assert sorted(drafts) == ["facebook", "linkedin", "x"]
+    for network, draft in drafts.items():
+        message = staffed.emu.message(incident.channel_id, draft.message_ts)
+        labels = [e["text"]["text"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+        assert labels == ["Approve", "Edit", "Reject"], network
+        assert re.search(r"\d+/(280|63206|3000) characters", str(message["blocks"]))
+
+    kinds = [e.kind for e in staffed.events(incident)]
+    assert kinds[0] == "declared" and kinds.count("drafted") == 3 and kinds.count("pinged") == 5
+    assert "channel_created" in kinds
+    assert "CR-2026-001" in staffed.last_ephemeral("bram")
+
+
+def test_declare_uses_few_round_trips_and_parallel_calls(staffed: Crisis) -> None:
+    staffed.emu.reset_calls()
+    staffed.cmd("bram", "declare data-breach 2 Customer emails exposed")
+    methods = [c.method for c in staffed.emu.calls if c.method != "response_url"]  # Web API calls only
+    assert methods.count("conversations.create") == 1
+    # 1 create + topic + purpose + invite + header + pin + mention + 5 DMs + 3 drafts
+    assert len(methods) == 15, methods
+
+
+def test_channel_name_clash_gets_a_suffix(staffed: Crisis) -> None:
+    staffed.cmd("bram", "declare service-outage 2 Login down")
+    staffed.cmd("anna", "declare service-outage 2 Payments down")
+    names = sorted(i.channel_name for i in staffed.store.incidents())
+    assert names == ["crisis-20260314-service-outage", "crisis-20260314-service-outage-2"]
+
+
+def test_channel_names_are_valid_for_slack(staffed: Crisis) -> None:
+    incident = staffed.declare()
+    for attempt in range(0, 30):
+        name = channel_name(incident.model_copy(update={"scenario": "x" * 100}), attempt)
+        assert re.fullmatch(r"[a-z0-9_-]{1,80}", name)
+
+
+def test_drill_uses_drill_channel_and_code(staffed: Crisis) -> None:
+    staffed.cmd("anna", "drill negative-reviews 1")
+    incident = staffed.store.incidents()[-1]
+    assert incident.drill and incident.code.startswith("DR-2026-")
+    assert incident.channel_name.startswith("drill-20260314-negative-reviews")
+    assert "DRILL" in str(staffed.emu.messages(incident.channel_id)[0]["blocks"])
+
+
+def test_declare_without_owners_still_works_and_says_who_is_missing(crisis: Crisis) -> None:
+    incident = crisis.declare()
+    header = crisis.emu.messages(incident.channel_id)[0]
+    assert "nobody assigned" in str(header["blocks"]) and "/crisis roles set legal" in str(header["blocks"])
+
+
+def test_declare_modal_opens_and_submission_declares(staffed: Crisis) -> None:
+    staffed.cmd("anna", "")
+    view = staffed.emu.open_view(ID["anna"])
+    assert view is not None and view["callback_id"] == "declare"
+    staffed.submit("anna", {
+        "scenario": {"value": {"type": "static_select", "selected_option": {"value": "service-outage"}}},
+        "level": {"value": {"type": "static_select", "selected_option": {"value": "3"}}},
+        "title": {"value": {"type": "plain_text_input", "value": "App down in NL"}},
+        "description": {"value": {"type": "plain_text_input", "value": "Since 08:40, login fails"}},
+    })
+    incident = staffed.store.incidents()[-1]
+    assert (incident.scenario, incident.level, incident.title) == ("service-outage", 3, "App down in NL")
+    assert staffed.emu.open_view(ID["anna"]) is None
+    assert ID["fleur"] in staffed.emu.channel(incident.channel_id)["members"]  # level 3 pulls in the CEO
+
+
+def test_declare_modal_refuses_empty_title_in_the_field(staffed: Crisis) -> None:
+    staffed.cmd("anna", "")
+    response = staffed.submit("anna", {
+        "scenario": {"value": {"type": "static_select", "selected_option": {"value": "service-outage"}}},
+        "title": {"value": {"type": "plain_text_input", "value": "   "}},
+    })
+    assert response.json["response_action"] == "errors" and "title" in response.json["errors"]
+    assert staffed.store.incidents() == []
+
+
+def test_detected_at_starts_the_countdown_earlier(staffed: Crisis) -> None:
+    detected = int(staffed.clock.now().timestamp()) - 20 * 60
+    staffed.cmd("anna", "")
+    staffed.submit("anna", {
+        "scenario": {"value": {"type": "static_select", "selected_option": {"value": "data-breach"}}},
+        "title": {"value": {"type": "plain_text_input", "value": "Leak reported by journalist"}},
+        "detected": {"value": {"type": "datetimepicker", "selected_date_time": detected}},
+    })
+    incident = staffed.store.incidents()[-1]
+    assert (incident.first_response_due - incident.declared_at).total_seconds() == 40 * 60
+    assert "40 minutes left" in str(staffed.emu.messages(incident.channel_id)[0]["blocks"])
