@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from jinja2 import TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -20,7 +21,7 @@ from bot.messages import (
     load_ui_file,
     measured_length,
 )
-from bot.playbooks import Playbook, load_playbooks
+from bot.playbooks import Playbook, _line_of, load_playbooks
 
 EMPTY_VALUES = DraftValues(company=SAMPLE_VALUES.company, hashtag=SAMPLE_VALUES.hashtag)
 
@@ -46,15 +47,24 @@ def run_checks(settings: Settings) -> Report:
         report.problems.extend(exc.problems)
         books = {}
     report.playbooks = len(books)
-    where = f"{settings.config_path}:1" if settings.config_path else "config"
-    for scenario in settings.scenarios or []:
+    for index, scenario in enumerate(settings.scenarios or []):
         if scenario not in books and books:
+            where = (f"{settings.config_path}:{_config_line(settings.config_path, ['scenarios', index])}"
+                     if settings.config_path else "config")
             report.problems.append(f"{where}: scenarios: unknown scenario {scenario!r} — valid: {', '.join(books)}")
     messages = Messages(settings.messages_dir)
     for book in books.values():
         _check_drafts(book, settings, messages, report)
     _check_ui(settings.messages_dir, report)
     return report
+
+
+def _config_line(path: Path, loc: list) -> int:
+    """The line of `loc` in the config file, for problems found after the file itself validated."""
+    try:
+        return _line_of(yaml.compose(path.read_text(encoding="utf-8")), loc)
+    except (OSError, yaml.YAMLError):
+        return 1
 
 
 def _check_drafts(book: Playbook, settings: Settings, messages: Messages, report: Report) -> None:

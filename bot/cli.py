@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from bot.config import Company, default_dir, load_settings
@@ -90,13 +91,22 @@ def init(
         raise ConfigError([f"--scenarios: unknown scenario {unknown[0]!r} — valid: {', '.join(available)}"])
     try:
         profile = Company.model_validate(answers)
-    except Exception as exc:  # pydantic ValidationError: show each field problem plainly
-        problems = [f"--{'.'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}" for e in exc.errors()]  # type: ignore[attr-defined]
-        raise ConfigError(problems) from None
+    except ValidationError as exc:  # show each field problem plainly, as the option it came from
+        raise ConfigError([_option_problem(e) for e in exc.errors()]) from None
     written = write_project(directory, profile, chosen, force=force)
     for path in written:
         out.print(f"wrote {path}")
     out.print("Next: crisisbot check, then crisisbot plan --output plan.md")
+
+
+def _option_problem(error: Any) -> str:
+    field = str(error["loc"][0])
+    option = "--" + {"name": "company"}.get(field, field).replace("_", "-")
+    if error["type"] == "literal_error":
+        return f"{option}: unknown value {error['input']!r} — valid: {error['ctx']['expected']}"
+    if error["type"] == "string_pattern_mismatch" and field == "hashtag":
+        return f"{option}: {error['input']!r} is not a hashtag — use # and letters or digits, e.g. #UpdateAcme"
+    return f"{option}: {error['msg'].removeprefix('Value error, ')}"
 
 
 def _split(text: str) -> list[str]:

@@ -8,6 +8,7 @@ place that turns crisis time back into real waiting time.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -24,8 +25,8 @@ class SystemClock:
     """The machine's clock, scaled by `speed` from the moment of creation."""
 
     def __init__(self, speed: float = 1.0) -> None:
-        if speed <= 0:
-            raise ValueError("clock speed must be positive")
+        if not (0 < speed < math.inf):  # also refuses NaN, which compares false with everything
+            raise ValueError(f"clock speed must be a positive number, not {speed!r}")
         self.speed = speed
         self._start_wall = datetime.now(UTC)
         self._start_mono = time.monotonic()

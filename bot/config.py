@@ -67,8 +67,8 @@ class FileConfig(BaseModel):
     role_owners: dict[RoleId, list[str]] = Field(default_factory=dict)
 
 
-def _env(*names: str) -> Any:
-    return Field(default=None, validation_alias=AliasChoices(*names))
+def _env(*names: str, **constraints: Any) -> Any:
+    return Field(default=None, validation_alias=AliasChoices(*names), **constraints)
 
 
 class EnvSettings(BaseSettings):
@@ -84,8 +84,8 @@ class EnvSettings(BaseSettings):
     playbooks: str | None = _env("CRISISBOT_PLAYBOOKS")
     messages: str | None = _env("CRISISBOT_MESSAGES")
     language: Language | None = _env("CRISISBOT_LANGUAGE")
-    clock_speed: float | None = _env("CRISISBOT_CLOCK_SPEED")
-    port: int | None = _env("PORT")
+    clock_speed: float | None = _env("CRISISBOT_CLOCK_SPEED", gt=0, allow_inf_nan=False)
+    port: int | None = _env("PORT", gt=0, lt=65536)
 
 
 class Settings(BaseModel):
@@ -122,7 +122,7 @@ def load_settings(config: Path | str | None = None, environ: dict[str, str] | No
     try:
         env = EnvSettings.model_validate({k: v for k, v in environ.items() if k.isupper()})
     except ValidationError as exc:
-        raise ConfigError([f"environment: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()])
+        raise ConfigError([f"environment: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]) from None
     path = _config_path(config, env)
     file = read_config_file(path) if path else FileConfig()
     base = path.parent if path else Path.cwd()
@@ -142,8 +142,8 @@ def load_settings(config: Path | str | None = None, environ: dict[str, str] | No
         slack_signing_secret=env.slack_signing_secret,
         slack_app_token=env.slack_app_token,
         slack_api_url=_api_url(env.slack_api_url or "https://slack.com/api/"),
-        clock_speed=env.clock_speed or 1.0,
-        port=env.port or 3000,
+        clock_speed=1.0 if env.clock_speed is None else env.clock_speed,
+        port=3000 if env.port is None else env.port,
     )
 
 
@@ -170,7 +170,8 @@ def read_config_file(path: Path) -> FileConfig:
         raise ConfigError([f"{path}:1: cannot read the config ({exc.strerror})"]) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise ConfigError([f"{path}:{mark.line + 1 if mark else 1}: malformed YAML — fix the indentation/quoting"])
+        line = mark.line + 1 if mark else 1
+        raise ConfigError([f"{path}:{line}: malformed YAML — fix the indentation/quoting"]) from None
     if not isinstance(data, dict):
         raise ConfigError([f"{path}:1: the config is a mapping — start with `company:`"])
     try:
@@ -182,6 +183,8 @@ def read_config_file(path: Path) -> FileConfig:
             where = ".".join(map(str, loc))
             hint = f" — valid: {err['ctx']['expected']}" if err["type"] == "literal_error" else ""
             msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "literal_error":  # pydantic's message repeats the valid list the hint gives
+                msg = f"unknown value {err['input']!r}"
             problems.append(f"{path}:{_line_of(node, loc)}: {where}: {msg}{hint}")
         raise ConfigError(problems) from exc
 

@@ -139,10 +139,12 @@ def load_ui_file(path: Path) -> dict[str, str]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as exc:
-        raise ConfigError([f"{path}:1: cannot read UI strings ({exc.strerror}) — copy them with `crisisbot init`"])
+        problem = f"{path}:1: cannot read UI strings ({exc.strerror}) — copy them with `crisisbot init`"
+        raise ConfigError([problem]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise ConfigError([f"{path}:{mark.line + 1 if mark else 1}: malformed YAML — fix the indentation/quoting"])
+        line = mark.line + 1 if mark else 1
+        raise ConfigError([f"{path}:{line}: malformed YAML — fix the indentation/quoting"]) from None
     flat: dict[str, str] = {}
 
     def walk(prefix: str, node: Any) -> None:
@@ -167,18 +169,27 @@ def template_error_line(exc: TemplateError) -> int:
 
 
 # ---- people-facing time, formatted with babel ------------------------------------------------------
+# English is formatted the British way (24-hour clock, day before month): the product's home market is
+# European, and "14:05" is unambiguous in a crisis where "2:05" is not.
+LOCALES = {"en": "en_GB", "nl": "nl_NL"}
+
+
+def locale_of(language: str) -> str:
+    return LOCALES.get(language, "en_GB")
+
 def local_time(when: datetime, language: str, tz: ZoneInfo) -> str:
     """`14:05` in the company's timezone."""
-    return format_time(when.astimezone(tz), format="short", locale=language)
+    return format_time(when.astimezone(tz), format="short", locale=locale_of(language))
 
 
 def local_datetime(when: datetime, language: str, tz: ZoneInfo) -> str:
-    return format_datetime(when.astimezone(tz), format="medium", locale=language)
+    return format_datetime(when.astimezone(tz), format="medium", locale=locale_of(language))
 
 
 def duration(delta: timedelta, language: str) -> str:
     """`42 minutes` / `42 minuten`; whole minutes, because seconds are noise in a crisis."""
     minutes = max(0, round(abs(delta.total_seconds()) / 60))
     if minutes >= 120:
-        return format_timedelta(timedelta(minutes=minutes), locale=language, threshold=2)
-    return format_timedelta(timedelta(minutes=minutes), granularity="minute", threshold=1000, locale=language)
+        return format_timedelta(timedelta(minutes=minutes), locale=locale_of(language), threshold=2)
+    return format_timedelta(timedelta(minutes=minutes), granularity="minute", threshold=1000,
+                            locale=locale_of(language))

@@ -85,3 +85,30 @@ class ChecklistMark(BaseModel):
     item_id: str
     done_by: str
     done_at: datetime
+
+
+class Timer(BaseModel):
+    """A moment the bot must act at, kept in SQLite so a restart neither loses nor repeats it."""
+
+    id: int
+    incident_id: int
+    kind: str
+    due_at: datetime
+    fired_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class OutboxMessage(BaseModel):
+    """What an effect must tell whom, addressed by incident and role; a chat adapter delivers it."""
+
+    id: int
+    incident_id: int
+    kind: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime
+    sent_at: datetime | None = None
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    failed_at: datetime | None = None
+    last_error: str | None = None

@@ -24,7 +24,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.ids import ROLES
-from bot.messages import X_URL_LENGTH, DraftValues, Messages, draft_path, duration, limit_of, measured_length
+from bot.messages import X_URL_LENGTH, DraftValues, Messages, draft_path, duration, limit_of, locale_of, measured_length
 from bot.messages import tidy as tidy_text
 from bot.playbooks import ChecklistItem, Playbook
 
@@ -142,7 +142,7 @@ def _generated_on(generated_at: datetime | None, settings: Settings, language: s
     when = generated_at or datetime.now(UTC)
     # The date a reader sees is the company's date, not the server's UTC one.
     local = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(settings.tz)
-    return format_date(local.date(), format="long", locale=language)
+    return format_date(local.date(), format="long", locale=locale_of(language))
 
 
 def _minutes(minutes: int, language: str) -> str:
@@ -151,7 +151,7 @@ def _minutes(minutes: int, language: str) -> str:
 
 def _networks(channels: list[str], language: str) -> list[dict[str, Any]]:
     """The company's social channels with their character limits, formatted for the reader's locale."""
-    return [{"id": network, "limit": format_decimal(limit_of(network), locale=language)}
+    return [{"id": network, "limit": format_decimal(limit_of(network), locale=locale_of(language))}
             for network in channels]
 
 
@@ -195,8 +195,8 @@ def _drafts(book: Playbook, settings: Settings, messages: Messages, language: st
             if text is not None:
                 length, limit = measured_length(network, text), limit_of(network)
                 drafts.append({"kind": kind, "network": network, "text": text, "fits": length <= limit,
-                               "length": format_decimal(length, locale=language),
-                               "limit": format_decimal(limit, locale=language)})
+                               "length": format_decimal(length, locale=locale_of(language)),
+                               "limit": format_decimal(limit, locale=locale_of(language))})
     return drafts
 
 

@@ -195,6 +195,8 @@ def _located(path: Path, node: yaml.Node | None, err: dict) -> str:
     line = _line_of(node, loc)
     where = ".".join(str(p) for p in loc) or "(top level)"
     message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "literal_error":  # pydantic's message repeats the valid list the hint gives
+        message = f"unknown value {err['input']!r}"
     hint = _hint(err)
     return f"{path}:{line}: {where}: {message}" + (f" — {hint}" if hint else "")
 
@@ -215,14 +217,14 @@ def _line_of(node: yaml.Node | None, loc: list) -> int:
     line = node.start_mark.line + 1 if node is not None else 1
     for key in loc:
         if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if str(k.value) == str(key)), None)
-            if match is None:
-                key_node = next((k for k, _ in node.value if str(k.value) == str(key)), None)
-                return key_node.start_mark.line + 1 if key_node is not None else line
-            node = match
+            pair = next(((k, v) for k, v in node.value if str(k.value) == str(key)), None)
+            if pair is None:
+                return line
+            key_node, node = pair
+            line = key_node.start_mark.line + 1  # the key's line: a block value starts on the next one
         elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
             node = node.value[key]
+            line = node.start_mark.line + 1
         else:
             return line
-        line = node.start_mark.line + 1
     return line

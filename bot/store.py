@@ -180,7 +180,8 @@ class Store:
 
     def incidents(self, status: str | None = None) -> list[Incident]:
         where, args = ("status = ?", [status]) if status else (None, [])
-        return [Incident.model_validate(_decode(r)) for r in self.db["incidents"].rows_where(where, args, order_by="id")]
+        rows = self.db["incidents"].rows_where(where, args, order_by="id")
+        return [Incident.model_validate(_decode(r)) for r in rows]
 
     def recent_declare(self, user: str, title: str, since: datetime) -> Incident | None:
         rows = list(self.db["incidents"].rows_where(
@@ -193,7 +194,7 @@ class Store:
         return self.incident(incident_id)
 
     # ---- timeline ------------------------------------------------------------------------------
-    def add_event(self, incident_id: int, at: datetime, actor: str, kind: str, **data: Any) -> Event:
+    def add_event(self, incident_id: int, at: datetime, actor: str, kind: str, /, **data: Any) -> Event:
         fields = {"incident_id": incident_id, "at": at.isoformat(), "actor": actor, "kind": kind,
                   "data": json.dumps(data, default=str, ensure_ascii=False)}
         event_id = self.db["events"].insert(fields).last_pk
@@ -233,7 +234,8 @@ class Store:
     def approvals(self, draft_id: int, version: int | None = None) -> list[Approval]:
         where = "draft_id = ?" + (" AND version = ?" if version is not None else "")
         args = [draft_id, version] if version is not None else [draft_id]
-        return [Approval.model_validate(_decode(r)) for r in self.db["approvals"].rows_where(where, args, order_by="id")]
+        rows = self.db["approvals"].rows_where(where, args, order_by="id")
+        return [Approval.model_validate(_decode(r)) for r in rows]
 
     # ---- roles and acknowledgements ------------------------------------------------------------
     def set_role_owners(self, role: str, users: list[str]) -> None:

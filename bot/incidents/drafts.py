@@ -121,6 +121,9 @@ def approve_draft(desk: Desk, draft_id: int, version: int, user: str) -> DraftOu
         return DraftOutcome(draft, incident, changed=False)
     held = require_role(desk, incident, user, approvers_for(desk, incident), "approve")
     with desk.store.transaction():
+        draft, incident = _load(desk, draft_id, version)  # again, under the write lock: a concurrent click
+        if draft.status in ("approved", "posted"):        # or edit may have changed the draft meanwhile
+            return DraftOutcome(draft, incident, changed=False)
         now = desk.now()
         added = [role for role in sorted(held) if desk.store.add_approval(
             Approval(draft_id=draft.id, version=version, approver=user, role=role, decision="approved", at=now))]
@@ -165,6 +168,9 @@ def mark_posted(desk: Desk, draft_id: int, version: int, user: str) -> DraftOutc
         raise WrongState("error.draft_not_approved")
     require_role(desk, incident, user, POSTERS, "mark_posted")
     with desk.store.transaction():
+        draft, incident = _load(desk, draft_id, version)  # again, under the write lock: a concurrent click
+        if draft.status == "posted":                       # may have posted it (or another draft) meanwhile
+            return DraftOutcome(draft, incident, changed=False)
         now = desk.now()
         draft = desk.store.update_draft(draft.id, status="posted", posted_at=now, posted_by=user, updated_at=now)
         desk.store.add_event(incident.id, now, user, "posted", draft_id=draft.id, network=draft.network,

@@ -111,7 +111,7 @@ def _roles_text(slack: SlackDesk, say: Any) -> str:
             lines.append(say("roles.line", role=say.role(role), owner=mention(people[0]),
                              backups=Markup(", ").join(mention(u) for u in people[1:])))
         else:
-            lines.append(say("roles.line_empty", role=say.role(role), role_id=role))
+            lines.append(say("roles.line_empty", role=say.role(role), role_id=Markup(role)))  # typeable id
     return "\n".join(lines)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from markupsafe import Markup
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -107,7 +108,7 @@ def roles_text(role_seats: list[RoleSeat], say: Wording, desk: Desk) -> str:
         elif seat.owner:
             lines.append(say("roles.waiting", role=name, user=mention(seat.owner)))
         else:
-            lines.append(say("roles.unassigned", role=name, role_id=seat.role))
+            lines.append(say("roles.unassigned", role=name, role_id=Markup(seat.role)))  # typeable id
     return "\n".join(lines)
 
 
@@ -158,7 +159,8 @@ def _approval_line(desk: Desk, incident: Incident, draft: Draft, say: Wording) -
         else:
             parts.append(say("draft.approved_by", role=say.role(role), user=mention(approval.approver),
                              at=local_time(approval.at, lang, tz)))
-    return say("draft.approvals", list=" · ".join(parts))
+    # Each part is our own rendered wording (user values already escaped), so it goes in as Markup.
+    return say("draft.approvals", list=Markup(" · ".join(parts)))
 
 
 # ---- role DMs ----------------------------------------------------------------------------------------

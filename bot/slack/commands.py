@@ -47,7 +47,7 @@ def _declare(head: str, rest: list[str]) -> Command:
     scenario, rest = rest[0].lower(), rest[1:]
     level = None
     if rest and re.fullmatch(r"(?i)(l|level)?-?\d+", rest[0]):
-        level = int(re.sub(r"\D", "", rest[0]) or 0)
+        level = int(re.sub(r"(?i)^(level|l)-?", "", rest[0]))  # "L-2" is 2, but "-1" is -1, not 1
         if level not in LEVELS:
             raise BadLevel(level=rest[0][:10])
         rest = rest[1:]

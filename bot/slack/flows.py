@@ -19,7 +19,7 @@ from bot.models import Draft, Incident
 from bot.slack.activity import Activity
 from bot.slack.blocks import draft_blocks, header_blocks, role_dm_blocks
 from bot.slack.provision import Provisioner, channel_url
-from bot.slack.text import Wording, channel_link, mention
+from bot.slack.text import Wording, channel_link, escape_entities, mention
 
 log = logging.getLogger("crisisbot.slack")
 
@@ -39,6 +39,8 @@ class SlackDesk:
         params: dict[str, Any] = dict(exc.params)
         if "allowed" in params:
             params["allowed"] = ", ".join(say.role(r) for r in params["allowed"])
+        if "valid" in params:  # our own ids, as code so they stay typeable (escaping turns `_` into `ˍ`)
+            params["valid"] = Markup(", ".join(f"`{escape_entities(v)}`" for v in str(params["valid"]).split(", ")))
         if params.get("network") in NETWORKS:
             params["network"] = say.network(params["network"])
         if params.get("role") in ROLES:

@@ -109,11 +109,16 @@ def edit_modal(draft: Draft, say: Wording) -> dict:
                        hint=_pt(say("modal.edit.hint", network=say.network(draft.network), limit=limit)),
                        element=PlainTextInputElement(action_id="value", multiline=True,
                                                      initial_value=draft.text[:SLACK_INPUT_MAX],
-                                                     max_length=min(SLACK_INPUT_MAX, max(limit, 1)))),
+                                                     max_length=_typed_max(draft.network, limit))),
             ContextBlock(elements=[MarkdownTextObject(text=say("modal.edit.versions"))]),
         ],
     )
     return view.to_dict()
+
+
+def _typed_max(network: str, limit: int) -> int:
+    """What Slack lets people type: X counts every link as 23, so a post with a long link types longer."""
+    return SLACK_INPUT_MAX if network == "x" else min(SLACK_INPUT_MAX, max(limit, 1))
 
 
 def reject_modal(draft: Draft, say: Wording) -> dict:

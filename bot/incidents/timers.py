@@ -1,0 +1,196 @@
+"""Deadlines as timers: what to schedule at declare and after a first response, and what firing one does.
+
+Firing a timer marks it fired and records its effect (timeline events plus outbox rows that say what
+to tell whom) in one transaction, so a crash or restart never fires a timer twice or loses one. Chat
+adapters deliver the outbox rows; the core never calls Slack.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.incidents.desk import Desk
+from bot.incidents.drafts import approval_state
+from bot.models import Incident, Timer
+
+log = logging.getLogger("crisisbot.timers")
+
+# Header refreshes before the first-response deadline, in minutes left; reminders come from the playbook.
+MILESTONES = (45, 30, 15, 10, 5)
+# After a missed deadline the header keeps counting: refreshes at these minutes late.
+OVERDUE_REFRESH = (5, 15, 30, 45, 60, 90, 120, 180, 240)
+ACK_STAGES = ("remind_owner", "page_backups", "page_lead")
+GDPR_REMINDERS_HOURS_LEFT = (48, 24, 4)
+UPDATE_REMINDER_BEFORE = timedelta(minutes=10)
+FIRST_RESPONSE_KINDS = ("countdown", "deadline", "overdue")
+
+
+@dataclass(frozen=True)
+class Fired:
+    timer: Timer
+    late: timedelta  # how long after due_at it fired (a restart after downtime makes this large)
+    acted: bool  # False: the timer no longer mattered (resolved incident, reply already posted, …)
+
+
+# ---- scheduling ----------------------------------------------------------------------------------------
+def declare_timers(desk: Desk, incident: Incident) -> list[dict[str, Any]]:
+    """Every timer a fresh incident needs: countdown, deadline, acknowledge escalation, GDPR clock."""
+    book = desk.playbook(incident.scenario)
+    due = incident.first_response_due
+    reminders = set(book.deadlines.reminders_before_minutes)
+    rows = [_row(incident, "countdown", due - timedelta(minutes=m), left=m, remind=m in reminders)
+            for m in sorted(set(MILESTONES) | reminders, reverse=True)]
+    rows.append(_row(incident, "deadline", due))
+    rows += [_row(incident, "overdue", due + timedelta(minutes=m), late=m) for m in OVERDUE_REFRESH]
+    rows += ack_timers(desk, incident, desk.playbook(incident.scenario).level(incident.level).roles)
+    hours = book.deadlines.authority_notification_hours
+    if hours:
+        deadline = incident.detected_at + timedelta(hours=hours)
+        rows += [_row(incident, "gdpr", deadline - timedelta(hours=h), hours_left=h)
+                 for h in GDPR_REMINDERS_HOURS_LEFT if h < hours]
+        rows.append(_row(incident, "gdpr", deadline, hours_left=0))
+    now = desk.now()
+    return [r for r in rows if r["due_at"] > now - timedelta(minutes=1) or r["kind"] == "deadline"]
+
+
+def ack_timers(desk: Desk, incident: Incident, roles: list[str]) -> list[dict[str, Any]]:
+    """Remind the owner, then page the backups, then the crisis lead, one window apart."""
+    window = timedelta(minutes=desk.playbook(incident.scenario).level(incident.level).ack_within_minutes)
+    start = desk.now()
+    return [_row(incident, "ack", start + window * (i + 1), role=role, stage=stage)
+            for role in roles for i, stage in enumerate(ACK_STAGES)]
+
+
+def update_timer(desk: Desk, incident: Incident, after: datetime) -> dict[str, Any]:
+    """The reminder before the next public update is due, per the level's cadence."""
+    cadence = timedelta(minutes=desk.playbook(incident.scenario).level(incident.level).update_every_minutes)
+    due = after + cadence
+    return _row(incident, "update", due - min(UPDATE_REMINDER_BEFORE, cadence / 2), update_due=due.isoformat())
+
+
+def _row(incident: Incident, kind: str, due_at: datetime, **data: Any) -> dict[str, Any]:
+    return {"incident_id": incident.id, "kind": kind, "due_at": due_at, "data": data}
+
+
+# ---- firing --------------------------------------------------------------------------------------------
+def fire_due(desk: Desk, limit: int = 500) -> list[Fired]:
+    """Fire every timer due by now, oldest first; each in its own transaction."""
+    fired: list[Fired] = []
+    while True:
+        batch = desk.store.due_timers(desk.now(), limit)
+        for timer in batch:
+            result = fire(desk, timer)
+            if result is not None:
+                fired.append(result)
+        if len(batch) < limit:
+            return fired
+
+
+def fire(desk: Desk, timer: Timer) -> Fired | None:
+    """Fire one timer exactly once; None when another worker already did."""
+    with desk.store.transaction():
+        now = desk.now()
+        if not desk.store.claim_timer(timer.id, now):
+            return None
+        incident = desk.store.find_incident(timer.incident_id)
+        late = now - timer.due_at
+        if incident is None or not incident.active:
+            log.info("timer %s (%s) ignored: incident %s is %s", timer.id, timer.kind, timer.incident_id,
+                     "gone" if incident is None else incident.status)
+            return Fired(timer, late, acted=False)
+        acted = EFFECTS[timer.kind](desk, incident, timer, late)
+    if late > timedelta(minutes=1):
+        log.warning("timer %s (%s) for %s fired %s late", timer.id, timer.kind, incident.code, late)
+    return Fired(timer, late, acted)
+
+
+def _late_note(late: timedelta) -> dict[str, Any]:
+    return {"late_minutes": round(late.total_seconds() / 60)} if late > timedelta(minutes=1) else {}
+
+
+def _countdown(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bool:
+    if incident.first_response_at is not None:
+        return False
+    desk.store.add_outbox(incident.id, "header_refresh", desk.now())
+    if timer.data.get("remind"):
+        waiting = pending_approvals(desk, incident)
+        desk.store.add_outbox(incident.id, "first_response_reminder", desk.now(), left=timer.data["left"],
+                              waiting=waiting, **_late_note(late))
+        desk.store.add_event(incident.id, desk.now(), "bot", "reminder_sent", left=timer.data["left"])
+    return True
+
+
+def _deadline(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bool:
+    if incident.first_response_at is not None:
+        return False
+    desk.store.add_event(incident.id, desk.now(), "bot", "deadline_missed", due=incident.first_response_due)
+    desk.store.add_outbox(incident.id, "header_refresh", desk.now())
+    desk.store.add_outbox(incident.id, "deadline_missed", desk.now(), roles=["crisis_lead", "spokesperson"],
+                          level=incident.level, **_late_note(late))
+    return True
+
+
+def _overdue(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bool:
+    if incident.first_response_at is not None:
+        return False
+    desk.store.add_outbox(incident.id, "header_refresh", desk.now())
+    return True
+
+
+def _ack(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bool:
+    role, stage = timer.data["role"], timer.data["stage"]
+    if role in desk.store.acks(incident.id):
+        return False
+    if role not in desk.playbook(incident.scenario).level(incident.level).roles:
+        return False  # de-escalated since: the role is no longer needed
+    owners = desk.store.role_owners().get(role, [])
+    desk.store.add_event(incident.id, desk.now(), "bot", "ack_escalation", role=role, stage=stage)
+    desk.store.add_outbox(incident.id, f"ack_{stage}", desk.now(), role=role, owner=(owners or [None])[0],
+                          backups=owners[1:], **_late_note(late))
+    return True
+
+
+def _update(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bool:
+    desk.store.add_event(incident.id, desk.now(), "bot", "update_reminder", due=timer.data["update_due"])
+    desk.store.add_outbox(incident.id, "update_reminder", desk.now(), due=timer.data["update_due"],
+                          roles=["communications", "social_media_manager"], **_late_note(late))
+    return True
+
+
+def _gdpr(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bool:
+    if gdpr_notified(desk, incident):
+        return False
+    hours_left = timer.data["hours_left"]
+    desk.store.add_event(incident.id, desk.now(), "bot", "gdpr_reminder", hours_left=hours_left)
+    desk.store.add_outbox(incident.id, "gdpr_reminder", desk.now(), hours_left=hours_left,
+                          roles=["legal", "crisis_lead"], **_late_note(late))
+    return True
+
+
+EFFECTS = {"countdown": _countdown, "deadline": _deadline, "overdue": _overdue, "ack": _ack,
+           "update": _update, "gdpr": _gdpr}
+
+
+# ---- helpers -------------------------------------------------------------------------------------------
+def pending_approvals(desk: Desk, incident: Incident) -> list[dict[str, Any]]:
+    """For each draft still waiting: its network and the roles whose approval is missing."""
+    waiting = []
+    for draft in desk.store.drafts(incident.id):
+        if draft.status in ("pending", "rejected"):
+            missing = [role for role, ok in approval_state(desk, incident, draft).items() if ok is None]
+            waiting.append({"network": draft.network, "missing": missing, "status": draft.status})
+    return waiting
+
+
+def gdpr_notified(desk: Desk, incident: Incident) -> bool:
+    return "notify_authority" in desk.store.checklist(incident.id) or bool(
+        desk.store.events(incident.id, "gdpr_notified"))
+
+
+def after_first_response(desk: Desk, incident: Incident, at: datetime) -> None:
+    """Stop the countdown; start the public-update cadence. The caller holds the transaction."""
+    desk.store.cancel_timers(incident.id, at, kinds=FIRST_RESPONSE_KINDS)
+    desk.store.add_timers([update_timer(desk, incident, at)])

@@ -1,0 +1,236 @@
+"""The emulator's HTTP side: Web API at /api/<method>, response_url hooks and file uploads."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+import traceback
+from email.parser import BytesParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+# Importing the method modules registers their handlers in METHODS.
+from bot.sandbox import api_conversations, api_messages, api_views  # noqa: F401
+from bot.sandbox.api_base import METHODS, ApiError
+from bot.sandbox.model import Call, Fault
+from bot.sandbox.responses import deliver_response_url
+from bot.sandbox.workspace import Workspace
+
+
+class ApiServer:
+    """Routes requests, checks auth, injects faults, records calls."""
+
+    def __init__(self, ws: Workspace, *, token: str, latency: float = 0.0) -> None:
+        self.ws = ws
+        self.token = token
+        self.latency = latency
+        self.faults: list[Fault] = []
+        self.calls: list[Call] = []
+        self._lock = threading.Lock()
+
+    # ----- faults and recording ---------------------------------------------------------
+    def add_fault(self, fault: Fault) -> None:
+        """Schedule a failure."""
+        with self._lock:
+            self.faults.append(fault)
+
+    def clear_faults(self) -> None:
+        """Drop all scheduled failures."""
+        with self._lock:
+            self.faults.clear()
+
+    def _take_fault(self, method: str) -> Fault | None:
+        """Count this call against every matching fault; return the one that fires, if any."""
+        with self._lock:
+            fired: Fault | None = None
+            for fault in self.faults:
+                if not fault.matches(method):
+                    continue
+                if fault.after > 0:
+                    fault.after -= 1
+                elif fired is None and fault.times > 0:
+                    fault.times -= 1
+                    fired = fault
+            self.faults = [f for f in self.faults if f.times > 0]
+            return fired
+
+    def record(self, method: str, args: dict[str, Any], status: int, response: dict[str, Any]) -> None:
+        """Append a Call record."""
+        with self._lock:
+            self.calls.append(Call(method, args, status, response, time.time()))
+
+    # ----- request handling ---------------------------------------------------------------
+    def handle(self, req: BaseHTTPRequestHandler) -> None:
+        """Dispatch one HTTP request by path."""
+        url = urlsplit(req.path)
+        length = int(req.headers.get("Content-Length") or 0)
+        body = req.rfile.read(length) if length else b""
+        path = url.path
+        if path.startswith("/api/"):
+            self._api(req, path[len("/api/"):], url.query, body)
+        elif path.startswith("/response/") and req.command == "POST":
+            self._response_url(req, path[len("/response/"):], body)
+        elif path.startswith("/upload/") and req.command in ("POST", "PUT"):
+            self._upload(req, path[len("/upload/"):], body)
+        else:
+            _send(req, 404, {"ok": False, "error": "not_found"})
+
+    def _api(self, req: BaseHTTPRequestHandler, method: str, query: str, body: bytes) -> None:
+        args: dict[str, Any] = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+        ctype = (req.headers.get("Content-Type") or "").lower()
+        try:
+            if "application/json" in ctype and body:
+                parsed = json.loads(body.decode("utf-8"))
+                if not isinstance(parsed, dict):
+                    raise ValueError("JSON body must be an object")
+                args.update(parsed)
+            elif body:
+                form = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+                args.update({k: v[-1] for k, v in form.items()})
+        except (ValueError, UnicodeDecodeError):
+            self.record(method, args, 200, {"ok": False, "error": "invalid_json"})
+            _send(req, 200, {"ok": False, "error": "invalid_json"})
+            return
+        auth = req.headers.get("Authorization") or ""
+        token = auth[len("Bearer "):].strip() if auth.startswith("Bearer ") else args.get("token")
+        args.pop("token", None)
+        if self.latency:
+            time.sleep(self.latency)
+        fault = self._take_fault(method)
+        if fault is not None:
+            self._fail(req, method, args, fault)
+            return
+        status, response = 200, self._dispatch(method, args, token)
+        if response.pop("_status", None) == 500:
+            status = 500
+        self.record(method, args, status, response)
+        _send(req, status, response)
+
+    def _dispatch(self, method: str, args: dict[str, Any], token: Any) -> dict[str, Any]:
+        if not token:
+            return {"ok": False, "error": "not_authed"}
+        if token != self.token:
+            return {"ok": False, "error": "invalid_auth"}
+        handler = METHODS.get(method)
+        if handler is None:
+            return {"ok": False, "error": "unknown_method", "req_method": method}
+        try:
+            return {"ok": True, **handler(self.ws, args)}
+        except ApiError as exc:
+            return exc.to_response()
+        except Exception:
+            # An emulator bug must be loud, not look like a Slack answer the bot should handle.
+            self.ws.problems.append(f"sandbox crashed in {method}: {traceback.format_exc()}")
+            return {"ok": False, "error": "fatal_error", "_status": 500}
+
+    def _fail(self, req: BaseHTTPRequestHandler, method: str, args: dict[str, Any], fault: Fault) -> None:
+        headers: dict[str, str] = {}
+        if fault.error == "ratelimited":
+            status, response = 429, {"ok": False, "error": "ratelimited"}
+            headers["Retry-After"] = str(fault.retry_after)
+        elif fault.error == "internal_error":
+            status, response = 500, {"ok": False, "error": "internal_error"}
+        elif fault.error == "timeout":
+            # Hold the connection past the client's timeout; the state stays untouched either way.
+            time.sleep(fault.hang_seconds)
+            status, response = 500, {"ok": False, "error": "timeout"}
+        else:
+            status, response = 200, {"ok": False, "error": fault.error}
+        self.record(method, args, status, response)
+        _send(req, status, response, headers)
+
+    def _response_url(self, req: BaseHTTPRequestHandler, hook_id: str, body: bytes) -> None:
+        payload: Any
+        try:
+            text = body.decode("utf-8")
+            if not text.lstrip().startswith("{"):
+                # Legacy clients send a form with a JSON `payload` field.
+                text = parse_qs(text).get("payload", ["{}"])[-1]
+            payload = json.loads(text) if text.strip() else {}
+        except (ValueError, UnicodeDecodeError):
+            payload = None
+        status, response = deliver_response_url(self.ws, hook_id, payload)
+        self.record("response_url", payload if isinstance(payload, dict) else {}, status, response)
+        _send(req, status, response)
+
+    def _upload(self, req: BaseHTTPRequestHandler, file_id: str, body: bytes) -> None:
+        ctype = req.headers.get("Content-Type") or ""
+        if ctype.startswith("multipart/form-data"):
+            # Clients other than slack_sdk send the bytes as a multipart "file" field.
+            message = BytesParser().parsebytes(f"Content-Type: {ctype}\r\n\r\n".encode() + body)
+            parts = message.get_payload() if message.is_multipart() else []
+            body = next((p.get_payload(decode=True) or b"" for p in parts if isinstance(p.get_payload(), str)), b"")
+        with self.ws.lock:
+            stored = self.ws.files.get(file_id)
+            if stored is not None:
+                stored.content = bytes(body)
+        self.record("upload", {"file_id": file_id, "bytes": len(body)}, 200 if stored else 404, {})
+        if stored is None:
+            _send_text(req, 404, "file_not_found")
+        else:
+            _send_text(req, 200, f"OK - {len(body)}")
+
+
+def _send(req: BaseHTTPRequestHandler, status: int, body: dict[str, Any],
+          headers: dict[str, str] | None = None) -> None:
+    _write(req, status, json.dumps(body).encode("utf-8"), "application/json; charset=utf-8", headers)
+
+
+def _send_text(req: BaseHTTPRequestHandler, status: int, text: str) -> None:
+    _write(req, status, text.encode("utf-8"), "text/plain; charset=utf-8", None)
+
+
+def _write(req: BaseHTTPRequestHandler, status: int, data: bytes, ctype: str,
+           headers: dict[str, str] | None) -> None:
+    try:
+        req.send_response(status)
+        req.send_header("Content-Type", ctype)
+        req.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            req.send_header(key, value)
+        req.end_headers()
+        req.wfile.write(data)
+        req.wfile.flush()
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the client gave up (e.g. after a timeout fault); nothing left to tell it
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _HTTPServer
+    wbufsize = 1 << 16  # headers and body leave in one send instead of two
+
+    def do_GET(self) -> None:
+        self.server.app.handle(self)
+
+    do_POST = do_GET
+    do_PUT = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: tests and the demo print their own transcript."""
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256  # benchmarks fire many concurrent calls; the default backlog is 5
+
+    def __init__(self, app: ApiServer) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.app = app
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore clients that hung up (timeouts are part of the game); report anything else."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+def serve(app: ApiServer) -> tuple[_HTTPServer, threading.Thread]:
+    """Start serving `app` on an ephemeral loopback port in a daemon thread."""
+    httpd = _HTTPServer(app)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                              name="slack-emulator", daemon=True)
+    thread.start()
+    return httpd, thread

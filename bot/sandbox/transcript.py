@@ -1,0 +1,229 @@
+"""Readable terminal rendering of the emulator's history: Block Kit and mrkdwn as rich markup."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from bot.sandbox.emulator import SlackEmulator
+    from bot.sandbox.model import Event
+
+_ENTITY = re.compile(r"<([^<>]+)>")
+_STYLES = (
+    (re.compile(r"(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])"), "bold"),
+    (re.compile(r"(?<![\w_])_(?!\s)([^_\n]+?)(?<!\s)_(?![\w_])"), "italic"),
+    (re.compile(r"(?<![\w~])~(?!\s)([^~\n]+?)(?<!\s)~(?![\w~])"), "strike"),
+    (re.compile(r"`([^`\n]+)`"), "cyan"),
+)
+_BUTTON_STYLES = {"primary": "green", "danger": "red"}
+RULE = "─" * 48
+# Tags are built with private-use sentinels and turned into rich markup only at the end, so text
+# from messages (brackets, backslashes) can be escaped without touching the tags we add.
+_OPEN, _CLOSE = "\ue000", "\ue001"
+_LITERAL_TAG = re.compile(r"(\\*)(\[[a-z#/@][^\[]*?])")
+_BACKSLASHES_BEFORE_TAG = re.compile(r"(\\+)(?=\ue000)")
+
+
+def _styled(style: str, text: str) -> str:
+    return f"{_OPEN}{style}{_CLOSE}{text}{_OPEN}/{style}{_CLOSE}"
+
+
+def _finish(text: str) -> str:
+    """Turn sentinel-tagged text into rich markup: literal brackets escaped, our tags real."""
+    text = _LITERAL_TAG.sub(lambda m: m.group(1) * 2 + "\\" + m.group(2), text)
+    # rich halves a run of backslashes in front of a tag; double it so the text keeps them.
+    text = _BACKSLASHES_BEFORE_TAG.sub(lambda m: m.group(1) * 2, text)
+    return text.replace(_OPEN, "[").replace(_CLOSE, "]")
+
+
+def _entity(inner: str, emulator: SlackEmulator | None) -> str:
+    """Return the plain text for one `<...>` mrkdwn entity (mention, channel, link, date)."""
+    target, _, label = inner.partition("|")
+    if target.startswith("@"):
+        return "@" + (label or (emulator.user_name(target[1:]) if emulator else target[1:]))
+    if target.startswith("#"):
+        return "#" + (label or (emulator.channel_name(target[1:]) if emulator else target[1:]))
+    if target.startswith("!"):
+        if target.startswith("!subteam^"):
+            return label or "@group"
+        if target.startswith("!date^"):
+            return label or target
+        return "@" + (label or target[1:])
+    return f"{label} ({target})" if label and label != target else target
+
+
+def mrkdwn(text: str, emulator: SlackEmulator | None = None) -> str:
+    """Convert Slack mrkdwn to rich markup: entities resolved, *bold* / _italic_ / ~strike~ / `code`.
+
+    Text between ``` fences is a code block: shown verbatim, as Slack formats nothing inside it.
+    """
+    return _finish(_md(text, emulator))
+
+
+def _md(text: str, emulator: SlackEmulator | None) -> str:
+    parts = text.split("```")
+    out: list[str] = []
+    for i, part in enumerate(parts):
+        if i % 2 == 1 and i < len(parts) - 1:
+            out.append(_styled("cyan", html.unescape(part.strip("\n"))))
+        else:
+            out.append(_inline(part if i % 2 == 0 else "```" + part, emulator))
+    return "".join(out)
+
+
+def _inline(text: str, emulator: SlackEmulator | None) -> str:
+    # Entities are resolved first, so &lt;…&gt; (escaped by the app) stays literal text, as in Slack.
+    out = _ENTITY.sub(lambda m: _entity(html.unescape(m.group(1)), emulator), text)
+    out = html.unescape(out)
+    for pattern, style in _STYLES:
+        out = pattern.sub(lambda m, s=style: _styled(s, m.group(1)), out)
+    return out
+
+
+def _text(obj: Any, emulator: SlackEmulator | None) -> str:
+    if not isinstance(obj, dict):
+        return ""
+    text = str(obj.get("text", ""))
+    return _md(text, emulator) if obj.get("type") == "mrkdwn" else text
+
+
+def _element(el: dict[str, Any], emulator: SlackEmulator | None) -> str:
+    """Render an interactive element as a bracketed control."""
+    kind = el.get("type")
+    if kind == "button":
+        label = f"[ {(el.get('text') or {}).get('text', '')} ]"
+        color = _BUTTON_STYLES.get(str(el.get("style")))
+        return _styled(color, label) if color else label
+    if kind == "image":
+        return f"[image: {el.get('alt_text', '')}]"
+    if kind in ("plain_text", "mrkdwn"):
+        return _text(el, emulator)
+    if kind == "overflow":
+        return "[ ⋯ ]"
+    initial = el.get("initial_option") or {}
+    shown = (initial.get("text") or {}).get("text") or (el.get("placeholder") or {}).get("text") or kind
+    return f"[ {shown} ▾ ]"
+
+
+def _rich_text(block: dict[str, Any]) -> str:
+    parts: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "text":
+                parts.append(str(node.get("text", "")))
+            elif node.get("type") in ("user", "channel"):
+                parts.append(f"<{'@' if node['type'] == 'user' else '#'}{node.get(node['type'] + '_id', '')}>")
+            elif node.get("type") == "link":
+                parts.append(str(node.get("text") or node.get("url", "")))
+            walk(node.get("elements"))
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(block.get("elements"))
+    return "".join(parts)
+
+
+def render_blocks(blocks: list[dict[str, Any]] | None, emulator: SlackEmulator | None = None) -> str:
+    """Turn Block Kit blocks into rich-markup terminal text (mentions resolved when given the emulator)."""
+    return _finish(_blocks(blocks, emulator))
+
+
+def _blocks(blocks: list[dict[str, Any]] | None, emulator: SlackEmulator | None) -> str:
+    lines: list[str] = []
+    for block in blocks or []:
+        kind = block.get("type")
+        if kind == "header":
+            lines.append(_styled("bold", _text(block.get("text"), emulator)))
+        elif kind == "section":
+            if block.get("text"):
+                lines.append(_text(block["text"], emulator))
+            # Fields are a two-column grid in Slack; one per line reads better in a terminal.
+            lines.extend("  " + _text(f, emulator).replace("\n", " ") for f in block.get("fields") or [])
+            if isinstance(block.get("accessory"), dict):
+                lines.append("    " + _element(block["accessory"], emulator))
+        elif kind == "divider":
+            lines.append(_styled("dim", RULE))
+        elif kind == "context":
+            parts = [_element(e, emulator) for e in block.get("elements") or [] if isinstance(e, dict)]
+            lines.append(_styled("dim", "  ·  ".join(parts)))
+        elif kind == "actions":
+            lines.append("  ".join(_element(e, emulator) for e in block.get("elements") or [] if isinstance(e, dict)))
+        elif kind == "input":
+            element = block.get("element") or {}
+            label = _text(block.get("label"), emulator) + (" (optional)" if block.get("optional") else "")
+            value = element.get("initial_value") or (element.get("placeholder") or {}).get("text") or "…"
+            shown = f"[ {value} ]" if element.get("type") == "plain_text_input" else _element(element, emulator)
+            lines.append(f"{label}: {shown}")
+        elif kind == "image":
+            lines.append(f"[image: {block.get('alt_text', '')}]")
+        elif kind == "rich_text":
+            lines.append(_md(_rich_text(block), emulator))
+        elif kind == "markdown":
+            lines.append(_md(str(block.get("text", "")), emulator))
+        else:
+            lines.append(f"[{kind} block]")
+    return "\n".join(lines)
+
+
+def _body(event: Event, emulator: SlackEmulator | None) -> str:
+    return (_blocks(event.blocks, emulator) if event.blocks else _md(event.text, emulator)) or " "
+
+
+def _who(user_id: str | None, emulator: SlackEmulator | None) -> str:
+    if not user_id:
+        return "?"
+    return "@" + (emulator.user_name(user_id) if emulator else user_id)
+
+
+def _panel(body: str, title: str, style: str) -> Panel:
+    return Panel(Text.from_markup(_finish(body)), title=Text(title), title_align="left", border_style=style)
+
+
+def render_event(event: Event, emulator: SlackEmulator | None = None) -> RenderableType:
+    """Return a rich renderable for one emulator event (a panel for messages and views, else a line)."""
+    where = f"DM {event.channel}" if (event.channel or "").startswith("@") else f"#{event.channel}"
+    user = _who(event.user, emulator)
+    author = _who(event.data.get("author") or event.user, emulator)
+    thread = " › thread" if event.data.get("thread_ts") else ""
+    kind = event.kind
+    if kind in ("message_posted", "user_message", "file_shared", "dm"):
+        body = _body(event, emulator)
+        if kind == "file_shared":
+            body = f"[file: {', '.join(event.data.get('files', []))}]\n{body}"
+        style = {"user_message": "blue", "dm": "magenta"}.get(kind, "green")
+        return _panel(body, f"{where}{thread} · {author}", style)
+    if kind == "message_updated":
+        return _panel(_body(event, emulator), f"{where} · message edited", "yellow")
+    if kind == "ephemeral":
+        return _panel(_body(event, emulator), f"{where} · only visible to {user}", "dim")
+    if kind in ("view_opened", "view_updated", "home_published"):
+        title = "App Home" if kind == "home_published" else f"modal “{event.text}”"
+        verb = {"view_opened": "opened", "view_updated": "updated", "home_published": "published"}[kind]
+        return _panel(_blocks(event.blocks, emulator) or " ", f"{title} {verb} for {user}", "cyan")
+    invited = ", ".join(_who(u, emulator) for u in event.data.get("users", []))
+    lines = {
+        "channel_created": _styled("bold", f"#{event.channel}") + " created"
+                           + (" (private)" if event.data.get("is_private") else ""),
+        "message_deleted": _styled("dim", f"{where}: a message was deleted"),
+        "pinned": f"📌 pinned in {where}: {_md(event.text[:80], emulator)}",
+        "topic_set": f"{where} topic: {_md(event.text, emulator)}",
+        "purpose_set": f"{where} purpose: {_md(event.text, emulator)}",
+        "invited": f"{where}: {invited}" + (" joined" if event.data.get("joined") else " added"),
+        "view_closed": _styled("dim", f"modal “{event.text}” closed for {user} ({event.data.get('reason')})"),
+        "view_errors": _styled("red", f"modal errors for {user}: {event.data.get('errors')}"),
+        "reaction_added": f"{where}: :{event.text}: added",
+    }
+    return Text.from_markup(_finish(lines.get(kind, f"{kind}: {event.text}")))
+
+
+def render_transcript(emulator: SlackEmulator, since: int = 0) -> Group:
+    """Return every event from index `since` on as one renderable group."""
+    return Group(*(render_event(e, emulator) for e in emulator.events[since:]))
