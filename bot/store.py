@@ -21,7 +21,7 @@ import sqlite_utils
 
 from bot.clock import parse_iso
 from bot.errors import SchemaError
-from bot.models import Ack, Approval, ChecklistMark, Draft, Event, Incident
+from bot.models import Ack, Approval, ChecklistMark, Draft, Event, Incident, OutboxMessage, Timer
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -84,11 +84,119 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     db["deliveries"].create({"key": str, "incident_id": int, "ref": str, "at": str}, pk="key")
 
 
-MIGRATIONS = [_migration_1]
+def _migration_2(db: sqlite_utils.Database) -> None:
+    """Timers that can be cancelled, outbox retries, and the lease that keeps a second bot off the file."""
+    db["timers"].add_column("cancelled_at", str)
+    db["timers"].create_index(["incident_id", "kind"])
+    db["outbox"].add_column("next_attempt_at", str)
+    db["outbox"].add_column("failed_at", str)
+    db["outbox"].add_column("last_error", str)
+    db["outbox"].create_index(["sent_at", "failed_at", "next_attempt_at"])
+    db["leases"].create({"name": str, "holder": str, "expires_at": float}, pk="name")
+
+
+MIGRATIONS = [_migration_1, _migration_2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class Store:
+class TimerStore:
+    """Timers, the outbox and the single-process lease (mixed into Store: same connection, same file)."""
+
+    db: sqlite_utils.Database
+    transaction: Any
+
+    def add_timers(self, rows: list[dict[str, Any]]) -> None:
+        encoded = [_encode({**r, "data": json.dumps(r.get("data") or {}, default=str)}) for r in rows]
+        with self.transaction() as db:
+            db["timers"].insert_all(encoded)
+
+    def due_timers(self, now: datetime, limit: int = 500) -> list[Timer]:
+        rows = self.db["timers"].rows_where(
+            "fired_at IS NULL AND cancelled_at IS NULL AND due_at <= ?", [now.isoformat()],
+            order_by="due_at, id", limit=limit)
+        return [_timer(r) for r in rows]
+
+    def pending_timers(self, incident_id: int | None = None) -> list[Timer]:
+        where = "fired_at IS NULL AND cancelled_at IS NULL" + (" AND incident_id = ?" if incident_id else "")
+        rows = self.db["timers"].rows_where(where, [incident_id] if incident_id else [], order_by="due_at, id")
+        return [_timer(r) for r in rows]
+
+    def timers(self, incident_id: int) -> list[Timer]:
+        return [_timer(r) for r in self.db["timers"].rows_where("incident_id = ?", [incident_id], order_by="id")]
+
+    def next_due(self) -> datetime | None:
+        row = self.db.execute(
+            "SELECT MIN(due_at) FROM timers WHERE fired_at IS NULL AND cancelled_at IS NULL").fetchone()
+        return parse_iso(row[0]) if row and row[0] else None
+
+    def claim_timer(self, timer_id: int, now: datetime) -> bool:
+        """Mark a timer fired; False when it already was (or was cancelled). Call inside the effect's transaction."""
+        cursor = self.db.execute(
+            "UPDATE timers SET fired_at = ? WHERE id = ? AND fired_at IS NULL AND cancelled_at IS NULL",
+            [now.isoformat(), timer_id])
+        return cursor.rowcount == 1
+
+    def cancel_timers(self, incident_id: int, now: datetime, kinds: tuple[str, ...] | None = None) -> int:
+        where = "incident_id = ? AND fired_at IS NULL AND cancelled_at IS NULL"
+        args: list[Any] = [now.isoformat(), incident_id]
+        if kinds:
+            where += f" AND kind IN ({','.join('?' * len(kinds))})"
+            args += list(kinds)
+        with self.transaction() as db:
+            return db.execute(f"UPDATE timers SET cancelled_at = ? WHERE {where}", args).rowcount
+
+    # ---- outbox --------------------------------------------------------------------------------
+    def add_outbox(self, incident_id: int, kind: str, now: datetime, **data: Any) -> int:
+        row = {"incident_id": incident_id, "kind": kind, "data": json.dumps(data, default=str),
+               "created_at": now.isoformat(), "attempts": 0, "next_attempt_at": now.isoformat()}
+        with self.transaction() as db:
+            return int(db["outbox"].insert(row).last_pk)
+
+    def pending_outbox(self, now: datetime, limit: int = 200) -> list[OutboxMessage]:
+        rows = self.db["outbox"].rows_where(
+            "sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?", [now.isoformat()],
+            order_by="id", limit=limit)
+        return [_outbox(r) for r in rows]
+
+    def outbox(self, incident_id: int | None = None) -> list[OutboxMessage]:
+        where, args = ("incident_id = ?", [incident_id]) if incident_id else (None, [])
+        return [_outbox(r) for r in self.db["outbox"].rows_where(where, args, order_by="id")]
+
+    def next_outbox_attempt(self) -> datetime | None:
+        row = self.db.execute(
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL").fetchone()
+        return parse_iso(row[0]) if row and row[0] else None
+
+    def mark_sent(self, message_id: int, now: datetime) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE outbox SET sent_at = ?, attempts = attempts + 1 WHERE id = ?",
+                       [now.isoformat(), message_id])
+
+    def mark_attempt(self, message_id: int, now: datetime, retry_at: datetime | None, error: str) -> None:
+        """One failed delivery: try again at `retry_at`, or give up for good when it is None."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, failed_at = ? "
+                "WHERE id = ?",
+                [error, retry_at.isoformat() if retry_at else None, None if retry_at else now.isoformat(),
+                 message_id])
+
+    # ---- lease -----------------------------------------------------------------------------------
+    def take_lease(self, name: str, holder: str, now: float, ttl: float) -> str | None:
+        """Hold `name` for `ttl` real seconds; returns None, or the other live holder that has it."""
+        with self.transaction() as db:
+            row = db.execute("SELECT holder, expires_at FROM leases WHERE name = ?", [name]).fetchone()
+            if row and row[0] != holder and row[1] > now:
+                return row[0]
+            db["leases"].upsert({"name": name, "holder": holder, "expires_at": now + ttl}, pk="name")
+            return None
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", [name, holder])
+
+
+class Store(TimerStore):
     """Typed reads and writes of every table."""
 
     def __init__(self, path: Path | str) -> None:
@@ -170,6 +278,10 @@ class Store:
     def incident(self, incident_id: int) -> Incident:
         return Incident.model_validate(_decode(self.db["incidents"].get(incident_id)))
 
+    def find_incident(self, incident_id: int) -> Incident | None:
+        row = self.db.execute("SELECT 1 FROM incidents WHERE id = ?", [incident_id]).fetchone()
+        return self.incident(incident_id) if row else None
+
     def incident_by_code(self, code: str) -> Incident | None:
         rows = list(self.db["incidents"].rows_where("code = ?", [code.upper()], limit=1))
         return Incident.model_validate(_decode(rows[0])) if rows else None
@@ -184,8 +296,10 @@ class Store:
         return [Incident.model_validate(_decode(r)) for r in rows]
 
     def recent_declare(self, user: str, title: str, since: datetime) -> Incident | None:
+        """The same person's incident with this title: declared since `since`, or never fully set up."""
         rows = list(self.db["incidents"].rows_where(
-            "declared_by = ? AND lower(title) = lower(?) AND declared_at >= ?",
+            "declared_by = ? AND lower(title) = lower(?) AND status = 'active' AND (declared_at >= ? OR NOT EXISTS "
+            "(SELECT 1 FROM deliveries d WHERE d.key = incidents.id || ':ready'))",
             [user, title, since.isoformat()], order_by="id desc", limit=1))
         return Incident.model_validate(_decode(rows[0])) if rows else None
 
@@ -289,6 +403,14 @@ class Store:
         with self.transaction() as db:
             db["deliveries"].upsert({"key": key, "incident_id": incident_id, "ref": ref, "at": at.isoformat()},
                                     pk="key")
+
+
+def _timer(row: dict[str, Any]) -> Timer:
+    return Timer.model_validate({**_decode(row), "data": json.loads(row.get("data") or "{}")})
+
+
+def _outbox(row: dict[str, Any]) -> OutboxMessage:
+    return OutboxMessage.model_validate({**_decode(row), "data": json.loads(row.get("data") or "{}")})
 
 
 def _encode(fields: dict[str, Any]) -> dict[str, Any]:

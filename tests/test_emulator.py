@@ -17,6 +17,7 @@ import pytest
 from rich.console import Console
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import builtin_handlers
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from slack_sdk.signature import SignatureVerifier
@@ -240,7 +241,9 @@ def test_form_encoded_body_and_auth(emu: SlackEmulator) -> None:
 
 
 # ----- fault injection -----------------------------------------------------------------------
-def test_ratelimit_is_retried_by_slack_sdk(emu: SlackEmulator) -> None:
+def test_ratelimit_is_retried_by_slack_sdk(emu: SlackEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The handler sleeps Retry-After plus up to 1 s of jitter; keep the jitter out of the test's time.
+    monkeypatch.setattr(builtin_handlers.random, "random", lambda: 0.0)
     client = WebClient(token=emu.token, base_url=emu.api_url,
                        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)])
     emu.fail("chat.postMessage", error="ratelimited", retry_after=0)

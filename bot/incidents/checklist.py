@@ -19,4 +19,27 @@ def complete_item(desk: Desk, incident: Incident, item_id: str, user: str) -> bo
         done = desk.store.mark_checklist(mark)
         if done:
             desk.store.add_event(incident.id, mark.done_at, user, "checklist_done", item=item_id)
+            if item_id == "notify_authority":  # the GDPR clock stops with the checklist item too
+                desk.store.add_event(incident.id, mark.done_at, user, "gdpr_notified")
+                desk.store.cancel_timers(incident.id, mark.done_at, kinds=("gdpr",))
+    desk.timers_changed()
     return done
+
+
+def gdpr_notified(desk: Desk, incident: Incident, user: str) -> bool:
+    """The authority was notified: tick the item, record it, stop the 72-hour reminders."""
+    if not incident.active:
+        raise WrongState("error.incident_resolved", code=incident.code)
+    if desk.playbook(incident.scenario).deadlines.authority_notification_hours is None:
+        raise WrongState("error.no_gdpr_clock")
+    with desk.store.transaction():
+        now = desk.now()
+        if desk.store.events(incident.id, "gdpr_notified"):
+            return False
+        desk.store.add_event(incident.id, now, user, "gdpr_notified")
+        if "notify_authority" in {i.id for i in desk.playbook(incident.scenario).checklist.all_items()}:
+            desk.store.mark_checklist(ChecklistMark(incident_id=incident.id, item_id="notify_authority",
+                                                    done_by=user, done_at=now))
+        desk.store.cancel_timers(incident.id, now, kinds=("gdpr",))
+    desk.timers_changed()
+    return True

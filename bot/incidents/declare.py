@@ -11,6 +11,7 @@ from bot.errors import BadLevel, UsageError
 from bot.ids import LEVELS
 from bot.incidents.desk import Desk
 from bot.incidents.drafts import render_drafts
+from bot.incidents.timers import declare_timers
 from bot.models import Draft, Incident
 
 DEFAULT_LEVEL = 2  # a crisis someone bothers to declare usually needs a lead; L1 is the explicit choice
@@ -67,4 +68,6 @@ def declare(desk: Desk, request: DeclareRequest) -> Declared:
         desk.store.add_event(incident.id, now, request.declared_by, "declared", code=code, scenario=book.id,
                              level=request.level, title=title, detected_at=detected.isoformat())
         drafts = render_drafts(desk, incident, book.drafts.declare, actor=request.declared_by)
+        desk.store.add_timers(declare_timers(desk, incident))
+    desk.timers_changed()
     return Declared(incident, drafts, existing=False)

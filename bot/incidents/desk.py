@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,6 +24,12 @@ class Desk:
     playbooks: dict[str, Playbook]
     messages: Messages
     clock: Clock = field(default_factory=SystemClock)
+    # Called after a change to the timers table, so a running scheduler re-arms for the earliest one.
+    timer_listeners: list[Callable[[], None]] = field(default_factory=list)
+
+    def timers_changed(self) -> None:
+        for listener in self.timer_listeners:
+            listener()
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.errors import NotFound, StaleDraft, UsageError, WrongState
+from bot.incidents import timers
+from bot.incidents.approvals import approval_state, approvers_for
 from bot.incidents.desk import Desk
 from bot.incidents.roles import require_role
 from bot.messages import DraftValues, fits, limit_of, local_time, measured_length
@@ -53,16 +55,6 @@ def render_drafts(desk: Desk, incident: Incident, kind: str, actor: str, update:
     return drafts
 
 
-def approvers_for(desk: Desk, incident: Incident) -> list[str]:
-    return desk.playbook(incident.scenario).level(incident.level).approvers
-
-
-def approval_state(desk: Desk, incident: Incident, draft: Draft) -> dict[str, Approval | None]:
-    """Each required approver role → its approval of the draft's current version (or None)."""
-    given = {a.role: a for a in desk.store.approvals(draft.id, draft.version) if a.decision == "approved"}
-    return {role: given.get(role) for role in approvers_for(desk, incident)}
-
-
 def _load(desk: Desk, draft_id: int, version: int | None) -> tuple[Draft, Incident]:
     try:
         draft = desk.store.draft(draft_id)
@@ -103,9 +95,10 @@ def edit_draft(desk: Desk, draft_id: int, user: str, text: str, version: int) ->
     if not fits(draft.network, text):
         raise UsageError("error.over_limit", length=measured_length(draft.network, text),
                          limit=limit_of(draft.network))
-    if text == draft.text:
-        return DraftOutcome(draft, incident, changed=False)
     with desk.store.transaction():
+        draft, incident = _load(desk, draft_id, version)  # again under the write lock: a concurrent save wins once
+        if text == draft.text:
+            return DraftOutcome(draft, incident, changed=False)
         now = desk.now()
         draft = desk.store.update_draft(draft.id, text=text, version=draft.version + 1, status="pending",
                                         reject_reason=None, updated_at=now)
@@ -146,9 +139,10 @@ def reject_draft(desk: Desk, draft_id: int, version: int, user: str, reason: str
     reason = " ".join(reason.split())
     if not reason:
         raise UsageError("error.reject_needs_reason")
-    if draft.status == "rejected":
-        return DraftOutcome(draft, incident, changed=False)
     with desk.store.transaction():
+        draft, incident = _load(desk, draft_id, version)  # again under the write lock
+        if draft.status in ("rejected", "posted"):
+            return DraftOutcome(draft, incident, changed=False)
         now = desk.now()
         role = sorted(held)[0]
         desk.store.add_approval(Approval(draft_id=draft.id, version=version, approver=user, role=role,
@@ -180,5 +174,25 @@ def mark_posted(desk: Desk, draft_id: int, version: int, user: str) -> DraftOutc
             incident = desk.store.update_incident(incident.id, first_response_at=now)
             late = now > incident.first_response_due
             desk.store.add_event(incident.id, now, user, "first_response", network=draft.network,
-                                 minutes=round((now - incident.declared_at).total_seconds() / 60, 1), late=late)
+                                 minutes=round((now - incident.detected_at).total_seconds() / 60, 1), late=late)
+            timers.after_first_response(desk, incident, now)
+        elif draft.kind == "status_update" and not _update_posted_since(desk, incident, draft):
+            timers.after_public_update(desk, incident, now)
+    desk.timers_changed()
     return DraftOutcome(draft, incident, changed=True, first_response=first)
+
+
+def _update_posted_since(desk: Desk, incident: Incident, draft: Draft) -> bool:
+    """True when another network's copy of the same update round was already posted (one cadence tick)."""
+    return any(d.id != draft.id and d.kind == draft.kind and d.status == "posted" and d.created_at == draft.created_at
+               for d in desk.store.drafts(incident.id, draft.kind))
+
+
+def draft_update(desk: Desk, incident: Incident, user: str, update: str = "") -> list[Draft]:
+    """Render the playbook's status-update drafts for every network, for the same approval flow."""
+    if not incident.active:
+        raise WrongState("error.incident_resolved", code=incident.code)
+    require_role(desk, incident, user, sorted({*approvers_for(desk, incident), *WRITERS}), "draft_update")
+    book = desk.playbook(incident.scenario)
+    with desk.store.transaction():
+        return render_drafts(desk, incident, book.drafts.update, actor=user, update=update)

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.incidents.approvals import approval_state
+from bot.faults import crash_point
 from bot.incidents.desk import Desk
-from bot.incidents.drafts import approval_state
 from bot.models import Incident, Timer
 
 log = logging.getLogger("crisisbot.timers")
@@ -102,6 +103,8 @@ def fire(desk: Desk, timer: Timer) -> Fired | None:
                      "gone" if incident is None else incident.status)
             return Fired(timer, late, acted=False)
         acted = EFFECTS[timer.kind](desk, incident, timer, late)
+        crash_point("timer_effect")  # inside the transaction: a crash here rolls the firing back
+    crash_point("timer_committed")
     if late > timedelta(minutes=1):
         log.warning("timer %s (%s) for %s fired %s late", timer.id, timer.kind, incident.code, late)
     return Fired(timer, late, acted)
@@ -193,4 +196,10 @@ def gdpr_notified(desk: Desk, incident: Incident) -> bool:
 def after_first_response(desk: Desk, incident: Incident, at: datetime) -> None:
     """Stop the countdown; start the public-update cadence. The caller holds the transaction."""
     desk.store.cancel_timers(incident.id, at, kinds=FIRST_RESPONSE_KINDS)
+    desk.store.add_timers([update_timer(desk, incident, at)])
+
+
+def after_public_update(desk: Desk, incident: Incident, at: datetime) -> None:
+    """A status update went out: the next one is due a cadence from now."""
+    desk.store.cancel_timers(incident.id, at, kinds=("update",))
     desk.store.add_timers([update_timer(desk, incident, at)])

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from bot.sandbox.interact import UserActions
+from bot.sandbox.events_api import EventActions
 from bot.sandbox.model import BOT_USER_ID, GENERAL_ID, Call, Channel, Event, Fault, User
 from bot.sandbox.server import ApiServer, serve
 from bot.sandbox.workspace import Workspace
@@ -25,7 +25,7 @@ from bot.sandbox.workspace import Workspace
 T = TypeVar("T")
 
 
-class SlackEmulator(UserActions):
+class SlackEmulator(EventActions):
     """A generic fake Slack workspace for tests, demos and benchmarks."""
 
     def __init__(self, *, token: str = "xoxb-sandbox-token", signing_secret: str = "sandbox-signing-secret",

@@ -1,4 +1,4 @@
-"""What people do in the fake workspace: slash commands, clicks, form submissions, messages.
+"""What people do in the fake workspace: slash commands, clicks, selects and modal submissions.
 
 Each action is delivered to the bot as Slack would deliver it (signed HTTP request), and Slack's
 handling of the bot's HTTP answer is applied (ack bodies, view_submission response_actions).
@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bot.sandbox.api_base import ApiError
-from bot.sandbox.model import APP_ID, BOT_USER_ID, GENERAL_ID, TEAM_DOMAIN, VERIFICATION_TOKEN, Channel, User
+from bot.sandbox.model import APP_ID, GENERAL_ID, TEAM_DOMAIN, VERIFICATION_TOKEN, Channel, User
 from bot.sandbox.payloads import (
     base_payload,
     build_state,
@@ -49,7 +49,6 @@ class UserActions:
     signing_secret: str
     bot_url: str | None
     ack_timeout: float
-    event_subscriptions: set[str] | None  # manifest bot_events; None = the bot gets every event
 
     # ----- plumbing -------------------------------------------------------------------------
     def _user(self, user_id: str) -> User:
@@ -81,16 +80,16 @@ class UserActions:
         return not (channel.is_private or channel.is_im) or user_id in channel.members
 
     # ----- slash commands -------------------------------------------------------------------
-    def slash_command(self, user_id: str, text: str, *, channel_id: str | None = None,
-                      command: str = "/crisis", **signing: Any) -> BotResponse:
-        """Run `command text` as `user_id` in a channel (default #general); returns the bot's answer."""
+    def slash_command_fields(self, user_id: str, text: str, *, channel_id: str | None = None,
+                             command: str = "/crisis") -> dict[str, str]:
+        """Build (without sending) a slash command's form fields, with a fresh trigger_id and response_url."""
         ws = self.ws
         with ws.lock:
             user = self._user(user_id)
             channel = ws.channels.get(channel_id or GENERAL_ID)
             if channel is None or not self._can_see(user_id, channel):
                 raise LookupError(f"{user_id} cannot type in channel {channel_id!r}")
-            fields = {
+            return {
                 "token": VERIFICATION_TOKEN,
                 "team_id": ws.team_id,
                 "team_domain": TEAM_DOMAIN,
@@ -105,18 +104,33 @@ class UserActions:
                 "response_url": self._hook_url(ws.issue_hook(user_id, channel.id)),
                 "trigger_id": ws.issue_trigger(user_id),
             }
+
+    def slash_command(self, user_id: str, text: str, *, channel_id: str | None = None,
+                      command: str = "/crisis", **signing: Any) -> BotResponse:
+        """Run `command text` as `user_id` in a channel (default #general); returns the bot's answer.
+
+        Like Slack, a non-empty ack body is shown to the user (ephemeral, or in_channel if asked),
+        and a late or failed ack shows the user a "failed with the error" notice.
+        """
+        ws = self.ws
+        fields = self.slash_command_fields(user_id, text, channel_id=channel_id, command=command)
+        channel_id = fields["channel_id"]
         resp = self._send(urlencode(fields), FORM, signing)
         if not self._acked(resp, f"{command} {text}"):
             error = "operation_timeout" if resp.status in (0, 200) else "dispatch_failed"
-            ws.add_ephemeral(channel.id, user_id, f'{command} failed with the error "{error}"', None, source="slack")
+            ws.add_ephemeral(channel_id, user_id, f'{command} failed with the error "{error}"', None, source="slack")
         elif resp.body.strip():
             # Slack shows the ack body to the user: plain text, or a message payload.
             payload = resp.json if resp.json is not None else {"text": resp.body}
-            error = apply_message_response(ws, user_id=user_id, channel_id=channel.id, message_ts=None,
+            error = apply_message_response(ws, user_id=user_id, channel_id=channel_id, message_ts=None,
                                            is_ephemeral=False, payload=payload, source="ack")
             if error:
                 ws.problems.append(f"{command} ack body refused: {error}")
         return resp
+
+    def deliver(self, body: str, content_type: str = FORM, **signing: Any) -> BotResponse:
+        """Send a prepared request body to the bot, signed (e.g. the very same request twice, as a retry)."""
+        return self._send(body, content_type, signing)
 
     # ----- clicks ---------------------------------------------------------------------------
     def _locate(self, user_id: str, action_id: str, block_id: str | None, channel_id: str | None,
@@ -201,14 +215,10 @@ class UserActions:
         payload["actions"] = [action]
         return payload
 
-    def click(self, user_id: str, action_id: str, *, value: str | None = None, channel_id: str | None = None,
-              ts: str | None = None, view_id: str | None = None, block_id: str | None = None,
-              values: dict[str, Any] | None = None, **signing: Any) -> BotResponse:
-        """Click the button `action_id` the user can see (newest match unless ts/view_id narrow it).
-
-        Raises LookupError when no such button is on screen, unless both `value` and `block_id`
-        are given (simulating a click on a stale copy of the message).
-        """
+    def click_payload(self, user_id: str, action_id: str, *, value: str | None = None,
+                      channel_id: str | None = None, ts: str | None = None, view_id: str | None = None,
+                      block_id: str | None = None, values: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Build (without sending) the block_actions payload of a button click; see click()."""
         with self.ws.lock:
             user = self._user(user_id)
             target = self._locate(user_id, action_id, block_id, channel_id, ts, view_id)
@@ -219,7 +229,19 @@ class UserActions:
             if element is not None and element.get("type") != "button":
                 raise LookupError(f"{action_id!r} is a {element.get('type')}, use click_select()")
             action = button_action(element, action_id, block_id or found_block, value)
-            payload = self._block_actions(user, target, action, values)
+            return self._block_actions(user, target, action, values)
+
+    def click(self, user_id: str, action_id: str, *, value: str | None = None, channel_id: str | None = None,
+              ts: str | None = None, view_id: str | None = None, block_id: str | None = None,
+              values: dict[str, Any] | None = None, **signing: Any) -> BotResponse:
+        """Click the button `action_id` the user can see (newest match unless ts/view_id narrow it).
+
+        Raises LookupError when no such button is on screen, unless both `value` and `block_id`
+        are given with `ts`/`view_id` (simulating a click on a stale copy of the message).
+        `values` is the surface's state (block_id → action_id → value) sent along.
+        """
+        payload = self.click_payload(user_id, action_id, value=value, channel_id=channel_id, ts=ts,
+                                     view_id=view_id, block_id=block_id, values=values)
         resp = self._send_payload(payload, signing)
         self._acked(resp, f"block_actions {action_id}")
         return resp
@@ -321,67 +343,3 @@ class UserActions:
         resp = self._send_payload(payload, signing)
         self._acked(resp, "view_closed")
         return resp
-
-    # ----- Events API -----------------------------------------------------------------------
-    def send_event(self, event: dict[str, Any], **signing: Any) -> BotResponse:
-        """Deliver an Events API `event_callback` envelope around `event` (JSON, signed)."""
-        ws = self.ws
-        envelope = {
-            "token": VERIFICATION_TOKEN,
-            "team_id": ws.team_id,
-            "api_app_id": APP_ID,
-            "event": event,
-            "type": "event_callback",
-            "event_id": ws.new_id("Ev"),
-            "event_time": int(float(event.get("event_ts") or ws.next_ts())),
-            "authorizations": [{"enterprise_id": None, "team_id": ws.team_id, "user_id": BOT_USER_ID,
-                                "is_bot": True, "is_enterprise_install": False}],
-            "is_ext_shared_channel": False,
-        }
-        resp = self._send(json.dumps(envelope), "application/json", signing)
-        self._acked(resp, f"event {event.get('type')}")
-        return resp
-
-    def user_message(self, user_id: str, channel_id: str | None, text: str, *, thread_ts: str | None = None,
-                     **signing: Any) -> list[BotResponse]:
-        """Post a message as a person (channel_id None = their DM with the bot); send the events."""
-        ws = self.ws
-        with ws.lock:
-            self._user(user_id)
-            channel = ws.ensure_dm(user_id) if channel_id is None else ws.channels.get(channel_id)
-            if channel is None or not self._can_see(user_id, channel):
-                raise LookupError(f"{user_id} cannot post in {channel_id!r}")
-            ts = ws.next_ts()
-            data: dict[str, Any] = {"type": "message", "user": user_id, "text": text, "ts": ts, "team": ws.team_id}
-            if thread_ts:
-                data["thread_ts"] = thread_ts
-            ws.store_message(channel, data, kind="user_message")
-            bot_member = BOT_USER_ID in channel.members
-        if not bot_member:
-            return []  # Slack only sends message events from conversations the bot is in
-        kind = "im" if channel.is_im else ("group" if channel.is_private else "channel")
-        responses = []
-        if self.subscribed(f"message.{kind}s" if kind != "im" else "message.im"):
-            event = {**copy.deepcopy(data), "channel": channel.id, "event_ts": ts, "channel_type": kind}
-            responses.append(self.send_event(event, **signing))
-        if f"<@{BOT_USER_ID}>" in text and not channel.is_im and self.subscribed("app_mention"):
-            mention = {**copy.deepcopy(data), "type": "app_mention", "channel": channel.id, "event_ts": ts}
-            responses.append(self.send_event(mention, **signing))
-        return responses
-
-    def subscribed(self, event_name: str) -> bool:
-        """Return whether the bot subscribed to an event ("message.channels", "app_mention", …)."""
-        return self.event_subscriptions is None or event_name in self.event_subscriptions
-
-    def open_home(self, user_id: str, **signing: Any) -> BotResponse | None:
-        """Open the App Home tab as `user_id` (app_home_opened event, if subscribed)."""
-        ws = self.ws
-        if not self.subscribed("app_home_opened"):
-            return None
-        with ws.lock:
-            self._user(user_id)
-            event: dict[str, Any] = {"type": "app_home_opened", "user": user_id,
-                                     "channel": ws.ensure_dm(user_id).id, "tab": "home", "event_ts": ws.next_ts()}
-            if user_id in ws.homes:
-                event["view"] = copy.deepcopy(ws.views[ws.homes[user_id]].data)
-        return self.send_event(event, **signing)

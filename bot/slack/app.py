@@ -26,6 +26,7 @@ from bot.errors import CrisisError, UsageError
 from bot.incidents import checklist, drafts, roles
 from bot.incidents.declare import DeclareRequest
 from bot.incidents.desk import Desk
+from bot.models import Incident
 from bot.slack import commands, views
 from bot.slack.activity import Activity
 from bot.slack.blocks import plain
@@ -74,30 +75,56 @@ def _register_command(app: App, slack: SlackDesk) -> None:
     def crisis(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
         say = slack.say()
         user, channel = command["user_id"], command.get("channel_id")
+        acked = False
+
+        def answer(text: str) -> None:
+            nonlocal acked
+            if acked:
+                respond(response_type="ephemeral", replace_original=False, text=text)
+            else:
+                ack(response_type="ephemeral", text=text)
+                acked = True
+
         try:
             cmd = commands.parse(command.get("text") or "")
             if cmd.name == "":
                 ack()
+                acked = True
                 client.views_open(trigger_id=command["trigger_id"], view=views.declare_modal(desk, say, channel))
             elif cmd.name == "help":
-                ack(response_type="ephemeral", text=say("help.text"))
+                answer(say("help.text"))
             elif cmd.name == "roles":
-                ack(response_type="ephemeral", text=_roles_text(slack, say))
+                answer(_roles_text(slack, say))
             elif cmd.name == "roles_set":
                 users = roles.set_role_owners(desk, user, cmd.role, cmd.users)
-                ack(response_type="ephemeral", text=say(
-                    "roles.set_done", role=say.role(roles.check_role(cmd.role)), owner=mention(users[0]),
-                    backups=Markup(", ").join(mention(u) for u in users[1:])))
+                answer(say("roles.set_done", role=say.role(roles.check_role(cmd.role)), owner=mention(users[0]),
+                           backups=Markup(", ").join(mention(u) for u in users[1:])))
+            elif cmd.name in ("escalate", "gdpr_notified"):
+                incident = _incident_here(desk, channel)
+                answer(say("command.working"))
+                if cmd.name == "escalate":
+                    slack.escalate(client, incident, cmd.level or min(incident.level + 1, 3), user)
+                elif checklist.gdpr_notified(desk, incident, user):
+                    slack.refresh_header(client, incident)
+                    slack.post(client, incident.channel_id, say("gdpr.notified", user=mention(user)))
             else:
                 book = desk.playbook(cmd.scenario)  # unknown scenario → usage before anything happens
                 title = cmd.title or say("declare.drill_title", scenario=book.name.in_(say.language))
-                ack(response_type="ephemeral", text=say("declare.working", scenario=book.name.in_(say.language)))
+                answer(say("declare.working", scenario=book.name.in_(say.language)))
                 request = DeclareRequest(scenario=cmd.scenario, level=cmd.level or 2, title=title,
                                          declared_by=user, drill=cmd.name == "drill")
                 _, message = slack.declare(client, request)
-                respond(response_type="ephemeral", replace_original=False, text=message)
+                answer(message)
         except CrisisError as exc:
-            ack(response_type="ephemeral", text=slack.explain(exc, say))
+            answer(slack.explain(exc, say))
+
+
+def _incident_here(desk: Desk, channel: str | None) -> Incident:
+    """The incident whose channel the command was typed in."""
+    incident = desk.store.incident_by_channel(channel) if channel else None
+    if incident is None:
+        raise UsageError("error.not_in_incident_channel")
+    return incident
 
 
 def _roles_text(slack: SlackDesk, say: Any) -> str:
@@ -177,7 +204,17 @@ def _register_actions(app: App, slack: SlackDesk) -> None:
         draft, incident = drafts.check_may_decide(desk, draft_id, _int(version), user)
         client.views_open(trigger_id=body["trigger_id"], view=views.reject_modal(draft, slack.say(incident.language)))
 
-    for handler in (acknowledge, checklist_done, draft_approve, draft_mark_posted, draft_edit, draft_reject):
+    def escalate(client: WebClient, body: dict, user: str, value: str | None) -> None:
+        incident_id, level = _ids(value)
+        slack.escalate(client, desk.store.incident(incident_id), _int(level), user)
+
+    def draft_update(client: WebClient, body: dict, user: str, value: str | None) -> None:
+        incident = desk.store.incident(_int(value or ""))
+        drafts.draft_update(desk, incident, user)
+        slack.provision(client, incident)
+
+    for handler in (acknowledge, checklist_done, draft_approve, draft_mark_posted, draft_edit, draft_reject,
+                    escalate, draft_update):
         app.action(handler.__name__)(slack.activity.track(guarded(handler)))
 
     @app.action("open_channel")

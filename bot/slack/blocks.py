@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.incidents.desk import Desk
-from bot.incidents.drafts import approval_state
+from bot.incidents.approvals import approval_state
 from bot.incidents.roles import RoleSeat, seats
 from bot.messages import duration, limit_of, local_time, measured_length
 from bot.models import Draft, Incident

@@ -9,7 +9,7 @@ from bot.errors import BadLevel, UsageError
 from bot.ids import LEVELS
 
 MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$")
-SUBCOMMANDS = ("help", "declare", "drill", "roles")
+SUBCOMMANDS = ("help", "declare", "drill", "roles", "escalate", "gdpr")
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,14 @@ def parse(text: str) -> Command:
         return Command("help")
     if head in ("declare", "drill"):
         return _declare(head, rest)
+    if head == "escalate":
+        if not rest:
+            return Command("escalate")
+        return Command("escalate", level=_level(rest[0]))
+    if head == "gdpr":
+        if [w.lower() for w in rest] != ["notified"]:
+            raise UsageError("error.gdpr_usage")
+        return Command("gdpr_notified")
     if head == "roles":
         if not rest:
             return Command("roles")
@@ -47,14 +55,22 @@ def _declare(head: str, rest: list[str]) -> Command:
     scenario, rest = rest[0].lower(), rest[1:]
     level = None
     if rest and re.fullmatch(r"(?i)(l|level)?-?\d+", rest[0]):
-        level = int(re.sub(r"(?i)^(level|l)-?", "", rest[0]))  # "L-2" is 2, but "-1" is -1, not 1
-        if level not in LEVELS:
-            raise BadLevel(level=rest[0][:10])
+        level = _level(rest[0])
         rest = rest[1:]
     title = " ".join(rest)
     if not title and head == "declare":
         raise UsageError("error.empty_title")
     return Command(head, scenario=scenario, level=level, title=title)
+
+
+def _level(word: str) -> int:
+    """`2`, `L2`, `level2` or `L-2` is 2; `-1`, `4` or `two` is refused."""
+    if not re.fullmatch(r"(?i)(l|level)?-?\d{1,3}", word):
+        raise BadLevel(level=word[:10])
+    level = int(re.sub(r"(?i)^(level|l)-?", "", word))
+    if level not in LEVELS:
+        raise BadLevel(level=word[:10])
+    return level
 
 
 def _roles_set(rest: list[str]) -> Command:

@@ -14,6 +14,7 @@ from bot.ids import NETWORKS, ROLES
 from bot.incidents.declare import DeclareRequest, declare
 from bot.incidents.desk import Desk
 from bot.incidents.drafts import DraftOutcome
+from bot.incidents.escalate import escalate
 from bot.messages import duration
 from bot.models import Draft, Incident
 from bot.slack.activity import Activity
@@ -70,14 +71,37 @@ class SlackDesk:
         key = "declare.existing" if declared.existing else "declare.done"
         return incident, say(key, code=incident.code, channel=channel_link(incident.channel_id))
 
+    def provision(self, client: WebClient, incident: Incident) -> list[str]:
+        """Post whatever the incident has that Slack does not yet (new drafts, new people); returns failures."""
+        return Provisioner(self.desk, client, self.say(incident.language)).run(incident).failed
+
+    def escalate(self, client: WebClient, incident: Incident, level: int, user: str) -> None:
+        """Change the level, then page whoever it pulls in and redraw everything the rule touches."""
+        outcome = escalate(self.desk, incident, level, user)
+        incident = outcome.incident
+        say = self.say(incident.language)
+        self.provision(client, incident)
+        self.refresh_header(client, incident)
+        for draft in outcome.changed_drafts:
+            self.refresh_draft(client, incident, draft)
+        key = "escalate.up" if level > outcome.previous_level else "escalate.down"
+        self.post(client, incident.channel_id, say(
+            key, user=mention(user), code=incident.code, level=level,
+            roles=", ".join(say.role(r) for r in outcome.new_roles)))
+
     # ---- redraws -------------------------------------------------------------------------------
-    def refresh_header(self, client: WebClient, incident: Incident) -> None:
+    def refresh_header(self, client: WebClient, incident: Incident, strict: bool = False) -> None:
+        """Redraw the pinned header; `strict` raises when Slack refuses (for the outbox to retry)."""
         ts = self.desk.store.delivery(f"{incident.id}:header")
         if not (ts and incident.channel_id):
             return
         say = self.say(incident.language)
-        self._update(client, incident.channel_id, ts, header_blocks(self.desk, incident, say),
-                     say("header.fallback", code=incident.code, title=incident.title))
+        blocks = header_blocks(self.desk, incident, say)
+        text = say("header.fallback", code=incident.code, title=incident.title)
+        if strict:
+            client.chat_update(channel=incident.channel_id, ts=ts, blocks=blocks, text=text)
+        else:
+            self._update(client, incident.channel_id, ts, blocks, text)
 
     def refresh_draft(self, client: WebClient, incident: Incident, draft: Draft) -> None:
         if not (draft.message_ts and incident.channel_id):

@@ -55,6 +55,7 @@ class Provisioned:
 class Provisioner:
     def __init__(self, desk: Desk, client: WebClient, say: Wording) -> None:
         self.desk, self.client, self.say = desk, client, say
+        self._paging: dict[str, list[str]] = {}
 
     def run(self, incident: Incident) -> Provisioned:
         """Do every step not yet done for `incident`; report the ones Slack refused."""
@@ -63,6 +64,7 @@ class Provisioner:
         if incident.channel_id is None:
             return result
         result.incident = incident
+        self._paging = self._unpaged(incident)
         # Round 2 puts the header first in the channel; round 3 needs its ts (pin) or follows it (drafts).
         for round_steps in (self._room_steps, self._content_steps):
             done = self.desk.store.deliveries(incident.id)
@@ -70,6 +72,10 @@ class Provisioner:
             with ThreadPoolExecutor(max_workers=PARALLEL_CALLS) as pool:
                 outcomes = list(pool.map(lambda step: self._do(incident, *step), steps))
             result.failed += [name for (name, _), ok in zip(steps, outcomes, strict=True) if not ok]
+        ready = f"{incident.id}:ready"
+        if result.complete and self.desk.store.delivery(ready) is None:
+            # from now on an identical declare after the first minute makes a new incident, not a resume
+            self.desk.store.record_delivery(ready, incident.id, "ok", self.desk.now())
         return result
 
     # ---- steps ---------------------------------------------------------------------------------
@@ -110,11 +116,11 @@ class Provisioner:
             ("header", lambda: client.chat_postMessage(
                 channel=channel, text=say("header.fallback", code=incident.code, title=incident.title),
                 blocks=header_blocks(self.desk, incident, say))["ts"]),
-            ("topic", lambda: _ok(client.conversations_setTopic(channel=channel, topic=say(
+            (f"topic:{incident.level}", lambda: _ok(client.conversations_setTopic(channel=channel, topic=say(
                 "channel.topic", code=incident.code, title=incident.title, level=incident.level)[:250]))),
             ("purpose", lambda: _ok(client.conversations_setPurpose(channel=channel, purpose=say(
                 "channel.purpose", code=incident.code, scenario=book.name.in_(say.language))[:250]))),
-            ("invite", lambda: self._invite(incident, people)),
+            (f"invite:{incident.level}", lambda: self._invite(incident, people)),
         ]
         for user, roles in people.items():
             steps.append((f"dm:{user}", lambda user=user, roles=roles: self._dm(incident, user, roles)))
@@ -124,16 +130,23 @@ class Provisioner:
         """Pin the header, page the team in the channel, post the drafts."""
         channel, say, client = incident.channel_id, self.say, self.client
         header_ts = self.desk.store.delivery(f"{incident.id}:header")
-        people = _people_by_role(seats(self.desk, incident))
+        # Page in the channel whoever this run DMs; a re-run after a failed page names the whole level.
+        people = self._paging or _people_by_role(seats(self.desk, incident))
         steps: list[tuple[str, Callable[[], str]]] = []
         if header_ts:
             steps.append(("pin", lambda: _ok(client.pins_add(channel=channel, timestamp=header_ts))))
         if people:
-            steps.append(("mention", lambda: client.chat_postMessage(channel=channel, text=say(
+            steps.append((f"mention:{incident.level}", lambda: client.chat_postMessage(channel=channel, text=say(
                 "channel.paged", people=_mentions(people, say)))["ts"]))
         for draft in self.desk.store.drafts(incident.id):
             steps.append((f"draft:{draft.id}", lambda draft=draft: self._draft(incident, draft)))
         return steps
+
+    def _unpaged(self, incident: Incident) -> dict[str, list[str]]:
+        """Owners of the level's roles who have not had their DM yet (all of them at declare)."""
+        done = self.desk.store.deliveries(incident.id)
+        people = _people_by_role(seats(self.desk, incident))
+        return {u: roles for u, roles in people.items() if f"{incident.id}:dm:{u}" not in done}
 
     def _invite(self, incident: Incident, people: dict[str, list[str]]) -> str:
         users = [u for u in dict.fromkeys([incident.declared_by, *people]) if u]

@@ -1,0 +1,155 @@
+"""Runs the timers kept in SQLite: APScheduler wakes the bot at the earliest pending timer.
+
+The table is the truth; APScheduler holds a single wake-up job armed for the earliest `due_at` (turned
+into real time by the clock's speed), so rebuilding after a restart is one indexed query, however many
+timers are pending. Each wake fires everything due, delivers the outbox, and re-arms. A lease row keeps a
+second bot process off the same database file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import statistics
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.errors import CrisisError
+from bot.faults import crash_point
+from bot.incidents.desk import Desk
+from bot.incidents.timers import Fired, fire_due
+from bot.models import OutboxMessage
+
+log = logging.getLogger("crisisbot.scheduler")
+
+LEASE_NAME = "scheduler"
+LEASE_TTL = 30.0  # real seconds; renewed every LEASE_RENEW
+LEASE_RENEW = 10.0
+SAFETY_TICK = 15.0  # real seconds: catches clock jumps (a sleeping laptop) and rows added by other code
+MAX_ATTEMPTS = 6
+RETRY_BASE = timedelta(seconds=20)
+
+
+class AlreadyRunning(CrisisError):
+    key = "error.already_running"
+
+    def __str__(self) -> str:
+        return (f"another crisisbot ({self.params['holder']}) is running on {self.params['db']}; "
+                "stop it first, or give this one its own CRISISBOT_DB")
+
+
+class Deliverer(Protocol):
+    def deliver(self, message: OutboxMessage) -> None: ...
+
+    def report_failure(self, message: OutboxMessage, error: str) -> None: ...
+
+
+class TimerRunner:
+    def __init__(self, desk: Desk, deliverer: Deliverer, holder: str | None = None) -> None:
+        self.desk, self.deliverer = desk, deliverer
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.scheduler: BackgroundScheduler | None = None
+        self._lock = threading.RLock()
+        self.lateness: list[float] = []  # seconds late per fired timer, for the benchmarks
+
+    # ---- life cycle ------------------------------------------------------------------------------
+    def acquire(self) -> None:
+        other = self.desk.store.take_lease(LEASE_NAME, self.holder, time.time(), LEASE_TTL)
+        if other:
+            raise AlreadyRunning(holder=other, db=str(self.desk.store.path))
+
+    def start(self, background: bool = True) -> list[Fired]:
+        """Take the lease, fire what came due while the bot was down, then keep running."""
+        self.acquire()
+        fired = self.tick()
+        if background:
+            self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults={
+                "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+            self.scheduler.add_job(self._renew, "interval", seconds=LEASE_RENEW, id="lease")
+            self.scheduler.add_job(self.tick, "interval", seconds=SAFETY_TICK, id="safety")
+            self.scheduler.start()
+            self.desk.timer_listeners.append(self.arm)
+            self.arm()
+        return fired
+
+    def stop(self) -> None:
+        if self.arm in self.desk.timer_listeners:
+            self.desk.timer_listeners.remove(self.arm)
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+        self.desk.store.release_lease(LEASE_NAME, self.holder)
+
+    def _renew(self) -> None:
+        try:
+            self.acquire()
+        except AlreadyRunning as exc:  # someone took over after we stalled: stop firing, say why
+            log.error("%s — this process stops running timers", exc)
+            if self.scheduler is not None:
+                self.scheduler.pause()
+
+    # ---- the work --------------------------------------------------------------------------------
+    def arm(self) -> None:
+        """Point the wake-up job at the earliest pending timer or outbox retry."""
+        if self.scheduler is None:
+            return
+        store = self.desk.store
+        candidates = [t for t in (store.next_due(), store.next_outbox_attempt()) if t is not None]
+        if not candidates:
+            return
+        delay = self.desk.clock.real_seconds_until(min(candidates))
+        run_date = datetime.now(UTC) + timedelta(seconds=delay)
+        self.scheduler.add_job(self.tick, "date", run_date=run_date, id="wake", replace_existing=True)
+
+    def tick(self) -> list[Fired]:
+        """Fire every due timer and deliver the outbox; safe to call from any thread, any time."""
+        with self._lock:
+            fired = fire_due(self.desk)
+            for item in fired:
+                self.lateness.append(max(0.0, item.late.total_seconds()))
+            self.flush_outbox()
+            self.arm()
+            return fired
+
+    def flush_outbox(self) -> int:
+        """Deliver each pending outbox row; a failure is retried with backoff, then reported."""
+        delivered = 0
+        for message in self.desk.store.pending_outbox(self.desk.now()):
+            try:
+                self.deliverer.deliver(message)
+            except Exception as exc:  # any platform failure: keep the row, try again later
+                self._failed(message, f"{type(exc).__name__}: {exc}")
+                continue
+            crash_point("outbox_delivered")
+            self.desk.store.mark_sent(message.id, self.desk.now())
+            delivered += 1
+        return delivered
+
+    def _failed(self, message: OutboxMessage, error: str) -> None:
+        now = self.desk.now()
+        attempts = message.attempts + 1
+        if attempts < MAX_ATTEMPTS:
+            retry_at = now + RETRY_BASE * (2 ** (attempts - 1))
+            log.warning("outbox %s (%s) failed, attempt %s; retrying at %s: %s", message.id, message.kind,
+                        attempts, retry_at, error)
+            self.desk.store.mark_attempt(message.id, now, retry_at, error)
+            return
+        log.error("outbox %s (%s) gave up after %s attempts: %s", message.id, message.kind, attempts, error)
+        self.desk.store.mark_attempt(message.id, now, None, error)
+        try:
+            self.deliverer.report_failure(message, error)
+        except Exception:  # the channel itself is unreachable: the log line above is all we can do
+            log.exception("could not report the failed delivery of outbox %s", message.id)
+
+    def lateness_summary(self) -> dict[str, float]:
+        values = sorted(self.lateness) or [0.0]
+        p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
+        return {"count": len(self.lateness), "p50": statistics.median(values), "p99": p99, "max": values[-1]}
+
+

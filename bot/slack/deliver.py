@@ -1,0 +1,164 @@
+"""Turns outbox rows (role-addressed: "ping the crisis lead of CR-2026-014") into Slack messages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from markupsafe import Markup
+from slack_sdk import WebClient
+from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, PlainTextObject, SectionBlock
+
+from bot.clock import parse_iso
+from bot.incidents.desk import Desk
+from bot.messages import local_time
+from bot.models import Incident, OutboxMessage
+from bot.slack.blocks import as_dicts
+from bot.slack.flows import SlackDesk
+from bot.slack.provision import channel_url
+from bot.slack.text import Wording, channel_link, mention
+
+log = logging.getLogger("crisisbot.slack")
+
+
+class SlackDeliverer:
+    def __init__(self, slack: SlackDesk, client: WebClient) -> None:
+        self.slack, self.client = slack, client
+        self.handlers: dict[str, Callable[[Incident, OutboxMessage, Wording], None]] = {
+            "header_refresh": lambda incident, _m, _s: self.slack.refresh_header(self.client, incident, strict=True),
+            "first_response_reminder": self._reminder,
+            "deadline_missed": self._deadline_missed,
+            "ack_remind_owner": self._ack_remind_owner,
+            "ack_page_backups": self._ack_page_backups,
+            "ack_page_lead": self._ack_page_lead,
+            "update_reminder": self._update_reminder,
+            "gdpr_reminder": self._gdpr_reminder,
+        }
+
+    @property
+    def desk(self) -> Desk:
+        return self.slack.desk
+
+    def deliver(self, message: OutboxMessage) -> None:
+        """Send one outbox row; raises when Slack refused (the runner retries)."""
+        incident = self.desk.store.incident(message.incident_id)
+        if not incident.channel_id:
+            raise RuntimeError(f"{incident.code} has no channel yet")
+        self.handlers[message.kind](incident, message, self.slack.say(incident.language))
+
+    def report_failure(self, message: OutboxMessage, error: str) -> None:
+        incident = self.desk.store.incident(message.incident_id)
+        say = self.slack.say(incident.language)
+        self._post(incident, say("outbox.failed", what=message.kind, error=error[:200]))
+
+    # ---- who to address ------------------------------------------------------------------------
+    def holder(self, incident: Incident, role: str) -> str | None:
+        """Who answers for `role` now: whoever acknowledged it, else its owner."""
+        ack = self.desk.store.acks(incident.id).get(role)
+        owners = self.desk.store.role_owners().get(role) or [None]
+        return ack.user if ack else owners[0]
+
+    def mentions(self, incident: Incident, roles: list[str], say: Wording) -> Markup:
+        parts = []
+        for role in roles:
+            user = self.holder(incident, role)
+            parts.append(f"{mention(user)} ({say.role(role)})" if user else say("outbox.nobody", role=say.role(role)))
+        return Markup(", ".join(parts))  # our own mentions and role names: safe as they are
+
+    # ---- kinds ---------------------------------------------------------------------------------
+    def _reminder(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
+        waiting = [say("outbox.waiting_draft", network=say.network(w["network"]),
+                       roles=", ".join(say.role(r) for r in w["missing"]) or say("outbox.needs_edit"))
+                   for w in message.data.get("waiting", [])]
+        text = say("outbox.reminder", people=self.mentions(incident, ["crisis_lead", "social_media_manager"], say),
+                   left=message.data["left"], due=self._time(incident.first_response_due, say),
+                   waiting=Markup("\n".join(waiting)), late=message.data.get("late_minutes"))
+        self._post(incident, text)
+
+    def _deadline_missed(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
+        roles = message.data.get("roles", ["crisis_lead", "spokesperson"])
+        text = say("outbox.deadline_missed", people=self.mentions(incident, roles, say),
+                   due=self._time(incident.first_response_due, say), late=message.data.get("late_minutes"))
+        buttons = []
+        if incident.level < 3:
+            buttons.append(ButtonElement(text=PlainTextObject(text=say("button.escalate", level=incident.level + 1)),
+                                         action_id="escalate", value=f"{incident.id}:{incident.level + 1}",
+                                         style="danger"))
+        self._post(incident, text, buttons)
+        for role in roles:
+            user = self.holder(incident, role)
+            if user:
+                self._dm(user, say("outbox.deadline_missed_dm", code=incident.code, title=incident.title,
+                                   channel=channel_link(incident.channel_id)))
+
+    def _ack_remind_owner(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
+        role, owner = message.data["role"], message.data.get("owner")
+        if not owner:
+            self._post(incident, say("outbox.ack_no_owner", role=say.role(role), role_id=role))
+            return
+        self._dm(owner, say("outbox.ack_reminder_dm", role=say.role(role), code=incident.code),
+                 self._ack_button(incident, role, say))
+        self._post(incident, say("outbox.ack_reminder", user=mention(owner), role=say.role(role)))
+
+    def _ack_page_backups(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
+        role, backups = message.data["role"], message.data.get("backups") or []
+        if not backups:
+            self._post(incident, say("outbox.ack_no_backups", role=say.role(role)))
+            return
+        self.client.conversations_invite(channel=incident.channel_id, users=",".join(backups))
+        for user in backups:
+            self._dm(user, say("outbox.ack_backup_dm", role=say.role(role), code=incident.code, title=incident.title,
+                               channel=channel_link(incident.channel_id)), self._ack_button(incident, role, say))
+        self._post(incident, say("outbox.ack_backups", role=say.role(role),
+                                 users=Markup(", ".join(mention(u) for u in backups))))
+
+    def _ack_page_lead(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
+        role = message.data["role"]
+        lead = self.holder(incident, "crisis_lead")
+        self._post(incident, say("outbox.ack_lead", lead=mention(lead) if lead else say("role.crisis_lead"),
+                                 role=say.role(role)))
+
+    def _update_reminder(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
+        due = self._time(parse_iso(message.data["due"]), say)
+        text = say("outbox.update_reminder", due=due,
+                   people=self.mentions(incident, message.data.get("roles", ["communications"]), say))
+        button = ButtonElement(text=PlainTextObject(text=say("button.draft_update")), action_id="draft_update",
+                               value=str(incident.id), style="primary")
+        self._post(incident, text, [button])
+
+    def _gdpr_reminder(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
+        hours = message.data["hours_left"]
+        roles = message.data.get("roles", ["legal", "crisis_lead"])
+        key = "outbox.gdpr_due" if hours == 0 else "outbox.gdpr_reminder"
+        self._post(incident, say(key, hours=hours, people=self.mentions(incident, roles, say)))
+        legal = self.holder(incident, "legal")
+        if legal:
+            self._dm(legal, say("outbox.gdpr_dm", hours=hours, code=incident.code,
+                                channel=channel_link(incident.channel_id)))
+
+    # ---- sending -------------------------------------------------------------------------------
+    def _ack_button(self, incident: Incident, role: str, say: Wording) -> list[ButtonElement]:
+        buttons = [ButtonElement(text=PlainTextObject(text=say("button.acknowledge")), action_id="acknowledge",
+                                 value=f"{incident.id}:{role}", style="primary")]
+        url = channel_url(incident.channel_id)
+        if url:
+            buttons.append(ButtonElement(text=PlainTextObject(text=say("button.open_channel")),
+                                         action_id="open_channel", url=url))
+        return buttons
+
+    def _post(self, incident: Incident, text: str, buttons: list[ButtonElement] | None = None) -> None:
+        self.client.chat_postMessage(channel=incident.channel_id, text=text, blocks=_blocks(text, buttons))
+
+    def _dm(self, user: str, text: str, buttons: list[ButtonElement] | None = None) -> None:
+        self.client.chat_postMessage(channel=user, text=text, blocks=_blocks(text, buttons))
+
+    def _time(self, when: datetime, say: Wording) -> str:
+        return local_time(when, say.language, self.desk.settings.tz)
+
+
+def _blocks(text: str, buttons: list[ButtonElement] | None) -> list[dict]:
+    blocks = [SectionBlock(text=MarkdownTextObject(text=text[:3000]))]
+    if buttons:
+        blocks.append(ActionsBlock(elements=buttons))
+    return as_dicts(blocks)
