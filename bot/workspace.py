@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.clock import Clock
+from bot.clock import Clock, ManualClock
 from bot.config import load_settings
 from bot.incidents import Desk, open_desk
 from bot.sandbox.emulator import SlackEmulator
 from bot.slack.activity import Activity
-from bot.slack.server import http_server
+from bot.slack.server import Bot, build_bot, http_server
 
 SIGNING_SECRET = "sandbox-signing-secret"
 BOT_TOKEN = "xoxb-sandbox-token"
@@ -51,6 +51,7 @@ class LocalCrisisDesk:
     server: Any
     thread: threading.Thread
     activity: Activity
+    bot: Bot
     tmp: tempfile.TemporaryDirectory | None = None
     cast: list[Person] = field(default_factory=lambda: list(CAST))
 
@@ -63,7 +64,14 @@ class LocalCrisisDesk:
         if not self.activity.wait_idle(timeout):
             raise TimeoutError(f"the bot was still busy after {timeout} s")
 
+    def tick(self) -> list:
+        """Fire the timers due by the desk's clock now (tests move a ManualClock, then tick)."""
+        fired = self.bot.runner.tick()
+        self.settle()
+        return fired
+
     def stop(self) -> None:
+        self.bot.runner.stop()
         self.server.close()
         self.thread.join(timeout=5)
         self.emulator.stop()
@@ -95,9 +103,12 @@ def start_local(*, db_path: Path | None = None, clock: Clock | None = None, envi
     settings = load_settings(environ=env)
     desk = open_desk(settings, clock=clock)
     activity = Activity()
-    server = http_server(desk, host="127.0.0.1", port=0, activity=activity)
+    bot = build_bot(desk, activity)
+    bot.runner.start(background=not isinstance(desk.clock, ManualClock))
+    server = http_server(bot, host="127.0.0.1", port=0)
     thread = threading.Thread(target=server.run, name="crisisbot-http", daemon=True)
     thread.start()
-    local = LocalCrisisDesk(emulator=emulator, desk=desk, server=server, thread=thread, activity=activity, tmp=tmp)
+    local = LocalCrisisDesk(emulator=emulator, desk=desk, server=server, thread=thread, activity=activity,
+                            bot=bot, tmp=tmp)
     emulator.bot_url = local.bot_url
     return local

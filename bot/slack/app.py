@@ -28,7 +28,6 @@ from bot.incidents.declare import DeclareRequest
 from bot.incidents.desk import Desk
 from bot.models import Incident
 from bot.slack import commands, views
-from bot.slack.activity import Activity
 from bot.slack.blocks import plain
 from bot.slack.flows import SlackDesk
 from bot.slack.text import mention
@@ -45,12 +44,11 @@ def make_client(token: str, api_url: str, timeout: int = 10) -> WebClient:
     ])
 
 
-def build_app(desk: Desk, *, token: str, signing_secret: str, api_url: str,
-              activity: Activity | None = None) -> App:
-    """The Bolt app for `desk`, talking to the Web API at `api_url`."""
+def build_app(slack: SlackDesk, *, token: str, signing_secret: str, api_url: str) -> App:
+    """The Bolt app for the desk, talking to the Web API at `api_url`."""
+    desk = slack.desk
     app = App(signing_secret=signing_secret, client=make_client(token, api_url),
               token_verification_enabled=False, raise_error_for_unhandled_request=False)
-    slack = SlackDesk(desk, activity or Activity())
 
     @app.middleware
     def once_per_request(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -14,8 +15,11 @@ from waitress.server import create_server
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.incidents.desk import Desk
+from bot.scheduler import TimerRunner
 from bot.slack.activity import Activity
 from bot.slack.app import build_app
+from bot.slack.deliver import SlackDeliverer
+from bot.slack.flows import SlackDesk
 
 log = logging.getLogger("crisisbot")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -35,7 +39,16 @@ def wsgi_app(app: App) -> WSGIApp:
     return application
 
 
-def slack_app(desk: Desk, activity: Activity | None = None) -> App:
+@dataclass
+class Bot:
+    """The running parts of one bot process: the Bolt app, its Slack view of the desk, the timer runner."""
+
+    app: App
+    slack: SlackDesk
+    runner: TimerRunner
+
+
+def build_bot(desk: Desk, activity: Activity | None = None) -> Bot:
     settings = desk.settings
     missing = [name for name, value in (("SLACK_BOT_TOKEN", settings.slack_bot_token),
                                         ("SLACK_SIGNING_SECRET", settings.slack_signing_secret)) if not value]
@@ -43,17 +56,17 @@ def slack_app(desk: Desk, activity: Activity | None = None) -> App:
         raise ConfigError([f"environment: {' and '.join(missing)} not set — copy them from your Slack app's "
                            "settings (or run `crisisbot demo` to try it without Slack)"])
     assert settings.slack_bot_token and settings.slack_signing_secret
-    return build_app(desk, token=settings.slack_bot_token.get_secret_value(),
-                     signing_secret=settings.slack_signing_secret.get_secret_value(),
-                     api_url=settings.slack_api_url, activity=activity)
+    activity = activity or Activity()
+    slack = SlackDesk(desk, activity)
+    app = build_app(slack, token=settings.slack_bot_token.get_secret_value(),
+                    signing_secret=settings.slack_signing_secret.get_secret_value(), api_url=settings.slack_api_url)
+    runner = TimerRunner(desk, SlackDeliverer(slack, app.client), guard=activity.working)
+    return Bot(app, slack, runner)
 
 
-def http_server(desk: Desk, host: str = "0.0.0.0", port: int | None = None, threads: int = 16,
-                activity: Activity | None = None) -> Any:
+def http_server(bot: Bot, host: str = "0.0.0.0", port: int = 3000, threads: int = 16) -> Any:
     """A waitress server for the app, not yet running: call `.run()` (blocks) or `.close()`."""
-    app = slack_app(desk, activity)
-    return create_server(wsgi_app(app), host=host, port=desk.settings.port if port is None else port,
-                         threads=threads, ident="crisisbot")
+    return create_server(wsgi_app(bot.app), host=host, port=port, threads=threads, ident="crisisbot")
 
 
 def describe_start(settings: Settings) -> str:
@@ -66,12 +79,19 @@ def describe_start(settings: Settings) -> str:
 def serve(desk: Desk, host: str = "0.0.0.0") -> None:
     """Run until interrupted: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on PORT."""
     log.info("Crisis Desk starting — %s", describe_start(desk.settings))
-    if desk.settings.slack_app_token:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+    bot = build_bot(desk)
+    fired = bot.runner.start()
+    if fired:
+        log.info("fired %s timer(s) that came due while the bot was down", len(fired))
+    try:
+        if desk.settings.slack_app_token:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        log.info("Socket Mode")
-        SocketModeHandler(slack_app(desk), desk.settings.slack_app_token.get_secret_value()).start()
-        return
-    server = http_server(desk, host=host)
-    log.info("listening on http://%s:%s/slack/events (health: /healthz)", host, server.effective_port)
-    server.run()
+            log.info("Socket Mode")
+            SocketModeHandler(bot.app, desk.settings.slack_app_token.get_secret_value()).start()
+            return
+        server = http_server(bot, host=host, port=desk.settings.port)
+        log.info("listening on http://%s:%s/slack/events (health: /healthz)", host, server.effective_port)
+        server.run()
+    finally:
+        bot.runner.stop()
