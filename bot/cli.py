@@ -175,6 +175,43 @@ def plan(
 
 @app.command()
 @_friendly
+def report(
+    code: Annotated[str, typer.Argument(help="the incident's code, e.g. CR-2026-014")],
+    config: ConfigOption = None,
+    language: Annotated[str | None, typer.Option(help="en or nl (default: the incident's language)")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Markdown file to write (default: ./report-<code>.md); the chart goes next to it",
+    )] = None,
+) -> None:
+    """Write the post-incident evaluation report (Markdown) and its timeline chart (PNG) for one incident.
+
+    Example: crisisbot report CR-2026-014 --language nl --output evaluation.md
+    """
+    from bot.incidents import open_desk
+    from bot.report import write_report
+
+    settings = load_settings(config)
+    if language is not None and language not in LANGUAGES:
+        raise ConfigError([f"--language: {language!r} is not supported — valid: {', '.join(LANGUAGES)}"])
+    if not settings.db_path.exists():
+        raise ConfigError([f"{settings.db_path}: no database here — point CRISISBOT_DB (or `database:` in "
+                           "crisisbot.yaml) at the bot's SQLite file"])
+    desk = open_desk(settings)
+    try:
+        incident = desk.store.incident_by_code(code.strip())
+        if incident is None:
+            known = [i.code for i in desk.store.incidents()][-5:]
+            hint = f"known codes: {', '.join(known)}" if known else "this database has no incidents yet"
+            raise ConfigError([f"{code}: no incident with that code in {settings.db_path} — {hint}"])
+        markdown, chart = write_report(desk, incident, language or incident.language, output)
+    finally:
+        desk.store.close()
+    out.print(f"wrote {markdown}")
+    out.print(f"wrote {chart}")
+
+
+@app.command()
+@_friendly
 def serve(
     config: ConfigOption = None,
     host: Annotated[str, typer.Option(help="address to listen on (HTTP mode)")] = "0.0.0.0",
@@ -225,6 +262,34 @@ def demo(
     if language not in LANGUAGES:
         raise ConfigError([f"--language: {language!r} is not supported — valid: {', '.join(LANGUAGES)}"])
     raise typer.Exit(run_demo(language=language, speed=speed, transcript=transcript))
+
+
+@app.command()
+@_friendly
+def bench(
+    quick: Annotated[bool, typer.Option("--quick", help="a ~30 s smoke run with smaller numbers")] = False,
+    only: Annotated[list[str] | None, typer.Option(
+        "--only", metavar="NAME",
+        help="run only this benchmark (repeatable): ack, declare, load, startup, timers")] = None,
+) -> None:
+    """Measure the bot against the built-in Slack emulator: ack latency, declare round trips, load, start-up, timers.
+
+    Prints a table and saves JSON under bench/ (needs the source checkout). Example: crisisbot bench --quick --only ack
+    """
+    try:
+        from bench import main as run_bench
+        from bench.run import BENCHMARKS
+    except ImportError:
+        raise ConfigError(["crisisbot bench: the bench/ folder is not importable — run it from the source "
+                           "checkout (python -m bench)"]) from None
+
+    unknown = [name for name in only or [] if name not in BENCHMARKS]
+    if unknown:
+        raise ConfigError([f"--only: unknown benchmark {unknown[0]!r} — valid: {', '.join(BENCHMARKS)}"])
+    args = ["--quick"] if quick else []
+    for name in only or []:
+        args += ["--only", name]
+    raise typer.Exit(run_bench(args))
 
 
 def main() -> None:

@@ -22,18 +22,21 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The machine's clock, scaled by `speed` from the moment of creation."""
+    """The machine's clock, scaled by `speed` from an anchor (default: the moment of creation).
 
-    def __init__(self, speed: float = 1.0) -> None:
+    The anchor pairs a wall-clock instant with the crisis time it stood for. A sped-up drill that
+    restarts passes the anchor it stored, so its crisis time continues instead of jumping back.
+    """
+
+    def __init__(self, speed: float = 1.0, anchor: tuple[float, datetime] | None = None) -> None:
         if not (0 < speed < math.inf):  # also refuses NaN, which compares false with everything
             raise ValueError(f"clock speed must be a positive number, not {speed!r}")
         self.speed = speed
-        self._start_wall = datetime.now(UTC)
-        self._start_mono = time.monotonic()
+        self.anchor_wall, self.anchor_crisis = anchor or (time.time(), datetime.now(UTC))
 
     def now(self) -> datetime:
-        elapsed = (time.monotonic() - self._start_mono) * self.speed
-        return self._start_wall + timedelta(seconds=elapsed)
+        elapsed = (time.time() - self.anchor_wall) * self.speed
+        return self.anchor_crisis + timedelta(seconds=elapsed)
 
     def real_seconds_until(self, when: datetime) -> float:
         return max(0.0, (when - self.now()).total_seconds() / self.speed)

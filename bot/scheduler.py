@@ -46,6 +46,21 @@ class AlreadyRunning(CrisisError):
                 "stop it first, or give this one its own CRISISBOT_DB")
 
 
+def _dead_here(holder: str) -> bool:
+    """True when `holder` (host:pid:nonce) names a process on this machine that no longer exists."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 class Deliverer(Protocol):
     def deliver(self, message: OutboxMessage) -> None: ...
 
@@ -64,9 +79,13 @@ class TimerRunner:
 
     # ---- life cycle ------------------------------------------------------------------------------
     def acquire(self) -> None:
-        other = self.desk.store.take_lease(LEASE_NAME, self.holder, time.time(), LEASE_TTL)
+        store = self.desk.store
+        other = store.take_lease(LEASE_NAME, self.holder, time.time(), LEASE_TTL)
+        if other and _dead_here(other):  # a crashed bot on this machine: no need to wait out its lease
+            log.warning("taking over the timers from %s, which is no longer running", other)
+            other = store.take_lease(LEASE_NAME, self.holder, time.time(), LEASE_TTL, steal_from=other)
         if other:
-            raise AlreadyRunning(holder=other, db=str(self.desk.store.path))
+            raise AlreadyRunning(holder=other, db=str(store.path))
 
     def start(self, background: bool = True) -> list[Fired]:
         """Take the lease, fire what came due while the bot was down, then keep running."""

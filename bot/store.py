@@ -95,7 +95,12 @@ def _migration_2(db: sqlite_utils.Database) -> None:
     db["leases"].create({"name": str, "holder": str, "expires_at": float}, pk="name")
 
 
-MIGRATIONS = [_migration_1, _migration_2]
+def _migration_3(db: sqlite_utils.Database) -> None:
+    """Small facts about the file itself, such as a sped-up clock's anchor."""
+    db["meta"].create({"key": str, "value": str}, pk="key")
+
+
+MIGRATIONS = [_migration_1, _migration_2, _migration_3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -152,6 +157,14 @@ class TimerStore:
         with self.transaction() as db:
             return int(db["outbox"].insert(row).last_pk)
 
+    def add_outbox_once(self, incident_id: int, kind: str, now: datetime, **data: Any) -> int | None:
+        """Like add_outbox, unless the same kind is already waiting for that incident (e.g. header redraws)."""
+        with self.transaction() as db:
+            waiting = db.execute(
+                "SELECT 1 FROM outbox WHERE incident_id = ? AND kind = ? AND sent_at IS NULL AND failed_at IS NULL",
+                [incident_id, kind]).fetchone()
+            return None if waiting else self.add_outbox(incident_id, kind, now, **data)
+
     def pending_outbox(self, now: datetime, limit: int = 200) -> list[OutboxMessage]:
         rows = self.db["outbox"].rows_where(
             "sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?", [now.isoformat()],
@@ -182,11 +195,14 @@ class TimerStore:
                  message_id])
 
     # ---- lease -----------------------------------------------------------------------------------
-    def take_lease(self, name: str, holder: str, now: float, ttl: float) -> str | None:
-        """Hold `name` for `ttl` real seconds; returns None, or the other live holder that has it."""
+    def take_lease(self, name: str, holder: str, now: float, ttl: float, steal_from: str | None = None) -> str | None:
+        """Hold `name` for `ttl` real seconds; returns None, or the other live holder that has it.
+
+        `steal_from` names a holder known to be dead (a crashed process on this machine): its lease is taken over.
+        """
         with self.transaction() as db:
             row = db.execute("SELECT holder, expires_at FROM leases WHERE name = ?", [name]).fetchone()
-            if row and row[0] != holder and row[1] > now:
+            if row and row[0] not in (holder, steal_from) and row[1] > now:
                 return row[0]
             db["leases"].upsert({"name": name, "holder": holder, "expires_at": now + ttl}, pk="name")
             return None
@@ -264,6 +280,15 @@ class Store(TimerStore):
                 MIGRATIONS[number - 1](db)
                 db.conn.execute(f"PRAGMA user_version={number}")
         return SCHEMA_VERSION
+
+    # ---- meta ----------------------------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as db:
+            db["meta"].upsert({"key": key, "value": value}, pk="key")
 
     # ---- incidents -----------------------------------------------------------------------------
     def next_code(self, year: int, prefix: str = "CR") -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock, SystemClock, parse_iso
 from bot.config import Settings
 from bot.errors import UnknownScenario
 from bot.messages import Messages
@@ -63,5 +64,18 @@ def open_desk(settings: Settings, clock: Clock | None = None) -> Desk:
         store=store,
         playbooks=books,
         messages=Messages(settings.messages_dir),
-        clock=clock or SystemClock(settings.clock_speed),
+        clock=clock or _clock(store, settings.clock_speed),
     )
+
+
+def _clock(store: Store, speed: float) -> SystemClock:
+    """The machine's clock; a sped-up one continues from the crisis time it had reached before a restart."""
+    if speed == 1:
+        return SystemClock()
+    saved = json.loads(store.meta("clock_anchor") or "{}")
+    if saved.get("speed") == speed:
+        return SystemClock(speed, anchor=(saved["wall"], parse_iso(saved["crisis"])))
+    clock = SystemClock(speed)
+    store.set_meta("clock_anchor", json.dumps(
+        {"speed": speed, "wall": clock.anchor_wall, "crisis": clock.anchor_crisis.isoformat()}))
+    return clock

@@ -117,7 +117,7 @@ def _late_note(late: timedelta) -> dict[str, Any]:
 def _countdown(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bool:
     if incident.first_response_at is not None:
         return False
-    desk.store.add_outbox(incident.id, "header_refresh", desk.now())
+    desk.store.add_outbox_once(incident.id, "header_refresh", desk.now())
     if timer.data.get("remind"):
         waiting = pending_approvals(desk, incident)
         desk.store.add_outbox(incident.id, "first_response_reminder", desk.now(), left=timer.data["left"],
@@ -130,7 +130,7 @@ def _deadline(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> 
     if incident.first_response_at is not None:
         return False
     desk.store.add_event(incident.id, desk.now(), "bot", "deadline_missed", due=incident.first_response_due)
-    desk.store.add_outbox(incident.id, "header_refresh", desk.now())
+    desk.store.add_outbox_once(incident.id, "header_refresh", desk.now())
     desk.store.add_outbox(incident.id, "deadline_missed", desk.now(), roles=["crisis_lead", "spokesperson"],
                           level=incident.level, **_late_note(late))
     return True
@@ -139,7 +139,7 @@ def _deadline(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> 
 def _overdue(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bool:
     if incident.first_response_at is not None:
         return False
-    desk.store.add_outbox(incident.id, "header_refresh", desk.now())
+    desk.store.add_outbox_once(incident.id, "header_refresh", desk.now())
     return True
 
 

@@ -1,0 +1,192 @@
+"""Kill the real `crisisbot serve` process around a timer firing, restart it: nothing lost, nothing doubled.
+
+The bot runs as a subprocess with a fast clock (10 crisis minutes per real second) against the emulator
+in the test process. `CRISISBOT_CRASH_AT` makes it die like kill -9 at an exact point; one test also
+sends a real SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bot.sandbox.emulator import SlackEmulator
+from bot.store import Store
+from bot.workspace import BOT_TOKEN, CAST, SIGNING_SECRET
+
+SPEED = 600  # the 60-minute deadline passes in 6 s
+ID = {p.name: p.id for p in CAST}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class BotProcess:
+    def __init__(self, emu: SlackEmulator, db: Path, crash_at: str | None = None) -> None:
+        self.port = free_port()
+        env = {**os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+               "SLACK_API_URL": emu.api_url, "CRISISBOT_DB": str(db), "CRISISBOT_CLOCK_SPEED": str(SPEED),
+               "PORT": str(self.port)}
+        env.pop("CRISISBOT_CRASH_AT", None)
+        env.pop("CRISISBOT_CONFIG", None)
+        if crash_at:
+            env["CRISISBOT_CRASH_AT"] = crash_at
+        self.log = db.with_suffix(f".{self.port}.log").open("w")
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"],
+                                     env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=db.parent)
+        emu.bot_url = f"http://127.0.0.1:{self.port}/slack/events"
+        self._wait_healthy()
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return  # crashed already (a crash point during start-up): the caller checks
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise TimeoutError("crisisbot serve did not become healthy")
+
+    def wait_exit(self, timeout: float = 30) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def emu():  # noqa: ANN201
+    emulator = SlackEmulator(token=BOT_TOKEN, signing_secret=SIGNING_SECRET).start()
+    for person in CAST:
+        emulator.add_user(person.id, person.name, real_name=person.real_name)
+    yield emulator
+    emulator.stop()
+
+
+def start_incident(emu: SlackEmulator, db: Path, crash_at: str | None) -> BotProcess:
+    bot = BotProcess(emu, db, crash_at)
+    for person in CAST:
+        if person.role:
+            emu.slash_command(ID["anna"], f"roles set {person.role} <@{person.id}|{person.name}>")
+    emu.slash_command(ID["bram"], "declare data-breach 2 Customer emails exposed")
+    emu.wait_for(lambda: len([c for c in emu.calls if c.method == "chat.postMessage"]) >= 9, timeout=10)
+    return bot
+
+
+def run_until_deadline_passed(emu: SlackEmulator, db: Path) -> None:
+    """Restart the bot and let crisis time run past the deadline and the first overdue refreshes."""
+    bot = BotProcess(emu, db)
+    try:
+        store = Store(db)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if store.events(1, "deadline_missed") and not store.pending_outbox(_far_future()):
+                break
+            time.sleep(0.2)
+        time.sleep(1.0)  # let the last deliveries land
+    finally:
+        bot.stop()
+
+
+def _far_future():  # noqa: ANN202
+    from datetime import UTC, datetime
+
+    return datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def assert_each_effect_once(emu: SlackEmulator, db: Path) -> None:
+    store = Store(db)
+    timers = store.timers(1)
+    fired = [t for t in timers if t.fired_at]
+    assert fired, "no timer fired"
+    reminders = Counter(e.data["left"] for e in store.events(1, "reminder_sent"))
+    assert reminders == Counter({30: 1, 15: 1, 5: 1})
+    assert len(store.events(1, "deadline_missed")) == 1
+    channel = store.incident(1).channel_id
+    posts = Counter(m.get("text", "")[:40] for m in emu.messages(channel) if m.get("text", "")[:1] in "⏰⚠")
+    assert all(n == 1 for n in posts.values()), posts
+    assert sum(1 for text in posts if text.startswith("⏰")) == 3
+    stages = Counter((e.data["role"], e.data["stage"]) for e in store.events(1, "ack_escalation"))
+    assert stages and all(n == 1 for n in stages.values()), stages
+    for row in store.outbox(1):
+        assert row.sent_at is not None, row
+
+
+@pytest.mark.parametrize("crash_at", ["timer_effect:2", "timer_committed:2", "timer_committed:9"])
+def test_crash_around_a_timer_firing_loses_and_repeats_nothing(emu: SlackEmulator, tmp_path: Path,
+                                                                crash_at: str) -> None:
+    db = tmp_path / "crisis.db"
+    bot = start_incident(emu, db, crash_at)
+    assert bot.wait_exit() == 137  # died at the crash point, like kill -9
+    bot.stop()
+    run_until_deadline_passed(emu, db)
+    assert_each_effect_once(emu, db)
+
+
+@pytest.mark.parametrize("crash_at", ["outbox_delivered:3", "slack_accepted:3"])
+def test_crash_after_slack_accepted_repeats_at_most_that_one_message(emu: SlackEmulator, tmp_path: Path,
+                                                                     crash_at: str) -> None:
+    """The documented window: Slack took one message and the process died before noting it."""
+    db = tmp_path / "crisis.db"
+    bot = start_incident(emu, db, crash_at)
+    assert bot.wait_exit() == 137
+    bot.stop()
+    run_until_deadline_passed(emu, db)
+    store = Store(db)
+    assert Counter(e.data["left"] for e in store.events(1, "reminder_sent")) == Counter({30: 1, 15: 1, 5: 1})
+    posted = [c for c in emu.calls if c.method in ("chat.postMessage", "chat.update") and c.status == 200]
+    payloads = Counter((c.args.get("channel"), c.args.get("text")) for c in posted if c.method == "chat.postMessage")
+    repeats = {k: n for k, n in payloads.items() if n > 1}
+    assert len(repeats) <= (1 if crash_at.startswith("slack_accepted") else 0), repeats
+    assert all(n == 2 for n in repeats.values()), repeats
+
+
+def test_real_sigkill_mid_run_then_restart_completes_everything_once(emu: SlackEmulator, tmp_path: Path) -> None:
+    db = tmp_path / "crisis.db"
+    bot = start_incident(emu, db, None)
+    time.sleep(2.2)  # crisis time ≈ 22 minutes: some reminders fired, more pending
+    bot.proc.send_signal(signal.SIGKILL)
+    bot.wait_exit()
+    bot.stop()
+    run_until_deadline_passed(emu, db)
+    store = Store(db)
+    assert Counter(e.data["left"] for e in store.events(1, "reminder_sent")) == Counter({30: 1, 15: 1, 5: 1})
+    assert len(store.events(1, "deadline_missed")) == 1
+
+
+def test_second_process_on_the_same_database_refuses_to_start(emu: SlackEmulator, tmp_path: Path) -> None:
+    db = tmp_path / "crisis.db"
+    first = BotProcess(emu, db)
+    try:
+        port = free_port()
+        env = {**os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+               "SLACK_API_URL": emu.api_url, "CRISISBOT_DB": str(db), "PORT": str(port)}
+        second = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"], env=env,
+                                capture_output=True, text=True, timeout=30, cwd=tmp_path)
+        assert second.returncode == 2
+        assert "another crisisbot" in second.stderr and "CRISISBOT_DB" in second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        first.stop()
