@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.rule import Rule
 
 from bot.clock import SystemClock
@@ -26,11 +27,13 @@ class DemoScript:
         self.emu = local.emulator
         self.seen = 0
         self.people = {p.name: p.id for p in local.cast}
+        self.say = _wording(language)
 
     # ---- narration -----------------------------------------------------------------------------
     def step(self, text: str) -> None:
         self.console.print()
-        self.console.print(Rule(f"[bold]{text}[/bold]", align="left", style="cyan"))
+        self.console.print(Rule(style="cyan"))
+        self.console.print(f"[bold cyan]{escape(text)}[/]")
 
     def show_new(self) -> None:
         """Print what appeared in Slack since the last step."""
@@ -47,19 +50,19 @@ class DemoScript:
 
     # ---- the cast's actions --------------------------------------------------------------------
     def command(self, who: str, text: str) -> None:
-        self.console.print(f"[bold magenta]@{who}[/] types [bold]/crisis {text}[/]")
+        self.console.print(f"[bold magenta]@{who}[/] " + self.say("demo.types", command=f"/crisis {text}"))
         self.emu.slash_command(self.people[who], text)
         self.show_new()
 
     def click(self, who: str, label: str, action_id: str, *, channel_id: str, ts: str) -> None:
-        self.console.print(f"[bold magenta]@{who}[/] clicks [reverse] {label} [/reverse]")
+        self.console.print(f"[bold magenta]@{who}[/] " + self.say("demo.clicks", label=label))
         self.emu.click(self.people[who], action_id, channel_id=channel_id, ts=ts)
         self.show_new()
 
     def run(self) -> int:
         desk = self.local.desk
         say = lambda key, **kw: desk.messages.ui(self.language, key, **kw)  # noqa: E731
-        self.step("0. The comms lead sets up who owns which role (once, before any crisis)")
+        self.step(self.say("demo.step0"))
         for person in self.local.cast:
             if person.role:
                 self.emu.slash_command(self.people["anna"], f"roles set {person.role} <@{person.id}|{person.name}>")
@@ -67,68 +70,120 @@ class DemoScript:
         self.seen = len(self.emu.events)  # six confirmations; the overview below says it all
         self.command("anna", "roles")
 
-        self.step("1. 09:00 — customers report on X that their data is for sale. Bram declares.")
-        self.command("bram", "declare data-breach 2 Customer emails exposed via partner portal")
+        self.step(self.say("demo.step1"))
+        self.declare_in_modal("bram", "data-breach", 2, "Customer emails exposed via partner portal",
+                              "A partner portal exposed customer email addresses; posts on X claim the list is for sale.",
+                              detected_minutes_ago=25)
         incident = desk.store.incidents()[-1]
         channel = incident.channel_id or ""
         drafts = {d.network: d for d in desk.store.drafts(incident.id)}
 
-        self.step("2. The paged owners acknowledge from their DMs")
+        self.step(self.say("demo.step2"))
         self.pause()
         for name in ("anna", "chen", "dewi", "eli"):
             dm = self.emu.dm_channel_of(self.people[name])
             message = self.emu.dms(self.people[name])[-1]
             self.click(name, say("button.acknowledge"), "acknowledge", channel_id=dm, ts=message["ts"])
 
-        self.step("3. Bram pauses all scheduled posts and ticks it off")
+        self.step(self.say("demo.step3"))
         header_ts = desk.store.delivery(f"{incident.id}:header") or ""
         self.click("bram", say("button.done"), "checklist_done", channel_id=channel, ts=header_ts)
 
-        self.step("4. Chen (legal) tightens the X draft")
+        self.step(self.say("demo.step4"))
         self.pause()
         x = drafts["x"]
         self.click("chen", say("button.edit"), "draft_edit", channel_id=channel, ts=x.message_ts or "")
         view = self.emu.open_view(self.people["chen"])
         new_text = desk.store.draft(x.id).text.replace("  ", " ")
         new_text = _legal_edit(new_text, self.language)
-        self.console.print(f"[bold magenta]@chen[/] saves a new version in the form:\n  [italic]{new_text}[/]")
+        self.console.print("[bold magenta]@chen[/] " + self.say("demo.saves") + f"\n  [italic]{escape(new_text)}[/]")
         self.emu.submit_view(self.people["chen"], view["id"],
                              {"text": {"value": {"type": "plain_text_input", "value": new_text}}})
         self.show_new()
 
-        self.step("5. Gijs, an intern, tries to approve — refused, and it is on the timeline")
+        self.step(self.say("demo.step5"))
+        self.wait_for_post(channel, "⏰")
+
+        self.step(self.say("demo.step6"))
         self.click("gijs", say("button.approve"), "draft_approve", channel_id=channel, ts=x.message_ts or "")
 
-        self.step("6. The crisis lead and legal approve every draft")
+        self.step(self.say("demo.step7"))
         self.pause()
         for draft in drafts.values():
             for name in ("anna", "chen"):
                 self.click(name, say("button.approve"), "draft_approve", channel_id=channel, ts=draft.message_ts or "")
 
-        self.step("7. Bram posts the X reply and marks it as posted: the countdown stops")
+        self.step(self.say("demo.step8"))
         self.pause()
         self.click("bram", say("button.mark_posted"), "draft_mark_posted", channel_id=channel, ts=x.message_ts or "")
-        return self.summary(incident.id)
 
-    def summary(self, incident_id: int) -> int:
+        self.step(self.say("demo.step9"))
+        self.declare_in_modal("eli", "service-outage", 2, "Login fails for app users",
+                              "Since this morning many users cannot log in to the app.", detected_minutes_ago=57)
+        outage = desk.store.incidents()[-1]
+        self.step(self.say("demo.step10"))
+        missed = self.wait_for_post(outage.channel_id or "", "⚠️")
+        self.step(self.say("demo.step11"))
+        self.click("anna", say("button.escalate", level=3), "escalate", channel_id=outage.channel_id or "",
+                   ts=missed["ts"])
+        return self.summary(incident.id, outage.id)
+
+    def declare_in_modal(self, who: str, scenario: str, level: int, title: str, what: str,
+                         detected_minutes_ago: int) -> None:
+        """`/crisis` with no text opens the form; fill it in as a person would."""
+        self.console.print(f"[bold magenta]@{who}[/] " + self.say("demo.fills_form"))
+        self.emu.slash_command(self.people[who], "")
+        self.local.settle()
+        view = self.emu.open_view(self.people[who])
+        detected = int(self.local.desk.now().timestamp()) - detected_minutes_ago * 60
+        self.emu.submit_view(self.people[who], view["id"], {
+            "scenario": {"value": {"type": "static_select", "selected_option": {"value": scenario}}},
+            "level": {"value": {"type": "static_select", "selected_option": {"value": str(level)}}},
+            "title": {"value": {"type": "plain_text_input", "value": title}},
+            "description": {"value": {"type": "plain_text_input", "value": what}},
+            "detected": {"value": {"type": "datetimepicker", "selected_date_time": detected}},
+        })
+        self.show_new()
+
+    def wait_for_post(self, channel: str, prefix: str, crisis_minutes: float = 90) -> dict:
+        """Let crisis time run until the bot posts a message starting with `prefix` in `channel`."""
+        deadline = time.monotonic() + crisis_minutes * 60 / self.speed + 5
+        while time.monotonic() < deadline:
+            found = [m for m in self.emu.messages(channel) if m.get("text", "").startswith(prefix)]
+            if found:
+                time.sleep(0.2)  # the runner may still be redrawing the header
+                self.show_new()
+                return found[-1]
+            time.sleep(0.05)
+        raise TimeoutError(f"the bot did not post {prefix!r} in time")
+
+    def summary(self, incident_id: int, outage_id: int) -> int:
         desk = self.local.desk
         incident = desk.store.incident(incident_id)
         self.console.print()
-        self.console.print(Rule("[bold]Summary[/bold]", style="green"))
+        self.console.print(Rule("[bold]" + self.say("demo.summary") + "[/bold]", style="green"))
         if incident.first_response_at is None:
-            self.console.print("[red]No public response was posted.[/red]")
+            self.console.print("[red]" + self.say("demo.no_response") + "[/red]")
             return 1
         took = incident.first_response_at - incident.detected_at
         target = incident.first_response_due - incident.detected_at
-        verdict = "[green]within[/green]" if took <= target else "[red]over[/red]"
-        tz = desk.settings.tz
-        self.console.print(
-            f"{incident.code}: first public response at {local_time(incident.first_response_at, self.language, tz)}, "
-            f"{duration(took, self.language)} after detection — {verdict} the "
-            f"{duration(target, self.language)} target.")
-        events = desk.store.events(incident.id)
-        self.console.print(f"Timeline: {len(events)} events; Web API calls made by the bot: {len(self.emu.calls)}.")
-        return 0
+        tz, lang = desk.settings.tz, self.language
+        self.console.print(self.say(
+            "demo.first_response", code=incident.code, at=local_time(incident.first_response_at, lang, tz),
+            took=duration(took, lang), target=duration(target, lang), met=took <= target))
+        outage = desk.store.incident(outage_id)
+        self.console.print(self.say("demo.outage", code=outage.code, target=duration(target, lang), level=outage.level))
+        events = len(desk.store.events(incident.id)) + len(desk.store.events(outage.id))
+        self.console.print(self.say("demo.totals", events=events, calls=len(self.emu.calls)))
+        return 0 if outage.level == 3 else 1
+
+
+def _wording(language: str):  # noqa: ANN202 - the narration's strings live beside the bot's
+    from bot.config import default_dir
+    from bot.messages import Messages
+
+    messages = Messages(default_dir("messages"))
+    return lambda key, **params: messages.ui(language, key, **params)
 
 
 def _legal_edit(text: str, language: str) -> str:
@@ -141,11 +196,11 @@ def run_demo(language: str = "en", speed: float = 60.0, transcript: Path | None 
              console: Console | None = None) -> int:
     """Play the demo; returns the exit code (0 when the first response was posted)."""
     console = console or Console(record=transcript is not None, highlight=False)
-    console.print(f"[bold]Crisis Desk demo[/bold] — language {language}, clock ×{speed:g}, "
-                  "Slack emulator on 127.0.0.1 (no Slack account, no network)")
+    console.print("[bold]Crisis Desk demo[/bold] — " + _wording(language)("demo.intro", language=language,
+                                                                          speed=f"{speed:g}"))
     with start_local(clock=SystemClock(speed), environ={"CRISISBOT_LANGUAGE": language}) as local:
         code = DemoScript(local, console, language, speed).run()
     if transcript is not None:
         transcript.write_text(console.export_text(), encoding="utf-8")
-        console.print(f"transcript written to {transcript}")
+        console.print(_wording(language)("demo.transcript", path=str(transcript)))
     return code

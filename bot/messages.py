@@ -110,7 +110,7 @@ class Messages:
         )
 
     # ---- UI strings ----------------------------------------------------------------------------
-    def ui(self, language: str, key: str, **params: Any) -> str:
+    def ui(self, language: str, key: str, /, **params: Any) -> str:
         """One UI string, e.g. `ui("nl", "button.approve")`."""
         strings = self._ui_templates(language if language in LANGUAGES else "en")
         template = strings.get(key)

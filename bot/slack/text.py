@@ -47,7 +47,7 @@ class Wording:
         self.messages = messages.with_escape(escape)
         self.language = language
 
-    def __call__(self, key: str, **params: Any) -> str:
+    def __call__(self, key: str, /, **params: Any) -> str:
         return self.messages.ui(self.language, key, **params)
 
     def role(self, role: str) -> str:
