@@ -86,6 +86,7 @@ class EnvSettings(BaseSettings):
     language: Language | None = _env("CRISISBOT_LANGUAGE")
     clock_speed: float | None = _env("CRISISBOT_CLOCK_SPEED", gt=0, allow_inf_nan=False)
     port: int | None = _env("PORT", gt=0, lt=65536)
+    announcements_channel: str | None = _env("CRISISBOT_ANNOUNCEMENTS_CHANNEL")
 
 
 class Settings(BaseModel):
@@ -136,7 +137,7 @@ def load_settings(config: Path | str | None = None, environ: dict[str, str] | No
         playbooks_dir=_resolve(env.playbooks or file.playbooks, base, default_dir("playbooks")),
         messages_dir=_resolve(env.messages or file.messages, base, default_dir("messages")),
         db_path=_resolve(env.db or file.database, base, Path.cwd() / "crisisbot.db"),
-        announcements_channel=file.announcements_channel,
+        announcements_channel=env.announcements_channel or file.announcements_channel,
         role_owners={k: list(v) for k, v in file.role_owners.items()},
         slack_bot_token=env.slack_bot_token,
         slack_signing_secret=env.slack_signing_secret,

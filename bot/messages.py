@@ -9,6 +9,7 @@ escape user text for Slack mrkdwn while keeping the mentions it builds itself).
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from bot.errors import ConfigError
 from bot.ids import LANGUAGES, NETWORK_LIMITS
 
 URL = re.compile(r"https?://\S+")
+_COMPILE_LOCK = threading.RLock()
 X_URL_LENGTH = 23  # X shortens every link to a t.co URL of this length
 
 
@@ -86,8 +88,12 @@ class Messages:
         )
 
     def with_escape(self, escape: Callable[[str], str]) -> Messages:
-        """The same wording, with user values escaped for a chat platform's markup."""
-        return Messages(self.root, escape)
+        """The same wording, with user values escaped for a chat platform's markup (made once, then shared)."""
+        with _COMPILE_LOCK:
+            variants = self.__dict__.setdefault("_variants", {})
+            if escape not in variants:
+                variants[escape] = Messages(self.root, escape)
+            return variants[escape]
 
     def _finalize(self, value: Any) -> Any:
         if isinstance(value, Markup) or not isinstance(value, str) or self._escape is None:
@@ -124,13 +130,17 @@ class Messages:
     def _ui_templates(self, language: str) -> dict[str, Template]:
         cache = self.__dict__.setdefault("_compiled", {})
         if language not in cache:
-            cache[language] = {k: self.env.from_string(v) for k, v in self._ui_source(language).items()}
+            with _COMPILE_LOCK:  # parallel Slack calls must not each compile the whole file
+                if language not in cache:
+                    cache[language] = {k: self.env.from_string(v) for k, v in self._ui_source(language).items()}
         return cache[language]
 
     def _ui_source(self, language: str) -> dict[str, str]:
         cache = self.__dict__.setdefault("_sources", {})
         if language not in cache:
-            cache[language] = load_ui_file(self.root / language / "ui.yaml")
+            with _COMPILE_LOCK:
+                if language not in cache:
+                    cache[language] = load_ui_file(self.root / language / "ui.yaml")
         return cache[language]
 
 

@@ -113,6 +113,8 @@ class Playbook(BaseModel):
     deadlines: Deadlines = Field(default_factory=Deadlines)
     drafts: Drafts = Field(default_factory=Drafts)
     channels: list[NetworkId] = Field(default_factory=lambda: list(NETWORKS))
+    resolve_by: list[RoleId] = Field(default_factory=lambda: ["crisis_lead"], min_length=1,
+                                     description="roles that may resolve the incident")
 
     @field_validator("levels")
     @classmethod

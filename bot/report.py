@@ -23,18 +23,30 @@ from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateErro
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
+from bot.clock import parse_iso
 from bot.config import default_dir
 from bot.errors import ConfigError
+from bot.ids import LANGUAGES
 from bot.incidents.desk import Desk
-from bot.incidents.metrics import IncidentMetrics, incident_metrics, minutes_between
+from bot.incidents.metrics import IncidentMetrics, RoleAck, incident_metrics, minutes_between
 from bot.messages import duration, local_time, locale_of, tidy
 from bot.models import Event, Incident
 
 CHART_SIZE_INCHES = (10.0, 4.0)
 CHART_DPI = 100  # 1000 × 400 pixels
 CHART_MAX_MINUTES = 360.0  # "the first hours": later events stay in the Markdown timeline only
-CHART_LABELS = ("title", "x_axis", "target", "detected", "declared", "acknowledged", "approved", "posted",
-                "level", "later")
+CHART_LABELS = (
+    "title",
+    "x_axis",
+    "target",
+    "detected",
+    "declared",
+    "not_acknowledged",
+    "approved",
+    "posted",
+    "level",
+    "later",
+)
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
 CHANNEL = re.compile(r"<#(C[A-Z0-9]+)(?:\|([^>]*))?>")
 LINK = re.compile(r"<(https?://[^|>]+)(?:\|([^>]*))?>")
@@ -46,8 +58,9 @@ def report_template_path(language: str) -> str:
     return f"{language}/report.md.j2"
 
 
-def render_report(desk: Desk, incident: Incident, language: str, user_names: dict[str, str] | None = None,
-                  chart: str | None = None) -> str:
+def render_report(
+    desk: Desk, incident: Incident, language: str, user_names: dict[str, str] | None = None, chart: str | None = None
+) -> str:
     """The evaluation report of `incident` as Markdown, in `language`.
 
     `user_names` maps Slack user ids to names (ids are shown as they are otherwise); `chart` is the file
@@ -63,8 +76,9 @@ def render_timeline_chart(desk: Desk, incident: Incident, language: str, path: P
     return Path(path)
 
 
-def write_report(desk: Desk, incident: Incident, language: str, output: Path | None = None,
-                 user_names: dict[str, str] | None = None) -> tuple[Path, Path]:
+def write_report(
+    desk: Desk, incident: Incident, language: str, output: Path | None = None, user_names: dict[str, str] | None = None
+) -> tuple[Path, Path]:
     """Write the Markdown report and its chart side by side; returns (markdown, png).
 
     The default is `report-<code>.md` in the working directory; the chart has the same name with `.png`.
@@ -95,8 +109,7 @@ def report_environment(root: Path) -> SandboxedEnvironment:
     return SandboxedEnvironment(loader=loader, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
-def _render(desk: Desk, incident: Incident, language: str, user_names: dict[str, str],
-            chart: str | None) -> _Rendered:
+def _render(desk: Desk, incident: Incident, language: str, user_names: dict[str, str], chart: str | None) -> _Rendered:
     metrics = incident_metrics(desk, incident)
     context = report_context(desk, incident, metrics, language, user_names, chart)
     root = desk.messages.root
@@ -105,8 +118,10 @@ def _render(desk: Desk, incident: Incident, language: str, user_names: dict[str,
     try:
         module = env.get_template(path).make_module(context)
     except TemplateNotFound:
-        raise ConfigError([f"{root / path}:1: report template missing — valid languages have one, "
-                           "e.g. messages/en/report.md.j2"]) from None
+        valid = ", ".join(LANGUAGES)
+        raise ConfigError(
+            [f"{root / path}:1: no report template for {language!r} — valid languages: {valid}"]
+        ) from None
     except SecurityError:
         raise  # a template reaching for Python is not a typo to explain
     except Exception as exc:  # a broken edit of the template: name the file and line, never a traceback
@@ -127,9 +142,11 @@ def _template_line(exc: Exception, path: str) -> int:
 class _Format:
     """Numbers, times and people the way the reader's language writes them, in the company's timezone."""
 
-    def __init__(self, desk: Desk, incident: Incident, language: str, user_names: dict[str, str]) -> None:
-        self.language, self.tz, self.names, self.incident = language, desk.settings.tz, user_names, incident
+    def __init__(self, desk: Desk, language: str, user_names: dict[str, str], events: list[Event]) -> None:
+        self.language, self.tz, self.names = language, desk.settings.tz, user_names
         self.locale = locale_of(language)
+        # An incident that ran past midnight shows the date with every time, not just the clock.
+        self.with_date = len({e.at.astimezone(self.tz).date() for e in events}) > 1
 
     def minutes(self, value: float | None) -> str | None:
         """`25.0` / `25,0`."""
@@ -142,8 +159,9 @@ class _Format:
         """`25 minutes` / `25 minuten`; `3 hours` from two hours on."""
         return None if minutes is None else duration(timedelta(minutes=minutes), self.language)
 
-    def time(self, when: datetime, with_date: bool = False) -> str:
-        if with_date:
+    def time(self, when: datetime) -> str:
+        """`10:25`, or `14 Mar 10:25` when the incident spans more than one day."""
+        if self.with_date:
             return format_datetime(when.astimezone(self.tz), "d MMM HH:mm", locale=self.locale)
         return local_time(when, self.language, self.tz)
 
@@ -165,35 +183,68 @@ class _Format:
         return LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})" if m.group(2) else m.group(1), text)
 
 
-def report_context(desk: Desk, incident: Incident, metrics: IncidentMetrics, language: str,
-                   user_names: dict[str, str], chart: str | None) -> dict[str, Any]:
+def report_context(
+    desk: Desk,
+    incident: Incident,
+    metrics: IncidentMetrics,
+    language: str,
+    user_names: dict[str, str],
+    chart: str | None,
+) -> dict[str, Any]:
     """Every fact the report template shows, as plain dicts and already formatted strings."""
-    f = _Format(desk, incident, language, user_names)
-    book = desk.playbooks.get(incident.scenario)
     events = desk.store.events(incident.id)
+    f = _Format(desk, language, user_names, events)
+    book = desk.playbooks.get(incident.scenario)
     return {
         "language": language,
         "company": desk.settings.company.name,
         "timezone": desk.settings.company.timezone,
         "incident": _header(incident, metrics, f, book.name.in_(language) if book else incident.scenario),
-        "resolution": {"summary": f.text(metrics.summary) if metrics.summary else "",
-                       "impact": f.text(metrics.impact) if metrics.impact else "",
-                       "lessons": f.text(metrics.lessons) if metrics.lessons else ""},
+        "resolution": {
+            "summary": f.text(metrics.summary) if metrics.summary else "",
+            "impact": f.text(metrics.impact) if metrics.impact else "",
+            "lessons": f.text(metrics.lessons) if metrics.lessons else "",
+        },
         "metrics": _key_metrics(metrics, f),
-        "counts": {"reminders": metrics.reminders, "deadlines_missed": metrics.deadlines_missed,
-                   "ack_escalations": metrics.ack_escalations, "update_reminders": metrics.update_reminders,
-                   "refused": metrics.refused, "rejections": metrics.rejections},
+        "counts": {
+            "reminders": metrics.reminders,
+            "deadlines_missed": metrics.deadlines_missed,
+            "ack_escalations": metrics.ack_escalations,
+            "update_reminders": metrics.update_reminders,
+            "refused": metrics.refused,
+            "rejections": metrics.rejections,
+        },
         "roles": [_role(r, f) for r in metrics.roles],
-        "approvals": [{"role": lat.role, "count": lat.count, "median": f.minutes(lat.median_minutes),
-                       "max": f.minutes(lat.max_minutes)} for lat in metrics.approval_latency.values()],
+        "approvals": [
+            {
+                "role": lat.role,
+                "count": lat.count,
+                "median": f.minutes(lat.median_minutes),
+                "max": f.minutes(lat.max_minutes),
+            }
+            for lat in metrics.approval_latency.values()
+        ],
         "updates": _updates(metrics, f, book.level(incident.level).update_every_minutes if book else None),
-        "escalations": [{"time": f.time(c.at), "offset": f.minutes(c.minutes), "actor": f.person(c.actor),
-                         "from": c.from_level, "to": c.to_level, "up": c.to_level > c.from_level,
-                         "new_roles": c.new_roles} for c in metrics.escalations],
+        "escalations": [
+            {
+                "time": f.time(c.at),
+                "offset": f.minutes(c.minutes),
+                "actor": f.person(c.actor),
+                "from": c.from_level,
+                "to": c.to_level,
+                "up": c.to_level > c.from_level,
+                "new_roles": c.new_roles,
+            }
+            for c in metrics.escalations
+        ],
         "timeline": _timeline(events, incident, f),
         "checklist_items": {item.id: item.text.in_(language) for item in book.checklist.all_items()} if book else {},
-        "survey": {"responses": metrics.survey.responses, "q1": f.minutes(metrics.survey.q1_mean),
-                   "q2": f.minutes(metrics.survey.q2_mean), "comments": [f.text(c) for c in metrics.survey.comments]},
+        "survey": {
+            "responses": metrics.survey.responses,
+            "q1": f.minutes(metrics.survey.q1_mean),
+            "q2": f.minutes(metrics.survey.q2_mean),
+            "comments": [f.text(c) for c in metrics.survey.comments],
+        },
         "hints": [{"id": h.id, "roles": h.roles} for h in metrics.hints],
         "chart_file": chart,
     }
@@ -201,10 +252,16 @@ def report_context(desk: Desk, incident: Incident, metrics: IncidentMetrics, lan
 
 def _header(incident: Incident, metrics: IncidentMetrics, f: _Format, scenario_name: str) -> dict[str, Any]:
     return {
-        "code": incident.code, "title": f.text(incident.title), "description": f.text(incident.description),
-        "scenario": incident.scenario, "scenario_name": scenario_name, "levels": metrics.levels,
-        "drill": incident.drill, "resolved": incident.status == "resolved" or metrics.resolved_at is not None,
-        "declared_by": f.person(incident.declared_by), "declared_at": f.moment(incident.declared_at),
+        "code": incident.code,
+        "title": f.text(incident.title),
+        "description": f.text(incident.description),
+        "scenario": incident.scenario,
+        "scenario_name": scenario_name,
+        "levels": metrics.levels,
+        "drill": incident.drill,
+        "resolved": incident.status == "resolved" or metrics.resolved_at is not None,
+        "declared_by": f.person(incident.declared_by),
+        "declared_at": f.moment(incident.declared_at),
         "detected_at": f.moment(incident.detected_at),
         "resolved_at": f.moment(metrics.resolved_at) if metrics.resolved_at else None,
         "duration": f.words(metrics.resolved_minutes),
@@ -228,11 +285,15 @@ def _key_metrics(metrics: IncidentMetrics, f: _Format) -> dict[str, Any]:
     }
 
 
-def _role(seat: Any, f: _Format) -> dict[str, Any]:
-    return {"role": seat.role, "user": f.person(seat.user),
-            "paged": f.minutes(seat.paged_minutes) if seat.paged_minutes else None,
-            "minutes": f.minutes(seat.minutes), "window": f.words(seat.window_minutes),
-            "within": seat.within_window}
+def _role(seat: RoleAck, f: _Format) -> dict[str, Any]:
+    return {
+        "role": seat.role,
+        "user": f.person(seat.user),
+        "paged": f.minutes(seat.paged_minutes) if seat.paged_minutes else None,
+        "minutes": f.minutes(seat.minutes),
+        "window": f.words(seat.window_minutes),
+        "within": seat.within_window,
+    }
 
 
 def _updates(metrics: IncidentMetrics, f: _Format, cadence: int | None) -> dict[str, Any]:
@@ -240,15 +301,21 @@ def _updates(metrics: IncidentMetrics, f: _Format, cadence: int | None) -> dict[
         "cadence": f.words(cadence),
         "kept": metrics.updates_kept,
         "missed": metrics.updates_missed,
-        "gaps": [{"time": f.time(u.at), "minutes": f.minutes(u.minutes), "allowed": f.words(u.allowed_minutes),
-                  "kept": u.kept, "until_resolution": u.until_resolution} for u in metrics.updates],
+        "gaps": [
+            {
+                "time": f.time(u.at),
+                "minutes": f.minutes(u.minutes),
+                "allowed": f.words(u.allowed_minutes),
+                "kept": u.kept,
+                "until_resolution": u.until_resolution,
+            }
+            for u in metrics.updates
+        ],
     }
 
 
 def _timeline(events: list[Event], incident: Incident, f: _Format) -> list[dict[str, Any]]:
     """Every event in order, with people as names or plain ids and times in the company's timezone."""
-    days = {e.at.astimezone(f.tz).date() for e in events}
-    with_date = len(days) > 1
     rows = []
     for event in events:
         data = dict(event.data)
@@ -262,15 +329,22 @@ def _timeline(events: list[Event], incident: Incident, f: _Format) -> list[dict[
         for key in ("due", "detected_at"):
             if isinstance(data.get(key), str):
                 data[key] = _clock(data[key], f)
-        rows.append({"time": f.time(event.at, with_date),
-                     "offset": f.whole(max(0.0, minutes_between(incident.detected_at, event.at))),
-                     "actor": f.person(event.actor), "bot": event.actor == "bot", "kind": event.kind, "data": data})
+        rows.append(
+            {
+                "time": f.time(event.at),
+                "offset": f.whole(max(0.0, minutes_between(incident.detected_at, event.at))),
+                "actor": f.person(event.actor),
+                "bot": event.actor == "bot",
+                "kind": event.kind,
+                "data": data,
+            }
+        )
     return rows
 
 
 def _clock(value: str, f: _Format) -> str:
     try:
-        return f.time(datetime.fromisoformat(value))
+        return f.time(parse_iso(value))
     except ValueError:
         return value
 
@@ -278,31 +352,61 @@ def _clock(value: str, f: _Format) -> str:
 # ---- the chart -----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Marker:
-    row: str
-    minutes: float
+    row: str  # declared | approved | posted | first_response | level
+    minutes: float  # since detection
     label: str
 
 
-def _chart_markers(events: list[Event], incident: Incident, exported: dict[str, Any]) -> list[_Marker]:
-    roles = exported.get("role_names", {})
-    networks = exported.get("network_names", {})
-    first_posted = True
-    markers = [_Marker("declared", 0.0, exported["chart"]["detected"])]
+@dataclass(frozen=True)
+class _Span:
+    """A role from being paged to acknowledging (`end` None: never acknowledged)."""
+
+    label: str
+    start: float
+    end: float | None
+
+
+STYLES = {
+    "declared": ("D", "#555555"),
+    "approved": ("^", "#2ca02c"),
+    "posted": ("s", "#9467bd"),
+    "first_response": ("*", "#9467bd"),
+    "level": ("P", "#d62728"),
+}
+ACK_COLOR, MISSING_COLOR, TARGET_COLOR = "#1f77b4", "#d62728", "#d62728"
+
+
+def _chart_markers(
+    events: list[Event], incident: Incident, labels: dict[str, str], networks: dict[str, str]
+) -> list[_Marker]:
+    """Detection, declaration, each draft fully approved, each post and each level change."""
+    markers = [_Marker("declared", 0.0, labels["detected"])]
+    posted_before = False
     for e in events:
         at = minutes_between(incident.detected_at, e.at)
+        network = str(networks.get(e.data.get("network"), e.data.get("network", "")))
         if e.kind == "declared":
-            markers.append(_Marker("declared", at, exported["chart"]["declared"]))
-        elif e.kind == "acknowledged":
-            markers.append(_Marker("acknowledged", at, roles.get(e.data.get("role"), e.data.get("role", ""))))
+            markers.append(_Marker("declared", at, labels["declared"]))
         elif e.kind == "draft_ready" or (e.kind == "approval_rule_changed" and e.data.get("status") == "approved"):
-            markers.append(_Marker("approved", at, networks.get(e.data.get("network"), e.data.get("network", ""))))
+            markers.append(_Marker("approved", at, network))
         elif e.kind == "posted":
-            label = networks.get(e.data.get("network"), e.data.get("network", ""))
-            markers.append(_Marker("first_response" if first_posted else "posted", at, label))
-            first_posted = False
+            markers.append(_Marker("posted" if posted_before else "first_response", at, network))
+            posted_before = True
         elif e.kind in ("escalated", "deescalated"):
             markers.append(_Marker("level", at, f"{e.data.get('from')}→{e.data.get('to')}"))
     return markers
+
+
+def _role_spans(metrics: IncidentMetrics, role_names: dict[str, str]) -> list[_Span]:
+    offset = metrics.detection_to_declaration_minutes
+    return [
+        _Span(
+            str(role_names.get(r.role, r.role)),
+            offset + r.paged_minutes,
+            None if r.minutes is None else offset + r.paged_minutes + r.minutes,
+        )
+        for r in metrics.roles
+    ]
 
 
 def _chart_labels(exported: dict[str, Any], path: str) -> dict[str, str]:
@@ -314,7 +418,7 @@ def _chart_labels(exported: dict[str, Any], path: str) -> dict[str, str]:
 
 
 def _draw_chart(desk: Desk, incident: Incident, rendered: _Rendered, path: Path) -> None:
-    """Markers per row along minutes since detection, with the first-response target as a vertical line."""
+    """One row per role (paged → acknowledged) between rows of milestones, along minutes since detection."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display: the chart is a file
@@ -322,47 +426,118 @@ def _draw_chart(desk: Desk, incident: Incident, rendered: _Rendered, path: Path)
     from matplotlib.figure import Figure
 
     labels = _chart_labels(rendered.exported, report_template_path(rendered.context["language"]))
-    metrics = rendered.metrics
-    events = desk.store.events(incident.id)
-    markers = _chart_markers(events, incident, {**rendered.exported, "chart": labels})
-    target = metrics.first_response_target_minutes
-    last = max((m.minutes for m in markers), default=0.0)
+    markers = _chart_markers(
+        desk.store.events(incident.id), incident, labels, dict(rendered.exported.get("network_names") or {})
+    )
+    spans = _role_spans(rendered.metrics, dict(rendered.exported.get("role_names") or {}))
+    target = rendered.metrics.first_response_target_minutes
+    last = max([m.minutes for m in markers] + [s.end or s.start for s in spans])
     right = min(CHART_MAX_MINUTES, max(target * 1.25, last * 1.08 + 5))
-    shown = [m for m in markers if m.minutes <= right]
 
     figure = Figure(figsize=CHART_SIZE_INCHES, dpi=CHART_DPI)
     FigureCanvasAgg(figure)
-    figure.subplots_adjust(left=0.15, right=0.98, top=0.88, bottom=0.2)
+    figure.subplots_adjust(left=0.2, right=0.98, top=0.9, bottom=0.17)
     axes = figure.add_subplot()
-    rows = ["declared", "acknowledged", "approved", "posted", "level"]
-    styles = {"declared": ("D", "#555555"), "acknowledged": ("o", "#1f77b4"), "approved": ("^", "#2ca02c"),
-              "posted": ("s", "#9467bd"), "first_response": ("*", "#9467bd"), "level": ("P", "#d62728")}
+    rows = ["declared", *(f"role:{i}" for i in range(len(spans))), "approved", "posted", "level"]
     y_of = {row: len(rows) - 1 - i for i, row in enumerate(rows)}
-    per_row: dict[str, int] = {}
-    for marker in shown:
-        row = "posted" if marker.row == "first_response" else marker.row
-        shape, color = styles[marker.row]
-        size = 180 if marker.row == "first_response" else 60
-        axes.scatter([marker.minutes], [y_of[row]], marker=shape, s=size, color=color, zorder=3)
-        nth = per_row[row] = per_row.get(row, -1) + 1  # alternate above and below: neighbours stay readable
-        axes.annotate(marker.label, (marker.minutes, y_of[row]), xytext=(0, 9 if nth % 2 == 0 else -15),
-                      textcoords="offset points", ha="center", fontsize=8, color="#333333")
-    axes.axvline(target, color="#d62728", linestyle="--", linewidth=1.5, zorder=2)
+    _draw_spans(axes, spans, [y_of[f"role:{i}"] for i in range(len(spans))], right, labels)
+    _draw_markers(axes, [m for m in markers if m.minutes <= right], y_of, right)
+    axes.axvline(target, color=TARGET_COLOR, linestyle="--", linewidth=1.5, zorder=2)
     if target < right:
-        axes.axvspan(target, right, color="#d62728", alpha=0.05, zorder=0)
-    axes.annotate(f"{labels['target']}: {round(target)} min", (target, len(rows) - 0.45), xytext=(4, 0),
-                  textcoords="offset points", color="#d62728", ha="left", fontsize=9)
-    axes.set_yticks([y_of[r] for r in rows], [labels[r] for r in rows])
-    axes.set_ylim(-0.7, len(rows) - 0.2)
+        axes.axvspan(target, right, color=TARGET_COLOR, alpha=0.05, zorder=0)
+    axes.annotate(
+        f"{labels['target']}: {round(target)} min",
+        (target, len(rows) - 0.5),
+        xytext=(4, 0),
+        textcoords="offset points",
+        color=TARGET_COLOR,
+        ha="left",
+        va="center",
+        fontsize=9,
+    )
+    names = {
+        "declared": labels["declared"],
+        "approved": labels["approved"],
+        "posted": labels["posted"],
+        "level": labels["level"],
+        **{f"role:{i}": span.label for i, span in enumerate(spans)},
+    }
+    axes.set_yticks([y_of[r] for r in rows], [names[r] for r in rows], fontsize=9)
+    axes.set_ylim(-0.7, len(rows) - 0.1)
     axes.set_xlim(-right * 0.02, right)
-    axes.set_xticks(_ticks(right), [_tick_label(m, incident, desk) for m in _ticks(right)])
-    axes.set_xlabel(labels["x_axis"])
+    ticks = _ticks(right)
+    axes.set_xticks(ticks, [_tick_label(m, incident, desk) for m in ticks], fontsize=8)
+    axes.set_xlabel(labels["x_axis"], fontsize=9)
     axes.grid(axis="x", color="#dddddd", zorder=0)
-    axes.set_title(f"{incident.code} · {rendered.context['incident']['scenario_name']} — {labels['title']}",
-                   fontsize=12)
-    if len(shown) < len(markers):
-        figure.text(0.98, 0.02, labels["later"], ha="right", fontsize=8, color="#777777")
+    axes.set_title(
+        f"{incident.code} · {rendered.context['incident']['scenario_name']} — {labels['title']}", fontsize=12
+    )
+    if any(m.minutes > right for m in markers) or any((s.end or 0) > right for s in spans):
+        figure.text(0.98, 0.01, labels["later"], ha="right", fontsize=8, color="#777777")
     figure.savefig(path, format="png", dpi=CHART_DPI, metadata={"Software": None})
+
+
+def _draw_spans(axes: Any, spans: list[_Span], ys: list[int], right: float, labels: dict[str, str]) -> None:
+    """A bar from paging to acknowledging; a dotted red one to the edge for a role nobody took."""
+    for span, y in zip(spans, ys, strict=True):
+        if span.end is None:
+            axes.plot([span.start, right], [y, y], color=MISSING_COLOR, linestyle=":", linewidth=2, zorder=2)
+            axes.annotate(
+                labels["not_acknowledged"],
+                (right, y),
+                xytext=(-4, 4),
+                textcoords="offset points",
+                ha="right",
+                fontsize=8,
+                color=MISSING_COLOR,
+            )
+        elif span.end <= right:
+            axes.plot([span.start, span.end], [y, y], color=ACK_COLOR, linewidth=2.5, alpha=0.5, zorder=2)
+            axes.scatter([span.end], [y], marker="o", s=45, color=ACK_COLOR, zorder=3)
+        else:
+            axes.plot([span.start, right], [y, y], color=ACK_COLOR, linewidth=2.5, alpha=0.5, zorder=2)
+
+
+def _draw_markers(axes: Any, markers: list[_Marker], y_of: dict[str, int], right: float) -> None:
+    """The milestone markers; labels of markers close together are joined, so they never overprint."""
+    for marker in markers:
+        row = "posted" if marker.row == "first_response" else marker.row
+        shape, color = STYLES[marker.row]
+        axes.scatter(
+            [marker.minutes],
+            [y_of[row]],
+            marker=shape,
+            s=170 if marker.row == "first_response" else 55,
+            color=color,
+            zorder=3,
+        )
+    for row in ("declared", "approved", "posted", "level"):
+        in_row = sorted(
+            (m for m in markers if m.row == row or (row == "posted" and m.row == "first_response")),
+            key=lambda m: m.minutes,
+        )
+        for group in _close_together(in_row, right * 0.04):
+            text = ", ".join(dict.fromkeys(m.label for m in group if m.label))
+            x = (group[0].minutes + group[-1].minutes) / 2
+            axes.annotate(
+                text,
+                (x, y_of[row]),
+                xytext=(0, 7),
+                textcoords="offset points",
+                ha="center",
+                fontsize=8,
+                color="#333333",
+            )
+
+
+def _close_together(markers: list[_Marker], gap: float) -> list[list[_Marker]]:
+    groups: list[list[_Marker]] = []
+    for marker in markers:
+        if groups and marker.minutes - groups[-1][-1].minutes <= gap:
+            groups[-1].append(marker)
+        else:
+            groups.append([marker])
+    return groups
 
 
 def _ticks(right: float) -> list[float]:

@@ -8,6 +8,7 @@ second bot process off the same database file.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -20,6 +21,8 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from apscheduler.job import Job
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.errors import CrisisError
@@ -75,6 +78,8 @@ class TimerRunner:
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.scheduler: BackgroundScheduler | None = None
         self._lock = threading.RLock()
+        self._arm_lock = threading.Lock()
+        self._wake: Job | None = None
         self.lateness: list[float] = []  # seconds late per fired timer, for the benchmarks
 
     # ---- life cycle ------------------------------------------------------------------------------
@@ -88,18 +93,22 @@ class TimerRunner:
             raise AlreadyRunning(holder=other, db=str(store.path))
 
     def start(self, background: bool = True) -> list[Fired]:
-        """Take the lease, fire what came due while the bot was down, then keep running."""
+        """Take the lease, then fire what came due while the bot was down and keep running.
+
+        In the background the catch-up runs on the scheduler's thread, so the HTTP server can answer
+        Slack at once; without it (tests, one-shot runs) the catch-up happens here and is returned.
+        """
         self.acquire()
-        fired = self.tick()
-        if background:
-            self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults={
-                "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
-            self.scheduler.add_job(self._renew, "interval", seconds=LEASE_RENEW, id="lease")
-            self.scheduler.add_job(self.tick, "interval", seconds=SAFETY_TICK, id="safety")
-            self.scheduler.start()
-            self.desk.timer_listeners.append(self.arm)
-            self.arm()
-        return fired
+        if not background:
+            return self.tick()
+        self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults={
+            "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+        self.scheduler.add_job(self._renew, "interval", seconds=LEASE_RENEW, id="lease")
+        self.scheduler.add_job(self.tick, "interval", seconds=SAFETY_TICK, id="safety")
+        self.scheduler.start()
+        self.desk.timer_listeners.append(self.arm)
+        self.scheduler.add_job(self.tick, "date", run_date=datetime.now(UTC))  # the catch-up
+        return []
 
     def stop(self) -> None:
         if self.arm in self.desk.timer_listeners:
@@ -128,12 +137,21 @@ class TimerRunner:
             return
         delay = self.desk.clock.real_seconds_until(min(candidates))
         run_date = datetime.now(UTC) + timedelta(seconds=delay)
-        self.scheduler.add_job(self.tick, "date", run_date=run_date, id="wake", replace_existing=True)
+        with self._arm_lock:
+            # A fresh job each time: replacing the one that is running right now (tick() re-arms from inside
+            # it) would make APScheduler skip the new run as "maximum instances reached" and lose the wake-up.
+            if self._wake is not None:
+                with contextlib.suppress(JobLookupError):
+                    self._wake.remove()
+            self._wake = self.scheduler.add_job(self.tick, "date", run_date=run_date)
 
     def tick(self) -> list[Fired]:
         """Fire every due timer and deliver the outbox; safe to call from any thread, any time."""
         with self._lock, self.guard():
             fired = fire_due(self.desk)
+            late = [f for f in fired if f.late.total_seconds() > 60]
+            if late:
+                log.info("fired %s timer(s) that came due while the bot was down or busy", len(late))
             for item in fired:
                 self.lateness.append(max(0.0, item.late.total_seconds()))
             self.flush_outbox()

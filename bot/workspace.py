@@ -93,11 +93,14 @@ def start_local(*, db_path: Path | None = None, clock: Clock | None = None, envi
     if db_path is None:
         tmp = tempfile.TemporaryDirectory(prefix="crisisbot-")
         db_path = Path(tmp.name) / "crisisbot.db"
-    emulator = SlackEmulator(token=BOT_TOKEN, signing_secret=SIGNING_SECRET, latency=latency)
+    # Only the events manifest.yml subscribes to reach the bot, as in a real workspace.
+    emulator = SlackEmulator(token=BOT_TOKEN, signing_secret=SIGNING_SECRET, latency=latency,
+                             event_subscriptions={"app_home_opened"})
     emulator.start()
-    if add_cast:
+    if add_cast:  # the cast speaks the workspace language, so per-user language picks the same one
+        locale = {"nl": "nl-NL"}.get((environ or {}).get("CRISISBOT_LANGUAGE", ""), "en-GB")
         for person in CAST:
-            emulator.add_user(person.id, person.name, real_name=person.real_name)
+            emulator.add_user(person.id, person.name, real_name=person.real_name, locale=locale)
     env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
            "SLACK_API_URL": emulator.api_url, "CRISISBOT_DB": str(db_path), **(environ or {})}
     settings = load_settings(environ=env)

@@ -117,9 +117,12 @@ def new_calls(crisis: Crisis, before: Before) -> list:
     return crisis.emu.calls[before.calls:]
 
 
+READ_ONLY = {"response_url", "users.info"}  # a response_url answer is no Web API call; users.info changes nothing
+
+
 def api_methods(crisis: Crisis, before: Before) -> list[str]:
-    """Web API methods called since `before` (answers through response_url are not Web API calls)."""
-    return [c.method for c in new_calls(crisis, before) if c.method != "response_url"]
+    """Web API methods called since `before` that could change anything in Slack."""
+    return [c.method for c in new_calls(crisis, before) if c.method not in READ_ONLY]
 
 
 def told(crisis: Crisis, who: str, before: Before) -> list[str]:

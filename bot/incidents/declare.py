@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from bot.errors import BadLevel, UsageError
 from bot.ids import LEVELS
+from bot.incidents.announce import announce
 from bot.incidents.desk import Desk
 from bot.incidents.drafts import render_drafts
 from bot.incidents.timers import declare_timers
@@ -69,5 +70,6 @@ def declare(desk: Desk, request: DeclareRequest) -> Declared:
                              level=request.level, title=title, detected_at=detected.isoformat())
         drafts = render_drafts(desk, incident, book.drafts.declare, actor=request.declared_by)
         desk.store.add_timers(declare_timers(desk, incident))
+        announce(desk, incident, "declared")
     desk.timers_changed()
     return Declared(incident, drafts, existing=False)

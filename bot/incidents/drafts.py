@@ -61,7 +61,8 @@ def _load(desk: Desk, draft_id: int, version: int | None) -> tuple[Draft, Incide
     except Exception as exc:  # sqlite-utils raises NotFoundError; the user only needs to know it's gone
         raise NotFound("error.draft_not_found") from exc
     incident = desk.store.incident(draft.incident_id)
-    if not incident.active:
+    closing = draft.kind == desk.playbook(incident.scenario).drafts.resolve
+    if not incident.active and not closing:  # the closing posts are approved after the incident is resolved
         raise WrongState("error.incident_resolved", code=incident.code)
     if version is not None and version != draft.version:
         raise StaleDraft(seen=version, current=draft.version, network=draft.network)

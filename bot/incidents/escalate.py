@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.errors import BadLevel, WrongState
 from bot.ids import LEVELS
 from bot.incidents.approvals import approval_state
+from bot.incidents.announce import announce
 from bot.incidents.desk import Desk
 from bot.incidents.roles import require_role
 from bot.incidents.timers import ack_timers
@@ -23,8 +24,8 @@ class Escalated:
     changed_drafts: list[Draft]  # drafts whose approval state the new rule changed
 
 
-def escalate(desk: Desk, incident: Incident, level: int, user: str) -> Escalated:
-    """Move the incident to `level` (up or down) on behalf of `user`."""
+def check_may_escalate(desk: Desk, incident: Incident, level: int, user: str) -> None:
+    """Refuse a level change that cannot happen, before anything is said or done."""
     if level not in LEVELS:
         raise BadLevel(level=level)
     if not incident.active:
@@ -32,6 +33,11 @@ def escalate(desk: Desk, incident: Incident, level: int, user: str) -> Escalated
     if level == incident.level:
         raise WrongState("error.same_level", level=level)
     require_role(desk, incident, user, ESCALATORS, "escalate")
+
+
+def escalate(desk: Desk, incident: Incident, level: int, user: str) -> Escalated:
+    """Move the incident to `level` (up or down) on behalf of `user`."""
+    check_may_escalate(desk, incident, level, user)
     book = desk.playbook(incident.scenario)
     before = set(book.level(incident.level).roles)
     new_roles = [r for r in book.level(level).roles if r not in before]
@@ -43,6 +49,7 @@ def escalate(desk: Desk, incident: Incident, level: int, user: str) -> Escalated
                              **{"from": previous, "to": level, "new_roles": new_roles})
         desk.store.add_timers(ack_timers(desk, incident, new_roles))
         changed = _reapply_approval_rule(desk, incident, user)
+        announce(desk, incident, "escalated" if level > previous else "deescalated")
     desk.timers_changed()
     return Escalated(incident, previous, new_roles, changed)
 

@@ -17,7 +17,7 @@ The improvement hints are ids with the roles they concern; the report template w
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
@@ -150,7 +150,8 @@ def incident_metrics(desk: Desk, incident: Incident) -> IncidentMetrics:
     changes = _level_changes(events, incident)
     start_level = _declared_level(events, incident)
     resolved_at = _resolved_at(events, incident)
-    roles = _role_acks(events, incident, book, start_level, changes, resolved_at or desk.now())
+    until = resolved_at or desk.now()  # the end of the incident, or of the incident so far
+    roles = _role_acks(events, incident, book, start_level, changes, until)
     first_post = _first(events, "posted")
     target = minutes_between(incident.detected_at, incident.first_response_due)
     first_response = minutes_between(incident.detected_at, first_post.at) if first_post else None
@@ -158,9 +159,15 @@ def incident_metrics(desk: Desk, incident: Incident) -> IncidentMetrics:
     updates = _update_gaps(_post_rounds(desk, incident, events), cadence, resolved_at)
     resolution = _last(events, "resolved")
     metrics = IncidentMetrics(
-        code=incident.code, scenario=incident.scenario, title=incident.title, drill=incident.drill,
-        status=incident.status, declared_by=incident.declared_by, detected_at=incident.detected_at,
-        declared_at=declared, resolved_at=resolved_at,
+        code=incident.code,
+        scenario=incident.scenario,
+        title=incident.title,
+        drill=incident.drill,
+        status=incident.status,
+        declared_by=incident.declared_by,
+        detected_at=incident.detected_at,
+        declared_at=declared,
+        resolved_at=resolved_at,
         levels=[start_level, *(c.to_level for c in changes)],
         detection_to_declaration_minutes=minutes_between(incident.detected_at, declared),
         roles=roles,
@@ -169,7 +176,7 @@ def incident_metrics(desk: Desk, incident: Incident) -> IncidentMetrics:
         first_approved_minutes=_minutes_to_first(events, declared, _is_ready),
         first_response_minutes=first_response,
         first_response_target_minutes=target,
-        first_response_met=_met(first_response, target, events),
+        first_response_met=_met(first_response, target, events, incident, until),
         first_response_network=first_post.data.get("network") if first_post else None,
         updates=updates,
         updates_kept=sum(1 for u in updates if u.kept is True),
@@ -206,7 +213,7 @@ def _count(events: Iterable[Event], kind: str) -> int:
     return sum(1 for e in events if e.kind == kind)
 
 
-def _minutes_to_first(events: Iterable[Event], start: datetime, match: Any) -> float | None:
+def _minutes_to_first(events: Iterable[Event], start: datetime, match: Callable[[Event], bool]) -> float | None:
     found = next((e for e in events if match(e)), None)
     return minutes_between(start, found.at) if found else None
 
@@ -214,7 +221,8 @@ def _minutes_to_first(events: Iterable[Event], start: datetime, match: Any) -> f
 def _is_ready(event: Event) -> bool:
     """A draft became fully approved: all approvals given, or an escalation's approval rule completed it."""
     return event.kind == "draft_ready" or (
-        event.kind == "approval_rule_changed" and event.data.get("status") == "approved")
+        event.kind == "approval_rule_changed" and event.data.get("status") == "approved"
+    )
 
 
 def _text(value: Any) -> str | None:
@@ -232,10 +240,14 @@ def _resolved_at(events: list[Event], incident: Incident) -> datetime | None:
     return resolution.at if resolution else None
 
 
-def _met(first_response: float | None, target: float, events: list[Event]) -> bool | None:
+def _met(
+    first_response: float | None, target: float, events: list[Event], incident: Incident, until: datetime
+) -> bool | None:
+    """On time or not; None while nothing is posted and the deadline has not passed yet."""
     if first_response is not None:
         return first_response <= target
-    return False if _first(events, "deadline_missed") else None
+    missed = _first(events, "deadline_missed") is not None or until > incident.first_response_due
+    return False if missed else None
 
 
 # ---- levels and roles ------------------------------------------------------------------------------
@@ -249,10 +261,16 @@ def _declared_level(events: list[Event], incident: Incident) -> int:
 
 def _level_changes(events: list[Event], incident: Incident) -> list[LevelChange]:
     return [
-        LevelChange(at=e.at, minutes=minutes_between(incident.declared_at, e.at), actor=e.actor,
-                    from_level=int(e.data.get("from", 0)), to_level=int(e.data.get("to", 0)),
-                    new_roles=list(e.data.get("new_roles") or []))
-        for e in events if e.kind in ("escalated", "deescalated")
+        LevelChange(
+            at=e.at,
+            minutes=minutes_between(incident.declared_at, e.at),
+            actor=e.actor,
+            from_level=int(e.data.get("from", 0)),
+            to_level=int(e.data.get("to", 0)),
+            new_roles=list(e.data.get("new_roles") or []),
+        )
+        for e in events
+        if e.kind in ("escalated", "deescalated")
     ]
 
 
@@ -265,8 +283,14 @@ def _level_at(start_level: int, changes: list[LevelChange], when: datetime) -> i
     return level
 
 
-def _role_acks(events: list[Event], incident: Incident, book: Playbook | None, start_level: int,
-               changes: list[LevelChange], until: datetime) -> list[RoleAck]:
+def _role_acks(
+    events: list[Event],
+    incident: Incident,
+    book: Playbook | None,
+    start_level: int,
+    changes: list[LevelChange],
+    until: datetime,
+) -> list[RoleAck]:
     """The roles pulled in (declared level, then each escalation's new roles), with their acknowledgements.
 
     `until` is the end of the incident (its resolution, or now): a role still inside its window then is
@@ -293,8 +317,9 @@ def _role_acks(events: list[Event], incident: Incident, book: Playbook | None, s
     return seats
 
 
-def _seat(role: str, since: datetime, ack: Event | None, declared: datetime, window: int | None,
-          until: datetime) -> RoleAck:
+def _seat(
+    role: str, since: datetime, ack: Event | None, declared: datetime, window: int | None, until: datetime
+) -> RoleAck:
     minutes = max(0.0, minutes_between(since, ack.at)) if ack else None
     if window is None:
         within = None
@@ -302,8 +327,14 @@ def _seat(role: str, since: datetime, ack: Event | None, declared: datetime, win
         within = minutes <= window
     else:
         within = False if minutes_between(since, until) > window else None
-    return RoleAck(role=role, user=ack.actor if ack else None, paged_minutes=minutes_between(declared, since),
-                   minutes=minutes, window_minutes=window, within_window=within)
+    return RoleAck(
+        role=role,
+        user=ack.actor if ack else None,
+        paged_minutes=minutes_between(declared, since),
+        minutes=minutes,
+        window_minutes=window,
+        within_window=within,
+    )
 
 
 def _all_acknowledged(roles: list[RoleAck]) -> float | None:
@@ -331,9 +362,13 @@ def _approval_latency(events: list[Event]) -> dict[str, ApprovalLatency]:
             latencies.setdefault(event.data["role"], []).append(minutes_between(created[key], event.at))
     roles = sorted(latencies, key=lambda r: (ROLES.index(r) if r in ROLES else len(ROLES), r))
     return {
-        role: ApprovalLatency(role=role, count=len(latencies[role]),
-                              median_minutes=round(statistics.median(latencies[role]), 1),
-                              max_minutes=max(latencies[role]), minutes=latencies[role])
+        role: ApprovalLatency(
+            role=role,
+            count=len(latencies[role]),
+            median_minutes=round(statistics.median(latencies[role]), 1),
+            max_minutes=max(latencies[role]),
+            minutes=latencies[role],
+        )
         for role in roles
     }
 
@@ -351,8 +386,9 @@ class _Cadence:
         return self.book.level(_level_at(self.start_level, self.changes, when)).update_every_minutes
 
 
-def _update_gaps(rounds: list[tuple[datetime, str]], cadence: _Cadence,
-                 resolved_at: datetime | None) -> list[UpdateGap]:
+def _update_gaps(
+    rounds: list[tuple[datetime, str]], cadence: _Cadence, resolved_at: datetime | None
+) -> list[UpdateGap]:
     """Each public update round against the cadence of the level at the start of its gap."""
     gaps = []
     for (since, _), (at, kind) in pairwise(rounds):
@@ -367,8 +403,13 @@ def _update_gaps(rounds: list[tuple[datetime, str]], cadence: _Cadence,
 
 def _gap(start: datetime, end: datetime, allowed: int | None, until_resolution: bool = False) -> UpdateGap:
     minutes = minutes_between(start, end)
-    return UpdateGap(at=end, minutes=minutes, allowed_minutes=allowed,
-                     kept=None if allowed is None else minutes <= allowed, until_resolution=until_resolution)
+    return UpdateGap(
+        at=end,
+        minutes=minutes,
+        allowed_minutes=allowed,
+        kept=None if allowed is None else minutes <= allowed,
+        until_resolution=until_resolution,
+    )
 
 
 def _post_rounds(desk: Desk, incident: Incident, events: list[Event]) -> list[tuple[datetime, str]]:

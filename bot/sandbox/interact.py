@@ -7,6 +7,7 @@ handling of the bot's HTTP answer is applied (ack bodies, view_submission respon
 from __future__ import annotations
 
 import copy
+import time
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -244,6 +245,26 @@ class UserActions:
                                      view_id=view_id, block_id=block_id, values=values)
         resp = self._send_payload(payload, signing)
         self._acked(resp, f"block_actions {action_id}")
+        return resp
+
+    def message_shortcut(self, user_id: str, callback_id: str, *, channel_id: str, ts: str,
+                         **signing: Any) -> BotResponse:
+        """Run a message shortcut (the ⋯ menu on a message) as `user_id`: a `message_action` payload."""
+        ws = self.ws
+        with ws.lock:
+            user = self._user(user_id)
+            channel = ws.channels.get(channel_id)
+            if channel is None or not self._can_see(user_id, channel):
+                raise LookupError(f"{user_id} cannot see channel {channel_id!r}")
+            message = copy.deepcopy(ws.find_message(channel, ts).data)
+            payload = base_payload("message_action", user, ws.team_id, ws.issue_trigger(user_id))
+            payload.update({
+                "callback_id": callback_id, "action_ts": f"{time.time():.6f}", "message_ts": ts,
+                "channel": {"id": channel.id, "name": "directmessage" if channel.is_im else channel.name},
+                "message": message, "response_url": self._hook_url(ws.issue_hook(user_id, channel.id, ts)),
+            })
+        resp = self._send_payload(payload, signing)
+        self._acked(resp, f"message_action {callback_id}")
         return resp
 
     def click_select(self, user_id: str, action_id: str, value: str, *, channel_id: str | None = None,

@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from markupsafe import Markup
 from slack_bolt import Ack, App, BoltResponse, Respond
 from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
@@ -23,14 +22,13 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.errors import CrisisError, UsageError
-from bot.incidents import checklist, drafts, roles
+from bot.incidents import checklist, drafts, lifecycle, roles
 from bot.incidents.declare import DeclareRequest
-from bot.incidents.desk import Desk
-from bot.models import Incident
-from bot.slack import commands, views
+from bot.slack import commands, status, subcommands, views
+from bot.slack.subcommands import Invocation
 from bot.slack.blocks import plain
 from bot.slack.flows import SlackDesk
-from bot.slack.text import mention
+from bot.slack.home import from_home, publish_home, register_home
 
 log = logging.getLogger("crisisbot.slack")
 
@@ -61,83 +59,22 @@ def build_app(slack: SlackDesk, *, token: str, signing_secret: str, api_url: str
     _register_command(app, slack)
     _register_actions(app, slack)
     _register_views(app, slack)
+    _register_lifecycle(app, slack)
+    register_home(app, slack)
     return app
 
 
 # ---- /crisis ---------------------------------------------------------------------------------------
 def _register_command(app: App, slack: SlackDesk) -> None:
-    desk = slack.desk
-
     @app.command("/crisis")
     @slack.activity.track
     def crisis(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        say = slack.say()
-        user, channel = command["user_id"], command.get("channel_id")
-        acked = False
-
-        def answer(text: str) -> None:
-            nonlocal acked
-            if acked:
-                respond(response_type="ephemeral", replace_original=False, text=text)
-            else:
-                ack(response_type="ephemeral", text=text)
-                acked = True
-
+        run = Invocation(slack, client, ack, respond, command, slack.say_to(client, command["user_id"]))
         try:
             cmd = commands.parse(command.get("text") or "")
-            if cmd.name == "":
-                ack()
-                acked = True
-                client.views_open(trigger_id=command["trigger_id"], view=views.declare_modal(desk, say, channel))
-            elif cmd.name == "help":
-                answer(say("help.text"))
-            elif cmd.name == "roles":
-                answer(_roles_text(slack, say))
-            elif cmd.name == "roles_set":
-                users = roles.set_role_owners(desk, user, cmd.role, cmd.users)
-                answer(say("roles.set_done", role=say.role(roles.check_role(cmd.role)), owner=mention(users[0]),
-                           backups=Markup(", ").join(mention(u) for u in users[1:])))
-            elif cmd.name in ("escalate", "gdpr_notified"):
-                incident = _incident_here(desk, channel)
-                answer(say("command.working"))
-                if cmd.name == "escalate":
-                    slack.escalate(client, incident, cmd.level or min(incident.level + 1, 3), user)
-                elif checklist.gdpr_notified(desk, incident, user):
-                    slack.refresh_header(client, incident)
-                    slack.post(client, incident.channel_id, say("gdpr.notified", user=mention(user)))
-            else:
-                book = desk.playbook(cmd.scenario)  # unknown scenario → usage before anything happens
-                title = cmd.title or say("declare.drill_title", scenario=book.name.in_(say.language))
-                answer(say("declare.working", scenario=book.name.in_(say.language)))
-                request = DeclareRequest(scenario=cmd.scenario, level=cmd.level or 2, title=title,
-                                         declared_by=user, drill=cmd.name == "drill")
-                _, message = slack.declare(client, request)
-                answer(message)
+            subcommands.HANDLERS[cmd.name](run, cmd)
         except CrisisError as exc:
-            answer(slack.explain(exc, say))
-
-
-def _incident_here(desk: Desk, channel: str | None) -> Incident:
-    """The incident whose channel the command was typed in."""
-    incident = desk.store.incident_by_channel(channel) if channel else None
-    if incident is None:
-        raise UsageError("error.not_in_incident_channel")
-    return incident
-
-
-def _roles_text(slack: SlackDesk, say: Any) -> str:
-    from bot.ids import ROLES
-
-    owners = slack.desk.store.role_owners()
-    lines = [say("roles.heading")]
-    for role in ROLES:
-        people = owners.get(role) or []
-        if people:
-            lines.append(say("roles.line", role=say.role(role), owner=mention(people[0]),
-                             backups=Markup(", ").join(mention(u) for u in people[1:])))
-        else:
-            lines.append(say("roles.line_empty", role=say.role(role), role_id=Markup(role)))  # typeable id
-    return "\n".join(lines)
+            run.answer(slack.explain(exc, run.say))
 
 
 # ---- buttons ---------------------------------------------------------------------------------------
@@ -157,8 +94,8 @@ def _register_actions(app: App, slack: SlackDesk) -> None:
 
         def listener(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
             ack()
-            say = slack.say()
             user = body.get("user", {}).get("id", "")
+            say = slack.say_to(client, user, wait=True) if user else slack.say()  # acked already: we may look
             action = (body.get("actions") or [{}])[0]
             try:
                 handler(client, body, user, action.get("value"))
@@ -167,6 +104,8 @@ def _register_actions(app: App, slack: SlackDesk) -> None:
             except SlackApiError as exc:
                 log.warning("action %s: Slack refused %s", action.get("action_id"), exc.response.get("error"))
                 _tell(client, body, respond, say("error.slack_failed"))
+            if from_home(body):  # redraw the clicker's Home, whether the click worked or not
+                publish_home(slack, client, user)
 
         listener.__name__ = handler.__name__
         return listener
@@ -207,12 +146,27 @@ def _register_actions(app: App, slack: SlackDesk) -> None:
         slack.escalate(client, desk.store.incident(incident_id), _int(level), user)
 
     def draft_update(client: WebClient, body: dict, user: str, value: str | None) -> None:
-        incident = desk.store.incident(_int(value or ""))
-        drafts.draft_update(desk, incident, user)
+        """From an update reminder (`<incident>`) or an internal update (`<incident>:<event>`)."""
+        head, _, event_id = (value or "").partition(":")
+        incident = desk.store.incident(_int(head))
+        text = ""
+        if event_id:
+            found = [e for e in desk.store.events(incident.id, "status_update") if str(e.id) == event_id]
+            text = found[0].data.get("text", "") if found else ""
+        drafts.draft_update(desk, incident, user, text)
         slack.provision(client, incident)
 
+    def show_status(client: WebClient, body: dict, user: str, value: str | None) -> None:
+        incident = desk.store.incident(_int(value or ""))
+        _tell(client, body, None, status.status_text(desk, incident, slack.say_to(client, user)))
+
+    def survey_open(client: WebClient, body: dict, user: str, value: str | None) -> None:
+        incident = desk.store.incident(_int(value or ""))
+        client.views_open(trigger_id=body["trigger_id"],
+                          view=views.survey_modal(incident.id, incident.code, slack.say_to(client, user)))
+
     for handler in (acknowledge, checklist_done, draft_approve, draft_mark_posted, draft_edit, draft_reject,
-                    escalate, draft_update):
+                    escalate, draft_update, show_status, survey_open):
         app.action(handler.__name__)(slack.activity.track(guarded(handler)))
 
     @app.action("open_channel")
@@ -226,11 +180,13 @@ def _int(text: str) -> int:
     return int(text)
 
 
-def _tell(client: WebClient, body: dict[str, Any], respond: Respond, text: str) -> None:
+def _tell(client: WebClient, body: dict[str, Any], respond: Respond | None, text: str) -> None:
     """An ephemeral answer to whoever clicked, wherever the button was."""
     try:
-        if body.get("response_url"):
+        if body.get("response_url") and respond is not None:
             respond(text=text, response_type="ephemeral", replace_original=False)
+        elif body.get("channel", {}).get("id") and body.get("container", {}).get("type") == "message":
+            client.chat_postEphemeral(channel=body["channel"]["id"], user=body["user"]["id"], text=text)
         else:
             client.chat_postMessage(channel=body["user"]["id"], text=text)
     except (SlackApiError, OSError) as exc:
@@ -288,6 +244,59 @@ def _register_views(app: App, slack: SlackDesk) -> None:
             return
         ack()
         slack.after_draft_change(client, outcome)
+
+
+def _register_lifecycle(app: App, slack: SlackDesk) -> None:
+    desk = slack.desk
+
+    @app.view("resolve")
+    @slack.activity.track
+    def resolve_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        user = body["user"]["id"]
+        values = view.get("state", {}).get("values", {})
+        try:
+            incident = desk.store.incident(int(views.metadata(view).get("incident", 0)))
+            resolved = lifecycle.resolve(desk, incident, user, views.text_of(values, "summary"),
+                                         views.text_of(values, "impact"), views.text_of(values, "lessons"))
+        except CrisisError as exc:
+            ack(response_action="errors", errors={"summary": slack.explain(exc, slack.say_to(client, user))[:150]})
+            return
+        ack()
+        slack.after_resolve(client, resolved, user)
+
+    @app.view("survey")
+    @slack.activity.track
+    def survey_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        user = body["user"]["id"]
+        values = view.get("state", {}).get("values", {})
+        say = slack.say_to(client, user)
+        try:
+            incident = desk.store.incident(int(views.metadata(view).get("incident", 0)))
+            lifecycle.answer_survey(desk, incident, user, _int(views.selected_of(values, "q1")),
+                                    _int(views.selected_of(values, "q2")), views.text_of(values, "q3"))
+        except CrisisError as exc:
+            ack(response_action="errors", errors={"q1": slack.explain(exc, say)[:150]})
+            return
+        ack()
+        _notify(client, None, user, say("survey.thanks", code=incident.code))
+
+    @app.shortcut("add_to_timeline")
+    @slack.activity.track
+    def add_to_timeline(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        user = body.get("user", {}).get("id", "")
+        say = slack.say_to(client, user)
+        message = body.get("message") or {}
+        try:
+            incident = desk.store.incident_by_channel(body.get("channel", {}).get("id", ""))
+            if incident is None:
+                raise UsageError("error.shortcut_not_in_incident")
+            lifecycle.add_note(desk, incident, user, message.get("text", ""), author=message.get("user"),
+                               ts=message.get("ts"))
+            text = say("note.recorded", code=incident.code)
+        except CrisisError as exc:
+            text = slack.explain(exc, say)
+        _tell(client, body, respond, text)
 
 
 def _notify(client: WebClient, channel: str | None, user: str, text: str) -> None:

@@ -115,7 +115,6 @@ def roles_text(role_seats: list[RoleSeat], say: Wording, desk: Desk) -> str:
 # ---- drafts ------------------------------------------------------------------------------------------
 def draft_blocks(desk: Desk, incident: Incident, draft: Draft, say: Wording) -> list[dict]:
     """One public draft with its length, approvals and the buttons its state allows."""
-    lang, tz = say.language, desk.settings.tz
     length, limit = measured_length(draft.network, draft.text), limit_of(draft.network)
     blocks: list[Block] = [SectionBlock(text=_md(say(
         "draft.heading", network=say.network(draft.network), kind=say(f"draft.kind.{draft.kind}"),
@@ -138,7 +137,8 @@ def draft_blocks(desk: Desk, incident: Incident, draft: Draft, say: Wording) -> 
                      _button(say("button.edit"), "draft_edit", value)],
         "posted": [],
     }[draft.status]
-    if buttons and incident.active:
+    closing = draft.kind == desk.playbook(incident.scenario).drafts.resolve  # approved after the resolve
+    if buttons and (incident.active or closing):
         blocks.append(ActionsBlock(block_id=f"draft-{draft.id}", elements=buttons))
     return as_dicts(blocks)
 

@@ -9,7 +9,8 @@ from bot.errors import BadLevel, UsageError
 from bot.ids import LEVELS
 
 MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$")
-SUBCOMMANDS = ("help", "declare", "drill", "roles", "escalate", "gdpr")
+SUBCOMMANDS = ("help", "declare", "drill", "roles", "escalate", "deescalate", "gdpr", "status", "list",
+               "update", "note", "resolve")
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,17 @@ def parse(text: str) -> Command:
         return Command("help")
     if head in ("declare", "drill"):
         return _declare(head, rest)
-    if head == "escalate":
-        if not rest:
-            return Command("escalate")
-        return Command("escalate", level=_level(rest[0]))
+    if head in ("status", "list", "resolve") and not rest:
+        return Command(head)
+    if head in ("update", "note"):
+        body = text.strip()[len(words[0]):].strip()
+        if not body:
+            raise UsageError(f"error.empty_{head}")
+        return Command(head, title=body)
+    if head in ("escalate", "deescalate"):
+        if len(rest) > 1:
+            raise UsageError("error.escalate_usage")
+        return Command(head, level=_level(rest[0]) if rest else None)
     if head == "gdpr":
         if [w.lower() for w in rest] != ["notified"]:
             raise UsageError("error.gdpr_usage")

@@ -35,6 +35,7 @@ class SlackDeliverer:
             "ack_page_lead": self._ack_page_lead,
             "update_reminder": self._update_reminder,
             "gdpr_reminder": self._gdpr_reminder,
+            "announce": self._announce,
         }
 
     @property
@@ -146,6 +147,13 @@ class SlackDeliverer:
         if legal:
             self._dm(legal, say("outbox.gdpr_dm", hours=hours, code=incident.code,
                                 channel=channel_link(incident.channel_id)))
+
+    def _announce(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
+        book = self.desk.playbook(incident.scenario)
+        text = say(f"announce.{message.data['what']}", code=incident.code, title=incident.title,
+                   scenario=book.name.in_(say.language), level=message.data.get("level", incident.level),
+                   channel=channel_link(incident.channel_id), drill=incident.drill)
+        self._once(message.data["channel"], text, None)
 
     # ---- sending -------------------------------------------------------------------------------
     def _ack_button(self, incident: Incident, role: str, say: Wording) -> list[ButtonElement]:

@@ -3,26 +3,35 @@
 from __future__ import annotations
 
 import logging
+import tempfile
+import threading
+import time
+from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup
+from jinja2.exceptions import SecurityError
 from slack_sdk import WebClient
+from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, PlainTextObject, SectionBlock
 from slack_sdk.errors import SlackApiError
 
 from bot.errors import CrisisError, NotAuthorized
-from bot.ids import NETWORKS, ROLES
+from bot.ids import LANGUAGES, NETWORKS, ROLES
 from bot.incidents.declare import DeclareRequest, declare
 from bot.incidents.desk import Desk
 from bot.incidents.drafts import DraftOutcome
 from bot.incidents.escalate import escalate
+from bot.incidents.lifecycle import Resolved, participants
+from bot.report import write_report
 from bot.messages import duration
 from bot.models import Draft, Incident
 from bot.slack.activity import Activity
-from bot.slack.blocks import draft_blocks, header_blocks, role_dm_blocks
+from bot.slack.blocks import as_dicts, draft_blocks, header_blocks, role_dm_blocks
 from bot.slack.provision import Provisioner, channel_url
 from bot.slack.text import Wording, channel_link, escape_entities, mention
 
 log = logging.getLogger("crisisbot.slack")
+LANGUAGE_CACHE_SECONDS = 3600
 
 
 class SlackDesk:
@@ -31,9 +40,36 @@ class SlackDesk:
     def __init__(self, desk: Desk, activity: Activity) -> None:
         self.desk = desk
         self.activity = activity
+        self._languages: dict[str, tuple[str, float]] = {}
 
     def say(self, language: str | None = None) -> Wording:
         return Wording(self.desk.messages, language or self.desk.language)
+
+    def say_to(self, client: WebClient, user: str, wait: bool = False) -> Wording:
+        """Wording in the user's own Slack language where we speak it, else the workspace's.
+
+        Before an ack there is no time for a users.info round trip: unless `wait`, an unknown user gets
+        the workspace language this once while their locale is looked up in the background.
+        """
+        cached = self._languages.get(user)
+        if cached and cached[1] > time.monotonic():
+            return self.say(cached[0])
+        if wait:
+            return self.say(self.user_language(client, user))
+        threading.Thread(target=self.user_language, args=(client, user), daemon=True).start()
+        return self.say()
+
+    def user_language(self, client: WebClient, user: str) -> str:
+        """Look the user's locale up in Slack (and remember it for an hour)."""
+        language = self.desk.language
+        try:
+            locale = client.users_info(user=user, include_locale=True)["user"].get("locale") or ""
+            if locale[:2] in LANGUAGES:
+                language = locale[:2]
+        except (SlackApiError, OSError, KeyError):
+            pass  # Slack gave no locale: the workspace language is a fine answer
+        self._languages[user] = (language, time.monotonic() + LANGUAGE_CACHE_SECONDS)
+        return language
 
     def explain(self, exc: CrisisError, say: Wording) -> str:
         """The user-facing sentence for a domain error, with role ids turned into role names."""
@@ -89,6 +125,51 @@ class SlackDesk:
             key, user=mention(user), code=incident.code, level=level,
             roles=", ".join(say.role(r) for r in outcome.new_roles)))
 
+    def after_resolve(self, client: WebClient, resolved: Resolved, user: str) -> None:
+        """Redraw, post the closing drafts, summary and evaluation report, and ask the team three questions."""
+        incident = resolved.incident
+        say = self.say(incident.language)
+        self.refresh_header(client, incident)
+        for draft in self.desk.store.drafts(incident.id):
+            if draft.id not in {d.id for d in resolved.drafts}:
+                self.refresh_draft(client, incident, draft)
+        event = self.desk.store.events(incident.id, "resolved")[-1]
+        took = (incident.resolved_at or self.desk.now()) - incident.detected_at
+        self.post(client, incident.channel_id, say(
+            "resolve.closing", code=incident.code, user=mention(user), took=duration(took, say.language),
+            summary=event.data["summary"], impact=event.data.get("impact", ""), lessons=event.data.get("lessons", "")))
+        self.provision(client, incident)  # the closing drafts, for approval
+        self.post_report(client, incident, say)
+        for person in participants(self.desk, incident):
+            self.send_survey(client, incident, person)
+
+    def post_report(self, client: WebClient, incident: Incident, say: Wording) -> None:
+        """The evaluation report (Markdown) and its timeline chart (PNG), uploaded to the incident channel."""
+        try:
+            with tempfile.TemporaryDirectory(prefix="crisisbot-report-") as folder:
+                markdown, chart = write_report(self.desk, incident, say.language,
+                                               Path(folder) / f"report-{incident.code}.md")
+                client.files_upload_v2(
+                    channel=incident.channel_id, initial_comment=say("resolve.report", code=incident.code),
+                    file_uploads=[{"file": str(markdown), "filename": markdown.name, "title": markdown.stem},
+                                  {"file": str(chart), "filename": chart.name, "title": chart.stem}])
+        except (SlackApiError, OSError, CrisisError, SecurityError) as exc:  # a broken template must not stop the survey
+            log.warning("report for %s failed: %s", incident.code, exc)
+            self.post(client, incident.channel_id, say("resolve.report_failed", code=incident.code))
+
+    def send_survey(self, client: WebClient, incident: Incident, user: str) -> None:
+        say = self.say_to(client, user, wait=True)
+        blocks = as_dicts([
+            SectionBlock(text=MarkdownTextObject(text=say("survey.dm", code=incident.code, title=incident.title))),
+            ActionsBlock(elements=[ButtonElement(text=PlainTextObject(text=say("button.survey")),
+                                                 action_id="survey_open", value=str(incident.id), style="primary")]),
+        ])
+        try:
+            client.chat_postMessage(channel=user, text=say("survey.dm", code=incident.code, title=incident.title),
+                                    blocks=blocks)
+        except SlackApiError as exc:
+            log.warning("survey DM to %s failed: %s", user, exc.response.get("error"))
+
     # ---- redraws -------------------------------------------------------------------------------
     def refresh_header(self, client: WebClient, incident: Incident, strict: bool = False) -> None:
         """Redraw the pinned header; `strict` raises when Slack refuses (for the outbox to retry)."""
@@ -134,6 +215,20 @@ class SlackDesk:
             self.post(client, incident.channel_id, say(
                 key, network=say.network(outcome.draft.network), user=mention(outcome.draft.posted_by),
                 took=duration(took, say.language)))
+
+    def post_update(self, client: WebClient, incident: Incident, user: str, text: str, event_id: int) -> None:
+        """The internal update in the channel, with a button that turns it into public update drafts."""
+        say = self.say(incident.language)
+        body = say("update.posted", user=mention(user), text=text)
+        blocks = as_dicts([
+            SectionBlock(text=MarkdownTextObject(text=body[:3000])),
+            ActionsBlock(elements=[ButtonElement(text=PlainTextObject(text=say("button.public_update")),
+                                                 action_id="draft_update", value=f"{incident.id}:{event_id}")]),
+        ])
+        try:
+            client.chat_postMessage(channel=incident.channel_id, text=body[:3000], blocks=blocks)
+        except SlackApiError as exc:
+            log.warning("update post in %s failed: %s", incident.code, exc.response.get("error"))
 
     def post(self, client: WebClient, channel: str | None, text: str) -> None:
         if not channel:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,11 +31,19 @@ PARALLEL_CALLS = 8
 
 
 def channel_name(incident: Incident, attempt: int = 0) -> str:
-    """`crisis-<yyyymmdd>-<scenario>` (drills `drill-…`), a valid Slack name, suffixed on a clash."""
+    """`crisis-<yyyymmdd>-<scenario>` (drills `drill-…`): a valid Slack name, made unique on a clash.
+
+    The first clash adds the incident's number (`-014`), which is unique by construction; only a channel
+    someone made by hand with that very name leads to a short random suffix.
+    """
     prefix = "drill" if incident.drill else "crisis"
     base = f"{prefix}-{incident.declared_at:%Y%m%d}-{incident.scenario}".lower()
     base = re.sub(r"[^a-z0-9_-]+", "-", base).strip("-")
-    suffix = f"-{attempt + 1}" if attempt else ""
+    suffix = ""
+    if attempt == 1:
+        suffix = "-" + incident.code.rsplit("-", 1)[-1]
+    elif attempt > 1:
+        suffix = f"-{incident.code.rsplit('-', 1)[-1]}-{secrets.token_hex(2)}"
     return base[: MAX_NAME - len(suffix)] + suffix
 
 
@@ -56,6 +65,7 @@ class Provisioner:
     def __init__(self, desk: Desk, client: WebClient, say: Wording) -> None:
         self.desk, self.client, self.say = desk, client, say
         self._paging: dict[str, list[str]] = {}
+        self._header_existed = False
 
     def run(self, incident: Incident) -> Provisioned:
         """Do every step not yet done for `incident`; report the ones Slack refused."""
@@ -65,6 +75,7 @@ class Provisioner:
             return result
         result.incident = incident
         self._paging = self._unpaged(incident)
+        self._header_existed = self.desk.store.delivery(f"{incident.id}:header") is not None
         # Round 2 puts the header first in the channel; round 3 needs its ts (pin) or follows it (drafts).
         for round_steps in (self._room_steps, self._content_steps):
             done = self.desk.store.deliveries(incident.id)
@@ -82,7 +93,7 @@ class Provisioner:
     def _channel(self, incident: Incident, result: Provisioned) -> Incident:
         if incident.channel_id:
             return incident
-        for attempt in range(20):
+        for attempt in range(5):
             name = channel_name(incident, attempt)
             try:
                 response = self.client.conversations_create(name=name, is_private=incident.private)
@@ -108,18 +119,17 @@ class Provisioner:
         return incident
 
     def _room_steps(self, incident: Incident) -> list[tuple[str, Callable[[], str]]]:
-        """The header, the room's topic/purpose/members, and the DMs: all need only the channel id."""
+        """The header, the room's topic and members, and the DMs: all need only the channel id."""
         channel, say, client = incident.channel_id, self.say, self.client
-        book = self.desk.playbook(incident.scenario)
         people = _people_by_role(seats(self.desk, incident))
         steps: list[tuple[str, Callable[[], str]]] = [
+            # The header's text pages the owners (mentions there notify), so no separate paging message.
             ("header", lambda: client.chat_postMessage(
-                channel=channel, text=say("header.fallback", code=incident.code, title=incident.title),
-                blocks=header_blocks(self.desk, incident, say))["ts"]),
+                channel=channel, blocks=header_blocks(self.desk, incident, say),
+                text=say("header.paging", code=incident.code, title=incident.title, people=_mentions(people, say))
+                if people else say("header.fallback", code=incident.code, title=incident.title))["ts"]),
             (f"topic:{incident.level}", lambda: _ok(client.conversations_setTopic(channel=channel, topic=say(
                 "channel.topic", code=incident.code, title=incident.title, level=incident.level)[:250]))),
-            ("purpose", lambda: _ok(client.conversations_setPurpose(channel=channel, purpose=say(
-                "channel.purpose", code=incident.code, scenario=book.name.in_(say.language))[:250]))),
             (f"invite:{incident.level}", lambda: self._invite(incident, people)),
         ]
         for user, roles in people.items():
@@ -135,7 +145,7 @@ class Provisioner:
         steps: list[tuple[str, Callable[[], str]]] = []
         if header_ts:
             steps.append(("pin", lambda: _ok(client.pins_add(channel=channel, timestamp=header_ts))))
-        if people:
+        if people and self._header_existed:  # later pages (after an escalation) get their own message
             steps.append((f"mention:{incident.level}", lambda: client.chat_postMessage(channel=channel, text=say(
                 "channel.paged", people=_mentions(people, say)))["ts"]))
         for draft in self.desk.store.drafts(incident.id):

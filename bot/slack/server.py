@@ -80,9 +80,7 @@ def serve(desk: Desk, host: str = "0.0.0.0") -> None:
     """Run until interrupted: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on PORT."""
     log.info("Crisis Desk starting — %s", describe_start(desk.settings))
     bot = build_bot(desk)
-    fired = bot.runner.start()
-    if fired:
-        log.info("fired %s timer(s) that came due while the bot was down", len(fired))
+    bot.runner.start()  # timers that came due while the bot was down fire on the scheduler's thread
     try:
         if desk.settings.slack_app_token:
             from slack_bolt.adapter.socket_mode import SocketModeHandler

@@ -162,3 +162,47 @@ def _datetime(values: dict[str, Any], block: str) -> datetime | None:
 
 def text_of(values: dict[str, Any], block: str) -> str:
     return _text(values, block) or ""
+
+
+def resolve_modal(incident_id: int, code: str, say: Wording) -> dict:
+    """Summary, impact and first lessons: the start of the evaluation."""
+    view = View(
+        type="modal", callback_id="resolve", title=_pt(say("modal.resolve.title")[:24]),
+        submit=_pt(say("modal.resolve.submit")[:24]), close=_pt(say("modal.cancel")[:24]),
+        private_metadata=json.dumps({"incident": incident_id}),
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(text=say("modal.resolve.intro", code=code))),
+            InputBlock(block_id="summary", label=_pt(say("modal.resolve.summary")),
+                       hint=_pt(say("modal.resolve.summary_hint")),
+                       element=PlainTextInputElement(action_id="value", multiline=True, max_length=2000)),
+            InputBlock(block_id="impact", label=_pt(say("modal.resolve.impact")), optional=True,
+                       element=PlainTextInputElement(action_id="value", multiline=True, max_length=2000)),
+            InputBlock(block_id="lessons", label=_pt(say("modal.resolve.lessons")), optional=True,
+                       element=PlainTextInputElement(action_id="value", multiline=True, max_length=2000)),
+        ],
+    )
+    return view.to_dict()
+
+
+def survey_modal(incident_id: int, code: str, say: Wording) -> dict:
+    """Three questions after the incident: two scores and one open answer."""
+    scale = [Option(value=str(n), text=_pt(say(f"modal.survey.scale.{n}"))) for n in range(1, 6)]
+    view = View(
+        type="modal", callback_id="survey", title=_pt(say("modal.survey.title")[:24]),
+        submit=_pt(say("modal.survey.submit")[:24]), close=_pt(say("modal.cancel")[:24]),
+        private_metadata=json.dumps({"incident": incident_id}),
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(text=say("modal.survey.intro", code=code))),
+            InputBlock(block_id="q1", label=_pt(say("modal.survey.q1")),
+                       element=StaticSelectElement(action_id="value", options=scale)),
+            InputBlock(block_id="q2", label=_pt(say("modal.survey.q2")),
+                       element=StaticSelectElement(action_id="value", options=scale)),
+            InputBlock(block_id="q3", label=_pt(say("modal.survey.q3")), optional=True,
+                       element=PlainTextInputElement(action_id="value", multiline=True, max_length=2000)),
+        ],
+    )
+    return view.to_dict()
+
+
+def selected_of(values: dict[str, Any], block: str) -> str:
+    return _selected(values, block) or ""

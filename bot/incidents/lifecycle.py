@@ -1,0 +1,91 @@
+"""Living with an incident after declare: internal updates, notes, resolving, and the survey after."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.errors import UsageError, WrongState
+from bot.incidents.announce import announce
+from bot.incidents.desk import Desk
+from bot.incidents.drafts import render_drafts
+from bot.incidents.roles import require_role
+from bot.models import Draft, Event, Incident
+
+MAX_TEXT = 3000
+SURVEY_SCALE = (1, 2, 3, 4, 5)
+
+
+def _text(text: str, empty_key: str) -> str:
+    text = text.strip()
+    if not text:
+        raise UsageError(empty_key)
+    if len(text) > MAX_TEXT:
+        raise UsageError("error.text_too_long", limit=MAX_TEXT)
+    return text
+
+
+def _active(incident: Incident) -> None:
+    if not incident.active:
+        raise WrongState("error.incident_resolved", code=incident.code)
+
+
+def post_status_update(desk: Desk, incident: Incident, user: str, text: str) -> Event:
+    """An internal status update: on the timeline, and the seed of the next public update."""
+    _active(incident)
+    text = _text(text, "error.empty_update")
+    with desk.store.transaction():
+        return desk.store.add_event(incident.id, desk.now(), user, "status_update", text=text)
+
+
+def add_note(desk: Desk, incident: Incident, user: str, text: str, **source: Any) -> Event:
+    """A note on the timeline (also from the "Add to crisis timeline" message shortcut)."""
+    text = _text(text, "error.empty_note")
+    with desk.store.transaction():
+        return desk.store.add_event(incident.id, desk.now(), user, "note", text=text, **source)
+
+
+def check_may_resolve(desk: Desk, incident: Incident, user: str) -> None:
+    _active(incident)
+    require_role(desk, incident, user, desk.playbook(incident.scenario).resolve_by, "resolve")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    incident: Incident
+    drafts: list[Draft]  # the "resolved" public drafts, for the usual approval flow
+
+
+def resolve(desk: Desk, incident: Incident, user: str, summary: str, impact: str = "",
+            lessons: str = "") -> Resolved:
+    """Close the incident: stop every timer, record the summary, draft the closing public posts."""
+    check_may_resolve(desk, incident, user)
+    summary = _text(summary, "error.empty_summary")
+    book = desk.playbook(incident.scenario)
+    with desk.store.transaction():
+        now = desk.now()
+        drafts = render_drafts(desk, incident, book.drafts.resolve, actor=user, summary=summary)
+        incident = desk.store.update_incident(incident.id, status="resolved", resolved_at=now)
+        desk.store.add_event(incident.id, now, user, "resolved", summary=summary, impact=impact.strip(),
+                             lessons=lessons.strip())
+        desk.store.cancel_timers(incident.id, now)
+        announce(desk, incident, "resolved")
+    desk.timers_changed()
+    return Resolved(incident, drafts)
+
+
+def participants(desk: Desk, incident: Incident) -> list[str]:
+    """Everyone who acted in the incident (for the survey), in order of first appearance."""
+    people = [incident.declared_by] + [e.actor for e in desk.store.events(incident.id)]
+    people += [ack.user for ack in desk.store.acks(incident.id).values()]
+    return [p for p in dict.fromkeys(people) if p and p != "bot"]
+
+
+def answer_survey(desk: Desk, incident: Incident, user: str, process: int, role_clarity: int,
+                  improve: str) -> Event:
+    """One participant's answers; a later answer from the same person replaces the earlier one in reports."""
+    if process not in SURVEY_SCALE or role_clarity not in SURVEY_SCALE:
+        raise UsageError("error.survey_scale")
+    with desk.store.transaction():
+        return desk.store.add_event(incident.id, desk.now(), user, "survey_answer",
+                                    questions={"q1": process, "q2": role_clarity, "q3": improve.strip()[:MAX_TEXT]})

@@ -1,0 +1,165 @@
+"""What each `/crisis` subcommand does in Slack, once the text is parsed. Wired in bot/slack/app.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from markupsafe import Markup
+from slack_bolt import Ack, Respond
+from slack_sdk import WebClient
+
+from bot.errors import UsageError
+from bot.ids import ROLES
+from bot.incidents import checklist, lifecycle, roles
+from bot.incidents.declare import DEFAULT_LEVEL, DeclareRequest
+from bot.incidents.escalate import check_may_escalate
+from bot.models import Incident
+from bot.slack import status, views
+from bot.slack.commands import Command
+from bot.slack.flows import SlackDesk
+from bot.slack.text import Wording, mention
+
+
+@dataclass
+class Invocation:
+    """One `/crisis` request: who, where, and how to answer them (the ack first, then respond)."""
+
+    slack: SlackDesk
+    client: WebClient
+    ack: Ack
+    respond: Respond
+    command: dict[str, Any]
+    say: Wording
+    acked: bool = field(default=False)
+
+    @property
+    def user(self) -> str:
+        return self.command["user_id"]
+
+    @property
+    def channel(self) -> str | None:
+        return self.command.get("channel_id")
+
+    def answer(self, text: str = "", blocks: list[dict] | None = None) -> None:
+        """Ephemeral answer: in the ack while Slack waits, by response_url after that."""
+        if self.acked:
+            self.respond(response_type="ephemeral", replace_original=False, text=text, blocks=blocks)
+        else:
+            self.ack(response_type="ephemeral", text=text, blocks=blocks)
+            self.acked = True
+
+    def silent_ack(self) -> None:
+        if not self.acked:
+            self.ack()
+            self.acked = True
+
+    def incident_here(self) -> Incident:
+        """The incident whose channel the command was typed in."""
+        incident = self.slack.desk.store.incident_by_channel(self.channel) if self.channel else None
+        if incident is None:
+            raise UsageError("error.not_in_incident_channel")
+        return incident
+
+
+def open_declare_form(run: Invocation, cmd: Command) -> None:
+    run.silent_ack()
+    run.client.views_open(trigger_id=run.command["trigger_id"],
+                          view=views.declare_modal(run.slack.desk, run.say, run.channel))
+
+
+def show_help(run: Invocation, cmd: Command) -> None:
+    run.answer(run.say("help.text"))
+
+
+def show_roles(run: Invocation, cmd: Command) -> None:
+    owners = run.slack.desk.store.role_owners()
+    lines = [run.say("roles.heading")]
+    for role in ROLES:
+        people = owners.get(role) or []
+        if people:
+            lines.append(run.say("roles.line", role=run.say.role(role), owner=mention(people[0]),
+                                 backups=Markup(", ").join(mention(u) for u in people[1:])))
+        else:
+            lines.append(run.say("roles.line_empty", role=run.say.role(role), role_id=Markup(role)))  # typeable id
+    run.answer("\n".join(lines))
+
+
+def set_roles(run: Invocation, cmd: Command) -> None:
+    users = roles.set_role_owners(run.slack.desk, run.user, cmd.role, cmd.users)
+    run.answer(run.say("roles.set_done", role=run.say.role(roles.check_role(cmd.role)), owner=mention(users[0]),
+                       backups=Markup(", ").join(mention(u) for u in users[1:])))
+
+
+def declare(run: Invocation, cmd: Command) -> None:
+    desk, say = run.slack.desk, run.say
+    book = desk.playbook(cmd.scenario)  # unknown scenario → usage before anything happens
+    title = cmd.title or say("declare.drill_title", scenario=book.name.in_(say.language))
+    run.answer(say("declare.working", scenario=book.name.in_(say.language)))
+    request = DeclareRequest(scenario=cmd.scenario, level=cmd.level or DEFAULT_LEVEL, title=title,
+                             declared_by=run.user, drill=cmd.name == "drill")
+    _, message = run.slack.declare(run.client, request)
+    run.answer(message)
+
+
+def escalate(run: Invocation, cmd: Command) -> None:
+    incident = run.incident_here()
+    level = cmd.level or incident.level + (1 if cmd.name == "escalate" else -1)
+    check_may_escalate(run.slack.desk, incident, level, run.user)  # refusals go in the ack, nothing started
+    run.answer(run.say("command.working"))
+    run.slack.escalate(run.client, incident, level, run.user)
+
+
+def gdpr_notified(run: Invocation, cmd: Command) -> None:
+    incident = run.incident_here()
+    if checklist.gdpr_notified(run.slack.desk, incident, run.user):
+        run.answer(run.say("command.done"))
+        run.slack.refresh_header(run.client, incident)
+        run.slack.post(run.client, incident.channel_id, run.slack.say(incident.language)(
+            "gdpr.notified", user=mention(run.user)))
+    else:
+        run.answer(run.say("gdpr.already"))
+
+
+def show_status(run: Invocation, cmd: Command) -> None:
+    desk = run.slack.desk
+    incident = desk.store.incident_by_channel(run.channel) if run.channel else None
+    if incident is None:
+        run.answer(run.say("status.choose"), blocks=status.choose_blocks(desk, run.say))
+    else:
+        run.answer(status.status_text(desk, incident, run.say))
+
+
+def list_incidents(run: Invocation, cmd: Command) -> None:
+    run.answer(status.list_text(run.slack.desk, run.say))
+
+
+def status_update(run: Invocation, cmd: Command) -> None:
+    """An internal update in the channel, with a button to turn it into public update drafts."""
+    incident = run.incident_here()
+    event = lifecycle.post_status_update(run.slack.desk, incident, run.user, cmd.title)
+    run.answer(run.say("update.recorded"))
+    run.slack.post_update(run.client, incident, run.user, cmd.title, event.id or 0)
+
+
+def note(run: Invocation, cmd: Command) -> None:
+    incident = run.incident_here()
+    lifecycle.add_note(run.slack.desk, incident, run.user, cmd.title)
+    run.answer(run.say("note.recorded", code=incident.code))
+
+
+def resolve(run: Invocation, cmd: Command) -> None:
+    incident = run.incident_here()
+    lifecycle.check_may_resolve(run.slack.desk, incident, run.user)  # refuse before the form, not after it
+    run.silent_ack()
+    run.client.views_open(trigger_id=run.command["trigger_id"],
+                          view=views.resolve_modal(incident.id, incident.code, run.say))
+
+
+HANDLERS: dict[str, Callable[[Invocation, Command], None]] = {
+    "": open_declare_form, "help": show_help, "roles": show_roles, "roles_set": set_roles,
+    "declare": declare, "drill": declare, "escalate": escalate, "deescalate": escalate,
+    "gdpr_notified": gdpr_notified, "status": show_status, "list": list_incidents, "update": status_update,
+    "note": note, "resolve": resolve,
+}
