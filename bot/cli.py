@@ -252,6 +252,8 @@ def demo(
     language: Annotated[str, typer.Option(help="en or nl")] = "en",
     speed: Annotated[float, typer.Option(help="clock speed: 60 makes the 1-hour target pass in a minute")] = 60.0,
     transcript: Annotated[Path | None, typer.Option(help="also write the transcript to this file")] = None,
+    report: Annotated[Path | None, typer.Option(help="where to write the evaluation report (default: "
+                                                "./report-CR-<year>-001.md and .png)")] = None,
 ) -> None:
     """Play a data-breach crisis against the built-in Slack emulator: no Slack account, no network.
 
@@ -261,7 +263,7 @@ def demo(
 
     if language not in LANGUAGES:
         raise ConfigError([f"--language: {language!r} is not supported — valid: {', '.join(LANGUAGES)}"])
-    raise typer.Exit(run_demo(language=language, speed=speed, transcript=transcript))
+    raise typer.Exit(run_demo(language=language, speed=speed, transcript=transcript, report=report))
 
 
 @app.command()

@@ -10,11 +10,13 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markdown import Markdown
 from rich.markup import escape
 from rich.rule import Rule
 
 from bot.clock import SystemClock
 from bot.messages import duration, local_time
+from bot.report import write_report
 from bot.sandbox.transcript import render_event
 from bot.workspace import LocalCrisisDesk, start_local
 
@@ -22,6 +24,8 @@ STEP_MINUTES = 3  # crisis minutes between the cast's actions; the clock speed t
 
 
 class DemoScript:
+    report_path: Path | None = None
+
     def __init__(self, local: LocalCrisisDesk, console: Console, language: str, speed: float) -> None:
         self.local, self.console, self.language, self.speed = local, console, language, speed
         self.emu = local.emulator
@@ -126,7 +130,45 @@ class DemoScript:
         self.step(self.say("demo.step11"))
         self.click("anna", say("button.escalate", level=3), "escalate", channel_id=outage.channel_id or "",
                    ts=missed["ts"])
+
+        self.step(self.say("demo.step12"))
+        self.pause(30)
+        self.emu.slash_command(self.people["anna"], "resolve", channel_id=channel)
+        self.local.settle()
+        view = self.emu.open_view(self.people["anna"])
+        self.console.print("[bold magenta]@anna[/] " + self.say("demo.fills_resolve"))
+        self.emu.submit_view(self.people["anna"], view["id"], {
+            "summary": {"value": {"type": "plain_text_input", "value": self.say("demo.resolve_summary")}},
+            "impact": {"value": {"type": "plain_text_input", "value": self.say("demo.resolve_impact")}},
+            "lessons": {"value": {"type": "plain_text_input", "value": self.say("demo.resolve_lessons")}},
+        })
+        self.show_new()
+        self.step(self.say("demo.step13"))
+        self.answer_survey("chen", 4, 5, self.say("demo.survey_answer"))
+        self.show_report(incident.id)
         return self.summary(incident.id, outage.id)
+
+    def answer_survey(self, who: str, process: int, clarity: int, improve: str) -> None:
+        dm = self.emu.dm_channel_of(self.people[who]) or ""
+        survey = self.emu.dms(self.people[who])[-1]
+        self.click(who, self.local.desk.messages.ui(self.language, "button.survey"), "survey_open", channel_id=dm,
+                   ts=survey["ts"])
+        view = self.emu.open_view(self.people[who])
+        self.emu.submit_view(self.people[who], view["id"], {
+            "q1": {"value": {"type": "static_select", "selected_option": {"value": str(process)}}},
+            "q2": {"value": {"type": "static_select", "selected_option": {"value": str(clarity)}}},
+            "q3": {"value": {"type": "plain_text_input", "value": improve}},
+        })
+        self.show_new()
+
+    def show_report(self, incident_id: int) -> None:
+        """The evaluation report, in the terminal and as files next to where the demo ran."""
+        desk = self.local.desk
+        names = {p.id: p.real_name for p in self.local.cast}
+        markdown, chart = write_report(desk, desk.store.incident(incident_id), self.language, self.report_path,
+                                       user_names=names)
+        self.console.print(Markdown(markdown.read_text(encoding="utf-8")))
+        self.console.print(self.say("demo.report_written", markdown=str(markdown), chart=str(chart)))
 
     def declare_in_modal(self, who: str, scenario: str, level: int, title: str, what: str,
                          detected_minutes_ago: int) -> None:
@@ -193,13 +235,15 @@ def _legal_edit(text: str, language: str) -> str:
 
 
 def run_demo(language: str = "en", speed: float = 60.0, transcript: Path | None = None,
-             console: Console | None = None) -> int:
+             console: Console | None = None, report: Path | None = None) -> int:
     """Play the demo; returns the exit code (0 when the first response was posted)."""
     console = console or Console(record=transcript is not None, highlight=False)
     console.print("[bold]Crisis Desk demo[/bold] — " + _wording(language)("demo.intro", language=language,
                                                                           speed=f"{speed:g}"))
     with start_local(clock=SystemClock(speed), environ={"CRISISBOT_LANGUAGE": language}) as local:
-        code = DemoScript(local, console, language, speed).run()
+        script = DemoScript(local, console, language, speed)
+        script.report_path = report
+        code = script.run()
     if transcript is not None:
         transcript.write_text(console.export_text(), encoding="utf-8")
         console.print(_wording(language)("demo.transcript", path=str(transcript)))

@@ -219,6 +219,9 @@ class Store(TimerStore):
         self.path = Path(path)
         self._local = threading.local()
         self._write_lock = threading.RLock()
+        # Every thread's connection, so close() releases them all: short-lived worker threads (parallel
+        # Slack calls) would otherwise leave file descriptors open until the garbage collector runs.
+        self._connections: list[sqlite3.Connection] = []
         try:
             self.migrate()
         except BaseException:
@@ -235,6 +238,8 @@ class Store(TimerStore):
             conn.execute("PRAGMA foreign_keys=ON")
             db = sqlite_utils.Database(conn)
             self._local.db = db
+            with self._write_lock:
+                self._connections.append(conn)
         return db
 
     @contextmanager
@@ -255,10 +260,12 @@ class Store(TimerStore):
                 db.conn.execute("COMMIT")
 
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        """Close every connection this store opened, on any thread."""
+        with self._write_lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()
 
     # ---- schema --------------------------------------------------------------------------------
     def schema_version(self) -> int:

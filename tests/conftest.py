@@ -113,3 +113,19 @@ def staffed(crisis: Crisis) -> Crisis:
     """A workspace whose roles all have owners."""
     crisis.set_roles()
     return crisis
+
+
+# ---- --full: every fault position and crash point, many more fuzz examples (default: a CI-sized sample) ----
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--full", action="store_true", default=False,
+                     help="reliability suites: every fault position and crash point, 500 fuzz examples per property")
+
+
+def is_full(config: pytest.Config) -> bool:
+    """For collection-time decisions (pytest_generate_tests): was --full given?"""
+    return bool(config.getoption("--full", default=False))
+
+
+@pytest.fixture(scope="session")
+def full(pytestconfig: pytest.Config) -> bool:
+    return is_full(pytestconfig)

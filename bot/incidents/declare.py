@@ -13,7 +13,7 @@ from bot.incidents.announce import announce
 from bot.incidents.desk import Desk
 from bot.incidents.drafts import render_drafts
 from bot.incidents.timers import declare_timers
-from bot.models import Draft, Incident
+from bot.models import Ack, Draft, Incident
 
 DEFAULT_LEVEL = 2  # a crisis someone bothers to declare usually needs a lead; L1 is the explicit choice
 DUPLICATE_WINDOW = timedelta(minutes=1)
@@ -42,6 +42,12 @@ class Declared:
     existing: bool  # True: the same person declared the same title a moment ago; nothing new was made
 
 
+def find_repeat(desk: Desk, request: DeclareRequest) -> Incident | None:
+    """The incident this request repeats: same person and title within a minute, or never fully set up."""
+    title = " ".join(request.title.split())
+    return desk.store.recent_declare(request.declared_by, title, desk.now() - DUPLICATE_WINDOW)
+
+
 def declare(desk: Desk, request: DeclareRequest) -> Declared:
     """Record a new incident (or return the one just declared with the same title by the same person)."""
     book = desk.playbook(request.scenario)
@@ -55,7 +61,7 @@ def declare(desk: Desk, request: DeclareRequest) -> Declared:
     now = desk.now()
     detected = min(request.detected_at or now, now)
     with desk.store.transaction():
-        earlier = desk.store.recent_declare(request.declared_by, title, now - DUPLICATE_WINDOW)
+        earlier = find_repeat(desk, request)
         if earlier is not None:
             return Declared(earlier, desk.store.drafts(earlier.id), existing=True)
         code = desk.store.next_code(now.year, prefix="DR" if request.drill else "CR")
@@ -68,8 +74,19 @@ def declare(desk: Desk, request: DeclareRequest) -> Declared:
         )
         desk.store.add_event(incident.id, now, request.declared_by, "declared", code=code, scenario=book.id,
                              level=request.level, title=title, detected_at=detected.isoformat())
+        _declarer_takes_own_roles(desk, incident)
         drafts = render_drafts(desk, incident, book.drafts.declare, actor=request.declared_by)
         desk.store.add_timers(declare_timers(desk, incident))
         announce(desk, incident, "declared")
     desk.timers_changed()
     return Declared(incident, drafts, existing=False)
+
+
+def _declarer_takes_own_roles(desk: Desk, incident: Incident) -> None:
+    """Whoever declares is evidently on it: the roles they own or back up count as acknowledged."""
+    owners = desk.store.role_owners()
+    for role in desk.playbook(incident.scenario).level(incident.level).roles:
+        if incident.declared_by in owners.get(role, []) and desk.store.add_ack(
+                Ack(incident_id=incident.id, role=role, user=incident.declared_by, at=incident.declared_at)):
+            desk.store.add_event(incident.id, incident.declared_at, incident.declared_by, "acknowledged", role=role,
+                                 declared=True)

@@ -22,6 +22,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.errors import CrisisError, UsageError
+from bot.faults import crash_point
 from bot.incidents import checklist, drafts, lifecycle, roles
 from bot.incidents.declare import DeclareRequest
 from bot.slack import commands, status, subcommands, views
@@ -33,9 +34,18 @@ from bot.slack.home import from_home, publish_home, register_home
 log = logging.getLogger("crisisbot.slack")
 
 
+class CrisisWebClient(WebClient):
+    """slack_sdk's client with a crash point after every Web API call Slack answered (restart tests)."""
+
+    def api_call(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        response = super().api_call(*args, **kwargs)
+        crash_point("web_api_call")
+        return response
+
+
 def make_client(token: str, api_url: str, timeout: int = 10) -> WebClient:
     """A WebClient that retries 429 by Retry-After, 5xx and dropped connections (slack_sdk's own handlers)."""
-    return WebClient(token=token, base_url=api_url, timeout=timeout, retry_handlers=[
+    return CrisisWebClient(token=token, base_url=api_url, timeout=timeout, retry_handlers=[
         RateLimitErrorRetryHandler(max_retry_count=4),
         ServerErrorRetryHandler(max_retry_count=3),
         ConnectionErrorRetryHandler(max_retry_count=3),
@@ -47,6 +57,13 @@ def build_app(slack: SlackDesk, *, token: str, signing_secret: str, api_url: str
     desk = slack.desk
     app = App(signing_secret=signing_secret, client=make_client(token, api_url),
               token_verification_enabled=False, raise_error_for_unhandled_request=False)
+
+    @app.middleware
+    def our_client(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
+        """Bolt hands listeners a plain WebClient per request: use ours, so their calls pass the crash point."""
+        if type(req.context.client) is WebClient:
+            req.context.client.__class__ = CrisisWebClient  # same settings and retries; only adds the crash point
+        return next()
 
     @app.middleware
     def once_per_request(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:

@@ -59,6 +59,17 @@ class SlackDesk:
         threading.Thread(target=self.user_language, args=(client, user), daemon=True).start()
         return self.say()
 
+    def user_names(self, client: WebClient, users: list[str]) -> dict[str, str]:
+        """Display names for a report, so it reads "Anna de Vries" rather than a user id."""
+        names = {}
+        for user in users:
+            try:
+                profile = client.users_info(user=user)["user"]
+            except (SlackApiError, OSError, KeyError):
+                continue
+            names[user] = profile.get("real_name") or profile.get("name") or user
+        return names
+
     def user_language(self, client: WebClient, user: str) -> str:
         """Look the user's locale up in Slack (and remember it for an hour)."""
         language = self.desk.language
@@ -147,8 +158,9 @@ class SlackDesk:
         """The evaluation report (Markdown) and its timeline chart (PNG), uploaded to the incident channel."""
         try:
             with tempfile.TemporaryDirectory(prefix="crisisbot-report-") as folder:
+                names = self.user_names(client, participants(self.desk, incident))
                 markdown, chart = write_report(self.desk, incident, say.language,
-                                               Path(folder) / f"report-{incident.code}.md")
+                                               Path(folder) / f"report-{incident.code}.md", user_names=names)
                 client.files_upload_v2(
                     channel=incident.channel_id, initial_comment=say("resolve.report", code=incident.code),
                     file_uploads=[{"file": str(markdown), "filename": markdown.name, "title": markdown.stem},
@@ -203,7 +215,8 @@ class SlackDesk:
 
     def after_draft_change(self, client: WebClient, outcome: DraftOutcome) -> None:
         """Redraw the draft; when this was the first public response, the header and a note too."""
-        if not outcome.changed:
+        if not outcome.changed:  # a repeat click: redraw anyway, it repairs a message a refused update left stale
+            self.refresh_draft(client, outcome.incident, outcome.draft)
             return
         self.refresh_draft(client, outcome.incident, outcome.draft)
         if outcome.first_response:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -47,6 +48,19 @@ def channel_name(incident: Incident, attempt: int = 0) -> str:
     return base[: MAX_NAME - len(suffix)] + suffix
 
 
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One shared pool for the parallel Slack calls: its threads (and their SQLite connections) are reused."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=PARALLEL_CALLS, thread_name_prefix="crisisbot-slack")
+        return _POOL
+
+
 def channel_url(channel_id: str | None) -> str | None:
     return f"https://slack.com/app_redirect?channel={channel_id}" if channel_id else None
 
@@ -80,8 +94,7 @@ class Provisioner:
         for round_steps in (self._room_steps, self._content_steps):
             done = self.desk.store.deliveries(incident.id)
             steps = [(name, call) for name, call in round_steps(incident) if f"{incident.id}:{name}" not in done]
-            with ThreadPoolExecutor(max_workers=PARALLEL_CALLS) as pool:
-                outcomes = list(pool.map(lambda step: self._do(incident, *step), steps))
+            outcomes = list(_pool().map(lambda step: self._do(incident, *step), steps))
             result.failed += [name for (name, _), ok in zip(steps, outcomes, strict=True) if not ok]
         ready = f"{incident.id}:ready"
         if result.complete and self.desk.store.delivery(ready) is None:
@@ -140,11 +153,10 @@ class Provisioner:
         """Pin the header, page the team in the channel, post the drafts."""
         channel, say, client = incident.channel_id, self.say, self.client
         header_ts = self.desk.store.delivery(f"{incident.id}:header")
-        # Page in the channel whoever this run DMs; a re-run after a failed page names the whole level.
-        people = self._paging or _people_by_role(seats(self.desk, incident))
+        people = self._paging  # page in the channel whoever this run DMs for the first time
         steps: list[tuple[str, Callable[[], str]]] = []
         if header_ts:
-            steps.append(("pin", lambda: _ok(client.pins_add(channel=channel, timestamp=header_ts))))
+            steps.append(("pin", lambda: self._pin(channel, header_ts)))
         if people and self._header_existed:  # later pages (after an escalation) get their own message
             steps.append((f"mention:{incident.level}", lambda: client.chat_postMessage(channel=channel, text=say(
                 "channel.paged", people=_mentions(people, say)))["ts"]))
@@ -166,6 +178,14 @@ class Provisioner:
             if exc.response.get("error") != "already_in_channel":
                 raise
         return ",".join(users)
+
+    def _pin(self, channel: str, ts: str) -> str:
+        try:
+            self.client.pins_add(channel=channel, timestamp=ts)
+        except SlackApiError as exc:
+            if exc.response.get("error") != "already_pinned":  # pinned by a run that died before noting it
+                raise
+        return "ok"
 
     def _dm(self, incident: Incident, user: str, roles: list[str]) -> str:
         response = self.client.chat_postMessage(

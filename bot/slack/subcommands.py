@@ -13,13 +13,13 @@ from slack_sdk import WebClient
 from bot.errors import UsageError
 from bot.ids import ROLES
 from bot.incidents import checklist, lifecycle, roles
-from bot.incidents.declare import DEFAULT_LEVEL, DeclareRequest
+from bot.incidents.declare import DEFAULT_LEVEL, DeclareRequest, find_repeat
 from bot.incidents.escalate import check_may_escalate
 from bot.models import Incident
 from bot.slack import status, views
 from bot.slack.commands import Command
 from bot.slack.flows import SlackDesk
-from bot.slack.text import Wording, mention
+from bot.slack.text import Wording, channel_link, mention
 
 
 @dataclass
@@ -96,9 +96,13 @@ def declare(run: Invocation, cmd: Command) -> None:
     desk, say = run.slack.desk, run.say
     book = desk.playbook(cmd.scenario)  # unknown scenario → usage before anything happens
     title = cmd.title or say("declare.drill_title", scenario=book.name.in_(say.language))
-    run.answer(say("declare.working", scenario=book.name.in_(say.language)))
     request = DeclareRequest(scenario=cmd.scenario, level=cmd.level or DEFAULT_LEVEL, title=title,
                              declared_by=run.user, drill=cmd.name == "drill")
+    repeat = find_repeat(desk, request)
+    if repeat is not None and desk.store.delivery(f"{repeat.id}:ready"):  # a double submit: say so at once
+        run.answer(say("declare.existing", code=repeat.code, channel=channel_link(repeat.channel_id)))
+        return
+    run.answer(say("declare.working", scenario=book.name.in_(say.language)))
     _, message = run.slack.declare(run.client, request)
     run.answer(message)
 
