@@ -21,10 +21,12 @@ def test_demo_plays_the_whole_loop(language: str, expected: list[str], tmp_path)
     buffer = io.StringIO()
     console = Console(file=buffer, width=120, record=True, highlight=False)
     transcript = tmp_path / "demo.txt"
-    code = run_demo(language=language, speed=240, transcript=transcript, console=console)
+    report = tmp_path / "report.md"
+    code = run_demo(language=language, speed=240, transcript=transcript, console=console, report=report)
     text = buffer.getvalue()
     assert code == 0, text[-3000:]
     for snippet in expected:
         assert snippet in text, snippet
     assert "Traceback" not in text
     assert transcript.read_text(encoding="utf-8").strip()
+    assert "CR-2026-001" in report.read_text(encoding="utf-8") and report.with_suffix(".png").stat().st_size > 5000
