@@ -260,12 +260,22 @@ class Store(TimerStore):
                 db.conn.execute("COMMIT")
 
     def close(self) -> None:
-        """Close every connection this store opened, on any thread."""
+        """Close this thread's connection."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            with self._write_lock:
+                if db.conn in self._connections:
+                    self._connections.remove(db.conn)
+            db.close()
+            self._local.db = None
+
+    def close_all(self) -> None:
+        """Close the connections of every thread: only once no other thread uses this store any more."""
         with self._write_lock:
             connections, self._connections = self._connections, []
+            self._local = threading.local()
         for conn in connections:
             conn.close()
-        self._local = threading.local()
 
     # ---- schema --------------------------------------------------------------------------------
     def schema_version(self) -> int:

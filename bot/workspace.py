@@ -71,11 +71,12 @@ class LocalCrisisDesk:
         return fired
 
     def stop(self) -> None:
+        self.activity.wait_idle(timeout=5)  # let work behind answered requests finish before closing the store
         self.bot.runner.stop()
         self.server.close()
         self.thread.join(timeout=5)
         self.emulator.stop()
-        self.desk.store.close()
+        self.desk.store.close_all()
         if self.tmp is not None:
             self.tmp.cleanup()
 

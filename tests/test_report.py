@@ -66,8 +66,10 @@ class Script:
         self.crisis.click_draft(who, incident, network, "draft_mark_posted")
 
     def declare(self) -> Incident:
+        # gijs holds no role, so every role owner acknowledges at a time the script chooses (a declarer who
+        # owns a role holds it from the start)
         self.advance_to(0)
-        return self.crisis.declare()
+        return self.crisis.declare(who="gijs")
 
 
 def answered_late(script: Script) -> None:
@@ -343,7 +345,7 @@ def test_english_report_shows_the_numbers_against_the_target(desk: Desk) -> None
     text = render_report(desk, incident(desk, IN_TIME), "en", user_names=NAMES)
     assert text.startswith(f"# Evaluation report {IN_TIME}: Customer emails exposed")
     assert "Data breach" in text and "**Level:** 2" in text
-    assert "**Declared by:** Bram Jansen on 14 Mar 2026, 10:00" in text  # Amsterdam time
+    assert "**Declared by:** Gijs Mulder on 14 Mar 2026, 10:00" in text  # Amsterdam time
     assert "| Detection → first public response | 25.0 min | 60 minutes | ✅ |" in text
     assert "| Declaration → first draft fully approved | 18.0 min |" in text
     assert "| Crisis lead | Anna de Vries | at declaring | 3.0 min | 15 minutes | ✅ |" in text
