@@ -20,7 +20,7 @@ from typing import Any
 import sqlite_utils
 
 from bot.clock import parse_iso
-from bot.errors import SchemaError
+from bot.errors import NotFound, SchemaError
 from bot.models import Ack, Approval, ChecklistMark, Draft, Event, Incident, OutboxMessage, Timer
 
 BUSY_TIMEOUT_MS = 10_000
@@ -318,7 +318,11 @@ class Store(TimerStore):
         return self.incident(int(row))
 
     def incident(self, incident_id: int) -> Incident:
-        return Incident.model_validate(_decode(self.db["incidents"].get(incident_id)))
+        try:
+            row = self.db["incidents"].get(incident_id)
+        except sqlite_utils.db.NotFoundError as exc:  # e.g. a button of a database since replaced
+            raise NotFound("error.not_found") from exc
+        return Incident.model_validate(_decode(row))
 
     def find_incident(self, incident_id: int) -> Incident | None:
         row = self.db.execute("SELECT 1 FROM incidents WHERE id = ?", [incident_id]).fetchone()

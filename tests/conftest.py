@@ -117,8 +117,12 @@ def staffed(crisis: Crisis) -> Crisis:
 
 # ---- --full: every fault position and crash point, many more fuzz examples (default: a CI-sized sample) ----
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--full", action="store_true", default=False,
-                     help="reliability suites: every fault position and crash point, 500 fuzz examples per property")
+    parser.addoption(
+        "--full",
+        action="store_true",
+        default=False,
+        help="reliability suites: every fault position and crash point, 500 fuzz examples per property",
+    )
 
 
 def is_full(config: pytest.Config) -> bool:

@@ -8,6 +8,7 @@ Bolt then runs it on its worker threads. A Slack retry or a replayed request is 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -98,9 +99,9 @@ def _register_command(app: App, slack: SlackDesk) -> None:
 def _ids(value: str | None) -> tuple[int, str]:
     """Split a button value `123:rest`; a malformed one is a usage error, not a crash."""
     head, _, rest = (value or "").partition(":")
-    if not head.isdigit() or not rest:
+    if not rest:
         raise UsageError("error.bad_button")
-    return int(head), rest
+    return _int(head), rest
 
 
 def _register_actions(app: App, slack: SlackDesk) -> None:
@@ -191,10 +192,11 @@ def _register_actions(app: App, slack: SlackDesk) -> None:
         ack()  # a link button: Slack opens the URL, we only confirm receipt
 
 
-def _int(text: str) -> int:
-    if not text.isdigit():
+def _int(text: object) -> int:
+    """An id or number from a button value or form metadata: ASCII digits (`²`.isdigit() is true too)."""
+    if not (isinstance(text, int | str) and re.fullmatch(r"[0-9]{1,18}", str(text))):
         raise UsageError("error.bad_button")
-    return int(text)
+    return int(str(text))
 
 
 def _tell(client: WebClient, body: dict[str, Any], respond: Respond | None, text: str) -> None:
@@ -240,8 +242,8 @@ def _register_views(app: App, slack: SlackDesk) -> None:
         meta = views.metadata(view)
         text = views.text_of(view.get("state", {}).get("values", {}), "text")
         try:
-            outcome = drafts.edit_draft(desk, int(meta.get("draft", 0)), body["user"]["id"], text,
-                                        int(meta.get("version", 0)))
+            outcome = drafts.edit_draft(desk, _int(meta.get("draft")), body["user"]["id"], text,
+                                        _int(meta.get("version")))
         except CrisisError as exc:
             ack(response_action="errors", errors={"text": slack.explain(exc, slack.say())[:150]})
             return
@@ -254,7 +256,7 @@ def _register_views(app: App, slack: SlackDesk) -> None:
         meta = views.metadata(view)
         reason = views.text_of(view.get("state", {}).get("values", {}), "reason")
         try:
-            outcome = drafts.reject_draft(desk, int(meta.get("draft", 0)), int(meta.get("version", 0)),
+            outcome = drafts.reject_draft(desk, _int(meta.get("draft")), _int(meta.get("version")),
                                           body["user"]["id"], reason)
         except CrisisError as exc:
             ack(response_action="errors", errors={"reason": slack.explain(exc, slack.say())[:150]})
@@ -272,7 +274,7 @@ def _register_lifecycle(app: App, slack: SlackDesk) -> None:
         user = body["user"]["id"]
         values = view.get("state", {}).get("values", {})
         try:
-            incident = desk.store.incident(int(views.metadata(view).get("incident", 0)))
+            incident = desk.store.incident(_int(views.metadata(view).get("incident")))
             resolved = lifecycle.resolve(desk, incident, user, views.text_of(values, "summary"),
                                          views.text_of(values, "impact"), views.text_of(values, "lessons"))
         except CrisisError as exc:
@@ -288,7 +290,7 @@ def _register_lifecycle(app: App, slack: SlackDesk) -> None:
         values = view.get("state", {}).get("values", {})
         say = slack.say_to(client, user)
         try:
-            incident = desk.store.incident(int(views.metadata(view).get("incident", 0)))
+            incident = desk.store.incident(_int(views.metadata(view).get("incident")))
             lifecycle.answer_survey(desk, incident, user, _int(views.selected_of(values, "q1")),
                                     _int(views.selected_of(values, "q2")), views.text_of(values, "q3"))
         except CrisisError as exc:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import re
 from dataclasses import dataclass
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qs
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -34,9 +37,66 @@ def wsgi_app(app: App) -> WSGIApp:
             body = json.dumps({"ok": True}).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
+        stamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")
+        if stamp is not None and not re.fullmatch(r"[0-9]{1,12}", stamp):
+            # slack_sdk's signature check would raise on it (a 500 for anyone who asks): not from Slack
+            return _refuse(start_response, "401 Unauthorized", b"invalid request")
+        if _malformed_payload(environ):
+            log.warning("refused an interaction payload shaped unlike anything Slack sends")
+            return _refuse(start_response, "400 Bad Request", b"bad request")
         return slack(environ, start_response)
 
     return application
+
+
+def _refuse(start_response: Callable[..., Any], status: str, body: bytes) -> Iterable[bytes]:
+    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+# Fields Bolt (and our listeners) index without checking, with the JSON type Slack always sends.
+_PAYLOAD_FIELDS: dict[str, Any] = {"type": str, "user": dict, "team": dict, "channel": dict, "container": dict,
+                                   "view": dict, "message": dict, "state": dict, "actions": list,
+                                   "authorizations": list, "enterprise": (dict, type(None))}
+_VIEW_FIELDS: dict[str, Any] = {"type": str, "id": str, "callback_id": str, "private_metadata": str, "state": dict}
+_ACTION_FIELDS: dict[str, Any] = {"type": str, "action_id": str, "block_id": str, "value": str}
+
+
+def _malformed_payload(environ: dict[str, Any]) -> bool:
+    """An interaction `payload` Slack never sends: not a JSON object, or a field of the wrong type.
+
+    Bolt would answer it with a 500 and a traceback in the log (parsing happens even before the signature
+    check), so it is refused here with a 400. Other bodies pass through untouched.
+    """
+    try:
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    if size <= 0:
+        return False
+    raw = environ["wsgi.input"].read(size)
+    environ["wsgi.input"] = io.BytesIO(raw)  # Bolt reads the body again
+    if not (raw.startswith(b"payload=") or b"&payload=" in raw):
+        return False
+    try:
+        payload = json.loads(parse_qs(raw.decode("utf-8", "replace")).get("payload", [""])[-1])
+    except ValueError:
+        return True
+    if not isinstance(payload, dict) or _wrong_types(payload, _PAYLOAD_FIELDS):
+        return True
+    view, actions, user = payload.get("view"), payload.get("actions"), payload.get("user", {})
+    if view is not None and ("type" not in view or _wrong_types(view, _VIEW_FIELDS)):
+        return True
+    if actions is not None and not (actions and all(isinstance(a, dict) and not _wrong_types(a, _ACTION_FIELDS)
+                                                    for a in actions)):
+        return True
+    if not all(isinstance(a, dict) for a in payload.get("authorizations", [])):
+        return True
+    return not isinstance(user.get("id", ""), str)
+
+
+def _wrong_types(data: dict[str, Any], fields: dict[str, Any]) -> bool:
+    return any(key in data and not isinstance(data[key], kind) for key, kind in fields.items())
 
 
 @dataclass

@@ -83,6 +83,8 @@ def parse_declare(values: dict[str, Any], now: datetime, say: Wording) -> tuple[
     errors: dict[str, str] = {}
     if not scenario:
         errors["scenario"] = say("modal.declare.need_scenario")
+    if level not in {str(n) for n in LEVELS}:  # the form only offers 1–3
+        errors["level"] = say("error.bad_level", level=level[:10])
     if not title:
         errors["title"] = say("error.empty_title")
     detected = _datetime(values, "detected")
@@ -90,7 +92,7 @@ def parse_declare(values: dict[str, Any], now: datetime, say: Wording) -> tuple[
         errors["detected"] = say("modal.declare.detected_future")
     if errors:
         return None, errors
-    private = bool(values.get("private", {}).get("value", {}).get("selected_options"))
+    private = bool(_value(values, "private").get("selected_options"))
     form = DeclareForm(scenario=scenario or "", level=int(level), title=title,
                        description=_text(values, "description") or "", detected_at=detected, private=private)
     return form, {}
@@ -140,8 +142,10 @@ def metadata(view: dict) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _value(values: dict[str, Any], block: str) -> dict[str, Any]:
-    found = values.get(block, {}).get("value")
+def _value(values: Any, block: str) -> dict[str, Any]:
+    """One input's state; {} for anything Slack would not send (the caller then sees no value)."""
+    entry = values.get(block) if isinstance(values, dict) else None
+    found = entry.get("value") if isinstance(entry, dict) else None
     return found if isinstance(found, dict) else {}
 
 
@@ -152,12 +156,16 @@ def _text(values: dict[str, Any], block: str) -> str | None:
 
 def _selected(values: dict[str, Any], block: str) -> str | None:
     option = _value(values, block).get("selected_option") or {}
-    return option.get("value") if isinstance(option, dict) else None
+    value = option.get("value") if isinstance(option, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _datetime(values: dict[str, Any], block: str) -> datetime | None:
     stamp = _value(values, block).get("selected_date_time")
-    return datetime.fromtimestamp(int(stamp), UTC) if isinstance(stamp, int | float) else None
+    try:
+        return datetime.fromtimestamp(int(stamp), UTC) if isinstance(stamp, int | float) else None
+    except (OverflowError, OSError, ValueError):  # not a time Slack's picker can send
+        return None
 
 
 def text_of(values: dict[str, Any], block: str) -> str:

@@ -1,0 +1,478 @@
+"""A Web API failure at every call position of declare, approve and resolve: the flow completes or says what
+failed, and ends exactly as a run without the failure (nothing lost, nothing doubled).
+
+Every case starts a fresh bot (the real Bolt app over HTTP against the emulator, a ManualClock, SQLite) and
+injects one failure with `emu.fail(None, error=…, times=1, after=i)`: the i-th Web API call of the flow fails.
+Kinds: `5xx` (HTTP 500), `429` (rate limited, Retry-After 0), `slow` (the call hangs 0.15 s, then 500), `timeout`
+(the call hangs past the client's timeout) and `refused` (a non-retryable Slack error, `channel_not_found`).
+slack_sdk's retry handlers stay as `make_client` configures them; only their pauses are shortened so a run
+takes milliseconds instead of a second (one test checks that Retry-After itself is honoured).
+
+Default (CI) mode runs every position for `5xx` and a sample for the other kinds; `--full` runs every position
+of every kind. Each test id names the flow, the kind and the position: one id, one injected fault.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import json
+import re
+import threading
+import types
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ID, START, Crisis, assert_valid_for_slack, is_full
+from slack_sdk.http_retry import builtin_handlers
+from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
+
+import bot.incidents.desk
+from bot.clock import ManualClock
+from bot.models import Incident
+from bot.workspace import CAST, LocalCrisisDesk, start_local
+
+DECLARE = "declare data-breach 2 Customer emails exposed"
+OWNERS = ("anna", "bram", "chen", "dewi", "eli")  # data-breach level 2: every role but the spokesperson
+# A clean declare by bram, the bot's first request: auth.test (Bolt, once per process, before the listener),
+# users.info (bram's language, in the background), conversations.create, setTopic, invite, the header, five DMs,
+# pins.add and three drafts. A guard test fails when the flow changes this count.
+DECLARE_CALLS = 15
+# anna approves the X draft, then chen: users.info (the clicker's language) and chat.update, twice.
+APPROVE_CALLS = 4
+# anna submits the resolve form: header + 3 draft redraws, the closing message, 3 closing drafts, 3 users.info
+# (names for the report), 2 files.getUploadURLExternal, files.completeUploadExternal, 3 survey DMs.
+RESOLVE_CALLS = 17
+CLIENT_TIMEOUT = 0.5  # seconds, for the `timeout` kind only (the bot's default is 10)
+
+KINDS: dict[str, dict[str, Any]] = {
+    "5xx": {"error": "internal_error"},
+    "429": {"error": "ratelimited", "retry_after": 0},
+    "slow": {"error": "timeout", "hang_seconds": 0.15},  # answered (500) within the client's timeout: retried
+    "timeout": {"error": "timeout", "hang_seconds": CLIENT_TIMEOUT + 0.3},  # the client gives up first
+    "refused": {"error": "channel_not_found"},  # Slack says no; retrying would not help
+}
+RETRIED = ("5xx", "429", "slow")  # slack_sdk retries these: the flow completes in one go
+
+# Default-mode samples: (first position, step) per kind and flow; --full runs range(calls) for every kind.
+SAMPLE = {
+    "declare": {"5xx": (0, 1), "429": (0, 3), "slow": (1, 3), "timeout": (1, 6), "refused": (1, 3)},
+    "approve": {"5xx": (0, 1), "429": (1, 2), "slow": (1, 2), "timeout": (3, 4), "refused": (0, 1)},
+    "resolve": {"5xx": (0, 3), "429": (2, 6), "slow": (5, 8), "timeout": (8, 9), "refused": (1, 3)},
+}
+CALLS = {"declare": DECLARE_CALLS, "approve": APPROVE_CALLS, "resolve": RESOLVE_CALLS}
+
+
+def positions(flow: str, kind: str, full: bool) -> list[int]:
+    start, step = (0, 1) if full else SAMPLE[flow][kind]
+    return list(range(start, CALLS[flow], step))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize `case` as (kind, position) for the flow a test is named after (`test_<flow>_…`)."""
+    if "case" not in metafunc.fixturenames:
+        return
+    flow = metafunc.function.__name__.split("_")[1]  # test_<flow>_…
+    full = is_full(metafunc.config)
+    cases = [(kind, i) for kind in KINDS for i in positions(flow, kind, full)]
+    metafunc.parametrize("case", cases, ids=[f"{kind}-at-call-{i}" for kind, i in cases])
+
+
+# ---- a fresh desk per case -------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def quick_rate_limit_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """slack_sdk sleeps Retry-After + random() seconds; drop the random part (Retry-After itself stays)."""
+    monkeypatch.setattr(builtin_handlers, "random", types.SimpleNamespace(random=lambda: 0.0))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def playbooks_parsed_once() -> Iterator[None]:
+    """Every fresh bot reads the same playbook files; parse them once per module (it costs 0.3 s a bot)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bot.incidents.desk, "load_playbooks", functools.cache(bot.incidents.desk.load_playbooks))
+        yield
+
+
+@contextmanager
+def fresh_desk(path: Path, *, client_timeout: float | None = None) -> Iterator[Crisis]:
+    """A new emulator and bot with every role owned (as `/crisis roles set` would), torn down quickly."""
+    clock = ManualClock(START)
+    local = start_local(db_path=path, clock=clock)
+    for person in CAST:
+        if person.role:
+            local.desk.store.set_role_owners(person.role, [person.id])
+    for handler in local.bot.app.client.retry_handlers:  # per-request clients share these handler objects
+        handler.interval_calculator = FixedValueRetryIntervalCalculator(0.01)
+    if client_timeout:
+        local.bot.app.client.timeout = client_timeout  # Bolt copies it into each request's client
+    try:
+        yield Crisis(local, clock)
+        local.settle()
+        assert_valid_for_slack(local.emulator)
+    finally:
+        stop_quickly(local)
+
+
+def stop_quickly(local: LocalCrisisDesk) -> None:
+    """LocalCrisisDesk.stop() without waiting a second for waitress's loop to notice (it is a daemon thread),
+    and with Bolt's worker threads ended: each holds its own SQLite connection, and dozens of bots in one
+    process would otherwise run out of file descriptors."""
+    local.activity.wait_idle(timeout=5)
+    local.bot.runner.stop()
+    local.server.close()
+    local.server.task_dispatcher.shutdown()  # waitress's worker threads (TcpWSGIServer.close leaves them running)
+    threading.Thread(target=local.thread.join, daemon=True).start()
+    local.bot.app.listener_runner.listener_executor.shutdown(wait=True)
+    local.emulator.stop()
+    getattr(local.desk.store, "close_all", local.desk.store.close)()
+    gc.collect()  # connections of ended threads close when collected
+
+
+def inject(crisis: Crisis, kind: str, position: int) -> int:
+    """Make the call at `position` (0 = the next one) fail; returns how many calls were made so far."""
+    crisis.local.settle()
+    crisis.emu.fail(None, times=1, after=position, **KINDS[kind])
+    return len(crisis.emu.calls)
+
+
+def fired(crisis: Crisis, since: int, kind: str) -> list:
+    """The failed calls since `since` (the injected one; with `slow`/`timeout` the emulator records it late)."""
+    if kind in ("slow", "timeout"):
+        crisis.emu.wait_for(lambda: [c for c in crisis.emu.calls[since:] if c.response.get("error") == "timeout"])
+    error = KINDS[kind]["error"]
+    return [c for c in crisis.emu.calls[since:] if c.response.get("error") == error]
+
+
+def final_answer(crisis: Crisis, who: str) -> str:
+    """The declare's last word to `who`: the response_url answer, which may arrive before the ack's "Declaring…"."""
+    notes = [e["text"] for e in crisis.emu.ephemerals(ID[who]) if not e["text"].startswith("Declaring a ")]
+    return notes[-1] if notes else ""
+
+
+def retried(crisis: Crisis, since: int, failed: Any) -> bool:
+    """The failed call was made again and succeeded (users.info runs in the background: wait for it)."""
+    try:
+        crisis.emu.wait_for(
+            lambda: [
+                c
+                for c in crisis.emu.calls[since:]
+                if c.method == failed.method and c.status == 200 and c.at > failed.at
+            ]
+        )
+    except TimeoutError:
+        return False
+    return True
+
+
+# ---- what a run leaves behind --------------------------------------------------------------------------------
+PAGED = "📟 Paged"
+RANDOM_ID = re.compile(r"[A-Za-z0-9+/=]{5}")
+
+
+def _message(m: dict[str, Any]) -> str:
+    return json.dumps(
+        {"text": m.get("text", ""), "blocks": _named(m.get("blocks"))}, sort_keys=True, ensure_ascii=False
+    )
+
+
+def _named(value: Any) -> Any:
+    """Blocks without the random block_ids slack_sdk gives unnamed blocks (ours, like `draft-3`, stay)."""
+    if isinstance(value, list):
+        return [_named(v) for v in value]
+    if isinstance(value, dict):
+        return {
+            k: _named(v)
+            for k, v in value.items()
+            if not (k == "block_id" and isinstance(v, str) and RANDOM_ID.fullmatch(v))
+        }
+    return value
+
+
+def snapshot(crisis: Crisis) -> dict[str, Any]:
+    """What people see in Slack and what the bot remembers, minus timestamps, order, and the channel page.
+
+    A page in the channel ("📟 Paged: …") is left out: after a direct message failed, the re-run pages that
+    owner in the channel as well. `paged_messages` counts them.
+    """
+    emu, store = crisis.emu, crisis.store
+    db = store.db
+    slack: dict[str, Any] = {"files": sorted(f["name"] for f in emu.files)}
+    for channel_id in sorted(emu.ws.channels):
+        channel = emu.channel(channel_id)
+        assert channel is not None
+        messages = [m for m in emu.messages(channel_id) if not m.get("text", "").startswith(PAGED)]
+        by_ts = {m["ts"]: _message(m) for m in messages}
+        slack[emu.channel_name(channel_id)] = {
+            "members": sorted(channel["members"]),
+            "topic": (channel.get("topic") or {}).get("value"),
+            "messages": Counter(by_ts.values()),
+            "pins": sorted(by_ts.get(ts, "?") for ts in channel["pins"]),
+        }
+    events = Counter(
+        (r["kind"], r["actor"], r["data"]) for r in db["events"].rows if r["kind"] not in ("setup_failed",)
+    )
+    drafts = [{k: v for k, v in r.items() if k != "message_ts"} for r in db["drafts"].rows]
+    return {
+        "slack": slack,
+        "incidents": list(db["incidents"].rows),
+        "drafts": drafts,
+        "approvals": [{k: v for k, v in r.items() if k != "id"} for r in db["approvals"].rows],
+        "events": events,
+        "deliveries": sorted(r["key"] for r in db["deliveries"].rows if ":mention:" not in r["key"]),
+        "acks": list(db["acks"].rows),
+        "timers": list(db["timers"].rows),
+        "outbox": [{k: v for k, v in r.items() if k not in ("id",)} for r in db["outbox"].rows],
+    }
+
+
+def paged_messages(crisis: Crisis, incident: Incident) -> int:
+    return sum(1 for m in crisis.emu.messages(incident.channel_id) if m.get("text", "").startswith(PAGED))
+
+
+def assert_same(actual: dict[str, Any], expected: dict[str, Any]) -> None:
+    """Equal snapshots, with a readable difference (one part at a time) when not."""
+    for part in expected:
+        assert actual[part] == expected[part], part
+    assert actual == expected
+
+
+def assert_one_of_each(crisis: Crisis, incident: Incident) -> None:
+    """The clean-run shape, spelled out: one incident and channel, one header (pinned), one DM per owner,
+    one message per draft."""
+    assert [i.id for i in crisis.store.incidents()] == [incident.id]
+    created = [c for c in crisis.emu.calls_to("conversations.create") if c.response.get("ok")]
+    assert len(created) == 1
+    messages = crisis.emu.messages(incident.channel_id)
+    headers = [m for m in messages if (m.get("blocks") or [{}])[0].get("type") == "header"]
+    assert len(headers) == 1
+    assert [p["ts"] for p in crisis.emu.pins(incident.channel_id)] == [headers[0]["ts"]]
+    drafts = crisis.store.drafts(incident.id)
+    posted = [m for m in messages if any(b.get("block_id", "").startswith("draft-") for b in m.get("blocks") or [])]
+    assert sorted(m["ts"] for m in posted) == sorted(d.message_ts for d in drafts if d.message_ts)
+    assert len(posted) == len(drafts) == 3
+    for name in OWNERS:
+        assert len([m for m in crisis.emu.dms(ID[name]) if incident.code in m.get("text", "")]) == 1, name
+    assert len(crisis.events(incident, "pinged")) == len(OWNERS)
+    assert len(crisis.events(incident, "declared")) == 1
+
+
+def approve_x(crisis: Crisis, incident: Incident) -> None:
+    for who in ("anna", "chen"):  # data-breach level 2: crisis lead and legal
+        crisis.click_draft(who, incident, "x", "draft_approve")
+
+
+def draft_buttons(crisis: Crisis, incident: Incident, network: str) -> list[str]:
+    message = crisis.draft_message(incident, network)
+    return [e["action_id"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+
+
+RESOLUTION = {
+    "summary": {"value": {"type": "plain_text_input", "value": "Portal closed, affected customers emailed"}},
+    "impact": {"value": {"type": "plain_text_input", "value": "1,200 customers"}},
+    "lessons": {"value": {"type": "plain_text_input", "value": "Pre-approve a holding statement"}},
+}
+
+
+def resolve(crisis: Crisis, incident: Incident) -> None:
+    crisis.submit("anna", RESOLUTION)
+
+
+def ready_to_resolve(crisis: Crisis) -> Incident:
+    incident = crisis.declare(DECLARE)
+    approve_x(crisis, incident)
+    crisis.cmd("anna", "resolve", channel_id=incident.channel_id)
+    assert crisis.emu.open_view(ID["anna"])["callback_id"] == "resolve"
+    return incident
+
+
+# ---- clean runs: the reference every faulty run must end at ----------------------------------------------------
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Snapshots and Web API calls of a declare, an approval and a resolve without any failure."""
+    path = tmp_path_factory.mktemp("clean")
+    reference: dict[str, Any] = {}
+    with fresh_desk(path / "declare.db") as crisis:
+        before = len(crisis.emu.calls)
+        incident = crisis.declare(DECLARE)
+        crisis.local.settle()
+        reference["declare_calls"] = [c.method for c in crisis.emu.calls[before:] if c.method != "response_url"]
+        assert_one_of_each(crisis, incident)
+        reference["declare"] = snapshot(crisis)
+        before = len(crisis.emu.calls)
+        approve_x(crisis, incident)
+        reference["approve_calls"] = [c.method for c in crisis.emu.calls[before:] if c.method != "response_url"]
+        reference["approve"] = snapshot(crisis)
+    with fresh_desk(path / "resolve.db") as crisis:
+        incident = ready_to_resolve(crisis)
+        before = len(crisis.emu.calls)
+        resolve(crisis, incident)
+        reference["resolve_calls"] = [
+            c.method for c in crisis.emu.calls[before:] if c.method not in ("response_url", "upload")
+        ]
+        reference["resolve"] = snapshot(crisis)
+    return reference
+
+
+def test_clean_runs_make_the_calls_the_fault_positions_assume(clean: dict[str, Any]) -> None:
+    """If a flow gains or loses a Web API call, the position ranges below must follow (update the constants)."""
+    declare = Counter(clean["declare_calls"])
+    assert clean["declare_calls"][0] == "auth.test"
+    assert declare == Counter(
+        {
+            "chat.postMessage": 9,
+            "users.info": 1,
+            "conversations.create": 1,
+            "auth.test": 1,
+            "conversations.setTopic": 1,
+            "conversations.invite": 1,
+            "pins.add": 1,
+        }
+    )
+    assert len(clean["declare_calls"]) == DECLARE_CALLS
+    assert (
+        clean["approve_calls"]
+        == ["users.info", "chat.update"] * 2
+        == ["users.info", "chat.update"] * (APPROVE_CALLS // 2)
+    )
+    assert len(clean["resolve_calls"]) == RESOLVE_CALLS, clean["resolve_calls"]
+    assert Counter(clean["resolve_calls"])["chat.postMessage"] == 7  # closing message, 3 drafts, 3 surveys
+
+
+def test_a_second_clean_declare_gives_the_same_snapshot(tmp_path: Path, clean: dict[str, Any]) -> None:
+    """The comparison itself is deterministic (otherwise every fault test below could fail by chance)."""
+    with fresh_desk(tmp_path / "again.db") as crisis:
+        crisis.declare(DECLARE)
+        assert_same(snapshot(crisis), clean["declare"])
+
+
+# ---- declare ----------------------------------------------------------------------------------------------------
+def test_declare_survives_a_failure(tmp_path: Path, clean: dict[str, Any], case: tuple[str, int]) -> None:
+    kind, position = case
+    with fresh_desk(tmp_path / "crisis.db", client_timeout=CLIENT_TIMEOUT if kind == "timeout" else None) as crisis:
+        since = inject(crisis, kind, position)
+        crisis.cmd("bram", DECLARE)
+        failed = fired(crisis, since, kind)
+        assert len(failed) == 1, f"the fault at call {position} did not fire exactly once"
+        if failed[0].method == "auth.test" and kind not in RETRIED:
+            # Bolt checks the token once per process, on the first request, before any listener runs: that
+            # request is lost, the person sees an error (Bolt's, or Slack's own for an HTTP 500), and the
+            # command works when typed again.
+            assert crisis.store.incidents() == []
+            assert crisis.emu.ephemerals(ID["bram"])
+            lost = [p for p in crisis.emu.ws.problems if "not acknowledged (HTTP 500)" in p]
+            assert len(crisis.emu.ws.problems) == len(lost) <= 1, crisis.emu.ws.problems
+            crisis.emu.ws.problems.clear()
+            crisis.cmd("bram", DECLARE)
+        [incident] = crisis.store.incidents()
+        answer = final_answer(crisis, "bram")
+        setup_failed = crisis.events(incident, "setup_failed")
+        if kind in RETRIED or failed[0].method == "auth.test":
+            assert retried(crisis, since, failed[0]), f"{failed[0].method} was not retried"
+            assert setup_failed == [] and answer.startswith(f"✅ {incident.code} declared"), answer
+        elif setup_failed:
+            # told what failed, and how to finish: the same command again
+            steps = setup_failed[0].data["steps"]
+            assert answer.startswith(f"⚠️ {incident.code} is recorded, but Slack refused:"), answer
+            assert "Run the same `/crisis declare` again" in answer
+            wording = {
+                "channel": "creating the channel",
+                "topic": "setting the topic",
+                "invite": "inviting the team",
+                "header": "posting the header",
+                "dm": "a direct message to a role owner",
+                "pin": "pinning the header",
+                "draft": "posting a draft",
+                "mention": "paging the team",
+            }
+            for step in steps:
+                assert wording[step.split(":")[0]] in answer, (step, answer)
+            assert "Traceback" not in answer
+        else:  # the failed call was one the flow can do without (the declarer's language)
+            assert failed[0].method == "users.info", failed[0].method
+            assert answer.startswith(f"✅ {incident.code} declared"), answer
+
+        told = len(crisis.emu.ephemerals(ID["bram"]))
+        crisis.cmd("bram", DECLARE)  # the same command again: finishes what is missing, never repeats
+        incident = crisis.store.incident(incident.id)
+        assert crisis.store.delivery(f"{incident.id}:ready") == "ok"
+        # the final answer (by response_url) may land before the ack's "Declaring…": look at both
+        answers = [e["text"] for e in crisis.emu.ephemerals(ID["bram"])[told:]]
+        assert any(incident.code in a for a in answers) and not any("Slack refused" in a for a in answers), answers
+        assert_one_of_each(crisis, incident)
+        dm_failed = any(s.startswith("dm:") for e in setup_failed for s in e.data["steps"])
+        assert paged_messages(crisis, incident) == (
+            1 if dm_failed and crisis.store.delivery(f"{incident.id}:mention:2") else 0
+        )
+        assert_same(snapshot(crisis), clean["declare"])
+
+
+def test_declare_honours_retry_after_of_a_rate_limited_call(tmp_path: Path, clean: dict[str, Any]) -> None:
+    with fresh_desk(tmp_path / "crisis.db") as crisis:
+        crisis.emu.fail("conversations.create", error="ratelimited", retry_after=1)
+        crisis.cmd("bram", DECLARE)
+        creates = crisis.emu.calls_to("conversations.create")
+        assert [c.status for c in creates] == [429, 200]
+        assert creates[1].at - creates[0].at >= 1.0  # waited as long as Slack asked
+        assert_same(snapshot(crisis), clean["declare"])
+
+
+# ---- approve ------------------------------------------------------------------------------------------------------
+def test_approve_survives_a_failure(tmp_path: Path, clean: dict[str, Any], case: tuple[str, int]) -> None:
+    kind, position = case
+    with fresh_desk(tmp_path / "crisis.db", client_timeout=CLIENT_TIMEOUT if kind == "timeout" else None) as crisis:
+        incident = crisis.declare(DECLARE)
+        since = inject(crisis, kind, position)
+        approve_x(crisis, incident)
+        failed = fired(crisis, since, kind)
+        assert len(failed) == 1, f"the fault at call {position} did not fire exactly once"
+        x = crisis.drafts(incident)["x"]
+        assert [(a.approver, a.role) for a in crisis.store.approvals(x.id)] == [
+            (ID["anna"], "crisis_lead"),
+            (ID["chen"], "legal"),
+        ]
+        if kind in RETRIED:
+            assert draft_buttons(crisis, incident, "x") == ["draft_mark_posted", "draft_edit"]
+        # whoever still sees an Approve button clicks it again: that redraws, and records nothing twice
+        for who in ("anna", "chen"):
+            if "draft_approve" in draft_buttons(crisis, incident, "x"):
+                crisis.click_draft(who, incident, "x", "draft_approve")
+        assert draft_buttons(crisis, incident, "x") == ["draft_mark_posted", "draft_edit"]
+        assert len(crisis.events(incident, "approved")) == 2 and len(crisis.events(incident, "draft_ready")) == 1
+        assert_same(snapshot(crisis), clean["approve"])
+
+
+# ---- resolve ------------------------------------------------------------------------------------------------------
+def test_resolve_survives_a_failure(tmp_path: Path, clean: dict[str, Any], case: tuple[str, int]) -> None:
+    kind, position = case
+    with fresh_desk(tmp_path / "crisis.db", client_timeout=CLIENT_TIMEOUT if kind == "timeout" else None) as crisis:
+        incident = ready_to_resolve(crisis)
+        since = inject(crisis, kind, position)
+        resolve(crisis, incident)
+        failed = fired(crisis, since, kind)
+        assert len(failed) == 1, f"the fault at call {position} did not fire exactly once"
+        incident = crisis.store.incident(incident.id)
+        assert incident.status == "resolved" and len(crisis.events(incident, "resolved")) == 1
+        assert crisis.emu.open_view(ID["anna"]) is None  # the form closed: the resolve itself went through
+        if kind in RETRIED:
+            assert_same(snapshot(crisis), clean["resolve"])
+            return
+        # Not retried: whatever that one call was for is missing (see the report), but nothing is doubled.
+        expected, actual = clean["resolve"], snapshot(crisis)
+        for part in ("incidents", "drafts", "approvals", "events", "acks", "timers", "outbox"):
+            assert actual[part] == expected[part], part
+        assert len(actual["slack"]["files"]) == len(set(actual["slack"]["files"]))
+        assert set(actual["slack"]["files"]) <= set(expected["slack"]["files"])
+        for place, seen in actual["slack"].items():
+            if place != "files":
+                assert all(n == 1 for n in seen["messages"].values()), (place, seen["messages"])
+                # one message short, or a redraw that did not happen, or the "report failed" note instead
+                assert len(seen["messages"]) <= len(expected["slack"][place]["messages"]) + 1, place
+        messages = crisis.emu.messages(incident.channel_id)
+        assert len([m for m in messages if m.get("text", "").startswith(f"✅ {incident.code} resolved")]) <= 1
+        for draft in crisis.store.drafts(incident.id, "resolved"):
+            if draft.message_ts:
+                assert crisis.emu.message(incident.channel_id, draft.message_ts) is not None
