@@ -31,8 +31,11 @@ class BareBolt:
     """A Bolt app that only calls ack() for /crisis, served exactly like the bot (waitress, 16 threads)."""
 
     def __init__(self, emulator: SlackEmulator) -> None:
-        app = App(signing_secret=SIGNING_SECRET, token_verification_enabled=False,
-                  client=WebClient(token=BOT_TOKEN, base_url=emulator.api_url))
+        app = App(
+            signing_secret=SIGNING_SECRET,
+            token_verification_enabled=False,
+            client=WebClient(token=BOT_TOKEN, base_url=emulator.api_url),
+        )
 
         @app.command("/crisis")
         def crisis(ack: Ack) -> None:
@@ -56,8 +59,9 @@ def _bodies(emulator: SlackEmulator, count: int) -> list[str]:
     return [urlencode(emulator.slash_command_fields(user, "help")) for _ in range(count)]
 
 
-def _alternate(clients: dict[str, SignedClient], bodies: list[str], warmup: int
-               ) -> tuple[dict[str, list[float]], dict[str, int]]:
+def _alternate(
+    clients: dict[str, SignedClient], bodies: list[str], warmup: int
+) -> tuple[dict[str, list[float]], dict[str, int]]:
     """Send the bodies to the apps in turn; return the ack times and error counts after the warm-up."""
     times: dict[str, list[float]] = {name: [] for name in clients}
     errors = dict.fromkeys(clients, 0)
@@ -108,8 +112,12 @@ def _first_requests(emulator: SlackEmulator, client: SignedClient) -> dict[str, 
 
 def _report_first(outcome: Outcome, times: dict[str, list[float]]) -> None:
     latency = f"{COLD_LATENCY * 1000:.0f} ms per Web API call"
-    outcome.add("bot p50, a person's first /crisis", percentile(times["first"], 50) * 1000, "ms",
-                note=f"{len(times['first'])} new people, {latency}")
+    outcome.add(
+        "bot p50, a person's first /crisis",
+        percentile(times["first"], 50) * 1000,
+        "ms",
+        note=f"{len(times['first'])} new people, {latency}",
+    )
     outcome.add("bot p50, the same people again", percentile(times["again"], 50) * 1000, "ms", note=latency)
     outcome.details["first_request_ms"] = {k: summary_ms(v) for k, v in times.items()}
 
@@ -122,5 +130,9 @@ def _report(outcome: Outcome, times: dict[str, list[float]], errors: dict[str, i
     outcome.add("ratio p50/p50", percentile(bot, 50) / percentile(bare, 50), "x", TARGET_RATIO)
     outcome.add("ratio p99/p99", percentile(bot, 99) / percentile(bare, 99), "x", TARGET_RATIO)
     outcome.add("errors (non-200)", errors["bot"] + errors["bare"], "", 0, f"over {len(bot)} requests per app")
-    outcome.details = {"requests_per_app": len(bot), "bot_ms": summary_ms(bot), "bare_ms": summary_ms(bare),
-                       "errors": errors}
+    outcome.details = {
+        "requests_per_app": len(bot),
+        "bot_ms": summary_ms(bot),
+        "bare_ms": summary_ms(bare),
+        "errors": errors,
+    }

@@ -37,8 +37,11 @@ class SignedClient:
 
     def headers(self, body: str) -> dict[str, str]:
         stamp = str(int(time.time()))
-        return {"Content-Type": FORM, "X-Slack-Request-Timestamp": stamp,
-                "X-Slack-Signature": self.verifier.generate_signature(timestamp=stamp, body=body)}
+        return {
+            "Content-Type": FORM,
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": self.verifier.generate_signature(timestamp=stamp, body=body),
+        }
 
     def post(self, body: str, started: float | None = None) -> Reply:
         """Sign and send `body`; the time counts from `started` (perf_counter) when given, else from now."""

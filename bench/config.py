@@ -27,5 +27,15 @@ class Config:
 
 
 FULL = Config()
-QUICK = Config(quick=True, ack_requests=100, ack_warmup=10, declare_samples=2, load_incidents=10,
-               load_seconds=10.0, load_serve_seconds=5.0, startup_runs=2, timer_count=2_000, timer_spread=5.0)
+QUICK = Config(
+    quick=True,
+    ack_requests=100,
+    ack_warmup=10,
+    declare_samples=2,
+    load_incidents=10,
+    load_seconds=10.0,
+    load_serve_seconds=5.0,
+    startup_runs=2,
+    timer_count=2_000,
+    timer_spread=5.0,
+)

@@ -66,13 +66,24 @@ def sample(local: LocalCrisisDesk, scenario: str, latency: float) -> dict[str, A
     groups = rounds(calls, latency)
     api_calls = [c for c in calls if c.method not in NOT_WEB_API]
     return {
-        "title": title, "status": response.status, "ack_ms": response.elapsed * 1000,
-        "seconds": seconds, "ready": incident.title == title and ready(local, incident),
-        "rounds": len(groups), "floor": len(groups) * latency, "calls": len(api_calls),
+        "title": title,
+        "status": response.status,
+        "ack_ms": response.elapsed * 1000,
+        "seconds": seconds,
+        "ready": incident.title == title and ready(local, incident),
+        "rounds": len(groups),
+        "floor": len(groups) * latency,
+        "calls": len(api_calls),
         "failed_calls": sum(1 for c in api_calls if c.status != 200 or not c.response.get("ok")),
         "methods": dict(Counter(c.method for c in api_calls)),
-        "round_detail": [{"starts_at": round(g[0].at - latency - started, 3), "ends_at": round(
-            max(c.at for c in g) - started, 3), "methods": [c.method for c in g]} for g in groups],
+        "round_detail": [
+            {
+                "starts_at": round(g[0].at - latency - started, 3),
+                "ends_at": round(max(c.at for c in g) - started, 3),
+                "methods": [c.method for c in g],
+            }
+            for g in groups
+        ],
         "answer_after": [round(c.at - started, 3) for c in calls if c.method == "response_url"],
     }
 
@@ -121,8 +132,9 @@ def _shape(sample: dict[str, Any]) -> str:
     return " | ".join(parts)
 
 
-def _report(outcome: Outcome, scenario: str, calibration: dict[str, Any], samples: list[dict[str, Any]],
-            latency: float) -> None:
+def _report(
+    outcome: Outcome, scenario: str, calibration: dict[str, Any], samples: list[dict[str, Any]], latency: float
+) -> None:
     label = f"{scenario} L2"
     dependent = calibration["rounds"]
     floor = dependent * latency
@@ -130,27 +142,52 @@ def _report(outcome: Outcome, scenario: str, calibration: dict[str, Any], sample
     ratios = [s["seconds"] / floor for s in samples]
     calls = [s["calls"] for s in samples]
     not_ready = sum(1 for s in samples if not s["ready"] or s["status"] != 200)
-    outcome.add(f"{label}: time to ready (median of {len(samples)})",
-                statistics.median(s["seconds"] for s in samples) * 1000, "ms")
-    outcome.add(f"{label}: dependent rounds (at {CALIBRATION_LATENCY * 1000:.0f} ms/call)", dependent, "rounds",
-                note=_shape(calibration))
-    outcome.add(f"{label}: rounds seen at {latency * 1000:.0f} ms/call", statistics.median(rounds_seen), "rounds",
-                note=f"seen {sorted(set(rounds_seen))}; e.g. {_shape(samples[-1])}")
+    outcome.add(
+        f"{label}: time to ready (median of {len(samples)})",
+        statistics.median(s["seconds"] for s in samples) * 1000,
+        "ms",
+    )
+    outcome.add(
+        f"{label}: dependent rounds (at {CALIBRATION_LATENCY * 1000:.0f} ms/call)",
+        dependent,
+        "rounds",
+        note=_shape(calibration),
+    )
+    outcome.add(
+        f"{label}: rounds seen at {latency * 1000:.0f} ms/call",
+        statistics.median(rounds_seen),
+        "rounds",
+        note=f"seen {sorted(set(rounds_seen))}; e.g. {_shape(samples[-1])}",
+    )
     outcome.add(f"{label}: floor (dependent rounds × {latency * 1000:.0f} ms)", floor * 1000, "ms")
-    outcome.add(f"{label}: measured / floor (median)", statistics.median(ratios), "x", TARGET_RATIO,
-                f"worst {max(ratios):.2f}×")
-    outcome.add(f"{label}: Web API calls per declare", max(calls), "calls", TARGET_CALLS,
-                ", ".join(f"{m.removeprefix('conversations.')} ×{n}" for m, n in samples[-1]["methods"].items()))
+    outcome.add(
+        f"{label}: measured / floor (median)", statistics.median(ratios), "x", TARGET_RATIO, f"worst {max(ratios):.2f}×"
+    )
+    outcome.add(
+        f"{label}: Web API calls per declare",
+        max(calls),
+        "calls",
+        TARGET_CALLS,
+        ", ".join(f"{m.removeprefix('conversations.')} ×{n}" for m, n in samples[-1]["methods"].items()),
+    )
     outcome.add(f"{label}: declare ack (median)", statistics.median(s["ack_ms"] for s in samples), "ms")
     outcome.add(f"{label}: declares not ready", not_ready, "", 0)
 
 
 def _report_first(outcome: Outcome, scenario: str, first: dict[str, Any]) -> None:
-    outcome.add(f"{scenario} L2, declarer's first request: time to ready", first["seconds"] * 1000, "ms",
-                note=f"{first['calls']} calls, {first['rounds']} rounds seen: {_shape(first)}")
+    outcome.add(
+        f"{scenario} L2, declarer's first request: time to ready",
+        first["seconds"] * 1000,
+        "ms",
+        note=f"{first['calls']} calls, {first['rounds']} rounds seen: {_shape(first)}",
+    )
 
 
 def _report_same_day(outcome: Outcome, scenario: str, same_day: dict[str, Any]) -> None:
     creates = same_day["methods"].get("conversations.create", 0)
-    outcome.add(f"{scenario} L2, {SAME_DAY_NTH}th that day: time to ready", same_day["seconds"] * 1000, "ms",
-                note=f"{same_day['rounds']} rounds; conversations.create ×{creates} (name_taken retries)")
+    outcome.add(
+        f"{scenario} L2, {SAME_DAY_NTH}th that day: time to ready",
+        same_day["seconds"] * 1000,
+        "ms",
+        note=f"{same_day['rounds']} rounds; conversations.create ×{creates} (name_taken retries)",
+    )

@@ -107,8 +107,14 @@ def run_inprocess(config: Config, local: LocalCrisisDesk, requests: list[Request
     with MemorySampler("self") as sampler:
         sent = drive(local.bot_url, requests, config.load_rate, config.workers)
         drained = _settle(local)
-    return {"sent": sent, "drained": drained, "memory": memory_mb("self"), "rss_samples": sampler.samples,
-            "calls": len(emulator.calls) - calls_before, "warnings": since(warnings_before)}
+    return {
+        "sent": sent,
+        "drained": drained,
+        "memory": memory_mb("self"),
+        "rss_samples": sampler.samples,
+        "calls": len(emulator.calls) - calls_before,
+        "warnings": since(warnings_before),
+    }
 
 
 def _settle(local: LocalCrisisDesk, limit: float = 120.0) -> float:
@@ -120,8 +126,9 @@ def _settle(local: LocalCrisisDesk, limit: float = 120.0) -> float:
     return time.perf_counter() - began
 
 
-def run_subprocess(config: Config, emulator: SlackEmulator, db_path: Path, requests: list[Request],
-                   log_path: Path) -> dict[str, Any]:
+def run_subprocess(
+    config: Config, emulator: SlackEmulator, db_path: Path, requests: list[Request], log_path: Path
+) -> dict[str, Any]:
     calls_before = len(emulator.calls)
     with ServeProcess(emulator.api_url, db_path, log_path) as bot:
         healthy_after = bot.wait_healthy()
@@ -130,9 +137,16 @@ def run_subprocess(config: Config, emulator: SlackEmulator, db_path: Path, reque
             sent = drive(bot.url, requests, config.load_rate, config.workers)
             drained = wait_quiet(emulator)
         memory = bot.memory()
-    return {"sent": sent, "drained": drained, "memory": memory, "idle_memory": idle_memory,
-            "rss_samples": sampler.samples, "healthy_after": healthy_after,
-            "calls": len(emulator.calls) - calls_before, "warnings": log_warnings(log_path)}
+    return {
+        "sent": sent,
+        "drained": drained,
+        "memory": memory,
+        "idle_memory": idle_memory,
+        "rss_samples": sampler.samples,
+        "healthy_after": healthy_after,
+        "calls": len(emulator.calls) - calls_before,
+        "warnings": log_warnings(log_path),
+    }
 
 
 def log_warnings(path: Path) -> dict[str, int]:
@@ -177,8 +191,9 @@ def run(config: Config) -> Outcome:
     _report(outcome, "in-process", inproc, config.load_seconds, config)
     _report(outcome, "serve subprocess", serve, config.load_serve_seconds, config)
     outcome.add("setup: declaring the incidents", setup, "s", note=f"{len(found)} incidents at 0 ms/call")
-    outcome.details.update(setup_seconds=setup, incidents=len(found), emulator_problems=problems[:20],
-                           emulator_problem_count=len(problems))
+    outcome.details.update(
+        setup_seconds=setup, incidents=len(found), emulator_problems=problems[:20], emulator_problem_count=len(problems)
+    )
     return outcome
 
 
@@ -188,28 +203,51 @@ def _report(outcome: Outcome, label: str, measured: dict[str, Any], seconds: flo
     errors = Counter(s.status for s in sent if s.status != 200)
     late = sum(1 for s in sent if s.seconds > SLACK_ACK_LIMIT)
     memory = measured["memory"]
-    outcome.add(f"{label}: ack p50", percentile(times, 50) * 1000, "ms",
-                note=f"{len(sent)} requests, {config.load_rate:.0f}/s for {seconds:.0f} s")
-    outcome.add(f"{label}: ack p99", percentile(times, 99) * 1000, "ms", TARGET_P99_MS,
-                note=f"max {max(times, default=float('nan')) * 1000:,.0f} ms; {late} over Slack's 3 s")
+    outcome.add(
+        f"{label}: ack p50",
+        percentile(times, 50) * 1000,
+        "ms",
+        note=f"{len(sent)} requests, {config.load_rate:.0f}/s for {seconds:.0f} s",
+    )
+    outcome.add(
+        f"{label}: ack p99",
+        percentile(times, 99) * 1000,
+        "ms",
+        TARGET_P99_MS,
+        note=f"max {max(times, default=float('nan')) * 1000:,.0f} ms; {late} over Slack's 3 s",
+    )
     outcome.add(f"{label}: errors (non-200)", sum(errors.values()), "", 0, note=_errors_note(errors))
-    outcome.add(f"{label}: work behind the acks done after", measured["drained"], "s",
-                note=f"{measured['calls']} Web API calls during the run")
+    outcome.add(
+        f"{label}: work behind the acks done after",
+        measured["drained"],
+        "s",
+        note=f"{measured['calls']} Web API calls during the run",
+    )
     if label == "in-process":
-        outcome.add(f"{label}: RSS (bot + emulator + sender)", memory.get("VmRSS", float("nan")), "MB",
-                    note=f"peak {memory.get('VmHWM', float('nan')):.0f} MB")
+        outcome.add(
+            f"{label}: RSS (bot + emulator + sender)",
+            memory.get("VmRSS", float("nan")),
+            "MB",
+            note=f"peak {memory.get('VmHWM', float('nan')):.0f} MB",
+        )
     else:
-        outcome.add(f"{label}: RSS after the load", memory.get("VmRSS", float("nan")), "MB", TARGET_RSS_MB,
-                    note=f"{measured['idle_memory'].get('VmRSS', float('nan')):.0f} MB idle before it")
+        outcome.add(
+            f"{label}: RSS after the load",
+            memory.get("VmRSS", float("nan")),
+            "MB",
+            TARGET_RSS_MB,
+            note=f"{measured['idle_memory'].get('VmRSS', float('nan')):.0f} MB idle before it",
+        )
         outcome.add(f"{label}: peak RSS (VmHWM)", memory.get("VmHWM", float("nan")), "MB", TARGET_RSS_MB)
     outcome.details[label] = {
         "p99_ms_per_5s": _p99_per_5s(sent, config.load_rate),
         "ack_ms": summary_ms(times),
-        "ack_ms_by_kind": {k: summary_ms([s.seconds for s in sent if s.kind == k and s.status == 200])
-                           for k in KINDS},
-        "errors": {str(k): v for k, v in errors.items()}, "over_3s": late,
-        "errors_by_kind": {k: dict(Counter(str(s.status) for s in sent if s.kind == k and s.status != 200))
-                           for k in KINDS},
+        "ack_ms_by_kind": {k: summary_ms([s.seconds for s in sent if s.kind == k and s.status == 200]) for k in KINDS},
+        "errors": {str(k): v for k, v in errors.items()},
+        "over_3s": late,
+        "errors_by_kind": {
+            k: dict(Counter(str(s.status) for s in sent if s.kind == k and s.status != 200)) for k in KINDS
+        },
         **{k: v for k, v in measured.items() if k != "sent"},
     }
 
@@ -227,5 +265,6 @@ def _errors_note(errors: Counter[int]) -> str:
 def _p99_per_5s(sent: list[Sent], rate: float) -> list[float]:
     """p99 ack (ms) per 5 s of the schedule: shows whether latency grew as the run went on."""
     window = max(1, round(rate * 5))
-    return [round(percentile([s.seconds for s in sent[i:i + window]], 99) * 1000, 1)
-            for i in range(0, len(sent), window)]
+    return [
+        round(percentile([s.seconds for s in sent[i : i + window]], 99) * 1000, 1) for i in range(0, len(sent), window)
+    ]

@@ -59,8 +59,10 @@ def machine_facts() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "python_implementation": platform.python_implementation(),
         "platform": platform.platform(),
-        "packages": {name: _version(name) for name in ("slack-bolt", "slack-sdk", "waitress", "apscheduler",
-                                                        "sqlite-utils", "jinja2", "pydantic")},
+        "packages": {
+            name: _version(name)
+            for name in ("slack-bolt", "slack-sdk", "waitress", "apscheduler", "sqlite-utils", "jinja2", "pydantic")
+        },
         "git_commit": _git("rev-parse", "HEAD"),
         "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
     }

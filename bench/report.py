@@ -37,8 +37,14 @@ def verdict(figure: Figure) -> str:
 
 def table(results: dict[str, Any]) -> Table:
     grid = Table(title="Crisis Desk benchmarks", show_lines=False)
-    for column, justify in (("benchmark", "left"), ("figure", "left"), ("value", "right"), ("target", "right"),
-                            ("met?", "left"), ("note", "left")):
+    for column, justify in (
+        ("benchmark", "left"),
+        ("figure", "left"),
+        ("value", "right"),
+        ("target", "right"),
+        ("met?", "left"),
+        ("note", "left"),
+    ):
         grid.add_column(column, justify=justify)  # type: ignore[arg-type]
     for name, result in results.items():
         if result.get("error"):

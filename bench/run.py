@@ -33,11 +33,18 @@ def benchmark(name: str) -> Callable[[Config], Outcome]:
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m bench", description="Crisis Desk benchmarks against the local Slack emulator.",
-        epilog="Example: python -m bench --quick --only ack")
+        prog="python -m bench",
+        description="Crisis Desk benchmarks against the local Slack emulator.",
+        epilog="Example: python -m bench --quick --only ack",
+    )
     parser.add_argument("--quick", action="store_true", help="a ~30 s smoke run with smaller numbers")
-    parser.add_argument("--only", action="append", choices=list(BENCHMARKS), metavar="NAME",
-                        help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=list(BENCHMARKS),
+        metavar="NAME",
+        help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}",
+    )
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the JSON and log files")
     return parser.parse_args(argv)
 
@@ -55,13 +62,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     _log_to(log_path)
     started = time.perf_counter()
     machine = machine_facts()
-    console.print(f"{machine['cpu_model']}, {machine['cores']} cores, Python {machine['python']}; "
-                  f"{'quick' if config.quick else 'full'} run of {', '.join(names)}")
+    console.print(
+        f"{machine['cpu_model']}, {machine['cores']} cores, Python {machine['python']}; "
+        f"{'quick' if config.quick else 'full'} run of {', '.join(names)}"
+    )
     results = {name: _run_one(name, config, console) for name in names}
     print_table(results, console)
-    document = {"started_at": stamp, "seconds": round(time.perf_counter() - started, 1),
-                "command": [Path(sys.argv[0]).name, *sys.argv[1:]], "config": config.as_json(),
-                "machine": machine, "results": as_json(results), "log": str(log_path)}
+    document = {
+        "started_at": stamp,
+        "seconds": round(time.perf_counter() - started, 1),
+        "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
+        "config": config.as_json(),
+        "machine": machine,
+        "results": as_json(results),
+        "log": str(log_path),
+    }
     path = args.results / f"{stamp}.json"
     save(path, document)
     console.print(f"saved {path} (bot logs: {log_path}); took {document['seconds']} s")
@@ -78,8 +93,12 @@ def _run_one(name: str, config: Config, console: Console) -> dict[str, Any]:
     except Exception as exc:  # one broken benchmark must not hide the others' figures
         logging.getLogger("bench").exception("benchmark %s failed", name)
         console.print(f"[red]{name} failed:[/red] {type(exc).__name__}: {exc}")
-        return {"seconds": time.perf_counter() - began, "error": f"{type(exc).__name__}: {exc}",
-                "trace": traceback.format_exc(), "load_average": load}
+        return {
+            "seconds": time.perf_counter() - began,
+            "error": f"{type(exc).__name__}: {exc}",
+            "trace": traceback.format_exc(),
+            "load_average": load,
+        }
     seconds = time.perf_counter() - began
     console.print(f"  done in {seconds:.1f} s")
     return {"seconds": seconds, "outcome": outcome, "load_average": load}

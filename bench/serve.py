@@ -26,8 +26,15 @@ def serve_command() -> list[str]:
 def serve_env(api_url: str, db_path: Path, port: int) -> dict[str, str]:
     """The environment of a local bot: our token and secret, the emulator's API, no config from outside."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CRISISBOT_"))}
-    env.update({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": api_url,
-                "CRISISBOT_DB": str(db_path), "PORT": str(port)})
+    env.update(
+        {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": api_url,
+            "CRISISBOT_DB": str(db_path),
+            "PORT": str(port),
+        }
+    )
     return env
 
 
@@ -41,8 +48,11 @@ class ServeProcess:
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
             [*serve_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=serve_env(api_url, db_path, self.port), cwd=db_path.parent,
-            stdout=self._log, stderr=subprocess.STDOUT)
+            env=serve_env(api_url, db_path, self.port),
+            cwd=db_path.parent,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
 
     @property
     def url(self) -> str:

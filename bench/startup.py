@@ -22,8 +22,10 @@ TARGET_SECONDS = 1.5
 def run(config: Config) -> Outcome:
     outcome = Outcome()
     seconds: list[float] = []
-    with SlackEmulator(token=BOT_TOKEN, signing_secret=SIGNING_SECRET) as emulator, \
-            tempfile.TemporaryDirectory(prefix="crisisbot-bench-startup-") as tmp:
+    with (
+        SlackEmulator(token=BOT_TOKEN, signing_secret=SIGNING_SECRET) as emulator,
+        tempfile.TemporaryDirectory(prefix="crisisbot-bench-startup-") as tmp,
+    ):
         for i in range(config.startup_runs):
             folder = Path(tmp) / f"run{i}"
             folder.mkdir()

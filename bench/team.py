@@ -40,6 +40,9 @@ def ready(local: LocalCrisisDesk, incident: Incident) -> bool:
     """Channel made, header pinned, every draft posted, and the bot marked the set-up complete."""
     store = local.desk.store
     incident = store.incident(incident.id)
-    return bool(incident.channel_id and local.emulator.pins(incident.channel_id)
-                and all(d.message_ts for d in store.drafts(incident.id))
-                and store.delivery(f"{incident.id}:ready"))
+    return bool(
+        incident.channel_id
+        and local.emulator.pins(incident.channel_id)
+        and all(d.message_ts for d in store.drafts(incident.id))
+        and store.delivery(f"{incident.id}:ready")
+    )

@@ -51,8 +51,10 @@ class NoDelivery:
 
 def _rows(incident_id: int, start: datetime, count: int, spread: float) -> list[dict[str, Any]]:
     step = spread / count
-    return [{"incident_id": incident_id, "kind": KIND, "due_at": start + timedelta(seconds=i * step),
-             "data": {"late": 0}} for i in range(count)]
+    return [
+        {"incident_id": incident_id, "kind": KIND, "due_at": start + timedelta(seconds=i * step), "data": {"late": 0}}
+        for i in range(count)
+    ]
 
 
 def _catch_up(desk: Desk, incident_id: int, count: int) -> float:
@@ -83,9 +85,14 @@ def _live(desk: Desk, incident_id: int, config: Config) -> dict[str, Any]:
             time.sleep(0.2)
         finished = time.perf_counter() - began
         runner.stop()
-    return {"lateness": runner.lateness_summary(), "rebuild_seconds": rebuild, "insert_seconds": inserted,
-            "finished_after": finished, "still_pending": len(desk.store.pending_timers()) - baseline,
-            "wakeups_skipped": skipped.count}
+    return {
+        "lateness": runner.lateness_summary(),
+        "rebuild_seconds": rebuild,
+        "insert_seconds": inserted,
+        "finished_after": finished,
+        "still_pending": len(desk.store.pending_timers()) - baseline,
+        "wakeups_skipped": skipped.count,
+    }
 
 
 def run(config: Config) -> Outcome:
@@ -106,15 +113,28 @@ def _report(live: dict[str, Any], config: Config) -> Outcome:
     outcome = Outcome(details=live)
     late, catch_up = live["lateness"], live["catch_up"]
     outcome.add(f"runner.start() with {config.timer_count:,} pending", live["rebuild_seconds"], "s", TARGET_REBUILD)
-    outcome.add("lateness p99", late["p99"], "s", TARGET_LATE_P99,
-                note=f"p50 {late['p50']:.3f} s, max {late['max']:.2f} s")
-    outcome.add("wake-ups dropped by APScheduler", live["wakeups_skipped"], "", 0,
-                note="each leaves due timers to the 15 s safety tick")
+    outcome.add(
+        "lateness p99", late["p99"], "s", TARGET_LATE_P99, note=f"p50 {late['p50']:.3f} s, max {late['max']:.2f} s"
+    )
+    outcome.add(
+        "wake-ups dropped by APScheduler",
+        live["wakeups_skipped"],
+        "",
+        0,
+        note="each leaves due timers to the 15 s safety tick",
+    )
     outcome.add("timers fired", late["count"], "", note=f"{live['still_pending']} still pending at the end")
-    outcome.add("all fired after", live["finished_after"], "s",
-                note=f"due over {FIRST_DUE:.0f}–{FIRST_DUE + config.timer_spread:.0f} s")
+    outcome.add(
+        "all fired after",
+        live["finished_after"],
+        "s",
+        note=f"due over {FIRST_DUE:.0f}–{FIRST_DUE + config.timer_spread:.0f} s",
+    )
     outcome.add("inserting them (add_timers)", live["insert_seconds"], "s")
-    outcome.add(f"catch-up: runner.start() with {catch_up['timers']:,} already due", catch_up["seconds"], "s",
-                note=f"{catch_up['seconds'] / catch_up['timers'] * 1000:.2f} ms per timer; "
-                "serve listens only after this")
+    outcome.add(
+        f"catch-up: runner.start() with {catch_up['timers']:,} already due",
+        catch_up["seconds"],
+        "s",
+        note=f"{catch_up['seconds'] / catch_up['timers'] * 1000:.2f} ms per timer; serve listens only after this",
+    )
     return outcome

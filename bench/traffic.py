@@ -68,10 +68,17 @@ def targets(local: LocalCrisisDesk) -> list[Target]:
             if ref:
                 channel, ts = ref.split(":", 1)
                 dms.append((user, channel, ts))
-        found.append(Target(
-            incident.id, incident.channel_id, header, [item.id for item in book.checklist.first_hour],
-            [d.message_ts for d in store.drafts(incident.id) if d.message_ts],
-            [owners[r] for r in level.approvers if r in owners], dms))
+        found.append(
+            Target(
+                incident.id,
+                incident.channel_id,
+                header,
+                [item.id for item in book.checklist.first_hour],
+                [d.message_ts for d in store.drafts(incident.id) if d.message_ts],
+                [owners[r] for r in level.approvers if r in owners],
+                dms,
+            )
+        )
     return found
 
 
@@ -95,8 +102,14 @@ def build(local: LocalCrisisDesk, found: list[Target], count: int, rng: random.R
             body = urlencode(fields)
         elif kind == "checklist_done":
             item = rng.choice(target.checklist)
-            body = _click(local, rng.choice(sorted(staff_ids)), kind, target.channel_id, target.header_ts,
-                          f"{target.incident_id}:{item}")
+            body = _click(
+                local,
+                rng.choice(sorted(staff_ids)),
+                kind,
+                target.channel_id,
+                target.header_ts,
+                f"{target.incident_id}:{item}",
+            )
         elif kind == "acknowledge":
             user, channel, ts = rng.choice(target.dms)
             body = _click(local, user, kind, channel, ts)

@@ -49,8 +49,11 @@ def run_checks(settings: Settings) -> Report:
     report.playbooks = len(books)
     for index, scenario in enumerate(settings.scenarios or []):
         if scenario not in books and books:
-            where = (f"{settings.config_path}:{_config_line(settings.config_path, ['scenarios', index])}"
-                     if settings.config_path else "config")
+            where = (
+                f"{settings.config_path}:{_config_line(settings.config_path, ['scenarios', index])}"
+                if settings.config_path
+                else "config"
+            )
             report.problems.append(f"{where}: scenarios: unknown scenario {scenario!r} — valid: {', '.join(books)}")
     messages = Messages(settings.messages_dir)
     for book in books.values():
@@ -78,7 +81,8 @@ def _check_drafts(book: Playbook, settings: Settings, messages: Messages, report
                 if not path.is_file():
                     report.problems.append(
                         f"{path}:1: template missing for {book.id}/{kind}/{network} in {language} — "
-                        "create it (copy the defaults with `crisisbot init`)")
+                        "create it (copy the defaults with `crisisbot init`)"
+                    )
                     continue
                 report.templates += 1
                 _check_one_draft(messages, path, (language, book.id, kind, network), report)
@@ -103,7 +107,8 @@ def _check_one_draft(messages: Messages, path: Path, key: tuple[str, str, str, s
         if length > limit:
             report.problems.append(
                 f"{path}:1: renders to {length} characters with sample values, over the {network} limit of "
-                f"{limit} — shorten it (X counts every link as 23)")
+                f"{limit} — shorten it (X counts every link as 23)"
+            )
             return
         if not text.strip():
             report.problems.append(f"{path}:1: renders to empty text — write the message")
@@ -131,5 +136,7 @@ def _check_ui(root: Path, report: Report) -> None:
         every = set().union(*keys.values())
         for language, present in keys.items():
             for key in sorted(every - present):
-                report.problems.append(f"{root / language / 'ui.yaml'}:1: missing UI string {key!r} — "
-                                       "translate it from the other language's file")
+                report.problems.append(
+                    f"{root / language / 'ui.yaml'}:1: missing UI string {key!r} — "
+                    "translate it from the other language's file"
+                )

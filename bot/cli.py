@@ -17,8 +17,7 @@ from bot.errors import ConfigError, CrisisError, SchemaError
 from bot.ids import LANGUAGES, NETWORKS
 
 app = typer.Typer(
-    help="Crisis Desk: run your social-media crisis-communication plan in Slack.\n\n"
-    "Example: crisisbot demo",
+    help="Crisis Desk: run your social-media crisis-communication plan in Slack.\n\nExample: crisisbot demo",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
@@ -27,7 +26,8 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="crisisbot.yaml to use (default: $CRISISBOT_CONFIG or ./crisisbot.yaml)")
+    Path | None,
+    typer.Option("--config", "-c", help="crisisbot.yaml to use (default: $CRISISBOT_CONFIG or ./crisisbot.yaml)"),
 ]
 
 
@@ -52,10 +52,14 @@ def _friendly(func: Callable[..., Any]) -> Callable[..., Any]:
 @app.command()
 @_friendly
 def init(
-    directory: Annotated[Path, typer.Option("--dir", help="where to write crisisbot.yaml, playbooks/ and messages/")] = Path("."),
+    directory: Annotated[
+        Path, typer.Option("--dir", help="where to write crisisbot.yaml, playbooks/ and messages/")
+    ] = Path("."),
     company: Annotated[str | None, typer.Option(help="company name, e.g. 'Acme'")] = None,
     industry: Annotated[str | None, typer.Option(help="industry, e.g. 'logistics'")] = None,
-    channels: Annotated[str | None, typer.Option(help="social channels in use, comma-separated: x,facebook,linkedin")] = None,
+    channels: Annotated[
+        str | None, typer.Option(help="social channels in use, comma-separated: x,facebook,linkedin")
+    ] = None,
     language: Annotated[str | None, typer.Option(help="default language: en or nl")] = None,
     hashtag: Annotated[str | None, typer.Option(help="fixed crisis hashtag (default #Update<Company>)")] = None,
     faq_url: Annotated[str | None, typer.Option(help="FAQ or status page URL")] = None,
@@ -131,8 +135,10 @@ def check(config: ConfigOption = None) -> None:
         err.print(f"{len(report.problems)} problem(s) found.")
         raise typer.Exit(2)
     source = settings.config_path or "built-in defaults"
-    out.print(f"OK: {source}: {report.playbooks} playbooks, {report.templates} draft templates, "
-              f"{report.ui_strings} UI strings in {', '.join(LANGUAGES)}.")
+    out.print(
+        f"OK: {source}: {report.playbooks} playbooks, {report.templates} draft templates, "
+        f"{report.ui_strings} UI strings in {', '.join(LANGUAGES)}."
+    )
 
 
 @app.command()
@@ -164,8 +170,12 @@ def plan(
     try:
         text = render_plan(settings, books, Messages(settings.messages_dir), language, role_owners=owners)
     except SecurityError as exc:  # a template tried to reach into Python: refuse, name it
-        raise ConfigError([f"{settings.messages_dir}/{language}/plan.md.j2:1: unsafe template ({exc}) — "
-                           "templates may only use the variables they are given"]) from None
+        raise ConfigError(
+            [
+                f"{settings.messages_dir}/{language}/plan.md.j2:1: unsafe template ({exc}) — "
+                "templates may only use the variables they are given"
+            ]
+        ) from None
     if output:
         output.write_text(text, encoding="utf-8")
         out.print(f"wrote {output}")
@@ -179,9 +189,14 @@ def report(
     code: Annotated[str, typer.Argument(help="the incident's code, e.g. CR-2026-014")],
     config: ConfigOption = None,
     language: Annotated[str | None, typer.Option(help="en or nl (default: the incident's language)")] = None,
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Markdown file to write (default: ./report-<code>.md); the chart goes next to it",
-    )] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Markdown file to write (default: ./report-<code>.md); the chart goes next to it",
+        ),
+    ] = None,
 ) -> None:
     """Write the post-incident evaluation report (Markdown) and its timeline chart (PNG) for one incident.
 
@@ -194,8 +209,12 @@ def report(
     if language is not None and language not in LANGUAGES:
         raise ConfigError([f"--language: {language!r} is not supported — valid: {', '.join(LANGUAGES)}"])
     if not settings.db_path.exists():
-        raise ConfigError([f"{settings.db_path}: no database here — point CRISISBOT_DB (or `database:` in "
-                           "crisisbot.yaml) at the bot's SQLite file"])
+        raise ConfigError(
+            [
+                f"{settings.db_path}: no database here — point CRISISBOT_DB (or `database:` in "
+                "crisisbot.yaml) at the bot's SQLite file"
+            ]
+        )
     desk = open_desk(settings)
     try:
         incident = desk.store.incident_by_code(code.strip())
@@ -235,7 +254,9 @@ def serve(
 @app.command()
 @_friendly
 def manifest(
-    url: Annotated[str | None, typer.Option(help="public base URL of `crisisbot serve`, e.g. https://crisis.example.com")] = None,
+    url: Annotated[
+        str | None, typer.Option(help="public base URL of `crisisbot serve`, e.g. https://crisis.example.com")
+    ] = None,
 ) -> None:
     """Print the Slack app manifest, with request URLs pointing at --url.
 
@@ -252,8 +273,10 @@ def demo(
     language: Annotated[str, typer.Option(help="en or nl")] = "en",
     speed: Annotated[float, typer.Option(help="clock speed: 60 makes the 1-hour target pass in a minute")] = 60.0,
     transcript: Annotated[Path | None, typer.Option(help="also write the transcript to this file")] = None,
-    report: Annotated[Path | None, typer.Option(help="where to write the evaluation report (default: "
-                                                "./report-CR-<year>-001.md and .png)")] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="where to write the evaluation report (default: ./report-CR-<year>-001.md and .png)"),
+    ] = None,
 ) -> None:
     """Play a data-breach crisis against the built-in Slack emulator: no Slack account, no network.
 
@@ -270,9 +293,12 @@ def demo(
 @_friendly
 def bench(
     quick: Annotated[bool, typer.Option("--quick", help="a ~30 s smoke run with smaller numbers")] = False,
-    only: Annotated[list[str] | None, typer.Option(
-        "--only", metavar="NAME",
-        help="run only this benchmark (repeatable): ack, declare, load, startup, timers")] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only", metavar="NAME", help="run only this benchmark (repeatable): ack, declare, load, startup, timers"
+        ),
+    ] = None,
 ) -> None:
     """Measure the bot against the built-in Slack emulator: ack latency, declare round trips, load, start-up, timers.
 
@@ -282,8 +308,9 @@ def bench(
         from bench import main as run_bench
         from bench.run import BENCHMARKS
     except ImportError:
-        raise ConfigError(["crisisbot bench: the bench/ folder is not importable — run it from the source "
-                           "checkout (python -m bench)"]) from None
+        raise ConfigError(
+            ["crisisbot bench: the bench/ folder is not importable — run it from the source checkout (python -m bench)"]
+        ) from None
 
     unknown = [name for name in only or [] if name not in BENCHMARKS]
     if unknown:

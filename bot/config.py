@@ -152,8 +152,12 @@ def _config_path(explicit: Path | str | None, env: EnvSettings) -> Path | None:
     if explicit or env.config:
         path = Path(explicit or env.config or "").expanduser().resolve()
         if not path.is_file():
-            raise ConfigError([f"{path}:1: config file not found — run `crisisbot init` to write one, "
-                               "or unset CRISISBOT_CONFIG to run on the defaults"])
+            raise ConfigError(
+                [
+                    f"{path}:1: config file not found — run `crisisbot init` to write one, "
+                    "or unset CRISISBOT_CONFIG to run on the defaults"
+                ]
+            )
         return path
     local = Path.cwd() / "crisisbot.yaml"
     return local if local.is_file() else None

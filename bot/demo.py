@@ -75,9 +75,14 @@ class DemoScript:
         self.command("anna", "roles")
 
         self.step(self.say("demo.step1"))
-        self.declare_in_modal("bram", "data-breach", 2, "Customer emails exposed via partner portal",
-                              "A partner portal exposed customer email addresses; posts on X claim the list is for sale.",
-                              detected_minutes_ago=25)
+        self.declare_in_modal(
+            "bram",
+            "data-breach",
+            2,
+            "Customer emails exposed via partner portal",
+            "A partner portal exposed customer email addresses; posts on X claim the list is for sale.",
+            detected_minutes_ago=25,
+        )
         incident = desk.store.incidents()[-1]
         channel = incident.channel_id or ""
         drafts = {d.network: d for d in desk.store.drafts(incident.id)}
@@ -101,8 +106,9 @@ class DemoScript:
         new_text = desk.store.draft(x.id).text.replace("  ", " ")
         new_text = _legal_edit(new_text, self.language)
         self.console.print("[bold magenta]@chen[/] " + self.say("demo.saves") + f"\n  [italic]{escape(new_text)}[/]")
-        self.emu.submit_view(self.people["chen"], view["id"],
-                             {"text": {"value": {"type": "plain_text_input", "value": new_text}}})
+        self.emu.submit_view(
+            self.people["chen"], view["id"], {"text": {"value": {"type": "plain_text_input", "value": new_text}}}
+        )
         self.show_new()
 
         self.step(self.say("demo.step5"))
@@ -122,14 +128,21 @@ class DemoScript:
         self.click("bram", say("button.mark_posted"), "draft_mark_posted", channel_id=channel, ts=x.message_ts or "")
 
         self.step(self.say("demo.step9"))
-        self.declare_in_modal("eli", "service-outage", 2, "Login fails for app users",
-                              "Since this morning many users cannot log in to the app.", detected_minutes_ago=57)
+        self.declare_in_modal(
+            "eli",
+            "service-outage",
+            2,
+            "Login fails for app users",
+            "Since this morning many users cannot log in to the app.",
+            detected_minutes_ago=57,
+        )
         outage = desk.store.incidents()[-1]
         self.step(self.say("demo.step10"))
         missed = self.wait_for_post(outage.channel_id or "", "⚠️")
         self.step(self.say("demo.step11"))
-        self.click("anna", say("button.escalate", level=3), "escalate", channel_id=outage.channel_id or "",
-                   ts=missed["ts"])
+        self.click(
+            "anna", say("button.escalate", level=3), "escalate", channel_id=outage.channel_id or "", ts=missed["ts"]
+        )
 
         self.step(self.say("demo.step12"))
         self.pause(30)
@@ -137,11 +150,15 @@ class DemoScript:
         self.local.settle()
         view = self.emu.open_view(self.people["anna"])
         self.console.print("[bold magenta]@anna[/] " + self.say("demo.fills_resolve"))
-        self.emu.submit_view(self.people["anna"], view["id"], {
-            "summary": {"value": {"type": "plain_text_input", "value": self.say("demo.resolve_summary")}},
-            "impact": {"value": {"type": "plain_text_input", "value": self.say("demo.resolve_impact")}},
-            "lessons": {"value": {"type": "plain_text_input", "value": self.say("demo.resolve_lessons")}},
-        })
+        self.emu.submit_view(
+            self.people["anna"],
+            view["id"],
+            {
+                "summary": {"value": {"type": "plain_text_input", "value": self.say("demo.resolve_summary")}},
+                "impact": {"value": {"type": "plain_text_input", "value": self.say("demo.resolve_impact")}},
+                "lessons": {"value": {"type": "plain_text_input", "value": self.say("demo.resolve_lessons")}},
+            },
+        )
         self.show_new()
         self.step(self.say("demo.step13"))
         self.answer_survey("chen", 4, 5, self.say("demo.survey_answer"))
@@ -151,40 +168,55 @@ class DemoScript:
     def answer_survey(self, who: str, process: int, clarity: int, improve: str) -> None:
         dm = self.emu.dm_channel_of(self.people[who]) or ""
         survey = self.emu.dms(self.people[who])[-1]
-        self.click(who, self.local.desk.messages.ui(self.language, "button.survey"), "survey_open", channel_id=dm,
-                   ts=survey["ts"])
+        self.click(
+            who,
+            self.local.desk.messages.ui(self.language, "button.survey"),
+            "survey_open",
+            channel_id=dm,
+            ts=survey["ts"],
+        )
         view = self.emu.open_view(self.people[who])
-        self.emu.submit_view(self.people[who], view["id"], {
-            "q1": {"value": {"type": "static_select", "selected_option": {"value": str(process)}}},
-            "q2": {"value": {"type": "static_select", "selected_option": {"value": str(clarity)}}},
-            "q3": {"value": {"type": "plain_text_input", "value": improve}},
-        })
+        self.emu.submit_view(
+            self.people[who],
+            view["id"],
+            {
+                "q1": {"value": {"type": "static_select", "selected_option": {"value": str(process)}}},
+                "q2": {"value": {"type": "static_select", "selected_option": {"value": str(clarity)}}},
+                "q3": {"value": {"type": "plain_text_input", "value": improve}},
+            },
+        )
         self.show_new()
 
     def show_report(self, incident_id: int) -> None:
         """The evaluation report, in the terminal and as files next to where the demo ran."""
         desk = self.local.desk
         names = {p.id: p.real_name for p in self.local.cast}
-        markdown, chart = write_report(desk, desk.store.incident(incident_id), self.language, self.report_path,
-                                       user_names=names)
+        markdown, chart = write_report(
+            desk, desk.store.incident(incident_id), self.language, self.report_path, user_names=names
+        )
         self.console.print(Markdown(markdown.read_text(encoding="utf-8")))
         self.console.print(self.say("demo.report_written", markdown=str(markdown), chart=str(chart)))
 
-    def declare_in_modal(self, who: str, scenario: str, level: int, title: str, what: str,
-                         detected_minutes_ago: int) -> None:
+    def declare_in_modal(
+        self, who: str, scenario: str, level: int, title: str, what: str, detected_minutes_ago: int
+    ) -> None:
         """`/crisis` with no text opens the form; fill it in as a person would."""
         self.console.print(f"[bold magenta]@{who}[/] " + self.say("demo.fills_form"))
         self.emu.slash_command(self.people[who], "")
         self.local.settle()
         view = self.emu.open_view(self.people[who])
         detected = int(self.local.desk.now().timestamp()) - detected_minutes_ago * 60
-        self.emu.submit_view(self.people[who], view["id"], {
-            "scenario": {"value": {"type": "static_select", "selected_option": {"value": scenario}}},
-            "level": {"value": {"type": "static_select", "selected_option": {"value": str(level)}}},
-            "title": {"value": {"type": "plain_text_input", "value": title}},
-            "description": {"value": {"type": "plain_text_input", "value": what}},
-            "detected": {"value": {"type": "datetimepicker", "selected_date_time": detected}},
-        })
+        self.emu.submit_view(
+            self.people[who],
+            view["id"],
+            {
+                "scenario": {"value": {"type": "static_select", "selected_option": {"value": scenario}}},
+                "level": {"value": {"type": "static_select", "selected_option": {"value": str(level)}}},
+                "title": {"value": {"type": "plain_text_input", "value": title}},
+                "description": {"value": {"type": "plain_text_input", "value": what}},
+                "detected": {"value": {"type": "datetimepicker", "selected_date_time": detected}},
+            },
+        )
         self.show_new()
 
     def wait_for_post(self, channel: str, prefix: str, crisis_minutes: float = 90) -> dict:
@@ -210,9 +242,16 @@ class DemoScript:
         took = incident.first_response_at - incident.detected_at
         target = incident.first_response_due - incident.detected_at
         tz, lang = desk.settings.tz, self.language
-        self.console.print(self.say(
-            "demo.first_response", code=incident.code, at=local_time(incident.first_response_at, lang, tz),
-            took=duration(took, lang), target=duration(target, lang), met=took <= target))
+        self.console.print(
+            self.say(
+                "demo.first_response",
+                code=incident.code,
+                at=local_time(incident.first_response_at, lang, tz),
+                took=duration(took, lang),
+                target=duration(target, lang),
+                met=took <= target,
+            )
+        )
         outage = desk.store.incident(outage_id)
         self.console.print(self.say("demo.outage", code=outage.code, target=duration(target, lang), level=outage.level))
         events = len(desk.store.events(incident.id)) + len(desk.store.events(outage.id))
@@ -220,7 +259,7 @@ class DemoScript:
         return 0 if outage.level == 3 else 1
 
 
-def _wording(language: str):  # noqa: ANN202 - the narration's strings live beside the bot's
+def _wording(language: str):
     from bot.config import default_dir
     from bot.messages import Messages
 
@@ -234,12 +273,18 @@ def _legal_edit(text: str, language: str) -> str:
     return text if len(text) + len(marker) > 270 else text + marker
 
 
-def run_demo(language: str = "en", speed: float = 60.0, transcript: Path | None = None,
-             console: Console | None = None, report: Path | None = None) -> int:
+def run_demo(
+    language: str = "en",
+    speed: float = 60.0,
+    transcript: Path | None = None,
+    console: Console | None = None,
+    report: Path | None = None,
+) -> int:
     """Play the demo; returns the exit code (0 when the first response was posted)."""
     console = console or Console(record=transcript is not None, highlight=False)
-    console.print("[bold]Crisis Desk demo[/bold] — " + _wording(language)("demo.intro", language=language,
-                                                                          speed=f"{speed:g}"))
+    console.print(
+        "[bold]Crisis Desk demo[/bold] — " + _wording(language)("demo.intro", language=language, speed=f"{speed:g}")
+    )
     with start_local(clock=SystemClock(speed), environ={"CRISISBOT_LANGUAGE": language}) as local:
         script = DemoScript(local, console, language, speed)
         script.report_path = report

@@ -1,16 +1,16 @@
 """Typed errors of the domain core; adapters decide how a user is told.
 
-    CrisisError                 base: carries a UI message key and its variables
-    ├── ConfigError             a config, playbook or template file is wrong (CLI: exit 2)
-    ├── SchemaError             the database file is newer than this code
-    ├── UsageError              a command was typed wrongly: answer with what to type instead
-    │   ├── UnknownScenario
-    │   ├── UnknownRole
-    │   └── BadLevel
-    ├── NotAuthorized           the user may not do this (recorded on the timeline)
-    ├── StaleDraft              the draft changed since the button was drawn
-    ├── WrongState              the incident or draft is not in a state that allows this
-    └── NotFound                no such incident / draft
+CrisisError                 base: carries a UI message key and its variables
+├── ConfigError             a config, playbook or template file is wrong (CLI: exit 2)
+├── SchemaError             the database file is newer than this code
+├── UsageError              a command was typed wrongly: answer with what to type instead
+│   ├── UnknownScenario
+│   ├── UnknownRole
+│   └── BadLevel
+├── NotAuthorized           the user may not do this (recorded on the timeline)
+├── StaleDraft              the draft changed since the button was drawn
+├── WrongState              the incident or draft is not in a state that allows this
+└── NotFound                no such incident / draft
 """
 
 from __future__ import annotations

@@ -187,6 +187,7 @@ LOCALES = {"en": "en_GB", "nl": "nl_NL"}
 def locale_of(language: str) -> str:
     return LOCALES.get(language, "en_GB")
 
+
 def local_time(when: datetime, language: str, tz: ZoneInfo) -> str:
     """`14:05` in the company's timezone."""
     return format_time(when.astimezone(tz), format="short", locale=locale_of(language))
@@ -201,5 +202,6 @@ def duration(delta: timedelta, language: str) -> str:
     minutes = max(0, round(abs(delta.total_seconds()) / 60))
     if minutes >= 120:
         return format_timedelta(timedelta(minutes=minutes), locale=locale_of(language), threshold=2)
-    return format_timedelta(timedelta(minutes=minutes), granularity="minute", threshold=1000,
-                            locale=locale_of(language))
+    return format_timedelta(
+        timedelta(minutes=minutes), granularity="minute", threshold=1000, locale=locale_of(language)
+    )

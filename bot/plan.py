@@ -58,8 +58,7 @@ def render_plan(
     path = plan_template_path(language)
     placeholders = template_constant(env, messages.root, path, "placeholders", PLACEHOLDER_KEYS)
     company = settings.company
-    values = DraftValues(company=company.name, hashtag=company.hashtag, faq_url=company.faq_url,
-                         **placeholders)
+    values = DraftValues(company=company.name, hashtag=company.hashtag, faq_url=company.faq_url, **placeholders)
     books = list(playbooks.values())
     problems: list[str] = []
     scenarios = [_scenario(book, settings, messages, language, values, problems) for book in books]
@@ -89,8 +88,9 @@ def plan_environment(root: Path) -> SandboxedEnvironment:
     )
 
 
-def template_constant(env: SandboxedEnvironment, root: Path, path: str, name: str,
-                      keys: tuple[str, ...]) -> dict[str, str]:
+def template_constant(
+    env: SandboxedEnvironment, root: Path, path: str, name: str, keys: tuple[str, ...]
+) -> dict[str, str]:
     """The literal dict a template assigns at top level with `{% set name = {...} %}`, read without rendering.
 
     The draft placeholders are needed before the drafts render, so before the plan itself can; reading
@@ -105,8 +105,9 @@ def template_constant(env: SandboxedEnvironment, root: Path, path: str, name: st
         raise ConfigError([f"{where}:1: {problem}"]) from None
     except TemplateError as exc:
         raise ConfigError([f"{where}:{_template_line(exc, where)}: {exc.message or exc}"]) from exc
-    assigned = [node.node for node in tree.body
-                if isinstance(node, nodes.Assign) and getattr(node.target, "name", None) == name]
+    assigned = [
+        node.node for node in tree.body if isinstance(node, nodes.Assign) and getattr(node.target, "name", None) == name
+    ]
     try:
         value = assigned[0].as_const() if assigned else None
     except nodes.Impossible:
@@ -151,12 +152,14 @@ def _minutes(minutes: int, language: str) -> str:
 
 def _networks(channels: list[str], language: str) -> list[dict[str, Any]]:
     """The company's social channels with their character limits, formatted for the reader's locale."""
-    return [{"id": network, "limit": format_decimal(limit_of(network), locale=locale_of(language))}
-            for network in channels]
+    return [
+        {"id": network, "limit": format_decimal(limit_of(network), locale=locale_of(language))} for network in channels
+    ]
 
 
-def _scenario(book: Playbook, settings: Settings, messages: Messages, language: str, values: DraftValues,
-              problems: list[str]) -> dict[str, Any]:
+def _scenario(
+    book: Playbook, settings: Settings, messages: Messages, language: str, values: DraftValues, problems: list[str]
+) -> dict[str, Any]:
     """One playbook as the plan shows it: what it covers, its levels and its rendered drafts."""
     return {
         "id": book.id,
@@ -182,8 +185,9 @@ def _level(book: Playbook, number: int, language: str) -> dict[str, Any]:
     }
 
 
-def _drafts(book: Playbook, settings: Settings, messages: Messages, language: str, values: DraftValues,
-            problems: list[str]) -> list[dict[str, Any]]:
+def _drafts(
+    book: Playbook, settings: Settings, messages: Messages, language: str, values: DraftValues, problems: list[str]
+) -> list[dict[str, Any]]:
     """Every draft the bot would make for this scenario: each kind it uses × the channels it drafts for."""
     # The same selection as the bot's `networks_for`: the company's channels, in the company's order.
     networks = [network for network in settings.company.channels if network in book.channels]
@@ -194,20 +198,29 @@ def _drafts(book: Playbook, settings: Settings, messages: Messages, language: st
             text = _draft_text(messages, language, (book.id, kind, network), values, problems)
             if text is not None:
                 length, limit = measured_length(network, text), limit_of(network)
-                drafts.append({"kind": kind, "network": network, "text": text, "fits": length <= limit,
-                               "length": format_decimal(length, locale=locale_of(language)),
-                               "limit": format_decimal(limit, locale=locale_of(language))})
+                drafts.append(
+                    {
+                        "kind": kind,
+                        "network": network,
+                        "text": text,
+                        "fits": length <= limit,
+                        "length": format_decimal(length, locale=locale_of(language)),
+                        "limit": format_decimal(limit, locale=locale_of(language)),
+                    }
+                )
     return drafts
 
 
-def _draft_text(messages: Messages, language: str, draft: tuple[str, str, str], values: DraftValues,
-                problems: list[str]) -> str | None:
+def _draft_text(
+    messages: Messages, language: str, draft: tuple[str, str, str], values: DraftValues, problems: list[str]
+) -> str | None:
     """One rendered draft, or None after noting why not (every problem is reported in one go)."""
     scenario, kind, network = draft
     where = messages.root / draft_path(language, scenario, kind, network)
     if not messages.has_draft(language, scenario, kind, network):
-        problems.append(f"{where}:1: draft template missing — add it, or remove {network} from the "
-                        f"channels of playbook {scenario}")
+        problems.append(
+            f"{where}:1: draft template missing — add it, or remove {network} from the channels of playbook {scenario}"
+        )
         return None
     try:
         return messages.draft(language, scenario, kind, network, values)
@@ -232,8 +245,9 @@ def _pause_first(items: list[ChecklistItem]) -> list[ChecklistItem]:
     return sorted(items, key=lambda item: item.id != PAUSE_ITEM)
 
 
-def _merged(books: list[Playbook], items_of: Callable[[Playbook], list[ChecklistItem]],
-            language: str) -> dict[str, Any]:
+def _merged(
+    books: list[Playbook], items_of: Callable[[Playbook], list[ChecklistItem]], language: str
+) -> dict[str, Any]:
     """One checklist for all scenarios: the shared steps around each scenario's own steps.
 
     A step is shared only when its id, wording and role all match in every scenario (`assess_facts` asks
@@ -246,13 +260,16 @@ def _merged(books: list[Playbook], items_of: Callable[[Playbook], list[Checklist
     own = {scenario: [step for step in steps if step not in shared] for scenario, steps in steps_of.items()}
 
     def opens(step: dict[str, str]) -> bool:
-        return all(not own[scenario] or steps.index(step) < steps.index(own[scenario][0])
-                   for scenario, steps in steps_of.items())
+        return all(
+            not own[scenario] or steps.index(step) < steps.index(own[scenario][0])
+            for scenario, steps in steps_of.items()
+        )
 
     return {
         "start": [step for step in shared if opens(step)],
-        "per_scenario": [{"id": book.id, "name": book.name.in_(language), "steps": own[book.id]}
-                         for book in books if own[book.id]],
+        "per_scenario": [
+            {"id": book.id, "name": book.name.in_(language), "steps": own[book.id]} for book in books if own[book.id]
+        ],
         "finish": [step for step in shared if not opens(step)],
     }
 

@@ -82,8 +82,9 @@ class Deadlines(BaseModel):
     def _reminders_before_deadline(self) -> Deadlines:
         bad = [m for m in self.reminders_before_minutes if not 0 < m < self.first_response_minutes]
         if bad:
-            raise ValueError(f"reminder {bad[0]} minutes before the deadline must be between 1 and "
-                             f"{self.first_response_minutes - 1}")
+            raise ValueError(
+                f"reminder {bad[0]} minutes before the deadline must be between 1 and {self.first_response_minutes - 1}"
+            )
         return self
 
 
@@ -113,8 +114,9 @@ class Playbook(BaseModel):
     deadlines: Deadlines = Field(default_factory=Deadlines)
     drafts: Drafts = Field(default_factory=Drafts)
     channels: list[NetworkId] = Field(default_factory=lambda: list(NETWORKS))
-    resolve_by: list[RoleId] = Field(default_factory=lambda: ["crisis_lead"], min_length=1,
-                                     description="roles that may resolve the incident")
+    resolve_by: list[RoleId] = Field(
+        default_factory=lambda: ["crisis_lead"], min_length=1, description="roles that may resolve the incident"
+    )
 
     @field_validator("levels")
     @classmethod

@@ -45,8 +45,10 @@ class AlreadyRunning(CrisisError):
     key = "error.already_running"
 
     def __str__(self) -> str:
-        return (f"another crisisbot ({self.params['holder']}) is running on {self.params['db']}; "
-                "stop it first, or give this one its own CRISISBOT_DB")
+        return (
+            f"another crisisbot ({self.params['holder']}) is running on {self.params['db']}; "
+            "stop it first, or give this one its own CRISISBOT_DB"
+        )
 
 
 def _dead_here(holder: str) -> bool:
@@ -71,8 +73,13 @@ class Deliverer(Protocol):
 
 
 class TimerRunner:
-    def __init__(self, desk: Desk, deliverer: Deliverer, holder: str | None = None,
-                 guard: Callable[[], AbstractContextManager[None]] | None = None) -> None:
+    def __init__(
+        self,
+        desk: Desk,
+        deliverer: Deliverer,
+        holder: str | None = None,
+        guard: Callable[[], AbstractContextManager[None]] | None = None,
+    ) -> None:
         self.desk, self.deliverer = desk, deliverer
         self.guard = guard or nullcontext  # lets a local run wait until a tick's Slack calls are done
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -101,8 +108,9 @@ class TimerRunner:
         self.acquire()
         if not background:
             return self.tick()
-        self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults={
-            "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        )
         self.scheduler.add_job(self._renew, "interval", seconds=LEASE_RENEW, id="lease")
         self.scheduler.add_job(self.tick, "interval", seconds=SAFETY_TICK, id="safety")
         self.scheduler.start()
@@ -177,8 +185,14 @@ class TimerRunner:
         attempts = message.attempts + 1
         if attempts < MAX_ATTEMPTS:
             retry_at = now + RETRY_BASE * (2 ** (attempts - 1))
-            log.warning("outbox %s (%s) failed, attempt %s; retrying at %s: %s", message.id, message.kind,
-                        attempts, retry_at, error)
+            log.warning(
+                "outbox %s (%s) failed, attempt %s; retrying at %s: %s",
+                message.id,
+                message.kind,
+                attempts,
+                retry_at,
+                error,
+            )
             self.desk.store.mark_attempt(message.id, now, retry_at, error)
             return
         log.error("outbox %s (%s) gave up after %s attempts: %s", message.id, message.kind, attempts, error)
@@ -192,5 +206,3 @@ class TimerRunner:
         values = sorted(self.lateness) or [0.0]
         p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
         return {"count": len(self.lateness), "p50": statistics.median(values), "p99": p99, "max": values[-1]}
-
-

@@ -34,33 +34,70 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     """The tables of DESIGN.md."""
     db["incidents"].create(
         {
-            "id": int, "code": str, "scenario": str, "level": int, "title": str, "description": str,
-            "status": str, "drill": int, "private": int, "language": str, "channel_id": str,
-            "channel_name": str, "declared_by": str, "declared_at": str, "detected_at": str,
-            "first_response_due": str, "first_response_at": str, "resolved_at": str,
+            "id": int,
+            "code": str,
+            "scenario": str,
+            "level": int,
+            "title": str,
+            "description": str,
+            "status": str,
+            "drill": int,
+            "private": int,
+            "language": str,
+            "channel_id": str,
+            "channel_name": str,
+            "declared_by": str,
+            "declared_at": str,
+            "detected_at": str,
+            "first_response_due": str,
+            "first_response_at": str,
+            "resolved_at": str,
         },
-        pk="id", not_null={"code", "scenario", "level", "title", "status", "declared_by", "declared_at"},
+        pk="id",
+        not_null={"code", "scenario", "level", "title", "status", "declared_by", "declared_at"},
     )
     db["incidents"].create_index(["code"], unique=True)
     db["incidents"].create_index(["channel_id"])
     db["events"].create(
         {"id": int, "incident_id": int, "at": str, "actor": str, "kind": str, "data": str},
-        pk="id", foreign_keys=[("incident_id", "incidents", "id")],
+        pk="id",
+        foreign_keys=[("incident_id", "incidents", "id")],
     )
     db["events"].create_index(["incident_id", "at"])
     db["drafts"].create(
         {
-            "id": int, "incident_id": int, "network": str, "language": str, "kind": str, "text": str,
-            "version": int, "status": str, "message_ts": str, "created_at": str, "updated_at": str,
-            "posted_at": str, "posted_by": str, "reject_reason": str,
+            "id": int,
+            "incident_id": int,
+            "network": str,
+            "language": str,
+            "kind": str,
+            "text": str,
+            "version": int,
+            "status": str,
+            "message_ts": str,
+            "created_at": str,
+            "updated_at": str,
+            "posted_at": str,
+            "posted_by": str,
+            "reject_reason": str,
         },
-        pk="id", foreign_keys=[("incident_id", "incidents", "id")],
+        pk="id",
+        foreign_keys=[("incident_id", "incidents", "id")],
     )
     db["drafts"].create_index(["incident_id"])
     db["approvals"].create(
-        {"id": int, "draft_id": int, "version": int, "approver": str, "role": str, "decision": str,
-         "at": str, "reason": str},
-        pk="id", foreign_keys=[("draft_id", "drafts", "id")],
+        {
+            "id": int,
+            "draft_id": int,
+            "version": int,
+            "approver": str,
+            "role": str,
+            "decision": str,
+            "at": str,
+            "reason": str,
+        },
+        pk="id",
+        foreign_keys=[("draft_id", "drafts", "id")],
     )
     db["approvals"].create_index(["draft_id", "version", "role"], unique=True)
     db["role_owners"].create({"role": str, "user": str, "rank": int}, pk=("role", "rank"))
@@ -72,8 +109,16 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     db["timers"].create_index(["fired_at", "due_at"])
     db["handled_requests"].create({"key": str, "at": str}, pk="key")
     db["outbox"].create(
-        {"id": int, "incident_id": int, "role": str, "kind": str, "data": str, "created_at": str,
-         "sent_at": str, "attempts": int},
+        {
+            "id": int,
+            "incident_id": int,
+            "role": str,
+            "kind": str,
+            "data": str,
+            "created_at": str,
+            "sent_at": str,
+            "attempts": int,
+        },
         pk="id",
     )
     db["checklist"].create(
@@ -117,8 +162,11 @@ class TimerStore:
 
     def due_timers(self, now: datetime, limit: int = 500) -> list[Timer]:
         rows = self.db["timers"].rows_where(
-            "fired_at IS NULL AND cancelled_at IS NULL AND due_at <= ?", [now.isoformat()],
-            order_by="due_at, id", limit=limit)
+            "fired_at IS NULL AND cancelled_at IS NULL AND due_at <= ?",
+            [now.isoformat()],
+            order_by="due_at, id",
+            limit=limit,
+        )
         return [_timer(r) for r in rows]
 
     def pending_timers(self, incident_id: int | None = None) -> list[Timer]:
@@ -131,14 +179,16 @@ class TimerStore:
 
     def next_due(self) -> datetime | None:
         row = self.db.execute(
-            "SELECT MIN(due_at) FROM timers WHERE fired_at IS NULL AND cancelled_at IS NULL").fetchone()
+            "SELECT MIN(due_at) FROM timers WHERE fired_at IS NULL AND cancelled_at IS NULL"
+        ).fetchone()
         return parse_iso(row[0]) if row and row[0] else None
 
     def claim_timer(self, timer_id: int, now: datetime) -> bool:
         """Mark a timer fired; False when it already was (or was cancelled). Call inside the effect's transaction."""
         cursor = self.db.execute(
             "UPDATE timers SET fired_at = ? WHERE id = ? AND fired_at IS NULL AND cancelled_at IS NULL",
-            [now.isoformat(), timer_id])
+            [now.isoformat(), timer_id],
+        )
         return cursor.rowcount == 1
 
     def cancel_timers(self, incident_id: int, now: datetime, kinds: tuple[str, ...] | None = None) -> int:
@@ -152,8 +202,14 @@ class TimerStore:
 
     # ---- outbox --------------------------------------------------------------------------------
     def add_outbox(self, incident_id: int, kind: str, now: datetime, **data: Any) -> int:
-        row = {"incident_id": incident_id, "kind": kind, "data": json.dumps(data, default=str),
-               "created_at": now.isoformat(), "attempts": 0, "next_attempt_at": now.isoformat()}
+        row = {
+            "incident_id": incident_id,
+            "kind": kind,
+            "data": json.dumps(data, default=str),
+            "created_at": now.isoformat(),
+            "attempts": 0,
+            "next_attempt_at": now.isoformat(),
+        }
         with self.transaction() as db:
             return int(db["outbox"].insert(row).last_pk)
 
@@ -162,13 +218,17 @@ class TimerStore:
         with self.transaction() as db:
             waiting = db.execute(
                 "SELECT 1 FROM outbox WHERE incident_id = ? AND kind = ? AND sent_at IS NULL AND failed_at IS NULL",
-                [incident_id, kind]).fetchone()
+                [incident_id, kind],
+            ).fetchone()
             return None if waiting else self.add_outbox(incident_id, kind, now, **data)
 
     def pending_outbox(self, now: datetime, limit: int = 200) -> list[OutboxMessage]:
         rows = self.db["outbox"].rows_where(
-            "sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?", [now.isoformat()],
-            order_by="id", limit=limit)
+            "sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?",
+            [now.isoformat()],
+            order_by="id",
+            limit=limit,
+        )
         return [_outbox(r) for r in rows]
 
     def outbox(self, incident_id: int | None = None) -> list[OutboxMessage]:
@@ -177,13 +237,15 @@ class TimerStore:
 
     def next_outbox_attempt(self) -> datetime | None:
         row = self.db.execute(
-            "SELECT MIN(next_attempt_at) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL").fetchone()
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL"
+        ).fetchone()
         return parse_iso(row[0]) if row and row[0] else None
 
     def mark_sent(self, message_id: int, now: datetime) -> None:
         with self.transaction() as db:
-            db.execute("UPDATE outbox SET sent_at = ?, attempts = attempts + 1 WHERE id = ?",
-                       [now.isoformat(), message_id])
+            db.execute(
+                "UPDATE outbox SET sent_at = ?, attempts = attempts + 1 WHERE id = ?", [now.isoformat(), message_id]
+            )
 
     def mark_attempt(self, message_id: int, now: datetime, retry_at: datetime | None, error: str) -> None:
         """One failed delivery: try again at `retry_at`, or give up for good when it is None."""
@@ -191,8 +253,8 @@ class TimerStore:
             db.execute(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, failed_at = ? "
                 "WHERE id = ?",
-                [error, retry_at.isoformat() if retry_at else None, None if retry_at else now.isoformat(),
-                 message_id])
+                [error, retry_at.isoformat() if retry_at else None, None if retry_at else now.isoformat(), message_id],
+            )
 
     # ---- lease -----------------------------------------------------------------------------------
     def take_lease(self, name: str, holder: str, now: float, ttl: float, steal_from: str | None = None) -> str | None:
@@ -343,10 +405,15 @@ class Store(TimerStore):
 
     def recent_declare(self, user: str, title: str, since: datetime) -> Incident | None:
         """The same person's incident with this title: declared since `since`, or never fully set up."""
-        rows = list(self.db["incidents"].rows_where(
-            "declared_by = ? AND lower(title) = lower(?) AND status = 'active' AND (declared_at >= ? OR NOT EXISTS "
-            "(SELECT 1 FROM deliveries d WHERE d.key = incidents.id || ':ready'))",
-            [user, title, since.isoformat()], order_by="id desc", limit=1))
+        rows = list(
+            self.db["incidents"].rows_where(
+                "declared_by = ? AND lower(title) = lower(?) AND status = 'active' AND (declared_at >= ? OR NOT EXISTS "
+                "(SELECT 1 FROM deliveries d WHERE d.key = incidents.id || ':ready'))",
+                [user, title, since.isoformat()],
+                order_by="id desc",
+                limit=1,
+            )
+        )
         return Incident.model_validate(_decode(rows[0])) if rows else None
 
     def update_incident(self, incident_id: int, **fields: Any) -> Incident:
@@ -355,8 +422,13 @@ class Store(TimerStore):
 
     # ---- timeline ------------------------------------------------------------------------------
     def add_event(self, incident_id: int, at: datetime, actor: str, kind: str, /, **data: Any) -> Event:
-        fields = {"incident_id": incident_id, "at": at.isoformat(), "actor": actor, "kind": kind,
-                  "data": json.dumps(data, default=str, ensure_ascii=False)}
+        fields = {
+            "incident_id": incident_id,
+            "at": at.isoformat(),
+            "actor": actor,
+            "kind": kind,
+            "data": json.dumps(data, default=str, ensure_ascii=False),
+        }
         event_id = self.db["events"].insert(fields).last_pk
         return Event(id=event_id, incident_id=incident_id, at=at, actor=actor, kind=kind, data=data)
 
@@ -364,8 +436,14 @@ class Store(TimerStore):
         where = "incident_id = ?" + (" AND kind = ?" if kind else "")
         args = [incident_id, kind] if kind else [incident_id]
         return [
-            Event(id=r["id"], incident_id=r["incident_id"], at=parse_iso(r["at"]), actor=r["actor"],
-                  kind=r["kind"], data=json.loads(r["data"] or "{}"))
+            Event(
+                id=r["id"],
+                incident_id=r["incident_id"],
+                at=parse_iso(r["at"]),
+                actor=r["actor"],
+                kind=r["kind"],
+                data=json.loads(r["data"] or "{}"),
+            )
             for r in self.db["events"].rows_where(where, args, order_by="id")
         ]
 
@@ -447,8 +525,9 @@ class Store(TimerStore):
 
     def record_delivery(self, key: str, incident_id: int, ref: str, at: datetime) -> None:
         with self.transaction() as db:
-            db["deliveries"].upsert({"key": key, "incident_id": incident_id, "ref": ref, "at": at.isoformat()},
-                                    pk="key")
+            db["deliveries"].upsert(
+                {"key": key, "incident_id": incident_id, "ref": ref, "at": at.isoformat()}, pk="key"
+            )
 
 
 def _timer(row: dict[str, Any]) -> Timer:

@@ -87,23 +87,35 @@ class LocalCrisisDesk:
         self.stop()
 
 
-def start_local(*, db_path: Path | None = None, clock: Clock | None = None, environ: dict[str, str] | None = None,
-                latency: float = 0.0, add_cast: bool = True) -> LocalCrisisDesk:
+def start_local(
+    *,
+    db_path: Path | None = None,
+    clock: Clock | None = None,
+    environ: dict[str, str] | None = None,
+    latency: float = 0.0,
+    add_cast: bool = True,
+) -> LocalCrisisDesk:
     """Start the emulator, then the real bot against it; both on 127.0.0.1 with free ports."""
     tmp = None
     if db_path is None:
         tmp = tempfile.TemporaryDirectory(prefix="crisisbot-")
         db_path = Path(tmp.name) / "crisisbot.db"
     # Only the events manifest.yml subscribes to reach the bot, as in a real workspace.
-    emulator = SlackEmulator(token=BOT_TOKEN, signing_secret=SIGNING_SECRET, latency=latency,
-                             event_subscriptions={"app_home_opened"})
+    emulator = SlackEmulator(
+        token=BOT_TOKEN, signing_secret=SIGNING_SECRET, latency=latency, event_subscriptions={"app_home_opened"}
+    )
     emulator.start()
     if add_cast:  # the cast speaks the workspace language, so per-user language picks the same one
         locale = {"nl": "nl-NL"}.get((environ or {}).get("CRISISBOT_LANGUAGE", ""), "en-GB")
         for person in CAST:
             emulator.add_user(person.id, person.name, real_name=person.real_name, locale=locale)
-    env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-           "SLACK_API_URL": emulator.api_url, "CRISISBOT_DB": str(db_path), **(environ or {})}
+    env = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": emulator.api_url,
+        "CRISISBOT_DB": str(db_path),
+        **(environ or {}),
+    }
     settings = load_settings(environ=env)
     desk = open_desk(settings, clock=clock)
     activity = Activity()
@@ -112,7 +124,8 @@ def start_local(*, db_path: Path | None = None, clock: Clock | None = None, envi
     server = http_server(bot, host="127.0.0.1", port=0)
     thread = threading.Thread(target=server.run, name="crisisbot-http", daemon=True)
     thread.start()
-    local = LocalCrisisDesk(emulator=emulator, desk=desk, server=server, thread=thread, activity=activity,
-                            bot=bot, tmp=tmp)
+    local = LocalCrisisDesk(
+        emulator=emulator, desk=desk, server=server, thread=thread, activity=activity, bot=bot, tmp=tmp
+    )
     emulator.bot_url = local.bot_url
     return local

@@ -27,11 +27,11 @@ class Crisis:
     clock: ManualClock
 
     @property
-    def emu(self):  # noqa: ANN201 - SlackEmulator
+    def emu(self):
         return self.local.emulator
 
     @property
-    def store(self):  # noqa: ANN201 - Store
+    def store(self):
         return self.local.desk.store
 
     def cmd(self, who: str, text: str, channel_id: str | None = None, **signing: Any) -> BotResponse:
@@ -82,7 +82,7 @@ class Crisis:
         return self.store.events(incident.id, kind)
 
 
-def assert_valid_for_slack(emu) -> None:  # noqa: ANN001
+def assert_valid_for_slack(emu) -> None:
     """Every message and view the bot sent is valid Block Kit by slack_sdk's models and Slack's limits."""
     for call in emu.calls:
         args = call.args
@@ -99,7 +99,7 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def crisis(tmp_path, clock: ManualClock) -> Iterator[Crisis]:  # noqa: ANN001
+def crisis(tmp_path, clock: ManualClock) -> Iterator[Crisis]:
     local = start_local(db_path=tmp_path / "crisis.db", clock=clock)
     try:
         yield Crisis(local, clock)

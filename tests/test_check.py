@@ -92,15 +92,19 @@ def test_check_refuses_a_crisisbot_config_variable_pointing_nowhere(tmp_path: Pa
 def test_check_reports_unknown_scenario_in_config_with_its_line(project: Path) -> None:
     config = project / "crisisbot.yaml"
     edit(config, "- other\n", "- alien-invasion\n")
-    check_refuses(project, f"{config}:{line_of(config, 'alien-invasion')}:", "'alien-invasion'",
-                  "valid: data-breach")
+    check_refuses(project, f"{config}:{line_of(config, 'alien-invasion')}:", "'alien-invasion'", "valid: data-breach")
 
 
 def test_check_reports_unknown_social_channel_in_config_with_its_line(project: Path) -> None:
     config = project / "crisisbot.yaml"
     edit(config, "  - linkedin\n", "  - tiktok\n")
-    check_refuses(project, f"{config}:{line_of(config, 'tiktok')}:", "company.channels", "'tiktok'",
-                  "valid: 'x', 'facebook' or 'linkedin'")
+    check_refuses(
+        project,
+        f"{config}:{line_of(config, 'tiktok')}:",
+        "company.channels",
+        "'tiktok'",
+        "valid: 'x', 'facebook' or 'linkedin'",
+    )
 
 
 def test_check_reports_malformed_config_yaml_with_its_line(project: Path) -> None:
@@ -129,8 +133,9 @@ def test_check_reports_malformed_yaml_in_a_playbook_with_file_and_line(project: 
 def test_check_reports_unknown_role_in_a_playbook_with_file_and_line(project: Path) -> None:
     playbook = project / "playbooks" / "data-breach.yaml"
     edit(playbook, "roles: [social_media_manager, legal]", "roles: [social_media_manager, legal, janitor]")
-    check_refuses(project, f"{playbook}:{line_of(playbook, 'janitor')}:", "levels.1.roles", "'janitor'",
-                  "valid: 'crisis_lead'")
+    check_refuses(
+        project, f"{playbook}:{line_of(playbook, 'janitor')}:", "levels.1.roles", "'janitor'", "valid: 'crisis_lead'"
+    )
 
 
 def test_check_reports_a_level_outside_one_to_three(project: Path) -> None:
@@ -205,7 +210,7 @@ def test_check_reports_a_ui_string_missing_in_one_language(project: Path) -> Non
 
 def test_check_reports_a_ui_string_with_a_syntax_error(project: Path) -> None:
     english = project / "messages" / "en" / "ui.yaml"
-    edit(english, "  approve: Approve\n", "  approve: \"Approve {{ }}\"\n")
+    edit(english, "  approve: Approve\n", '  approve: "Approve {{ }}"\n')
     check_refuses(project, f"{english}:", "button.approve", "template syntax error")
 
 

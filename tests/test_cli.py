@@ -73,8 +73,9 @@ def test_installed_console_script_prints_help() -> None:
 
 
 def test_installed_console_script_refuses_a_missing_config_with_exit_2_and_no_traceback(tmp_path: Path) -> None:
-    done = subprocess.run([str(crisisbot_executable()), "check", "--config", "nope.yaml"],
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [str(crisisbot_executable()), "check", "--config", "nope.yaml"], capture_output=True, text=True, timeout=30
+    )
     assert done.returncode == 2
     assert "nope.yaml" in done.stderr
     assert "crisisbot init" in done.stderr
@@ -140,20 +141,33 @@ def test_init_with_force_overwrites_the_existing_project(tmp_path: Path) -> None
 
 def test_init_asks_each_question_when_not_given_on_the_command_line(tmp_path: Path) -> None:
     project = tmp_path / "asked"
-    answers = "\n".join([
-        "Bakkerij de Vries",  # company
-        "food",  # industry
-        "facebook,x",  # channels
-        "nl",  # language
-        "",  # hashtag: take the default
-        "https://status.example.nl",  # FAQ URL
-        "",  # timezone: take the default
-        "negative-reviews,other",  # scenarios
-    ]) + "\n"
+    answers = (
+        "\n".join(
+            [
+                "Bakkerij de Vries",  # company
+                "food",  # industry
+                "facebook,x",  # channels
+                "nl",  # language
+                "",  # hashtag: take the default
+                "https://status.example.nl",  # FAQ URL
+                "",  # timezone: take the default
+                "negative-reviews,other",  # scenarios
+            ]
+        )
+        + "\n"
+    )
     result = cli("init", "--dir", project, input=answers)
     assert result.exit_code == 0, result.output
-    for prompt in ("Company name", "Industry", "Social channels", "Default language", "Fixed crisis hashtag",
-                   "FAQ or status page URL", "Timezone", "Scenarios"):
+    for prompt in (
+        "Company name",
+        "Industry",
+        "Social channels",
+        "Default language",
+        "Fixed crisis hashtag",
+        "FAQ or status page URL",
+        "Timezone",
+        "Scenarios",
+    ):
         assert prompt in result.output
     settings = load_settings(project / "crisisbot.yaml", environ={})
     assert settings.company.name == "Bakkerij de Vries"

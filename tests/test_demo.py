@@ -10,14 +10,27 @@ from rich.console import Console
 from bot.demo import run_demo
 
 
-@pytest.mark.parametrize(("language", "expected"), [
-    ("en", ["Declare a crisis", "Acknowledge", "You may not approve drafts here", "30 minutes left",
-            "Mark as posted", "First public response is live", "1-hour first-response target was missed",
-            "escalated CR-2026-002 to level 3", "Summary"]),
-    ("nl", ["Crisis melden", "Bevestigen", "Nog 30 minuten", "Markeren als geplaatst", "Samenvatting",
-            "niveau 3"]),
-])
-def test_demo_plays_the_whole_loop(language: str, expected: list[str], tmp_path) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "en",
+            [
+                "Declare a crisis",
+                "Acknowledge",
+                "You may not approve drafts here",
+                "30 minutes left",
+                "Mark as posted",
+                "First public response is live",
+                "1-hour first-response target was missed",
+                "escalated CR-2026-002 to level 3",
+                "Summary",
+            ],
+        ),
+        ("nl", ["Crisis melden", "Bevestigen", "Nog 30 minuten", "Markeren als geplaatst", "Samenvatting", "niveau 3"]),
+    ],
+)
+def test_demo_plays_the_whole_loop(language: str, expected: list[str], tmp_path) -> None:
     buffer = io.StringIO()
     console = Console(file=buffer, width=120, record=True, highlight=False)
     transcript = tmp_path / "demo.txt"

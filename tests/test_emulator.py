@@ -50,14 +50,32 @@ MODAL = {
     "title": {"type": "plain_text", "text": "New thing"},
     "submit": {"type": "plain_text", "text": "Create"},
     "blocks": [
-        {"type": "input", "block_id": "title", "label": {"type": "plain_text", "text": "Title"},
-         "element": {"type": "plain_text_input", "action_id": "value"}},
-        {"type": "input", "block_id": "level", "label": {"type": "plain_text", "text": "Level"},
-         "element": {"type": "static_select", "action_id": "pick", "options": [
-             {"text": {"type": "plain_text", "text": "Low"}, "value": "low"},
-             {"text": {"type": "plain_text", "text": "High"}, "value": "high"}]}},
-        {"type": "input", "block_id": "note", "optional": True, "label": {"type": "plain_text", "text": "Note"},
-         "element": {"type": "plain_text_input", "action_id": "value"}},
+        {
+            "type": "input",
+            "block_id": "title",
+            "label": {"type": "plain_text", "text": "Title"},
+            "element": {"type": "plain_text_input", "action_id": "value"},
+        },
+        {
+            "type": "input",
+            "block_id": "level",
+            "label": {"type": "plain_text", "text": "Level"},
+            "element": {
+                "type": "static_select",
+                "action_id": "pick",
+                "options": [
+                    {"text": {"type": "plain_text", "text": "Low"}, "value": "low"},
+                    {"text": {"type": "plain_text", "text": "High"}, "value": "high"},
+                ],
+            },
+        },
+        {
+            "type": "input",
+            "block_id": "note",
+            "optional": True,
+            "label": {"type": "plain_text", "text": "Note"},
+            "element": {"type": "plain_text_input", "action_id": "value"},
+        },
     ],
 }
 
@@ -95,10 +113,16 @@ def bot(emu: SlackEmulator) -> Iterator[Recorder]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers["Content-Length"])).decode()
-            ok = verifier.is_valid(raw, self.headers.get("X-Slack-Request-Timestamp"),
-                                   self.headers.get("X-Slack-Signature"))
-            req = {"path": self.path, "headers": dict(self.headers), "body": raw, "verified": ok,
-                   "form": {k: v[-1] for k, v in parse_qs(raw).items()}}
+            ok = verifier.is_valid(
+                raw, self.headers.get("X-Slack-Request-Timestamp"), self.headers.get("X-Slack-Signature")
+            )
+            req = {
+                "path": self.path,
+                "headers": dict(self.headers),
+                "body": raw,
+                "verified": ok,
+                "form": {k: v[-1] for k, v in parse_qs(raw).items()},
+            }
             recorder.requests.append(req)
             status, body = recorder.reply(req) if ok else (401, "invalid signature")
             data = body.encode()
@@ -190,8 +214,10 @@ def test_membership_invites_and_dms(emu: SlackEmulator, client: WebClient) -> No
     client.chat_postEphemeral(channel=channel, user="U2", text="only bob")
     assert [m["text"] for m in emu.dms("U1")] == ["psst"]
     assert emu.ephemerals("U2", channel)[0]["text"] == "only bob"
-    assert api_error(lambda: client.chat_postEphemeral(channel=other, user="U2", text="x"))["error"] \
+    assert (
+        api_error(lambda: client.chat_postEphemeral(channel=other, user="U2", text="x"))["error"]
         == "user_not_in_channel"
+    )
     info = client.users_info(user="U2", include_locale=True)["user"]
     assert info["name"] == "bob" and info["tz"] == "America/New_York" and info["locale"] == "nl-NL"
     assert api_error(lambda: client.users_info(user="U404"))["error"] == "user_not_found"
@@ -244,8 +270,9 @@ def test_form_encoded_body_and_auth(emu: SlackEmulator) -> None:
 def test_ratelimit_is_retried_by_slack_sdk(emu: SlackEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
     # The handler sleeps Retry-After plus up to 1 s of jitter; keep the jitter out of the test's time.
     monkeypatch.setattr(builtin_handlers.random, "random", lambda: 0.0)
-    client = WebClient(token=emu.token, base_url=emu.api_url,
-                       retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)])
+    client = WebClient(
+        token=emu.token, base_url=emu.api_url, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)]
+    )
     emu.fail("chat.postMessage", error="ratelimited", retry_after=0)
     assert client.chat_postMessage(channel=GENERAL_ID, text="after 429")["ok"]
     calls = emu.calls_to("chat.postMessage")
@@ -255,8 +282,11 @@ def test_ratelimit_is_retried_by_slack_sdk(emu: SlackEmulator, monkeypatch: pyte
 
 def test_server_error_then_success(emu: SlackEmulator) -> None:
     fast = FixedValueRetryIntervalCalculator(0.01)
-    client = WebClient(token=emu.token, base_url=emu.api_url,
-                       retry_handlers=[ServerErrorRetryHandler(max_retry_count=2, interval_calculator=fast)])
+    client = WebClient(
+        token=emu.token,
+        base_url=emu.api_url,
+        retry_handlers=[ServerErrorRetryHandler(max_retry_count=2, interval_calculator=fast)],
+    )
     emu.fail(error="internal_error", times=2)
     assert client.auth_test()["ok"]
     assert [c.status for c in emu.calls] == [500, 500, 200]
@@ -292,8 +322,9 @@ def test_views_triggers_stack_and_home(emu: SlackEmulator, client: WebClient) ->
     assert emu.open_view("U1")["private_metadata"] == "meta-1"
     updated = client.views_update(external_id="ext-1", view={**MODAL, "private_metadata": "meta-2"})["view"]
     assert updated["id"] == view["id"] and emu.open_view("U1")["private_metadata"] == "meta-2"
-    assert api_error(lambda: client.views_update(view_id=view["id"], hash="stale", view=MODAL))["error"] \
-        == "hash_conflict"
+    assert (
+        api_error(lambda: client.views_update(view_id=view["id"], hash="stale", view=MODAL))["error"] == "hash_conflict"
+    )
     assert api_error(lambda: client.views_update(view_id="V404", view=MODAL))["error"] == "not_found"
     pushed = client.views_push(trigger_id=emu.issue_trigger("U1"), view=MODAL)["view"]
     assert pushed["previous_view_id"] == view["id"] and len(emu.modal_stack("U1")) == 2
@@ -342,8 +373,14 @@ def test_forged_and_stale_signatures_are_rejected(emu: SlackEmulator, bot: Recor
 
 
 def test_click_payload_and_replace_original(emu: SlackEmulator, client: WebClient, bot: Recorder) -> None:
-    blocks = [section("Approve?"), {"type": "actions", "block_id": "decide",
-                                    "elements": [button("approve", "Approve", "42"), button("edit", "Edit")]}]
+    blocks = [
+        section("Approve?"),
+        {
+            "type": "actions",
+            "block_id": "decide",
+            "elements": [button("approve", "Approve", "42"), button("edit", "Edit")],
+        },
+    ]
     ts = client.chat_postMessage(channel=GENERAL_ID, text="Approve?", blocks=blocks)["ts"]
     with pytest.raises(LookupError):
         emu.click("U1", "missing")
@@ -351,8 +388,12 @@ def test_click_payload_and_replace_original(emu: SlackEmulator, client: WebClien
     payload = bot.last_payload()
     assert payload["type"] == "block_actions" and payload["user"]["id"] == "U1"
     assert payload["user"]["username"] == "alice" and payload["team"]["id"] == "T0CRISIS"
-    assert payload["container"] == {"type": "message", "message_ts": ts, "channel_id": GENERAL_ID,
-                                    "is_ephemeral": False}
+    assert payload["container"] == {
+        "type": "message",
+        "message_ts": ts,
+        "channel_id": GENERAL_ID,
+        "is_ephemeral": False,
+    }
     assert payload["channel"] == {"id": GENERAL_ID, "name": "general"}
     assert payload["message"]["ts"] == ts and payload["message"]["blocks"][1]["block_id"] == "decide"
     action = payload["actions"][0]
@@ -396,14 +437,32 @@ def test_submit_view_payload_and_response_actions(emu: SlackEmulator, client: We
     emu.submit_view("U1", view_id, values)
     assert emu.open_view("U1") is None
     assert [e.kind for e in emu.events if e.kind.startswith("view")] == [
-        "view_opened", "view_errors", "view_updated", "view_closed"]
+        "view_opened",
+        "view_errors",
+        "view_updated",
+        "view_closed",
+    ]
 
 
 def test_click_in_modal_and_select(emu: SlackEmulator, client: WebClient, bot: Recorder) -> None:
-    modal = {**MODAL, "blocks": [*MODAL["blocks"], {"type": "actions", "block_id": "more", "elements": [
-        button("add_row", "Add row"),
-        {"type": "static_select", "action_id": "sev", "options": [
-            {"text": {"type": "plain_text", "text": "S1"}, "value": "s1"}]}]}]}
+    modal = {
+        **MODAL,
+        "blocks": [
+            *MODAL["blocks"],
+            {
+                "type": "actions",
+                "block_id": "more",
+                "elements": [
+                    button("add_row", "Add row"),
+                    {
+                        "type": "static_select",
+                        "action_id": "sev",
+                        "options": [{"text": {"type": "plain_text", "text": "S1"}, "value": "s1"}],
+                    },
+                ],
+            },
+        ],
+    }
     view_id = client.views_open(trigger_id=emu.issue_trigger("U2"), view=modal)["view"]["id"]
     emu.click("U2", "add_row")
     payload = bot.last_payload()
@@ -423,8 +482,10 @@ def test_files_and_transcript(emu: SlackEmulator, client: WebClient) -> None:
     assert emu.files[0]["content"] == b"timeline" and emu.files[0]["channels"] == [channel]
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": "Status"}},
-        {"type": "section", "text": {"type": "mrkdwn",
-                                     "text": f"*Owner* <@U1> in <#{channel}> <!channel> <https://x.io|doc>"}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"*Owner* <@U1> in <#{channel}> <!channel> <https://x.io|doc>"},
+        },
         {"type": "divider"},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": "note"}]},
         {"type": "actions", "elements": [button("a", "Approve"), button("e", "Edit")]},
@@ -439,8 +500,7 @@ def test_files_and_transcript(emu: SlackEmulator, client: WebClient) -> None:
     assert "[bold]Status[/bold]" in render_blocks(blocks)
 
 
-def test_events_api_close_notification_and_hook_limits(emu: SlackEmulator, client: WebClient,
-                                                         bot: Recorder) -> None:
+def test_events_api_close_notification_and_hook_limits(emu: SlackEmulator, client: WebClient, bot: Recorder) -> None:
     responses = emu.user_message("U1", GENERAL_ID, "hey <@U0BOT> help")
     assert [r.status for r in responses] == [200, 200]
     envelope = json.loads(bot.requests[-1]["body"])
@@ -466,8 +526,10 @@ def test_events_api_close_notification_and_hook_limits(emu: SlackEmulator, clien
 
 def test_concurrent_calls_get_unique_increasing_ts(emu: SlackEmulator, client: WebClient) -> None:
     results: list[str] = []
-    threads = [threading.Thread(target=lambda: results.append(
-        client.chat_postMessage(channel=GENERAL_ID, text="x")["ts"])) for _ in range(20)]
+    threads = [
+        threading.Thread(target=lambda: results.append(client.chat_postMessage(channel=GENERAL_ID, text="x")["ts"]))
+        for _ in range(20)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

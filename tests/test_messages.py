@@ -126,8 +126,14 @@ def test_unknown_ui_key_names_the_key_and_file() -> None:
 
 @pytest.mark.parametrize(
     ("key", "english"),
-    [("button.acknowledge", "Acknowledge"), ("button.approve", "Approve"), ("button.edit", "Edit"),
-     ("button.reject", "Reject"), ("button.mark_posted", "Mark as posted"), ("button.done", "Done")],
+    [
+        ("button.acknowledge", "Acknowledge"),
+        ("button.approve", "Approve"),
+        ("button.edit", "Edit"),
+        ("button.reject", "Reject"),
+        ("button.mark_posted", "Mark as posted"),
+        ("button.done", "Done"),
+    ],
 )
 def test_design_button_labels_in_english_and_translated_in_dutch(key: str, english: str) -> None:
     assert SHIPPED.ui("en", key) == english
@@ -189,8 +195,12 @@ def test_tidy_removes_trailing_spaces_and_extra_blank_lines() -> None:
 # ---- people-facing time ----------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("minutes", "english", "dutch"),
-    [(1, "1 minute", "1 minuut"), (42, "42 minutes", "42 minuten"), (90, "90 minutes", "90 minuten"),
-     (180, "3 hours", "3 uur")],
+    [
+        (1, "1 minute", "1 minuut"),
+        (42, "42 minutes", "42 minuten"),
+        (90, "90 minutes", "90 minuten"),
+        (180, "3 hours", "3 uur"),
+    ],
 )
 def test_duration_reads_naturally_in_both_languages(minutes: int, english: str, dutch: str) -> None:
     assert duration(timedelta(minutes=minutes), "en") == english

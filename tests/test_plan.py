@@ -17,14 +17,30 @@ from bot.playbooks import Playbook, load_playbooks
 
 HEADINGS = {
     "en": [
-        "Goal", "Scenarios", "Prevention and monitoring", "Detection and escalation levels", "Response rules",
-        "Message drafts per scenario and channel", "Roles and responsibilities", "First actions",
-        "GDPR notification for data breaches", "Post-crisis evaluation", "Training and drills",
+        "Goal",
+        "Scenarios",
+        "Prevention and monitoring",
+        "Detection and escalation levels",
+        "Response rules",
+        "Message drafts per scenario and channel",
+        "Roles and responsibilities",
+        "First actions",
+        "GDPR notification for data breaches",
+        "Post-crisis evaluation",
+        "Training and drills",
     ],
     "nl": [
-        "Doel", "Scenario's", "Preventie en monitoring", "Signalering en escalatieniveaus",
-        "Richtlijnen voor reacties", "Conceptberichten per scenario en kanaal", "Rollen en verantwoordelijkheden",
-        "Eerste acties", "AVG-melding bij een datalek", "Evaluatie na de crisis", "Training en oefeningen",
+        "Doel",
+        "Scenario's",
+        "Preventie en monitoring",
+        "Signalering en escalatieniveaus",
+        "Richtlijnen voor reacties",
+        "Conceptberichten per scenario en kanaal",
+        "Rollen en verantwoordelijkheden",
+        "Eerste acties",
+        "AVG-melding bij een datalek",
+        "Evaluatie na de crisis",
+        "Training en oefeningen",
     ],
 }
 PLACEHOLDERS = {
@@ -37,9 +53,13 @@ GENERATED_AT = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def settings() -> Settings:
     defaults = load_settings(environ={})
-    company = defaults.company.model_copy(update={
-        "name": "Acme Logistics", "hashtag": "#AcmeUpdate", "faq_url": "https://status.acme.example/faq",
-    })
+    company = defaults.company.model_copy(
+        update={
+            "name": "Acme Logistics",
+            "hashtag": "#AcmeUpdate",
+            "faq_url": "https://status.acme.example/faq",
+        }
+    )
     return defaults.model_copy(update={"company": company})
 
 
@@ -53,10 +73,23 @@ def messages(settings: Settings) -> Messages:
     return Messages(settings.messages_dir)
 
 
-def plan(settings: Settings, playbooks: dict[str, Playbook], messages: Messages, language: str,
-         role_owners: dict[str, list[str]] | None = None, user_names: dict[str, str] | None = None) -> str:
-    return render_plan(settings, playbooks, messages, language, role_owners=role_owners, user_names=user_names,
-                       generated_at=GENERATED_AT)
+def plan(
+    settings: Settings,
+    playbooks: dict[str, Playbook],
+    messages: Messages,
+    language: str,
+    role_owners: dict[str, list[str]] | None = None,
+    user_names: dict[str, str] | None = None,
+) -> str:
+    return render_plan(
+        settings,
+        playbooks,
+        messages,
+        language,
+        role_owners=role_owners,
+        user_names=user_names,
+        generated_at=GENERATED_AT,
+    )
 
 
 def template_copy(settings: Settings, tmp_path: Path) -> Path:
@@ -98,10 +131,13 @@ def test_every_scenario_appears_by_its_localized_name(settings, playbooks, messa
 
 
 @pytest.mark.parametrize("language", ["en", "nl"])
-def test_data_breach_x_draft_is_the_rendered_template_with_the_company_hashtag(
-        settings, playbooks, messages, language):
-    values = DraftValues(company="Acme Logistics", hashtag="#AcmeUpdate", faq_url="https://status.acme.example/faq",
-                         **PLACEHOLDERS[language])
+def test_data_breach_x_draft_is_the_rendered_template_with_the_company_hashtag(settings, playbooks, messages, language):
+    values = DraftValues(
+        company="Acme Logistics",
+        hashtag="#AcmeUpdate",
+        faq_url="https://status.acme.example/faq",
+        **PLACEHOLDERS[language],
+    )
     expected = messages.draft(language, "data-breach", "first_response", "x", values)
     drafts = section(plan(settings, playbooks, messages, language), HEADINGS[language][5])
     assert f"```text\n{expected}\n```" in drafts

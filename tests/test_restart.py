@@ -36,16 +36,27 @@ def free_port() -> int:
 class BotProcess:
     def __init__(self, emu: SlackEmulator, db: Path, crash_at: str | None = None) -> None:
         self.port = free_port()
-        env = {**os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-               "SLACK_API_URL": emu.api_url, "CRISISBOT_DB": str(db), "CRISISBOT_CLOCK_SPEED": str(SPEED),
-               "PORT": str(self.port)}
+        env = {
+            **os.environ,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": emu.api_url,
+            "CRISISBOT_DB": str(db),
+            "CRISISBOT_CLOCK_SPEED": str(SPEED),
+            "PORT": str(self.port),
+        }
         env.pop("CRISISBOT_CRASH_AT", None)
         env.pop("CRISISBOT_CONFIG", None)
         if crash_at:
             env["CRISISBOT_CRASH_AT"] = crash_at
         self.log = db.with_suffix(f".{self.port}.log").open("w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"],
-                                     env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=db.parent)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=db.parent,
+        )
         emu.bot_url = f"http://127.0.0.1:{self.port}/slack/events"
         self._wait_healthy()
 
@@ -77,7 +88,7 @@ class BotProcess:
 
 
 @pytest.fixture
-def emu():  # noqa: ANN201
+def emu():
     emulator = SlackEmulator(token=BOT_TOKEN, signing_secret=SIGNING_SECRET).start()
     for person in CAST:
         emulator.add_user(person.id, person.name, real_name=person.real_name)
@@ -110,7 +121,7 @@ def run_until_deadline_passed(emu: SlackEmulator, db: Path) -> None:
         bot.stop()
 
 
-def _far_future():  # noqa: ANN202
+def _far_future():
     from datetime import UTC, datetime
 
     return datetime(2100, 1, 1, tzinfo=UTC)
@@ -135,8 +146,9 @@ def assert_each_effect_once(emu: SlackEmulator, db: Path) -> None:
 
 
 @pytest.mark.parametrize("crash_at", ["timer_effect:2", "timer_committed:2", "timer_committed:9"])
-def test_crash_around_a_timer_firing_loses_and_repeats_nothing(emu: SlackEmulator, tmp_path: Path,
-                                                                crash_at: str) -> None:
+def test_crash_around_a_timer_firing_loses_and_repeats_nothing(
+    emu: SlackEmulator, tmp_path: Path, crash_at: str
+) -> None:
     db = tmp_path / "crisis.db"
     bot = start_incident(emu, db, crash_at)
     assert bot.wait_exit() == 137  # died at the crash point, like kill -9
@@ -146,8 +158,9 @@ def test_crash_around_a_timer_firing_loses_and_repeats_nothing(emu: SlackEmulato
 
 
 @pytest.mark.parametrize("crash_at", ["outbox_delivered:3", "slack_accepted:3"])
-def test_crash_after_slack_accepted_repeats_at_most_that_one_message(emu: SlackEmulator, tmp_path: Path,
-                                                                     crash_at: str) -> None:
+def test_crash_after_slack_accepted_repeats_at_most_that_one_message(
+    emu: SlackEmulator, tmp_path: Path, crash_at: str
+) -> None:
     """The documented window: Slack took one message and the process died before noting it."""
     db = tmp_path / "crisis.db"
     bot = start_incident(emu, db, crash_at)
@@ -181,10 +194,22 @@ def test_second_process_on_the_same_database_refuses_to_start(emu: SlackEmulator
     first = BotProcess(emu, db)
     try:
         port = free_port()
-        env = {**os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-               "SLACK_API_URL": emu.api_url, "CRISISBOT_DB": str(db), "PORT": str(port)}
-        second = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"], env=env,
-                                capture_output=True, text=True, timeout=30, cwd=tmp_path)
+        env = {
+            **os.environ,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": emu.api_url,
+            "CRISISBOT_DB": str(db),
+            "PORT": str(port),
+        }
+        second = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=tmp_path,
+        )
         assert second.returncode == 2
         assert "another crisisbot" in second.stderr and "CRISISBOT_DB" in second.stderr
         assert "Traceback" not in second.stderr

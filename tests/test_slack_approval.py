@@ -81,7 +81,9 @@ def test_mark_as_posted_records_first_response_and_stops_the_countdown(staffed: 
     assert incident.first_response_at == staffed.clock.now()
     header = str(staffed.emu.messages(incident.channel_id)[0]["blocks"])
     assert "posted 10:25, 25 minutes after detection" in header and "left" not in header
-    notes = [m["text"] for m in staffed.emu.messages(incident.channel_id) if "First public response" in m.get("text", "")]
+    notes = [
+        m["text"] for m in staffed.emu.messages(incident.channel_id) if "First public response" in m.get("text", "")
+    ]
     assert len(notes) == 1 and "X" in notes[0]
     draft_message = str(staffed.draft_message(incident, "x")["blocks"])
     assert "Posted by <@U0BRAM> at 10:25" in draft_message and "draft_mark_posted" not in draft_message
@@ -117,19 +119,25 @@ def test_reject_asks_for_a_reason_and_edit_reopens_approval(staffed: Crisis) -> 
     assert draft.status == "pending" and draft.version == 2
 
 
-def test_dutch_workspace_speaks_dutch(tmp_path) -> None:  # noqa: ANN001
-    from bot.clock import ManualClock
-    from bot.workspace import start_local
+def test_dutch_workspace_speaks_dutch(tmp_path) -> None:
     from conftest import START
 
-    with start_local(db_path=tmp_path / "nl.db", clock=ManualClock(START),
-                     environ={"CRISISBOT_LANGUAGE": "nl"}) as local:
+    from bot.clock import ManualClock
+    from bot.workspace import start_local
+
+    with start_local(
+        db_path=tmp_path / "nl.db", clock=ManualClock(START), environ={"CRISISBOT_LANGUAGE": "nl"}
+    ) as local:
         crisis = Crisis(local, ManualClock(START))
         crisis.set_roles()
         incident = crisis.declare()
         header = str(local.emulator.messages(incident.channel_id)[0]["blocks"])
         assert "Datalek" in header and "minuten" in header
-        labels = [e["text"]["text"] for b in crisis.draft_message(incident, "x")["blocks"]
-                  if b["type"] == "actions" for e in b["elements"]]
+        labels = [
+            e["text"]["text"]
+            for b in crisis.draft_message(incident, "x")["blocks"]
+            if b["type"] == "actions"
+            for e in b["elements"]
+        ]
         assert labels == ["Goedkeuren", "Bewerken", "Afwijzen"]
         assert "Wij" in crisis.drafts(incident)["x"].text or "We " in crisis.drafts(incident)["x"].text

@@ -80,22 +80,28 @@ class Before:
 
 def _db_rows(crisis: Crisis) -> dict[str, Counter]:
     db = crisis.store.db
-    return {table: Counter(json.dumps(row, sort_keys=True, default=str) for row in db[table].rows)
-            for table in db.table_names() if table != "handled_requests"}
+    return {
+        table: Counter(json.dumps(row, sort_keys=True, default=str) for row in db[table].rows)
+        for table in db.table_names()
+        if table != "handled_requests"
+    }
 
 
 def _slack_state(crisis: Crisis) -> dict[str, Any]:
     emu = crisis.emu
     with emu.ws.lock:
         channel_ids = list(emu.ws.channels)
-    return {"channels": {cid: (emu.channel(cid), emu.messages(cid)) for cid in channel_ids},
-            "views": emu.views()}
+    return {"channels": {cid: (emu.channel(cid), emu.messages(cid)) for cid in channel_ids}, "views": emu.views()}
 
 
 def watch(crisis: Crisis) -> Before:
     crisis.local.settle()
-    return Before(_db_rows(crisis), _slack_state(crisis), len(crisis.emu.calls),
-                  {name: len(crisis.emu.ephemerals(uid)) for name, uid in ID.items()})
+    return Before(
+        _db_rows(crisis),
+        _slack_state(crisis),
+        len(crisis.emu.calls),
+        {name: len(crisis.emu.ephemerals(uid)) for name, uid in ID.items()},
+    )
 
 
 def db_changes(crisis: Crisis, before: Before) -> dict[str, dict[str, list[dict]]]:
@@ -107,14 +113,16 @@ def db_changes(crisis: Crisis, before: Before) -> dict[str, dict[str, list[dict]
         old, new = before.db.get(table, Counter()), after.get(table, Counter())
         added, removed = new - old, old - new
         if added or removed:
-            changes[table] = {"added": [json.loads(r) for r in added.elements()],
-                              "removed": [json.loads(r) for r in removed.elements()]}
+            changes[table] = {
+                "added": [json.loads(r) for r in added.elements()],
+                "removed": [json.loads(r) for r in removed.elements()],
+            }
     return changes
 
 
 def new_calls(crisis: Crisis, before: Before) -> list:
     crisis.local.settle()
-    return crisis.emu.calls[before.calls:]
+    return crisis.emu.calls[before.calls :]
 
 
 READ_ONLY = {"response_url", "users.info"}  # a response_url answer is no Web API call; users.info changes nothing
@@ -127,7 +135,7 @@ def api_methods(crisis: Crisis, before: Before) -> list[str]:
 
 def told(crisis: Crisis, who: str, before: Before) -> list[str]:
     """What `who` was told privately since `before` (ack bodies and response_url answers)."""
-    return [e["text"] for e in crisis.emu.ephemerals(ID[who])[before.ephemerals[who]:]]
+    return [e["text"] for e in crisis.emu.ephemerals(ID[who])[before.ephemerals[who] :]]
 
 
 def assert_untouched(crisis: Crisis, before: Before) -> None:
@@ -153,13 +161,23 @@ def command_body(crisis: Crisis, who: str, text: str) -> str:
     """A /crisis slash command request body exactly as Slack sends it, with a fresh trigger_id."""
     emu = crisis.emu
     channel = emu.general_id
-    return urlencode({
-        "token": VERIFICATION_TOKEN, "team_id": emu.team_id, "team_domain": TEAM_DOMAIN, "channel_id": channel,
-        "channel_name": "general", "user_id": ID[who], "user_name": who, "command": "/crisis", "text": text,
-        "api_app_id": APP_ID, "is_enterprise_install": "false",
-        "response_url": f"{emu.base_url}response/{emu.ws.issue_hook(ID[who], channel)}",
-        "trigger_id": emu.issue_trigger(ID[who]),
-    })
+    return urlencode(
+        {
+            "token": VERIFICATION_TOKEN,
+            "team_id": emu.team_id,
+            "team_domain": TEAM_DOMAIN,
+            "channel_id": channel,
+            "channel_name": "general",
+            "user_id": ID[who],
+            "user_name": who,
+            "command": "/crisis",
+            "text": text,
+            "api_app_id": APP_ID,
+            "is_enterprise_install": "false",
+            "response_url": f"{emu.base_url}response/{emu.ws.issue_hook(ID[who], channel)}",
+            "trigger_id": emu.issue_trigger(ID[who]),
+        }
+    )
 
 
 def click_body(crisis: Crisis, who: str, action_id: str, channel_id: str, ts: str) -> str:
@@ -173,8 +191,9 @@ def click_body(crisis: Crisis, who: str, action_id: str, channel_id: str, ts: st
         found = find_element(target.blocks, action_id)
         assert found is not None, f"no {action_id} on {ts}"
         block_id, element = found
-        payload = emu._block_actions(emu.ws.users[ID[who]], target,
-                                     button_action(element, action_id, block_id, None), None)
+        payload = emu._block_actions(
+            emu.ws.users[ID[who]], target, button_action(element, action_id, block_id, None), None
+        )
     return urlencode({"payload": json.dumps(payload)})
 
 
@@ -189,8 +208,12 @@ def deliver_at_once(crisis: Crisis, bodies: list[str], *, as_retries: bool = Fal
     as_retries: all but the first carry X-Slack-Retry-Num, as Slack's redeliveries of one request do.
     """
     answers: list[BotResponse] = []
-    threads = [threading.Thread(target=lambda n=n, b=b: answers.append(
-        deliver(crisis, b, retry_num=n if as_retries and n else None))) for n, b in enumerate(bodies)]
+    threads = [
+        threading.Thread(
+            target=lambda n=n, b=b: answers.append(deliver(crisis, b, retry_num=n if as_retries and n else None))
+        )
+        for n, b in enumerate(bodies)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -230,8 +253,11 @@ def edit_text(crisis: Crisis, who: str, text: str) -> BotResponse:
 
 def incident_channels(crisis: Crisis, before: Before) -> list[str]:
     """Channels created since `before`."""
-    return [c.response["channel"]["id"] for c in new_calls(crisis, before)
-            if c.method == "conversations.create" and c.response.get("ok")]
+    return [
+        c.response["channel"]["id"]
+        for c in new_calls(crisis, before)
+        if c.method == "conversations.create" and c.response.get("ok")
+    ]
 
 
 # ---- /crisis declare with bad input ---------------------------------------------------------------------
@@ -267,8 +293,9 @@ def test_unknown_role_lists_the_valid_roles(team: Crisis) -> None:
         assert f"`{role}`" in note, note  # as typeable ids, not mrkdwn-escaped look-alikes
 
 
-@pytest.mark.parametrize("text", ["roles set legal anna", "roles set legal @anna",
-                                  "roles set legal <@U0CHEN|chen> bram"])
+@pytest.mark.parametrize(
+    "text", ["roles set legal anna", "roles set legal @anna", "roles set legal <@U0CHEN|chen> bram"]
+)
 def test_roles_set_with_plain_text_instead_of_a_mention_asks_to_pick_the_person(team: Crisis, text: str) -> None:
     note = refused(team, "anna", text)
     assert "is not a Slack mention" in note and "Type @ and pick the person" in note
@@ -351,8 +378,16 @@ def test_one_click_delivered_again_and_again_records_one_approval(team: Crisis) 
         assert [(a.approver, a.role, a.version) for a in approvals] == [(ID["anna"], "crisis_lead", 1)]
         approved = [e for e in team.events(incident, "approved") if e.data["draft_id"] == draft.id]
         assert len(approved) == 1
-        assert len([c for c in new_calls(team, before)
-                    if c.method == "chat.update" and c.args.get("ts") == draft.message_ts]) == 1
+        assert (
+            len(
+                [
+                    c
+                    for c in new_calls(team, before)
+                    if c.method == "chat.update" and c.args.get("ts") == draft.message_ts
+                ]
+            )
+            == 1
+        )
 
 
 def test_concurrent_clicks_on_the_last_approval_make_the_draft_ready_once(team: Crisis) -> None:
@@ -395,8 +430,9 @@ def test_double_clicks_on_approve_acknowledge_and_mark_as_posted_count_once(team
     value, block_id = draft_value(team, incident, "x")
     before = watch(team)
     for _ in range(2):
-        team.click("bram", "draft_mark_posted", channel_id=incident.channel_id, ts=x.message_ts,
-                   value=value, block_id=block_id)
+        team.click(
+            "bram", "draft_mark_posted", channel_id=incident.channel_id, ts=x.message_ts, value=value, block_id=block_id
+        )
     assert len(team.events(incident, "posted")) == 1 and len(team.events(incident, "first_response")) == 1
     notes = [m for m in team.emu.messages(incident.channel_id) if "First public response is live" in m.get("text", "")]
     assert len(notes) == 1
@@ -407,8 +443,11 @@ def test_concurrent_clicks_on_mark_as_posted_post_once_and_stop_the_countdown_on
     incident = declare(team, "Leaked salaries")
     approve_fully(team, incident, "x")
     approve_fully(team, incident, "facebook")
-    bodies = [click_body(team, who, "draft_mark_posted", incident.channel_id, team.drafts(incident)[network].message_ts)
-              for network in ("x", "facebook") for who in ("bram", "bram", "anna")]
+    bodies = [
+        click_body(team, who, "draft_mark_posted", incident.channel_id, team.drafts(incident)[network].message_ts)
+        for network in ("x", "facebook")
+        for who in ("bram", "bram", "anna")
+    ]
     assert [a.status for a in deliver_at_once(team, bodies)] == [200] * 6
     assert sorted(e.data["network"] for e in team.events(incident, "posted")) == ["facebook", "x"]
     assert len(team.events(incident, "first_response")) == 1
@@ -443,8 +482,9 @@ def test_approve_of_a_stale_version_is_refused_and_records_nothing(team: Crisis)
     edit_text(team, "chen", "We are investigating a leak of customer addresses. More at 14:00.")
     assert team.drafts(incident)["x"].version == 2
     before = watch(team)
-    team.click("anna", "draft_approve", channel_id=incident.channel_id, ts=x.message_ts,
-               value=old_value, block_id=block_id)
+    team.click(
+        "anna", "draft_approve", channel_id=incident.channel_id, ts=x.message_ts, value=old_value, block_id=block_id
+    )
     note = told(team, "anna", before)
     assert len(note) == 1 and "review the new version" in note[0].lower() and "version 1" in note[0]
     assert team.store.approvals(x.id) == []
@@ -503,8 +543,9 @@ def test_mark_as_posted_before_approval_or_by_a_non_poster_is_refused(team: Cris
     assert "Mark as posted" not in buttons(team.draft_message(incident, "x"))
     value, block_id = draft_value(team, incident, "x")
     before = watch(team)
-    team.click("bram", "draft_mark_posted", channel_id=incident.channel_id, ts=x.message_ts,
-               value=value, block_id=block_id)
+    team.click(
+        "bram", "draft_mark_posted", channel_id=incident.channel_id, ts=x.message_ts, value=value, block_id=block_id
+    )
     note = told(team, "bram", before)
     assert len(note) == 1 and "not fully approved" in note[0]
     assert db_changes(team, before) == {} and api_methods(team, before) == []
@@ -532,8 +573,15 @@ def test_web_api_failure_midway_through_declare_is_reported_and_finished_by_runn
     assert incident.channel_id
     note = told(team, "bram", before)[-1]
     assert incident.code in note and "Slack refused" in note and "Run the same `/crisis declare` again" in note
-    assert any(step in note for step in ("posting the header", "a direct message to a role owner",
-                                         "paging the team in the channel", "posting a draft"))
+    assert any(
+        step in note
+        for step in (
+            "posting the header",
+            "a direct message to a role owner",
+            "paging the team in the channel",
+            "posting a draft",
+        )
+    )
     assert len(team.events(incident, "setup_failed")) == 1
 
     team.cmd("bram", f"declare data-breach 2 {title}")
@@ -596,8 +644,11 @@ def test_user_text_never_reaches_slack_as_mentions_links_or_formatting(team: Cri
     team.cmd("anna", nasty)
 
     sent = [json.dumps(c.args, ensure_ascii=False) for c in new_calls(team, before)]
-    sent += [json.dumps(e, ensure_ascii=False) for name in ("bram", "anna") for e in team.emu.ephemerals(ID[name])
-             [before.ephemerals[name]:]]
+    sent += [
+        json.dumps(e, ensure_ascii=False)
+        for name in ("bram", "anna")
+        for e in team.emu.ephemerals(ID[name])[before.ephemerals[name] :]
+    ]
     for raw in ("<!channel>", "<!here>", "<https://evil", "<@U0GIJS>", "*bold*", "_x_", "~y~"):
         assert not [s for s in sent if raw in s], raw
     header = json.dumps(team.emu.messages(incident.channel_id)[0]["blocks"], ensure_ascii=False)
@@ -613,8 +664,13 @@ def test_unknown_subcommand_answers_with_usage(team: Crisis) -> None:
 
 def test_help_lists_the_commands(team: Crisis) -> None:
     note = refused(team, "gijs", "help")
-    for command in ("/crisis declare <scenario> [level] <title>", "/crisis drill", "/crisis roles",
-                    "/crisis roles set <role> @owner", "/crisis help"):
+    for command in (
+        "/crisis declare <scenario> [level] <title>",
+        "/crisis drill",
+        "/crisis roles",
+        "/crisis roles set <role> @owner",
+        "/crisis help",
+    ):
         assert command in note, command
     for scenario in SCENARIOS:
         assert scenario in note

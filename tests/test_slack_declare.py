@@ -27,8 +27,15 @@ def test_declare_opens_channel_pins_header_pages_owners_and_posts_three_drafts(s
     header = messages[0]
     assert [p["ts"] for p in staffed.emu.pins(incident.channel_id)] == [header["ts"]]
     header_text = str(header["blocks"])
-    for expected in ("CR-2026-001", "Customer emails exposed", "Level 2", "Pause all scheduled posts",
-                     "60 minutes left", "<@U0BRAM>", "waiting for acknowledgement"):
+    for expected in (
+        "CR-2026-001",
+        "Customer emails exposed",
+        "Level 2",
+        "Pause all scheduled posts",
+        "60 minutes left",
+        "<@U0BRAM>",
+        "waiting for acknowledgement",
+    ):
         assert expected in header_text, expected
     done_buttons = [b for b in header["blocks"] if b.get("accessory", {}).get("action_id") == "checklist_done"]
     assert "Pause all scheduled posts" in done_buttons[0]["text"]["text"]  # the first thing to do
@@ -39,7 +46,7 @@ def test_declare_opens_channel_pins_header_pages_owners_and_posts_three_drafts(s
     for name in ("anna", "bram", "chen", "dewi", "eli"):
         dm = staffed.emu.dms(ID[name])
         assert len(dm) == 1, name
-        actions = [e for b in dm[0]["blocks"] for e in [b.get("accessory") or {}] + b.get("elements", [])]
+        actions = [e for b in dm[0]["blocks"] for e in [b.get("accessory") or {}, *b.get("elements", [])]]
         acknowledge = any(a.get("action_id") == "acknowledge" and a["text"]["text"] == "Acknowledge" for a in actions)
         assert acknowledge == (name != "bram")  # the declarer's own role counts as acknowledged
         assert any(a.get("url", "").endswith(incident.channel_id) for a in actions)
@@ -101,12 +108,15 @@ def test_declare_modal_opens_and_submission_declares(staffed: Crisis) -> None:
     staffed.cmd("anna", "")
     view = staffed.emu.open_view(ID["anna"])
     assert view is not None and view["callback_id"] == "declare"
-    staffed.submit("anna", {
-        "scenario": {"value": {"type": "static_select", "selected_option": {"value": "service-outage"}}},
-        "level": {"value": {"type": "static_select", "selected_option": {"value": "3"}}},
-        "title": {"value": {"type": "plain_text_input", "value": "App down in NL"}},
-        "description": {"value": {"type": "plain_text_input", "value": "Since 08:40, login fails"}},
-    })
+    staffed.submit(
+        "anna",
+        {
+            "scenario": {"value": {"type": "static_select", "selected_option": {"value": "service-outage"}}},
+            "level": {"value": {"type": "static_select", "selected_option": {"value": "3"}}},
+            "title": {"value": {"type": "plain_text_input", "value": "App down in NL"}},
+            "description": {"value": {"type": "plain_text_input", "value": "Since 08:40, login fails"}},
+        },
+    )
     incident = staffed.store.incidents()[-1]
     assert (incident.scenario, incident.level, incident.title) == ("service-outage", 3, "App down in NL")
     assert staffed.emu.open_view(ID["anna"]) is None
@@ -115,10 +125,13 @@ def test_declare_modal_opens_and_submission_declares(staffed: Crisis) -> None:
 
 def test_declare_modal_refuses_empty_title_in_the_field(staffed: Crisis) -> None:
     staffed.cmd("anna", "")
-    response = staffed.submit("anna", {
-        "scenario": {"value": {"type": "static_select", "selected_option": {"value": "service-outage"}}},
-        "title": {"value": {"type": "plain_text_input", "value": "   "}},
-    })
+    response = staffed.submit(
+        "anna",
+        {
+            "scenario": {"value": {"type": "static_select", "selected_option": {"value": "service-outage"}}},
+            "title": {"value": {"type": "plain_text_input", "value": "   "}},
+        },
+    )
     assert response.json["response_action"] == "errors" and "title" in response.json["errors"]
     assert staffed.store.incidents() == []
 
@@ -126,11 +139,14 @@ def test_declare_modal_refuses_empty_title_in_the_field(staffed: Crisis) -> None
 def test_detected_at_starts_the_countdown_earlier(staffed: Crisis) -> None:
     detected = int(staffed.clock.now().timestamp()) - 20 * 60
     staffed.cmd("anna", "")
-    staffed.submit("anna", {
-        "scenario": {"value": {"type": "static_select", "selected_option": {"value": "data-breach"}}},
-        "title": {"value": {"type": "plain_text_input", "value": "Leak reported by journalist"}},
-        "detected": {"value": {"type": "datetimepicker", "selected_date_time": detected}},
-    })
+    staffed.submit(
+        "anna",
+        {
+            "scenario": {"value": {"type": "static_select", "selected_option": {"value": "data-breach"}}},
+            "title": {"value": {"type": "plain_text_input", "value": "Leak reported by journalist"}},
+            "detected": {"value": {"type": "datetimepicker", "selected_date_time": detected}},
+        },
+    )
     incident = staffed.store.incidents()[-1]
     assert (incident.first_response_due - incident.declared_at).total_seconds() == 40 * 60
     assert "40 minutes left" in str(staffed.emu.messages(incident.channel_id)[0]["blocks"])

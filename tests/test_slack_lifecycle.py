@@ -10,11 +10,16 @@ from bot.sandbox.model import GENERAL_ID
 from bot.workspace import start_local
 
 
-def _resolve_values(summary: str = "Portal closed, affected customers emailed", impact: str = "1,200 customers",
-                    lessons: str = "Pre-approve a holding statement") -> dict:
-    return {"summary": {"value": {"type": "plain_text_input", "value": summary}},
-            "impact": {"value": {"type": "plain_text_input", "value": impact}},
-            "lessons": {"value": {"type": "plain_text_input", "value": lessons}}}
+def _resolve_values(
+    summary: str = "Portal closed, affected customers emailed",
+    impact: str = "1,200 customers",
+    lessons: str = "Pre-approve a holding statement",
+) -> dict:
+    return {
+        "summary": {"value": {"type": "plain_text_input", "value": summary}},
+        "impact": {"value": {"type": "plain_text_input", "value": impact}},
+        "lessons": {"value": {"type": "plain_text_input", "value": lessons}},
+    }
 
 
 def test_status_in_channel_shows_the_state(staffed: Crisis) -> None:
@@ -22,8 +27,15 @@ def test_status_in_channel_shows_the_state(staffed: Crisis) -> None:
     staffed.click("chen", "acknowledge", channel_id=staffed.emu.dm_channel_of(ID["chen"]))
     staffed.cmd("anna", "status", channel_id=incident.channel_id)
     text = staffed.last_ephemeral("anna")
-    for expected in ("CR-2026-001", "level 2", "60 minutes left", "Legal: <@U0CHEN> ✅", "X first response v1",
-                     "waiting for approval", "0/4 done"):
+    for expected in (
+        "CR-2026-001",
+        "level 2",
+        "60 minutes left",
+        "Legal: <@U0CHEN> ✅",
+        "X first response v1",
+        "waiting for approval",
+        "0/4 done",
+    ):
         assert expected in text, expected
 
 
@@ -71,16 +83,20 @@ def test_note_and_message_shortcut_land_on_the_timeline(staffed: Crisis) -> None
     assert notes[-1].data["text"] == "Root cause: expired partner API key"
 
 
-@pytest.mark.parametrize(("text", "where", "expected"), [
-    ("resolve", "general", "incident channel"),
-    ("update Fixed", "general", "incident channel"),
-    ("note", "channel", "Write the note"),
-    ("escalate 4", "channel", "Use 1, 2 or 3"),
-    ("deescalate 0", "channel", "Use 1, 2 or 3"),
-    ("escalate 2", "channel", "already at level 2"),
-])
-def test_commands_in_the_wrong_place_or_shape_change_nothing(staffed: Crisis, text: str, where: str,
-                                                            expected: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "where", "expected"),
+    [
+        ("resolve", "general", "incident channel"),
+        ("update Fixed", "general", "incident channel"),
+        ("note", "channel", "Write the note"),
+        ("escalate 4", "channel", "Use 1, 2 or 3"),
+        ("deescalate 0", "channel", "Use 1, 2 or 3"),
+        ("escalate 2", "channel", "already at level 2"),
+    ],
+)
+def test_commands_in_the_wrong_place_or_shape_change_nothing(
+    staffed: Crisis, text: str, where: str, expected: str
+) -> None:
     incident = staffed.declare()
     before = (len(staffed.events(incident)), staffed.store.incident(incident.id))
     staffed.cmd("anna", text, channel_id=incident.channel_id if where == "channel" else None)
@@ -124,8 +140,11 @@ def test_resolve_closes_everything_posts_report_and_asks_the_survey(staffed: Cri
     assert incident.status == "resolved" and incident.resolved_at == staffed.clock.now()
     assert staffed.store.pending_timers(incident.id) == []
     resolved = staffed.events(incident, "resolved")[0]
-    assert resolved.data == {"summary": "Portal closed, affected customers emailed", "impact": "1,200 customers",
-                             "lessons": "Pre-approve a holding statement"}
+    assert resolved.data == {
+        "summary": "Portal closed, affected customers emailed",
+        "impact": "1,200 customers",
+        "lessons": "Pre-approve a holding statement",
+    }
     texts = [m.get("text", "") for m in staffed.emu.messages(incident.channel_id)]
     assert any(t.startswith("✅ CR-2026-001 resolved by <@U0ANNA>") for t in texts)
     header = str(staffed.emu.messages(incident.channel_id)[0]["blocks"])
@@ -142,9 +161,14 @@ def test_resolve_closes_everything_posts_report_and_asks_the_survey(staffed: Cri
     dm = staffed.emu.dms(ID["chen"])[-1]
     assert "Three quick questions" in dm["text"]
     staffed.click("chen", "survey_open", channel_id=staffed.emu.dm_channel_of(ID["chen"]), ts=dm["ts"])
-    staffed.submit("chen", {"q1": {"value": {"type": "static_select", "selected_option": {"value": "4"}}},
-                            "q2": {"value": {"type": "static_select", "selected_option": {"value": "5"}}},
-                            "q3": {"value": {"type": "plain_text_input", "value": "Faster legal review"}}})
+    staffed.submit(
+        "chen",
+        {
+            "q1": {"value": {"type": "static_select", "selected_option": {"value": "4"}}},
+            "q2": {"value": {"type": "static_select", "selected_option": {"value": "5"}}},
+            "q3": {"value": {"type": "plain_text_input", "value": "Faster legal review"}},
+        },
+    )
     answer = staffed.events(incident, "survey_answer")[0]
     assert answer.actor == ID["chen"] and answer.data["questions"] == {"q1": 4, "q2": 5, "q3": "Faster legal review"}
     # afterwards: nothing more on this incident
@@ -152,10 +176,11 @@ def test_resolve_closes_everything_posts_report_and_asks_the_survey(staffed: Cri
     assert "resolved" in staffed.last_ephemeral("eli")
 
 
-def test_announcements_channel_hears_declare_escalate_and_resolve(tmp_path) -> None:  # noqa: ANN001
+def test_announcements_channel_hears_declare_escalate_and_resolve(tmp_path) -> None:
     clock = ManualClock(START)
-    with start_local(db_path=tmp_path / "a.db", clock=clock,
-                     environ={"CRISISBOT_ANNOUNCEMENTS_CHANNEL": GENERAL_ID}) as local:
+    with start_local(
+        db_path=tmp_path / "a.db", clock=clock, environ={"CRISISBOT_ANNOUNCEMENTS_CHANNEL": GENERAL_ID}
+    ) as local:
         crisis = Crisis(local, clock)
         crisis.set_roles()
         incident = crisis.declare()

@@ -16,7 +16,15 @@ from bot.errors import SchemaError
 from bot.store import SCHEMA_VERSION, Store
 
 DESIGN_TABLES = {
-    "incidents", "events", "drafts", "approvals", "role_owners", "acks", "timers", "handled_requests", "outbox",
+    "incidents",
+    "events",
+    "drafts",
+    "approvals",
+    "role_owners",
+    "acks",
+    "timers",
+    "handled_requests",
+    "outbox",
 }
 AT = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
 
@@ -52,8 +60,14 @@ def files_of(path: Path) -> dict[str, str]:
 
 def incident_fields(code: str) -> dict:
     return {
-        "code": code, "scenario": "data-breach", "level": 2, "title": "Customer data on a forum",
-        "status": "active", "declared_by": "U1", "declared_at": AT, "detected_at": AT,
+        "code": code,
+        "scenario": "data-breach",
+        "level": 2,
+        "title": "Customer data on a forum",
+        "status": "active",
+        "declared_by": "U1",
+        "declared_at": AT,
+        "detected_at": AT,
         "first_response_due": AT + timedelta(hours=1),
     }
 

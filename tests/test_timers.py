@@ -12,11 +12,11 @@ from conftest import ID, Crisis
 from bot.scheduler import AlreadyRunning, TimerRunner
 
 
-def channel_texts(crisis: Crisis, incident) -> list[str]:  # noqa: ANN001
+def channel_texts(crisis: Crisis, incident) -> list[str]:
     return [m.get("text", "") for m in crisis.emu.messages(incident.channel_id)]
 
 
-def header(crisis: Crisis, incident) -> str:  # noqa: ANN001
+def header(crisis: Crisis, incident) -> str:
     return str(crisis.emu.messages(incident.channel_id)[0]["blocks"])
 
 
@@ -50,7 +50,9 @@ def test_each_timer_fires_once_however_often_the_runner_ticks(staffed: Crisis) -
     assert sum(t.startswith("⏰") for t in channel_texts(staffed, incident)) == 1
 
 
-def test_missed_deadline_turns_header_overdue_pings_lead_and_spokesperson_and_offers_escalation(staffed: Crisis) -> None:
+def test_missed_deadline_turns_header_overdue_pings_lead_and_spokesperson_and_offers_escalation(
+    staffed: Crisis,
+) -> None:
     incident = staffed.declare()
     staffed.clock.advance(minutes=61)
     staffed.local.tick()
@@ -68,8 +70,11 @@ def test_missed_deadline_turns_header_overdue_pings_lead_and_spokesperson_and_of
     incident = staffed.store.incident(incident.id)
     assert incident.level == 3
     assert ID["fleur"] in staffed.emu.channel(incident.channel_id)["members"]
-    assert any(b.get("accessory", {}).get("action_id") == "acknowledge"
-               for m in staffed.emu.dms(ID["fleur"]) for b in m.get("blocks", []))
+    assert any(
+        b.get("accessory", {}).get("action_id") == "acknowledge"
+        for m in staffed.emu.dms(ID["fleur"])
+        for b in m.get("blocks", [])
+    )
     assert any("escalated CR-2026-001 to level 3" in t for t in channel_texts(staffed, incident))
     # level 3 needs the spokesperson's approval as well
     assert "Spokesperson" in str(staffed.draft_message(incident, "x")["blocks"])
@@ -139,7 +144,7 @@ def test_gdpr_clock_reminds_legal_and_stops_when_notified(staffed: Crisis) -> No
     assert [e.data["hours_left"] for e in staffed.events(incident, "gdpr_reminder")] == [48]
 
 
-def test_timer_of_a_resolved_incident_is_ignored(staffed: Crisis, caplog) -> None:  # noqa: ANN001
+def test_timer_of_a_resolved_incident_is_ignored(staffed: Crisis, caplog) -> None:
     caplog.set_level(logging.INFO, logger="crisisbot.timers")
     incident = staffed.declare()
     staffed.store.update_incident(incident.id, status="resolved")
@@ -169,7 +174,7 @@ def test_delivery_failure_is_retried_then_reported_in_the_channel(staffed: Crisi
     staffed.emu.fail("chat.postMessage", error="is_archived", times=6)
     staffed.clock.advance(minutes=31)
     staffed.local.tick()
-    reminder = [m for m in staffed.store.outbox(incident.id) if m.kind == "first_response_reminder"][0]
+    reminder = next(m for m in staffed.store.outbox(incident.id) if m.kind == "first_response_reminder")
     assert reminder.sent_at is None and reminder.attempts == 1
     for attempt in range(5):  # the backoff doubles from 20 s; stay before the next reminder (15 min left)
         staffed.clock.advance(seconds=20 * 2**attempt + 1)
@@ -196,8 +201,15 @@ def test_a_second_runner_on_the_same_database_refuses_to_start(staffed: Crisis) 
 
 def test_thousands_of_pending_timers_fire_once_each(staffed: Crisis) -> None:
     incident = staffed.declare()
-    rows = [{"incident_id": incident.id, "kind": "overdue", "due_at": staffed.clock.now() + timedelta(seconds=i),
-             "data": {"late": 0}} for i in range(3000)]
+    rows = [
+        {
+            "incident_id": incident.id,
+            "kind": "overdue",
+            "due_at": staffed.clock.now() + timedelta(seconds=i),
+            "data": {"late": 0},
+        }
+        for i in range(3000)
+    ]
     staffed.store.add_timers(rows)
     staffed.clock.advance(hours=2)
     due = len(staffed.store.due_timers(staffed.clock.now(), limit=100_000))
@@ -205,5 +217,6 @@ def test_thousands_of_pending_timers_fire_once_each(staffed: Crisis) -> None:
     assert len(fired) == due and due > 3000
     assert len({f.timer.id for f in fired}) == due
     assert staffed.store.pending_timers(incident.id) == [] or all(
-        t.due_at > staffed.clock.now() for t in staffed.store.pending_timers(incident.id))
+        t.due_at > staffed.clock.now() for t in staffed.store.pending_timers(incident.id)
+    )
     assert staffed.local.bot.runner.tick() == []

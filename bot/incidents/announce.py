@@ -12,5 +12,11 @@ def announce(desk: Desk, incident: Incident, what: str) -> None:
     The caller holds the transaction, so the post exists exactly when the change does.
     """
     if desk.settings.announcements_channel:
-        desk.store.add_outbox(incident.id, "announce", desk.now(), what=what, level=incident.level,
-                              channel=desk.settings.announcements_channel)
+        desk.store.add_outbox(
+            incident.id,
+            "announce",
+            desk.now(),
+            what=what,
+            level=incident.level,
+            channel=desk.settings.announcements_channel,
+        )

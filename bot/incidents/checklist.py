@@ -38,8 +38,9 @@ def gdpr_notified(desk: Desk, incident: Incident, user: str) -> bool:
             return False
         desk.store.add_event(incident.id, now, user, "gdpr_notified")
         if "notify_authority" in {i.id for i in desk.playbook(incident.scenario).checklist.all_items()}:
-            desk.store.mark_checklist(ChecklistMark(incident_id=incident.id, item_id="notify_authority",
-                                                    done_by=user, done_at=now))
+            desk.store.mark_checklist(
+                ChecklistMark(incident_id=incident.id, item_id="notify_authority", done_by=user, done_at=now)
+            )
         desk.store.cancel_timers(incident.id, now, kinds=("gdpr",))
     desk.timers_changed()
     return True

@@ -66,14 +66,31 @@ def declare(desk: Desk, request: DeclareRequest) -> Declared:
             return Declared(earlier, desk.store.drafts(earlier.id), existing=True)
         code = desk.store.next_code(now.year, prefix="DR" if request.drill else "CR")
         incident = desk.store.insert_incident(
-            code=code, scenario=book.id, level=request.level, title=title,
-            description=request.description.strip()[:MAX_DESCRIPTION], status="active", drill=request.drill,
-            private=request.private, language=request.language or desk.language,
-            declared_by=request.declared_by, declared_at=now, detected_at=detected,
+            code=code,
+            scenario=book.id,
+            level=request.level,
+            title=title,
+            description=request.description.strip()[:MAX_DESCRIPTION],
+            status="active",
+            drill=request.drill,
+            private=request.private,
+            language=request.language or desk.language,
+            declared_by=request.declared_by,
+            declared_at=now,
+            detected_at=detected,
             first_response_due=detected + timedelta(minutes=book.deadlines.first_response_minutes),
         )
-        desk.store.add_event(incident.id, now, request.declared_by, "declared", code=code, scenario=book.id,
-                             level=request.level, title=title, detected_at=detected.isoformat())
+        desk.store.add_event(
+            incident.id,
+            now,
+            request.declared_by,
+            "declared",
+            code=code,
+            scenario=book.id,
+            level=request.level,
+            title=title,
+            detected_at=detected.isoformat(),
+        )
         _declarer_takes_own_roles(desk, incident)
         drafts = render_drafts(desk, incident, book.drafts.declare, actor=request.declared_by)
         desk.store.add_timers(declare_timers(desk, incident))
@@ -87,6 +104,8 @@ def _declarer_takes_own_roles(desk: Desk, incident: Incident) -> None:
     owners = desk.store.role_owners()
     for role in desk.playbook(incident.scenario).level(incident.level).roles:
         if incident.declared_by in owners.get(role, []) and desk.store.add_ack(
-                Ack(incident_id=incident.id, role=role, user=incident.declared_by, at=incident.declared_at)):
-            desk.store.add_event(incident.id, incident.declared_at, incident.declared_by, "acknowledged", role=role,
-                                 declared=True)
+            Ack(incident_id=incident.id, role=role, user=incident.declared_by, at=incident.declared_at)
+        ):
+            desk.store.add_event(
+                incident.id, incident.declared_at, incident.declared_by, "acknowledged", role=role, declared=True
+            )

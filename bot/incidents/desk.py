@@ -76,6 +76,8 @@ def _clock(store: Store, speed: float) -> SystemClock:
     if saved.get("speed") == speed:
         return SystemClock(speed, anchor=(saved["wall"], parse_iso(saved["crisis"])))
     clock = SystemClock(speed)
-    store.set_meta("clock_anchor", json.dumps(
-        {"speed": speed, "wall": clock.anchor_wall, "crisis": clock.anchor_crisis.isoformat()}))
+    store.set_meta(
+        "clock_anchor",
+        json.dumps({"speed": speed, "wall": clock.anchor_wall, "crisis": clock.anchor_crisis.isoformat()}),
+    )
     return clock

@@ -35,21 +35,36 @@ def draft_values(desk: Desk, incident: Incident, update: str = "", summary: str 
     company = desk.settings.company
     cadence = desk.playbook(incident.scenario).level(incident.level).update_every_minutes
     next_update = local_time(desk.now() + timedelta(minutes=cadence), incident.language, desk.settings.tz)
-    return DraftValues(company=company.name, hashtag=company.hashtag, faq_url=company.faq_url,
-                       next_update=next_update, update=update, summary=summary)
+    return DraftValues(
+        company=company.name,
+        hashtag=company.hashtag,
+        faq_url=company.faq_url,
+        next_update=next_update,
+        update=update,
+        summary=summary,
+    )
 
 
-def render_drafts(desk: Desk, incident: Incident, kind: str, actor: str, update: str = "",
-                  summary: str = "") -> list[Draft]:
+def render_drafts(
+    desk: Desk, incident: Incident, kind: str, actor: str, update: str = "", summary: str = ""
+) -> list[Draft]:
     """Render and store one draft of `kind` per network; the caller holds the transaction."""
     values = draft_values(desk, incident, update=update, summary=summary)
     now = desk.now()
     drafts = []
     for network in networks_for(desk, incident):
         text = desk.messages.draft(incident.language, incident.scenario, kind, network, values)
-        draft = desk.store.insert_draft(incident_id=incident.id, network=network, language=incident.language,
-                                        kind=kind, text=text, version=1, status="pending",
-                                        created_at=now, updated_at=now)
+        draft = desk.store.insert_draft(
+            incident_id=incident.id,
+            network=network,
+            language=incident.language,
+            kind=kind,
+            text=text,
+            version=1,
+            status="pending",
+            created_at=now,
+            updated_at=now,
+        )
         desk.store.add_event(incident.id, now, actor, "drafted", draft_id=draft.id, network=network, kind=kind)
         drafts.append(draft)
     return drafts
@@ -94,17 +109,18 @@ def edit_draft(desk: Desk, draft_id: int, user: str, text: str, version: int) ->
     if not text:
         raise UsageError("error.empty_draft")
     if not fits(draft.network, text):
-        raise UsageError("error.over_limit", length=measured_length(draft.network, text),
-                         limit=limit_of(draft.network))
+        raise UsageError("error.over_limit", length=measured_length(draft.network, text), limit=limit_of(draft.network))
     with desk.store.transaction():
         draft, incident = _load(desk, draft_id, version)  # again under the write lock: a concurrent save wins once
         if text == draft.text:
             return DraftOutcome(draft, incident, changed=False)
         now = desk.now()
-        draft = desk.store.update_draft(draft.id, text=text, version=draft.version + 1, status="pending",
-                                        reject_reason=None, updated_at=now)
-        desk.store.add_event(incident.id, now, user, "edited", draft_id=draft.id, network=draft.network,
-                             version=draft.version)
+        draft = desk.store.update_draft(
+            draft.id, text=text, version=draft.version + 1, status="pending", reject_reason=None, updated_at=now
+        )
+        desk.store.add_event(
+            incident.id, now, user, "edited", draft_id=draft.id, network=draft.network, version=draft.version
+        )
     return DraftOutcome(draft, incident, changed=True)
 
 
@@ -116,18 +132,25 @@ def approve_draft(desk: Desk, draft_id: int, version: int, user: str) -> DraftOu
     held = require_role(desk, incident, user, approvers_for(desk, incident), "approve")
     with desk.store.transaction():
         draft, incident = _load(desk, draft_id, version)  # again, under the write lock: a concurrent click
-        if draft.status in ("approved", "posted"):        # or edit may have changed the draft meanwhile
+        if draft.status in ("approved", "posted"):  # or edit may have changed the draft meanwhile
             return DraftOutcome(draft, incident, changed=False)
         now = desk.now()
-        added = [role for role in sorted(held) if desk.store.add_approval(
-            Approval(draft_id=draft.id, version=version, approver=user, role=role, decision="approved", at=now))]
+        added = [
+            role
+            for role in sorted(held)
+            if desk.store.add_approval(
+                Approval(draft_id=draft.id, version=version, approver=user, role=role, decision="approved", at=now)
+            )
+        ]
         for role in added:
-            desk.store.add_event(incident.id, now, user, "approved", draft_id=draft.id, network=draft.network,
-                                 version=version, role=role)
+            desk.store.add_event(
+                incident.id, now, user, "approved", draft_id=draft.id, network=draft.network, version=version, role=role
+            )
         if all(approval_state(desk, incident, draft).values()):
             draft = desk.store.update_draft(draft.id, status="approved", updated_at=now)
-            desk.store.add_event(incident.id, now, user, "draft_ready", draft_id=draft.id, network=draft.network,
-                                 version=version)
+            desk.store.add_event(
+                incident.id, now, user, "draft_ready", draft_id=draft.id, network=draft.network, version=version
+            )
     return DraftOutcome(draft, incident, changed=bool(added))
 
 
@@ -146,11 +169,23 @@ def reject_draft(desk: Desk, draft_id: int, version: int, user: str, reason: str
             return DraftOutcome(draft, incident, changed=False)
         now = desk.now()
         role = sorted(held)[0]
-        desk.store.add_approval(Approval(draft_id=draft.id, version=version, approver=user, role=role,
-                                         decision="rejected", at=now, reason=reason))
+        desk.store.add_approval(
+            Approval(
+                draft_id=draft.id, version=version, approver=user, role=role, decision="rejected", at=now, reason=reason
+            )
+        )
         draft = desk.store.update_draft(draft.id, status="rejected", reject_reason=reason, updated_at=now)
-        desk.store.add_event(incident.id, now, user, "rejected", draft_id=draft.id, network=draft.network,
-                             version=version, role=role, reason=reason)
+        desk.store.add_event(
+            incident.id,
+            now,
+            user,
+            "rejected",
+            draft_id=draft.id,
+            network=draft.network,
+            version=version,
+            role=role,
+            reason=reason,
+        )
     return DraftOutcome(draft, incident, changed=True)
 
 
@@ -164,18 +199,26 @@ def mark_posted(desk: Desk, draft_id: int, version: int, user: str) -> DraftOutc
     require_role(desk, incident, user, POSTERS, "mark_posted")
     with desk.store.transaction():
         draft, incident = _load(desk, draft_id, version)  # again, under the write lock: a concurrent click
-        if draft.status == "posted":                       # may have posted it (or another draft) meanwhile
+        if draft.status == "posted":  # may have posted it (or another draft) meanwhile
             return DraftOutcome(draft, incident, changed=False)
         now = desk.now()
         draft = desk.store.update_draft(draft.id, status="posted", posted_at=now, posted_by=user, updated_at=now)
-        desk.store.add_event(incident.id, now, user, "posted", draft_id=draft.id, network=draft.network,
-                             version=draft.version)
+        desk.store.add_event(
+            incident.id, now, user, "posted", draft_id=draft.id, network=draft.network, version=draft.version
+        )
         first = incident.first_response_at is None
         if first:
             incident = desk.store.update_incident(incident.id, first_response_at=now)
             late = now > incident.first_response_due
-            desk.store.add_event(incident.id, now, user, "first_response", network=draft.network,
-                                 minutes=round((now - incident.detected_at).total_seconds() / 60, 1), late=late)
+            desk.store.add_event(
+                incident.id,
+                now,
+                user,
+                "first_response",
+                network=draft.network,
+                minutes=round((now - incident.detected_at).total_seconds() / 60, 1),
+                late=late,
+            )
             timers.after_first_response(desk, incident, now)
         elif draft.kind == "status_update" and not _update_posted_since(desk, incident, draft):
             timers.after_public_update(desk, incident, now)
@@ -185,8 +228,10 @@ def mark_posted(desk: Desk, draft_id: int, version: int, user: str) -> DraftOutc
 
 def _update_posted_since(desk: Desk, incident: Incident, draft: Draft) -> bool:
     """True when another network's copy of the same update round was already posted (one cadence tick)."""
-    return any(d.id != draft.id and d.kind == draft.kind and d.status == "posted" and d.created_at == draft.created_at
-               for d in desk.store.drafts(incident.id, draft.kind))
+    return any(
+        d.id != draft.id and d.kind == draft.kind and d.status == "posted" and d.created_at == draft.created_at
+        for d in desk.store.drafts(incident.id, draft.kind)
+    )
 
 
 def draft_update(desk: Desk, incident: Incident, user: str, update: str = "") -> list[Draft]:

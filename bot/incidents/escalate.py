@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from bot.errors import BadLevel, WrongState
 from bot.ids import LEVELS
-from bot.incidents.approvals import approval_state
 from bot.incidents.announce import announce
+from bot.incidents.approvals import approval_state
 from bot.incidents.desk import Desk
 from bot.incidents.roles import require_role
 from bot.incidents.timers import ack_timers
@@ -45,8 +45,13 @@ def escalate(desk: Desk, incident: Incident, level: int, user: str) -> Escalated
     with desk.store.transaction():
         now = desk.now()
         incident = desk.store.update_incident(incident.id, level=level)
-        desk.store.add_event(incident.id, now, user, "escalated" if level > previous else "deescalated",
-                             **{"from": previous, "to": level, "new_roles": new_roles})
+        desk.store.add_event(
+            incident.id,
+            now,
+            user,
+            "escalated" if level > previous else "deescalated",
+            **{"from": previous, "to": level, "new_roles": new_roles},
+        )
         desk.store.add_timers(ack_timers(desk, incident, new_roles))
         changed = _reapply_approval_rule(desk, incident, user)
         announce(desk, incident, "escalated" if level > previous else "deescalated")
@@ -64,8 +69,15 @@ def _reapply_approval_rule(desk: Desk, incident: Incident, user: str) -> list[Dr
         status = "approved" if complete else "pending"
         if status != draft.status:
             draft = desk.store.update_draft(draft.id, status=status, updated_at=desk.now())
-            desk.store.add_event(incident.id, desk.now(), user, "approval_rule_changed", draft_id=draft.id,
-                                 network=draft.network, status=status)
+            desk.store.add_event(
+                incident.id,
+                desk.now(),
+                user,
+                "approval_rule_changed",
+                draft_id=draft.id,
+                network=draft.network,
+                status=status,
+            )
             changed.append(draft)
         else:
             changed.append(draft)  # its approval line lists the new level's approvers: redraw it too

@@ -56,8 +56,7 @@ class Resolved:
     drafts: list[Draft]  # the "resolved" public drafts, for the usual approval flow
 
 
-def resolve(desk: Desk, incident: Incident, user: str, summary: str, impact: str = "",
-            lessons: str = "") -> Resolved:
+def resolve(desk: Desk, incident: Incident, user: str, summary: str, impact: str = "", lessons: str = "") -> Resolved:
     """Close the incident: stop every timer, record the summary, draft the closing public posts."""
     check_may_resolve(desk, incident, user)
     summary = _text(summary, "error.empty_summary")
@@ -66,8 +65,9 @@ def resolve(desk: Desk, incident: Incident, user: str, summary: str, impact: str
         now = desk.now()
         drafts = render_drafts(desk, incident, book.drafts.resolve, actor=user, summary=summary)
         incident = desk.store.update_incident(incident.id, status="resolved", resolved_at=now)
-        desk.store.add_event(incident.id, now, user, "resolved", summary=summary, impact=impact.strip(),
-                             lessons=lessons.strip())
+        desk.store.add_event(
+            incident.id, now, user, "resolved", summary=summary, impact=impact.strip(), lessons=lessons.strip()
+        )
         desk.store.cancel_timers(incident.id, now)
         announce(desk, incident, "resolved")
     desk.timers_changed()
@@ -81,11 +81,15 @@ def participants(desk: Desk, incident: Incident) -> list[str]:
     return [p for p in dict.fromkeys(people) if p and p != "bot"]
 
 
-def answer_survey(desk: Desk, incident: Incident, user: str, process: int, role_clarity: int,
-                  improve: str) -> Event:
+def answer_survey(desk: Desk, incident: Incident, user: str, process: int, role_clarity: int, improve: str) -> Event:
     """One participant's answers; a later answer from the same person replaces the earlier one in reports."""
     if process not in SURVEY_SCALE or role_clarity not in SURVEY_SCALE:
         raise UsageError("error.survey_scale")
     with desk.store.transaction():
-        return desk.store.add_event(incident.id, desk.now(), user, "survey_answer",
-                                    questions={"q1": process, "q2": role_clarity, "q3": improve.strip()[:MAX_TEXT]})
+        return desk.store.add_event(
+            incident.id,
+            desk.now(),
+            user,
+            "survey_answer",
+            questions={"q1": process, "q2": role_clarity, "q3": improve.strip()[:MAX_TEXT]},
+        )

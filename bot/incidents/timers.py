@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.incidents.approvals import approval_state
 from bot.faults import crash_point
+from bot.incidents.approvals import approval_state
 from bot.incidents.desk import Desk
 from bot.models import Incident, Timer
 
@@ -42,16 +42,21 @@ def declare_timers(desk: Desk, incident: Incident) -> list[dict[str, Any]]:
     book = desk.playbook(incident.scenario)
     due = incident.first_response_due
     reminders = set(book.deadlines.reminders_before_minutes)
-    rows = [_row(incident, "countdown", due - timedelta(minutes=m), left=m, remind=m in reminders)
-            for m in sorted(set(MILESTONES) | reminders, reverse=True)]
+    rows = [
+        _row(incident, "countdown", due - timedelta(minutes=m), left=m, remind=m in reminders)
+        for m in sorted(set(MILESTONES) | reminders, reverse=True)
+    ]
     rows.append(_row(incident, "deadline", due))
     rows += [_row(incident, "overdue", due + timedelta(minutes=m), late=m) for m in OVERDUE_REFRESH]
     rows += ack_timers(desk, incident, desk.playbook(incident.scenario).level(incident.level).roles)
     hours = book.deadlines.authority_notification_hours
     if hours:
         deadline = incident.detected_at + timedelta(hours=hours)
-        rows += [_row(incident, "gdpr", deadline - timedelta(hours=h), hours_left=h)
-                 for h in GDPR_REMINDERS_HOURS_LEFT if h < hours]
+        rows += [
+            _row(incident, "gdpr", deadline - timedelta(hours=h), hours_left=h)
+            for h in GDPR_REMINDERS_HOURS_LEFT
+            if h < hours
+        ]
         rows.append(_row(incident, "gdpr", deadline, hours_left=0))
     now = desk.now()
     return [r for r in rows if r["due_at"] > now - timedelta(minutes=1) or r["kind"] == "deadline"]
@@ -61,8 +66,11 @@ def ack_timers(desk: Desk, incident: Incident, roles: list[str]) -> list[dict[st
     """Remind the owner, then page the backups, then the crisis lead, one window apart."""
     window = timedelta(minutes=desk.playbook(incident.scenario).level(incident.level).ack_within_minutes)
     start = desk.now()
-    return [_row(incident, "ack", start + window * (i + 1), role=role, stage=stage)
-            for role in roles for i, stage in enumerate(ACK_STAGES)]
+    return [
+        _row(incident, "ack", start + window * (i + 1), role=role, stage=stage)
+        for role in roles
+        for i, stage in enumerate(ACK_STAGES)
+    ]
 
 
 def update_timer(desk: Desk, incident: Incident, after: datetime) -> dict[str, Any]:
@@ -99,8 +107,13 @@ def fire(desk: Desk, timer: Timer) -> Fired | None:
         incident = desk.store.find_incident(timer.incident_id)
         late = now - timer.due_at
         if incident is None or not incident.active:
-            log.info("timer %s (%s) ignored: incident %s is %s", timer.id, timer.kind, timer.incident_id,
-                     "gone" if incident is None else incident.status)
+            log.info(
+                "timer %s (%s) ignored: incident %s is %s",
+                timer.id,
+                timer.kind,
+                timer.incident_id,
+                "gone" if incident is None else incident.status,
+            )
             return Fired(timer, late, acted=False)
         acted = EFFECTS[timer.kind](desk, incident, timer, late)
         crash_point("timer_effect")  # inside the transaction: a crash here rolls the firing back
@@ -120,8 +133,14 @@ def _countdown(desk: Desk, incident: Incident, timer: Timer, late: timedelta) ->
     desk.store.add_outbox_once(incident.id, "header_refresh", desk.now())
     if timer.data.get("remind"):
         waiting = pending_approvals(desk, incident)
-        desk.store.add_outbox(incident.id, "first_response_reminder", desk.now(), left=timer.data["left"],
-                              waiting=waiting, **_late_note(late))
+        desk.store.add_outbox(
+            incident.id,
+            "first_response_reminder",
+            desk.now(),
+            left=timer.data["left"],
+            waiting=waiting,
+            **_late_note(late),
+        )
         desk.store.add_event(incident.id, desk.now(), "bot", "reminder_sent", left=timer.data["left"])
     return True
 
@@ -131,8 +150,14 @@ def _deadline(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> 
         return False
     desk.store.add_event(incident.id, desk.now(), "bot", "deadline_missed", due=incident.first_response_due)
     desk.store.add_outbox_once(incident.id, "header_refresh", desk.now())
-    desk.store.add_outbox(incident.id, "deadline_missed", desk.now(), roles=["crisis_lead", "spokesperson"],
-                          level=incident.level, **_late_note(late))
+    desk.store.add_outbox(
+        incident.id,
+        "deadline_missed",
+        desk.now(),
+        roles=["crisis_lead", "spokesperson"],
+        level=incident.level,
+        **_late_note(late),
+    )
     return True
 
 
@@ -151,15 +176,28 @@ def _ack(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bool:
         return False  # de-escalated since: the role is no longer needed
     owners = desk.store.role_owners().get(role, [])
     desk.store.add_event(incident.id, desk.now(), "bot", "ack_escalation", role=role, stage=stage)
-    desk.store.add_outbox(incident.id, f"ack_{stage}", desk.now(), role=role, owner=(owners or [None])[0],
-                          backups=owners[1:], **_late_note(late))
+    desk.store.add_outbox(
+        incident.id,
+        f"ack_{stage}",
+        desk.now(),
+        role=role,
+        owner=(owners or [None])[0],
+        backups=owners[1:],
+        **_late_note(late),
+    )
     return True
 
 
 def _update(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bool:
     desk.store.add_event(incident.id, desk.now(), "bot", "update_reminder", due=timer.data["update_due"])
-    desk.store.add_outbox(incident.id, "update_reminder", desk.now(), due=timer.data["update_due"],
-                          roles=["communications", "social_media_manager"], **_late_note(late))
+    desk.store.add_outbox(
+        incident.id,
+        "update_reminder",
+        desk.now(),
+        due=timer.data["update_due"],
+        roles=["communications", "social_media_manager"],
+        **_late_note(late),
+    )
     return True
 
 
@@ -168,13 +206,25 @@ def _gdpr(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bool
         return False
     hours_left = timer.data["hours_left"]
     desk.store.add_event(incident.id, desk.now(), "bot", "gdpr_reminder", hours_left=hours_left)
-    desk.store.add_outbox(incident.id, "gdpr_reminder", desk.now(), hours_left=hours_left,
-                          roles=["legal", "crisis_lead"], **_late_note(late))
+    desk.store.add_outbox(
+        incident.id,
+        "gdpr_reminder",
+        desk.now(),
+        hours_left=hours_left,
+        roles=["legal", "crisis_lead"],
+        **_late_note(late),
+    )
     return True
 
 
-EFFECTS = {"countdown": _countdown, "deadline": _deadline, "overdue": _overdue, "ack": _ack,
-           "update": _update, "gdpr": _gdpr}
+EFFECTS = {
+    "countdown": _countdown,
+    "deadline": _deadline,
+    "overdue": _overdue,
+    "ack": _ack,
+    "update": _update,
+    "gdpr": _gdpr,
+}
 
 
 # ---- helpers -------------------------------------------------------------------------------------------
@@ -190,7 +240,8 @@ def pending_approvals(desk: Desk, incident: Incident) -> list[dict[str, Any]]:
 
 def gdpr_notified(desk: Desk, incident: Incident) -> bool:
     return "notify_authority" in desk.store.checklist(incident.id) or bool(
-        desk.store.events(incident.id, "gdpr_notified"))
+        desk.store.events(incident.id, "gdpr_notified")
+    )
 
 
 def after_first_response(desk: Desk, incident: Incident, at: datetime) -> None:

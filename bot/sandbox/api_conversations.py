@@ -111,8 +111,7 @@ def conversations_join(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
             raise ApiError("method_not_supported_for_channel_type")
         result: dict[str, Any] = {}
         if BOT_USER_ID in channel.members:
-            result = {"warning": "already_in_channel",
-                      "response_metadata": {"warnings": ["already_in_channel"]}}
+            result = {"warning": "already_in_channel", "response_metadata": {"warnings": ["already_in_channel"]}}
         else:
             channel.members.append(BOT_USER_ID)
             ws.emit("invited", channel, user=BOT_USER_ID, data={"users": [BOT_USER_ID], "joined": True})
@@ -186,8 +185,11 @@ def _ts_arg(args: dict[str, Any], name: str, default: float) -> float:
 
 
 def _top_level(channel: Channel) -> list[dict[str, Any]]:
-    return [m.data for m in channel.messages
-            if m.data.get("thread_ts") in (None, m.ts) or m.data.get("subtype") == "thread_broadcast"]
+    return [
+        m.data
+        for m in channel.messages
+        if m.data.get("thread_ts") in (None, m.ts) or m.data.get("subtype") == "thread_broadcast"
+    ]
 
 
 @method("conversations.history")
@@ -198,8 +200,11 @@ def conversations_history(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]
         latest = _ts_arg(args, "latest", float("inf"))
         oldest = _ts_arg(args, "oldest", 0.0)
         inclusive = truthy(args.get("inclusive"))
-        messages = [m for m in reversed(_top_level(channel))
-                    if (oldest <= float(m["ts"]) <= latest if inclusive else oldest < float(m["ts"]) < latest)]
+        messages = [
+            m
+            for m in reversed(_top_level(channel))
+            if (oldest <= float(m["ts"]) <= latest if inclusive else oldest < float(m["ts"]) < latest)
+        ]
         chunk, cursor = page(messages, args)
         return {
             "messages": copy.deepcopy(chunk),
@@ -220,8 +225,11 @@ def conversations_replies(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]
         root = parent.data.get("thread_ts") or parent.ts
         thread = [m.data for m in channel.messages if m.ts == root or m.data.get("thread_ts") == root]
         chunk, cursor = page(thread, args, default_limit=1000)
-        return {"messages": copy.deepcopy(chunk), "has_more": bool(cursor),
-                "response_metadata": {"next_cursor": cursor}}
+        return {
+            "messages": copy.deepcopy(chunk),
+            "has_more": bool(cursor),
+            "response_metadata": {"next_cursor": cursor},
+        }
 
 
 @method("users.info")
@@ -237,7 +245,6 @@ def users_info(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
 def users_list(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     """List every user, the bot included (paginated)."""
     with ws.lock:
-        members = [u.to_api(ws.team_id, include_locale=truthy(args.get("include_locale")))
-                   for u in ws.users.values()]
+        members = [u.to_api(ws.team_id, include_locale=truthy(args.get("include_locale"))) for u in ws.users.values()]
     chunk, cursor = page(members, args, default_limit=200)
     return {"members": chunk, "cache_ts": int(time.time()), "response_metadata": {"next_cursor": cursor}}

@@ -80,8 +80,12 @@ def chat_update(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         ws.update_message(stored, text, blocks)
         if attachments is not None:
             stored.data["attachments"] = attachments
-        return {"channel": channel.id, "ts": stored.ts, "text": stored.data.get("text", ""),
-                "message": copy.deepcopy(stored.data)}
+        return {
+            "channel": channel.id,
+            "ts": stored.ts,
+            "text": stored.data.get("text", ""),
+            "message": copy.deepcopy(stored.data),
+        }
 
 
 @method("chat.delete")
@@ -105,8 +109,9 @@ def chat_post_ephemeral(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
             raise ApiError("user_not_in_channel")
         _postable(channel)
         text, blocks, _ = _content(args)
-        eph = ws.add_ephemeral(channel.id, user_id, text or "", blocks, source="api",
-                               thread_ts=args.get("thread_ts") or None)
+        eph = ws.add_ephemeral(
+            channel.id, user_id, text or "", blocks, source="api", thread_ts=args.get("thread_ts") or None
+        )
         return {"message_ts": eph.ts}
 
 
@@ -155,8 +160,15 @@ def pins_list(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         for ts, created in reversed(channel.pins):
             stored = channel.by_ts[ts]
             message = {**copy.deepcopy(stored.data), "permalink": permalink(channel, stored)}
-            items.append({"type": "message", "created": created, "created_by": BOT_USER_ID,
-                          "channel": channel.id, "message": message})
+            items.append(
+                {
+                    "type": "message",
+                    "created": created,
+                    "created_by": BOT_USER_ID,
+                    "channel": channel.id,
+                    "message": message,
+                }
+            )
         return {"items": items}
 
 
@@ -228,6 +240,5 @@ def files_complete_upload(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]
             data.update({"files": [f.to_api() for f, _ in files], "upload": True, "display_as_bot": False})
             if args.get("thread_ts"):
                 data["thread_ts"] = str(args["thread_ts"])
-            ws.store_message(channel, data, kind="file_shared",
-                             event_data={"files": [f.title for f, _ in files]})
+            ws.store_message(channel, data, kind="file_shared", event_data={"files": [f.title for f, _ in files]})
         return {"files": [{"id": f.id, "title": f.title} for f, _ in files]}

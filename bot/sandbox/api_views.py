@@ -69,8 +69,9 @@ def views_update(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         if args.get("hash") and args["hash"] != stored.data.get("hash"):
             raise ApiError("hash_conflict")
         if view.get("type") != stored.data.get("type"):
-            raise ApiError("invalid_arguments", [f"[ERROR] must be {stored.data.get('type')} "
-                                                 "[json-pointer:/view/type]"])
+            raise ApiError(
+                "invalid_arguments", [f"[ERROR] must be {stored.data.get('type')} [json-pointer:/view/type]"]
+            )
         ws.update_view(stored, view)
         return _answer(stored)
 

@@ -28,9 +28,17 @@ T = TypeVar("T")
 class SlackEmulator(EventActions):
     """A generic fake Slack workspace for tests, demos and benchmarks."""
 
-    def __init__(self, *, token: str = "xoxb-sandbox-token", signing_secret: str = "sandbox-signing-secret",
-                 bot_url: str | None = None, team_id: str = "T0CRISIS", latency: float = 0.0,
-                 ack_timeout: float = 3.0, event_subscriptions: Iterable[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        token: str = "xoxb-sandbox-token",
+        signing_secret: str = "sandbox-signing-secret",
+        bot_url: str | None = None,
+        team_id: str = "T0CRISIS",
+        latency: float = 0.0,
+        ack_timeout: float = 3.0,
+        event_subscriptions: Iterable[str] | None = None,
+    ) -> None:
         self.token = token
         self.signing_secret = signing_secret
         self.bot_url = bot_url
@@ -88,8 +96,15 @@ class SlackEmulator(EventActions):
         self._api.latency = seconds
 
     # ----- users and triggers ---------------------------------------------------------------
-    def add_user(self, user_id: str, name: str, real_name: str | None = None, locale: str = "en-US",
-                 tz: str = "Europe/Amsterdam", is_bot: bool = False) -> dict[str, Any]:
+    def add_user(
+        self,
+        user_id: str,
+        name: str,
+        real_name: str | None = None,
+        locale: str = "en-US",
+        tz: str = "Europe/Amsterdam",
+        is_bot: bool = False,
+    ) -> dict[str, Any]:
         """Add a workspace member (also a member of #general); returns the users.info shape."""
         user = User(user_id, name, real_name or name.title(), locale, tz, is_bot)
         self.ws.add_user(user)
@@ -106,8 +121,16 @@ class SlackEmulator(EventActions):
         return self.ws.issue_trigger(user_id, issued_ago)
 
     # ----- fault injection ------------------------------------------------------------------
-    def fail(self, method: str | None = None, *, error: str = "internal_error", times: int = 1, after: int = 0,
-             retry_after: int = 1, hang_seconds: float = 3.0) -> None:
+    def fail(
+        self,
+        method: str | None = None,
+        *,
+        error: str = "internal_error",
+        times: int = 1,
+        after: int = 0,
+        retry_after: int = 1,
+        hang_seconds: float = 3.0,
+    ) -> None:
         """Make the next `times` calls of `method` (None = any) fail, after `after` good ones.
 
         error: "ratelimited" → HTTP 429 + Retry-After; "internal_error" → HTTP 500; "timeout" →
@@ -169,8 +192,14 @@ class SlackEmulator(EventActions):
         if channel is None:
             return None
         data = channel.to_api(self.team_id)
-        data.update({"name": channel.name, "members": list(channel.members),
-                     "pins": [ts for ts, _ in channel.pins], "is_private": channel.is_private})
+        data.update(
+            {
+                "name": channel.name,
+                "members": list(channel.members),
+                "pins": [ts for ts, _ in channel.pins],
+                "is_private": channel.is_private,
+            }
+        )
         return data
 
     def channel_by_name(self, name: str) -> dict[str, Any] | None:
@@ -220,8 +249,11 @@ class SlackEmulator(EventActions):
     def ephemerals(self, user_id: str, channel_id: str | None = None) -> list[dict[str, Any]]:
         """Return ephemeral messages shown to a user (optionally in one channel), newest last."""
         with self.ws.lock:
-            return [copy.deepcopy(e.to_dict()) for e in self.ws.ephemerals
-                    if e.user_id == user_id and (channel_id is None or e.channel_id == channel_id)]
+            return [
+                copy.deepcopy(e.to_dict())
+                for e in self.ws.ephemerals
+                if e.user_id == user_id and (channel_id is None or e.channel_id == channel_id)
+            ]
 
     def pins(self, channel_id: str) -> list[dict[str, Any]]:
         """Return the pinned messages of a channel, in pin order."""
@@ -269,8 +301,17 @@ class SlackEmulator(EventActions):
     def files(self) -> list[dict[str, Any]]:
         """Return uploaded files: id, name, title, length, content (bytes or None), channels."""
         with self.ws.lock:
-            return [{"id": f.id, "name": f.name, "title": f.title, "length": f.length, "content": f.content,
-                     "channels": list(f.channels)} for f in self.ws.files.values()]
+            return [
+                {
+                    "id": f.id,
+                    "name": f.name,
+                    "title": f.title,
+                    "length": f.length,
+                    "content": f.content,
+                    "channels": list(f.channels),
+                }
+                for f in self.ws.files.values()
+            ]
 
     def user_name(self, user_id: str) -> str:
         """Return a user's handle (for transcripts), or the id when unknown."""

@@ -27,16 +27,24 @@ class EventActions(UserActions):
             "type": "event_callback",
             "event_id": ws.new_id("Ev"),
             "event_time": int(float(event.get("event_ts") or ws.next_ts())),
-            "authorizations": [{"enterprise_id": None, "team_id": ws.team_id, "user_id": BOT_USER_ID,
-                                "is_bot": True, "is_enterprise_install": False}],
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": ws.team_id,
+                    "user_id": BOT_USER_ID,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
             "is_ext_shared_channel": False,
         }
         resp = self._send(json.dumps(envelope), "application/json", signing)
         self._acked(resp, f"event {event.get('type')}")
         return resp
 
-    def user_message(self, user_id: str, channel_id: str | None, text: str, *, thread_ts: str | None = None,
-                     **signing: Any) -> list[BotResponse]:
+    def user_message(
+        self, user_id: str, channel_id: str | None, text: str, *, thread_ts: str | None = None, **signing: Any
+    ) -> list[BotResponse]:
         """Post a message as a person (channel_id None = their DM with the bot); send the events."""
         ws = self.ws
         with ws.lock:
@@ -73,8 +81,13 @@ class EventActions(UserActions):
             return None
         with ws.lock:
             self._user(user_id)
-            event: dict[str, Any] = {"type": "app_home_opened", "user": user_id,
-                                     "channel": ws.ensure_dm(user_id).id, "tab": "home", "event_ts": ws.next_ts()}
+            event: dict[str, Any] = {
+                "type": "app_home_opened",
+                "user": user_id,
+                "channel": ws.ensure_dm(user_id).id,
+                "tab": "home",
+                "event_ts": ws.next_ts(),
+            }
             if user_id in ws.homes:
                 event["view"] = copy.deepcopy(ws.views[ws.homes[user_id]].data)
         return self.send_event(event, **signing)

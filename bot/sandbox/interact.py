@@ -7,8 +7,8 @@ handling of the bot's HTTP answer is applied (ack bodies, view_submission respon
 from __future__ import annotations
 
 import copy
-import time
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -81,8 +81,9 @@ class UserActions:
         return not (channel.is_private or channel.is_im) or user_id in channel.members
 
     # ----- slash commands -------------------------------------------------------------------
-    def slash_command_fields(self, user_id: str, text: str, *, channel_id: str | None = None,
-                             command: str = "/crisis") -> dict[str, str]:
+    def slash_command_fields(
+        self, user_id: str, text: str, *, channel_id: str | None = None, command: str = "/crisis"
+    ) -> dict[str, str]:
         """Build (without sending) a slash command's form fields, with a fresh trigger_id and response_url."""
         ws = self.ws
         with ws.lock:
@@ -106,8 +107,9 @@ class UserActions:
                 "trigger_id": ws.issue_trigger(user_id),
             }
 
-    def slash_command(self, user_id: str, text: str, *, channel_id: str | None = None,
-                      command: str = "/crisis", **signing: Any) -> BotResponse:
+    def slash_command(
+        self, user_id: str, text: str, *, channel_id: str | None = None, command: str = "/crisis", **signing: Any
+    ) -> BotResponse:
         """Run `command text` as `user_id` in a channel (default #general); returns the bot's answer.
 
         Like Slack, a non-empty ack body is shown to the user (ephemeral, or in_channel if asked),
@@ -123,8 +125,15 @@ class UserActions:
         elif resp.body.strip():
             # Slack shows the ack body to the user: plain text, or a message payload.
             payload = resp.json if resp.json is not None else {"text": resp.body}
-            error = apply_message_response(ws, user_id=user_id, channel_id=channel_id, message_ts=None,
-                                           is_ephemeral=False, payload=payload, source="ack")
+            error = apply_message_response(
+                ws,
+                user_id=user_id,
+                channel_id=channel_id,
+                message_ts=None,
+                is_ephemeral=False,
+                payload=payload,
+                source="ack",
+            )
             if error:
                 ws.problems.append(f"{command} ack body refused: {error}")
         return resp
@@ -134,8 +143,15 @@ class UserActions:
         return self._send(body, content_type, signing)
 
     # ----- clicks ---------------------------------------------------------------------------
-    def _locate(self, user_id: str, action_id: str, block_id: str | None, channel_id: str | None,
-                ts: str | None, view_id: str | None) -> _Target:
+    def _locate(
+        self,
+        user_id: str,
+        action_id: str,
+        block_id: str | None,
+        channel_id: str | None,
+        ts: str | None,
+        view_id: str | None,
+    ) -> _Target:
         """Find the surface showing the element, as the user sees the workspace."""
         ws = self.ws
         if view_id:
@@ -156,8 +172,9 @@ class UserActions:
                 return _Target("ephemeral", eph.blocks, ws.channels.get(eph.channel_id), eph.to_dict())
             for channel in channels:
                 if ts in channel.by_ts:
-                    return _Target("message", channel.by_ts[ts].data.get("blocks") or [], channel,
-                                   channel.by_ts[ts].data)
+                    return _Target(
+                        "message", channel.by_ts[ts].data.get("blocks") or [], channel, channel.by_ts[ts].data
+                    )
             raise LookupError(f"{user_id} sees no message {ts} (channel {channel_id})")
         stack = ws.modal_stacks.get(user_id) or []
         if channel_id is None and stack:
@@ -167,8 +184,12 @@ class UserActions:
         best: _Target | None = None
         best_ts = ""
         for eph in ws.ephemerals:
-            if eph.user_id == user_id and (channel_id is None or eph.channel_id == channel_id) \
-                    and eph.ts > best_ts and find_element(eph.blocks, action_id, block_id):
+            if (
+                eph.user_id == user_id
+                and (channel_id is None or eph.channel_id == channel_id)
+                and eph.ts > best_ts
+                and find_element(eph.blocks, action_id, block_id)
+            ):
                 best, best_ts = _Target("ephemeral", eph.blocks, ws.channels.get(eph.channel_id), eph.to_dict()), eph.ts
         for channel in channels:
             for stored in reversed(channel.messages):
@@ -185,8 +206,9 @@ class UserActions:
             raise LookupError(f"{user_id} sees no element with action_id {action_id!r}")
         return best
 
-    def _block_actions(self, user: User, target: _Target, action: dict[str, Any],
-                       values: dict[str, Any] | None) -> dict[str, Any]:
+    def _block_actions(
+        self, user: User, target: _Target, action: dict[str, Any], values: dict[str, Any] | None
+    ) -> dict[str, Any]:
         ws = self.ws
         payload = base_payload("block_actions", user, ws.team_id, ws.issue_trigger(user.id))
         trigger_id = payload.pop("trigger_id")
@@ -201,8 +223,12 @@ class UserActions:
             channel = target.channel
             assert channel is not None and target.message is not None
             ts = str(target.message["ts"])
-            container: dict[str, Any] = {"type": "message", "message_ts": ts, "channel_id": channel.id,
-                                         "is_ephemeral": target.kind == "ephemeral"}
+            container: dict[str, Any] = {
+                "type": "message",
+                "message_ts": ts,
+                "channel_id": channel.id,
+                "is_ephemeral": target.kind == "ephemeral",
+            }
             if target.message.get("thread_ts"):
                 container["thread_ts"] = target.message["thread_ts"]
             payload["container"] = container
@@ -216,9 +242,18 @@ class UserActions:
         payload["actions"] = [action]
         return payload
 
-    def click_payload(self, user_id: str, action_id: str, *, value: str | None = None,
-                      channel_id: str | None = None, ts: str | None = None, view_id: str | None = None,
-                      block_id: str | None = None, values: dict[str, Any] | None = None) -> dict[str, Any]:
+    def click_payload(
+        self,
+        user_id: str,
+        action_id: str,
+        *,
+        value: str | None = None,
+        channel_id: str | None = None,
+        ts: str | None = None,
+        view_id: str | None = None,
+        block_id: str | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Build (without sending) the block_actions payload of a button click; see click()."""
         with self.ws.lock:
             user = self._user(user_id)
@@ -232,23 +267,42 @@ class UserActions:
             action = button_action(element, action_id, block_id or found_block, value)
             return self._block_actions(user, target, action, values)
 
-    def click(self, user_id: str, action_id: str, *, value: str | None = None, channel_id: str | None = None,
-              ts: str | None = None, view_id: str | None = None, block_id: str | None = None,
-              values: dict[str, Any] | None = None, **signing: Any) -> BotResponse:
+    def click(
+        self,
+        user_id: str,
+        action_id: str,
+        *,
+        value: str | None = None,
+        channel_id: str | None = None,
+        ts: str | None = None,
+        view_id: str | None = None,
+        block_id: str | None = None,
+        values: dict[str, Any] | None = None,
+        **signing: Any,
+    ) -> BotResponse:
         """Click the button `action_id` the user can see (newest match unless ts/view_id narrow it).
 
         Raises LookupError when no such button is on screen, unless both `value` and `block_id`
         are given with `ts`/`view_id` (simulating a click on a stale copy of the message).
         `values` is the surface's state (block_id → action_id → value) sent along.
         """
-        payload = self.click_payload(user_id, action_id, value=value, channel_id=channel_id, ts=ts,
-                                     view_id=view_id, block_id=block_id, values=values)
+        payload = self.click_payload(
+            user_id,
+            action_id,
+            value=value,
+            channel_id=channel_id,
+            ts=ts,
+            view_id=view_id,
+            block_id=block_id,
+            values=values,
+        )
         resp = self._send_payload(payload, signing)
         self._acked(resp, f"block_actions {action_id}")
         return resp
 
-    def message_shortcut(self, user_id: str, callback_id: str, *, channel_id: str, ts: str,
-                         **signing: Any) -> BotResponse:
+    def message_shortcut(
+        self, user_id: str, callback_id: str, *, channel_id: str, ts: str, **signing: Any
+    ) -> BotResponse:
         """Run a message shortcut (the ⋯ menu on a message) as `user_id`: a `message_action` payload."""
         ws = self.ws
         with ws.lock:
@@ -258,18 +312,33 @@ class UserActions:
                 raise LookupError(f"{user_id} cannot see channel {channel_id!r}")
             message = copy.deepcopy(ws.find_message(channel, ts).data)
             payload = base_payload("message_action", user, ws.team_id, ws.issue_trigger(user_id))
-            payload.update({
-                "callback_id": callback_id, "action_ts": f"{time.time():.6f}", "message_ts": ts,
-                "channel": {"id": channel.id, "name": "directmessage" if channel.is_im else channel.name},
-                "message": message, "response_url": self._hook_url(ws.issue_hook(user_id, channel.id, ts)),
-            })
+            payload.update(
+                {
+                    "callback_id": callback_id,
+                    "action_ts": f"{time.time():.6f}",
+                    "message_ts": ts,
+                    "channel": {"id": channel.id, "name": "directmessage" if channel.is_im else channel.name},
+                    "message": message,
+                    "response_url": self._hook_url(ws.issue_hook(user_id, channel.id, ts)),
+                }
+            )
         resp = self._send_payload(payload, signing)
         self._acked(resp, f"message_action {callback_id}")
         return resp
 
-    def click_select(self, user_id: str, action_id: str, value: str, *, channel_id: str | None = None,
-                     ts: str | None = None, view_id: str | None = None, block_id: str | None = None,
-                     values: dict[str, Any] | None = None, **signing: Any) -> BotResponse:
+    def click_select(
+        self,
+        user_id: str,
+        action_id: str,
+        value: str,
+        *,
+        channel_id: str | None = None,
+        ts: str | None = None,
+        view_id: str | None = None,
+        block_id: str | None = None,
+        values: dict[str, Any] | None = None,
+        **signing: Any,
+    ) -> BotResponse:
         """Choose the option `value` in a static select the user can see (block_actions)."""
         with self.ws.lock:
             user = self._user(user_id)
@@ -284,8 +353,9 @@ class UserActions:
         return resp
 
     # ----- modals ---------------------------------------------------------------------------
-    def submit_view(self, user_id: str, view_id: str, values: dict[str, dict[str, dict[str, Any]]] | None = None,
-                    **signing: Any) -> BotResponse:
+    def submit_view(
+        self, user_id: str, view_id: str, values: dict[str, dict[str, dict[str, Any]]] | None = None, **signing: Any
+    ) -> BotResponse:
         """Press Submit on the user's top modal; `values` is block_id → action_id → state value."""
         ws = self.ws
         with ws.lock:
@@ -357,10 +427,17 @@ class UserActions:
                 ws.close_view(view.id, "closed")
             if not data.get("notify_on_close"):
                 return None
-            payload = {"type": "view_closed", "team": team_obj(ws.team_id), "user": user_obj(user, ws.team_id),
-                       "api_app_id": APP_ID, "token": VERIFICATION_TOKEN, "view": data,
-                       "is_cleared": bool(data.get("clear_on_close")), "is_enterprise_install": False,
-                       "enterprise": None}
+            payload = {
+                "type": "view_closed",
+                "team": team_obj(ws.team_id),
+                "user": user_obj(user, ws.team_id),
+                "api_app_id": APP_ID,
+                "token": VERIFICATION_TOKEN,
+                "view": data,
+                "is_cleared": bool(data.get("clear_on_close")),
+                "is_enterprise_install": False,
+                "enterprise": None,
+            }
         resp = self._send_payload(payload, signing)
         self._acked(resp, "view_closed")
         return resp

@@ -106,8 +106,7 @@ def options_of(element: dict[str, Any]) -> list[dict[str, Any]]:
     return [o for o in options if isinstance(o, dict)]
 
 
-def button_action(element: dict[str, Any] | None, action_id: str, block_id: str,
-                  value: str | None) -> dict[str, Any]:
+def button_action(element: dict[str, Any] | None, action_id: str, block_id: str, value: str | None) -> dict[str, Any]:
     """Return the `actions[0]` entry for a button click."""
     element = element or {}
     label = element.get("text") or {"type": "plain_text", "text": action_id}

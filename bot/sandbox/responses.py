@@ -10,8 +10,16 @@ from bot.sandbox.validate import validate_message_blocks, validate_message_text
 from bot.sandbox.workspace import HOOK_MAX_USES, HOOK_TTL, Workspace
 
 
-def apply_message_response(ws: Workspace, *, user_id: str, channel_id: str, message_ts: str | None,
-                           is_ephemeral: bool, payload: dict[str, Any], source: str) -> str | None:
+def apply_message_response(
+    ws: Workspace,
+    *,
+    user_id: str,
+    channel_id: str,
+    message_ts: str | None,
+    is_ephemeral: bool,
+    payload: dict[str, Any],
+    source: str,
+) -> str | None:
     """Apply `{text, blocks, response_type, replace_original, delete_original, thread_ts}`.
 
     Returns an error code when Slack would refuse the payload, else None.  Like Slack, the
@@ -39,8 +47,16 @@ def apply_message_response(ws: Workspace, *, user_id: str, channel_id: str, mess
                 if eph is not None:
                     eph.text = str(text or "")
                     eph.blocks = ws.normalize_blocks(blocks) if blocks else []
-                    ws.emit("ephemeral", channel, channel_id=channel_id, user=user_id, text=eph.text,
-                            blocks=list(eph.blocks), ts=eph.ts, data={"source": source, "replaced": True})
+                    ws.emit(
+                        "ephemeral",
+                        channel,
+                        channel_id=channel_id,
+                        user=user_id,
+                        text=eph.text,
+                        blocks=list(eph.blocks),
+                        ts=eph.ts,
+                        data={"source": source, "replaced": True},
+                    )
                     return None
             elif channel is not None and message_ts in channel.by_ts:
                 # replace_original swaps the whole message: blocks not sent are gone.
@@ -49,21 +65,27 @@ def apply_message_response(ws: Workspace, *, user_id: str, channel_id: str, mess
         if payload.get("response_type") == "in_channel" and channel is not None:
             ws.post_bot_message(channel, str(text or ""), blocks, payload.get("thread_ts") or None)
         else:
-            ws.add_ephemeral(channel_id, user_id, str(text or ""), blocks, source=source,
-                             thread_ts=payload.get("thread_ts") or None)
+            ws.add_ephemeral(
+                channel_id, user_id, str(text or ""), blocks, source=source, thread_ts=payload.get("thread_ts") or None
+            )
         return None
 
 
-def _delete_original(ws: Workspace, user_id: str, channel_id: str, message_ts: str | None,
-                     is_ephemeral: bool) -> None:
+def _delete_original(ws: Workspace, user_id: str, channel_id: str, message_ts: str | None, is_ephemeral: bool) -> None:
     if not message_ts:
         return
     if is_ephemeral:
         eph = ws.find_ephemeral(user_id, message_ts)
         if eph is not None:
             ws.ephemerals.remove(eph)
-            ws.emit("message_deleted", ws.channels.get(channel_id), channel_id=channel_id, user=user_id,
-                    ts=message_ts, data={"ephemeral": True})
+            ws.emit(
+                "message_deleted",
+                ws.channels.get(channel_id),
+                channel_id=channel_id,
+                user=user_id,
+                ts=message_ts,
+                data={"ephemeral": True},
+            )
         return
     channel = ws.channels.get(channel_id)
     if channel is not None and message_ts in channel.by_ts:
@@ -82,9 +104,15 @@ def deliver_response_url(ws: Workspace, hook_id: str, payload: Any) -> tuple[int
             return 404, {"ok": False, "error": "used_url"}
         if not isinstance(payload, dict):
             return 400, {"ok": False, "error": "invalid_payload"}
-        error = apply_message_response(ws, user_id=hook.user_id, channel_id=hook.channel_id,
-                                       message_ts=hook.message_ts, is_ephemeral=hook.is_ephemeral,
-                                       payload=payload, source="response_url")
+        error = apply_message_response(
+            ws,
+            user_id=hook.user_id,
+            channel_id=hook.channel_id,
+            message_ts=hook.message_ts,
+            is_ephemeral=hook.is_ephemeral,
+            payload=payload,
+            source="response_url",
+        )
         if error:
             body: dict[str, Any] = {"ok": False, "error": error}
             if error == "invalid_blocks":

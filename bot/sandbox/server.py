@@ -70,11 +70,11 @@ class ApiServer:
         body = req.rfile.read(length) if length else b""
         path = url.path
         if path.startswith("/api/"):
-            self._api(req, path[len("/api/"):], url.query, body)
+            self._api(req, path[len("/api/") :], url.query, body)
         elif path.startswith("/response/") and req.command == "POST":
-            self._response_url(req, path[len("/response/"):], body)
+            self._response_url(req, path[len("/response/") :], body)
         elif path.startswith("/upload/") and req.command in ("POST", "PUT"):
-            self._upload(req, path[len("/upload/"):], body)
+            self._upload(req, path[len("/upload/") :], body)
         else:
             _send(req, 404, {"ok": False, "error": "not_found"})
 
@@ -95,7 +95,7 @@ class ApiServer:
             _send(req, 200, {"ok": False, "error": "invalid_json"})
             return
         auth = req.headers.get("Authorization") or ""
-        token = auth[len("Bearer "):].strip() if auth.startswith("Bearer ") else args.get("token")
+        token = auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else args.get("token")
         args.pop("token", None)
         if self.latency:
             time.sleep(self.latency)
@@ -174,8 +174,9 @@ class ApiServer:
             _send_text(req, 200, f"OK - {len(body)}")
 
 
-def _send(req: BaseHTTPRequestHandler, status: int, body: dict[str, Any],
-          headers: dict[str, str] | None = None) -> None:
+def _send(
+    req: BaseHTTPRequestHandler, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> None:
     _write(req, status, json.dumps(body).encode("utf-8"), "application/json; charset=utf-8", headers)
 
 
@@ -183,8 +184,7 @@ def _send_text(req: BaseHTTPRequestHandler, status: int, text: str) -> None:
     _write(req, status, text.encode("utf-8"), "text/plain; charset=utf-8", None)
 
 
-def _write(req: BaseHTTPRequestHandler, status: int, data: bytes, ctype: str,
-           headers: dict[str, str] | None) -> None:
+def _write(req: BaseHTTPRequestHandler, status: int, data: bytes, ctype: str, headers: dict[str, str] | None) -> None:
     try:
         req.send_response(status)
         req.send_header("Content-Type", ctype)
@@ -230,7 +230,8 @@ class _HTTPServer(ThreadingHTTPServer):
 def serve(app: ApiServer) -> tuple[_HTTPServer, threading.Thread]:
     """Start serving `app` on an ephemeral loopback port in a daemon thread."""
     httpd = _HTTPServer(app)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                              name="slack-emulator", daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="slack-emulator", daemon=True
+    )
     thread.start()
     return httpd, thread

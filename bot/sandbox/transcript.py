@@ -210,8 +210,9 @@ def render_event(event: Event, emulator: SlackEmulator | None = None) -> Rendera
         return _panel(_blocks(event.blocks, emulator) or " ", f"{title} {verb} for {user}", "cyan")
     invited = ", ".join(_who(u, emulator) for u in event.data.get("users", []))
     lines = {
-        "channel_created": _styled("bold", f"#{event.channel}") + " created"
-                           + (" (private)" if event.data.get("is_private") else ""),
+        "channel_created": _styled("bold", f"#{event.channel}")
+        + " created"
+        + (" (private)" if event.data.get("is_private") else ""),
         "message_deleted": _styled("dim", f"{where}: a message was deleted"),
         "pinned": f"📌 pinned in {where}: {_md(event.text[:80], emulator)}",
         "topic_set": f"{where} topic: {_md(event.text, emulator)}",

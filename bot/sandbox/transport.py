@@ -36,9 +36,17 @@ def events_url(bot_url: str | None) -> str:
     return bot_url
 
 
-def send_signed(url: str, secret: str, body: str, content_type: str, *, retry_num: int | None = None,
-                retry_reason: str = "http_timeout", timestamp: int | None = None,
-                timeout: float = BOT_TIMEOUT) -> BotResponse:
+def send_signed(
+    url: str,
+    secret: str,
+    body: str,
+    content_type: str,
+    *,
+    retry_num: int | None = None,
+    retry_reason: str = "http_timeout",
+    timestamp: int | None = None,
+    timeout: float = BOT_TIMEOUT,
+) -> BotResponse:
     """POST `body` with Slack's v0 signature headers and return the bot's answer."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
     headers = {

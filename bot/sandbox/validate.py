@@ -18,19 +18,46 @@ MAX_VIEW_BLOCKS = 100
 MAX_TEXT = 40_000
 
 _MESSAGE_BLOCKS = {
-    "section", "divider", "image", "actions", "context", "header", "input", "rich_text",
-    "file", "video", "markdown",
+    "section",
+    "divider",
+    "image",
+    "actions",
+    "context",
+    "header",
+    "input",
+    "rich_text",
+    "file",
+    "video",
+    "markdown",
 }
 _VIEW_BLOCKS = _MESSAGE_BLOCKS - {"file"}
 _SELECTS = {
-    "static_select", "multi_static_select", "external_select", "multi_external_select",
-    "users_select", "multi_users_select", "conversations_select", "multi_conversations_select",
-    "channels_select", "multi_channels_select",
+    "static_select",
+    "multi_static_select",
+    "external_select",
+    "multi_external_select",
+    "users_select",
+    "multi_users_select",
+    "conversations_select",
+    "multi_conversations_select",
+    "channels_select",
+    "multi_channels_select",
 }
 _INTERACTIVE = _SELECTS | {
-    "button", "overflow", "datepicker", "timepicker", "datetimepicker", "checkboxes",
-    "radio_buttons", "plain_text_input", "email_text_input", "number_input", "url_text_input",
-    "rich_text_input", "file_input", "workflow_button",
+    "button",
+    "overflow",
+    "datepicker",
+    "timepicker",
+    "datetimepicker",
+    "checkboxes",
+    "radio_buttons",
+    "plain_text_input",
+    "email_text_input",
+    "number_input",
+    "url_text_input",
+    "rich_text_input",
+    "file_input",
+    "workflow_button",
 }
 
 
@@ -51,9 +78,7 @@ class _Checker:
         if isinstance(value, str) and len(value) > limit:
             self.add(f"must be less than {limit + 1} characters", pointer)
 
-    def text_obj(
-        self, obj: Any, pointer: str, *, limit: int, plain_only: bool = False, required: bool = True
-    ) -> None:
+    def text_obj(self, obj: Any, pointer: str, *, limit: int, plain_only: bool = False, required: bool = True) -> None:
         """Check a composition text object: type, non-empty text, length."""
         if obj is None:
             if required:
@@ -296,6 +321,4 @@ def validate_view(view: Any) -> list[str]:
     has_input = any(isinstance(b, dict) and b.get("type") == "input" for b in blocks)
     if kind == "modal" and has_input and not view.get("submit"):
         checker.add("must provide a submit property when using input blocks", "/view")
-    return checker.problems + validate_blocks(
-        blocks, max_blocks=MAX_VIEW_BLOCKS, pointer="/view/blocks", view=True
-    )
+    return checker.problems + validate_blocks(blocks, max_blocks=MAX_VIEW_BLOCKS, pointer="/view/blocks", view=True)

@@ -29,8 +29,9 @@ class ViewsMixin:
     normalize_blocks: Callable[[Any], Any]
     emit: Callable[..., None]
 
-    def _view_data(self, payload: dict[str, Any], view_id: str, root: str | None,
-                   previous: str | None) -> dict[str, Any]:
+    def _view_data(
+        self, payload: dict[str, Any], view_id: str, root: str | None, previous: str | None
+    ) -> dict[str, Any]:
         return {
             "id": view_id,
             "team_id": self.team_id,
@@ -55,8 +56,9 @@ class ViewsMixin:
 
     def _check_external_id(self, payload: dict[str, Any], own_id: str | None) -> None:
         ext = payload.get("external_id")
-        if ext and any(v.data.get("external_id") == ext and not v.closed and v.id != own_id
-                       for v in self.views.values()):
+        if ext and any(
+            v.data.get("external_id") == ext and not v.closed and v.id != own_id for v in self.views.values()
+        ):
             raise ApiError("duplicate_external_id")
 
     def open_modal(self, user_id: str, payload: dict[str, Any]) -> StoredView:
@@ -68,8 +70,14 @@ class ViewsMixin:
             view = StoredView(user_id, self._view_data(payload, view_id, None, None))
             self.views[view_id] = view
             self.modal_stacks[user_id] = [view_id]
-            self.emit("view_opened", user=user_id, view_id=view_id, blocks=view.data["blocks"],
-                      text=_title(view.data), data={"callback_id": view.data["callback_id"]})
+            self.emit(
+                "view_opened",
+                user=user_id,
+                view_id=view_id,
+                blocks=view.data["blocks"],
+                text=_title(view.data),
+                data={"callback_id": view.data["callback_id"]},
+            )
             return view
 
     def push_modal(self, user_id: str, payload: dict[str, Any]) -> StoredView:
@@ -85,8 +93,14 @@ class ViewsMixin:
             view = StoredView(user_id, self._view_data(payload, view_id, stack[0], stack[-1]))
             self.views[view_id] = view
             stack.append(view_id)
-            self.emit("view_opened", user=user_id, view_id=view_id, blocks=view.data["blocks"],
-                      text=_title(view.data), data={"callback_id": view.data["callback_id"], "pushed": True})
+            self.emit(
+                "view_opened",
+                user=user_id,
+                view_id=view_id,
+                blocks=view.data["blocks"],
+                text=_title(view.data),
+                data={"callback_id": view.data["callback_id"], "pushed": True},
+            )
             return view
 
     def update_view(self, view: StoredView, payload: dict[str, Any]) -> None:
@@ -96,8 +110,14 @@ class ViewsMixin:
             old = view.data
             view.data = self._view_data(payload, view.id, old.get("root_view_id"), old.get("previous_view_id"))
             view.errors = {}
-            self.emit("view_updated", user=view.user_id, view_id=view.id, text=_title(view.data),
-                      blocks=view.data["blocks"], data={"type": view.data["type"]})
+            self.emit(
+                "view_updated",
+                user=view.user_id,
+                view_id=view.id,
+                text=_title(view.data),
+                blocks=view.data["blocks"],
+                data={"type": view.data["type"]},
+            )
 
     def close_top(self, user_id: str, reason: str = "submitted") -> StoredView | None:
         """Pop the top modal of a user's stack."""
@@ -107,8 +127,7 @@ class ViewsMixin:
                 return None
             view = self.views[stack.pop()]
             view.closed = True
-            self.emit("view_closed", user=user_id, view_id=view.id, text=_title(view.data),
-                      data={"reason": reason})
+            self.emit("view_closed", user=user_id, view_id=view.id, text=_title(view.data), data={"reason": reason})
             return view
 
     def close_view(self, view_id: str, reason: str) -> None:
@@ -121,8 +140,9 @@ class ViewsMixin:
             if view_id in stack:
                 stack.remove(view_id)
             view.closed = True
-            self.emit("view_closed", user=view.user_id, view_id=view_id, text=_title(view.data),
-                      data={"reason": reason})
+            self.emit(
+                "view_closed", user=view.user_id, view_id=view_id, text=_title(view.data), data={"reason": reason}
+            )
 
     def clear_stack(self, user_id: str, reason: str = "cleared") -> None:
         """Close every modal a user has open."""
@@ -147,8 +167,9 @@ class ViewsMixin:
             if view_id:
                 view = self.views.get(str(view_id))
             elif external_id:
-                view = next((v for v in self.views.values() if v.data.get("external_id") == external_id
-                             and not v.closed), None)
+                view = next(
+                    (v for v in self.views.values() if v.data.get("external_id") == external_id and not v.closed), None
+                )
             if view is None or view.closed:
                 raise ApiError("not_found")
             return view

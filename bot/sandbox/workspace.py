@@ -122,8 +122,14 @@ class Workspace(ViewsMixin):
     def create_channel(self, name: str, creator: str, is_private: bool) -> Channel:
         """Create a channel whose creator is its first member."""
         with self.lock:
-            channel = Channel(self.new_id("C"), name, creator=creator, created=int(time.time()),
-                              is_private=is_private, members=[creator])
+            channel = Channel(
+                self.new_id("C"),
+                name,
+                creator=creator,
+                created=int(time.time()),
+                is_private=is_private,
+                members=[creator],
+            )
             self.channels[channel.id] = channel
             self.emit("channel_created", channel, user=creator, data={"is_private": is_private})
             return channel
@@ -139,8 +145,16 @@ class Workspace(ViewsMixin):
         with self.lock:
             if user_id in self.dm_of:
                 return self.channels[self.dm_of[user_id]]
-            channel = Channel(self.new_id("D"), "", creator=BOT_USER_ID, created=int(time.time()),
-                              is_private=True, is_im=True, im_user=user_id, members=[BOT_USER_ID, user_id])
+            channel = Channel(
+                self.new_id("D"),
+                "",
+                creator=BOT_USER_ID,
+                created=int(time.time()),
+                is_private=True,
+                is_im=True,
+                im_user=user_id,
+                members=[BOT_USER_ID, user_id],
+            )
             self.channels[channel.id] = channel
             self.dm_of[user_id] = channel.id
             return channel
@@ -196,15 +210,26 @@ class Workspace(ViewsMixin):
             "text": text,
             "ts": ts,
             "team": self.team_id,
-            "bot_profile": {"id": BOT_ID, "app_id": APP_ID, "name": BOT_NAME, "deleted": False,
-                            "team_id": self.team_id},
+            "bot_profile": {
+                "id": BOT_ID,
+                "app_id": APP_ID,
+                "name": BOT_NAME,
+                "deleted": False,
+                "team_id": self.team_id,
+            },
         }
         if blocks is not None:
             data["blocks"] = self.normalize_blocks(blocks)
         return data
 
-    def store_message(self, channel: Channel, data: dict[str, Any], *, kind: str | None = None,
-                      event_data: dict[str, Any] | None = None) -> StoredMessage:
+    def store_message(
+        self,
+        channel: Channel,
+        data: dict[str, Any],
+        *,
+        kind: str | None = None,
+        event_data: dict[str, Any] | None = None,
+    ) -> StoredMessage:
         """Add a message (bot or user) to a channel, maintain thread metadata, emit an event."""
         with self.lock:
             thread_ts = data.get("thread_ts")
@@ -221,13 +246,20 @@ class Workspace(ViewsMixin):
             channel.messages.append(stored)
             channel.by_ts[stored.ts] = stored
             event_kind = kind or ("dm" if channel.is_im else "message_posted")
-            self.emit(event_kind, channel, user=data.get("user") if not channel.is_im else channel.im_user,
-                      text=data.get("text", ""), blocks=data.get("blocks") or [], ts=stored.ts,
-                      data={"author": data.get("user"), "thread_ts": thread_ts, **(event_data or {})})
+            self.emit(
+                event_kind,
+                channel,
+                user=data.get("user") if not channel.is_im else channel.im_user,
+                text=data.get("text", ""),
+                blocks=data.get("blocks") or [],
+                ts=stored.ts,
+                data={"author": data.get("user"), "thread_ts": thread_ts, **(event_data or {})},
+            )
             return stored
 
-    def post_bot_message(self, channel: Channel, text: str, blocks: Any, thread_ts: str | None = None,
-                         **extra: Any) -> StoredMessage:
+    def post_bot_message(
+        self, channel: Channel, text: str, blocks: Any, thread_ts: str | None = None, **extra: Any
+    ) -> StoredMessage:
         """Post a message as the bot into `channel`."""
         with self.lock:
             data = self.bot_message(text, blocks, self.next_ts())
@@ -253,8 +285,14 @@ class Workspace(ViewsMixin):
                 stored.data["blocks"] = self.normalize_blocks(blocks)
             stored.data["edited"] = {"user": BOT_USER_ID, "ts": self.next_ts()}
             channel = self.channels[stored.channel_id]
-            self.emit("message_updated", channel, user=stored.data.get("user"), ts=stored.ts,
-                      text=stored.data.get("text", ""), blocks=stored.data.get("blocks") or [])
+            self.emit(
+                "message_updated",
+                channel,
+                user=stored.data.get("user"),
+                ts=stored.ts,
+                text=stored.data.get("text", ""),
+                blocks=stored.data.get("blocks") or [],
+            )
 
     def delete_message(self, stored: StoredMessage) -> None:
         """Remove a message from its channel (and its pins)."""
@@ -263,19 +301,36 @@ class Workspace(ViewsMixin):
             channel.messages.remove(stored)
             channel.by_ts.pop(stored.ts, None)
             channel.pins = [p for p in channel.pins if p[0] != stored.ts]
-            self.emit("message_deleted", channel, user=stored.data.get("user"), ts=stored.ts,
-                      text=stored.data.get("text", ""))
+            self.emit(
+                "message_deleted", channel, user=stored.data.get("user"), ts=stored.ts, text=stored.data.get("text", "")
+            )
 
-    def add_ephemeral(self, channel_id: str, user_id: str, text: str, blocks: Any, *, source: str,
-                      thread_ts: str | None = None) -> Ephemeral:
+    def add_ephemeral(
+        self, channel_id: str, user_id: str, text: str, blocks: Any, *, source: str, thread_ts: str | None = None
+    ) -> Ephemeral:
         """Record a message only `user_id` sees in `channel_id`."""
         with self.lock:
-            eph = Ephemeral(channel_id, user_id, self.next_ts(), text or "",
-                            self.normalize_blocks(blocks) if blocks else [], thread_ts, source)
+            eph = Ephemeral(
+                channel_id,
+                user_id,
+                self.next_ts(),
+                text or "",
+                self.normalize_blocks(blocks) if blocks else [],
+                thread_ts,
+                source,
+            )
             self.ephemerals.append(eph)
             channel = self.channels.get(channel_id)
-            self.emit("ephemeral", channel, channel_id=channel_id, user=user_id, text=eph.text,
-                      blocks=eph.blocks, ts=eph.ts, data={"source": source})
+            self.emit(
+                "ephemeral",
+                channel,
+                channel_id=channel_id,
+                user=user_id,
+                text=eph.text,
+                blocks=eph.blocks,
+                ts=eph.ts,
+                data={"source": source},
+            )
             return eph
 
     def find_ephemeral(self, user_id: str, ts: str) -> Ephemeral | None:
@@ -305,11 +360,11 @@ class Workspace(ViewsMixin):
             trigger.used = True
             return trigger
 
-    def issue_hook(self, user_id: str, channel_id: str, message_ts: str | None = None,
-                   is_ephemeral: bool = False) -> str:
+    def issue_hook(
+        self, user_id: str, channel_id: str, message_ts: str | None = None, is_ephemeral: bool = False
+    ) -> str:
         """Create a response_url target and return its id."""
         with self.lock:
-            hook = ResponseHook(secrets.token_hex(12), user_id, channel_id, message_ts, is_ephemeral,
-                                time.monotonic())
+            hook = ResponseHook(secrets.token_hex(12), user_id, channel_id, message_ts, is_ephemeral, time.monotonic())
             self.hooks[hook.id] = hook
             return hook.id

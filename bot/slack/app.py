@@ -27,10 +27,10 @@ from bot.faults import crash_point
 from bot.incidents import checklist, drafts, lifecycle, roles
 from bot.incidents.declare import DeclareRequest
 from bot.slack import commands, status, subcommands, views
-from bot.slack.subcommands import Invocation
 from bot.slack.blocks import plain
 from bot.slack.flows import SlackDesk
 from bot.slack.home import from_home, publish_home, register_home
+from bot.slack.subcommands import Invocation
 
 log = logging.getLogger("crisisbot.slack")
 
@@ -46,18 +46,27 @@ class CrisisWebClient(WebClient):
 
 def make_client(token: str, api_url: str, timeout: int = 10) -> WebClient:
     """A WebClient that retries 429 by Retry-After, 5xx and dropped connections (slack_sdk's own handlers)."""
-    return CrisisWebClient(token=token, base_url=api_url, timeout=timeout, retry_handlers=[
-        RateLimitErrorRetryHandler(max_retry_count=4),
-        ServerErrorRetryHandler(max_retry_count=3),
-        ConnectionErrorRetryHandler(max_retry_count=3),
-    ])
+    return CrisisWebClient(
+        token=token,
+        base_url=api_url,
+        timeout=timeout,
+        retry_handlers=[
+            RateLimitErrorRetryHandler(max_retry_count=4),
+            ServerErrorRetryHandler(max_retry_count=3),
+            ConnectionErrorRetryHandler(max_retry_count=3),
+        ],
+    )
 
 
 def build_app(slack: SlackDesk, *, token: str, signing_secret: str, api_url: str) -> App:
     """The Bolt app for the desk, talking to the Web API at `api_url`."""
     desk = slack.desk
-    app = App(signing_secret=signing_secret, client=make_client(token, api_url),
-              token_verification_enabled=False, raise_error_for_unhandled_request=False)
+    app = App(
+        signing_secret=signing_secret,
+        client=make_client(token, api_url),
+        token_verification_enabled=False,
+        raise_error_for_unhandled_request=False,
+    )
 
     @app.middleware
     def our_client(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
@@ -180,11 +189,23 @@ def _register_actions(app: App, slack: SlackDesk) -> None:
 
     def survey_open(client: WebClient, body: dict, user: str, value: str | None) -> None:
         incident = desk.store.incident(_int(value or ""))
-        client.views_open(trigger_id=body["trigger_id"],
-                          view=views.survey_modal(incident.id, incident.code, slack.say_to(client, user)))
+        client.views_open(
+            trigger_id=body["trigger_id"],
+            view=views.survey_modal(incident.id, incident.code, slack.say_to(client, user)),
+        )
 
-    for handler in (acknowledge, checklist_done, draft_approve, draft_mark_posted, draft_edit, draft_reject,
-                    escalate, draft_update, show_status, survey_open):
+    for handler in (
+        acknowledge,
+        checklist_done,
+        draft_approve,
+        draft_mark_posted,
+        draft_edit,
+        draft_reject,
+        escalate,
+        draft_update,
+        show_status,
+        survey_open,
+    ):
         app.action(handler.__name__)(slack.activity.track(guarded(handler)))
 
     @app.action("open_channel")
@@ -242,8 +263,9 @@ def _register_views(app: App, slack: SlackDesk) -> None:
         meta = views.metadata(view)
         text = views.text_of(view.get("state", {}).get("values", {}), "text")
         try:
-            outcome = drafts.edit_draft(desk, _int(meta.get("draft")), body["user"]["id"], text,
-                                        _int(meta.get("version")))
+            outcome = drafts.edit_draft(
+                desk, _int(meta.get("draft")), body["user"]["id"], text, _int(meta.get("version"))
+            )
         except CrisisError as exc:
             ack(response_action="errors", errors={"text": slack.explain(exc, slack.say())[:150]})
             return
@@ -256,8 +278,9 @@ def _register_views(app: App, slack: SlackDesk) -> None:
         meta = views.metadata(view)
         reason = views.text_of(view.get("state", {}).get("values", {}), "reason")
         try:
-            outcome = drafts.reject_draft(desk, _int(meta.get("draft")), _int(meta.get("version")),
-                                          body["user"]["id"], reason)
+            outcome = drafts.reject_draft(
+                desk, _int(meta.get("draft")), _int(meta.get("version")), body["user"]["id"], reason
+            )
         except CrisisError as exc:
             ack(response_action="errors", errors={"reason": slack.explain(exc, slack.say())[:150]})
             return
@@ -275,8 +298,14 @@ def _register_lifecycle(app: App, slack: SlackDesk) -> None:
         values = view.get("state", {}).get("values", {})
         try:
             incident = desk.store.incident(_int(views.metadata(view).get("incident")))
-            resolved = lifecycle.resolve(desk, incident, user, views.text_of(values, "summary"),
-                                         views.text_of(values, "impact"), views.text_of(values, "lessons"))
+            resolved = lifecycle.resolve(
+                desk,
+                incident,
+                user,
+                views.text_of(values, "summary"),
+                views.text_of(values, "impact"),
+                views.text_of(values, "lessons"),
+            )
         except CrisisError as exc:
             ack(response_action="errors", errors={"summary": slack.explain(exc, slack.say_to(client, user))[:150]})
             return
@@ -291,8 +320,14 @@ def _register_lifecycle(app: App, slack: SlackDesk) -> None:
         say = slack.say_to(client, user)
         try:
             incident = desk.store.incident(_int(views.metadata(view).get("incident")))
-            lifecycle.answer_survey(desk, incident, user, _int(views.selected_of(values, "q1")),
-                                    _int(views.selected_of(values, "q2")), views.text_of(values, "q3"))
+            lifecycle.answer_survey(
+                desk,
+                incident,
+                user,
+                _int(views.selected_of(values, "q1")),
+                _int(views.selected_of(values, "q2")),
+                views.text_of(values, "q3"),
+            )
         except CrisisError as exc:
             ack(response_action="errors", errors={"q1": slack.explain(exc, say)[:150]})
             return
@@ -310,8 +345,9 @@ def _register_lifecycle(app: App, slack: SlackDesk) -> None:
             incident = desk.store.incident_by_channel(body.get("channel", {}).get("id", ""))
             if incident is None:
                 raise UsageError("error.shortcut_not_in_incident")
-            lifecycle.add_note(desk, incident, user, message.get("text", ""), author=message.get("user"),
-                               ts=message.get("ts"))
+            lifecycle.add_note(
+                desk, incident, user, message.get("text", ""), author=message.get("user"), ts=message.get("ts")
+            )
             text = say("note.recorded", code=incident.code)
         except CrisisError as exc:
             text = slack.explain(exc, say)

@@ -17,8 +17,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.incidents.desk import Desk
 from bot.incidents.approvals import approval_state
+from bot.incidents.desk import Desk
 from bot.incidents.roles import RoleSeat, seats
 from bot.messages import duration, limit_of, local_time, measured_length
 from bot.models import Draft, Incident
@@ -50,16 +50,24 @@ def header_blocks(desk: Desk, incident: Incident, say: Wording) -> list[dict]:
     tz = desk.settings.tz
     lang = say.language
     blocks: list[Block] = [
-        HeaderBlock(text=say("header.title", code=incident.code, scenario=book.name.in_(lang),
-                             drill=incident.drill)[:150]),
+        HeaderBlock(
+            text=say("header.title", code=incident.code, scenario=book.name.in_(lang), drill=incident.drill)[:150]
+        ),
         SectionBlock(text=_md(say("header.summary", title=incident.title, description=incident.description))),
-        SectionBlock(fields=[
-            _md(say("header.level", level=incident.level, criteria=book.level(incident.level).criteria.in_(lang))),
-            _md(say("header.declared", user=mention(incident.declared_by),
-                    at=local_time(incident.declared_at, lang, tz))),
-            _md(countdown_text(desk, incident, say)),
-            _md(say("header.status." + incident.status)),
-        ]),
+        SectionBlock(
+            fields=[
+                _md(say("header.level", level=incident.level, criteria=book.level(incident.level).criteria.in_(lang))),
+                _md(
+                    say(
+                        "header.declared",
+                        user=mention(incident.declared_by),
+                        at=local_time(incident.declared_at, lang, tz),
+                    )
+                ),
+                _md(countdown_text(desk, incident, say)),
+                _md(say("header.status." + incident.status)),
+            ]
+        ),
         SectionBlock(text=_md(roles_text(seats(desk, incident), say, desk))),
         DividerBlock(),
         SectionBlock(text=_md(say("header.first_hour"))),
@@ -69,15 +77,28 @@ def header_blocks(desk: Desk, incident: Incident, say: Wording) -> list[dict]:
         mark = done.get(item.id)
         text = item.text.in_(lang)
         if mark:
-            blocks.append(SectionBlock(text=_md(say("checklist.done", item=text, user=mention(mark.done_by),
-                                                    at=local_time(mark.done_at, lang, tz)))))
+            blocks.append(
+                SectionBlock(
+                    text=_md(
+                        say(
+                            "checklist.done",
+                            item=text,
+                            user=mention(mark.done_by),
+                            at=local_time(mark.done_at, lang, tz),
+                        )
+                    )
+                )
+            )
         else:
             owner = say.role(item.role) if item.role else ""
-            blocks.append(SectionBlock(
-                text=_md(say("checklist.open", item=text, role=owner)),
-                accessory=_button(say("button.done"), "checklist_done", f"{incident.id}:{item.id}")
-                if incident.active else None,
-            ))
+            blocks.append(
+                SectionBlock(
+                    text=_md(say("checklist.open", item=text, role=owner)),
+                    accessory=_button(say("button.done"), "checklist_done", f"{incident.id}:{item.id}")
+                    if incident.active
+                    else None,
+                )
+            )
     if book.level(incident.level).advice:
         blocks.append(ContextBlock(elements=[_md(book.level(incident.level).advice.in_(lang))]))
     blocks.append(ContextBlock(elements=[_md(say("header.updated", at=local_time(desk.now(), lang, tz)))]))
@@ -90,8 +111,12 @@ def countdown_text(desk: Desk, incident: Incident, say: Wording) -> str:
     due = incident.first_response_due
     if incident.first_response_at is not None:
         took = incident.first_response_at - incident.detected_at
-        return say("countdown.posted", at=local_time(incident.first_response_at, lang, tz),
-                   took=duration(took, lang), late=incident.first_response_at > due)
+        return say(
+            "countdown.posted",
+            at=local_time(incident.first_response_at, lang, tz),
+            took=duration(took, lang),
+            late=incident.first_response_at > due,
+        )
     now = desk.now()
     if now > due:
         return say("countdown.overdue", due=local_time(due, lang, tz), late=duration(now - due, lang))
@@ -103,8 +128,14 @@ def roles_text(role_seats: list[RoleSeat], say: Wording, desk: Desk) -> str:
     for seat in role_seats:
         name = say.role(seat.role)
         if seat.ack is not None:
-            lines.append(say("roles.acknowledged", role=name, user=mention(seat.ack.user),
-                             at=local_time(seat.ack.at, say.language, desk.settings.tz)))
+            lines.append(
+                say(
+                    "roles.acknowledged",
+                    role=name,
+                    user=mention(seat.ack.user),
+                    at=local_time(seat.ack.at, say.language, desk.settings.tz),
+                )
+            )
         elif seat.owner:
             lines.append(say("roles.waiting", role=name, user=mention(seat.owner)))
         else:
@@ -116,9 +147,20 @@ def roles_text(role_seats: list[RoleSeat], say: Wording, desk: Desk) -> str:
 def draft_blocks(desk: Desk, incident: Incident, draft: Draft, say: Wording) -> list[dict]:
     """One public draft with its length, approvals and the buttons its state allows."""
     length, limit = measured_length(draft.network, draft.text), limit_of(draft.network)
-    blocks: list[Block] = [SectionBlock(text=_md(say(
-        "draft.heading", network=say.network(draft.network), kind=say(f"draft.kind.{draft.kind}"),
-        version=draft.version, length=length, limit=limit)))]
+    blocks: list[Block] = [
+        SectionBlock(
+            text=_md(
+                say(
+                    "draft.heading",
+                    network=say.network(draft.network),
+                    kind=say(f"draft.kind.{draft.kind}"),
+                    version=draft.version,
+                    length=length,
+                    limit=limit,
+                )
+            )
+        )
+    ]
     if draft.status in ("approved", "posted"):
         blocks.append(SectionBlock(text=_md(say("draft.final_intro"))))
         for part in _chunks(escape_entities(draft.text), SECTION_LIMIT - 8):
@@ -129,12 +171,16 @@ def draft_blocks(desk: Desk, incident: Incident, draft: Draft, say: Wording) -> 
     blocks.append(ContextBlock(elements=[_md(_approval_line(desk, incident, draft, say))]))
     value = f"{draft.id}:{draft.version}"
     buttons = {
-        "pending": [_button(say("button.approve"), "draft_approve", value, "primary"),
-                    _button(say("button.edit"), "draft_edit", value),
-                    _button(say("button.reject"), "draft_reject", value, "danger")],
+        "pending": [
+            _button(say("button.approve"), "draft_approve", value, "primary"),
+            _button(say("button.edit"), "draft_edit", value),
+            _button(say("button.reject"), "draft_reject", value, "danger"),
+        ],
         "rejected": [_button(say("button.edit"), "draft_edit", value)],
-        "approved": [_button(say("button.mark_posted"), "draft_mark_posted", value, "primary"),
-                     _button(say("button.edit"), "draft_edit", value)],
+        "approved": [
+            _button(say("button.mark_posted"), "draft_mark_posted", value, "primary"),
+            _button(say("button.edit"), "draft_edit", value),
+        ],
         "posted": [],
     }[draft.status]
     closing = draft.kind == desk.playbook(incident.scenario).drafts.resolve  # approved after the resolve
@@ -148,45 +194,84 @@ def _approval_line(desk: Desk, incident: Incident, draft: Draft, say: Wording) -
     if draft.status == "posted" and draft.posted_at:
         return say("draft.posted", user=mention(draft.posted_by), at=local_time(draft.posted_at, lang, tz))
     if draft.status == "rejected":
-        rejection = next((a for a in reversed(desk.store.approvals(draft.id, draft.version))
-                          if a.decision == "rejected"), None)
-        return say("draft.rejected", user=mention(rejection.approver if rejection else None),
-                   reason=draft.reject_reason or "")
+        rejection = next(
+            (a for a in reversed(desk.store.approvals(draft.id, draft.version)) if a.decision == "rejected"), None
+        )
+        return say(
+            "draft.rejected", user=mention(rejection.approver if rejection else None), reason=draft.reject_reason or ""
+        )
     parts = []
     for role, approval in approval_state(desk, incident, draft).items():
         if approval is None:
             parts.append(say("draft.awaiting", role=say.role(role)))
         else:
-            parts.append(say("draft.approved_by", role=say.role(role), user=mention(approval.approver),
-                             at=local_time(approval.at, lang, tz)))
+            parts.append(
+                say(
+                    "draft.approved_by",
+                    role=say.role(role),
+                    user=mention(approval.approver),
+                    at=local_time(approval.at, lang, tz),
+                )
+            )
     # Each part is our own rendered wording (user values already escaped), so it goes in as Markup.
     return say("draft.approvals", list=Markup(" · ".join(parts)))
 
 
 # ---- role DMs ----------------------------------------------------------------------------------------
-def role_dm_blocks(desk: Desk, incident: Incident, user: str, roles: list[str], say: Wording,
-                   channel_url: str | None) -> list[dict]:
+def role_dm_blocks(
+    desk: Desk, incident: Incident, user: str, roles: list[str], say: Wording, channel_url: str | None
+) -> list[dict]:
     """The DM that pages one person for their roles in an incident, one Acknowledge per role."""
     book = desk.playbook(incident.scenario)
     acks = desk.store.acks(incident.id)
-    blocks: list[Block] = [SectionBlock(text=_md(say(
-        "dm.intro", code=incident.code, title=incident.title, scenario=book.name.in_(say.language),
-        level=incident.level, channel=_channel_ref(incident)))),
+    blocks: list[Block] = [
+        SectionBlock(
+            text=_md(
+                say(
+                    "dm.intro",
+                    code=incident.code,
+                    title=incident.title,
+                    scenario=book.name.in_(say.language),
+                    level=incident.level,
+                    channel=_channel_ref(incident),
+                )
+            )
+        ),
     ]
     for role in roles:
         ack = acks.get(role)
         if ack is not None:
-            blocks.append(SectionBlock(text=_md(say("dm.acknowledged", role=say.role(role), user=mention(ack.user),
-                                                    at=local_time(ack.at, say.language, desk.settings.tz)))))
+            blocks.append(
+                SectionBlock(
+                    text=_md(
+                        say(
+                            "dm.acknowledged",
+                            role=say.role(role),
+                            user=mention(ack.user),
+                            at=local_time(ack.at, say.language, desk.settings.tz),
+                        )
+                    )
+                )
+            )
         else:
-            blocks.append(SectionBlock(
-                text=_md(say("dm.role", role=say.role(role))),
-                accessory=_button(say("button.acknowledge"), "acknowledge", f"{incident.id}:{role}", "primary")
-                if incident.active else None,
-            ))
+            blocks.append(
+                SectionBlock(
+                    text=_md(say("dm.role", role=say.role(role))),
+                    accessory=_button(say("button.acknowledge"), "acknowledge", f"{incident.id}:{role}", "primary")
+                    if incident.active
+                    else None,
+                )
+            )
     if channel_url:
-        blocks.append(ActionsBlock(elements=[ButtonElement(
-            text=PlainTextObject(text=say("button.open_channel")), action_id="open_channel", url=channel_url)]))
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text=PlainTextObject(text=say("button.open_channel")), action_id="open_channel", url=channel_url
+                    )
+                ]
+            )
+        )
     return as_dicts(blocks)
 
 

@@ -9,8 +9,20 @@ from bot.errors import BadLevel, UsageError
 from bot.ids import LEVELS
 
 MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$")
-SUBCOMMANDS = ("help", "declare", "drill", "roles", "escalate", "deescalate", "gdpr", "status", "list",
-               "update", "note", "resolve")
+SUBCOMMANDS = (
+    "help",
+    "declare",
+    "drill",
+    "roles",
+    "escalate",
+    "deescalate",
+    "gdpr",
+    "status",
+    "list",
+    "update",
+    "note",
+    "resolve",
+)
 
 
 @dataclass(frozen=True)
@@ -36,7 +48,7 @@ def parse(text: str) -> Command:
     if head in ("status", "list", "resolve") and not rest:
         return Command(head)
     if head in ("update", "note"):
-        body = text.strip()[len(words[0]):].strip()
+        body = text.strip()[len(words[0]) :].strip()
         if not body:
             raise UsageError(f"error.empty_{head}")
         return Command(head, title=body)

@@ -79,37 +79,66 @@ class SlackDeliverer:
 
     # ---- kinds ---------------------------------------------------------------------------------
     def _reminder(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
-        waiting = [say("outbox.waiting_draft", network=say.network(w["network"]),
-                       roles=", ".join(say.role(r) for r in w["missing"]) or say("outbox.needs_edit"))
-                   for w in message.data.get("waiting", [])]
-        text = say("outbox.reminder", people=self.mentions(incident, ["crisis_lead", "social_media_manager"], say),
-                   left=message.data["left"], due=self._time(incident.first_response_due, say),
-                   waiting=Markup("\n".join(waiting)), late=message.data.get("late_minutes"))
+        waiting = [
+            say(
+                "outbox.waiting_draft",
+                network=say.network(w["network"]),
+                roles=", ".join(say.role(r) for r in w["missing"]) or say("outbox.needs_edit"),
+            )
+            for w in message.data.get("waiting", [])
+        ]
+        text = say(
+            "outbox.reminder",
+            people=self.mentions(incident, ["crisis_lead", "social_media_manager"], say),
+            left=message.data["left"],
+            due=self._time(incident.first_response_due, say),
+            waiting=Markup("\n".join(waiting)),
+            late=message.data.get("late_minutes"),
+        )
         self._post(incident, text)
 
     def _deadline_missed(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
         roles = message.data.get("roles", ["crisis_lead", "spokesperson"])
-        text = say("outbox.deadline_missed", people=self.mentions(incident, roles, say),
-                   due=self._time(incident.first_response_due, say), late=message.data.get("late_minutes"))
+        text = say(
+            "outbox.deadline_missed",
+            people=self.mentions(incident, roles, say),
+            due=self._time(incident.first_response_due, say),
+            late=message.data.get("late_minutes"),
+        )
         buttons = []
         if incident.level < 3:
-            buttons.append(ButtonElement(text=PlainTextObject(text=say("button.escalate", level=incident.level + 1)),
-                                         action_id="escalate", value=f"{incident.id}:{incident.level + 1}",
-                                         style="danger"))
+            buttons.append(
+                ButtonElement(
+                    text=PlainTextObject(text=say("button.escalate", level=incident.level + 1)),
+                    action_id="escalate",
+                    value=f"{incident.id}:{incident.level + 1}",
+                    style="danger",
+                )
+            )
         self._post(incident, text, buttons)
         for role in roles:
             user = self.holder(incident, role)
             if user:
-                self._dm(user, say("outbox.deadline_missed_dm", code=incident.code, title=incident.title,
-                                   channel=channel_link(incident.channel_id)))
+                self._dm(
+                    user,
+                    say(
+                        "outbox.deadline_missed_dm",
+                        code=incident.code,
+                        title=incident.title,
+                        channel=channel_link(incident.channel_id),
+                    ),
+                )
 
     def _ack_remind_owner(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
         role, owner = message.data["role"], message.data.get("owner")
         if not owner:
             self._post(incident, say("outbox.ack_no_owner", role=say.role(role), role_id=role))
             return
-        self._dm(owner, say("outbox.ack_reminder_dm", role=say.role(role), code=incident.code),
-                 self._ack_button(incident, role, say))
+        self._dm(
+            owner,
+            say("outbox.ack_reminder_dm", role=say.role(role), code=incident.code),
+            self._ack_button(incident, role, say),
+        )
         self._post(incident, say("outbox.ack_reminder", user=mention(owner), role=say.role(role)))
 
     def _ack_page_backups(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
@@ -119,23 +148,43 @@ class SlackDeliverer:
             return
         self.client.conversations_invite(channel=incident.channel_id, users=",".join(backups))
         for user in backups:
-            self._dm(user, say("outbox.ack_backup_dm", role=say.role(role), code=incident.code, title=incident.title,
-                               channel=channel_link(incident.channel_id)), self._ack_button(incident, role, say))
-        self._post(incident, say("outbox.ack_backups", role=say.role(role),
-                                 users=Markup(", ".join(mention(u) for u in backups))))
+            self._dm(
+                user,
+                say(
+                    "outbox.ack_backup_dm",
+                    role=say.role(role),
+                    code=incident.code,
+                    title=incident.title,
+                    channel=channel_link(incident.channel_id),
+                ),
+                self._ack_button(incident, role, say),
+            )
+        self._post(
+            incident,
+            say("outbox.ack_backups", role=say.role(role), users=Markup(", ".join(mention(u) for u in backups))),
+        )
 
     def _ack_page_lead(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
         role = message.data["role"]
         lead = self.holder(incident, "crisis_lead")
-        self._post(incident, say("outbox.ack_lead", lead=mention(lead) if lead else say("role.crisis_lead"),
-                                 role=say.role(role)))
+        self._post(
+            incident,
+            say("outbox.ack_lead", lead=mention(lead) if lead else say("role.crisis_lead"), role=say.role(role)),
+        )
 
     def _update_reminder(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
         due = self._time(parse_iso(message.data["due"]), say)
-        text = say("outbox.update_reminder", due=due,
-                   people=self.mentions(incident, message.data.get("roles", ["communications"]), say))
-        button = ButtonElement(text=PlainTextObject(text=say("button.draft_update")), action_id="draft_update",
-                               value=str(incident.id), style="primary")
+        text = say(
+            "outbox.update_reminder",
+            due=due,
+            people=self.mentions(incident, message.data.get("roles", ["communications"]), say),
+        )
+        button = ButtonElement(
+            text=PlainTextObject(text=say("button.draft_update")),
+            action_id="draft_update",
+            value=str(incident.id),
+            style="primary",
+        )
         self._post(incident, text, [button])
 
     def _gdpr_reminder(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
@@ -145,24 +194,38 @@ class SlackDeliverer:
         self._post(incident, say(key, hours=hours, people=self.mentions(incident, roles, say)))
         legal = self.holder(incident, "legal")
         if legal:
-            self._dm(legal, say("outbox.gdpr_dm", hours=hours, code=incident.code,
-                                channel=channel_link(incident.channel_id)))
+            self._dm(
+                legal, say("outbox.gdpr_dm", hours=hours, code=incident.code, channel=channel_link(incident.channel_id))
+            )
 
     def _announce(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
         book = self.desk.playbook(incident.scenario)
-        text = say(f"announce.{message.data['what']}", code=incident.code, title=incident.title,
-                   scenario=book.name.in_(say.language), level=message.data.get("level", incident.level),
-                   channel=channel_link(incident.channel_id), drill=incident.drill)
+        text = say(
+            f"announce.{message.data['what']}",
+            code=incident.code,
+            title=incident.title,
+            scenario=book.name.in_(say.language),
+            level=message.data.get("level", incident.level),
+            channel=channel_link(incident.channel_id),
+            drill=incident.drill,
+        )
         self._once(message.data["channel"], text, None)
 
     # ---- sending -------------------------------------------------------------------------------
     def _ack_button(self, incident: Incident, role: str, say: Wording) -> list[ButtonElement]:
-        buttons = [ButtonElement(text=PlainTextObject(text=say("button.acknowledge")), action_id="acknowledge",
-                                 value=f"{incident.id}:{role}", style="primary")]
+        buttons = [
+            ButtonElement(
+                text=PlainTextObject(text=say("button.acknowledge")),
+                action_id="acknowledge",
+                value=f"{incident.id}:{role}",
+                style="primary",
+            )
+        ]
         url = channel_url(incident.channel_id)
         if url:
-            buttons.append(ButtonElement(text=PlainTextObject(text=say("button.open_channel")),
-                                         action_id="open_channel", url=url))
+            buttons.append(
+                ButtonElement(text=PlainTextObject(text=say("button.open_channel")), action_id="open_channel", url=url)
+            )
         return buttons
 
     def _post(self, incident: Incident, text: str, buttons: list[ButtonElement] | None = None) -> None:

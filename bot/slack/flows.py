@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from markupsafe import Markup
 from jinja2.exceptions import SecurityError
+from markupsafe import Markup
 from slack_sdk import WebClient
-from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, PlainTextObject, SectionBlock
 from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, PlainTextObject, SectionBlock
 
 from bot.errors import CrisisError, NotAuthorized
 from bot.ids import LANGUAGES, NETWORKS, ROLES
@@ -22,9 +22,9 @@ from bot.incidents.desk import Desk
 from bot.incidents.drafts import DraftOutcome
 from bot.incidents.escalate import escalate
 from bot.incidents.lifecycle import Resolved, participants
-from bot.report import write_report
 from bot.messages import duration
 from bot.models import Draft, Incident
+from bot.report import write_report
 from bot.slack.activity import Activity
 from bot.slack.blocks import as_dicts, draft_blocks, header_blocks, role_dm_blocks
 from bot.slack.provision import Provisioner, channel_url
@@ -113,8 +113,9 @@ class SlackDesk:
         if not result.complete:
             steps = ", ".join(say(f"step.{s.split(':')[0]}") for s in dict.fromkeys(result.failed))
             self.desk.store.add_event(incident.id, self.desk.now(), "bot", "setup_failed", steps=result.failed)
-            return incident, say("declare.setup_failed", code=incident.code, steps=steps,
-                                 channel=channel_link(incident.channel_id))
+            return incident, say(
+                "declare.setup_failed", code=incident.code, steps=steps, channel=channel_link(incident.channel_id)
+            )
         key = "declare.existing" if declared.existing else "declare.done"
         return incident, say(key, code=incident.code, channel=channel_link(incident.channel_id))
 
@@ -132,9 +133,17 @@ class SlackDesk:
         for draft in outcome.changed_drafts:
             self.refresh_draft(client, incident, draft)
         key = "escalate.up" if level > outcome.previous_level else "escalate.down"
-        self.post(client, incident.channel_id, say(
-            key, user=mention(user), code=incident.code, level=level,
-            roles=", ".join(say.role(r) for r in outcome.new_roles)))
+        self.post(
+            client,
+            incident.channel_id,
+            say(
+                key,
+                user=mention(user),
+                code=incident.code,
+                level=level,
+                roles=", ".join(say.role(r) for r in outcome.new_roles),
+            ),
+        )
 
     def after_resolve(self, client: WebClient, resolved: Resolved, user: str) -> None:
         """Redraw, post the closing drafts, summary and evaluation report, and ask the team three questions."""
@@ -146,9 +155,19 @@ class SlackDesk:
                 self.refresh_draft(client, incident, draft)
         event = self.desk.store.events(incident.id, "resolved")[-1]
         took = (incident.resolved_at or self.desk.now()) - incident.detected_at
-        self.post(client, incident.channel_id, say(
-            "resolve.closing", code=incident.code, user=mention(user), took=duration(took, say.language),
-            summary=event.data["summary"], impact=event.data.get("impact", ""), lessons=event.data.get("lessons", "")))
+        self.post(
+            client,
+            incident.channel_id,
+            say(
+                "resolve.closing",
+                code=incident.code,
+                user=mention(user),
+                took=duration(took, say.language),
+                summary=event.data["summary"],
+                impact=event.data.get("impact", ""),
+                lessons=event.data.get("lessons", ""),
+            ),
+        )
         self.provision(client, incident)  # the closing drafts, for approval
         self.post_report(client, incident, say)
         for person in participants(self.desk, incident):
@@ -159,26 +178,47 @@ class SlackDesk:
         try:
             with tempfile.TemporaryDirectory(prefix="crisisbot-report-") as folder:
                 names = self.user_names(client, participants(self.desk, incident))
-                markdown, chart = write_report(self.desk, incident, say.language,
-                                               Path(folder) / f"report-{incident.code}.md", user_names=names)
+                markdown, chart = write_report(
+                    self.desk, incident, say.language, Path(folder) / f"report-{incident.code}.md", user_names=names
+                )
                 client.files_upload_v2(
-                    channel=incident.channel_id, initial_comment=say("resolve.report", code=incident.code),
-                    file_uploads=[{"file": str(markdown), "filename": markdown.name, "title": markdown.stem},
-                                  {"file": str(chart), "filename": chart.name, "title": chart.stem}])
-        except (SlackApiError, OSError, CrisisError, SecurityError) as exc:  # a broken template must not stop the survey
+                    channel=incident.channel_id,
+                    initial_comment=say("resolve.report", code=incident.code),
+                    file_uploads=[
+                        {"file": str(markdown), "filename": markdown.name, "title": markdown.stem},
+                        {"file": str(chart), "filename": chart.name, "title": chart.stem},
+                    ],
+                )
+        except (
+            SlackApiError,
+            OSError,
+            CrisisError,
+            SecurityError,
+        ) as exc:  # a broken template must not stop the survey
             log.warning("report for %s failed: %s", incident.code, exc)
             self.post(client, incident.channel_id, say("resolve.report_failed", code=incident.code))
 
     def send_survey(self, client: WebClient, incident: Incident, user: str) -> None:
         say = self.say_to(client, user, wait=True)
-        blocks = as_dicts([
-            SectionBlock(text=MarkdownTextObject(text=say("survey.dm", code=incident.code, title=incident.title))),
-            ActionsBlock(elements=[ButtonElement(text=PlainTextObject(text=say("button.survey")),
-                                                 action_id="survey_open", value=str(incident.id), style="primary")]),
-        ])
+        blocks = as_dicts(
+            [
+                SectionBlock(text=MarkdownTextObject(text=say("survey.dm", code=incident.code, title=incident.title))),
+                ActionsBlock(
+                    elements=[
+                        ButtonElement(
+                            text=PlainTextObject(text=say("button.survey")),
+                            action_id="survey_open",
+                            value=str(incident.id),
+                            style="primary",
+                        )
+                    ]
+                ),
+            ]
+        )
         try:
-            client.chat_postMessage(channel=user, text=say("survey.dm", code=incident.code, title=incident.title),
-                                    blocks=blocks)
+            client.chat_postMessage(
+                channel=user, text=say("survey.dm", code=incident.code, title=incident.title), blocks=blocks
+            )
         except SlackApiError as exc:
             log.warning("survey DM to %s failed: %s", user, exc.response.get("error"))
 
@@ -200,8 +240,13 @@ class SlackDesk:
         if not (draft.message_ts and incident.channel_id):
             return
         say = self.say(incident.language)
-        self._update(client, incident.channel_id, draft.message_ts, draft_blocks(self.desk, incident, draft, say),
-                     say("draft.fallback", network=say.network(draft.network)))
+        self._update(
+            client,
+            incident.channel_id,
+            draft.message_ts,
+            draft_blocks(self.desk, incident, draft, say),
+            say("draft.fallback", network=say.network(draft.network)),
+        )
 
     def refresh_dm(self, client: WebClient, incident: Incident, user: str) -> None:
         ref = self.desk.store.delivery(f"{incident.id}:dm:{user}")
@@ -225,19 +270,35 @@ class SlackDesk:
             self.refresh_header(client, incident)
             took = (incident.first_response_at or self.desk.now()) - incident.detected_at
             key = "posted.first_late" if incident.first_response_at > incident.first_response_due else "posted.first"
-            self.post(client, incident.channel_id, say(
-                key, network=say.network(outcome.draft.network), user=mention(outcome.draft.posted_by),
-                took=duration(took, say.language)))
+            self.post(
+                client,
+                incident.channel_id,
+                say(
+                    key,
+                    network=say.network(outcome.draft.network),
+                    user=mention(outcome.draft.posted_by),
+                    took=duration(took, say.language),
+                ),
+            )
 
     def post_update(self, client: WebClient, incident: Incident, user: str, text: str, event_id: int) -> None:
         """The internal update in the channel, with a button that turns it into public update drafts."""
         say = self.say(incident.language)
         body = say("update.posted", user=mention(user), text=text)
-        blocks = as_dicts([
-            SectionBlock(text=MarkdownTextObject(text=body[:3000])),
-            ActionsBlock(elements=[ButtonElement(text=PlainTextObject(text=say("button.public_update")),
-                                                 action_id="draft_update", value=f"{incident.id}:{event_id}")]),
-        ])
+        blocks = as_dicts(
+            [
+                SectionBlock(text=MarkdownTextObject(text=body[:3000])),
+                ActionsBlock(
+                    elements=[
+                        ButtonElement(
+                            text=PlainTextObject(text=say("button.public_update")),
+                            action_id="draft_update",
+                            value=f"{incident.id}:{event_id}",
+                        )
+                    ]
+                ),
+            ]
+        )
         try:
             client.chat_postMessage(channel=incident.channel_id, text=body[:3000], blocks=blocks)
         except SlackApiError as exc:

@@ -124,10 +124,12 @@ class Provisioner:
             now = self.desk.now()
             with self.desk.store.transaction():
                 self.desk.store.record_delivery(f"{incident.id}:channel", incident.id, channel["id"], now)
-                self.desk.store.add_event(incident.id, now, "bot", "channel_created", channel=channel["id"],
-                                          name=channel["name"])
-                return self.desk.store.update_incident(incident.id, channel_id=channel["id"],
-                                                       channel_name=channel["name"])
+                self.desk.store.add_event(
+                    incident.id, now, "bot", "channel_created", channel=channel["id"], name=channel["name"]
+                )
+                return self.desk.store.update_incident(
+                    incident.id, channel_id=channel["id"], channel_name=channel["name"]
+                )
         result.failed.append("channel")
         return incident
 
@@ -137,12 +139,27 @@ class Provisioner:
         people = _people_by_role(seats(self.desk, incident))
         steps: list[tuple[str, Callable[[], str]]] = [
             # The header's text pages the owners (mentions there notify), so no separate paging message.
-            ("header", lambda: client.chat_postMessage(
-                channel=channel, blocks=header_blocks(self.desk, incident, say),
-                text=say("header.paging", code=incident.code, title=incident.title, people=_mentions(people, say))
-                if people else say("header.fallback", code=incident.code, title=incident.title))["ts"]),
-            (f"topic:{incident.level}", lambda: _ok(client.conversations_setTopic(channel=channel, topic=say(
-                "channel.topic", code=incident.code, title=incident.title, level=incident.level)[:250]))),
+            (
+                "header",
+                lambda: client.chat_postMessage(
+                    channel=channel,
+                    blocks=header_blocks(self.desk, incident, say),
+                    text=say("header.paging", code=incident.code, title=incident.title, people=_mentions(people, say))
+                    if people
+                    else say("header.fallback", code=incident.code, title=incident.title),
+                )["ts"],
+            ),
+            (
+                f"topic:{incident.level}",
+                lambda: _ok(
+                    client.conversations_setTopic(
+                        channel=channel,
+                        topic=say("channel.topic", code=incident.code, title=incident.title, level=incident.level)[
+                            :250
+                        ],
+                    )
+                ),
+            ),
             (f"invite:{incident.level}", lambda: self._invite(incident, people)),
         ]
         for user, roles in people.items():
@@ -158,8 +175,14 @@ class Provisioner:
         if header_ts:
             steps.append(("pin", lambda: self._pin(channel, header_ts)))
         if people and self._header_existed:  # later pages (after an escalation) get their own message
-            steps.append((f"mention:{incident.level}", lambda: client.chat_postMessage(channel=channel, text=say(
-                "channel.paged", people=_mentions(people, say)))["ts"]))
+            steps.append(
+                (
+                    f"mention:{incident.level}",
+                    lambda: client.chat_postMessage(
+                        channel=channel, text=say("channel.paged", people=_mentions(people, say))
+                    )["ts"],
+                )
+            )
         for draft in self.desk.store.drafts(incident.id):
             steps.append((f"draft:{draft.id}", lambda draft=draft: self._draft(incident, draft)))
         return steps
@@ -189,15 +212,19 @@ class Provisioner:
 
     def _dm(self, incident: Incident, user: str, roles: list[str]) -> str:
         response = self.client.chat_postMessage(
-            channel=user, text=self.say("dm.fallback", code=incident.code, title=incident.title),
-            blocks=role_dm_blocks(self.desk, incident, user, roles, self.say, channel_url(incident.channel_id)))
+            channel=user,
+            text=self.say("dm.fallback", code=incident.code, title=incident.title),
+            blocks=role_dm_blocks(self.desk, incident, user, roles, self.say, channel_url(incident.channel_id)),
+        )
         self.desk.store.add_event(incident.id, self.desk.now(), "bot", "pinged", user=user, roles=roles)
         return f"{response['channel']}:{response['ts']}"
 
     def _draft(self, incident: Incident, draft) -> str:
         response = self.client.chat_postMessage(
-            channel=incident.channel_id, blocks=draft_blocks(self.desk, incident, draft, self.say),
-            text=self.say("draft.fallback", network=self.say.network(draft.network)))
+            channel=incident.channel_id,
+            blocks=draft_blocks(self.desk, incident, draft, self.say),
+            text=self.say("draft.fallback", network=self.say.network(draft.network)),
+        )
         self.desk.store.update_draft(draft.id, message_ts=response["ts"])
         return response["ts"]
 
@@ -229,5 +256,6 @@ def _people_by_role(role_seats) -> dict[str, list[str]]:
 def _mentions(people: dict[str, list[str]], say: Wording) -> Markup:
     # Built from user ids we validated and our own role names: safe to pass through unescaped.
     # (Markup.join would HTML-escape plain str parts; Slack needs them as they are.)
-    return Markup(", ".join(f"{mention(user)} ({', '.join(say.role(r) for r in roles)})"
-                            for user, roles in people.items()))
+    return Markup(
+        ", ".join(f"{mention(user)} ({', '.join(say.role(r) for r in roles)})" for user, roles in people.items())
+    )

@@ -6,8 +6,8 @@ import io
 import json
 import logging
 import re
-from dataclasses import dataclass
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -55,9 +55,19 @@ def _refuse(start_response: Callable[..., Any], status: str, body: bytes) -> Ite
 
 
 # Fields Bolt (and our listeners) index without checking, with the JSON type Slack always sends.
-_PAYLOAD_FIELDS: dict[str, Any] = {"type": str, "user": dict, "team": dict, "channel": dict, "container": dict,
-                                   "view": dict, "message": dict, "state": dict, "actions": list,
-                                   "authorizations": list, "enterprise": (dict, type(None))}
+_PAYLOAD_FIELDS: dict[str, Any] = {
+    "type": str,
+    "user": dict,
+    "team": dict,
+    "channel": dict,
+    "container": dict,
+    "view": dict,
+    "message": dict,
+    "state": dict,
+    "actions": list,
+    "authorizations": list,
+    "enterprise": (dict, type(None)),
+}
 _VIEW_FIELDS: dict[str, Any] = {"type": str, "id": str, "callback_id": str, "private_metadata": str, "state": dict}
 _ACTION_FIELDS: dict[str, Any] = {"type": str, "action_id": str, "block_id": str, "value": str}
 
@@ -87,8 +97,9 @@ def _malformed_payload(environ: dict[str, Any]) -> bool:
     view, actions, user = payload.get("view"), payload.get("actions"), payload.get("user", {})
     if view is not None and ("type" not in view or _wrong_types(view, _VIEW_FIELDS)):
         return True
-    if actions is not None and not (actions and all(isinstance(a, dict) and not _wrong_types(a, _ACTION_FIELDS)
-                                                    for a in actions)):
+    if actions is not None and not (
+        actions and all(isinstance(a, dict) and not _wrong_types(a, _ACTION_FIELDS) for a in actions)
+    ):
         return True
     if not all(isinstance(a, dict) for a in payload.get("authorizations", [])):
         return True
@@ -110,16 +121,30 @@ class Bot:
 
 def build_bot(desk: Desk, activity: Activity | None = None) -> Bot:
     settings = desk.settings
-    missing = [name for name, value in (("SLACK_BOT_TOKEN", settings.slack_bot_token),
-                                        ("SLACK_SIGNING_SECRET", settings.slack_signing_secret)) if not value]
+    missing = [
+        name
+        for name, value in (
+            ("SLACK_BOT_TOKEN", settings.slack_bot_token),
+            ("SLACK_SIGNING_SECRET", settings.slack_signing_secret),
+        )
+        if not value
+    ]
     if missing:
-        raise ConfigError([f"environment: {' and '.join(missing)} not set — copy them from your Slack app's "
-                           "settings (or run `crisisbot demo` to try it without Slack)"])
+        raise ConfigError(
+            [
+                f"environment: {' and '.join(missing)} not set — copy them from your Slack app's "
+                "settings (or run `crisisbot demo` to try it without Slack)"
+            ]
+        )
     assert settings.slack_bot_token and settings.slack_signing_secret
     activity = activity or Activity()
     slack = SlackDesk(desk, activity)
-    app = build_app(slack, token=settings.slack_bot_token.get_secret_value(),
-                    signing_secret=settings.slack_signing_secret.get_secret_value(), api_url=settings.slack_api_url)
+    app = build_app(
+        slack,
+        token=settings.slack_bot_token.get_secret_value(),
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        api_url=settings.slack_api_url,
+    )
     runner = TimerRunner(desk, SlackDeliverer(slack, app.client), guard=activity.working)
     return Bot(app, slack, runner)
 
@@ -132,8 +157,10 @@ def http_server(bot: Bot, host: str = "0.0.0.0", port: int = 3000, threads: int 
 def describe_start(settings: Settings) -> str:
     """One start-up line: where config comes from, never a token."""
     source = str(settings.config_path) if settings.config_path else "built-in defaults (no crisisbot.yaml found)"
-    return (f"config: {source}; playbooks: {settings.playbooks_dir}; database: {settings.db_path}; "
-            f"language: {settings.language}; Slack API: {settings.slack_api_url}; clock speed: {settings.clock_speed}")
+    return (
+        f"config: {source}; playbooks: {settings.playbooks_dir}; database: {settings.db_path}; "
+        f"language: {settings.language}; Slack API: {settings.slack_api_url}; clock speed: {settings.clock_speed}"
+    )
 
 
 def serve(desk: Desk, host: str = "0.0.0.0") -> None:

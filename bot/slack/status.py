@@ -16,17 +16,38 @@ from bot.slack.text import Wording, channel_link, mention
 def status_text(desk: Desk, incident: Incident, say: Wording) -> str:
     """One incident: level, countdown, who holds which role, where each draft stands, the checklist."""
     book = desk.playbook(incident.scenario)
-    lines = [say("status.title", code=incident.code, title=incident.title, scenario=book.name.in_(say.language),
-                 level=incident.level, status=say(f"status.state.{incident.status}"),
-                 channel=channel_link(incident.channel_id)),
-             countdown_text(desk, incident, say).replace("\n", " ")]
+    lines = [
+        say(
+            "status.title",
+            code=incident.code,
+            title=incident.title,
+            scenario=book.name.in_(say.language),
+            level=incident.level,
+            status=say(f"status.state.{incident.status}"),
+            channel=channel_link(incident.channel_id),
+        ),
+        countdown_text(desk, incident, say).replace("\n", " "),
+    ]
     for seat in seats(desk, incident):
         holder = seat.ack.user if seat.ack else seat.owner
-        lines.append(say("status.role", role=say.role(seat.role), user=mention(holder) if holder else "—",
-                         acknowledged=seat.ack is not None))
+        lines.append(
+            say(
+                "status.role",
+                role=say.role(seat.role),
+                user=mention(holder) if holder else "—",
+                acknowledged=seat.ack is not None,
+            )
+        )
     for draft in desk.store.drafts(incident.id):
-        lines.append(say("status.draft", network=say.network(draft.network), kind=say(f"draft.kind.{draft.kind}"),
-                         version=draft.version, state=say(f"status.draft_state.{draft.status}")))
+        lines.append(
+            say(
+                "status.draft",
+                network=say.network(draft.network),
+                kind=say(f"draft.kind.{draft.kind}"),
+                version=draft.version,
+                state=say(f"status.draft_state.{draft.status}"),
+            )
+        )
     items = book.checklist.first_hour
     done = desk.store.checklist(incident.id)
     lines.append(say("status.checklist", done=sum(i.id in done for i in items), total=len(items)))
@@ -46,10 +67,20 @@ def list_text(desk: Desk, say: Wording) -> str:
         book = desk.playbook(incident.scenario)
         owners = Markup(", ").join(
             Markup(f"{say.role(seat.role)}: {mention(seat.ack.user if seat.ack else seat.owner)}")
-            for seat in seats(desk, incident))
-        lines.append(say("status.list_line", code=incident.code, title=incident.title, level=incident.level,
-                         scenario=book.name.in_(say.language), channel=channel_link(incident.channel_id),
-                         countdown=Markup(countdown_text(desk, incident, say).split("\n")[-1]), owners=owners))
+            for seat in seats(desk, incident)
+        )
+        lines.append(
+            say(
+                "status.list_line",
+                code=incident.code,
+                title=incident.title,
+                level=incident.level,
+                scenario=book.name.in_(say.language),
+                channel=channel_link(incident.channel_id),
+                countdown=Markup(countdown_text(desk, incident, say).split("\n")[-1]),
+                owners=owners,
+            )
+        )
     return "\n".join(lines)
 
 
@@ -60,9 +91,14 @@ def choose_blocks(desk: Desk, say: Wording) -> list[dict]:
         return as_dicts([SectionBlock(text=MarkdownTextObject(text=say("status.none")))])
     blocks = [SectionBlock(text=MarkdownTextObject(text=say("status.choose")))]
     for incident in incidents[:45]:
-        blocks.append(SectionBlock(
-            text=MarkdownTextObject(text=say("status.choice", code=incident.code, title=incident.title,
-                                             level=incident.level)),
-            accessory=ButtonElement(text=PlainTextObject(text=say("button.status")), action_id="show_status",
-                                    value=str(incident.id))))
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=say("status.choice", code=incident.code, title=incident.title, level=incident.level)
+                ),
+                accessory=ButtonElement(
+                    text=PlainTextObject(text=say("button.status")), action_id="show_status", value=str(incident.id)
+                ),
+            )
+        )
     return as_dicts(blocks)

@@ -65,8 +65,9 @@ class Invocation:
 
 def open_declare_form(run: Invocation, cmd: Command) -> None:
     run.silent_ack()
-    run.client.views_open(trigger_id=run.command["trigger_id"],
-                          view=views.declare_modal(run.slack.desk, run.say, run.channel))
+    run.client.views_open(
+        trigger_id=run.command["trigger_id"], view=views.declare_modal(run.slack.desk, run.say, run.channel)
+    )
 
 
 def show_help(run: Invocation, cmd: Command) -> None:
@@ -79,8 +80,14 @@ def show_roles(run: Invocation, cmd: Command) -> None:
     for role in ROLES:
         people = owners.get(role) or []
         if people:
-            lines.append(run.say("roles.line", role=run.say.role(role), owner=mention(people[0]),
-                                 backups=Markup(", ").join(mention(u) for u in people[1:])))
+            lines.append(
+                run.say(
+                    "roles.line",
+                    role=run.say.role(role),
+                    owner=mention(people[0]),
+                    backups=Markup(", ").join(mention(u) for u in people[1:]),
+                )
+            )
         else:
             lines.append(run.say("roles.line_empty", role=run.say.role(role), role_id=Markup(role)))  # typeable id
     run.answer("\n".join(lines))
@@ -88,16 +95,27 @@ def show_roles(run: Invocation, cmd: Command) -> None:
 
 def set_roles(run: Invocation, cmd: Command) -> None:
     users = roles.set_role_owners(run.slack.desk, run.user, cmd.role, cmd.users)
-    run.answer(run.say("roles.set_done", role=run.say.role(roles.check_role(cmd.role)), owner=mention(users[0]),
-                       backups=Markup(", ").join(mention(u) for u in users[1:])))
+    run.answer(
+        run.say(
+            "roles.set_done",
+            role=run.say.role(roles.check_role(cmd.role)),
+            owner=mention(users[0]),
+            backups=Markup(", ").join(mention(u) for u in users[1:]),
+        )
+    )
 
 
 def declare(run: Invocation, cmd: Command) -> None:
     desk, say = run.slack.desk, run.say
     book = desk.playbook(cmd.scenario)  # unknown scenario → usage before anything happens
     title = cmd.title or say("declare.drill_title", scenario=book.name.in_(say.language))
-    request = DeclareRequest(scenario=cmd.scenario, level=cmd.level or DEFAULT_LEVEL, title=title,
-                             declared_by=run.user, drill=cmd.name == "drill")
+    request = DeclareRequest(
+        scenario=cmd.scenario,
+        level=cmd.level or DEFAULT_LEVEL,
+        title=title,
+        declared_by=run.user,
+        drill=cmd.name == "drill",
+    )
     repeat = find_repeat(desk, request)
     if repeat is not None and desk.store.delivery(f"{repeat.id}:ready"):  # a double submit: say so at once
         run.answer(say("declare.existing", code=repeat.code, channel=channel_link(repeat.channel_id)))
@@ -120,8 +138,9 @@ def gdpr_notified(run: Invocation, cmd: Command) -> None:
     if checklist.gdpr_notified(run.slack.desk, incident, run.user):
         run.answer(run.say("command.done"))
         run.slack.refresh_header(run.client, incident)
-        run.slack.post(run.client, incident.channel_id, run.slack.say(incident.language)(
-            "gdpr.notified", user=mention(run.user)))
+        run.slack.post(
+            run.client, incident.channel_id, run.slack.say(incident.language)("gdpr.notified", user=mention(run.user))
+        )
     else:
         run.answer(run.say("gdpr.already"))
 
@@ -157,13 +176,24 @@ def resolve(run: Invocation, cmd: Command) -> None:
     incident = run.incident_here()
     lifecycle.check_may_resolve(run.slack.desk, incident, run.user)  # refuse before the form, not after it
     run.silent_ack()
-    run.client.views_open(trigger_id=run.command["trigger_id"],
-                          view=views.resolve_modal(incident.id, incident.code, run.say))
+    run.client.views_open(
+        trigger_id=run.command["trigger_id"], view=views.resolve_modal(incident.id, incident.code, run.say)
+    )
 
 
 HANDLERS: dict[str, Callable[[Invocation, Command], None]] = {
-    "": open_declare_form, "help": show_help, "roles": show_roles, "roles_set": set_roles,
-    "declare": declare, "drill": declare, "escalate": escalate, "deescalate": escalate,
-    "gdpr_notified": gdpr_notified, "status": show_status, "list": list_incidents, "update": status_update,
-    "note": note, "resolve": resolve,
+    "": open_declare_form,
+    "help": show_help,
+    "roles": show_roles,
+    "roles_set": set_roles,
+    "declare": declare,
+    "drill": declare,
+    "escalate": escalate,
+    "deescalate": escalate,
+    "gdpr_notified": gdpr_notified,
+    "status": show_status,
+    "list": list_incidents,
+    "update": status_update,
+    "note": note,
+    "resolve": resolve,
 }

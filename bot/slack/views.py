@@ -40,27 +40,53 @@ def declare_modal(desk: Desk, say: Wording, channel_id: str | None) -> dict:
     scenarios = [Option(value=sid, text=_pt(book.name.in_(lang)[:75])) for sid, book in desk.playbooks.items()]
     levels = [Option(value=str(n), text=_pt(say("modal.declare.level_option", level=n))) for n in LEVELS]
     view = View(
-        type="modal", callback_id="declare", title=_pt(say("modal.declare.title")[:24]),
-        submit=_pt(say("modal.declare.submit")[:24]), close=_pt(say("modal.cancel")[:24]),
+        type="modal",
+        callback_id="declare",
+        title=_pt(say("modal.declare.title")[:24]),
+        submit=_pt(say("modal.declare.submit")[:24]),
+        close=_pt(say("modal.cancel")[:24]),
         private_metadata=json.dumps({"channel": channel_id}),
         blocks=[
-            InputBlock(block_id="scenario", label=_pt(say("modal.declare.scenario")),
-                       element=StaticSelectElement(action_id="value", options=scenarios)),
-            InputBlock(block_id="level", label=_pt(say("modal.declare.level")),
-                       element=StaticSelectElement(action_id="value", options=levels,
-                                                   initial_option=levels[DEFAULT_LEVEL - 1])),
-            InputBlock(block_id="title", label=_pt(say("modal.declare.title_label")),
-                       element=PlainTextInputElement(action_id="value", max_length=MAX_TITLE,
-                                                     placeholder=_pt(say("modal.declare.title_hint")))),
-            InputBlock(block_id="description", label=_pt(say("modal.declare.description")), optional=True,
-                       element=PlainTextInputElement(action_id="value", multiline=True,
-                                                     max_length=MAX_DESCRIPTION)),
-            InputBlock(block_id="detected", label=_pt(say("modal.declare.detected")), optional=True,
-                       hint=_pt(say("modal.declare.detected_hint")),
-                       element=DateTimePickerElement(action_id="value")),
-            InputBlock(block_id="private", label=_pt(say("modal.declare.private_label")), optional=True,
-                       element=CheckboxesElement(action_id="value", options=[
-                           Option(value="private", text=_pt(say("modal.declare.private")))])),
+            InputBlock(
+                block_id="scenario",
+                label=_pt(say("modal.declare.scenario")),
+                element=StaticSelectElement(action_id="value", options=scenarios),
+            ),
+            InputBlock(
+                block_id="level",
+                label=_pt(say("modal.declare.level")),
+                element=StaticSelectElement(
+                    action_id="value", options=levels, initial_option=levels[DEFAULT_LEVEL - 1]
+                ),
+            ),
+            InputBlock(
+                block_id="title",
+                label=_pt(say("modal.declare.title_label")),
+                element=PlainTextInputElement(
+                    action_id="value", max_length=MAX_TITLE, placeholder=_pt(say("modal.declare.title_hint"))
+                ),
+            ),
+            InputBlock(
+                block_id="description",
+                label=_pt(say("modal.declare.description")),
+                optional=True,
+                element=PlainTextInputElement(action_id="value", multiline=True, max_length=MAX_DESCRIPTION),
+            ),
+            InputBlock(
+                block_id="detected",
+                label=_pt(say("modal.declare.detected")),
+                optional=True,
+                hint=_pt(say("modal.declare.detected_hint")),
+                element=DateTimePickerElement(action_id="value"),
+            ),
+            InputBlock(
+                block_id="private",
+                label=_pt(say("modal.declare.private_label")),
+                optional=True,
+                element=CheckboxesElement(
+                    action_id="value", options=[Option(value="private", text=_pt(say("modal.declare.private")))]
+                ),
+            ),
         ],
     )
     return view.to_dict()
@@ -93,25 +119,43 @@ def parse_declare(values: dict[str, Any], now: datetime, say: Wording) -> tuple[
     if errors:
         return None, errors
     private = bool(_value(values, "private").get("selected_options"))
-    form = DeclareForm(scenario=scenario or "", level=int(level), title=title,
-                       description=_text(values, "description") or "", detected_at=detected, private=private)
+    form = DeclareForm(
+        scenario=scenario or "",
+        level=int(level),
+        title=title,
+        description=_text(values, "description") or "",
+        detected_at=detected,
+        private=private,
+    )
     return form, {}
 
 
 def edit_modal(draft: Draft, say: Wording) -> dict:
     limit = limit_of(draft.network)
     view = View(
-        type="modal", callback_id="draft_edit", title=_pt(say("modal.edit.title")[:24]),
-        submit=_pt(say("modal.edit.submit")[:24]), close=_pt(say("modal.cancel")[:24]),
+        type="modal",
+        callback_id="draft_edit",
+        title=_pt(say("modal.edit.title")[:24]),
+        submit=_pt(say("modal.edit.submit")[:24]),
+        close=_pt(say("modal.cancel")[:24]),
         private_metadata=json.dumps({"draft": draft.id, "version": draft.version}),
         blocks=[
-            SectionBlock(text=MarkdownTextObject(text=say(
-                "modal.edit.intro", network=say.network(draft.network), version=draft.version))),
-            InputBlock(block_id="text", label=_pt(say("modal.edit.label", limit=limit)),
-                       hint=_pt(say("modal.edit.hint", network=say.network(draft.network), limit=limit)),
-                       element=PlainTextInputElement(action_id="value", multiline=True,
-                                                     initial_value=draft.text[:SLACK_INPUT_MAX],
-                                                     max_length=_typed_max(draft.network, limit))),
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=say("modal.edit.intro", network=say.network(draft.network), version=draft.version)
+                )
+            ),
+            InputBlock(
+                block_id="text",
+                label=_pt(say("modal.edit.label", limit=limit)),
+                hint=_pt(say("modal.edit.hint", network=say.network(draft.network), limit=limit)),
+                element=PlainTextInputElement(
+                    action_id="value",
+                    multiline=True,
+                    initial_value=draft.text[:SLACK_INPUT_MAX],
+                    max_length=_typed_max(draft.network, limit),
+                ),
+            ),
             ContextBlock(elements=[MarkdownTextObject(text=say("modal.edit.versions"))]),
         ],
     )
@@ -125,11 +169,19 @@ def _typed_max(network: str, limit: int) -> int:
 
 def reject_modal(draft: Draft, say: Wording) -> dict:
     view = View(
-        type="modal", callback_id="draft_reject", title=_pt(say("modal.reject.title")[:24]),
-        submit=_pt(say("modal.reject.submit")[:24]), close=_pt(say("modal.cancel")[:24]),
+        type="modal",
+        callback_id="draft_reject",
+        title=_pt(say("modal.reject.title")[:24]),
+        submit=_pt(say("modal.reject.submit")[:24]),
+        close=_pt(say("modal.cancel")[:24]),
         private_metadata=json.dumps({"draft": draft.id, "version": draft.version}),
-        blocks=[InputBlock(block_id="reason", label=_pt(say("modal.reject.label")),
-                           element=PlainTextInputElement(action_id="value", multiline=True, max_length=1000))],
+        blocks=[
+            InputBlock(
+                block_id="reason",
+                label=_pt(say("modal.reject.label")),
+                element=PlainTextInputElement(action_id="value", multiline=True, max_length=1000),
+            )
+        ],
     )
     return view.to_dict()
 
@@ -175,18 +227,32 @@ def text_of(values: dict[str, Any], block: str) -> str:
 def resolve_modal(incident_id: int, code: str, say: Wording) -> dict:
     """Summary, impact and first lessons: the start of the evaluation."""
     view = View(
-        type="modal", callback_id="resolve", title=_pt(say("modal.resolve.title")[:24]),
-        submit=_pt(say("modal.resolve.submit")[:24]), close=_pt(say("modal.cancel")[:24]),
+        type="modal",
+        callback_id="resolve",
+        title=_pt(say("modal.resolve.title")[:24]),
+        submit=_pt(say("modal.resolve.submit")[:24]),
+        close=_pt(say("modal.cancel")[:24]),
         private_metadata=json.dumps({"incident": incident_id}),
         blocks=[
             SectionBlock(text=MarkdownTextObject(text=say("modal.resolve.intro", code=code))),
-            InputBlock(block_id="summary", label=_pt(say("modal.resolve.summary")),
-                       hint=_pt(say("modal.resolve.summary_hint")),
-                       element=PlainTextInputElement(action_id="value", multiline=True, max_length=2000)),
-            InputBlock(block_id="impact", label=_pt(say("modal.resolve.impact")), optional=True,
-                       element=PlainTextInputElement(action_id="value", multiline=True, max_length=2000)),
-            InputBlock(block_id="lessons", label=_pt(say("modal.resolve.lessons")), optional=True,
-                       element=PlainTextInputElement(action_id="value", multiline=True, max_length=2000)),
+            InputBlock(
+                block_id="summary",
+                label=_pt(say("modal.resolve.summary")),
+                hint=_pt(say("modal.resolve.summary_hint")),
+                element=PlainTextInputElement(action_id="value", multiline=True, max_length=2000),
+            ),
+            InputBlock(
+                block_id="impact",
+                label=_pt(say("modal.resolve.impact")),
+                optional=True,
+                element=PlainTextInputElement(action_id="value", multiline=True, max_length=2000),
+            ),
+            InputBlock(
+                block_id="lessons",
+                label=_pt(say("modal.resolve.lessons")),
+                optional=True,
+                element=PlainTextInputElement(action_id="value", multiline=True, max_length=2000),
+            ),
         ],
     )
     return view.to_dict()
@@ -196,17 +262,30 @@ def survey_modal(incident_id: int, code: str, say: Wording) -> dict:
     """Three questions after the incident: two scores and one open answer."""
     scale = [Option(value=str(n), text=_pt(say(f"modal.survey.scale.{n}"))) for n in range(1, 6)]
     view = View(
-        type="modal", callback_id="survey", title=_pt(say("modal.survey.title")[:24]),
-        submit=_pt(say("modal.survey.submit")[:24]), close=_pt(say("modal.cancel")[:24]),
+        type="modal",
+        callback_id="survey",
+        title=_pt(say("modal.survey.title")[:24]),
+        submit=_pt(say("modal.survey.submit")[:24]),
+        close=_pt(say("modal.cancel")[:24]),
         private_metadata=json.dumps({"incident": incident_id}),
         blocks=[
             SectionBlock(text=MarkdownTextObject(text=say("modal.survey.intro", code=code))),
-            InputBlock(block_id="q1", label=_pt(say("modal.survey.q1")),
-                       element=StaticSelectElement(action_id="value", options=scale)),
-            InputBlock(block_id="q2", label=_pt(say("modal.survey.q2")),
-                       element=StaticSelectElement(action_id="value", options=scale)),
-            InputBlock(block_id="q3", label=_pt(say("modal.survey.q3")), optional=True,
-                       element=PlainTextInputElement(action_id="value", multiline=True, max_length=2000)),
+            InputBlock(
+                block_id="q1",
+                label=_pt(say("modal.survey.q1")),
+                element=StaticSelectElement(action_id="value", options=scale),
+            ),
+            InputBlock(
+                block_id="q2",
+                label=_pt(say("modal.survey.q2")),
+                element=StaticSelectElement(action_id="value", options=scale),
+            ),
+            InputBlock(
+                block_id="q3",
+                label=_pt(say("modal.survey.q3")),
+                optional=True,
+                element=PlainTextInputElement(action_id="value", multiline=True, max_length=2000),
+            ),
         ],
     )
     return view.to_dict()
