@@ -64,6 +64,8 @@ def targets(local: LocalCrisisDesk) -> list[Target]:
         level = book.level(incident.level)
         dms = []
         for user in dict.fromkeys(owners[r] for r in level.roles if r in owners):
+            if user == incident.declared_by:  # the declarer's roles are taken at declare: no Acknowledge button
+                continue
             ref = store.delivery(f"{incident.id}:dm:{user}")
             if ref:
                 channel, ts = ref.split(":", 1)

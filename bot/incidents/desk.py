@@ -38,7 +38,8 @@ class Desk:
     def playbook(self, scenario: str) -> Playbook:
         book = self.playbooks.get(scenario)
         if book is None:
-            raise UnknownScenario(scenario=scenario, valid=", ".join(self.scenarios()))
+            # echo at most 40 characters of what was typed: a 40k-character word must not make the answer too long
+            raise UnknownScenario(scenario=scenario[:40], valid=", ".join(self.scenarios()))
         return book
 
     def scenarios(self) -> list[str]:

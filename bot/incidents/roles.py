@@ -23,7 +23,7 @@ class RoleSeat:
 def check_role(role: str) -> str:
     role = role.strip().lower().replace("-", "_")
     if role not in ROLES:
-        raise UnknownRole(role=role, valid=", ".join(ROLES))
+        raise UnknownRole(role=role[:40], valid=", ".join(ROLES))  # a short echo, whatever was typed
     return role
 
 

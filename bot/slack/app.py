@@ -128,8 +128,9 @@ def _register_actions(app: App, slack: SlackDesk) -> None:
                 handler(client, body, user, action.get("value"))
             except CrisisError as exc:
                 _tell(client, body, respond, slack.explain(exc, say))
-            except SlackApiError as exc:
-                log.warning("action %s: Slack refused %s", action.get("action_id"), exc.response.get("error"))
+            except (SlackApiError, OSError) as exc:  # refused, or no answer in time
+                why = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+                log.warning("action %s: Slack refused %s", action.get("action_id"), why)
                 _tell(client, body, respond, say("error.slack_failed"))
             if from_home(body):  # redraw the clicker's Home, whether the click worked or not
                 publish_home(slack, client, user)
@@ -360,12 +361,13 @@ def _notify(client: WebClient, channel: str | None, user: str, text: str) -> Non
         if channel:
             client.chat_postEphemeral(channel=channel, user=user, text=text)
             return
-    except SlackApiError:
-        pass  # the bot is not in that channel: fall back to a DM
+    except (SlackApiError, OSError):
+        pass  # the bot is not in that channel (or Slack did not answer): fall back to a DM
     try:
         client.chat_postMessage(channel=user, text=text)
-    except SlackApiError as exc:
-        log.warning("could not notify %s: %s", user, exc.response.get("error"))
+    except (SlackApiError, OSError) as exc:
+        why = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+        log.warning("could not notify %s: %s", user, why)
 
 
 __all__ = ["build_app", "make_client", "plain"]

@@ -219,8 +219,8 @@ class SlackDesk:
             client.chat_postMessage(
                 channel=user, text=say("survey.dm", code=incident.code, title=incident.title), blocks=blocks
             )
-        except SlackApiError as exc:
-            log.warning("survey DM to %s failed: %s", user, exc.response.get("error"))
+        except (SlackApiError, OSError) as exc:  # a timeout must not cost the other participants their survey
+            log.warning("survey DM to %s failed: %s", user, _why(exc))
 
     # ---- redraws -------------------------------------------------------------------------------
     def refresh_header(self, client: WebClient, incident: Incident, strict: bool = False) -> None:
@@ -301,23 +301,23 @@ class SlackDesk:
         )
         try:
             client.chat_postMessage(channel=incident.channel_id, text=body[:3000], blocks=blocks)
-        except SlackApiError as exc:
-            log.warning("update post in %s failed: %s", incident.code, exc.response.get("error"))
+        except (SlackApiError, OSError) as exc:
+            log.warning("update post in %s failed: %s", incident.code, _why(exc))
 
     def post(self, client: WebClient, channel: str | None, text: str) -> None:
         if not channel:
             return
         try:
             client.chat_postMessage(channel=channel, text=text)
-        except SlackApiError as exc:
-            log.warning("chat.postMessage to %s failed: %s", channel, exc.response.get("error"))
+        except (SlackApiError, OSError) as exc:
+            log.warning("chat.postMessage to %s failed: %s", channel, _why(exc))
 
     def _update(self, client: WebClient, channel: str, ts: str, blocks: list[dict], text: str) -> None:
         try:
             client.chat_update(channel=channel, ts=ts, blocks=blocks, text=text)
-        except SlackApiError as exc:
+        except (SlackApiError, OSError) as exc:  # a timeout too: what follows a redraw must still happen
             # The state is already saved; the next redraw of this message shows it.
-            log.warning("chat.update %s/%s failed: %s", channel, ts, exc.response.get("error"))
+            log.warning("chat.update %s/%s failed: %s", channel, ts, _why(exc))
 
 
 def _owners_in(desk: Desk, incident: Incident) -> dict[str, str | None]:
@@ -328,3 +328,8 @@ def _owners_in(desk: Desk, incident: Incident) -> dict[str, str | None]:
 
 def user_markup(user: str) -> Markup:
     return mention(user)
+
+
+def _why(exc: Exception) -> str:
+    """Slack's error code, or the kind of network failure (e.g. a timeout once the retries gave up)."""
+    return exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
