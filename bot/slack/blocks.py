@@ -283,7 +283,15 @@ def _channel_ref(incident: Incident):
 
 def plain(text: str) -> list[dict]:
     """A single mrkdwn section: for ephemeral replies."""
-    return as_dicts([SectionBlock(text=_md(text[:SECTION_LIMIT]))])
+    return text_with_buttons(text)
+
+
+def text_with_buttons(text: str, buttons: list[ButtonElement] | None = None) -> list[dict]:
+    """A mrkdwn section (cut to Slack's limit) with an actions row when there are buttons."""
+    blocks: list[Block] = [SectionBlock(text=_md(text[:SECTION_LIMIT]))]
+    if buttons:
+        blocks.append(ActionsBlock(elements=buttons))
+    return as_dicts(blocks)
 
 
 def when(at: datetime, desk: Desk, say: Wording) -> str:

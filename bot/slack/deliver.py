@@ -8,14 +8,14 @@ from datetime import datetime
 
 from markupsafe import Markup
 from slack_sdk import WebClient
-from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, PlainTextObject, SectionBlock
+from slack_sdk.models.blocks import ButtonElement, PlainTextObject
 
 from bot.clock import parse_iso
 from bot.faults import crash_point
 from bot.incidents.desk import Desk
 from bot.messages import local_time
 from bot.models import Incident, OutboxMessage
-from bot.slack.blocks import as_dicts
+from bot.slack.blocks import text_with_buttons
 from bot.slack.flows import SlackDesk
 from bot.slack.provision import channel_url
 from bot.slack.text import Wording, channel_link, mention
@@ -238,22 +238,15 @@ class SlackDeliverer:
         """Post unless this step of the current outbox row was already accepted by Slack."""
         row = self._row
         if row is None:  # outside a delivery (report_failure): best effort, no bookkeeping
-            self.client.chat_postMessage(channel=channel, text=text, blocks=_blocks(text, buttons))
+            self.client.chat_postMessage(channel=channel, text=text, blocks=text_with_buttons(text, buttons))
             return
         key = f"outbox:{row.id}:{self._step}"
         self._step += 1
         if self.desk.store.delivery(key) is not None:
             return
-        response = self.client.chat_postMessage(channel=channel, text=text, blocks=_blocks(text, buttons))
+        response = self.client.chat_postMessage(channel=channel, text=text, blocks=text_with_buttons(text, buttons))
         crash_point("slack_accepted")  # the one remaining duplicate window: Slack has it, we have not noted it
         self.desk.store.record_delivery(key, row.incident_id, str(response.get("ts")), self.desk.now())
 
     def _time(self, when: datetime, say: Wording) -> str:
         return local_time(when, say.language, self.desk.settings.tz)
-
-
-def _blocks(text: str, buttons: list[ButtonElement] | None) -> list[dict]:
-    blocks = [SectionBlock(text=MarkdownTextObject(text=text[:3000]))]
-    if buttons:
-        blocks.append(ActionsBlock(elements=buttons))
-    return as_dicts(blocks)

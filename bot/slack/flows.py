@@ -13,7 +13,7 @@ from jinja2.exceptions import SecurityError
 from markupsafe import Markup
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, PlainTextObject, SectionBlock
+from slack_sdk.models.blocks import ButtonElement, PlainTextObject
 
 from bot.errors import CrisisError, NotAuthorized
 from bot.ids import LANGUAGES, NETWORKS, ROLES
@@ -26,7 +26,7 @@ from bot.messages import duration
 from bot.models import Draft, Incident
 from bot.report import write_report
 from bot.slack.activity import Activity
-from bot.slack.blocks import as_dicts, draft_blocks, header_blocks, role_dm_blocks
+from bot.slack.blocks import draft_blocks, header_blocks, role_dm_blocks, text_with_buttons
 from bot.slack.provision import Provisioner, channel_url
 from bot.slack.text import Wording, channel_link, escape_entities, mention
 
@@ -200,21 +200,13 @@ class SlackDesk:
 
     def send_survey(self, client: WebClient, incident: Incident, user: str) -> None:
         say = self.say_to(client, user, wait=True)
-        blocks = as_dicts(
-            [
-                SectionBlock(text=MarkdownTextObject(text=say("survey.dm", code=incident.code, title=incident.title))),
-                ActionsBlock(
-                    elements=[
-                        ButtonElement(
-                            text=PlainTextObject(text=say("button.survey")),
-                            action_id="survey_open",
-                            value=str(incident.id),
-                            style="primary",
-                        )
-                    ]
-                ),
-            ]
+        button = ButtonElement(
+            text=PlainTextObject(text=say("button.survey")),
+            action_id="survey_open",
+            value=str(incident.id),
+            style="primary",
         )
+        blocks = text_with_buttons(say("survey.dm", code=incident.code, title=incident.title), [button])
         try:
             client.chat_postMessage(
                 channel=user, text=say("survey.dm", code=incident.code, title=incident.title), blocks=blocks
@@ -285,20 +277,12 @@ class SlackDesk:
         """The internal update in the channel, with a button that turns it into public update drafts."""
         say = self.say(incident.language)
         body = say("update.posted", user=mention(user), text=text)
-        blocks = as_dicts(
-            [
-                SectionBlock(text=MarkdownTextObject(text=body[:3000])),
-                ActionsBlock(
-                    elements=[
-                        ButtonElement(
-                            text=PlainTextObject(text=say("button.public_update")),
-                            action_id="draft_update",
-                            value=f"{incident.id}:{event_id}",
-                        )
-                    ]
-                ),
-            ]
+        button = ButtonElement(
+            text=PlainTextObject(text=say("button.public_update")),
+            action_id="draft_update",
+            value=f"{incident.id}:{event_id}",
         )
+        blocks = text_with_buttons(body, [button])
         try:
             client.chat_postMessage(channel=incident.channel_id, text=body[:3000], blocks=blocks)
         except (SlackApiError, OSError) as exc:
