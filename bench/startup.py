@@ -13,6 +13,7 @@ from pathlib import Path
 from bench.config import Config
 from bench.figures import Outcome
 from bench.serve import ServeProcess, serve_command
+from bot.manifest import manifest_scopes
 from bot.sandbox.emulator import SlackEmulator
 from bot.workspace import BOT_TOKEN, SIGNING_SECRET
 
@@ -23,7 +24,7 @@ def run(config: Config) -> Outcome:
     outcome = Outcome()
     seconds: list[float] = []
     with (
-        SlackEmulator(token=BOT_TOKEN, signing_secret=SIGNING_SECRET) as emulator,
+        SlackEmulator(token=BOT_TOKEN, signing_secret=SIGNING_SECRET, scopes=manifest_scopes()) as emulator,
         tempfile.TemporaryDirectory(prefix="crisisbot-bench-startup-") as tmp,
     ):
         for i in range(config.startup_runs):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import yaml
+
 from bot.config import PACKAGE_DIR
 from bot.errors import ConfigError
 
@@ -13,6 +15,11 @@ def manifest_text() -> str:
         if path.is_file():
             return path.read_text(encoding="utf-8")
     raise ConfigError(["manifest.yml:1: not found in the installed package — reinstall crisisbot"])
+
+
+def manifest_scopes() -> list[str]:
+    """The bot token scopes the manifest asks for: all the bot may use (the sandbox grants exactly these)."""
+    return list(yaml.safe_load(manifest_text())["oauth_config"]["scopes"]["bot"])
 
 
 def render_manifest(url: str | None) -> str:

@@ -529,6 +529,31 @@ class Store(TimerStore):
                 {"key": key, "incident_id": incident_id, "ref": ref, "at": at.isoformat()}, pk="key"
             )
 
+    def note_tries(self, incident_id: int, tries: dict[str, str], at: datetime) -> None:
+        """Note steps as tried (`<id>:try:<step>` → what a later run needs to find them) before they go out."""
+        rows = [
+            {"key": f"{incident_id}:try:{step}", "incident_id": incident_id, "ref": ref, "at": at.isoformat()}
+            for step, ref in tries.items()
+        ]
+        if rows:
+            with self.transaction() as db:
+                db["deliveries"].upsert_all(rows, pk="key")
+
+    def record_deliveries(self, incident_id: int, refs: dict[str, str], at: datetime) -> None:
+        """Note steps as done (`<id>:<step>` → ref) and forget that they were tried, in one transaction."""
+        if not refs:
+            return
+        with self.transaction() as db:
+            db["deliveries"].upsert_all(
+                [
+                    {"key": f"{incident_id}:{step}", "incident_id": incident_id, "ref": ref, "at": at.isoformat()}
+                    for step, ref in refs.items()
+                ],
+                pk="key",
+            )
+            tries = [f"{incident_id}:try:{step}" for step in refs]
+            db.execute(f"DELETE FROM deliveries WHERE key IN ({', '.join('?' * len(tries))})", tries)
+
 
 def _timer(row: dict[str, Any]) -> Timer:
     return Timer.model_validate({**_decode(row), "data": json.loads(row.get("data") or "{}")})

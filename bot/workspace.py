@@ -15,6 +15,7 @@ from typing import Any
 from bot.clock import Clock, ManualClock
 from bot.config import load_settings
 from bot.incidents import Desk, open_desk
+from bot.manifest import manifest_scopes
 from bot.sandbox.emulator import SlackEmulator
 from bot.slack.activity import Activity
 from bot.slack.server import Bot, build_bot, http_server
@@ -102,7 +103,11 @@ def start_local(
         db_path = Path(tmp.name) / "crisisbot.db"
     # Only the events manifest.yml subscribes to reach the bot, as in a real workspace.
     emulator = SlackEmulator(
-        token=BOT_TOKEN, signing_secret=SIGNING_SECRET, latency=latency, event_subscriptions={"app_home_opened"}
+        token=BOT_TOKEN,
+        signing_secret=SIGNING_SECRET,
+        latency=latency,
+        event_subscriptions={"app_home_opened"},
+        scopes=manifest_scopes(),
     )
     emulator.start()
     if add_cast:  # the cast speaks the workspace language, so per-user language picks the same one

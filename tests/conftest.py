@@ -83,9 +83,11 @@ class Crisis:
 
 
 def assert_valid_for_slack(emu) -> None:
-    """Every message and view the bot sent is valid Block Kit by slack_sdk's models and Slack's limits."""
+    """Every message and view the bot sent is valid Block Kit by slack_sdk's models and Slack's limits, and every
+    call was covered by the scopes manifest.yml asks for (the sandbox grants exactly those)."""
     for call in emu.calls:
         args = call.args
+        assert call.response.get("error") != "missing_scope", (call.method, call.response)
         if call.method in ("chat.postMessage", "chat.update", "chat.postEphemeral") and args.get("blocks"):
             assert validate_message_blocks(args["blocks"]) == [], (call.method, args["blocks"])
         if call.method in ("views.open", "views.update", "views.push", "views.publish"):

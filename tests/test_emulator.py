@@ -20,8 +20,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import builtin_handlers
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
+from slack_sdk.models.metadata import Metadata
 from slack_sdk.signature import SignatureVerifier
 
+from bot.manifest import manifest_scopes
 from bot.sandbox import (
     GENERAL_ID,
     SlackEmulator,
@@ -536,3 +538,41 @@ def test_concurrent_calls_get_unique_increasing_ts(emu: SlackEmulator, client: W
         thread.join()
     stored = [m["ts"] for m in emu.messages(GENERAL_ID)]
     assert len(set(results)) == 20 and sorted(results) == stored
+
+
+def test_message_metadata_is_checked_and_read_back_only_when_asked(emu: SlackEmulator, client: WebClient) -> None:
+    channel = client.conversations_create(name="meta")["channel"]["id"]
+    tag = Metadata(event_type="crisisbot_step", event_payload={"incident": "CR-1", "step": "header"})
+    ts = client.chat_postMessage(channel=channel, text="hi", metadata=tag)["ts"]
+    plain = client.conversations_history(channel=channel)["messages"]
+    assert [m["ts"] for m in plain] == [ts] and "metadata" not in plain[0]
+    [full] = client.conversations_history(channel=channel, include_all_metadata=True)["messages"]
+    assert full["metadata"] == tag.to_dict()
+    for bad, error in (
+        ({"event_type": "has space", "event_payload": {}}, "invalid_metadata_schema"),
+        ({"event_type": "ok", "event_payload": "not an object"}, "invalid_metadata_format"),
+        ("[1, 2]", "invalid_metadata_format"),
+    ):
+        with pytest.raises(SlackApiError) as refused:
+            client.chat_postMessage(channel=channel, text="x", metadata=bad)
+        assert refused.value.response["error"] == error
+
+
+def test_scopes_granted_by_the_manifest_cover_each_call_or_slack_says_missing_scope() -> None:
+    with SlackEmulator(scopes=["chat:write", "channels:manage"]) as emu:
+        emu.add_user("U1", "alice")
+        client = WebClient(token=emu.token, base_url=emu.api_url)
+        channel = client.conversations_create(name="scoped")["channel"]["id"]
+        client.chat_postMessage(channel=channel, text="allowed")
+        for call, needed in (
+            (lambda: client.conversations_history(channel=channel), "channels:history"),
+            (lambda: client.conversations_create(name="secret", is_private=True), "groups:write"),
+            (lambda: client.conversations_list(types="public_channel,private_channel"), "channels:read,groups:read"),
+            (lambda: client.users_info(user="U1"), "users:read"),
+        ):
+            with pytest.raises(SlackApiError) as refused:
+                call()
+            answer = refused.value.response
+            assert (answer["error"], answer["needed"]) == ("missing_scope", needed)
+            assert answer["provided"] == "channels:manage,chat:write"
+    assert set(manifest_scopes()) >= {"chat:write", "channels:history", "im:history", "groups:read"}

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.manifest import manifest_scopes
 from bot.sandbox.emulator import SlackEmulator
 from bot.store import Store
 from bot.workspace import BOT_TOKEN, CAST, SIGNING_SECRET
@@ -89,7 +90,7 @@ class BotProcess:
 
 @pytest.fixture
 def emu():
-    emulator = SlackEmulator(token=BOT_TOKEN, signing_secret=SIGNING_SECRET).start()
+    emulator = SlackEmulator(token=BOT_TOKEN, signing_secret=SIGNING_SECRET, scopes=manifest_scopes()).start()
     for person in CAST:
         emulator.add_user(person.id, person.name, real_name=person.real_name)
     yield emulator

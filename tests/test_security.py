@@ -525,11 +525,12 @@ def test_no_token_or_signing_secret_in_the_output_of_crisisbot_serve(tmp_path: P
     """The real process, its own logging set-up: declare, approve, resolve, a forged request, a refused call."""
     from test_crash import BotProcess
 
+    from bot.manifest import manifest_scopes
     from bot.sandbox.emulator import SlackEmulator
     from bot.store import Store
     from bot.workspace import CAST
 
-    emu = SlackEmulator(token=BOT_TOKEN, signing_secret=SIGNING_SECRET).start()
+    emu = SlackEmulator(token=BOT_TOKEN, signing_secret=SIGNING_SECRET, scopes=manifest_scopes()).start()
     try:
         for person in CAST:
             emu.add_user(person.id, person.name, real_name=person.real_name)

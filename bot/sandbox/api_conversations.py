@@ -192,6 +192,14 @@ def _top_level(channel: Channel) -> list[dict[str, Any]]:
     ]
 
 
+def _without_metadata(messages: list[dict[str, Any]], args: dict[str, Any]) -> list[dict[str, Any]]:
+    """Slack returns message metadata from history and replies only when asked with `include_all_metadata`."""
+    if not truthy(args.get("include_all_metadata")):
+        for message in messages:
+            message.pop("metadata", None)
+    return messages
+
+
 @method("conversations.history")
 def conversations_history(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     """Return top-level messages newest first, honouring latest/oldest/inclusive/limit/cursor."""
@@ -207,7 +215,7 @@ def conversations_history(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]
         ]
         chunk, cursor = page(messages, args)
         return {
-            "messages": copy.deepcopy(chunk),
+            "messages": _without_metadata(copy.deepcopy(chunk), args),
             "has_more": bool(cursor),
             "pin_count": len(channel.pins),
             "response_metadata": {"next_cursor": cursor},
@@ -226,7 +234,7 @@ def conversations_replies(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]
         thread = [m.data for m in channel.messages if m.ts == root or m.data.get("thread_ts") == root]
         chunk, cursor = page(thread, args, default_limit=1000)
         return {
-            "messages": copy.deepcopy(chunk),
+            "messages": _without_metadata(copy.deepcopy(chunk), args),
             "has_more": bool(cursor),
             "response_metadata": {"next_cursor": cursor},
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import time
 from typing import Any
 
@@ -43,6 +44,21 @@ def permalink(channel: Channel, stored: StoredMessage) -> str:
     return link
 
 
+_EVENT_TYPE_RE = re.compile(r"^[a-zA-Z0-9_]+$")
+
+
+def _metadata(args: dict[str, Any]) -> dict[str, Any] | None:
+    """Message metadata as Slack checks it: an object with an `event_type` and an object `event_payload`."""
+    metadata = json_arg(args, "metadata", "invalid_metadata_format")
+    if not metadata:
+        return None
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("event_payload", {}), dict):
+        raise ApiError("invalid_metadata_format")
+    if not _EVENT_TYPE_RE.match(str(metadata.get("event_type") or "")):
+        raise ApiError("invalid_metadata_schema")
+    return {"event_type": metadata["event_type"], "event_payload": metadata.get("event_payload", {})}
+
+
 @method("chat.postMessage")
 def chat_post_message(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     """Post a bot message to a channel id, DM id, user id (→ DM) or channel name."""
@@ -53,7 +69,7 @@ def chat_post_message(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         extra: dict[str, Any] = {}
         if attachments:
             extra["attachments"] = attachments
-        metadata = json_arg(args, "metadata")
+        metadata = _metadata(args)
         if metadata:
             extra["metadata"] = metadata
         thread_ts = args.get("thread_ts") or None

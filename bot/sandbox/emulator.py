@@ -38,6 +38,7 @@ class SlackEmulator(EventActions):
         latency: float = 0.0,
         ack_timeout: float = 3.0,
         event_subscriptions: Iterable[str] | None = None,
+        scopes: Iterable[str] | None = None,
     ) -> None:
         self.token = token
         self.signing_secret = signing_secret
@@ -47,7 +48,8 @@ class SlackEmulator(EventActions):
         # Events API subscriptions as in the app manifest ("message.im", "app_mention", …); None = all.
         self.event_subscriptions = set(event_subscriptions) if event_subscriptions is not None else None
         self.ws = Workspace(team_id)
-        self._api = ApiServer(self.ws, token=token, latency=latency)
+        # The bot token's OAuth scopes (as the manifest grants them); a call needing another gets missing_scope.
+        self._api = ApiServer(self.ws, token=token, latency=latency, scopes=scopes)
         self._httpd: Any = None
         self._thread: threading.Thread | None = None
 

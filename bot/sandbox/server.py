@@ -7,13 +7,14 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterable
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 # Importing the method modules registers their handlers in METHODS.
-from bot.sandbox import api_conversations, api_messages, api_views  # noqa: F401
+from bot.sandbox import api_conversations, api_messages, api_views, scopes  # noqa: F401
 from bot.sandbox.api_base import METHODS, ApiError
 from bot.sandbox.model import Call, Fault
 from bot.sandbox.responses import deliver_response_url
@@ -23,9 +24,10 @@ from bot.sandbox.workspace import Workspace
 class ApiServer:
     """Routes requests, checks auth, injects faults, records calls."""
 
-    def __init__(self, ws: Workspace, *, token: str, latency: float = 0.0) -> None:
+    def __init__(self, ws: Workspace, *, token: str, latency: float = 0.0, scopes: Iterable[str] | None = None) -> None:
         self.ws = ws
         self.token = token
+        self.scopes = set(scopes) if scopes is not None else None  # None: every scope granted
         self.latency = latency
         self.faults: list[Fault] = []
         self.calls: list[Call] = []
@@ -117,6 +119,9 @@ class ApiServer:
         handler = METHODS.get(method)
         if handler is None:
             return {"ok": False, "error": "unknown_method", "req_method": method}
+        refused = scopes.missing(self.ws, method, args, self.scopes) if self.scopes is not None else None
+        if refused:
+            return refused
         try:
             return {"ok": True, **handler(self.ws, args)}
         except ApiError as exc:

@@ -110,14 +110,16 @@ class SlackDesk:
         say = self.say(incident.language)
         result = Provisioner(self.desk, client, say).run(incident)
         incident = result.incident
+        channel = channel_link(incident.channel_id)
         if not result.complete:
-            steps = ", ".join(say(f"step.{s.split(':')[0]}") for s in dict.fromkeys(result.failed))
             self.desk.store.add_event(incident.id, self.desk.now(), "bot", "setup_failed", steps=result.failed)
             return incident, say(
-                "declare.setup_failed", code=incident.code, steps=steps, channel=channel_link(incident.channel_id)
+                "declare.setup_failed", code=incident.code, steps=_steps(result.failed, say), channel=channel
             )
+        if declared.existing and result.done:  # a declare that failed or died midway, finished by typing it again
+            return incident, say("declare.resumed", code=incident.code, steps=_steps(result.done, say), channel=channel)
         key = "declare.existing" if declared.existing else "declare.done"
-        return incident, say(key, code=incident.code, channel=channel_link(incident.channel_id))
+        return incident, say(key, code=incident.code, channel=channel)
 
     def provision(self, client: WebClient, incident: Incident) -> list[str]:
         """Post whatever the incident has that Slack does not yet (new drafts, new people); returns failures."""
@@ -308,6 +310,11 @@ def _owners_in(desk: Desk, incident: Incident) -> dict[str, str | None]:
     owners = desk.store.role_owners()
     level = desk.playbook(incident.scenario).level(incident.level)
     return {role: (owners.get(role) or [None])[0] for role in level.roles}
+
+
+def _steps(names: list[str], say: Wording) -> str:
+    """Step names (`dm:U…`, `draft:3`) as the declarer reads them, each kind once."""
+    return ", ".join(say(f"step.{kind}") for kind in dict.fromkeys(name.split(":")[0] for name in names))
 
 
 def user_markup(user: str) -> Markup:

@@ -8,13 +8,16 @@ header, which needs the header's ts).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from markupsafe import Markup
 from slack_sdk import WebClient
@@ -23,6 +26,7 @@ from slack_sdk.errors import SlackApiError
 from bot.incidents.desk import Desk
 from bot.incidents.roles import seats
 from bot.models import Incident
+from bot.slack import readback
 from bot.slack.blocks import draft_blocks, header_blocks, role_dm_blocks
 from bot.slack.text import Wording, mention
 
@@ -69,45 +73,130 @@ def channel_url(channel_id: str | None) -> str | None:
 class Provisioned:
     incident: Incident
     failed: list[str] = field(default_factory=list)  # step names Slack refused, to tell the declarer
+    done: list[str] = field(default_factory=list)  # steps this run did or found done by a run that died
 
     @property
     def complete(self) -> bool:
         return not self.failed
 
 
+@dataclass
+class Step:
+    name: str
+    call: Callable[[], str]  # does it in Slack; returns what to note (a ts, a channel id, "ok")
+    look: str | None = None  # where a run that died may have left it ("channel", "dm:<user>"); None: safe to repeat
+    then: Callable[[str], None] | None = None  # bookkeeping noted with it, in the same transaction
+
+
+_RUNNING: dict[int, threading.Lock] = {}
+_RUNNING_LOCK = threading.Lock()
+
+
+def _one_run_at_a_time(incident_id: int) -> threading.Lock:
+    """Two runs for one incident (the same declare typed twice at once) take turns; the second finds it done."""
+    with _RUNNING_LOCK:
+        return _RUNNING.setdefault(incident_id, threading.Lock())
+
+
 class Provisioner:
     def __init__(self, desk: Desk, client: WebClient, say: Wording) -> None:
         self.desk, self.client, self.say = desk, client, say
         self._paging: dict[str, list[str]] = {}
-        self._header_existed = False
 
     def run(self, incident: Incident) -> Provisioned:
         """Do every step not yet done for `incident`; report the ones Slack refused."""
+        with _one_run_at_a_time(incident.id):
+            return self._run(self.desk.store.incident(incident.id) or incident)
+
+    def _run(self, incident: Incident) -> Provisioned:
         result = Provisioned(incident)
         incident = self._channel(incident, result)
         if incident.channel_id is None:
             return result
         result.incident = incident
         self._paging = self._unpaged(incident)
-        self._header_existed = self.desk.store.delivery(f"{incident.id}:header") is not None
         # Round 2 puts the header first in the channel; round 3 needs its ts (pin) or follows it (drafts).
         for round_steps in (self._room_steps, self._content_steps):
             done = self.desk.store.deliveries(incident.id)
-            steps = [(name, call) for name, call in round_steps(incident) if f"{incident.id}:{name}" not in done]
-            outcomes = list(_pool().map(lambda step: self._do(incident, *step), steps))
-            result.failed += [name for (name, _), ok in zip(steps, outcomes, strict=True) if not ok]
+            self._round(incident, [s for s in round_steps(incident) if f"{incident.id}:{s.name}" not in done], result)
         ready = f"{incident.id}:ready"
         if result.complete and self.desk.store.delivery(ready) is None:
             # from now on an identical declare after the first minute makes a new incident, not a resume
             self.desk.store.record_delivery(ready, incident.id, "ok", self.desk.now())
         return result
 
+    def _round(self, incident: Incident, steps: list[Step], result: Provisioned) -> None:
+        """Find what a dead run left, note the rest as tried, do it in parallel, note all that worked at once."""
+        found, unknown = self._read_back(incident, steps)
+        todo = [s for s in steps if s.name not in found and s.name not in unknown]
+        self.desk.store.note_tries(incident.id, {s.name: _tried() for s in todo}, self.desk.now())
+        outcomes = list(_pool().map(lambda step: self._do(incident, step), todo))
+        refs = {**found, **{s.name: ref for s, ref in zip(todo, outcomes, strict=True) if ref is not None}}
+        with self.desk.store.transaction():
+            self.desk.store.record_deliveries(incident.id, refs, self.desk.now())
+            for step in steps:
+                if step.name in refs and step.then:
+                    step.then(refs[step.name])
+        result.done += [s.name for s in steps if s.name in refs]
+        result.failed += [s.name for s in steps if s.name not in refs]
+
+    def _read_back(self, incident: Incident, steps: list[Step]) -> tuple[dict[str, str], set[str]]:
+        """Steps a dead run tried: those Slack has (name → ref), and those we could not check (not redone)."""
+        done = self.desk.store.deliveries(incident.id)
+        tried = {s.name: _tried_at(done[k]) for s in steps if s.look and (k := f"{incident.id}:try:{s.name}") in done}
+        if not tried:
+            return {}, set()
+        since = min(tried.values())
+        in_channel = {name for name in tried if next(s for s in steps if s.name == name).look == "channel"}
+        lookups: list[tuple[set[str], Callable[[], dict[str, str]]]] = []
+        if in_channel:
+            lookups.append(
+                (
+                    in_channel,
+                    lambda: readback.find_messages(
+                        self.client, str(incident.channel_id), incident.code, in_channel, since
+                    ),
+                )
+            )
+        for step in steps:
+            if step.name in tried and step.look and step.look.startswith("dm:"):
+                user, name = step.look[3:], step.name
+                lookups.append(
+                    (
+                        {name},
+                        lambda user=user, name=name: _found(
+                            name, readback.find_dm(self.client, user, incident.code, name, since)
+                        ),
+                    )
+                )
+        found: dict[str, str] = {}
+        unknown: set[str] = set()
+        for names, answer in zip(
+            (n for n, _ in lookups), _pool().map(lambda lookup: _ask(incident, lookup[1]), lookups), strict=True
+        ):
+            if answer is None:
+                unknown |= names
+            else:
+                found.update(answer)
+        if found:
+            log.info("declare %s: found in Slack, done before a restart: %s", incident.code, ", ".join(sorted(found)))
+        return found, unknown
+
     # ---- steps ---------------------------------------------------------------------------------
     def _channel(self, incident: Incident, result: Provisioned) -> Incident:
         if incident.channel_id:
             return incident
+        tried = self.desk.store.delivery(f"{incident.id}:try:channel")
+        if tried:  # a run that died after asking for the channel: Slack may have made it
+            found = _ask(incident, lambda: self._find_channel(incident, tried))
+            if found is None:
+                result.failed.append("channel")
+                return incident
+            if found:
+                return self._note_channel(incident, found["channel"])
         for attempt in range(5):
             name = channel_name(incident, attempt)
+            self.desk.store.note_tries(incident.id, {"channel": _tried(name)}, self.desk.now())
             try:
                 response = self.client.conversations_create(name=name, is_private=incident.private)
             except SlackApiError as exc:
@@ -120,26 +209,33 @@ class Provisioner:
                 log.warning("declare %s: conversations.create: %s", incident.code, type(exc).__name__)
                 result.failed.append("channel")
                 return incident
-            channel = response["channel"]
-            now = self.desk.now()
-            with self.desk.store.transaction():
-                self.desk.store.record_delivery(f"{incident.id}:channel", incident.id, channel["id"], now)
-                self.desk.store.add_event(
-                    incident.id, now, "bot", "channel_created", channel=channel["id"], name=channel["name"]
-                )
-                return self.desk.store.update_incident(
-                    incident.id, channel_id=channel["id"], channel_name=channel["name"]
-                )
+            return self._note_channel(incident, response["channel"])
         result.failed.append("channel")
         return incident
 
-    def _room_steps(self, incident: Incident) -> list[tuple[str, Callable[[], str]]]:
+    def _find_channel(self, incident: Incident, tried: str) -> dict[str, dict]:
+        name, since = _tried_name(tried), _tried_at(tried)
+        taken = lambda channel: self.desk.store.incident_by_channel(channel) is not None  # noqa: E731
+        channel = readback.find_channel(self.client, name, incident.private, since, taken) if name else None
+        return {"channel": channel} if channel else {}
+
+    def _note_channel(self, incident: Incident, channel: dict) -> Incident:
+        now = self.desk.now()
+        with self.desk.store.transaction():
+            self.desk.store.record_deliveries(incident.id, {"channel": channel["id"]}, now)
+            self.desk.store.add_event(
+                incident.id, now, "bot", "channel_created", channel=channel["id"], name=channel["name"]
+            )
+            return self.desk.store.update_incident(incident.id, channel_id=channel["id"], channel_name=channel["name"])
+
+    def _room_steps(self, incident: Incident) -> list[Step]:
         """The header, the room's topic and members, and the DMs: all need only the channel id."""
         channel, say, client = incident.channel_id, self.say, self.client
         people = _people_by_role(seats(self.desk, incident))
-        steps: list[tuple[str, Callable[[], str]]] = [
-            # The header's text pages the owners (mentions there notify), so no separate paging message.
-            (
+        level = incident.level
+        steps = [
+            # The header's text pages the owners (mentions there notify), so no separate paging message for them.
+            Step(
                 "header",
                 lambda: client.chat_postMessage(
                     channel=channel,
@@ -147,44 +243,67 @@ class Provisioner:
                     text=say("header.paging", code=incident.code, title=incident.title, people=_mentions(people, say))
                     if people
                     else say("header.fallback", code=incident.code, title=incident.title),
+                    metadata=readback.tag(incident.code, "header"),
                 )["ts"],
+                look="channel",
+                then=lambda ts: self.desk.store.record_deliveries(
+                    incident.id, {f"mention:{level}": ts}, self.desk.now()
+                ),
             ),
-            (
-                f"topic:{incident.level}",
+            Step(
+                f"topic:{level}",
                 lambda: _ok(
                     client.conversations_setTopic(
                         channel=channel,
-                        topic=say("channel.topic", code=incident.code, title=incident.title, level=incident.level)[
-                            :250
-                        ],
+                        topic=say("channel.topic", code=incident.code, title=incident.title, level=level)[:250],
                     )
                 ),
             ),
-            (f"invite:{incident.level}", lambda: self._invite(incident, people)),
+            Step(f"invite:{level}", lambda: self._invite(incident, people)),
         ]
         for user, roles in people.items():
-            steps.append((f"dm:{user}", lambda user=user, roles=roles: self._dm(incident, user, roles)))
+            steps.append(
+                Step(
+                    f"dm:{user}",
+                    lambda user=user, roles=roles: self._dm(incident, user, roles),
+                    look=f"dm:{user}",
+                    then=lambda _, user=user, roles=roles: self.desk.store.add_event(
+                        incident.id, self.desk.now(), "bot", "pinged", user=user, roles=roles
+                    ),
+                )
+            )
         return steps
 
-    def _content_steps(self, incident: Incident) -> list[tuple[str, Callable[[], str]]]:
-        """Pin the header, page the team in the channel, post the drafts."""
+    def _content_steps(self, incident: Incident) -> list[Step]:
+        """Pin the header, page newly added people in the channel, post the drafts."""
         channel, say, client = incident.channel_id, self.say, self.client
         header_ts = self.desk.store.delivery(f"{incident.id}:header")
         people = self._paging  # page in the channel whoever this run DMs for the first time
-        steps: list[tuple[str, Callable[[], str]]] = []
+        steps: list[Step] = []
         if header_ts:
-            steps.append(("pin", lambda: self._pin(channel, header_ts)))
-        if people and self._header_existed:  # later pages (after an escalation) get their own message
+            steps.append(Step("pin", lambda: self._pin(str(channel), header_ts)))
+        if people and header_ts:  # the header's own text pages whoever it was posted for; see its `then`
+            name = f"mention:{incident.level}"
             steps.append(
-                (
-                    f"mention:{incident.level}",
+                Step(
+                    name,
                     lambda: client.chat_postMessage(
-                        channel=channel, text=say("channel.paged", people=_mentions(people, say))
+                        channel=channel,
+                        text=say("channel.paged", people=_mentions(people, say)),
+                        metadata=readback.tag(incident.code, name),
                     )["ts"],
+                    look="channel",
                 )
             )
         for draft in self.desk.store.drafts(incident.id):
-            steps.append((f"draft:{draft.id}", lambda draft=draft: self._draft(incident, draft)))
+            steps.append(
+                Step(
+                    f"draft:{draft.id}",
+                    lambda draft=draft: self._draft(incident, draft),
+                    look="channel",
+                    then=lambda ts, draft=draft: self.desk.store.update_draft(draft.id, message_ts=ts),
+                )
+            )
         return steps
 
     def _unpaged(self, incident: Incident) -> dict[str, list[str]]:
@@ -215,30 +334,48 @@ class Provisioner:
             channel=user,
             text=self.say("dm.fallback", code=incident.code, title=incident.title),
             blocks=role_dm_blocks(self.desk, incident, user, roles, self.say, channel_url(incident.channel_id)),
+            metadata=readback.tag(incident.code, f"dm:{user}"),
         )
-        self.desk.store.add_event(incident.id, self.desk.now(), "bot", "pinged", user=user, roles=roles)
         return f"{response['channel']}:{response['ts']}"
 
     def _draft(self, incident: Incident, draft) -> str:
-        response = self.client.chat_postMessage(
+        return self.client.chat_postMessage(
             channel=incident.channel_id,
             blocks=draft_blocks(self.desk, incident, draft, self.say),
             text=self.say("draft.fallback", network=self.say.network(draft.network)),
-        )
-        self.desk.store.update_draft(draft.id, message_ts=response["ts"])
-        return response["ts"]
+            metadata=readback.tag(incident.code, f"draft:{draft.id}"),
+        )["ts"]
 
-    def _do(self, incident: Incident, name: str, call: Callable[[], str]) -> bool:
-        try:
-            ref = call()
-        except SlackApiError as exc:
-            log.warning("declare %s: step %s failed: %s", incident.code, name, exc.response.get("error"))
-            return False
-        except OSError as exc:  # connection refused, timeout after the retry handlers gave up
-            log.warning("declare %s: step %s failed: %s", incident.code, name, type(exc).__name__)
-            return False
-        self.desk.store.record_delivery(f"{incident.id}:{name}", incident.id, str(ref), self.desk.now())
-        return True
+    def _do(self, incident: Incident, step: Step) -> str | None:
+        return _ask(incident, lambda: str(step.call()), step.name)
+
+
+def _ask(incident: Incident, call: Callable[[], Any], step: str = "read back") -> Any:
+    """The call's answer, or None when Slack refused or could not be reached after the retry handlers gave up."""
+    try:
+        return call()
+    except SlackApiError as exc:
+        log.warning("declare %s: step %s failed: %s", incident.code, step, exc.response.get("error"))
+    except OSError as exc:  # connection refused, timeout after the retry handlers gave up
+        log.warning("declare %s: step %s failed: %s", incident.code, step, type(exc).__name__)
+    return None
+
+
+def _found(name: str, ref: str | None) -> dict[str, str]:
+    return {name: ref} if ref else {}
+
+
+def _tried(name: str = "") -> str:
+    """What a try notes: the wall-clock time (Slack's ts are wall-clock, our clock may run fast) and a name."""
+    return json.dumps({"at": time.time(), "name": name} if name else {"at": time.time()})
+
+
+def _tried_at(tried: str) -> float:
+    return float(json.loads(tried)["at"])
+
+
+def _tried_name(tried: str) -> str:
+    return str(json.loads(tried).get("name", ""))
 
 
 def _ok(response) -> str:

@@ -1,0 +1,81 @@
+"""Find in Slack what a process that died mid-declare had already done but not yet noted.
+
+Every message the provisioner posts carries Slack message metadata naming its incident and step, and every
+step is noted as *tried* (with the wall-clock time) before its call goes out. A step tried but not noted as
+done may or may not have reached Slack; these look-ups answer which, so a restarted bot finishes the set-up
+without repeating it. Only a resumed run pays for them: a first run has nothing tried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.models.metadata import Metadata
+
+STEP_EVENT = "crisisbot_step"
+MAX_PAGES = 20  # an incident channel read back minutes after its declare holds a handful of messages
+SKEW = 120.0  # seconds: our clock and Slack's may disagree; look a little further back than the attempt
+
+
+def tag(code: str, step: str) -> Metadata:
+    """The metadata that lets a later run recognise this step's message."""
+    return Metadata(event_type=STEP_EVENT, event_payload={"incident": code, "step": step})
+
+
+def find_messages(client: WebClient, channel: str, code: str, steps: set[str], since: float) -> dict[str, str]:
+    """The ts of each of `steps` posted in `channel` for incident `code` since `since` (wall-clock seconds)."""
+    found: dict[str, str] = {}
+    cursor: str | None = None
+    for _ in range(MAX_PAGES):
+        response = client.conversations_history(
+            channel=channel, oldest=f"{since - SKEW:.6f}", include_all_metadata=True, limit=200, cursor=cursor
+        )
+        for message in response.get("messages", []):
+            step = _step_of(message, code)
+            if step in steps and (step not in found or float(message["ts"]) < float(found[step])):
+                found[step] = message["ts"]  # the first one, should a step ever have landed twice
+        cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+        if not cursor:
+            break
+    return found
+
+
+def find_dm(client: WebClient, user: str, code: str, step: str, since: float) -> str | None:
+    """`<dm channel>:<ts>` of the step's DM to `user`, as the provisioner notes a DM, or None."""
+    channel = client.conversations_open(users=user)["channel"]["id"]
+    found = find_messages(client, channel, code, {step}, since)
+    return f"{channel}:{found[step]}" if step in found else None
+
+
+def find_channel(
+    client: WebClient, name: str, private: bool, since: float, taken: Callable[[str], bool]
+) -> dict[str, Any] | None:
+    """The channel `name` this bot created since `since` for no other incident: a create whose answer was lost."""
+    me = client.auth_test()["user_id"]
+    cursor: str | None = None
+    for _ in range(MAX_PAGES):
+        response = client.conversations_list(
+            types="private_channel" if private else "public_channel", exclude_archived=True, limit=1000, cursor=cursor
+        )
+        for channel in response.get("channels", []):
+            if (
+                channel.get("name") == name
+                and channel.get("creator") == me
+                and float(channel.get("created", 0)) >= since - SKEW
+                and not taken(channel["id"])
+            ):
+                return channel
+        cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+        if not cursor:
+            break
+    return None
+
+
+def _step_of(message: dict[str, Any], code: str) -> str | None:
+    metadata = message.get("metadata") or {}
+    payload = metadata.get("event_payload") or {}
+    if metadata.get("event_type") == STEP_EVENT and payload.get("incident") == code:
+        return str(payload.get("step"))
+    return None
