@@ -11,9 +11,10 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.models import Draft, Incident
+from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.transport import BotResponse
 from bot.sandbox.validate import validate_message_blocks, validate_view
-from bot.workspace import CAST, LocalCrisisDesk, start_local
+from bot.workspace import BOT_TOKEN, CAST, SIGNING_SECRET, LocalCrisisDesk, start_local
 
 START = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
 ID = {p.name: p.id for p in CAST}  # anna (crisis lead), bram (social), chen (legal), dewi, eli, fleur, gijs
@@ -113,6 +114,15 @@ def staffed(crisis: Crisis) -> Crisis:
     """A workspace whose roles all have owners."""
     crisis.set_roles()
     return crisis
+
+
+@pytest.fixture
+def emu() -> Iterator[SlackEmulator]:
+    """The emulator alone, the cast as its users: Slack for a bot in another process (bot/sandbox/process.py)."""
+    with SlackEmulator(token=BOT_TOKEN, signing_secret=SIGNING_SECRET) as emulator:
+        for person in CAST:
+            emulator.add_user(person.id, person.name, real_name=person.real_name)
+        yield emulator
 
 
 # ---- --full: every fault position and crash point, many more fuzz examples (default: a CI-sized sample) ----

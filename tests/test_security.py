@@ -26,11 +26,14 @@ from jinja2.exceptions import SecurityError
 from bot.clock import ManualClock
 from bot.messages import DraftValues, Messages
 from bot.models import Incident
+from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.model import APP_ID, VERIFICATION_TOKEN
 from bot.sandbox.payloads import base_payload, build_state
+from bot.sandbox.process import serve_against
 from bot.sandbox.transport import events_url
 from bot.slack.text import escape
-from bot.workspace import BOT_TOKEN, SIGNING_SECRET, start_local
+from bot.store import Store
+from bot.workspace import BOT_TOKEN, CAST, SIGNING_SECRET, start_local
 from tests.fixtures_foundation import assert_refused, cli, isolate, make_project
 
 FORM = "application/x-www-form-urlencoded"
@@ -521,49 +524,35 @@ def test_no_token_or_signing_secret_in_any_log_line(team: Crisis, caplog: pytest
         assert not [line[:300] for line in lines if secret in line], secret
 
 
-def test_no_token_or_signing_secret_in_the_output_of_crisisbot_serve(tmp_path: Path) -> None:
+def test_no_token_or_signing_secret_in_the_output_of_crisisbot_serve(emu: SlackEmulator, tmp_path: Path) -> None:
     """The real process, its own logging set-up: declare, approve, resolve, a forged request, a refused call."""
-    from test_crash import BotProcess
-
-    from bot.sandbox.emulator import SlackEmulator
-    from bot.store import Store
-    from bot.workspace import CAST
-
-    emu = SlackEmulator(token=BOT_TOKEN, signing_secret=SIGNING_SECRET).start()
+    db = tmp_path / "crisis.db"
+    store = Store(db)
+    for person in CAST:
+        if person.role:
+            store.set_role_owners(person.role, [person.id])
+    store.close()
+    bot = serve_against(emu, db, clock_speed=1)
     try:
-        for person in CAST:
-            emu.add_user(person.id, person.name, real_name=person.real_name)
-        db = tmp_path / "crisis.db"
+        emu.fail("chat.postMessage", error="invalid_auth", after=4)
+        emu.slash_command(ID["bram"], "declare data-breach 2 Customer emails exposed")
+        emu.wait_for(lambda: any("CR-2026-001" in e["text"] for e in emu.ephemerals(ID["bram"])), timeout=10)
         store = Store(db)
-        for person in CAST:
-            if person.role:
-                store.set_role_owners(person.role, [person.id])
+        incident = store.incidents()[0]
+        x = next(d for d in store.drafts(incident.id) if d.network == "x")
         store.close()
-        bot = BotProcess(emu, db)
-        try:
-            emu.fail("chat.postMessage", error="invalid_auth", after=4)
-            emu.slash_command(ID["bram"], "declare data-breach 2 Customer emails exposed")
-            emu.wait_for(lambda: any("CR-2026-001" in e["text"] for e in emu.ephemerals(ID["bram"])), timeout=10)
-            store = Store(db)
-            incident = store.incidents()[0]
-            x = next(d for d in store.drafts(incident.id) if d.network == "x")
-            store.close()
-            for who in ("anna", "chen"):
-                emu.click(ID[who], "draft_approve", channel_id=incident.channel_id, ts=x.message_ts)
-            emu.wait_for(lambda: len(emu.calls_to("chat.update")) >= 2, timeout=10)
-            emu.slash_command(ID["anna"], "resolve", channel_id=incident.channel_id)
-            emu.wait_for(lambda: emu.open_view(ID["anna"]), timeout=10)
-            view = emu.open_view(ID["anna"])
-            emu.submit_view(
-                ID["anna"], view["id"], {"summary": {"value": {"type": "plain_text_input", "value": "Closed"}}}
-            )
-            emu.wait_for(lambda: emu.files, timeout=15)
-            emu.slash_command(ID["gijs"], "help", secret="forged")
-        finally:
-            bot.stop()
-        output = bot.output()
-        assert "Crisis Desk starting" in output and "invalid_auth" in output  # the log was written
-        for secret in SECRETS:
-            assert secret not in output, secret
+        for who in ("anna", "chen"):
+            emu.click(ID[who], "draft_approve", channel_id=incident.channel_id, ts=x.message_ts)
+        emu.wait_for(lambda: len(emu.calls_to("chat.update")) >= 2, timeout=10)
+        emu.slash_command(ID["anna"], "resolve", channel_id=incident.channel_id)
+        emu.wait_for(lambda: emu.open_view(ID["anna"]), timeout=10)
+        view = emu.open_view(ID["anna"])
+        emu.submit_view(ID["anna"], view["id"], {"summary": {"value": {"type": "plain_text_input", "value": "Closed"}}})
+        emu.wait_for(lambda: emu.files, timeout=15)
+        emu.slash_command(ID["gijs"], "help", secret="forged")
     finally:
-        emu.stop()
+        bot.stop()
+    output = bot.output()
+    assert "Crisis Desk starting" in output and "invalid_auth" in output  # the log was written
+    for secret in SECRETS:
+        assert secret not in output, secret
