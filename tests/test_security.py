@@ -20,10 +20,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import ID, START, Crisis
+from conftest import ID, Crisis, db_rows, declare, next_day
 from jinja2.exceptions import SecurityError
 
-from bot.clock import ManualClock
 from bot.messages import DraftValues, Messages
 from bot.models import Incident
 from bot.sandbox.emulator import SlackEmulator
@@ -33,57 +32,21 @@ from bot.sandbox.process import serve_against
 from bot.sandbox.transport import events_url
 from bot.slack.text import escape
 from bot.store import Store
-from bot.workspace import BOT_TOKEN, CAST, SIGNING_SECRET, start_local
+from bot.workspace import BOT_TOKEN, CAST, SIGNING_SECRET
 from tests.fixtures_foundation import assert_refused, cli, isolate, make_project
 
 FORM = "application/x-www-form-urlencoded"
 
 
 # ---- one running desk --------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crisis]:
-    clock = ManualClock(START)
-    local = start_local(db_path=tmp_path_factory.mktemp("security") / "crisis.db", clock=clock)
-    try:
-        crisis = Crisis(local, clock)
-        crisis.set_roles()
-        yield crisis
-    finally:
-        local.stop()
-
-
 @pytest.fixture
 def team(shared: Crisis) -> Iterator[Crisis]:
     """The shared desk a day later (its own channels and duplicate window); afterwards nothing Slack refuses."""
-    shared.clock.advance(days=1)
-    shared.local.settle()
-    problems = len(shared.emu.problems)
-    yield shared
-    shared.emu.clear_faults()
-    shared.local.settle()
-    assert shared.emu.problems[problems:] == []
+    with next_day(shared) as crisis:
+        yield crisis
 
 
 counter = iter(range(1, 10**9))
-
-
-def declare(crisis: Crisis, title: str, who: str = "bram") -> Incident:
-    count = len(crisis.store.incidents())
-    crisis.cmd(who, f"declare data-breach 2 {title}")
-    incidents = crisis.store.incidents()
-    assert len(incidents) == count + 1, crisis.last_ephemeral(who)
-    return incidents[-1]
-
-
-def fingerprint(crisis: Crisis) -> dict[str, list[str]]:
-    """Every table but the idempotency keys, row by row."""
-    crisis.local.settle()
-    db = crisis.store.db
-    return {
-        t: sorted(json.dumps(r, sort_keys=True, default=str) for r in db[t].rows)
-        for t in db.table_names()
-        if t != "handled_requests"
-    }
 
 
 # ==== 1. forged and stale signatures ================================================================================
@@ -198,11 +161,11 @@ REQUESTS = {
 def test_forged_or_stale_request_is_refused_with_401_and_changes_nothing(team: Crisis, kind: str, forgery: str) -> None:
     title = f"Forged {kind} {forgery} {next(counter)}"
     body, content_type, took_effect = REQUESTS[kind](team, title)
-    before, calls = fingerprint(team), len(team.emu.calls)
+    before, calls = db_rows(team), len(team.emu.calls)
     sent_body, headers = FORGERIES[forgery](body)
     assert post(team, sent_body, content_type, headers) == 401
     team.local.settle()
-    assert fingerprint(team) == before
+    assert db_rows(team) == before
     assert team.emu.calls[calls:] == []  # not even an answer: no Web API call, no response_url
     # The very same request, genuinely signed, is accepted: the refusal was the signature's doing.
     assert post(team, body, content_type, signed(body)) == 200
@@ -464,7 +427,7 @@ def test_authorization_matrix(team: Crisis, who: str, action: str) -> None:
         for approver in ("anna", "chen"):
             team.click_draft(approver, incident, "x", "draft_approve")
     allowed = ROLE_OF[who] in ALLOWED[action]
-    before, calls = fingerprint(team), len(team.emu.calls)
+    before, calls = db_rows(team), len(team.emu.calls)
     refused_before = len(team.events(incident, "refused"))
     seen, views = len(team.emu.ephemerals(ID[who])), len(team.emu.views(ID[who]))
     act(team, incident, who, action)
@@ -485,11 +448,11 @@ def test_authorization_matrix(team: Crisis, who: str, action: str) -> None:
         }[role] in notes[0]
     [refusal] = team.events(incident, "refused")[refused_before:]
     assert refusal.actor == ID[who] and refusal.data["action"] == action
-    after = fingerprint(team)
+    after = db_rows(team)
     assert {t: rows for t, rows in after.items() if t != "events"} == {
         t: rows for t, rows in before.items() if t != "events"
     }
-    assert len(after["events"]) == len(before["events"]) + 1
+    assert after["events"].total() == before["events"].total() + 1
     changing = [c.method for c in team.emu.calls[calls:] if c.method not in ("response_url", "users.info")]
     assert changing == [] and team.emu.views(ID[who])[views:] == []  # no form opened either
 
