@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import socket
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -64,21 +63,3 @@ class SignedClient:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def healthy(port: int, timeout: float = 1.0) -> bool:
-    """True when GET /healthz on 127.0.0.1:`port` answers 200."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", "/healthz")
-        return conn.getresponse().status == 200
-    except (OSError, http.client.HTTPException):
-        return False
-    finally:
-        conn.close()

@@ -25,7 +25,7 @@ from bench.config import Config
 from bench.figures import Outcome, percentile, summary_ms
 from bench.logs import COUNTER, since
 from bench.machine import memory_mb
-from bench.serve import ServeProcess
+from bench.serve import start_serve
 from bench.team import declare, staff
 from bench.traffic import ABANDONED, KINDS, Request, Sent, Target, build, drive, targets
 from bot.clock import ManualClock
@@ -130,13 +130,13 @@ def run_subprocess(
     config: Config, emulator: SlackEmulator, db_path: Path, requests: list[Request], log_path: Path
 ) -> dict[str, Any]:
     calls_before = len(emulator.calls)
-    with ServeProcess(emulator.api_url, db_path, log_path) as bot:
+    with start_serve(emulator.api_url, db_path, log_path) as bot:
         healthy_after = bot.wait_healthy()
-        idle_memory = bot.memory()
+        idle_memory = memory_mb(bot.pid)
         with MemorySampler(bot.pid) as sampler:
             sent = drive(bot.url, requests, config.load_rate, config.workers)
             drained = wait_quiet(emulator)
-        memory = bot.memory()
+        memory = memory_mb(bot.pid)
     return {
         "sent": sent,
         "drained": drained,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench.config import Config
 from bench.figures import Outcome
-from bench.serve import ServeProcess, serve_command
+from bench.serve import serve_command, start_serve
 from bot.manifest import manifest_scopes
 from bot.sandbox.emulator import SlackEmulator
 from bot.workspace import BOT_TOKEN, SIGNING_SECRET
@@ -30,7 +30,7 @@ def run(config: Config) -> Outcome:
         for i in range(config.startup_runs):
             folder = Path(tmp) / f"run{i}"
             folder.mkdir()
-            with ServeProcess(emulator.api_url, folder / "crisisbot.db", folder / "serve.log") as bot:
+            with start_serve(emulator.api_url, folder / "crisisbot.db", folder / "serve.log") as bot:
                 seconds.append(bot.wait_healthy())
     outcome.add(f"spawn → first 200 /healthz (best of {len(seconds)})", min(seconds), "s", TARGET_SECONDS)
     outcome.add("median", statistics.median(seconds), "s", note=f"all: {', '.join(f'{s:.2f}' for s in seconds)}")

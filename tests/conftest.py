@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.clock import ManualClock
+from bot.manifest import manifest_scopes
 from bot.models import Draft, Incident
+from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.transport import BotResponse
 from bot.sandbox.validate import validate_message_blocks, validate_view
-from bot.workspace import CAST, LocalCrisisDesk, start_local
+from bot.workspace import BOT_TOKEN, CAST, SIGNING_SECRET, LocalCrisisDesk, start_local
 
 START = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
 ID = {p.name: p.id for p in CAST}  # anna (crisis lead), bram (social), chen (legal), dewi, eli, fleur, gijs
@@ -82,17 +88,41 @@ class Crisis:
         return self.store.events(incident.id, kind)
 
 
-def assert_valid_for_slack(emu) -> None:
-    """Every message and view the bot sent is valid Block Kit by slack_sdk's models and Slack's limits, and every
-    call was covered by the scopes manifest.yml asks for (the sandbox grants exactly those)."""
-    for call in emu.calls:
+def assert_valid_for_slack(emu, calls: int = 0, problems: int = 0) -> None:
+    """Every message and view the bot sent is valid Block Kit by slack_sdk's models and Slack's limits, every call
+    was covered by the scopes manifest.yml asks for (the sandbox grants exactly those), and Slack found no
+    problem; from the `calls`-th Web API call and the `problems`-th problem on."""
+    for call in emu.calls[calls:]:
         args = call.args
         assert call.response.get("error") != "missing_scope", (call.method, call.response)
         if call.method in ("chat.postMessage", "chat.update", "chat.postEphemeral") and args.get("blocks"):
             assert validate_message_blocks(args["blocks"]) == [], (call.method, args["blocks"])
         if call.method in ("views.open", "views.update", "views.push", "views.publish"):
             assert validate_view(args["view"]) == [], (call.method, args["view"])
-    assert emu.problems == []
+    assert emu.problems[problems:] == []
+
+
+def declare(crisis: Crisis, title: str, scenario: str = "data-breach", level: int = 2, who: str = "bram") -> Incident:
+    """`who` declares a new incident; fails with what `who` was told when none was made.
+
+    (Crisis.declare takes the whole command and returns the latest incident, new or not.)
+    """
+    count = len(crisis.store.incidents())
+    crisis.cmd(who, f"declare {scenario} {level} {title}")
+    incidents = crisis.store.incidents()
+    assert len(incidents) == count + 1, crisis.last_ephemeral(who)
+    return incidents[-1]
+
+
+def db_rows(crisis: Crisis) -> dict[str, Counter]:
+    """Once the bot is idle: every table but the idempotency keys, its rows counted (compare before and after)."""
+    crisis.local.settle()
+    db = crisis.store.db
+    return {
+        table: Counter(json.dumps(row, sort_keys=True, default=str) for row in db[table].rows)
+        for table in db.table_names()
+        if table != "handled_requests"
+    }
 
 
 @pytest.fixture
@@ -115,6 +145,54 @@ def staffed(crisis: Crisis) -> Crisis:
     """A workspace whose roles all have owners."""
     crisis.set_roles()
     return crisis
+
+
+@pytest.fixture
+def emu() -> Iterator[SlackEmulator]:
+    """The emulator alone, the cast as its users: Slack for a bot in another process (bot/sandbox/process.py)."""
+    with SlackEmulator(token=BOT_TOKEN, signing_secret=SIGNING_SECRET, scopes=manifest_scopes()) as emulator:
+        for person in CAST:
+            emulator.add_user(person.id, person.name, real_name=person.real_name)
+        yield emulator
+
+
+# ---- one running desk for a whole module (starting one costs more than many tests together) ---------------
+@contextmanager
+def staffed_desk(folder: Path) -> Iterator[Crisis]:
+    """A desk on a database in `folder`, every role owned, stopped afterwards."""
+    clock = ManualClock(START)
+    local = start_local(db_path=folder / "crisis.db", clock=clock)
+    try:
+        crisis = Crisis(local, clock)
+        crisis.set_roles()
+        yield crisis
+    finally:
+        local.stop()
+
+
+@pytest.fixture(scope="module")
+def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crisis]:
+    """One staffed desk for the module; its tests take it through `next_day` so each works on its own."""
+    with staffed_desk(tmp_path_factory.mktemp(request.module.__name__.removeprefix("test_"))) as crisis:
+        yield crisis
+
+
+@contextmanager
+def next_day(desk: Crisis, *, valid_blocks: bool = False) -> Iterator[Crisis]:
+    """The desk a day later (its own channels and duplicate window); afterwards no faults are left and Slack
+    found no problem with what the bot sent since, and with `valid_blocks` every message and view was valid."""
+    desk.clock.advance(days=1)
+    desk.local.settle()
+    calls, problems = len(desk.emu.calls), len(desk.emu.problems)
+    try:
+        yield desk
+    finally:
+        desk.emu.clear_faults()
+        desk.local.settle()
+    if valid_blocks:
+        assert_valid_for_slack(desk.emu, calls, problems)
+    else:
+        assert desk.emu.problems[problems:] == []
 
 
 # ---- --full: every fault position and crash point, many more fuzz examples (default: a CI-sized sample) ----

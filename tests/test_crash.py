@@ -14,14 +14,7 @@ Default mode kills at every third call; `--full` at every one.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +23,7 @@ from conftest import is_full
 
 from bot.manifest import manifest_scopes
 from bot.sandbox.emulator import SlackEmulator
+from bot.sandbox.process import ServeProcess, serve_against
 from bot.sandbox.validate import validate_message_blocks
 from bot.store import Store
 from bot.workspace import BOT_TOKEN, CAST, SIGNING_SECRET
@@ -54,75 +48,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 # ---- the real process ---------------------------------------------------------------------------------------
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class BotProcess:
-    """`python -m bot.cli serve` against the emulator, its output in a log file."""
-
-    def __init__(self, emu: SlackEmulator, db: Path, crash_at: str | None = None) -> None:
-        self.port = free_port()
-        env = {
-            **os.environ,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": emu.api_url,
-            "CRISISBOT_DB": str(db),
-            "CRISISBOT_CLOCK_SPEED": "1",
-            "PORT": str(self.port),
-        }
-        for name in ("CRISISBOT_CRASH_AT", "CRISISBOT_CONFIG", "SLACK_APP_TOKEN"):
-            env.pop(name, None)
-        if crash_at:
-            env["CRISISBOT_CRASH_AT"] = crash_at
-        self.log_path = db.with_suffix(f".{self.port}.log")
-        self.log = self.log_path.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            cwd=db.parent,
-        )
-        emu.bot_url = f"http://127.0.0.1:{self.port}/slack/events"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"crisisbot serve did not start:\n{self.output()}")
-
-    def died(self) -> bool:
-        return self.proc.poll() is not None
-
-    def wait_exit(self, timeout: float = 10) -> int:
-        return self.proc.wait(timeout=timeout)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-    def output(self) -> str:
-        if not self.log.closed:
-            self.log.flush()
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-
 def read(db: Path, what: Any) -> Any:
     """Read the database the bot writes (a connection of our own, closed again)."""
     store = Store(db)
@@ -130,15 +55,6 @@ def read(db: Path, what: Any) -> Any:
         return what(store)
     finally:
         getattr(store, "close_all", store.close)()
-
-
-@pytest.fixture
-def emu() -> Iterator[SlackEmulator]:
-    emulator = SlackEmulator(token=BOT_TOKEN, signing_secret=SIGNING_SECRET, scopes=manifest_scopes()).start()
-    for person in CAST:
-        emulator.add_user(person.id, person.name, real_name=person.real_name)
-    yield emulator
-    emulator.stop()
 
 
 def staffed(path: Path) -> Path:
@@ -163,7 +79,7 @@ def ready(db: Path) -> bool:
     return read(db, lambda s: bool(s.incidents()) and s.delivery(f"{s.incidents()[0].id}:ready") == "ok")
 
 
-def declare(emu: SlackEmulator, db: Path, bot: BotProcess) -> None:
+def declare(emu: SlackEmulator, db: Path, bot: ServeProcess) -> None:
     """bram types the declare; returns once it is set up, or once the process is gone."""
     emu.slash_command(ID["bram"], DECLARE)
     emu.wait_for(lambda: bot.died() or ready(db), timeout=15)
@@ -178,7 +94,7 @@ def approve_buttons(emu: SlackEmulator, db: Path) -> tuple[str, str, list[str]]:
     return incident.channel_id, x.message_ts, buttons
 
 
-def approve(emu: SlackEmulator, db: Path, bot: BotProcess) -> None:
+def approve(emu: SlackEmulator, db: Path, bot: ServeProcess) -> None:
     """anna, then chen, click Approve on the X draft while they still see the button."""
     for who in ("anna", "chen"):
         channel, ts, buttons = approve_buttons(emu, db)
@@ -239,7 +155,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         for person in CAST:
             emulator.add_user(person.id, person.name, real_name=person.real_name)
         path = staffed(tmp_path_factory.mktemp("clean") / "crisis.db")
-        bot = BotProcess(emulator, path)
+        bot = serve_against(emulator, path, clock_speed=1)
         try:
             declare(emulator, path, bot)
             approve(emulator, path, bot)
@@ -255,7 +171,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_declare_and_approve_survive_a_kill_9(
     emu: SlackEmulator, db: Path, crash_at: int, clean: dict[str, Any]
 ) -> None:
-    bot = BotProcess(emu, db, crash_at=f"web_api_call:{crash_at}")
+    bot = serve_against(emu, db, clock_speed=1, crash_at=f"web_api_call:{crash_at}")
     try:
         declare(emu, db, bot)
         if not bot.died():
@@ -266,7 +182,8 @@ def test_declare_and_approve_survive_a_kill_9(
         bot.stop()
     crashed_output = bot.output()
 
-    bot = BotProcess(emu, db)  # restarted, no crash point: by now every call of the dead process has landed
+    # restarted, no crash point: by now every call of the dead process has landed
+    bot = serve_against(emu, db, clock_speed=1)
     try:
         since = len(emu.calls)
         if not ready(db):

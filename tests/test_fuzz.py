@@ -19,17 +19,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import ID, START, Crisis
+from conftest import ID, Crisis, staffed_desk
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot.clock import ManualClock
 from bot.errors import CrisisError, UsageError
 from bot.models import Incident
 from bot.sandbox.model import APP_ID, TEAM_DOMAIN, VERIFICATION_TOKEN
 from bot.sandbox.transport import BotResponse, events_url, send_signed
 from bot.slack import commands
-from bot.workspace import start_local
 
 FORM = "application/x-www-form-urlencoded"
 LEAKS = ("Traceback", 'File "/', "Exception", "Error:", "sqlite", "pydantic", "NoneType", "KeyError")
@@ -48,17 +46,11 @@ def examples(full: bool, default: int = 40, many: int = 500) -> settings:
 # ---- one running desk --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crisis]:
-    clock = ManualClock(START)
-    local = start_local(db_path=tmp_path_factory.mktemp("fuzz") / "crisis.db", clock=clock)
-    try:
-        crisis = Crisis(local, clock)
-        crisis.set_roles()
+    with staffed_desk(tmp_path_factory.mktemp("fuzz")) as crisis:
         crisis.declare()  # a real incident and real drafts for garbage to point at
         yield crisis
-        local.settle()
-        assert local.emulator.problems == []
-    finally:
-        local.stop()
+        crisis.local.settle()
+        assert crisis.emu.problems == []
 
 
 @pytest.fixture(scope="module")

@@ -7,98 +7,26 @@ sends a real SIGKILL.
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from bot.manifest import manifest_scopes
 from bot.sandbox.emulator import SlackEmulator
+from bot.sandbox.process import HOST, MODULE, ServeProcess, free_port, serve_against, serve_env
 from bot.store import Store
-from bot.workspace import BOT_TOKEN, CAST, SIGNING_SECRET
+from bot.workspace import CAST
 
 SPEED = 600  # the 60-minute deadline passes in 6 s
 ID = {p.name: p.id for p in CAST}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class BotProcess:
-    def __init__(self, emu: SlackEmulator, db: Path, crash_at: str | None = None) -> None:
-        self.port = free_port()
-        env = {
-            **os.environ,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": emu.api_url,
-            "CRISISBOT_DB": str(db),
-            "CRISISBOT_CLOCK_SPEED": str(SPEED),
-            "PORT": str(self.port),
-        }
-        env.pop("CRISISBOT_CRASH_AT", None)
-        env.pop("CRISISBOT_CONFIG", None)
-        if crash_at:
-            env["CRISISBOT_CRASH_AT"] = crash_at
-        self.log = db.with_suffix(f".{self.port}.log").open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            cwd=db.parent,
-        )
-        emu.bot_url = f"http://127.0.0.1:{self.port}/slack/events"
-        self._wait_healthy()
-
-    def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return  # crashed already (a crash point during start-up): the caller checks
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.05)
-        raise TimeoutError("crisisbot serve did not become healthy")
-
-    def wait_exit(self, timeout: float = 30) -> int:
-        return self.proc.wait(timeout=timeout)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-
-@pytest.fixture
-def emu():
-    emulator = SlackEmulator(token=BOT_TOKEN, signing_secret=SIGNING_SECRET, scopes=manifest_scopes()).start()
-    for person in CAST:
-        emulator.add_user(person.id, person.name, real_name=person.real_name)
-    yield emulator
-    emulator.stop()
-
-
-def start_incident(emu: SlackEmulator, db: Path, crash_at: str | None) -> BotProcess:
-    bot = BotProcess(emu, db, crash_at)
+def start_incident(emu: SlackEmulator, db: Path, crash_at: str | None) -> ServeProcess:
+    # exit_ok: a crash point during start-up ends it before /healthz answers; the test checks the exit
+    bot = serve_against(emu, db, clock_speed=SPEED, crash_at=crash_at, exit_ok=True)
     for person in CAST:
         if person.role:
             emu.slash_command(ID["anna"], f"roles set {person.role} <@{person.id}|{person.name}>")
@@ -109,7 +37,7 @@ def start_incident(emu: SlackEmulator, db: Path, crash_at: str | None) -> BotPro
 
 def run_until_deadline_passed(emu: SlackEmulator, db: Path) -> None:
     """Restart the bot and let crisis time run past the deadline and the first overdue refreshes."""
-    bot = BotProcess(emu, db)
+    bot = serve_against(emu, db, clock_speed=SPEED)
     try:
         store = Store(db)
         deadline = time.monotonic() + 30
@@ -152,7 +80,7 @@ def test_crash_around_a_timer_firing_loses_and_repeats_nothing(
 ) -> None:
     db = tmp_path / "crisis.db"
     bot = start_incident(emu, db, crash_at)
-    assert bot.wait_exit() == 137  # died at the crash point, like kill -9
+    assert bot.wait_exit(30) == 137  # died at the crash point, like kill -9
     bot.stop()
     run_until_deadline_passed(emu, db)
     assert_each_effect_once(emu, db)
@@ -165,7 +93,7 @@ def test_crash_after_slack_accepted_repeats_at_most_that_one_message(
     """The documented window: Slack took one message and the process died before noting it."""
     db = tmp_path / "crisis.db"
     bot = start_incident(emu, db, crash_at)
-    assert bot.wait_exit() == 137
+    assert bot.wait_exit(30) == 137
     bot.stop()
     run_until_deadline_passed(emu, db)
     store = Store(db)
@@ -182,7 +110,7 @@ def test_real_sigkill_mid_run_then_restart_completes_everything_once(emu: SlackE
     bot = start_incident(emu, db, None)
     time.sleep(2.2)  # crisis time ≈ 22 minutes: some reminders fired, more pending
     bot.proc.send_signal(signal.SIGKILL)
-    bot.wait_exit()
+    bot.wait_exit(30)
     bot.stop()
     run_until_deadline_passed(emu, db)
     store = Store(db)
@@ -192,20 +120,11 @@ def test_real_sigkill_mid_run_then_restart_completes_everything_once(emu: SlackE
 
 def test_second_process_on_the_same_database_refuses_to_start(emu: SlackEmulator, tmp_path: Path) -> None:
     db = tmp_path / "crisis.db"
-    first = BotProcess(emu, db)
+    first = serve_against(emu, db, clock_speed=SPEED)
     try:
-        port = free_port()
-        env = {
-            **os.environ,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": emu.api_url,
-            "CRISISBOT_DB": str(db),
-            "PORT": str(port),
-        }
         second = subprocess.run(
-            [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"],
-            env=env,
+            [*MODULE, "serve", "--host", HOST],
+            env=serve_env(emu.api_url, db, free_port()),
             capture_output=True,
             text=True,
             timeout=30,

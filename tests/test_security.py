@@ -20,67 +20,33 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import ID, START, Crisis
+from conftest import ID, Crisis, db_rows, declare, next_day
 from jinja2.exceptions import SecurityError
 
-from bot.clock import ManualClock
 from bot.messages import DraftValues, Messages
 from bot.models import Incident
+from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.model import APP_ID, VERIFICATION_TOKEN
 from bot.sandbox.payloads import base_payload, build_state
+from bot.sandbox.process import serve_against
 from bot.sandbox.transport import events_url
 from bot.slack.text import escape
-from bot.workspace import BOT_TOKEN, SIGNING_SECRET, start_local
+from bot.store import Store
+from bot.workspace import BOT_TOKEN, CAST, SIGNING_SECRET
 from tests.fixtures_foundation import assert_refused, cli, isolate, make_project
 
 FORM = "application/x-www-form-urlencoded"
 
 
 # ---- one running desk --------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crisis]:
-    clock = ManualClock(START)
-    local = start_local(db_path=tmp_path_factory.mktemp("security") / "crisis.db", clock=clock)
-    try:
-        crisis = Crisis(local, clock)
-        crisis.set_roles()
-        yield crisis
-    finally:
-        local.stop()
-
-
 @pytest.fixture
 def team(shared: Crisis) -> Iterator[Crisis]:
     """The shared desk a day later (its own channels and duplicate window); afterwards nothing Slack refuses."""
-    shared.clock.advance(days=1)
-    shared.local.settle()
-    problems = len(shared.emu.problems)
-    yield shared
-    shared.emu.clear_faults()
-    shared.local.settle()
-    assert shared.emu.problems[problems:] == []
+    with next_day(shared) as crisis:
+        yield crisis
 
 
 counter = iter(range(1, 10**9))
-
-
-def declare(crisis: Crisis, title: str, who: str = "bram") -> Incident:
-    count = len(crisis.store.incidents())
-    crisis.cmd(who, f"declare data-breach 2 {title}")
-    incidents = crisis.store.incidents()
-    assert len(incidents) == count + 1, crisis.last_ephemeral(who)
-    return incidents[-1]
-
-
-def fingerprint(crisis: Crisis) -> dict[str, list[str]]:
-    """Every table but the idempotency keys, row by row."""
-    crisis.local.settle()
-    db = crisis.store.db
-    return {
-        t: sorted(json.dumps(r, sort_keys=True, default=str) for r in db[t].rows)
-        for t in db.table_names()
-        if t != "handled_requests"
-    }
 
 
 # ==== 1. forged and stale signatures ================================================================================
@@ -195,11 +161,11 @@ REQUESTS = {
 def test_forged_or_stale_request_is_refused_with_401_and_changes_nothing(team: Crisis, kind: str, forgery: str) -> None:
     title = f"Forged {kind} {forgery} {next(counter)}"
     body, content_type, took_effect = REQUESTS[kind](team, title)
-    before, calls = fingerprint(team), len(team.emu.calls)
+    before, calls = db_rows(team), len(team.emu.calls)
     sent_body, headers = FORGERIES[forgery](body)
     assert post(team, sent_body, content_type, headers) == 401
     team.local.settle()
-    assert fingerprint(team) == before
+    assert db_rows(team) == before
     assert team.emu.calls[calls:] == []  # not even an answer: no Web API call, no response_url
     # The very same request, genuinely signed, is accepted: the refusal was the signature's doing.
     assert post(team, body, content_type, signed(body)) == 200
@@ -461,7 +427,7 @@ def test_authorization_matrix(team: Crisis, who: str, action: str) -> None:
         for approver in ("anna", "chen"):
             team.click_draft(approver, incident, "x", "draft_approve")
     allowed = ROLE_OF[who] in ALLOWED[action]
-    before, calls = fingerprint(team), len(team.emu.calls)
+    before, calls = db_rows(team), len(team.emu.calls)
     refused_before = len(team.events(incident, "refused"))
     seen, views = len(team.emu.ephemerals(ID[who])), len(team.emu.views(ID[who]))
     act(team, incident, who, action)
@@ -482,11 +448,11 @@ def test_authorization_matrix(team: Crisis, who: str, action: str) -> None:
         }[role] in notes[0]
     [refusal] = team.events(incident, "refused")[refused_before:]
     assert refusal.actor == ID[who] and refusal.data["action"] == action
-    after = fingerprint(team)
+    after = db_rows(team)
     assert {t: rows for t, rows in after.items() if t != "events"} == {
         t: rows for t, rows in before.items() if t != "events"
     }
-    assert len(after["events"]) == len(before["events"]) + 1
+    assert after["events"].total() == before["events"].total() + 1
     changing = [c.method for c in team.emu.calls[calls:] if c.method not in ("response_url", "users.info")]
     assert changing == [] and team.emu.views(ID[who])[views:] == []  # no form opened either
 
@@ -521,50 +487,35 @@ def test_no_token_or_signing_secret_in_any_log_line(team: Crisis, caplog: pytest
         assert not [line[:300] for line in lines if secret in line], secret
 
 
-def test_no_token_or_signing_secret_in_the_output_of_crisisbot_serve(tmp_path: Path) -> None:
+def test_no_token_or_signing_secret_in_the_output_of_crisisbot_serve(emu: SlackEmulator, tmp_path: Path) -> None:
     """The real process, its own logging set-up: declare, approve, resolve, a forged request, a refused call."""
-    from test_crash import BotProcess
-
-    from bot.manifest import manifest_scopes
-    from bot.sandbox.emulator import SlackEmulator
-    from bot.store import Store
-    from bot.workspace import CAST
-
-    emu = SlackEmulator(token=BOT_TOKEN, signing_secret=SIGNING_SECRET, scopes=manifest_scopes()).start()
+    db = tmp_path / "crisis.db"
+    store = Store(db)
+    for person in CAST:
+        if person.role:
+            store.set_role_owners(person.role, [person.id])
+    store.close()
+    bot = serve_against(emu, db, clock_speed=1)
     try:
-        for person in CAST:
-            emu.add_user(person.id, person.name, real_name=person.real_name)
-        db = tmp_path / "crisis.db"
+        emu.fail("chat.postMessage", error="invalid_auth", after=4)
+        emu.slash_command(ID["bram"], "declare data-breach 2 Customer emails exposed")
+        emu.wait_for(lambda: any("CR-2026-001" in e["text"] for e in emu.ephemerals(ID["bram"])), timeout=10)
         store = Store(db)
-        for person in CAST:
-            if person.role:
-                store.set_role_owners(person.role, [person.id])
+        incident = store.incidents()[0]
+        x = next(d for d in store.drafts(incident.id) if d.network == "x")
         store.close()
-        bot = BotProcess(emu, db)
-        try:
-            emu.fail("chat.postMessage", error="invalid_auth", after=4)
-            emu.slash_command(ID["bram"], "declare data-breach 2 Customer emails exposed")
-            emu.wait_for(lambda: any("CR-2026-001" in e["text"] for e in emu.ephemerals(ID["bram"])), timeout=10)
-            store = Store(db)
-            incident = store.incidents()[0]
-            x = next(d for d in store.drafts(incident.id) if d.network == "x")
-            store.close()
-            for who in ("anna", "chen"):
-                emu.click(ID[who], "draft_approve", channel_id=incident.channel_id, ts=x.message_ts)
-            emu.wait_for(lambda: len(emu.calls_to("chat.update")) >= 2, timeout=10)
-            emu.slash_command(ID["anna"], "resolve", channel_id=incident.channel_id)
-            emu.wait_for(lambda: emu.open_view(ID["anna"]), timeout=10)
-            view = emu.open_view(ID["anna"])
-            emu.submit_view(
-                ID["anna"], view["id"], {"summary": {"value": {"type": "plain_text_input", "value": "Closed"}}}
-            )
-            emu.wait_for(lambda: emu.files, timeout=15)
-            emu.slash_command(ID["gijs"], "help", secret="forged")
-        finally:
-            bot.stop()
-        output = bot.output()
-        assert "Crisis Desk starting" in output and "invalid_auth" in output  # the log was written
-        for secret in SECRETS:
-            assert secret not in output, secret
+        for who in ("anna", "chen"):
+            emu.click(ID[who], "draft_approve", channel_id=incident.channel_id, ts=x.message_ts)
+        emu.wait_for(lambda: len(emu.calls_to("chat.update")) >= 2, timeout=10)
+        emu.slash_command(ID["anna"], "resolve", channel_id=incident.channel_id)
+        emu.wait_for(lambda: emu.open_view(ID["anna"]), timeout=10)
+        view = emu.open_view(ID["anna"])
+        emu.submit_view(ID["anna"], view["id"], {"summary": {"value": {"type": "plain_text_input", "value": "Closed"}}})
+        emu.wait_for(lambda: emu.files, timeout=15)
+        emu.slash_command(ID["gijs"], "help", secret="forged")
     finally:
-        emu.stop()
+        bot.stop()
+    output = bot.output()
+    assert "Crisis Desk starting" in output and "invalid_auth" in output  # the log was written
+    for secret in SECRETS:
+        assert secret not in output, secret

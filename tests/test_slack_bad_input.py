@@ -21,15 +21,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import ID, START, Crisis
+from conftest import ID, Crisis, db_rows, declare, next_day
 
-from bot.clock import ManualClock
 from bot.models import Incident
 from bot.sandbox.model import APP_ID, TEAM_DOMAIN, VERIFICATION_TOKEN
 from bot.sandbox.payloads import button_action, find_element
 from bot.sandbox.transport import BotResponse, events_url, send_signed
-from bot.sandbox.validate import validate_message_blocks, validate_view
-from bot.workspace import start_local
 
 FORM = "application/x-www-form-urlencoded"
 SCENARIOS = ("data-breach", "negative-reviews", "other", "service-outage")
@@ -38,35 +35,11 @@ OWNERS_L2 = ("anna", "bram", "chen", "dewi", "eli")  # data-breach level 2 pulls
 
 
 # ---- one running desk for the module ------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crisis]:
-    clock = ManualClock(START)
-    local = start_local(db_path=tmp_path_factory.mktemp("bad-input") / "crisis.db", clock=clock)
-    try:
-        crisis = Crisis(local, clock)
-        crisis.set_roles()
-        yield crisis
-    finally:
-        local.stop()
-
-
 @pytest.fixture
 def team(shared: Crisis) -> Iterator[Crisis]:
     """The shared desk, a day later than the previous test; afterwards: no faults left, valid Slack only."""
-    shared.clock.advance(days=1)
-    shared.local.settle()
-    calls, problems = len(shared.emu.calls), len(shared.emu.problems)
-    try:
-        yield shared
-    finally:
-        shared.emu.clear_faults()
-        shared.local.settle()
-    for call in shared.emu.calls[calls:]:
-        if call.method in ("chat.postMessage", "chat.update", "chat.postEphemeral") and call.args.get("blocks"):
-            assert validate_message_blocks(call.args["blocks"]) == [], (call.method, call.args["blocks"])
-        if call.method in ("views.open", "views.update", "views.push", "views.publish"):
-            assert validate_view(call.args["view"]) == [], (call.method, call.args["view"])
-    assert shared.emu.problems[problems:] == []
+    with next_day(shared, valid_blocks=True) as crisis:
+        yield crisis
 
 
 # ---- what changed -------------------------------------------------------------------------------------
@@ -76,15 +49,6 @@ class Before:
     slack: dict[str, Any]
     calls: int
     ephemerals: dict[str, int]
-
-
-def _db_rows(crisis: Crisis) -> dict[str, Counter]:
-    db = crisis.store.db
-    return {
-        table: Counter(json.dumps(row, sort_keys=True, default=str) for row in db[table].rows)
-        for table in db.table_names()
-        if table != "handled_requests"
-    }
 
 
 def _slack_state(crisis: Crisis) -> dict[str, Any]:
@@ -97,7 +61,7 @@ def _slack_state(crisis: Crisis) -> dict[str, Any]:
 def watch(crisis: Crisis) -> Before:
     crisis.local.settle()
     return Before(
-        _db_rows(crisis),
+        db_rows(crisis),
         _slack_state(crisis),
         len(crisis.emu.calls),
         {name: len(crisis.emu.ephemerals(uid)) for name, uid in ID.items()},
@@ -106,8 +70,7 @@ def watch(crisis: Crisis) -> Before:
 
 def db_changes(crisis: Crisis, before: Before) -> dict[str, dict[str, list[dict]]]:
     """Per table, the rows added and removed since `before` (an updated row is both)."""
-    crisis.local.settle()
-    after = _db_rows(crisis)
+    after = db_rows(crisis)
     changes = {}
     for table in sorted(set(after) | set(before.db)):
         old, new = before.db.get(table, Counter()), after.get(table, Counter())
@@ -223,14 +186,6 @@ def deliver_at_once(crisis: Crisis, bodies: list[str], *, as_retries: bool = Fal
 
 
 # ---- small readers --------------------------------------------------------------------------------------
-def declare(crisis: Crisis, title: str, scenario: str = "data-breach", level: int = 2, who: str = "bram") -> Incident:
-    count = len(crisis.store.incidents())
-    crisis.cmd(who, f"declare {scenario} {level} {title}")
-    incidents = crisis.store.incidents()
-    assert len(incidents) == count + 1, crisis.last_ephemeral(who)
-    return incidents[-1]
-
-
 def draft_value(crisis: Crisis, incident: Incident, network: str) -> tuple[str, str]:
     """(value, block_id) of the buttons on a draft message as drawn now."""
     draft = crisis.drafts(incident)[network]
