@@ -561,3 +561,134 @@ def test_resolve_survives_a_failure(tmp_path: Path, clean: dict[str, Any], case:
         assert answers == [f"{incident.code} is already resolved and every closing step is done; nothing was changed."]
         assert [c.method for c in crisis.emu.calls[before:] if c.method != "response_url"] == []
         assert_same(snapshot(crisis), clean["resolve"])
+
+
+def fail_report_and_a_survey(crisis: Crisis) -> None:
+    """The report upload and the first survey DM are refused (the closing message and 3 drafts come first)."""
+    crisis.local.settle()
+    crisis.emu.fail("files.completeUploadExternal", error="channel_not_found")
+    crisis.emu.fail("chat.postMessage", error="channel_not_found", after=4)
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_resolve_notice_names_the_refused_steps_and_how_to_redo_them(tmp_path: Path, language: str) -> None:
+    environ = {"CRISISBOT_LANGUAGE": language} if language == "nl" else None
+    with fresh_desk(tmp_path / "crisis.db", environ=environ) as crisis:
+        incident = ready_to_resolve(crisis)
+        seen = len(crisis.emu.ephemerals(ID["anna"]))
+        fail_report_and_a_survey(crisis)
+        resolve(crisis, incident)
+        [event] = crisis.events(incident, "closing_failed")
+        [survey] = [s for s in event.data["steps"] if s.startswith("survey:")]
+        assert event.data["steps"] == ["report", survey]
+        who, code, channel = survey.split(":")[1], incident.code, incident.channel_id
+        [notice] = notices(crisis, "anna", seen)
+        expected = {
+            "en": (
+                f"⚠️ {code} is resolved, but Slack refused: uploading the evaluation report, the survey DM to <@{who}>."
+                f" Press *Retry* below, or type `/crisis resolve` again in <#{channel}>, to do only what is missing;"
+                " nothing is done twice.",
+                "Retry",
+            ),
+            "nl": (
+                f"⚠️ {code} is afgesloten, maar Slack weigerde: het evaluatierapport uploaden, de enquête-DM aan"
+                f" <@{who}>. Klik hieronder op *Opnieuw*, of typ `/crisis resolve` nog eens in <#{channel}>, om"
+                " alleen te doen wat ontbreekt; niets gebeurt dubbel.",
+                "Opnieuw",
+            ),
+        }[language]
+        assert notice["text"] == expected[0]
+        assert notice["blocks"][0]["text"]["text"] == expected[0]
+        [button] = notice["blocks"][1]["elements"]
+        assert (button["action_id"], button["text"]["text"], button["value"]) == (
+            "resolve_retry",
+            expected[1],
+            str(incident.id),
+        )
+        assert shared_files(crisis) == [] and not [m for m in crisis.emu.dms(who) if m.get("text", "").startswith("🗳")]
+
+        answer = retry(crisis, "anna", notice)
+        assert (
+            answer
+            == {
+                "en": f"✅ {code}: every closing step is done now. This time: uploading the evaluation report,"
+                f" the survey DM to <@{who}>.",
+                "nl": f"✅ {code}: alle afsluitende stappen zijn nu gedaan. Deze keer: het evaluatierapport uploaden,"
+                f" de enquête-DM aan <@{who}>.",
+            }[language]
+        )
+        assert (
+            len(shared_files(crisis)) == 2
+            and len([m for m in crisis.emu.dms(who) if m.get("text", "").startswith("🗳")]) == 1
+        )
+
+
+def test_resolve_rerun_with_nothing_missing_says_so_and_changes_nothing(tmp_path: Path, clean: dict[str, Any]) -> None:
+    with fresh_desk(tmp_path / "crisis.db") as crisis:
+        incident = ready_to_resolve(crisis)
+        seen = len(crisis.emu.ephemerals(ID["anna"]))
+        resolve(crisis, incident)
+        # a clean resolve tells the resolver nothing privately: the closing message in the channel is the answer
+        assert notices(crisis, "anna", seen) == [] and crisis.events(incident, "closing_failed") == []
+        before = len(crisis.emu.calls)
+        answers = retype(crisis, "anna", incident)
+        assert answers == [f"{incident.code} is already resolved and every closing step is done; nothing was changed."]
+        assert [c.method for c in crisis.emu.calls[before:] if c.method != "response_url"] == []
+        assert crisis.emu.open_view(ID["anna"]) is None  # resolving twice stays impossible: no form
+        assert_same(snapshot(crisis), clean["resolve"])
+
+
+def test_resolve_rerun_is_for_those_who_may_resolve(tmp_path: Path) -> None:
+    with fresh_desk(tmp_path / "crisis.db") as crisis:
+        incident = ready_to_resolve(crisis)
+        seen = len(crisis.emu.ephemerals(ID["anna"]))
+        fail_report_and_a_survey(crisis)
+        resolve(crisis, incident)
+        [notice] = notices(crisis, "anna", seen)
+        missing = closing_counts(crisis, incident)
+        # Only the crisis lead may resolve a data breach (playbooks/data-breach.yaml): the others are refused
+        # in the ack, the refusal is on the timeline, and nothing is done.
+        for who in ("bram", "chen", "gijs"):
+            before = len(crisis.emu.calls)
+            assert retype(crisis, who, incident) == [
+                "You may not resolve this incident here. That is for: Crisis lead. Your attempt is on the timeline."
+            ]
+            assert [c.method for c in crisis.emu.calls[before:] if c.method not in ("response_url", "users.info")] == []
+            assert crisis.events(incident, "refused")[-1].actor == ID[who]
+        assert closing_counts(crisis, incident) == missing
+        # The crisis lead hands the role to dewi: anna's Retry button is refused now, dewi's command works.
+        crisis.store.set_role_owners("crisis_lead", [ID["dewi"]])
+        crisis.click("anna", "resolve_retry", ts=notice["ts"])
+        assert crisis.last_ephemeral("anna").startswith("You may not resolve this incident")
+        assert closing_counts(crisis, incident) == missing
+        answers = retype(crisis, "dewi", incident)
+        assert any(a.startswith(f"✅ {incident.code}: every closing step is done now.") for a in answers), answers
+        counts = closing_counts(crisis, incident)
+        assert counts["files"] == [f"report-{incident.code}.md", f"report-{incident.code}.png"]
+        # the survey goes to who took part up to the resolve: not to those refused afterwards, nor to dewi
+        assert counts["surveys"] == {name: int(name in ("anna", "bram", "chen")) for name in ID}
+        assert crisis.events(incident, "closing_failed")[-1].data["steps"] == ["report", f"survey:{ID['bram']}"]
+
+
+def test_resolve_retry_double_click_is_done_once(tmp_path: Path, clean: dict[str, Any]) -> None:
+    with fresh_desk(tmp_path / "crisis.db") as crisis:
+        incident = ready_to_resolve(crisis)
+        seen = len(crisis.emu.ephemerals(ID["anna"]))
+        fail_report_and_a_survey(crisis)
+        resolve(crisis, incident)
+        [notice] = notices(crisis, "anna", seen)
+        [actions] = [b for b in notice["blocks"] if b["type"] == "actions"]
+        crisis.emu.latency = 0.05  # the first run is still uploading when the second click arrives
+        crisis.emu.click(ID["anna"], "resolve_retry", ts=notice["ts"])
+        # the second click comes from the same, not yet replaced, notice
+        crisis.emu.click(
+            ID["anna"], "resolve_retry", ts=notice["ts"], value=str(incident.id), block_id=actions["block_id"]
+        )
+        crisis.local.settle()
+        crisis.emu.latency = 0.0
+        uploads = [c for c in crisis.emu.calls_to("files.completeUploadExternal") if c.response.get("ok")]
+        assert len(uploads) == 1
+        assert len(crisis.emu.calls_to("files.completeUploadExternal")) == 2  # the refused one, then one upload
+        assert_same(snapshot(crisis), clean["resolve"])
+        [now] = [e for e in crisis.emu.ephemerals(ID["anna"]) if e["ts"] == notice["ts"]]
+        assert now["blocks"] == [] or all(b["type"] != "actions" for b in now["blocks"])  # no Retry left
