@@ -50,6 +50,16 @@ def check_may_resolve(desk: Desk, incident: Incident, user: str) -> None:
     require_role(desk, incident, user, desk.playbook(incident.scenario).resolve_by, "resolve")
 
 
+def check_may_finish_resolve(desk: Desk, incident: Incident, user: str) -> None:
+    """Re-running the closing steps of a resolved incident is for those who may resolve it.
+
+    Resolving twice stays impossible; this only lets the closing steps the chat platform refused be done again.
+    """
+    if incident.active:
+        raise WrongState("error.incident_not_resolved", code=incident.code)
+    require_role(desk, incident, user, desk.playbook(incident.scenario).resolve_by, "resolve")
+
+
 @dataclass(frozen=True)
 class Resolved:
     incident: Incident
@@ -74,9 +84,17 @@ def resolve(desk: Desk, incident: Incident, user: str, summary: str, impact: str
     return Resolved(incident, drafts)
 
 
-def participants(desk: Desk, incident: Incident) -> list[str]:
-    """Everyone who acted in the incident (for the survey), in order of first appearance."""
-    people = [incident.declared_by] + [e.actor for e in desk.store.events(incident.id)]
+def participants(desk: Desk, incident: Incident, until_resolved: bool = False) -> list[str]:
+    """Everyone who acted in the incident, in order of first appearance.
+
+    `until_resolved` counts only who acted up to the resolve (the survey's recipients): a re-run of the closing
+    steps later must not send the survey to someone who only approved a closing draft or answered the survey.
+    """
+    events = desk.store.events(incident.id)
+    if until_resolved:
+        ends = [i for i, e in enumerate(events) if e.kind == "resolved"]
+        events = events[: ends[0] + 1] if ends else events
+    people = [incident.declared_by] + [e.actor for e in events]
     people += [ack.user for ack in desk.store.acks(incident.id).values()]
     return [p for p in dict.fromkeys(people) if p and p != "bot"]
 

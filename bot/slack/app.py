@@ -209,6 +209,26 @@ def _register_actions(app: App, slack: SlackDesk) -> None:
     ):
         app.action(handler.__name__)(slack.activity.track(guarded(handler)))
 
+    @app.action("resolve_retry")
+    @slack.activity.track
+    def resolve_retry(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        """The Retry button on the notice about refused closing steps: do the missing ones, once."""
+        ack()
+        user = body.get("user", {}).get("id", "")
+        say = slack.say_to(client, user, wait=True)
+        try:
+            incident = desk.store.incident(_int((body.get("actions") or [{}])[0].get("value")))
+            lifecycle.check_may_finish_resolve(desk, incident, user)
+            text, blocks = slack.finish_resolve(client, incident, say)
+        except CrisisError as exc:
+            _tell(client, body, respond, slack.explain(exc, say))
+            return
+        try:  # the answer takes the notice's place, so a done Retry button does not linger
+            respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=True)
+        except (SlackApiError, OSError) as exc:
+            why = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+            log.warning("resolve_retry: could not answer %s: %s", user, why)
+
     @app.action("open_channel")
     def open_channel(ack: Ack) -> None:
         ack()  # a link button: Slack opens the URL, we only confirm receipt
@@ -256,7 +276,7 @@ def _register_views(app: App, slack: SlackDesk) -> None:
             _, message = slack.declare(client, request)
         except CrisisError as exc:
             message = slack.explain(exc, say)
-        _notify(client, views.metadata(view).get("channel"), user, message)
+        slack.notify(client, views.metadata(view).get("channel"), user, message)
 
     @app.view("draft_edit")
     @slack.activity.track
@@ -333,7 +353,7 @@ def _register_lifecycle(app: App, slack: SlackDesk) -> None:
             ack(response_action="errors", errors={"q1": slack.explain(exc, say)[:150]})
             return
         ack()
-        _notify(client, None, user, say("survey.thanks", code=incident.code))
+        slack.notify(client, None, user, say("survey.thanks", code=incident.code))
 
     @app.shortcut("add_to_timeline")
     @slack.activity.track
@@ -353,21 +373,6 @@ def _register_lifecycle(app: App, slack: SlackDesk) -> None:
         except CrisisError as exc:
             text = slack.explain(exc, say)
         _tell(client, body, respond, text)
-
-
-def _notify(client: WebClient, channel: str | None, user: str, text: str) -> None:
-    """Tell `user` privately: ephemeral where they started, else by DM."""
-    try:
-        if channel:
-            client.chat_postEphemeral(channel=channel, user=user, text=text)
-            return
-    except (SlackApiError, OSError):
-        pass  # the bot is not in that channel (or Slack did not answer): fall back to a DM
-    try:
-        client.chat_postMessage(channel=user, text=text)
-    except (SlackApiError, OSError) as exc:
-        why = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
-        log.warning("could not notify %s: %s", user, why)
 
 
 __all__ = ["build_app", "make_client", "plain"]

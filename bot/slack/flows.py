@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import logging
-import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
-from jinja2.exceptions import SecurityError
 from markupsafe import Markup
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -21,12 +18,12 @@ from bot.incidents.declare import DeclareRequest, declare
 from bot.incidents.desk import Desk
 from bot.incidents.drafts import DraftOutcome
 from bot.incidents.escalate import escalate
-from bot.incidents.lifecycle import Resolved, participants
+from bot.incidents.lifecycle import Resolved
 from bot.messages import duration
 from bot.models import Draft, Incident
-from bot.report import write_report
 from bot.slack.activity import Activity
 from bot.slack.blocks import draft_blocks, header_blocks, role_dm_blocks, text_with_buttons
+from bot.slack.closing import Closed, Closer, outcome
 from bot.slack.provision import Provisioner, channel_url
 from bot.slack.text import Wording, channel_link, escape_entities, mention
 
@@ -147,74 +144,33 @@ class SlackDesk:
             ),
         )
 
+    # ---- resolve -------------------------------------------------------------------------------
     def after_resolve(self, client: WebClient, resolved: Resolved, user: str) -> None:
-        """Redraw, post the closing drafts, summary and evaluation report, and ask the team three questions."""
+        """Redraw, post the closing message and drafts, upload the report, ask the team three questions.
+
+        When Slack refused a step, the resolver is told which, with a Retry button (see bot/slack/closing.py);
+        when all went through, the closing message in the channel is the answer.
+        """
         incident = resolved.incident
-        say = self.say(incident.language)
-        self.refresh_header(client, incident)
-        for draft in self.desk.store.drafts(incident.id):
-            if draft.id not in {d.id for d in resolved.drafts}:
-                self.refresh_draft(client, incident, draft)
-        event = self.desk.store.events(incident.id, "resolved")[-1]
-        took = (incident.resolved_at or self.desk.now()) - incident.detected_at
-        self.post(
-            client,
-            incident.channel_id,
-            say(
-                "resolve.closing",
-                code=incident.code,
-                user=mention(user),
-                took=duration(took, say.language),
-                summary=event.data["summary"],
-                impact=event.data.get("impact", ""),
-                lessons=event.data.get("lessons", ""),
-            ),
-        )
-        self.provision(client, incident)  # the closing drafts, for approval
-        self.post_report(client, incident, say)
-        for person in participants(self.desk, incident):
-            self.send_survey(client, incident, person)
+        result = self._close(client, incident)
+        if result.failed:
+            text, blocks = outcome(result.incident, result, self.say_to(client, user, wait=True), rerun=False)
+            self.notify(client, incident.channel_id, user, text, blocks)
 
-    def post_report(self, client: WebClient, incident: Incident, say: Wording) -> None:
-        """The evaluation report (Markdown) and its timeline chart (PNG), uploaded to the incident channel."""
-        try:
-            with tempfile.TemporaryDirectory(prefix="crisisbot-report-") as folder:
-                names = self.user_names(client, participants(self.desk, incident))
-                markdown, chart = write_report(
-                    self.desk, incident, say.language, Path(folder) / f"report-{incident.code}.md", user_names=names
-                )
-                client.files_upload_v2(
-                    channel=incident.channel_id,
-                    initial_comment=say("resolve.report", code=incident.code),
-                    file_uploads=[
-                        {"file": str(markdown), "filename": markdown.name, "title": markdown.stem},
-                        {"file": str(chart), "filename": chart.name, "title": chart.stem},
-                    ],
-                )
-        except (
-            SlackApiError,
-            OSError,
-            CrisisError,
-            SecurityError,
-        ) as exc:  # a broken template must not stop the survey
-            log.warning("report for %s failed: %s", incident.code, exc)
-            self.post(client, incident.channel_id, say("resolve.report_failed", code=incident.code))
+    def finish_resolve(self, client: WebClient, incident: Incident, say: Wording) -> tuple[str, list[dict] | None]:
+        """Re-run the closing steps not done yet; returns what to tell whoever asked, with Retry if still refused."""
+        result = self._close(client, incident)
+        return outcome(result.incident, result, say, rerun=True)
 
-    def send_survey(self, client: WebClient, incident: Incident, user: str) -> None:
-        say = self.say_to(client, user, wait=True)
-        button = ButtonElement(
-            text=PlainTextObject(text=say("button.survey")),
-            action_id="survey_open",
-            value=str(incident.id),
-            style="primary",
-        )
-        blocks = text_with_buttons(say("survey.dm", code=incident.code, title=incident.title), [button])
-        try:
-            client.chat_postMessage(
-                channel=user, text=say("survey.dm", code=incident.code, title=incident.title), blocks=blocks
-            )
-        except (SlackApiError, OSError) as exc:  # a timeout must not cost the other participants their survey
-            log.warning("survey DM to %s failed: %s", user, _why(exc))
+    def _close(self, client: WebClient, incident: Incident) -> Closed:
+        result = Closer(self, client).run(incident)
+        if result.failed:  # on the timeline too, for the evaluation
+            self.desk.store.add_event(incident.id, self.desk.now(), "bot", "closing_failed", steps=result.failed)
+        return result
+
+    def closing_pending(self, client: WebClient, incident: Incident) -> list[str]:
+        """The closing steps of a resolved incident not yet done (from the store; no Slack call)."""
+        return Closer(self, client).pending(incident)
 
     # ---- redraws -------------------------------------------------------------------------------
     def refresh_header(self, client: WebClient, incident: Incident, strict: bool = False) -> None:
@@ -230,17 +186,17 @@ class SlackDesk:
         else:
             self._update(client, incident.channel_id, ts, blocks, text)
 
-    def refresh_draft(self, client: WebClient, incident: Incident, draft: Draft) -> None:
+    def refresh_draft(self, client: WebClient, incident: Incident, draft: Draft, strict: bool = False) -> None:
+        """Redraw a draft's message; `strict` raises when Slack refuses (for a step that is re-run)."""
         if not (draft.message_ts and incident.channel_id):
             return
         say = self.say(incident.language)
-        self._update(
-            client,
-            incident.channel_id,
-            draft.message_ts,
-            draft_blocks(self.desk, incident, draft, say),
-            say("draft.fallback", network=say.network(draft.network)),
-        )
+        blocks = draft_blocks(self.desk, incident, draft, say)
+        text = say("draft.fallback", network=say.network(draft.network))
+        if strict:
+            client.chat_update(channel=incident.channel_id, ts=draft.message_ts, blocks=blocks, text=text)
+        else:
+            self._update(client, incident.channel_id, draft.message_ts, blocks, text)
 
     def refresh_dm(self, client: WebClient, incident: Incident, user: str) -> None:
         ref = self.desk.store.delivery(f"{incident.id}:dm:{user}")
@@ -289,6 +245,21 @@ class SlackDesk:
             client.chat_postMessage(channel=incident.channel_id, text=body[:3000], blocks=blocks)
         except (SlackApiError, OSError) as exc:
             log.warning("update post in %s failed: %s", incident.code, _why(exc))
+
+    def notify(
+        self, client: WebClient, channel: str | None, user: str, text: str, blocks: list[dict] | None = None
+    ) -> None:
+        """Tell `user` privately: ephemeral in `channel`, else (not a member, or Slack did not answer) by DM."""
+        try:
+            if channel:
+                client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
+                return
+        except (SlackApiError, OSError):
+            pass  # the bot or the person is not in that channel, or Slack did not answer: a DM instead
+        try:
+            client.chat_postMessage(channel=user, text=text, blocks=blocks)
+        except (SlackApiError, OSError) as exc:
+            log.warning("could not notify %s: %s", user, _why(exc))
 
     def post(self, client: WebClient, channel: str | None, text: str) -> None:
         if not channel:

@@ -174,11 +174,25 @@ def note(run: Invocation, cmd: Command) -> None:
 
 def resolve(run: Invocation, cmd: Command) -> None:
     incident = run.incident_here()
+    if not incident.active:
+        finish_resolve(run, incident)
+        return
     lifecycle.check_may_resolve(run.slack.desk, incident, run.user)  # refuse before the form, not after it
     run.silent_ack()
     run.client.views_open(
         trigger_id=run.command["trigger_id"], view=views.resolve_modal(incident.id, incident.code, run.say)
     )
+
+
+def finish_resolve(run: Invocation, incident: Incident) -> None:
+    """`/crisis resolve` in a resolved incident: never a second resolve, but the closing steps Slack refused."""
+    lifecycle.check_may_finish_resolve(run.slack.desk, incident, run.user)  # refusals go in the ack
+    if not run.slack.closing_pending(run.client, incident):
+        run.answer(run.say("resolve.nothing_missing", code=incident.code))
+        return
+    run.answer(run.say("resolve.finishing", code=incident.code))
+    text, blocks = run.slack.finish_resolve(run.client, incident, run.say)
+    run.answer(text, blocks)
 
 
 HANDLERS: dict[str, Callable[[Invocation, Command], None]] = {
