@@ -102,6 +102,7 @@ class Provisioner:
     def __init__(self, desk: Desk, client: WebClient, say: Wording) -> None:
         self.desk, self.client, self.say = desk, client, say
         self._paging: dict[str, list[str]] = {}
+        self._blocks: dict[str, list[dict]] = {}  # built while Slack makes the channel; see _prebuild
 
     def run(self, incident: Incident) -> Provisioned:
         """Do every step not yet done for `incident`; report the ones Slack refused."""
@@ -110,7 +111,12 @@ class Provisioner:
 
     def _run(self, incident: Incident) -> Provisioned:
         result = Provisioned(incident)
-        incident = self._channel(incident, result)
+        if incident.channel_id is None:
+            # The header and drafts do not need the channel: build them on another thread while this one waits
+            # for conversations.create, so the next rounds' calls go out without that CPU time between them.
+            prebuilt = _pool().submit(self._prebuild, incident)
+            incident = self._channel(incident, result)
+            self._blocks = prebuilt.result()
         if incident.channel_id is None:
             return result
         result.incident = incident
@@ -239,7 +245,7 @@ class Provisioner:
                 "header",
                 lambda: client.chat_postMessage(
                     channel=channel,
-                    blocks=header_blocks(self.desk, incident, say),
+                    blocks=self._blocks.pop("header", None) or header_blocks(self.desk, incident, say),
                     text=say("header.paging", code=incident.code, title=incident.title, people=_mentions(people, say))
                     if people
                     else say("header.fallback", code=incident.code, title=incident.title),
@@ -306,6 +312,12 @@ class Provisioner:
             )
         return steps
 
+    def _prebuild(self, incident: Incident) -> dict[str, list[dict]]:
+        blocks = {"header": header_blocks(self.desk, incident, self.say)}
+        for draft in self.desk.store.drafts(incident.id):
+            blocks[f"draft:{draft.id}"] = draft_blocks(self.desk, incident, draft, self.say)
+        return blocks
+
     def _unpaged(self, incident: Incident) -> dict[str, list[str]]:
         """Owners of the level's roles who have not had their DM yet (all of them at declare)."""
         done = self.desk.store.deliveries(incident.id)
@@ -341,7 +353,7 @@ class Provisioner:
     def _draft(self, incident: Incident, draft) -> str:
         return self.client.chat_postMessage(
             channel=incident.channel_id,
-            blocks=draft_blocks(self.desk, incident, draft, self.say),
+            blocks=self._blocks.pop(f"draft:{draft.id}", None) or draft_blocks(self.desk, incident, draft, self.say),
             text=self.say("draft.fallback", network=self.say.network(draft.network)),
             metadata=readback.tag(incident.code, f"draft:{draft.id}"),
         )["ts"]
