@@ -125,6 +125,7 @@ def start_local(
     desk = open_desk(settings, clock=clock)
     activity = Activity()
     bot = build_bot(desk, activity)
+    bot.authorized.wait(timeout=10)  # tests and the demo start counting Slack calls after the token check
     bot.runner.start(background=not isinstance(desk.clock, ManualClock))
     server = http_server(bot, host="127.0.0.1", port=0)
     thread = threading.Thread(target=server.run, name="crisisbot-http", daemon=True)

@@ -135,3 +135,39 @@ def test_second_process_on_the_same_database_refuses_to_start(emu: SlackEmulator
         assert "Traceback" not in second.stderr
     finally:
         first.stop()
+
+
+# ---- Bolt's token check at start-up -------------------------------------------------------------------------------
+def test_a_token_check_slack_fails_at_start_up_is_retried_and_costs_no_request(
+    emu: SlackEmulator, tmp_path: Path
+) -> None:
+    """auth.test failing five times when the bot starts: retried in the background, and the first person's
+    declare neither waits for it nor is lost to it (Bolt alone would check on that request and drop it)."""
+    emu.fail("auth.test", error="internal_error", times=5)
+    bot = serve_against(emu, tmp_path / "crisis.db", clock_speed=1)
+    try:
+        emu.wait_for(lambda: any(c.method == "auth.test" and c.response.get("ok") for c in emu.calls), timeout=40)
+        checks = emu.calls_to("auth.test")
+        assert [c.status for c in checks] == [500] * 5 + [200]
+        first = emu.slash_command(ID["bram"], "declare data-breach 2 Checkout down")
+        assert first.status == 200 and "install" not in first.body.lower()
+        emu.wait_for(lambda: any(c.method == "response_url" for c in emu.calls), timeout=10)
+        assert Store(tmp_path / "crisis.db").incidents()[0].title == "Checkout down"
+        assert len(emu.calls_to("auth.test")) == len(checks)  # no second check on the request path
+    finally:
+        bot.stop()
+    output = bot.output()
+    assert "auth.test at start-up" in output and "Traceback" not in output and "xoxb-" not in output
+
+
+def test_a_token_slack_refuses_at_start_up_is_reported_once_without_the_token(
+    emu: SlackEmulator, tmp_path: Path
+) -> None:
+    emu.fail("auth.test", error="invalid_auth", times=1)
+    bot = serve_against(emu, tmp_path / "crisis.db", clock_speed=1)
+    try:
+        emu.wait_for(lambda: "check SLACK_BOT_TOKEN" in bot.output(), timeout=10)
+        assert len(emu.calls_to("auth.test")) == 1  # a refused token is not asked about again and again
+    finally:
+        bot.stop()
+    assert "Slack refused the bot token (invalid_auth)" in bot.output() and "xoxb-" not in bot.output()

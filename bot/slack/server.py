@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from bot.slack.activity import Activity
 from bot.slack.app import build_app
 from bot.slack.deliver import SlackDeliverer
 from bot.slack.flows import SlackDesk
+from bot.slack.warmup import warm_up
 
 log = logging.getLogger("crisisbot")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -117,6 +119,7 @@ class Bot:
     app: App
     slack: SlackDesk
     runner: TimerRunner
+    authorized: threading.Event  # set once the start-up token check is over (bot/slack/warmup.py)
 
 
 def build_bot(desk: Desk, activity: Activity | None = None) -> Bot:
@@ -146,7 +149,7 @@ def build_bot(desk: Desk, activity: Activity | None = None) -> Bot:
         api_url=settings.slack_api_url,
     )
     runner = TimerRunner(desk, SlackDeliverer(slack, app.client), guard=activity.working)
-    return Bot(app, slack, runner)
+    return Bot(app, slack, runner, warm_up(app))
 
 
 def http_server(bot: Bot, host: str = "0.0.0.0", port: int = 3000, threads: int = 16) -> Any:
