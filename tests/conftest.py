@@ -213,3 +213,34 @@ def is_full(config: pytest.Config) -> bool:
 @pytest.fixture(scope="session")
 def full(pytestconfig: pytest.Config) -> bool:
     return is_full(pytestconfig)
+
+
+# ---- the reliability figures the README quotes, counted from this run ---------------------------------------
+# (label, test file, test-name prefix): passed cases of these tests are what the README's table reports
+RELIABILITY = (
+    ("Web API faults injected one at a time (declare, approve, resolve)", "test_faults.py", "_survives_a_failure["),
+    ("kill -9 of crisisbot serve mid-flow, restart, re-run = clean run", "test_crash.py", "_kill_9["),
+    ("kill -9 around a timer firing or an outbox delivery, restart", "test_restart.py", "test_crash_"),
+    ("real SIGKILL mid-run, restart", "test_restart.py", "test_real_sigkill"),
+    ("forged or stale signatures refused with 401", "test_security.py", "test_forged_or_stale_request"),
+    ("authorization matrix (role × action)", "test_security.py", "test_authorization_matrix["),
+)
+FUZZ_EXAMPLES = Counter()  # hypothesis examples run, by property (tests/test_fuzz.py counts them)
+_PASSED: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.passed:
+        _PASSED.append(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    counts = [
+        (label, sum(1 for n in _PASSED if n.split("::")[0].endswith(f) and prefix in n.split("::")[-1]))
+        for label, f, prefix in RELIABILITY
+    ]
+    counts.append(("fuzz examples run (hypothesis), all properties", sum(FUZZ_EXAMPLES.values())))
+    if any(n for _, n in counts):
+        terminalreporter.section("reliability figures (passed in this run)")
+        for label, n in counts:
+            terminalreporter.write_line(f"{n:>6}  {label}")

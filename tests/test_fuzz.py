@@ -12,14 +12,15 @@ Default mode runs 40 examples per property (the pure parser 300); `--full` 500 (
 
 from __future__ import annotations
 
+import functools
 import json
 import string
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import ID, Crisis, staffed_desk
+from conftest import FUZZ_EXAMPLES, ID, Crisis, staffed_desk
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -33,14 +34,28 @@ FORM = "application/x-www-form-urlencoded"
 LEAKS = ("Traceback", 'File "/', "Exception", "Error:", "sqlite", "pydantic", "NoneType", "KeyError")
 
 
-def examples(full: bool, default: int = 40, many: int = 500) -> settings:
-    return settings(
+def examples(full: bool, default: int = 40, many: int = 500) -> Callable[[Any], Any]:
+    """Hypothesis settings for a property, and a count of the examples it runs (for the README's figures)."""
+    chosen = settings(
         max_examples=many if full else default,
         deadline=None,
         derandomize=not full,
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
+
+    def count(test: Any) -> Any:
+        inner = test.hypothesis.inner_test  # hypothesis' documented hook for wrapping each example's run
+
+        @functools.wraps(inner)
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            FUZZ_EXAMPLES[test.__name__] += 1
+            return inner(*args, **kwargs)
+
+        test.hypothesis.inner_test = counted
+        return chosen(test)
+
+    return count
 
 
 # ---- one running desk --------------------------------------------------------------------------------------------
