@@ -61,19 +61,24 @@ KINDS: dict[str, dict[str, Any]] = {
     "slow": {"error": "timeout", "hang_seconds": 0.15},  # answered (500) within the client's timeout: retried
     "timeout": {"error": "timeout", "hang_seconds": CLIENT_TIMEOUT + 0.3},  # the client gives up first
     "refused": {"error": "channel_not_found"},  # Slack says no; retrying would not help
+    # Slack did it, but its answer never arrived (a read timeout): only reading Slack back avoids a repeat
+    "lost": {"error": "lost_response", "hang_seconds": CLIENT_TIMEOUT + 0.3},
 }
+TIMED_OUT = ("timeout", "lost")  # kinds that need the short client timeout
 RETRIED = ("5xx", "429", "slow")  # slack_sdk retries these: the flow completes in one go
 
 # Default-mode samples: (first position, step) per kind and flow; --full runs range(calls) for every kind.
 SAMPLE = {
-    "declare": {"5xx": (0, 1), "429": (0, 3), "slow": (1, 3), "timeout": (1, 6), "refused": (1, 3)},
-    "approve": {"5xx": (0, 1), "429": (1, 2), "slow": (1, 2), "timeout": (3, 4), "refused": (0, 1)},
+    "declare": {"5xx": (0, 1), "429": (0, 3), "slow": (1, 3), "timeout": (1, 6), "refused": (1, 3), "lost": (1, 2)},
+    "approve": {"5xx": (0, 1), "429": (1, 2), "slow": (1, 2), "timeout": (3, 4), "refused": (0, 1), "lost": (1, 2)},
     "resolve": {"5xx": (0, 3), "429": (2, 6), "slow": (5, 8), "timeout": (0, 14), "refused": (1, 3)},
 }
 CALLS = {"declare": DECLARE_CALLS, "approve": APPROVE_CALLS, "resolve": RESOLVE_CALLS}
 
 
 def positions(flow: str, kind: str, full: bool) -> list[int]:
+    if kind not in SAMPLE[flow]:
+        return []
     start, step = (0, 1) if full else SAMPLE[flow][kind]
     return list(range(start, CALLS[flow], step))
 
@@ -149,6 +154,9 @@ def inject(crisis: Crisis, kind: str, position: int) -> int:
 
 def fired(crisis: Crisis, since: int, kind: str) -> list:
     """The failed calls since `since` (the injected one; with `slow`/`timeout` the emulator records it late)."""
+    if kind == "lost":
+        crisis.emu.wait_for(lambda: [c for c in crisis.emu.calls[since:] if c.response.get("lost_response")])
+        return [c for c in crisis.emu.calls[since:] if c.response.get("lost_response")]
     if kind in ("slow", "timeout"):
         crisis.emu.wait_for(lambda: [c for c in crisis.emu.calls[since:] if c.response.get("error") == "timeout"])
     error = KINDS[kind]["error"]
@@ -367,7 +375,7 @@ def test_a_second_clean_declare_gives_the_same_snapshot(tmp_path: Path, clean: d
 # ---- declare ----------------------------------------------------------------------------------------------------
 def test_declare_survives_a_failure(tmp_path: Path, clean: dict[str, Any], case: tuple[str, int]) -> None:
     kind, position = case
-    with fresh_desk(tmp_path / "crisis.db", client_timeout=CLIENT_TIMEOUT if kind == "timeout" else None) as crisis:
+    with fresh_desk(tmp_path / "crisis.db", client_timeout=CLIENT_TIMEOUT if kind in TIMED_OUT else None) as crisis:
         since = inject(crisis, kind, position)
         crisis.cmd("bram", DECLARE)
         failed = fired(crisis, since, kind)
@@ -428,7 +436,7 @@ def test_declare_honours_retry_after_of_a_rate_limited_call(tmp_path: Path, clea
 # ---- approve ------------------------------------------------------------------------------------------------------
 def test_approve_survives_a_failure(tmp_path: Path, clean: dict[str, Any], case: tuple[str, int]) -> None:
     kind, position = case
-    with fresh_desk(tmp_path / "crisis.db", client_timeout=CLIENT_TIMEOUT if kind == "timeout" else None) as crisis:
+    with fresh_desk(tmp_path / "crisis.db", client_timeout=CLIENT_TIMEOUT if kind in TIMED_OUT else None) as crisis:
         incident = crisis.declare(DECLARE)
         since = inject(crisis, kind, position)
         approve_x(crisis, incident)
@@ -502,7 +510,7 @@ def closing_counts(crisis: Crisis, incident: Incident) -> dict[str, Any]:
 
 def test_resolve_survives_a_failure(tmp_path: Path, clean: dict[str, Any], case: tuple[str, int]) -> None:
     kind, position = case
-    with fresh_desk(tmp_path / "crisis.db", client_timeout=CLIENT_TIMEOUT if kind == "timeout" else None) as crisis:
+    with fresh_desk(tmp_path / "crisis.db", client_timeout=CLIENT_TIMEOUT if kind in TIMED_OUT else None) as crisis:
         incident = ready_to_resolve(crisis)
         seen = len(crisis.emu.ephemerals(ID["anna"]))
         since = inject(crisis, kind, position)

@@ -137,7 +137,9 @@ class SlackEmulator(EventActions):
 
         error: "ratelimited" → HTTP 429 + Retry-After; "internal_error" → HTTP 500; "timeout" →
         hang `hang_seconds` then 500; anything else → HTTP 200 {"ok": false, "error": error}.
-        Failed calls change no state.
+        Failed calls change no state, except "lost_response": the call is done, then its answer is held
+        `hang_seconds` (past the client's timeout), as when Slack did the work but the answer never arrived;
+        the call log marks it with `lost_response`.
         """
         self._api.add_fault(Fault(method, error, times, after, retry_after, hang_seconds))
 

@@ -102,6 +102,9 @@ class ApiServer:
         if self.latency:
             time.sleep(self.latency)
         fault = self._take_fault(method)
+        if fault is not None and fault.error == "lost_response":
+            self._lose_response(req, method, args, token, fault)
+            return
         if fault is not None:
             self._fail(req, method, args, fault)
             return
@@ -146,6 +149,18 @@ class ApiServer:
             status, response = 200, {"ok": False, "error": fault.error}
         self.record(method, args, status, response)
         _send(req, status, response, headers)
+
+    def _lose_response(
+        self, req: BaseHTTPRequestHandler, method: str, args: dict[str, Any], token: Any, fault: Fault
+    ) -> None:
+        """Do the call, then hold its answer past the client's timeout: Slack did it, the client cannot know."""
+        response = self._dispatch(method, args, token)
+        self.record(method, args, 200, {**response, "lost_response": True})
+        time.sleep(fault.hang_seconds)
+        try:
+            _send(req, 200, response)
+        except OSError:  # the client has long hung up
+            pass
 
     def _response_url(self, req: BaseHTTPRequestHandler, hook_id: str, body: bytes) -> None:
         payload: Any
