@@ -4,15 +4,14 @@ Like declare's Provisioner, every step is recorded in the store's `deliveries` o
 (`<incident>:redraw:header`, `:redraw:draft:<id>`, `:closing`, `:report`, `:survey:<user>`; the closing drafts
 are the Provisioner's own `:draft:<id>`). A run Slack interrupted is finished by running it again (the Retry
 button on the resolver's notice, or `/crisis resolve` typed again in the channel): only what is missing is done,
-nothing twice. Runs for one incident take turns, so a double click or a retry during the first run does the
-missing steps once; the second finds nothing left to do.
+nothing twice. Runs for one incident take turns (with declare's set-up too: one lock per incident), so a double
+click or a retry during the first run does the missing steps once; the second finds nothing left to do.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from bot.messages import duration
 from bot.models import Draft, Incident
 from bot.report import write_report
 from bot.slack.blocks import text_with_buttons
+from bot.slack.provision import one_run_at_a_time
 from bot.slack.text import Wording, channel_link, mention
 
 if TYPE_CHECKING:
@@ -37,15 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("crisisbot.slack")
 PROVISION = "provision"  # the closing drafts (and anything declare left undone): the Provisioner's own steps
-
-_LOCKS: dict[int, threading.Lock] = {}
-_LOCKS_LOCK = threading.Lock()
-
-
-def _turn(incident_id: int) -> threading.Lock:
-    """One lock per incident: closing runs for the same incident wait for each other."""
-    with _LOCKS_LOCK:
-        return _LOCKS.setdefault(incident_id, threading.Lock())
 
 
 @dataclass
@@ -78,7 +69,7 @@ class Closer:
     # ---- the run ---------------------------------------------------------------------------------
     def run(self, incident: Incident) -> Closed:
         """Do every closing step not yet done, in the order people read them; report the ones Slack refused."""
-        with _turn(incident.id):
+        with one_run_at_a_time(incident.id):  # the same lock as the Provisioner's: re-entrant
             incident = self.desk.store.incident(incident.id)
             result = Closed(incident)
             before = self.desk.store.deliveries(incident.id)

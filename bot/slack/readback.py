@@ -8,6 +8,8 @@ without repeating it. Only a resumed run pays for them: a first run has nothing 
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +19,20 @@ from slack_sdk.models.metadata import Metadata
 STEP_EVENT = "crisisbot_step"
 MAX_PAGES = 20  # an incident channel read back minutes after its declare holds a handful of messages
 SKEW = 120.0  # seconds: our clock and Slack's may disagree; look a little further back than the attempt
+
+
+def tried(name: str = "") -> str:
+    """What a try notes: the wall-clock time (Slack's ts are wall-clock, our clock may run fast) and a name."""
+    return json.dumps({"at": time.time(), "name": name} if name else {"at": time.time()})
+
+
+def tried_at(note: str) -> float:
+    """When a try was noted (wall-clock seconds): look in Slack from there on."""
+    return float(json.loads(note)["at"])
+
+
+def tried_name(note: str) -> str:
+    return str(json.loads(note).get("name", ""))
 
 
 def tag(code: str, step: str) -> Metadata:
