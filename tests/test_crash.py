@@ -1,5 +1,6 @@
-"""kill -9 of the real `crisisbot serve` process after the n-th Web API call of a declare and its approval, then a
-restart and the same command (or click) again: the final state equals that of a run without the crash.
+"""kill -9 of the real `crisisbot serve` process after the n-th Web API call of a declare and its approval, or of a
+resolve, then a restart and the same command (or click) again: the final state equals that of a run without the
+crash.
 
 `CRISISBOT_CRASH_AT=web_api_call:<n>` ends the process like kill -9 right after Slack answered its n-th call
 (bot/faults.py), before the bot could note that answer. The restarted bot reads back what the dead one had
@@ -9,7 +10,13 @@ every test compares Slack and the database with a clean run of the same flow. Th
 
 Calls 1–14 are the declare (users.info for bram's language, then the channel, topic, invite, header, five DMs,
 the pin and three drafts), 15–18 the approval of the X draft by anna and chen (users.info and chat.update each).
-Default mode kills at every third call; `--full` at every one.
+The resolve test declares without a crash point of its own, then its calls 1–2 are anna's `/crisis resolve`
+(users.info for her language, views.open) and 3–17 her submitted form's closing steps (bot/slack/closing.py: four
+redraws, the closing message, three closing drafts, users.info twice for the report's names, the report's
+upload in three calls, the survey DMs to bram and anna); the re-run after the restart is `/crisis resolve` typed
+again in the channel (the whole resolve again when the kill came before the form was sent). Default mode kills
+at every third call of the declare and approval and at a sample of the resolve's (one per kind of closing step
+that may not be repeated); `--full` at every one.
 """
 
 from __future__ import annotations
@@ -33,18 +40,39 @@ OWNERS = ("anna", "bram", "chen", "dewi", "eli")
 DECLARE = "declare data-breach 2 Customer emails exposed"
 DECLARE_POINTS = 14  # crash points a declare passes (auth.test runs before our client is in place: not one)
 APPROVE_POINTS = 4
+RESOLVE_POINTS = 17  # counted from the end of the declare; see the module's docstring
+RESOLVE_SAMPLE = {  # CI's kill points in the resolve: each kind of call, and every closing step not safe to repeat
+    2: "views.open: the form is open, nothing resolved yet",
+    4: "chat.update: a redraw",
+    7: "the closing message",
+    10: "the last closing draft",
+    13: "the report's first upload URL: nothing shared yet",
+    15: "files.completeUploadExternal: the report shared",
+    16: "the first survey DM",
+    17: "the last survey DM",
+}
+SURVEYED = ("bram", "anna")  # the declarer and the resolver: everyone who acted up to the resolve
+RESOLVE_VALUES = {
+    "summary": {"value": {"type": "plain_text_input", "value": "Portal closed, affected customers emailed"}},
+    "impact": {"value": {"type": "plain_text_input", "value": "1,200 customers"}},
+    "lessons": {"value": {"type": "plain_text_input", "value": "Pre-approve a holding statement"}},
+}
 SECRETS = ("xoxb-", "xapp-", SIGNING_SECRET)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    full = is_full(metafunc.config)
     if "crash_at" in metafunc.fixturenames:
         last = DECLARE_POINTS + APPROVE_POINTS
-        points = list(range(1, last + 1)) if is_full(metafunc.config) else [*range(1, last + 1, 3), last]
+        points = list(range(1, last + 1)) if full else [*range(1, last + 1, 3), last]
         metafunc.parametrize(
             "crash_at",
             points,
             ids=[f"kill-after-call-{n}-of-{'declare' if n <= DECLARE_POINTS else 'approve'}" for n in points],
         )
+    if "resolve_at" in metafunc.fixturenames:
+        points = list(range(1, RESOLVE_POINTS + 1)) if full else sorted(RESOLVE_SAMPLE)
+        metafunc.parametrize("resolve_at", points, ids=[f"kill-after-call-{n}-of-resolve" for n in points])
 
 
 # ---- the real process ---------------------------------------------------------------------------------------
@@ -110,8 +138,43 @@ def approve(emu: SlackEmulator, db: Path, bot: ServeProcess) -> None:
             return
 
 
+def resolved(db: Path) -> bool:
+    return read(db, lambda s: s.incidents()[0].status == "resolved")
+
+
+def closed(db: Path) -> bool:
+    """Every closing step recorded (the survey DMs come last), or one refused: the closing run is over."""
+
+    def over(store: Store) -> bool:
+        incident = store.incidents()[0]
+        done = store.deliveries(incident.id)
+        surveyed = all(f"{incident.id}:survey:{ID[who]}" in done for who in SURVEYED)
+        return surveyed or bool(store.events(incident.id, "closing_failed"))
+
+    return read(db, over)
+
+
+def resolve(emu: SlackEmulator, db: Path, bot: ServeProcess) -> None:
+    """anna types `/crisis resolve` in the channel and sends the form; returns once the closing steps are over
+    (or once the process is gone). In a resolved incident the command itself re-runs the missing closing steps."""
+    incident = read(db, lambda s: s.incidents()[0])
+    already = incident.status == "resolved"
+    forms = len(emu.views(ID["anna"]))
+    emu.slash_command(ID["anna"], "resolve", channel_id=incident.channel_id)
+    if not already:
+        emu.wait_for(lambda: bot.died() or len(emu.views(ID["anna"])) > forms, timeout=10)
+        if bot.died():
+            return
+        form = emu.open_view(ID["anna"])
+        assert form is not None and form["callback_id"] == "resolve"
+        emu.submit_view(ID["anna"], form["id"], RESOLVE_VALUES)
+    emu.wait_for(lambda: bot.died() or closed(db), timeout=20)
+
+
 # ---- the state a run leaves ----------------------------------------------------------------------------------
 def kind_of(message: dict[str, Any]) -> str:
+    if message.get("files"):
+        return "files:" + ",".join(sorted(f["name"] for f in message["files"]))
     blocks = message.get("blocks") or []
     for block in blocks:
         found = re.fullmatch(r"draft-(\d+)", str(block.get("block_id", "")))
@@ -123,7 +186,8 @@ def kind_of(message: dict[str, Any]) -> str:
 
 
 def state(emu: SlackEmulator, db: Path) -> dict[str, Any]:
-    """Everything a declare and approval leave in Slack and the database, without ids and times that differ."""
+    """Everything a declare, approval or resolve leaves in Slack and the database, without ids and times that
+    differ."""
     [incident] = read(db, lambda s: s.incidents())
     events = read(db, lambda s: s.events(incident.id))
     channels = [c for c in emu.calls_to("conversations.create") if c.response.get("ok")]
@@ -135,6 +199,15 @@ def state(emu: SlackEmulator, db: Path) -> dict[str, Any]:
         "topic": channel["topic"]["value"],
         "messages": sorted(kind_of(m) for m in emu.messages(incident.channel_id)),
         "pins": [kind_of(emu.message(incident.channel_id, p["ts"]) or {}) for p in emu.pins(incident.channel_id)],
+        "buttons": sorted(  # what the redraws leave: a resolved incident's header and drafts lose their buttons
+            (
+                kind_of(m),
+                tuple(e["action_id"] for b in m.get("blocks") or [] if b["type"] == "actions" for e in b["elements"]),
+            )
+            for m in emu.messages(incident.channel_id)
+            if m.get("blocks")
+        ),
+        "files shared": sorted(f["name"] for f in emu.files if incident.channel_id in f["channels"]),
         "dms": {name: [kind_of(m) for m in emu.dms(ID[name]) if incident.code in m.get("text", "")] for name in OWNERS},
         "events": sorted(
             (e.kind, e.actor, str(e.data.get("user", "")), str(e.data.get("network", ""))) for e in events
@@ -162,6 +235,30 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             emulator.wait_for(lambda: "draft_approve" not in approve_buttons(emulator, path)[2], timeout=10)
         finally:
             bot.stop()
+        return state(emulator, path)
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture(scope="module")
+def clean_resolve(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The state the same declare and resolve leave when nothing crashes; checks the resolve's crash points."""
+    emulator = SlackEmulator(token=BOT_TOKEN, signing_secret=SIGNING_SECRET, scopes=manifest_scopes()).start()
+    try:
+        for person in CAST:
+            emulator.add_user(person.id, person.name, real_name=person.real_name)
+        path = staffed(tmp_path_factory.mktemp("clean-resolve") / "crisis.db")
+        bot = serve_against(emulator, path, clock_speed=1)
+        try:
+            declare(emulator, path, bot)
+            since = len(emulator.calls)
+            resolve(emulator, path, bot)
+            assert closed(path) and resolved(path)
+        finally:
+            bot.stop()
+        # the calls that pass a crash point (not the raw file uploads, not answers through response_url)
+        calls = [c.method for c in emulator.calls[since:] if c.method not in ("upload", "response_url")]
+        assert len(calls) == RESOLVE_POINTS, calls
         return state(emulator, path)
     finally:
         emulator.stop()
@@ -195,6 +292,40 @@ def test_declare_and_approve_survive_a_kill_9(
         bot.stop()
     after = state(emu, db)
     for part, expected in clean.items():
+        assert after[part] == expected, part
+    for call in emu.calls:  # the read-back after the restart included: all within the manifest's scopes
+        assert call.response.get("error") != "missing_scope", (call.method, call.response)
+    for call in emu.calls[since:]:
+        if call.method in ("chat.postMessage", "chat.update") and isinstance(call.args.get("blocks"), list):
+            assert validate_message_blocks(call.args["blocks"]) == []
+    for output in (crashed_output, bot.output()):
+        assert not [s for s in SECRETS if s in output], "a secret reached the log"
+        assert "Traceback" not in output
+
+
+def test_resolve_survives_a_kill_9(
+    emu: SlackEmulator, db: Path, resolve_at: int, clean_resolve: dict[str, Any]
+) -> None:
+    bot = serve_against(emu, db, clock_speed=1, crash_at=f"web_api_call:{DECLARE_POINTS + resolve_at}")
+    try:
+        declare(emu, db, bot)
+        assert ready(db) and not bot.died(), "the declare did not finish before the resolve's crash point"
+        resolve(emu, db, bot)
+        assert bot.wait_exit() == 137, "the process did not die at the crash point"
+    finally:
+        bot.stop()
+    crashed_output = bot.output()
+
+    # restarted, no crash point: anna types `/crisis resolve` again in the channel
+    bot = serve_against(emu, db, clock_speed=1)
+    try:
+        since = len(emu.calls)
+        resolve(emu, db, bot)
+        assert resolved(db) and closed(db), "the re-run did not finish the closing steps"
+    finally:
+        bot.stop()
+    after = state(emu, db)
+    for part, expected in clean_resolve.items():
         assert after[part] == expected, part
     for call in emu.calls:  # the read-back after the restart included: all within the manifest's scopes
         assert call.response.get("error") != "missing_scope", (call.method, call.response)

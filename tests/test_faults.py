@@ -620,6 +620,36 @@ def test_resolve_notice_names_the_refused_steps_and_how_to_redo_them(tmp_path: P
         )
 
 
+def test_resolve_rerun_that_cannot_look_a_tried_step_up_leaves_it_for_the_next(tmp_path: Path) -> None:
+    """A closing step tried before (here a refused upload) is looked up in Slack before it is redone; when the
+    look-up itself fails the step is not redone blindly but named again, with Retry, and the next Retry does it."""
+    with fresh_desk(tmp_path / "crisis.db") as crisis:
+        incident = ready_to_resolve(crisis)
+        seen = len(crisis.emu.ephemerals(ID["anna"]))
+        crisis.local.settle()
+        crisis.emu.fail("files.completeUploadExternal", error="channel_not_found")
+        resolve(crisis, incident)
+        [notice] = notices(crisis, "anna", seen)
+        assert crisis.store.delivery(f"{incident.id}:try:report") and shared_files(crisis) == []
+
+        crisis.emu.fail("conversations.history", error="channel_not_found")
+        calls = len(crisis.emu.calls)
+        answer = retry(crisis, "anna", notice)
+        assert [c.method for c in crisis.emu.calls[calls:] if c.method != "response_url"] == [
+            "auth.test",
+            "conversations.history",
+        ]  # only the look-up: no upload while we cannot tell whether the first one landed
+        assert answer.startswith(f"⚠️ {incident.code} is resolved, but Slack refused: uploading the evaluation report.")
+        assert shared_files(crisis) == [] and crisis.store.delivery(f"{incident.id}:try:report")
+
+        [notice] = [e for e in crisis.emu.ephemerals(ID["anna"]) if e["text"] == answer]
+        answer = retry(crisis, "anna", notice)
+        assert (
+            answer == f"✅ {incident.code}: every closing step is done now. This time: uploading the evaluation report."
+        )
+        assert len(shared_files(crisis)) == 2 and crisis.store.delivery(f"{incident.id}:try:report") is None
+
+
 def test_resolve_rerun_with_nothing_missing_says_so_and_changes_nothing(tmp_path: Path, clean: dict[str, Any]) -> None:
     with fresh_desk(tmp_path / "crisis.db") as crisis:
         incident = ready_to_resolve(crisis)

@@ -4,15 +4,14 @@ Like declare's Provisioner, every step is recorded in the store's `deliveries` o
 (`<incident>:redraw:header`, `:redraw:draft:<id>`, `:closing`, `:report`, `:survey:<user>`; the closing drafts
 are the Provisioner's own `:draft:<id>`). A run Slack interrupted is finished by running it again (the Retry
 button on the resolver's notice, or `/crisis resolve` typed again in the channel): only what is missing is done,
-nothing twice. Runs for one incident take turns, so a double click or a retry during the first run does the
-missing steps once; the second finds nothing left to do.
+nothing twice. Runs for one incident take turns (with declare's set-up too: one lock per incident), so a double
+click or a retry during the first run does the missing steps once; the second finds nothing left to do.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,9 @@ from bot.incidents.lifecycle import participants
 from bot.messages import duration
 from bot.models import Draft, Incident
 from bot.report import write_report
+from bot.slack import readback
 from bot.slack.blocks import text_with_buttons
+from bot.slack.provision import one_run_at_a_time
 from bot.slack.text import Wording, channel_link, mention
 
 if TYPE_CHECKING:
@@ -38,14 +39,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("crisisbot.slack")
 PROVISION = "provision"  # the closing drafts (and anything declare left undone): the Provisioner's own steps
 
-_LOCKS: dict[int, threading.Lock] = {}
-_LOCKS_LOCK = threading.Lock()
+
+def report_name(incident: Incident) -> str:
+    """The report's file name: how a later run recognises its upload in the channel (a share has no metadata)."""
+    return f"report-{incident.code}.md"
 
 
-def _turn(incident_id: int) -> threading.Lock:
-    """One lock per incident: closing runs for the same incident wait for each other."""
-    with _LOCKS_LOCK:
-        return _LOCKS.setdefault(incident_id, threading.Lock())
+@dataclass
+class Step:
+    name: str
+    call: Callable[[], str]  # does it; returns the ref to note
+    # a step that is not safe to repeat: (the try's wall-clock time) → its ref in Slack, or None when not there
+    look: Callable[[float], str | None] | None = None
 
 
 @dataclass
@@ -67,7 +72,7 @@ class Closer:
     def pending(self, incident: Incident) -> list[str]:
         """The steps not yet done for `incident`, from the store alone (no Slack call)."""
         done = self.desk.store.deliveries(incident.id)
-        return [name for name, _ in self._steps(incident) if not self._done(incident, name, done)]
+        return [step.name for step in self._steps(incident) if not self._done(incident, step.name, done)]
 
     def _done(self, incident: Incident, name: str, done: dict[str, str]) -> bool:
         if name != PROVISION:
@@ -78,51 +83,93 @@ class Closer:
     # ---- the run ---------------------------------------------------------------------------------
     def run(self, incident: Incident) -> Closed:
         """Do every closing step not yet done, in the order people read them; report the ones Slack refused."""
-        with _turn(incident.id):
+        with one_run_at_a_time(incident.id):  # the same lock as the Provisioner's: re-entrant
             incident = self.desk.store.incident(incident.id)
             result = Closed(incident)
             before = self.desk.store.deliveries(incident.id)
-            for name, call in self._steps(incident):
-                if self._done(incident, name, self.desk.store.deliveries(incident.id)):
+            for step in self._steps(incident):
+                if self._done(incident, step.name, self.desk.store.deliveries(incident.id)):
                     continue
-                if name == PROVISION:
+                if step.name == PROVISION:
                     result.failed += self.slack.provision(self.client, incident)
                 else:
-                    self._do(incident, name, call, result)
+                    self._do(incident, step, result)
             after = self.desk.store.deliveries(incident.id)
-            result.did = [key.split(":", 1)[1] for key in after if key not in before]
+            names = [key.split(":", 1)[1] for key in after if key not in before]
+            result.did = [name for name in names if not name.startswith("try:")]  # a try is bookkeeping
             result.incident = self.desk.store.incident(incident.id)
             return result
 
-    def _steps(self, incident: Incident) -> list[tuple[str, Callable[[], str]]]:
-        store = self.desk.store
-        steps: list[tuple[str, Callable[[], str]]] = []
+    def _steps(self, incident: Incident) -> list[Step]:
+        store, client, code = self.desk.store, self.client, incident.code
+        channel = str(incident.channel_id)
+        steps: list[Step] = []
         if store.delivery(f"{incident.id}:header") and incident.channel_id:
-            steps.append(("redraw:header", lambda: self._redraw(incident)))
+            steps.append(Step("redraw:header", lambda: self._redraw(incident)))
         closing_kind = self.desk.playbook(incident.scenario).drafts.resolve
         for draft in store.drafts(incident.id):
             if draft.kind != closing_kind and draft.message_ts and incident.channel_id:
-                steps.append((f"redraw:draft:{draft.id}", lambda draft=draft: self._redraw(incident, draft)))
-        steps.append(("closing", lambda: self._closing(incident)))
-        steps.append((PROVISION, lambda: ""))
-        steps.append(("report", lambda: self._report(incident)))
+                steps.append(Step(f"redraw:draft:{draft.id}", lambda draft=draft: self._redraw(incident, draft)))
+        steps.append(
+            Step(
+                "closing",
+                lambda: self._closing(incident),
+                look=lambda since: readback.find_messages(client, channel, code, {"closing"}, since).get("closing"),
+            )
+        )
+        steps.append(Step(PROVISION, lambda: ""))
+        steps.append(
+            Step(
+                "report",
+                lambda: self._report(incident),
+                look=lambda since: readback.find_file(client, channel, report_name(incident), since),
+            )
+        )
         for person in participants(self.desk, incident, until_resolved=True):
-            steps.append((f"survey:{person}", lambda person=person: self._survey(incident, person)))
+            name = f"survey:{person}"
+            steps.append(
+                Step(
+                    name,
+                    lambda person=person: self._survey(incident, person),
+                    look=lambda since, person=person, name=name: readback.find_dm(client, person, code, name, since),
+                )
+            )
         return steps
 
-    def _do(self, incident: Incident, name: str, call: Callable[[], str], result: Closed) -> None:
+    def _do(self, incident: Incident, step: Step, result: Closed) -> None:
+        """Find the step in Slack if a dead run tried it; else note it as tried, do it, and note it as done."""
+        store = self.desk.store
+        if step.look:
+            tried = store.delivery(f"{incident.id}:try:{step.name}")
+            if tried:  # a run that died after this call went out: Slack may have it, its answer was lost
+                try:
+                    ref = step.look(readback.tried_at(tried))
+                except (SlackApiError, OSError) as exc:  # could not check: not redone (it may be there), Retry
+                    self._refused(incident, step.name, exc, result, reading_back=True)
+                    return
+                if ref:
+                    log.info("resolve %s: found in Slack, done before a restart: %s", incident.code, step.name)
+                    store.record_deliveries(incident.id, {step.name: ref}, self.desk.now())
+                    return
+            store.note_tries(incident.id, {step.name: readback.tried()}, self.desk.now())
         try:
-            ref = call()
+            ref = step.call()
         except (SlackApiError, OSError) as exc:  # refused, or no answer once the retry handlers gave up
-            why = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
-            log.warning("resolve %s: step %s failed: %s", incident.code, name, why)
-            result.failed.append(name)
+            self._refused(incident, step.name, exc, result)
             return
         except (CrisisError, SecurityError) as exc:  # the report's template is broken: the rest still happens
-            log.warning("resolve %s: step %s failed: %s", incident.code, name, exc)
-            result.failed.append(name)
+            log.warning("resolve %s: step %s failed: %s", incident.code, step.name, exc)
+            result.failed.append(step.name)
             return
-        self.desk.store.record_delivery(f"{incident.id}:{name}", incident.id, ref, self.desk.now())
+        store.record_deliveries(incident.id, {step.name: ref}, self.desk.now())  # and forgets the try
+
+    def _refused(
+        self, incident: Incident, name: str, exc: SlackApiError | OSError, result: Closed, reading_back: bool = False
+    ) -> None:
+        why = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+        what = f"{name} (looking it up after a restart)" if reading_back else name
+        log.warning("resolve %s: step %s failed: %s", incident.code, what, why)
+        result.failed.append(name)
 
     # ---- steps -----------------------------------------------------------------------------------
     def _redraw(self, incident: Incident, draft: Draft | None = None) -> str:
@@ -139,6 +186,7 @@ class Closer:
         took = (incident.resolved_at or event.at) - incident.detected_at
         response = self.client.chat_postMessage(
             channel=incident.channel_id,
+            metadata=readback.tag(incident.code, "closing"),
             text=say(
                 "resolve.closing",
                 code=incident.code,
@@ -157,7 +205,7 @@ class Closer:
         with tempfile.TemporaryDirectory(prefix="crisisbot-report-") as folder:
             names = self.slack.user_names(self.client, participants(self.desk, incident))
             markdown, chart = write_report(
-                self.desk, incident, say.language, Path(folder) / f"report-{incident.code}.md", user_names=names
+                self.desk, incident, say.language, Path(folder) / report_name(incident), user_names=names
             )
             response = self.client.files_upload_v2(
                 channel=incident.channel_id,
@@ -178,7 +226,12 @@ class Closer:
             style="primary",
         )
         text = say("survey.dm", code=incident.code, title=incident.title)
-        response = self.client.chat_postMessage(channel=user, text=text, blocks=text_with_buttons(text, [button]))
+        response = self.client.chat_postMessage(
+            channel=user,
+            text=text,
+            blocks=text_with_buttons(text, [button]),
+            metadata=readback.tag(incident.code, f"survey:{user}"),
+        )
         return f"{response['channel']}:{response['ts']}"
 
 

@@ -8,12 +8,10 @@ header, which needs the header's ts).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import secrets
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -88,14 +86,16 @@ class Step:
     then: Callable[[str], None] | None = None  # bookkeeping noted with it, in the same transaction
 
 
-_RUNNING: dict[int, threading.Lock] = {}
+_RUNNING: dict[int, threading.RLock] = {}
 _RUNNING_LOCK = threading.Lock()
 
 
-def _one_run_at_a_time(incident_id: int) -> threading.Lock:
-    """Two runs for one incident (the same declare typed twice at once) take turns; the second finds it done."""
+def one_run_at_a_time(incident_id: int) -> threading.RLock:
+    """One lock per incident for every run that talks to Slack about it (declare's set-up, resolve's closing
+    steps): two runs (the same declare typed twice at once, a double click on Retry) take turns, and the second
+    finds done what the first did. Re-entrant: the closing steps run the Provisioner while holding it."""
     with _RUNNING_LOCK:
-        return _RUNNING.setdefault(incident_id, threading.Lock())
+        return _RUNNING.setdefault(incident_id, threading.RLock())
 
 
 class Provisioner:
@@ -106,7 +106,7 @@ class Provisioner:
 
     def run(self, incident: Incident) -> Provisioned:
         """Do every step not yet done for `incident`; report the ones Slack refused."""
-        with _one_run_at_a_time(incident.id):
+        with one_run_at_a_time(incident.id):
             return self._run(self.desk.store.incident(incident.id) or incident)
 
     def _run(self, incident: Incident) -> Provisioned:
@@ -135,7 +135,7 @@ class Provisioner:
         """Find what a dead run left, note the rest as tried, do it in parallel, note all that worked at once."""
         found, unknown = self._read_back(incident, steps)
         todo = [s for s in steps if s.name not in found and s.name not in unknown]
-        self.desk.store.note_tries(incident.id, {s.name: _tried() for s in todo}, self.desk.now())
+        self.desk.store.note_tries(incident.id, {s.name: readback.tried() for s in todo}, self.desk.now())
         outcomes = list(_pool().map(lambda step: self._do(incident, step), todo))
         refs = {**found, **{s.name: ref for s, ref in zip(todo, outcomes, strict=True) if ref is not None}}
         with self.desk.store.transaction():
@@ -149,7 +149,9 @@ class Provisioner:
     def _read_back(self, incident: Incident, steps: list[Step]) -> tuple[dict[str, str], set[str]]:
         """Steps a dead run tried: those Slack has (name → ref), and those we could not check (not redone)."""
         done = self.desk.store.deliveries(incident.id)
-        tried = {s.name: _tried_at(done[k]) for s in steps if s.look and (k := f"{incident.id}:try:{s.name}") in done}
+        tried = {
+            s.name: readback.tried_at(done[k]) for s in steps if s.look and (k := f"{incident.id}:try:{s.name}") in done
+        }
         if not tried:
             return {}, set()
         since = min(tried.values())
@@ -202,7 +204,7 @@ class Provisioner:
                 return self._note_channel(incident, found["channel"])
         for attempt in range(5):
             name = channel_name(incident, attempt)
-            self.desk.store.note_tries(incident.id, {"channel": _tried(name)}, self.desk.now())
+            self.desk.store.note_tries(incident.id, {"channel": readback.tried(name)}, self.desk.now())
             try:
                 response = self.client.conversations_create(name=name, is_private=incident.private)
             except SlackApiError as exc:
@@ -220,7 +222,7 @@ class Provisioner:
         return incident
 
     def _find_channel(self, incident: Incident, tried: str) -> dict[str, dict]:
-        name, since = _tried_name(tried), _tried_at(tried)
+        name, since = readback.tried_name(tried), readback.tried_at(tried)
         taken = lambda channel: self.desk.store.incident_by_channel(channel) is not None  # noqa: E731
         channel = readback.find_channel(self.client, name, incident.private, since, taken) if name else None
         return {"channel": channel} if channel else {}
@@ -375,19 +377,6 @@ def _ask(incident: Incident, call: Callable[[], Any], step: str = "read back") -
 
 def _found(name: str, ref: str | None) -> dict[str, str]:
     return {name: ref} if ref else {}
-
-
-def _tried(name: str = "") -> str:
-    """What a try notes: the wall-clock time (Slack's ts are wall-clock, our clock may run fast) and a name."""
-    return json.dumps({"at": time.time(), "name": name} if name else {"at": time.time()})
-
-
-def _tried_at(tried: str) -> float:
-    return float(json.loads(tried)["at"])
-
-
-def _tried_name(tried: str) -> str:
-    return str(json.loads(tried).get("name", ""))
 
 
 def _ok(response) -> str:

@@ -1,13 +1,16 @@
-"""Find in Slack what a process that died mid-declare had already done but not yet noted.
+"""Find in Slack what a process that died mid-declare or mid-resolve had already done but not yet noted.
 
-Every message the provisioner posts carries Slack message metadata naming its incident and step, and every
-step is noted as *tried* (with the wall-clock time) before its call goes out. A step tried but not noted as
-done may or may not have reached Slack; these look-ups answer which, so a restarted bot finishes the set-up
-without repeating it. Only a resumed run pays for them: a first run has nothing tried.
+Every message the provisioner and the closing steps post carries Slack message metadata naming its incident
+and step, and every step is noted as *tried* (with the wall-clock time) before its call goes out. A step tried
+but not noted as done may or may not have reached Slack; these look-ups answer which, so a restarted bot
+finishes the set-up or the closing without repeating it. Only a resumed run pays for them: a first run has
+nothing tried. A file share carries no metadata: the report is known by its file name (`find_file`).
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +20,20 @@ from slack_sdk.models.metadata import Metadata
 STEP_EVENT = "crisisbot_step"
 MAX_PAGES = 20  # an incident channel read back minutes after its declare holds a handful of messages
 SKEW = 120.0  # seconds: our clock and Slack's may disagree; look a little further back than the attempt
+
+
+def tried(name: str = "") -> str:
+    """What a try notes: the wall-clock time (Slack's ts are wall-clock, our clock may run fast) and a name."""
+    return json.dumps({"at": time.time(), "name": name} if name else {"at": time.time()})
+
+
+def tried_at(note: str) -> float:
+    """When a try was noted (wall-clock seconds): look in Slack from there on."""
+    return float(json.loads(note)["at"])
+
+
+def tried_name(note: str) -> str:
+    return str(json.loads(note).get("name", ""))
 
 
 def tag(code: str, step: str) -> Metadata:
@@ -47,6 +64,24 @@ def find_dm(client: WebClient, user: str, code: str, step: str, since: float) ->
     channel = client.conversations_open(users=user)["channel"]["id"]
     found = find_messages(client, channel, code, {step}, since)
     return f"{channel}:{found[step]}" if step in found else None
+
+
+def find_file(client: WebClient, channel: str, filename: str, since: float) -> str | None:
+    """The ids (comma-separated, as an upload notes them) of the files of this bot's first share in `channel`
+    since `since` that holds a file named `filename`, or None: an upload whose answer was lost."""
+    me = client.auth_test()["user_id"]
+    found: str | None = None
+    cursor: str | None = None
+    for _ in range(MAX_PAGES):
+        response = client.conversations_history(channel=channel, oldest=f"{since - SKEW:.6f}", limit=200, cursor=cursor)
+        for message in response.get("messages", []):  # newest first: the last match is the first share
+            files = [f for f in message.get("files") or [] if isinstance(f, dict)]
+            if any(f.get("name") == filename and f.get("user", message.get("user")) == me for f in files):
+                found = ",".join(str(f.get("id", "")) for f in files)
+        cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+        if not cursor:
+            break
+    return found
 
 
 def find_channel(
