@@ -71,7 +71,7 @@ RETRIED = ("5xx", "429", "slow")  # slack_sdk retries these: the flow completes 
 SAMPLE = {
     "declare": {"5xx": (0, 1), "429": (0, 3), "slow": (1, 3), "timeout": (1, 6), "refused": (1, 3), "lost": (1, 2)},
     "approve": {"5xx": (0, 1), "429": (1, 2), "slow": (1, 2), "timeout": (3, 4), "refused": (0, 1), "lost": (1, 2)},
-    "resolve": {"5xx": (0, 3), "429": (2, 6), "slow": (5, 8), "timeout": (0, 14), "refused": (1, 3)},
+    "resolve": {"5xx": (0, 3), "429": (2, 6), "slow": (5, 8), "timeout": (0, 14), "refused": (1, 3), "lost": (4, 4)},
 }
 CALLS = {"declare": DECLARE_CALLS, "approve": APPROVE_CALLS, "resolve": RESOLVE_CALLS}
 
