@@ -539,6 +539,13 @@ class Store(TimerStore):
             with self.transaction() as db:
                 db["deliveries"].upsert_all(rows, pk="key")
 
+    def forget_tries(self, incident_id: int, steps: list[str]) -> None:
+        """Drop the try notes of steps recorded under keys of their own (the outbox's `outbox:<row>:<n>`)."""
+        tries = [f"{incident_id}:try:{step}" for step in steps]
+        if tries:
+            with self.transaction() as db:
+                db.execute(f"DELETE FROM deliveries WHERE key IN ({', '.join('?' * len(tries))})", tries)
+
     def record_deliveries(self, incident_id: int, refs: dict[str, str], at: datetime) -> None:
         """Note steps as done (`<id>:<step>` → ref) and forget that they were tried, in one transaction."""
         if not refs:

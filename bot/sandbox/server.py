@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -157,10 +158,8 @@ class ApiServer:
         response = self._dispatch(method, args, token)
         self.record(method, args, 200, {**response, "lost_response": True})
         time.sleep(fault.hang_seconds)
-        try:
+        with contextlib.suppress(OSError):  # the client has long hung up
             _send(req, 200, response)
-        except OSError:  # the client has long hung up
-            pass
 
     def _response_url(self, req: BaseHTTPRequestHandler, hook_id: str, body: bytes) -> None:
         payload: Any

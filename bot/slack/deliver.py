@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime
 
@@ -15,12 +16,15 @@ from bot.faults import crash_point
 from bot.incidents.desk import Desk
 from bot.messages import local_time
 from bot.models import Incident, OutboxMessage
+from bot.slack import readback
 from bot.slack.blocks import text_with_buttons
 from bot.slack.flows import SlackDesk
 from bot.slack.provision import channel_url
 from bot.slack.text import Wording, channel_link, mention
 
 log = logging.getLogger("crisisbot.slack")
+USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+CONVERSATION_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
 
 
 class SlackDeliverer:
@@ -51,11 +55,12 @@ class SlackDeliverer:
         incident = self.desk.store.incident(message.incident_id)
         if not incident.channel_id:
             raise RuntimeError(f"{incident.code} has no channel yet")
-        self._row, self._step = message, 0
+        self._row, self._step, self._code = message, 0, incident.code
         self.handlers[message.kind](incident, message, self.slack.say(incident.language))
 
     _row: OutboxMessage | None = None
     _step = 0
+    _code = ""
 
     def report_failure(self, message: OutboxMessage, error: str) -> None:
         self._row = None
@@ -242,11 +247,29 @@ class SlackDeliverer:
             return
         key = f"outbox:{row.id}:{self._step}"
         self._step += 1
-        if self.desk.store.delivery(key) is not None:
+        store, code = self.desk.store, self._code
+        if store.delivery(key) is not None:
             return
-        response = self.client.chat_postMessage(channel=channel, text=text, blocks=text_with_buttons(text, buttons))
-        crash_point("slack_accepted")  # the one remaining duplicate window: Slack has it, we have not noted it
-        self.desk.store.record_delivery(key, row.incident_id, str(response.get("ts")), self.desk.now())
+        tried = store.delivery(f"{row.incident_id}:try:{key}")
+        ts = self._look_up(channel, code, key, readback.tried_at(tried)) if tried else None
+        if ts is None:
+            store.note_tries(row.incident_id, {key: readback.tried()}, self.desk.now())
+            ts = self.client.chat_postMessage(
+                channel=channel, text=text, blocks=text_with_buttons(text, buttons), metadata=readback.tag(code, key)
+            ).get("ts")
+            crash_point("slack_accepted")  # Slack has it, we have not noted it: the next run finds it by its tag
+        with store.transaction():
+            store.record_delivery(key, row.incident_id, str(ts), self.desk.now())
+            store.forget_tries(row.incident_id, [key])
+
+    def _look_up(self, channel: str, code: str, step: str, since: float) -> str | None:
+        """The ts of this step's message if a run that died had Slack post it; raises when Slack cannot say."""
+        if USER_ID.fullmatch(channel):
+            ref = readback.find_dm(self.client, channel, code, step, since)
+            return ref.split(":", 1)[1] if ref else None
+        if CONVERSATION_ID.fullmatch(channel):
+            return readback.find_messages(self.client, channel, code, {step}, since).get(step)
+        return None  # a channel given by name (the announcements channel): history needs its id; posted again
 
     def _time(self, when: datetime, say: Wording) -> str:
         return local_time(when, say.language, self.desk.settings.tz)
