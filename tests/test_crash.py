@@ -335,3 +335,39 @@ def test_resolve_survives_a_kill_9(
     for output in (crashed_output, bot.output()):
         assert not [s for s in SECRETS if s in output], "a secret reached the log"
         assert "Traceback" not in output
+
+
+# A crash during the re-run too: the first kill leaves steps tried, the second one lands among the look-ups
+# (conversations.history / open / list) or the steps that follow them.
+TWICE = [(6, 2), (11, 1), (2, 3)]
+TWICE_FULL = [(first, second) for first in (2, 4, 6, 9, 11, 13) for second in (1, 2, 3, 5)]
+
+
+@pytest.mark.parametrize("case", TWICE_FULL, ids=[f"kill-after-{a}-then-after-{b}" for a, b in TWICE_FULL])
+def test_declare_survives_a_second_kill_9_during_its_re_run(
+    emu: SlackEmulator, db: Path, case: tuple[int, int], clean: dict[str, Any], full: bool
+) -> None:
+    if case not in TWICE and not full:
+        pytest.skip("--full runs every pair")
+    first, second = case
+    for crash_at in (first, second):
+        bot = serve_against(emu, db, clock_speed=1, crash_at=f"web_api_call:{crash_at}")
+        try:
+            if not ready(db):
+                declare(emu, db, bot)
+            if not ready(db):  # the re-run may finish in fewer calls than the second crash point
+                assert bot.wait_exit() == 137, "the process neither died nor finished"
+        finally:
+            bot.stop()
+    bot = serve_against(emu, db, clock_speed=1)
+    try:
+        if not ready(db):
+            declare(emu, db, bot)
+        assert ready(db)
+        approve(emu, db, bot)
+        emu.wait_for(lambda: "draft_approve" not in approve_buttons(emu, db)[2], timeout=10)
+    finally:
+        bot.stop()
+    after = state(emu, db)
+    for part, expected in clean.items():
+        assert after[part] == expected, part

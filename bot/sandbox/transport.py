@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
@@ -65,7 +66,8 @@ def send_signed(
             status, text = resp.status, resp.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
         status, text = exc.code, exc.read().decode("utf-8", "replace")
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+    except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
+        # unreachable, too slow, or gone mid-answer (a killed bot): for Slack, no answer at all
         status, text = 0, f"{type(exc).__name__}: {exc}"
     elapsed = time.perf_counter() - started
     parsed: dict[str, Any] | None = None
