@@ -220,6 +220,7 @@ def full(pytestconfig: pytest.Config) -> bool:
 RELIABILITY = (
     ("Web API faults injected one at a time (declare, approve, resolve)", "test_faults.py", "_survives_a_failure["),
     ("kill -9 of crisisbot serve mid-flow, restart, re-run = clean run", "test_crash.py", "_kill_9["),
+    ("kill -9 during a declare and again during its re-run = clean run", "test_crash.py", "_second_kill_9_"),
     ("kill -9 around a timer firing or an outbox delivery, restart", "test_restart.py", "test_crash_"),
     ("real SIGKILL mid-run, restart", "test_restart.py", "test_real_sigkill"),
     ("forged or stale signatures refused with 401", "test_security.py", "test_forged_or_stale_request"),
