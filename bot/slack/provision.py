@@ -8,6 +8,7 @@ header, which needs the header's ts).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import secrets
@@ -149,39 +150,15 @@ class Provisioner:
     def _read_back(self, incident: Incident, steps: list[Step]) -> tuple[dict[str, str], set[str]]:
         """Steps a dead run tried: those Slack has (name → ref), and those we could not check (not redone)."""
         done = self.desk.store.deliveries(incident.id)
-        tried = {
-            s.name: readback.tried_at(done[k]) for s in steps if s.look and (k := f"{incident.id}:try:{s.name}") in done
-        }
+        tried = [s for s in steps if s.look and f"{incident.id}:try:{s.name}" in done]
         if not tried:
             return {}, set()
-        since = min(tried.values())
-        in_channel = {name for name in tried if next(s for s in steps if s.name == name).look == "channel"}
-        lookups: list[tuple[set[str], Callable[[], dict[str, str]]]] = []
-        if in_channel:
-            lookups.append(
-                (
-                    in_channel,
-                    lambda: readback.find_messages(
-                        self.client, str(incident.channel_id), incident.code, in_channel, since
-                    ),
-                )
-            )
-        for step in steps:
-            if step.name in tried and step.look and step.look.startswith("dm:"):
-                user, name = step.look[3:], step.name
-                lookups.append(
-                    (
-                        {name},
-                        lambda user=user, name=name: _found(
-                            name, readback.find_dm(self.client, user, incident.code, name, since)
-                        ),
-                    )
-                )
+        since = min(readback.tried_at(done[f"{incident.id}:try:{s.name}"]) for s in tried)
+        lookups = self._lookups(incident, tried, since)
+        answers = _pool().map(lambda lookup: _ask(incident, lookup[1]), lookups)
         found: dict[str, str] = {}
         unknown: set[str] = set()
-        for names, answer in zip(
-            (n for n, _ in lookups), _pool().map(lambda lookup: _ask(incident, lookup[1]), lookups), strict=True
-        ):
+        for (names, _), answer in zip(lookups, answers, strict=True):
             if answer is None:
                 unknown |= names
             else:
@@ -189,6 +166,21 @@ class Provisioner:
         if found:
             log.info("declare %s: found in Slack, done before a restart: %s", incident.code, ", ".join(sorted(found)))
         return found, unknown
+
+    def _lookups(
+        self, incident: Incident, tried: list[Step], since: float
+    ) -> list[tuple[set[str], Callable[[], dict[str, str]]]]:
+        """One history read for the channel's messages, one DM read per person: (steps it answers, the call)."""
+        client, code, channel = self.client, incident.code, str(incident.channel_id)
+        in_channel = {s.name for s in tried if s.look == "channel"}
+        lookups: list[tuple[set[str], Callable[[], dict[str, str]]]] = []
+        if in_channel:
+            lookups.append((in_channel, lambda: readback.find_messages(client, channel, code, in_channel, since)))
+        for step in tried:
+            if step.look and step.look.startswith("dm:"):
+                user = step.look.removeprefix("dm:")
+                lookups.append(({step.name}, functools.partial(_find_dm, client, user, code, step.name, since)))
+        return lookups
 
     # ---- steps ---------------------------------------------------------------------------------
     def _channel(self, incident: Incident, result: Provisioned) -> Incident:
@@ -375,8 +367,9 @@ def _ask(incident: Incident, call: Callable[[], Any], step: str = "read back") -
     return None
 
 
-def _found(name: str, ref: str | None) -> dict[str, str]:
-    return {name: ref} if ref else {}
+def _find_dm(client: WebClient, user: str, code: str, step: str, since: float) -> dict[str, str]:
+    ref = readback.find_dm(client, user, code, step, since)
+    return {step: ref} if ref else {}
 
 
 def _ok(response) -> str:
