@@ -214,6 +214,15 @@ def test_claim_request_is_true_once_per_key(store: Store) -> None:
     assert store.claim_request("slack-retry-2", AT) is True
 
 
+def test_only_the_claim_skips_the_fsync_every_other_commit_waits_for_the_disk(store: Store) -> None:
+    synchronous = lambda: store.db.execute("PRAGMA synchronous").fetchone()[0]  # noqa: E731
+    assert synchronous() == 2  # FULL
+    assert store.claim_request("slash-1", AT) is True
+    assert synchronous() == 2
+    store.insert_incident(**incident_fields("CR-2026-001"))
+    assert synchronous() == 2
+
+
 def test_claimed_request_stays_claimed_across_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "crisisbot.db"
     before = Store(path)
