@@ -223,6 +223,7 @@ RELIABILITY = (
     ("kill -9 during a declare and again during its re-run = clean run", "test_crash.py", "_second_kill_9_"),
     ("kill -9 around a timer firing or an outbox delivery, restart", "test_restart.py", "test_crash_"),
     ("real SIGKILL mid-run, restart", "test_restart.py", "test_real_sigkill"),
+    ("kill -9 after Slack accepted an announcement, restart", "test_restart.py", "test_an_announcement_"),
     ("forged or stale signatures refused with 401", "test_security.py", "test_forged_or_stale_request"),
     ("authorization matrix (role × action)", "test_security.py", "test_authorization_matrix["),
 )

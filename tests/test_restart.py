@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.sandbox.emulator import SlackEmulator
+from bot.sandbox.model import GENERAL_ID
 from bot.sandbox.process import HOST, MODULE, ServeProcess, free_port, serve_against, serve_env
 from bot.store import Store
 from bot.workspace import CAST
@@ -169,3 +170,26 @@ def test_a_token_slack_refuses_at_start_up_is_reported_once_without_the_token(
     finally:
         bot.stop()
     assert "Slack refused the bot token (invalid_auth)" in bot.output() and "xoxb-" not in bot.output()
+
+
+def test_an_announcement_named_by_channel_name_is_not_posted_twice_after_a_kill_9(
+    emu: SlackEmulator, tmp_path: Path
+) -> None:
+    """The announcements channel may be configured by name; the read-back finds its id to look in its history."""
+    (tmp_path / "crisisbot.yaml").write_text('announcements_channel: "#general"\n', encoding="utf-8")
+    db = tmp_path / "crisis.db"
+    bot = serve_against(emu, db, clock_speed=1, crash_at="slack_accepted:1")  # dies once Slack has the first post
+    try:
+        emu.slash_command(ID["bram"], "declare data-breach 2 Customer emails exposed")
+        assert bot.wait_exit(30) == 137
+    finally:
+        bot.stop()
+    posted = lambda: [m for m in emu.messages(GENERAL_ID) if "CR-2026-001" in m.get("text", "")]  # noqa: E731
+    assert len(posted()) == 1  # Slack has it; the dead bot never noted it
+    bot = serve_against(emu, db, clock_speed=1)
+    try:
+        emu.wait_for(lambda: not Store(db).pending_outbox(_far_future()), timeout=20)
+    finally:
+        bot.stop()
+    assert len(posted()) == 1
+    assert any(c.method == "conversations.list" for c in emu.calls)  # it looked the name up

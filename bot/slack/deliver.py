@@ -267,9 +267,9 @@ class SlackDeliverer:
         if USER_ID.fullmatch(channel):
             ref = readback.find_dm(self.client, channel, code, step, since)
             return ref.split(":", 1)[1] if ref else None
-        if CONVERSATION_ID.fullmatch(channel):
-            return readback.find_messages(self.client, channel, code, {step}, since).get(step)
-        return None  # a channel given by name (the announcements channel): history needs its id; posted again
+        if not CONVERSATION_ID.fullmatch(channel):  # given by name (the announcements channel): history needs the id
+            channel = readback.channel_id(self.client, channel) or ""
+        return readback.find_messages(self.client, channel, code, {step}, since).get(step) if channel else None
 
     def _time(self, when: datetime, say: Wording) -> str:
         return local_time(when, say.language, self.desk.settings.tz)

@@ -84,6 +84,20 @@ def find_file(client: WebClient, channel: str, filename: str, since: float) -> s
     return found
 
 
+def channel_id(client: WebClient, name: str) -> str | None:
+    """The id of the channel called `name` (a leading "#" ignored) among those the bot can see."""
+    name, cursor = name.lstrip("#"), None
+    for _ in range(MAX_PAGES):
+        response = client.conversations_list(
+            types="public_channel,private_channel", exclude_archived=True, limit=1000, cursor=cursor
+        )
+        found = next((c["id"] for c in response.get("channels", []) if c.get("name") == name), None)
+        cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+        if found or not cursor:
+            return found
+    return None
+
+
 def find_channel(
     client: WebClient, name: str, private: bool, since: float, taken: Callable[[str], bool]
 ) -> dict[str, Any] | None:
