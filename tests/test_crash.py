@@ -70,6 +70,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             points,
             ids=[f"kill-after-call-{n}-of-{'declare' if n <= DECLARE_POINTS else 'approve'}" for n in points],
         )
+    if "twice" in metafunc.fixturenames:  # a crash during the re-run too, among its look-ups or the steps after
+        pairs = [(a, b) for a in (2, 4, 6, 9, 11, 13) for b in (1, 2, 3, 5)] if full else [(6, 2), (11, 1), (2, 3)]
+        metafunc.parametrize("twice", pairs, ids=[f"kill-after-{a}-then-after-{b}" for a, b in pairs])
     if "resolve_at" in metafunc.fixturenames:
         points = list(range(1, RESOLVE_POINTS + 1)) if full else sorted(RESOLVE_SAMPLE)
         metafunc.parametrize("resolve_at", points, ids=[f"kill-after-call-{n}-of-resolve" for n in points])
@@ -265,6 +268,22 @@ def clean_resolve(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 # ---- the test -------------------------------------------------------------------------------------------------------
+def assert_like_clean(emu: SlackEmulator, db: Path, clean: dict[str, Any], since: int, outputs: list[str]) -> None:
+    """Slack and the database equal the clean run's; every call within the manifest's scopes (the read-back after
+    a restart included), every message sent since `since` valid Block Kit, and no secret or traceback in a log."""
+    after = state(emu, db)
+    for part, expected in clean.items():
+        assert after[part] == expected, part
+    for call in emu.calls:
+        assert call.response.get("error") != "missing_scope", (call.method, call.response)
+    for call in emu.calls[since:]:
+        if call.method in ("chat.postMessage", "chat.update") and isinstance(call.args.get("blocks"), list):
+            assert validate_message_blocks(call.args["blocks"]) == []
+    for output in outputs:
+        assert not [s for s in SECRETS if s in output], "a secret reached the log"
+        assert "Traceback" not in output
+
+
 def test_declare_and_approve_survive_a_kill_9(
     emu: SlackEmulator, db: Path, crash_at: int, clean: dict[str, Any]
 ) -> None:
@@ -290,17 +309,7 @@ def test_declare_and_approve_survive_a_kill_9(
         emu.wait_for(lambda: "draft_approve" not in approve_buttons(emu, db)[2], timeout=10)
     finally:
         bot.stop()
-    after = state(emu, db)
-    for part, expected in clean.items():
-        assert after[part] == expected, part
-    for call in emu.calls:  # the read-back after the restart included: all within the manifest's scopes
-        assert call.response.get("error") != "missing_scope", (call.method, call.response)
-    for call in emu.calls[since:]:
-        if call.method in ("chat.postMessage", "chat.update") and isinstance(call.args.get("blocks"), list):
-            assert validate_message_blocks(call.args["blocks"]) == []
-    for output in (crashed_output, bot.output()):
-        assert not [s for s in SECRETS if s in output], "a secret reached the log"
-        assert "Traceback" not in output
+    assert_like_clean(emu, db, clean, since, [crashed_output, bot.output()])
 
 
 def test_resolve_survives_a_kill_9(
@@ -324,33 +333,16 @@ def test_resolve_survives_a_kill_9(
         assert resolved(db) and closed(db), "the re-run did not finish the closing steps"
     finally:
         bot.stop()
-    after = state(emu, db)
-    for part, expected in clean_resolve.items():
-        assert after[part] == expected, part
-    for call in emu.calls:  # the read-back after the restart included: all within the manifest's scopes
-        assert call.response.get("error") != "missing_scope", (call.method, call.response)
-    for call in emu.calls[since:]:
-        if call.method in ("chat.postMessage", "chat.update") and isinstance(call.args.get("blocks"), list):
-            assert validate_message_blocks(call.args["blocks"]) == []
-    for output in (crashed_output, bot.output()):
-        assert not [s for s in SECRETS if s in output], "a secret reached the log"
-        assert "Traceback" not in output
+    assert_like_clean(emu, db, clean_resolve, since, [crashed_output, bot.output()])
 
 
 # A crash during the re-run too: the first kill leaves steps tried, the second one lands among the look-ups
-# (conversations.history / open / list) or the steps that follow them.
-TWICE = [(6, 2), (11, 1), (2, 3)]
-TWICE_FULL = [(first, second) for first in (2, 4, 6, 9, 11, 13) for second in (1, 2, 3, 5)]
-
-
-@pytest.mark.parametrize("case", TWICE_FULL, ids=[f"kill-after-{a}-then-after-{b}" for a, b in TWICE_FULL])
+# (conversations.history / open / list) or the steps that follow them (pairs: pytest_generate_tests).
 def test_declare_survives_a_second_kill_9_during_its_re_run(
-    emu: SlackEmulator, db: Path, case: tuple[int, int], clean: dict[str, Any], full: bool
+    emu: SlackEmulator, db: Path, twice: tuple[int, int], clean: dict[str, Any]
 ) -> None:
-    if case not in TWICE and not full:
-        pytest.skip("--full runs every pair")
-    first, second = case
-    for crash_at in (first, second):
+    outputs = []
+    for crash_at in twice:
         bot = serve_against(emu, db, clock_speed=1, crash_at=f"web_api_call:{crash_at}")
         try:
             if not ready(db):
@@ -359,8 +351,10 @@ def test_declare_survives_a_second_kill_9_during_its_re_run(
                 assert bot.wait_exit() == 137, "the process neither died nor finished"
         finally:
             bot.stop()
+        outputs.append(bot.output())
     bot = serve_against(emu, db, clock_speed=1)
     try:
+        since = len(emu.calls)
         if not ready(db):
             declare(emu, db, bot)
         assert ready(db)
@@ -368,6 +362,4 @@ def test_declare_survives_a_second_kill_9_during_its_re_run(
         emu.wait_for(lambda: "draft_approve" not in approve_buttons(emu, db)[2], timeout=10)
     finally:
         bot.stop()
-    after = state(emu, db)
-    for part, expected in clean.items():
-        assert after[part] == expected, part
+    assert_like_clean(emu, db, clean, since, [*outputs, bot.output()])
