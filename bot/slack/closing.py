@@ -139,29 +139,23 @@ class Closer:
     def _do(self, incident: Incident, step: Step, result: Closed) -> None:
         """Find the step in Slack if a dead run tried it; else note it as tried, do it, and note it as done."""
         store = self.desk.store
-        if step.look:
-            tried = store.delivery(f"{incident.id}:try:{step.name}")
-            if tried:  # a run that died after this call went out: Slack may have it, its answer was lost
-                try:
-                    ref = step.look(readback.tried_at(tried))
-                except (SlackApiError, OSError) as exc:  # could not check: not redone (it may be there), Retry
-                    self._refused(incident, step.name, exc, result, reading_back=True)
-                    return
-                if ref:
-                    log.info("resolve %s: found in Slack, done before a restart: %s", incident.code, step.name)
-                    store.record_deliveries(incident.id, {step.name: ref}, self.desk.now())
-                    return
-            store.note_tries(incident.id, {step.name: readback.tried()}, self.desk.now())
         try:
-            ref = step.call()
+            readback.once(
+                store,
+                incident.id,
+                step.name,
+                step.call,
+                record=lambda ref: store.record_deliveries(incident.id, {step.name: ref}, self.desk.now()),
+                now=self.desk.now(),
+                look=step.look,
+            )
+        except readback.LookUpFailed as exc:  # could not check: not redone (it may be there), Retry
+            self._refused(incident, step.name, exc.cause, result, reading_back=True)
         except (SlackApiError, OSError) as exc:  # refused, or no answer once the retry handlers gave up
             self._refused(incident, step.name, exc, result)
-            return
         except (CrisisError, SecurityError) as exc:  # the report's template is broken: the rest still happens
             log.warning("resolve %s: step %s failed: %s", incident.code, step.name, exc)
             result.failed.append(step.name)
-            return
-        store.record_deliveries(incident.id, {step.name: ref}, self.desk.now())  # and forgets the try
 
     def _refused(
         self, incident: Incident, name: str, exc: SlackApiError | OSError, result: Closed, reading_back: bool = False

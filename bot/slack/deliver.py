@@ -250,17 +250,21 @@ class SlackDeliverer:
         store, code = self.desk.store, self._code
         if store.delivery(key) is not None:
             return
-        tried = store.delivery(f"{row.incident_id}:try:{key}")
-        ts = self._look_up(channel, code, key, readback.tried_at(tried)) if tried else None
-        if ts is None:
-            store.note_tries(row.incident_id, {key: readback.tried()}, self.desk.now())
+
+        def post() -> str:
             ts = self.client.chat_postMessage(
                 channel=channel, text=text, blocks=text_with_buttons(text, buttons), metadata=readback.tag(code, key)
             ).get("ts")
             crash_point("slack_accepted")  # Slack has it, we have not noted it: the next run finds it by its tag
-        with store.transaction():
-            store.record_delivery(key, row.incident_id, str(ts), self.desk.now())
-            store.forget_tries(row.incident_id, [key])
+            return str(ts)
+
+        def record(ts: str) -> None:  # under the outbox's own key, `outbox:<row>:<n>`
+            with store.transaction():
+                store.record_delivery(key, row.incident_id, ts, self.desk.now())
+                store.forget_tries(row.incident_id, [key])
+
+        look = lambda since: self._look_up(channel, code, key, since)  # noqa: E731
+        readback.once(store, row.incident_id, key, post, record=record, now=self.desk.now(), look=look)
 
     def _look_up(self, channel: str, code: str, step: str, since: float) -> str | None:
         """The ts of this step's message if a run that died had Slack post it; raises when Slack cannot say."""

@@ -10,12 +10,20 @@ nothing tried. A file share carries no metadata: the report is known by its file
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.models.metadata import Metadata
+
+if TYPE_CHECKING:
+    from bot.store import Store
+
+log = logging.getLogger("crisisbot.slack")
 
 STEP_EVENT = "crisisbot_step"
 MAX_PAGES = 20  # an incident channel read back minutes after its declare holds a handful of messages
@@ -34,6 +42,44 @@ def tried_at(note: str) -> float:
 
 def tried_name(note: str) -> str:
     return str(json.loads(note).get("name", ""))
+
+
+class LookUpFailed(Exception):
+    """Slack refused the look-up of a step a dead run tried: it may be there, so it must not be redone blindly."""
+
+    def __init__(self, cause: SlackApiError | OSError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def once(
+    store: Store,
+    incident_id: int,
+    step: str,
+    call: Callable[[], str],
+    record: Callable[[str], None],
+    now: datetime,
+    look: Callable[[float], str | None] | None = None,
+) -> str:
+    """One step that must not repeat: if a run that died had tried it, look it up first (`look`: the try's
+    wall-clock time → its ref in Slack, or None); otherwise note it as tried, do it, and `record` its ref
+    (recording should also forget the try). A step without `look` is safe to repeat and is simply done.
+    Raises what Slack raised, and LookUpFailed when the look-up itself was refused."""
+    if look is not None:
+        note = store.delivery(f"{incident_id}:try:{step}")
+        if note:
+            try:
+                ref = look(tried_at(note))
+            except (SlackApiError, OSError) as exc:
+                raise LookUpFailed(exc) from exc
+            if ref:
+                log.info("incident %s: %s found in Slack, done before a restart", incident_id, step)
+                record(ref)
+                return ref
+        store.note_tries(incident_id, {step: tried()}, now)
+    ref = call()
+    record(ref)
+    return ref
 
 
 def tag(code: str, step: str) -> Metadata:
