@@ -117,6 +117,11 @@ class Playbook(BaseModel):
     resolve_by: list[RoleId] = Field(
         default_factory=lambda: ["crisis_lead"], min_length=1, description="roles that may resolve the incident"
     )
+    gdpr_notified_by: list[RoleId] = Field(
+        default_factory=lambda: ["legal", "crisis_lead"],
+        min_length=1,
+        description="roles that may record the authority as notified, which stops the 72-hour clock",
+    )
 
     @field_validator("levels")
     @classmethod

@@ -45,6 +45,31 @@ def roles_of(desk: Desk, incident: Incident, user: str) -> set[str]:
     return held
 
 
+def roles_in(
+    desk: Desk, incident: Incident, user: str, owners: dict[str, list[str]], acks: dict[str, Ack] | None = None
+) -> list[str]:
+    """The roles `user` has in the incident: owner or backup of one its level pulls in, or the one who acknowledged.
+
+    (A scenario disabled since the declare has no playbook: then only the acknowledgements tell.)
+    """
+    acks = desk.store.acks(incident.id) if acks is None else acks
+    book = desk.playbooks.get(incident.scenario)
+    level_roles = book.level(incident.level).roles if book else []
+    roles = [r for r in level_roles if user in owners.get(r, [])]
+    return roles + [r for r, ack in acks.items() if ack.user == user and r not in roles]
+
+
+def takes_part(desk: Desk, incident: Incident, user: str, owners: dict[str, list[str]] | None = None) -> bool:
+    """Whether `user` declared the incident or has a role in it: the people its channel is for."""
+    owners = desk.store.role_owners() if owners is None else owners
+    return incident.declared_by == user or bool(roles_in(desk, incident, user, owners))
+
+
+def may_see(desk: Desk, incident: Incident, user: str, owners: dict[str, list[str]] | None = None) -> bool:
+    """A private incident is shown only to the people it is for; a public one to anyone."""
+    return not incident.private or takes_part(desk, incident, user, owners)
+
+
 def require_role(desk: Desk, incident: Incident, user: str, allowed: list[str], action: str) -> set[str]:
     """The allowed roles `user` holds; refuse (and record the refusal) when there are none."""
     held = roles_of(desk, incident, user) & set(allowed)

@@ -22,7 +22,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot.errors import CrisisError, UsageError
+from bot.errors import CrisisError, NotAuthorized, UsageError
 from bot.faults import crash_point
 from bot.incidents import checklist, drafts, lifecycle, roles
 from bot.incidents.declare import DeclareRequest
@@ -186,6 +186,8 @@ def _register_actions(app: App, slack: SlackDesk) -> None:
 
     def show_status(client: WebClient, body: dict, user: str, value: str | None) -> None:
         incident = desk.store.incident(_int(value or ""))
+        if not roles.may_see(desk, incident, user):  # a button from someone else's list, or a forged value
+            raise NotAuthorized("error.private_incident")
         _tell(client, body, None, status.status_text(desk, incident, slack.say_to(client, user)))
 
     def survey_open(client: WebClient, body: dict, user: str, value: str | None) -> None:

@@ -45,7 +45,7 @@ from bot.config import default_dir
 from bot.ids import LANGUAGES, ROLES
 from bot.incidents.approvals import approval_state, approvers_for
 from bot.incidents.desk import Desk
-from bot.incidents.roles import roles_of
+from bot.incidents.roles import may_see, roles_in, roles_of
 from bot.messages import load_ui_file, local_time, locale_of
 from bot.models import Ack, Draft, Incident
 from bot.slack.blocks import countdown_text
@@ -129,10 +129,7 @@ class _Part:
 def _part(desk: Desk, incident: Incident, user: str, owners: dict[str, list[str]]) -> _Part | None:
     """None when `user` neither declared the incident nor holds (owns, backs up, acknowledged) a role in it."""
     acks = desk.store.acks(incident.id)
-    book = desk.playbooks.get(incident.scenario)  # a scenario disabled since: only the acks tell
-    level_roles = book.level(incident.level).roles if book else []
-    roles = [r for r in level_roles if user in owners.get(r, [])]
-    roles += [r for r, ack in acks.items() if ack.user == user and r not in roles]
+    roles = roles_in(desk, incident, user, owners, acks)
     declared = incident.declared_by == user
     if not roles and not declared:
         return None
@@ -304,7 +301,7 @@ def _resolved_blocks(desk: Desk, user: str, owners: dict[str, list[str]], say: H
         desk.store.incidents(status="resolved"), key=lambda i: i.resolved_at or i.declared_at, reverse=True
     )
     # A private incident's title is shown only to the people who were part of it.
-    shown = [i for i in resolved if not i.private or _part(desk, i, user, owners) is not None][:RECENT_RESOLVED]
+    shown = [i for i in resolved if may_see(desk, i, user, owners)][:RECENT_RESOLVED]
     if not shown:
         return [SectionBlock(text=_md(say("resolved.none")))]
     tz = desk.settings.tz

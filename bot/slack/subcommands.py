@@ -149,13 +149,13 @@ def show_status(run: Invocation, cmd: Command) -> None:
     desk = run.slack.desk
     incident = desk.store.incident_by_channel(run.channel) if run.channel else None
     if incident is None:
-        run.answer(run.say("status.choose"), blocks=status.choose_blocks(desk, run.say))
+        run.answer(run.say("status.choose"), blocks=status.choose_blocks(desk, run.say, run.user))
     else:
         run.answer(status.status_text(desk, incident, run.say))
 
 
 def list_incidents(run: Invocation, cmd: Command) -> None:
-    run.answer(status.list_text(run.slack.desk, run.say))
+    run.answer(status.list_text(run.slack.desk, run.say, run.user))
 
 
 def status_update(run: Invocation, cmd: Command) -> None:
