@@ -226,6 +226,8 @@ RELIABILITY = (
     ("kill -9 after Slack accepted an announcement, restart", "test_restart.py", "test_an_announcement_"),
     ("forged or stale signatures refused with 401", "test_security.py", "test_forged_or_stale_request"),
     ("authorization matrix (role × action)", "test_security.py", "test_authorization_matrix["),
+    ("GDPR clock, private incidents, hundreds of incidents", "test_authorization.py", "test_"),
+    ("role set-up, people Slack will not add", "test_role_setup.py", "test_"),
 )
 FUZZ_EXAMPLES = Counter()  # hypothesis examples run, by property (tests/test_fuzz.py counts them)
 _PASSED: list[str] = []

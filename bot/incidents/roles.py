@@ -98,14 +98,43 @@ def acknowledge(desk: Desk, incident: Incident, role: str, user: str) -> Ack:
     return ack
 
 
-def set_role_owners(desk: Desk, actor: str, role: str, users: list[str]) -> list[str]:
-    """Make users[0] the owner of `role` and the rest its backups (ordered, no repeats)."""
-    role = check_role(role)
-    users = list(dict.fromkeys(users))
-    if not users:
-        raise UsageError("error.roles_set_usage")
+@dataclass(frozen=True)
+class Person:
+    """What the chat platform says about an account, looked up by the adapter before a verb that needs it."""
+
+    id: str
+    known: bool = True  # False: the platform has no such account
+    deactivated: bool = False
+    bot: bool = False
+    workspace_admin: bool = False  # an admin or owner of the whole workspace
+
+
+def may_change_role_owners(desk: Desk, actor: Person) -> bool:
+    """The crisis lead (owner or backup), a workspace admin or owner, anyone under `admins:` in the config; anyone
+    at all while nobody is crisis lead (setting up)."""
     leads = desk.store.role_owners().get("crisis_lead", [])
-    if leads and actor not in leads:
-        raise NotAuthorized("error.roles_set_not_lead")
-    desk.store.set_role_owners(role, users)
-    return users
+    return not leads or actor.id in leads or actor.workspace_admin or actor.id in desk.settings.admins
+
+
+def _check_can_hold_a_role(person: Person) -> None:
+    if not person.known:
+        raise UsageError("error.roles_set_unknown_person", person=person.id)
+    if person.deactivated:
+        raise UsageError("error.roles_set_deactivated", person=person.id)
+    if person.bot:
+        raise UsageError("error.roles_set_bot", person=person.id)
+
+
+def set_role_owners(desk: Desk, actor: Person, role: str, people: list[Person]) -> list[str]:
+    """Make people[0] the owner of `role` and the rest its backups (ordered, no repeats)."""
+    role = check_role(role)
+    people = list({p.id: p for p in people}.values())
+    if not people:
+        raise UsageError("error.roles_set_usage")
+    for person in people:  # one who cannot take a role refuses the whole change: nothing half-set
+        _check_can_hold_a_role(person)
+    with desk.store.transaction():  # decided on the owners as they are now, not as they were before the look-ups
+        if not may_change_role_owners(desk, actor):
+            raise NotAuthorized("error.roles_set_not_lead")
+        desk.store.set_role_owners(role, [p.id for p in people])
+    return [p.id for p in people]

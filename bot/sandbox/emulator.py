@@ -106,11 +106,19 @@ class SlackEmulator(EventActions):
         locale: str = "en-US",
         tz: str = "Europe/Amsterdam",
         is_bot: bool = False,
+        *,
+        is_admin: bool = False,
+        is_owner: bool = False,
     ) -> dict[str, Any]:
         """Add a workspace member (also a member of #general); returns the users.info shape."""
-        user = User(user_id, name, real_name or name.title(), locale, tz, is_bot)
+        user = User(user_id, name, real_name or name.title(), locale, tz, is_bot, is_admin=is_admin, is_owner=is_owner)
         self.ws.add_user(user)
         return user.to_api(self.team_id)
+
+    def deactivate_user(self, user_id: str) -> None:
+        """An admin deactivates the account: Slack keeps answering users.info for it, with `deleted: true`."""
+        with self.ws.lock:
+            self.ws.users[user_id].deleted = True
 
     @property
     def users(self) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from bot.models import Incident, OutboxMessage
 from bot.slack import readback
 from bot.slack.blocks import text_with_buttons
 from bot.slack.flows import SlackDesk
-from bot.slack.provision import channel_url
+from bot.slack.provision import channel_url, invite_people, uninvited_text
 from bot.slack.text import Wording, channel_link, mention
 
 log = logging.getLogger("crisisbot.slack")
@@ -151,8 +151,10 @@ class SlackDeliverer:
         if not backups:
             self._post(incident, say("outbox.ack_no_backups", role=say.role(role)))
             return
-        self.client.conversations_invite(channel=incident.channel_id, users=",".join(backups))
-        for user in backups:
+        # A backup may be in the channel already (they own another role): Slack would then refuse the whole invite.
+        failed = invite_people(self.client, str(incident.channel_id), backups)
+        reachable = [u for u in backups if u not in failed]
+        for user in reachable:
             self._dm(
                 user,
                 say(
@@ -164,10 +166,13 @@ class SlackDeliverer:
                 ),
                 self._ack_button(incident, role, say),
             )
-        self._post(
-            incident,
-            say("outbox.ack_backups", role=say.role(role), users=Markup(", ".join(mention(u) for u in backups))),
-        )
+        if reachable:
+            self._post(
+                incident,
+                say("outbox.ack_backups", role=say.role(role), users=Markup(", ".join(mention(u) for u in reachable))),
+            )
+        if failed:
+            self._post(incident, uninvited_text(failed, {u: [role] for u in failed}, say))
 
     def _ack_page_lead(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
         role = message.data["role"]

@@ -28,6 +28,7 @@ log = logging.getLogger("crisisbot.slack")
 STEP_EVENT = "crisisbot_step"
 MAX_PAGES = 20  # an incident channel read back minutes after its declare holds a handful of messages
 SKEW = 120.0  # seconds: our clock and Slack's may disagree; look a little further back than the attempt
+LIST_LIMIT = 999  # conversations.list answers invalid_limit unless `limit` is "an integer under 1000"
 
 
 def tried(name: str = "") -> str:
@@ -135,7 +136,7 @@ def channel_id(client: WebClient, name: str) -> str | None:
     name, cursor = name.lstrip("#"), None
     for _ in range(MAX_PAGES):
         response = client.conversations_list(
-            types="public_channel,private_channel", exclude_archived=True, limit=1000, cursor=cursor
+            types="public_channel,private_channel", exclude_archived=True, limit=LIST_LIMIT, cursor=cursor
         )
         found = next((c["id"] for c in response.get("channels", []) if c.get("name") == name), None)
         cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
@@ -152,7 +153,10 @@ def find_channel(
     cursor: str | None = None
     for _ in range(MAX_PAGES):
         response = client.conversations_list(
-            types="private_channel" if private else "public_channel", exclude_archived=True, limit=1000, cursor=cursor
+            types="private_channel" if private else "public_channel",
+            exclude_archived=True,
+            limit=LIST_LIMIT,
+            cursor=cursor,
         )
         for channel in response.get("channels", []):
             if (

@@ -94,11 +94,16 @@ def show_roles(run: Invocation, cmd: Command) -> None:
 
 
 def set_roles(run: Invocation, cmd: Command) -> None:
-    users = roles.set_role_owners(run.slack.desk, run.user, cmd.role, cmd.users)
+    role = roles.check_role(cmd.role)  # a typo is answered at once, before asking Slack about anyone
+    run.silent_ack()  # asking Slack about each person may take longer than the acknowledgement may wait
+    people = run.slack.people(run.client, cmd.users)
+    # Whether the one typing is a workspace admin: Slack not answering only leaves them their other rights.
+    actor = people.get(run.user) or run.slack.person(run.client, run.user) or roles.Person(run.user)
+    users = roles.set_role_owners(run.slack.desk, actor, role, [people[u] for u in cmd.users])
     run.answer(
         run.say(
             "roles.set_done",
-            role=run.say.role(roles.check_role(cmd.role)),
+            role=run.say.role(role),
             owner=mention(users[0]),
             backups=Markup(", ").join(mention(u) for u in users[1:]),
         )
