@@ -10,11 +10,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from conftest import ID, Crisis, db_rows
+from conftest import ID, START, Crisis, assert_valid_for_slack, db_rows
 
+from bot.clock import ManualClock
 from bot.incidents.declare import DeclareRequest, declare
 from bot.models import Incident
 from bot.sandbox.model import GENERAL_ID
+from bot.workspace import start_local
 
 ADVISED_TEXT = 4000  # Slack truncates a message's text past 40,000 characters and advises at most 4,000
 
@@ -183,3 +185,19 @@ def test_the_status_chooser_with_hundreds_of_incidents_stays_within_fifty_blocks
     waiting = [i for i in made if i.first_response_at is None]
     assert buttons == [str(i.id) for i in waiting[: len(buttons)]]
     assert note["blocks"][-1]["elements"][0]["text"].startswith(f"…and {120 - len(buttons)} more.")
+
+
+def test_the_list_says_how_many_more_in_dutch(tmp_path) -> None:
+    clock = ManualClock(START)
+    with start_local(db_path=tmp_path / "crisis.db", clock=clock, environ={"CRISISBOT_LANGUAGE": "nl"}) as local:
+        crisis = Crisis(local, clock)
+        crisis.set_roles()
+        made = many_incidents(crisis, 60)
+        crisis.cmd("dewi", "list")
+        text = crisis.last_ephemeral("dewi")
+        shown = [i for i in made if f"*{i.code}*" in text]
+        assert len(text) <= ADVISED_TEXT and 0 < len(shown) < 60
+        assert text.splitlines()[-1] == (
+            f"…en nog {60 - len(shown)}. Typ `/crisis status` in het kanaal van een incident om dat te bekijken."
+        )
+        assert_valid_for_slack(local.emulator)
