@@ -17,6 +17,7 @@ from bot.incidents.declare import DeclareRequest, declare
 from bot.models import Incident
 from bot.sandbox.model import GENERAL_ID
 from bot.workspace import start_local
+from tests.fixtures_foundation import assert_refused, cli, isolate, make_project
 
 ADVISED_TEXT = 4000  # Slack truncates a message's text past 40,000 characters and advises at most 4,000
 
@@ -71,6 +72,17 @@ def test_a_playbook_may_let_communications_stop_the_gdpr_clock(staffed: Crisis) 
     staffed.cmd("dewi", "gdpr notified", channel_id=incident.channel_id)
     assert [e.actor for e in staffed.events(incident, "gdpr_notified")] == [ID["dewi"]]
     assert gdpr_timers(staffed, incident) == []
+
+
+def test_crisisbot_check_validates_gdpr_notified_by(tmp_path, monkeypatch) -> None:
+    isolate(monkeypatch, tmp_path)
+    project = make_project(tmp_path)
+    path = project / "playbooks" / "data-breach.yaml"
+    original = path.read_text(encoding="utf-8")
+    path.write_text(original + "gdpr_notified_by: [legal, crisis_lead, communications]\n", encoding="utf-8")
+    assert cli("check", "--config", project / "crisisbot.yaml").exit_code == 0
+    path.write_text(original + "gdpr_notified_by: [legal, wizard]\n", encoding="utf-8")
+    assert_refused(cli("check", "--config", project / "crisisbot.yaml"), f"{path}:", "gdpr_notified_by", "'wizard'")
 
 
 # ==== private incidents ==============================================================================================
