@@ -272,3 +272,17 @@ def test_paging_backups_brings_in_the_ones_slack_will_add_and_names_the_others(s
     assert "<@U0GIJS> (Legal): the account is deactivated" in notice
     assert not any("could not deliver" in t for t in texts)  # the outbox row went through, no retries left over
     assert staffed.store.pending_outbox(staffed.clock.now() + timedelta(days=1)) == []
+
+
+def test_an_escalation_whose_invite_fails_for_one_person_brings_in_the_rest_and_says_so(staffed: Crisis) -> None:
+    incident = staffed.declare("declare negative-reviews 1 One-star storm on Google")
+    staffed.emu.deactivate_user(ID["fleur"])  # the spokesperson left; level 3 pulls the role in
+    staffed.cmd("anna", "escalate 3", channel_id=incident.channel_id)
+    book = staffed.local.desk.playbooks["negative-reviews"]
+    assert "spokesperson" in book.level(3).roles and "spokesperson" not in book.level(1).roles
+    others = {OWNER_OF[role].id for role in book.level(3).roles if role != "spokesperson"}
+    assert others <= members(staffed, incident.channel_id) and ID["fleur"] not in members(staffed, incident.channel_id)
+    [notice] = notices(staffed, incident.channel_id)
+    assert "<@U0FLEUR> (Spokesperson): the account is deactivated" in notice
+    assert "`/crisis roles set spokesperson @person`" in notice
+    assert staffed.store.incident(incident.id).level == 3
