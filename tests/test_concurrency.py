@@ -21,12 +21,13 @@ from typing import Any
 import pytest
 from conftest import ID, Crisis, declare, next_day
 
+import bot.incidents
 from bot.models import Incident
 from bot.sandbox.payloads import find_element
 from bot.sandbox.transport import BotResponse
 from bot.store import Store
 
-CORE = str(Path(__file__).resolve().parents[1] / "bot" / "incidents")
+CORE = str(Path(bot.incidents.__file__).parent)  # where the core verbs run from (installed or not)
 WAIT = 5.0  # seconds a held request waits for the others before it goes ahead anyway
 
 
@@ -107,6 +108,7 @@ def in_turn(store: Store, *order: str) -> Iterator[None]:
         yield
     finally:
         del store.transaction
+    assert all(slots), f"not every one of {order} came to its write transaction"
 
 
 # ---- reading Slack ------------------------------------------------------------------------------------------
