@@ -426,10 +426,6 @@ def _acknowledge(team: Crisis, incident: Incident) -> Callable[[], BotResponse]:
     return lambda: team.emu.click(ID["chen"], "acknowledge", channel_id=team.emu.dm_channel_of(ID["chen"]))
 
 
-def _gdpr(team: Crisis, incident: Incident) -> Callable[[], BotResponse]:
-    return lambda: team.emu.slash_command(ID["chen"], "gdpr notified", channel_id=incident.channel_id)
-
-
 def _draft_update(team: Crisis, incident: Incident) -> Callable[[], BotResponse]:
     team.cmd("eli", "update Login works again", channel_id=incident.channel_id)
     update = last_message(team, incident, "📝")
@@ -442,14 +438,14 @@ def _escalate(team: Crisis, incident: Incident) -> Callable[[], BotResponse]:
 
 RACING_A_RESOLVE = {  # what a person does → (the core verb, how and who, what it would leave on the timeline)
     "update": ("post_status_update", _update, "eli", "status_update"),
-    "gdpr-notified": ("gdpr_notified", _gdpr, "chen", "gdpr_notified"),
     "escalate": ("escalate", _escalate, "fleur", "escalated"),
     "checklist": ("complete_item", _checklist, "bram", "checklist_done"),
     "acknowledge": ("acknowledge", _acknowledge, "chen", "acknowledged"),
     "draft-update": ("draft_update", _draft_update, "dewi", "drafted"),
 }
-# Bolt runs at most five listeners at once (its default executor): the resolve and three changes per run
-RACES = {"typed": ["update", "gdpr-notified", "escalate"], "clicked": ["checklist", "acknowledge", "draft-update"]}
+# Bolt runs at most five listeners at once (its default executor): the resolve and at most three changes per run
+# (`/crisis gdpr notified` is left out: issue 12 keeps the GDPR duty open after the resolve)
+RACES = {"typed": ["update", "escalate"], "clicked": ["checklist", "acknowledge", "draft-update"]}
 
 
 @pytest.mark.parametrize("race", list(RACES))
