@@ -228,6 +228,7 @@ RELIABILITY = (
     ("authorization matrix (role × action)", "test_security.py", "test_authorization_matrix["),
     ("GDPR clock, private incidents, hundreds of incidents", "test_authorization.py", "test_"),
     ("role set-up, people Slack will not add", "test_role_setup.py", "test_"),
+    ("concurrent clicks and submissions: one effect per intent", "test_concurrency.py", "test_"),
 )
 FUZZ_EXAMPLES = Counter()  # hypothesis examples run, by property (tests/test_fuzz.py counts them)
 _PASSED: list[str] = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.errors import NotFound, WrongState
-from bot.incidents.desk import Desk
+from bot.incidents.desk import Desk, require_active
 from bot.incidents.roles import require_role
 from bot.models import ChecklistMark, Incident
 
@@ -17,14 +17,13 @@ def check_may_stop_gdpr_clock(desk: Desk, incident: Incident, user: str) -> None
 
 def complete_item(desk: Desk, incident: Incident, item_id: str, user: str) -> bool:
     """Tick an item off; False when it was already done (a double click)."""
-    if not incident.active:
-        raise WrongState("error.incident_resolved", code=incident.code)
     items = {i.id for i in desk.playbook(incident.scenario).checklist.all_items()}
     if item_id not in items:
         raise NotFound("error.checklist_item_unknown")
-    if item_id == GDPR_ITEM:
-        check_may_stop_gdpr_clock(desk, incident, user)
-    with desk.store.transaction():
+    with desk.deciding():
+        incident = require_active(desk.store.incident(incident.id))  # a resolve may have come since the click
+        if item_id == GDPR_ITEM:  # the right too, on the role owners as they are now
+            check_may_stop_gdpr_clock(desk, incident, user)
         mark = ChecklistMark(incident_id=incident.id, item_id=item_id, done_by=user, done_at=desk.now())
         done = desk.store.mark_checklist(mark)
         if done:
@@ -38,12 +37,11 @@ def complete_item(desk: Desk, incident: Incident, item_id: str, user: str) -> bo
 
 def gdpr_notified(desk: Desk, incident: Incident, user: str) -> bool:
     """The authority was notified: tick the item, record it, stop the 72-hour reminders."""
-    if not incident.active:
-        raise WrongState("error.incident_resolved", code=incident.code)
     if desk.playbook(incident.scenario).deadlines.authority_notification_hours is None:
         raise WrongState("error.no_gdpr_clock")
-    check_may_stop_gdpr_clock(desk, incident, user)
-    with desk.store.transaction():
+    with desk.deciding():
+        incident = require_active(desk.store.incident(incident.id))  # a resolve may have come since the command
+        check_may_stop_gdpr_clock(desk, incident, user)
         now = desk.now()
         if desk.store.events(incident.id, "gdpr_notified"):
             return False
