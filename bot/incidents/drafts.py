@@ -13,6 +13,8 @@ from bot.incidents.roles import require_role
 from bot.messages import DraftValues, fits, limit_of, local_time, measured_length
 from bot.models import Approval, Draft, Incident
 
+MAX_REASON = 1000  # characters of a reject reason (the reject form's own limit)
+
 POSTERS = ["social_media_manager", "crisis_lead"]
 WRITERS = ["social_media_manager", "communications", "crisis_lead"]
 
@@ -163,6 +165,8 @@ def reject_draft(desk: Desk, draft_id: int, version: int, user: str, reason: str
     reason = " ".join(reason.split())
     if not reason:
         raise UsageError("error.reject_needs_reason")
+    if len(reason) > MAX_REASON:  # the form stops at it; a hand-made request must not get past it either
+        raise UsageError("error.text_too_long", limit=MAX_REASON)
     with desk.store.transaction():
         draft, incident = _load(desk, draft_id, version)  # again under the write lock
         if draft.status in ("rejected", "posted"):

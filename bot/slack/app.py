@@ -31,8 +31,10 @@ from bot.slack.blocks import plain
 from bot.slack.flows import SlackDesk
 from bot.slack.home import from_home, publish_home, register_home
 from bot.slack.subcommands import Invocation
+from bot.slack.text import fit
 
 log = logging.getLogger("crisisbot.slack")
+ERROR_LIMIT = 150  # a field error shown under a modal input: one short sentence
 
 
 class CrisisWebClient(WebClient):
@@ -288,7 +290,7 @@ def _register_views(app: App, slack: SlackDesk) -> None:
                 desk, _int(meta.get("draft")), body["user"]["id"], text, _int(meta.get("version"))
             )
         except CrisisError as exc:
-            ack(response_action="errors", errors={"text": slack.explain(exc, slack.say())[:150]})
+            ack(response_action="errors", errors={"text": fit(slack.explain(exc, slack.say()), ERROR_LIMIT)})
             return
         ack()
         slack.after_draft_change(client, outcome)
@@ -303,7 +305,7 @@ def _register_views(app: App, slack: SlackDesk) -> None:
                 desk, _int(meta.get("draft")), _int(meta.get("version")), body["user"]["id"], reason
             )
         except CrisisError as exc:
-            ack(response_action="errors", errors={"reason": slack.explain(exc, slack.say())[:150]})
+            ack(response_action="errors", errors={"reason": fit(slack.explain(exc, slack.say()), ERROR_LIMIT)})
             return
         ack()
         slack.after_draft_change(client, outcome)
@@ -328,7 +330,10 @@ def _register_lifecycle(app: App, slack: SlackDesk) -> None:
                 views.text_of(values, "lessons"),
             )
         except CrisisError as exc:
-            ack(response_action="errors", errors={"summary": slack.explain(exc, slack.say_to(client, user))[:150]})
+            ack(
+                response_action="errors",
+                errors={"summary": fit(slack.explain(exc, slack.say_to(client, user)), ERROR_LIMIT)},
+            )
             return
         ack()
         slack.after_resolve(client, resolved, user)
@@ -350,7 +355,7 @@ def _register_lifecycle(app: App, slack: SlackDesk) -> None:
                 views.text_of(values, "q3"),
             )
         except CrisisError as exc:
-            ack(response_action="errors", errors={"q1": slack.explain(exc, say)[:150]})
+            ack(response_action="errors", errors={"q1": fit(slack.explain(exc, say), ERROR_LIMIT)})
             return
         ack()
         slack.notify(client, None, user, say("survey.thanks", code=incident.code))

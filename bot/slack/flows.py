@@ -22,10 +22,10 @@ from bot.incidents.lifecycle import Resolved
 from bot.messages import duration
 from bot.models import Draft, Incident
 from bot.slack.activity import Activity
-from bot.slack.blocks import draft_blocks, header_blocks, role_dm_blocks, text_with_buttons
+from bot.slack.blocks import MESSAGE_LIMIT, draft_blocks, header_blocks, role_dm_blocks, text_with_buttons
 from bot.slack.closing import Closed, Closer, outcome
 from bot.slack.provision import Provisioner, channel_url
-from bot.slack.text import Wording, channel_link, escape_entities, mention
+from bot.slack.text import Wording, channel_link, escape_entities, fit, mention
 
 log = logging.getLogger("crisisbot.slack")
 LANGUAGE_CACHE_SECONDS = 3600
@@ -242,7 +242,7 @@ class SlackDesk:
         )
         blocks = text_with_buttons(body, [button])
         try:
-            client.chat_postMessage(channel=incident.channel_id, text=body[:3000], blocks=blocks)
+            client.chat_postMessage(channel=incident.channel_id, text=fit(body, 3000), blocks=blocks)
         except (SlackApiError, OSError) as exc:
             log.warning("update post in %s failed: %s", incident.code, _why(exc))
 
@@ -250,6 +250,7 @@ class SlackDesk:
         self, client: WebClient, channel: str | None, user: str, text: str, blocks: list[dict] | None = None
     ) -> None:
         """Tell `user` privately: ephemeral in `channel`, else (not a member, or Slack did not answer) by DM."""
+        text = fit(text, MESSAGE_LIMIT)
         try:
             if channel:
                 client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
@@ -265,7 +266,7 @@ class SlackDesk:
         if not channel:
             return
         try:
-            client.chat_postMessage(channel=channel, text=text)
+            client.chat_postMessage(channel=channel, text=fit(text, MESSAGE_LIMIT))
         except (SlackApiError, OSError) as exc:
             log.warning("chat.postMessage to %s failed: %s", channel, _why(exc))
 
