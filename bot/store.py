@@ -26,6 +26,13 @@ from bot.models import Ack, Approval, ChecklistMark, Draft, Event, Incident, Out
 BUSY_TIMEOUT_MS = 10_000
 
 
+def disk_full(exc: BaseException) -> bool:
+    """Whether SQLite refused a write because the disk (or the file's size limit) is full."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "database or disk is full" in str(exc)
+    )
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -284,6 +291,7 @@ class Store(TimerStore):
         # Every thread's connection, so close() releases them all: short-lived worker threads (parallel
         # Slack calls) would otherwise leave file descriptors open until the garbage collector runs.
         self._connections: list[sqlite3.Connection] = []
+        self._max_pages: int | None = None
         try:
             self.migrate()
         except BaseException:
@@ -298,6 +306,8 @@ class Store(TimerStore):
             conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys=ON")
+            if self._max_pages is not None:
+                conn.execute(f"PRAGMA max_page_count={self._max_pages}")
             db = sqlite_utils.Database(conn)
             self._local.db = db
             with self._write_lock:
@@ -315,11 +325,23 @@ class Store(TimerStore):
             db.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield db
-            except BaseException:
-                db.conn.execute("ROLLBACK")
-                raise
-            else:
                 db.conn.execute("COMMIT")
+            except BaseException:
+                # SQLite may have rolled back already (SQLITE_FULL does): a second ROLLBACK would fail and
+                # hide the real error.
+                if db.conn.in_transaction:
+                    db.conn.execute("ROLLBACK")
+                raise
+
+    def limit_size(self, pages: int | None) -> None:
+        """Let the file grow to `pages` pages at most (None: no limit), on every connection: a write past it fails
+        with SQLITE_FULL exactly as on a full disk. For rehearsing a full disk (the tests); SQLite keeps the limit
+        at least the file's current size."""
+        with self._write_lock:
+            self._max_pages = pages
+            connections = list(self._connections)
+        for conn in connections:
+            conn.execute(f"PRAGMA max_page_count={pages if pages is not None else 0xFFFFFFFE}")
 
     def close(self) -> None:
         """Close this thread's connection."""

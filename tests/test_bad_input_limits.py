@@ -12,19 +12,27 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
+import sqlite3
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
-from conftest import ID, Crisis, db_rows, declare, next_day
+from conftest import ID, START, Crisis, db_rows, declare, is_full, next_day
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.clock import ManualClock
+from bot.config import default_dir
+from bot.models import Incident
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.model import GENERAL_ID
 from bot.slack.text import ELLIPSIS, escape, fit
+from bot.store import Store, disk_full
+from bot.workspace import start_local
 
 PASTED_HTML = ("<tr><td>&lt;b&gt;</td><td>Q&A</td></tr>\n" * 60)[:2000]  # 4,400 characters once escaped
 # A cut entity shows as "&am" or "&l" in Slack; a cut mention as a raw "<@U0…".
@@ -209,3 +217,148 @@ def test_the_emulator_refuses_a_message_text_over_40000_and_a_topic_over_250(emu
     assert _refused(lambda: client.chat_postMessage(channel=GENERAL_ID, text="t" * 40_001)) == "msg_too_long"
     assert _refused(lambda: client.conversations_setTopic(channel=GENERAL_ID, topic="t" * 251)) == "too_long"
     assert json.dumps(emu.messages(GENERAL_ID)).count("t" * 40_000) == 1
+
+
+# ---- a full disk ----------------------------------------------------------------------------------------
+def fill_the_disk(store: Store, other: Incident, now: datetime) -> None:
+    """No room left for the database: the file is capped at its size (SQLite's max_page_count), and the room
+    left in the tables' pages is used up (by another incident's rows), so the bot's next write fails with
+    SQLITE_FULL, as on a full disk."""
+    store.limit_size(store.db.execute("PRAGMA page_count").fetchone()[0])
+    writers = (
+        lambda n: store.record_delivery(f"{other.id}:filler:{n}", other.id, "x" * 40, now),
+        lambda n: store.add_event(other.id, now, "someone", "note", text="x" * 40),
+        lambda n: store.claim_request(f"filler-{n}", now),
+    )
+    for write in writers:
+        with pytest.raises(sqlite3.OperationalError) as full:
+            for n in range(10_000):
+                write(n)
+        assert disk_full(full.value)
+
+
+def test_a_full_disk_still_answers_every_command_and_a_rerun_finishes_the_half_made_declare(
+    staffed: Crisis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crisis, store = staffed, staffed.store
+    earlier = declare(crisis, "Yesterday's leak", scenario="negative-reviews")
+    crisis.clock.advance(days=1)
+    create = crisis.emu.ws.create_channel
+
+    def create_then_fill(*args: Any, **kwargs: Any) -> Any:  # the disk fills up while Slack makes the channel
+        channel = create(*args, **kwargs)
+        fill_the_disk(store, earlier, crisis.clock.now())
+        return channel
+
+    monkeypatch.setattr(crisis.emu.ws, "create_channel", create_then_fill)
+    seen = len(crisis.emu.ephemerals(ID["bram"]))
+    crisis.cmd("bram", "declare data-breach 2 Disk full during a leak")
+    [incident] = [i for i in store.incidents() if i.id != earlier.id]
+    assert incident.channel_id is None and len(crisis.emu.calls_to("conversations.create")) == 2  # half made
+    monkeypatch.setattr(crisis.emu.ws, "create_channel", create)
+
+    seen_anna = len(crisis.emu.ephemerals(ID["anna"]))
+    crisis.cmd("bram", "declare data-breach 2 Disk full during a leak")  # again, still full
+    crisis.cmd("anna", "note A journalist called", channel_id=earlier.channel_id)
+    for who, since in (("bram", seen), ("anna", seen_anna)):
+        told = [e["text"] for e in crisis.emu.ephemerals(ID[who])[since:]]
+        assert [t for t in told if "cannot save right now" in t], told
+        assert not [t for t in told if "dispatch_failed" in t or "Error" in t], told
+    assert [e.data["text"] for e in crisis.events(earlier, "note")].count("A journalist called") == 0
+    crisis.cmd("gijs", "help")
+    assert crisis.last_ephemeral("gijs").startswith("*Crisis Desk*")
+    crisis.cmd("gijs", "list")
+    assert "dispatch_failed" not in crisis.last_ephemeral("gijs") and crisis.last_ephemeral("gijs")
+
+    store.limit_size(None)  # room again
+    crisis.cmd("bram", "declare data-breach 2 Disk full during a leak")
+    [incident] = [i for i in store.incidents() if i.id != earlier.id]
+    assert len(crisis.emu.calls_to("conversations.create")) == 2 and incident.channel_id
+    messages = crisis.emu.messages(incident.channel_id)
+    assert len([m for m in messages if m["blocks"] and m["blocks"][0]["type"] == "header"]) == 1
+    assert len(team_drafts := crisis.drafts(incident)) == 3 and all(d.message_ts for d in team_drafts.values())
+    for name in ("anna", "chen", "dewi", "eli"):
+        assert len([m for m in crisis.emu.dms(ID[name]) if incident.code in m["text"]]) == 1, name
+    assert crisis.last_ephemeral("bram").startswith(f"✅ {incident.code} is set up now"), crisis.last_ephemeral("bram")
+
+
+# ---- no exception, URL or raw Slack answer ever reaches a person ------------------------------------------
+LEAK = re.compile(r"Error|Exception|Traceback|https?://|\{'ok'|'error'|\"ok\"|_not_found|fatal_|not_in_channel")
+FAULT_KINDS = ("channel_not_found", "fatal_error", "not_in_channel")
+SWEEP_POSITIONS = {False: range(0, 36, 6), True: range(0, 36)}  # CI sample / --full: every call of the flow
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "fault" in metafunc.fixturenames:
+        cases = [(kind, n) for kind in FAULT_KINDS for n in SWEEP_POSITIONS[is_full(metafunc.config)]]
+        metafunc.parametrize("fault", cases, ids=[f"{kind}-at-call-{n}" for kind, n in cases])
+
+
+def everything_people_see(emu: SlackEmulator) -> list[str]:
+    """Every text of every message, ephemeral, DM and view the bot made, as people see it."""
+    seen: list[str] = []
+    with emu.ws.lock:
+        channels = list(emu.ws.channels)
+    for channel in channels:
+        for message in emu.messages(channel):
+            seen += [message.get("text", ""), *texts(message.get("blocks") or [])]
+    for user in ID.values():
+        for note in emu.ephemerals(user):
+            seen += [note.get("text", ""), *texts(note.get("blocks") or [])]
+    for view in emu.views():
+        seen += [*texts(view.get("blocks") or []), *(view.get("errors") or {}).values()]
+    return [t for t in seen if t]
+
+
+def test_a_slack_failure_anywhere_in_a_crisis_is_told_in_plain_words(team: Crisis, fault: tuple[str, int]) -> None:
+    kind, position = fault
+    team.emu.fail(None, error=kind, times=1, after=position)  # one Web API call, somewhere in the flow, refused
+    title = f"Leak while Slack fails call {position}"
+    incident = declare(team, title)
+    if not team.store.delivery(f"{incident.id}:ready"):  # told that Slack refused a step: run it again
+        team.cmd("bram", f"declare data-breach 2 {title}")
+    for who in ("anna", "chen"):
+        team.click_draft(who, incident, "x", "draft_approve")
+    team.click_draft("chen", incident, "facebook", "draft_reject")
+    if team.emu.open_view(ID["chen"]):
+        team.submit("chen", {"reason": {"value": {"type": "plain_text_input", "value": "Too vague"}}})
+    team.cmd("dewi", "update Export stopped", channel_id=incident.channel_id)
+    team.cmd("anna", "escalate 3", channel_id=incident.channel_id)
+    team.cmd("anna", "resolve", channel_id=incident.channel_id)
+    if team.emu.open_view(ID["anna"]):
+        team.submit("anna", {"summary": {"value": {"type": "plain_text_input", "value": "Export stopped"}}})
+    leaks = [t for t in everything_people_see(team.emu) if LEAK.search(t)]
+    assert leaks == []
+
+
+def test_an_undeliverable_reminder_is_reported_in_plain_words(tmp_path) -> None:
+    clock = ManualClock(START)
+    environ = {"CRISISBOT_ANNOUNCEMENTS_CHANNEL": "C0GONE"}  # a channel that was deleted: Slack refuses every post
+    with start_local(db_path=tmp_path / "crisis.db", clock=clock, environ=environ) as local:
+        crisis = Crisis(local, clock)
+        crisis.set_roles()
+        incident = declare(crisis, "Leak nobody announces")
+        for _ in range(8):  # the announcement is tried six times with backoff, then given up
+            clock.advance(minutes=10)
+            local.tick()
+        [report] = [m["text"] for m in crisis.emu.messages(incident.channel_id) if "after several tries" in m["text"]]
+        assert "the announcement to leadership" in report and "Slack did not accept it" in report
+        assert not LEAK.search(report), report
+        assert [t for t in everything_people_see(crisis.emu) if LEAK.search(t)] == []
+
+
+def test_a_broken_template_is_told_to_the_declarer_in_plain_words(tmp_path) -> None:
+    messages = tmp_path / "messages"
+    shutil.copytree(default_dir("messages"), messages)
+    x = messages / "en" / "drafts" / "data-breach" / "first_response.x.j2"
+    x.write_text(x.read_text(encoding="utf-8") + "{{ no_such_value }}", encoding="utf-8")  # edited after `check`
+    clock = ManualClock(START)
+    with start_local(
+        db_path=tmp_path / "crisis.db", clock=clock, environ={"CRISISBOT_MESSAGES": str(messages)}
+    ) as local:
+        crisis = Crisis(local, clock)
+        crisis.set_roles()
+        crisis.cmd("bram", "declare data-breach 2 Leak with a broken template")
+        told = [e["text"] for e in crisis.emu.ephemerals(ID["bram"])]
+        assert [t for t in told if "ran into a problem and could not finish this" in t], told
+        assert [t for t in everything_people_see(crisis.emu) if LEAK.search(t) or "no_such_value" in t] == []
