@@ -292,8 +292,13 @@ class Store(TimerStore):
         # Slack calls) would otherwise leave file descriptors open until the garbage collector runs.
         self._connections: list[sqlite3.Connection] = []
         self._max_pages: int | None = None
+        _check_path(self.path)
         try:
             self.migrate()
+            self._check_writable()
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise SchemaError(message=_unusable(self.path, exc)) from None
         except BaseException:
             self.close()
             raise
@@ -360,6 +365,12 @@ class Store(TimerStore):
             self._local = threading.local()
         for conn in connections:
             conn.close()
+
+    def _check_writable(self) -> None:
+        """Write once at start (the schema version, unchanged), so a read-only file is found now, not at the
+        first command."""
+        with self.transaction() as db:
+            db.conn.execute(f"PRAGMA user_version={self.schema_version()}")
 
     # ---- schema --------------------------------------------------------------------------------
     def schema_version(self) -> int:
@@ -619,6 +630,35 @@ def _encode(fields: dict[str, Any]) -> dict[str, Any]:
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if v is not None}
+
+
+def _check_path(path: Path) -> None:
+    """A path SQLite cannot open, said in one line: what is wrong and what to do."""
+    if path.is_dir():
+        raise SchemaError(
+            message=f"{path}: is a folder, not a database file — set CRISISBOT_DB to a file in it, "
+            f"e.g. {path / 'crisisbot.db'}"
+        )
+    if not path.parent.is_dir():
+        raise SchemaError(
+            message=f"{path}: the folder {path.parent} does not exist — create it, or set "
+            "CRISISBOT_DB to a file in a folder that exists"
+        )
+
+
+def _unusable(path: Path, exc: sqlite3.DatabaseError) -> str:
+    """SQLite's refusal to open or write the file, as one line saying what to do."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_READONLY or "readonly" in str(exc):
+        return (
+            f"{path}: the database is read-only for this user — let crisisbot write the file and its folder "
+            "(it keeps -wal and -shm files next to it), or set CRISISBOT_DB to another file"
+        )
+    if code == sqlite3.SQLITE_CANTOPEN or "unable to open" in str(exc):
+        return f"{path}: cannot open the database file — check that crisisbot may read and write it and its folder"
+    if disk_full(exc):
+        return f"{path}: the disk is full — free up space, then start crisisbot again"
+    return f"{path}: the database file is damaged ({exc}) — restore it from a backup, or set CRISISBOT_DB to a new file"
 
 
 def _is_sqlite(path: Path) -> bool:

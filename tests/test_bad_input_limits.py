@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import shutil
 import sqlite3
+import subprocess
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +33,7 @@ from bot.config import default_dir
 from bot.models import Incident
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.model import GENERAL_ID
+from bot.sandbox.process import HOST, MODULE, free_port, serve_env
 from bot.slack.text import ELLIPSIS, escape, fit
 from bot.store import Store, disk_full
 from bot.workspace import start_local
@@ -362,3 +366,78 @@ def test_a_broken_template_is_told_to_the_declarer_in_plain_words(tmp_path) -> N
         told = [e["text"] for e in crisis.emu.ephemerals(ID["bram"])]
         assert [t for t in told if "ran into a problem and could not finish this" in t], told
         assert [t for t in everything_people_see(crisis.emu) if LEAK.search(t) or "no_such_value" in t] == []
+
+
+# ---- crisisbot serve on a database or config it cannot use ------------------------------------------------
+def _corrupt(folder: Path) -> Path:
+    path = folder / "crisis.db"
+    path.write_bytes(bytes(range(256)) * 20)
+    return path
+
+
+def _damaged(folder: Path) -> Path:  # a SQLite header, then garbage
+    path = folder / "crisis.db"
+    path.write_bytes(b"SQLite format 3\x00" + b"\x13\x37" * 4000)
+    return path
+
+
+def _read_only(folder: Path) -> Path:
+    path = folder / "crisis.db"
+    Store(path).close_all()  # a good database, from before
+    if os.geteuid() == 0:  # root writes through file modes: make it immutable, which stops root too
+        subprocess.run(["chattr", "+i", str(path)], check=True)
+    else:
+        path.chmod(0o444)
+    return path
+
+
+def _a_folder(folder: Path) -> Path:
+    (folder / "crisis.db").mkdir()
+    return folder / "crisis.db"
+
+
+def _missing_folder(folder: Path) -> Path:
+    return folder / "no" / "such" / "folder" / "crisis.db"
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (_corrupt, "not a SQLite database"),
+        (_damaged, "the database file is damaged"),
+        (_read_only, "the database is read-only"),
+        (_a_folder, "is a folder, not a database file"),
+        (_missing_folder, "does not exist — create it"),
+    ],
+    ids=["corrupt", "damaged", "read-only", "a-folder", "missing-folder"],
+)
+def test_crisisbot_serve_on_a_database_it_cannot_use_exits_2_with_one_clear_line(
+    tmp_path: Path, make: Any, expected: str
+) -> None:
+    db = make(tmp_path)
+    try:
+        stderr = _serve_refuses(tmp_path, db)
+    finally:
+        if os.geteuid() == 0 and db.is_file():
+            subprocess.run(["chattr", "-i", str(db)], check=False)
+    assert expected in stderr and str(db) in stderr and " — " in stderr, stderr  # what is wrong — what to do
+
+
+def test_crisisbot_serve_with_a_config_that_is_not_utf8_exits_2_with_one_clear_line(tmp_path: Path) -> None:
+    config = tmp_path / "crisisbot.yaml"
+    config.write_bytes("company:\n  name: Café Noël\n".encode("cp1252"))
+    stderr = _serve_refuses(tmp_path, tmp_path / "crisis.db", {"CRISISBOT_CONFIG": str(config)})
+    assert f"{config}:2: not UTF-8 text" in stderr and "save the file as UTF-8" in stderr
+
+
+def _serve_refuses(folder: Path, db: Path, extra: dict[str, str] | None = None) -> str:
+    """Run the real `crisisbot serve`; it must exit 2 at once with one line on stderr and no traceback."""
+    env = {**serve_env("http://127.0.0.1:9/api/", db, free_port()), **(extra or {})}
+    done = subprocess.run(
+        [*MODULE, "serve", "--host", HOST], env=env, capture_output=True, text=True, timeout=60, cwd=folder
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and "Error" not in done.stderr, done.stderr[-2000:]
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    return lines[0]
