@@ -295,7 +295,6 @@ class Store(TimerStore):
         _check_path(self.path)
         try:
             self.migrate()
-            self._check_writable()
         except sqlite3.DatabaseError as exc:
             self.close()
             raise SchemaError(message=_unusable(self.path, exc)) from None
@@ -366,11 +365,14 @@ class Store(TimerStore):
         for conn in connections:
             conn.close()
 
-    def _check_writable(self) -> None:
-        """Write once at start (the schema version, unchanged), so a read-only file is found now, not at the
-        first command."""
-        with self.transaction() as db:
-            db.conn.execute(f"PRAGMA user_version={self.schema_version()}")
+    def check_writable(self) -> None:
+        """For the bot (a report reads a read-only copy fine): write once (the schema version, unchanged), so a
+        read-only file is found at start, not at the first command."""
+        try:
+            with self.transaction() as db:
+                db.conn.execute(f"PRAGMA user_version={self.schema_version()}")
+        except sqlite3.DatabaseError as exc:
+            raise SchemaError(message=_unusable(self.path, exc)) from None
 
     # ---- schema --------------------------------------------------------------------------------
     def schema_version(self) -> int:

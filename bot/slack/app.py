@@ -7,7 +7,6 @@ Bolt then runs it on its worker threads. A Slack retry or a replayed request is 
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sqlite3
@@ -94,10 +93,10 @@ def build_app(slack: SlackDesk, *, token: str, signing_secret: str, api_url: str
     @app.error
     def unexpected(error: Exception, body: dict[str, Any], response: BoltResponse | None) -> BoltResponse | None:
         """A failure outside the listeners (a middleware): logged, and a slash command still gets an answer."""
-        log.error("a request failed before its listener ran", exc_info=error)
+        log.error("a request failed outside its listener (a middleware)", exc_info=error)
         if response is not None and body.get("command"):
             text = slack.say()("error.cannot_save" if disk_full(error) else "error.unexpected")
-            return BoltResponse(status=200, body=json.dumps({"response_type": "ephemeral", "text": text}))
+            return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
         return None
 
     _register_command(app, slack)
