@@ -22,7 +22,7 @@ from bot.incidents.desk import Desk
 from bot.incidents.roles import RoleSeat, seats
 from bot.messages import duration, limit_of, local_time, measured_length
 from bot.models import Draft, Incident
-from bot.slack.text import Wording, escape_entities, fit, mention
+from bot.slack.text import Wording, escape_entities, fit, mention, pieces
 
 # Slack's documented limits for the fields the bot fills (Block Kit reference)
 SECTION_LIMIT = 3000  # a section's text, a context element's text
@@ -180,7 +180,7 @@ def draft_blocks(desk: Desk, incident: Incident, draft: Draft, say: Wording) -> 
     ]
     if draft.status in ("approved", "posted"):
         blocks.append(SectionBlock(text=md(say("draft.final_intro"))))
-        for part in _chunks(escape_entities(draft.text), SECTION_LIMIT - 8):
+        for part in pieces(escape_entities(draft.text), SECTION_LIMIT - 8):
             blocks.append(SectionBlock(text=md(f"```{part}```")))
     else:
         for part in _chunks(draft.text, SECTION_LIMIT):

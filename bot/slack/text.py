@@ -32,25 +32,34 @@ def escape(text: str) -> str:
     return str(text).translate(_ENTITIES).translate(_MARKS)
 
 
+def _safe_cut(text: str, limit: int) -> int:
+    """The longest prefix length ≤ `limit` that ends outside every entity and every `<…>`."""
+    cut = limit
+    for match in _WHOLE.finditer(text, max(cut - 310, 0)):  # both are short
+        if match.start() >= cut:
+            break
+        if match.end() > cut:
+            return match.start()
+    return cut
+
+
 def fit(text: str, limit: int) -> str:
     """`text` (user values in it already escaped) within `limit` characters: whole, or cut before the first
     entity or `<…>` it would split, with an ellipsis. Every block and message text passes through here."""
     text = str(text)
     if len(text) <= limit:
         return text
-    cut = max(limit - len(ELLIPSIS), 0)
-    for match in _WHOLE.finditer(text, max(cut - 310, 0)):  # both are short
-        if match.start() >= cut:
-            break
-        if match.end() > cut:
-            cut = match.start()
-            break
-    return text[:cut].rstrip() + ELLIPSIS
+    return text[: _safe_cut(text, max(limit - len(ELLIPSIS), 0))].rstrip() + ELLIPSIS
 
 
-def escape_fit(text: str, limit: int) -> str:
-    """User text escaped for mrkdwn, then cut to `limit` as `fit` does."""
-    return fit(escape(text), limit)
+def pieces(text: str, size: int) -> list[str]:
+    """`text` in consecutive pieces of at most `size` characters, none splitting an entity or a `<…>`."""
+    out: list[str] = []
+    while len(text) > size:
+        cut = _safe_cut(text, size) or size
+        out.append(text[:cut])
+        text = text[cut:]
+    return [*out, text] if text or not out else out
 
 
 def escape_entities(text: str) -> str:
