@@ -445,7 +445,7 @@ def _serve_refuses(folder: Path, db: Path, extra: dict[str, str] | None = None) 
     return lines[0]
 
 
-def test_an_approved_draft_full_of_ampersands_is_shown_in_pieces_that_split_no_entity(team: Crisis) -> None:
+def test_an_approved_draft_full_of_ampersands_is_cut_into_pieces_that_split_no_entity(team: Crisis) -> None:
     incident = declare(team, "Leak with an ampersand-heavy LinkedIn post")
     team.click_draft("chen", incident, "linkedin", "draft_edit")
     text = ("R&D! " * 600)[:2989]  # 5,380 characters once escaped: two sections
