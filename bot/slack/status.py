@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from markupsafe import Markup
-from slack_sdk.models.blocks import ButtonElement, ContextBlock, MarkdownTextObject, PlainTextObject, SectionBlock
+from slack_sdk.models.blocks import ContextBlock, SectionBlock
 
 from bot.incidents.desk import Desk
 from bot.incidents.roles import may_see, seats
 from bot.messages import local_time
 from bot.models import Incident
-from bot.slack.blocks import as_dicts, countdown_text
+from bot.slack.blocks import as_dicts, button, countdown_text, md
 from bot.slack.text import Wording, channel_link, mention
 
 
@@ -119,20 +119,16 @@ def choose_blocks(desk: Desk, say: Wording, user: str) -> list[dict]:
     """Outside an incident channel: the active incidents `user` may see, each with a Status button."""
     incidents = visible_active(desk, user)
     if not incidents:
-        return as_dicts([SectionBlock(text=MarkdownTextObject(text=say("status.none")))])
-    blocks: list = [SectionBlock(text=MarkdownTextObject(text=say("status.choose")))]
+        return as_dicts([SectionBlock(text=md(say("status.none")))])
+    blocks: list = [SectionBlock(text=md(say("status.choose")))]
     room = CHOOSER_BLOCKS - 2  # the question above, the "and N more" below
     for incident in incidents[:room]:
         blocks.append(
             SectionBlock(
-                text=MarkdownTextObject(
-                    text=say("status.choice", code=incident.code, title=incident.title, level=incident.level)
-                ),
-                accessory=ButtonElement(
-                    text=PlainTextObject(text=say("button.status")), action_id="show_status", value=str(incident.id)
-                ),
+                text=md(say("status.choice", code=incident.code, title=incident.title, level=incident.level)),
+                accessory=button(say("button.status"), "show_status", str(incident.id)),
             )
         )
     if len(incidents) > room:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=say("status.more", count=len(incidents) - room))]))
+        blocks.append(ContextBlock(elements=[md(say("status.more", count=len(incidents) - room))]))
     return as_dicts(blocks)
