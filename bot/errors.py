@@ -10,6 +10,7 @@ CrisisError                 base: carries a UI message key and its variables
 ├── NotAuthorized           the user may not do this (recorded on the timeline)
 ├── StaleDraft              the draft changed since the button was drawn
 ├── WrongState              the incident or draft is not in a state that allows this
+├── PromiseLapsing          the text promises an update so soon that posting it now would break the promise
 └── NotFound                no such incident / draft
 """
 
@@ -77,3 +78,9 @@ class WrongState(CrisisError):
 
 class NotFound(CrisisError):
     key = "error.not_found"
+
+
+class PromiseLapsing(CrisisError):
+    """Marking as posted a text whose promised update time is (nearly) past: redraft with a new time, or insist."""
+
+    key = "promise.lapsing"

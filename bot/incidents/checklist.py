@@ -27,9 +27,10 @@ def complete_item(desk: Desk, incident: Incident, item_id: str, user: str) -> bo
 
 
 def gdpr_notified(desk: Desk, incident: Incident, user: str) -> bool:
-    """The authority was notified: tick the item, record it, stop the 72-hour reminders."""
-    if not incident.active:
-        raise WrongState("error.incident_resolved", code=incident.code)
+    """The authority was notified: tick the item, record it, stop the 72-hour reminders.
+
+    Also after the resolve: the duty towards the regulator outlives the social-media crisis.
+    """
     if desk.playbook(incident.scenario).deadlines.authority_notification_hours is None:
         raise WrongState("error.no_gdpr_clock")
     with desk.store.transaction():
