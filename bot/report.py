@@ -345,7 +345,7 @@ def _timeline(events: list[Event], incident: Incident, f: _Format) -> list[dict[
             data["user"] = f.person(str(data["user"]))
         if isinstance(data.get("minutes"), int | float):
             data["minutes"] = f.minutes(data["minutes"])
-        for key in ("due", "detected_at"):
+        for key in ("due", "detected_at", "notified_at", "deadline"):
             if isinstance(data.get(key), str):
                 data[key] = _clock(data[key], f)
         rows.append(

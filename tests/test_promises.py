@@ -239,6 +239,7 @@ def test_past_the_deadline_legal_is_reminded_daily_and_the_report_flags_the_miss
     report = report_of(staffed)
     assert "no notification of the data-protection authority is recorded, and the 72-hour deadline passed" in report
     assert "| Detection → authority notified | not recorded | 72 hours | ❌ |" in report
+    assert "resolved while the data-protection authority was not notified yet (deadline 17 Mar 10:00)" in report
     assert "⚠️ OVERDUE since 10:00 CET · 60 minutes late" in header(staffed, incident)  # today: no date
 
     staffed.clock.advance(hours=24)
