@@ -215,6 +215,7 @@ def _gdpr(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bool
         return False
     hours_left = timer.data["hours_left"]
     desk.store.add_event(incident.id, desk.now(), "bot", "gdpr_reminder", hours_left=hours_left)
+    desk.store.add_outbox_once(incident.id, "header_refresh", desk.now())  # its "… to go" / "… late" moves on
     if hours_left <= 0:  # past the deadline the duty remains: the next reminder a day later
         later = round(GDPR_OVERDUE_EVERY.total_seconds() / 3600)
         desk.store.add_timers(
