@@ -134,6 +134,25 @@ def test_post_anyway_posts_and_holds_the_team_to_the_promise_it_made(staffed: Cr
     assert len(reminders) == 1 and "due at 12:00" in reminders[0]
 
 
+def test_networks_promising_different_times_hold_the_team_to_the_earliest_posted(staffed: Crisis) -> None:
+    incident = staffed.declare()
+    for network in ("x", "facebook"):
+        approve(staffed, incident, network)
+    staffed.clock.advance(minutes=115)  # 11:55 CET; both texts promise 12:00
+    staffed.click_draft("bram", incident, "x", "draft_mark_posted")
+    staffed.click("bram", "draft_redraft_time", ts=staffed.emu.ephemerals(ID["bram"])[-1]["ts"])
+    approve(staffed, incident, "x")
+    staffed.click_draft("bram", incident, "x", "draft_mark_posted")  # X promises 13:55 CET
+    assert [t.data["update_due"] for t in staffed.store.pending_timers(incident.id) if t.kind == "update"] == [
+        (staffed.clock.now() + timedelta(hours=2)).isoformat()
+    ]
+    staffed.click_draft("bram", incident, "facebook", "draft_mark_posted")
+    staffed.click("bram", "draft_post_anyway", ts=staffed.emu.ephemerals(ID["bram"])[-1]["ts"])  # still 12:00
+    staffed.local.tick()
+    reminders = update_reminders(staffed, incident)
+    assert len(reminders) == 1 and "due at 12:00" in reminders[0]  # Facebook's readers were promised 12:00
+
+
 # ---- §1 per-network posting, the Facebook pin ---------------------------------------------------------------
 def test_each_network_is_marked_posted_on_its_own_and_the_header_lists_what_is_not_out(
     staffed: Crisis, dutch: Crisis
