@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.errors import UsageError, WrongState
+from bot.errors import AlreadyDone, UsageError, WrongState
 from bot.incidents import gdpr, timers
 from bot.incidents.announce import announce
-from bot.incidents.desk import Desk
+from bot.incidents.desk import Desk, require_active
 from bot.incidents.drafts import render_drafts
 from bot.incidents.roles import require_role
 from bot.models import Draft, Event, Incident
@@ -26,16 +26,12 @@ def _text(text: str, empty_key: str) -> str:
     return text
 
 
-def _active(incident: Incident) -> None:
-    if not incident.active:
-        raise WrongState("error.incident_resolved", code=incident.code)
-
-
 def post_status_update(desk: Desk, incident: Incident, user: str, text: str) -> Event:
     """An internal status update: on the timeline, and the seed of the next public update."""
-    _active(incident)
+    require_active(incident)
     text = _text(text, "error.empty_update")
-    with desk.store.transaction():
+    with desk.deciding():  # active as it is now: a resolve may have come since the command was read
+        require_active(desk.store.incident(incident.id))
         return desk.store.add_event(incident.id, desk.now(), user, "status_update", text=text)
 
 
@@ -47,7 +43,7 @@ def add_note(desk: Desk, incident: Incident, user: str, text: str, **source: Any
 
 
 def check_may_resolve(desk: Desk, incident: Incident, user: str) -> None:
-    _active(incident)
+    require_active(incident)
     require_role(desk, incident, user, desk.playbook(incident.scenario).resolve_by, "resolve")
 
 
@@ -81,10 +77,14 @@ def resolve(
     A data breach's notification duty is not the crisis's: unless `authority` says the authority was
     notified, the GDPR reminders keep running after the resolve (see bot/incidents/gdpr.py).
     """
-    check_may_resolve(desk, incident, user)
     summary = _text(summary, "error.empty_summary")
     book = desk.playbook(incident.scenario)
-    with desk.store.transaction():
+    with desk.deciding():  # decided on the incident as it is now: one resolve, however many submit at once
+        incident = desk.store.incident(incident.id)
+        if not incident.active:  # a backup lead (or a double submit) came first: nothing to correct in the form
+            resolved = desk.store.events(incident.id, "resolved")
+            raise AlreadyDone("error.already_resolved", code=incident.code, user=resolved[0].actor if resolved else "")
+        check_may_resolve(desk, incident, user)
         now = desk.now()
         drafts = render_drafts(desk, incident, book.drafts.resolve, actor=user, summary=summary)
         incident = desk.store.update_incident(incident.id, status="resolved", resolved_at=now)
