@@ -30,9 +30,9 @@ from bot.messages import duration, public_time
 from bot.models import Draft, Incident
 from bot.report import write_report
 from bot.slack import readback
-from bot.slack.blocks import text_with_buttons
+from bot.slack.blocks import MESSAGE_LIMIT, text_with_buttons
 from bot.slack.provision import one_run_at_a_time
-from bot.slack.text import Wording, channel_link, mention
+from bot.slack.text import Wording, channel_link, fit, mention
 
 if TYPE_CHECKING:
     from bot.slack.flows import SlackDesk
@@ -193,7 +193,7 @@ class Closer:
             due = public_time(duty.deadline, say.language, self.desk.settings.tz, self.desk.now(), self.desk.messages)
             text += "\n\n" + say("gdpr_duty.still_open", due=due, missed=duty.missed(self.desk.now()))
         response = self.client.chat_postMessage(
-            channel=incident.channel_id, metadata=readback.tag(incident.code, "closing"), text=text
+            channel=incident.channel_id, metadata=readback.tag(incident.code, "closing"), text=fit(text, MESSAGE_LIMIT)
         )
         return str(response["ts"])
 
