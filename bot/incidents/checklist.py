@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from bot.errors import NotFound, WrongState
 from bot.incidents.desk import Desk, require_active
-from bot.incidents.roles import require_role
+from bot.incidents.gdpr import CHECKLIST_ITEM, check_may_stop_clock
 from bot.models import ChecklistMark, Incident
-
-GDPR_ITEM = "notify_authority"  # ticking it stops the 72-hour clock, like `/crisis gdpr notified`
-
-
-def check_may_stop_gdpr_clock(desk: Desk, incident: Incident, user: str) -> None:
-    """Stopping the 72-hour clock is a legal statement: legal and the crisis lead (or the playbook's list)."""
-    require_role(desk, incident, user, desk.playbook(incident.scenario).gdpr_notified_by, "gdpr_notified")
 
 
 def complete_item(desk: Desk, incident: Incident, item_id: str, user: str) -> bool:
@@ -22,13 +15,13 @@ def complete_item(desk: Desk, incident: Incident, item_id: str, user: str) -> bo
         raise NotFound("error.checklist_item_unknown")
     with desk.deciding():
         incident = require_active(desk.store.incident(incident.id))  # a resolve may have come since the click
-        if item_id == GDPR_ITEM:  # the right too, on the role owners as they are now
-            check_may_stop_gdpr_clock(desk, incident, user)
+        if item_id == CHECKLIST_ITEM:  # the right too, on the role owners as they are now
+            check_may_stop_clock(desk, incident, user)
         mark = ChecklistMark(incident_id=incident.id, item_id=item_id, done_by=user, done_at=desk.now())
         done = desk.store.mark_checklist(mark)
         if done:
             desk.store.add_event(incident.id, mark.done_at, user, "checklist_done", item=item_id)
-            if item_id == GDPR_ITEM:  # the GDPR clock stops with the checklist item too
+            if item_id == CHECKLIST_ITEM:  # the GDPR clock stops with the checklist item too
                 desk.store.add_event(incident.id, mark.done_at, user, "gdpr_notified")
                 desk.store.cancel_timers(incident.id, mark.done_at, kinds=("gdpr",))
     desk.timers_changed()
@@ -36,19 +29,22 @@ def complete_item(desk: Desk, incident: Incident, item_id: str, user: str) -> bo
 
 
 def gdpr_notified(desk: Desk, incident: Incident, user: str) -> bool:
-    """The authority was notified: tick the item, record it, stop the 72-hour reminders."""
+    """The authority was notified: tick the item, record it, stop the 72-hour reminders.
+
+    Also after the resolve: the duty towards the regulator outlives the social-media crisis.
+    """
     if desk.playbook(incident.scenario).deadlines.authority_notification_hours is None:
         raise WrongState("error.no_gdpr_clock")
-    with desk.deciding():
-        incident = require_active(desk.store.incident(incident.id))  # a resolve may have come since the command
-        check_may_stop_gdpr_clock(desk, incident, user)
+    with desk.deciding():  # no require_active: a resolve does not end this duty (bot/incidents/gdpr.py)
+        incident = desk.store.incident(incident.id)  # as it is now: its level, for the right checked on it
+        check_may_stop_clock(desk, incident, user)
         now = desk.now()
         if desk.store.events(incident.id, "gdpr_notified"):
             return False
         desk.store.add_event(incident.id, now, user, "gdpr_notified")
-        if GDPR_ITEM in {i.id for i in desk.playbook(incident.scenario).checklist.all_items()}:
+        if CHECKLIST_ITEM in {i.id for i in desk.playbook(incident.scenario).checklist.all_items()}:
             desk.store.mark_checklist(
-                ChecklistMark(incident_id=incident.id, item_id=GDPR_ITEM, done_by=user, done_at=now)
+                ChecklistMark(incident_id=incident.id, item_id=CHECKLIST_ITEM, done_by=user, done_at=now)
             )
         desk.store.cancel_timers(incident.id, now, kinds=("gdpr",))
     desk.timers_changed()
