@@ -241,6 +241,24 @@ class TimerStore:
         ).fetchone()
         return parse_iso(row[0]) if row and row[0] else None
 
+    def drop_pending_outbox(self, incident_id: int, now: datetime, keep: tuple[str, ...] = ()) -> list[str]:
+        """Give up on an incident's undelivered rows (except the kinds in `keep`); returns the kinds dropped.
+
+        Marked failed rather than deleted, so the row still says what was never sent and why."""
+        where = "incident_id = ? AND sent_at IS NULL AND failed_at IS NULL"
+        args: list[Any] = [incident_id]
+        if keep:
+            where += f" AND kind NOT IN ({','.join('?' * len(keep))})"
+            args += list(keep)
+        with self.transaction() as db:
+            kinds = [row[0] for row in db.execute(f"SELECT kind FROM outbox WHERE {where} ORDER BY id", args)]
+            db.execute(
+                f"UPDATE outbox SET failed_at = ?, next_attempt_at = NULL, last_error = 'dropped: resolved' "
+                f"WHERE {where}",
+                [now.isoformat(), *args],
+            )
+            return kinds
+
     def mark_sent(self, message_id: int, now: datetime) -> None:
         with self.transaction() as db:
             db.execute(

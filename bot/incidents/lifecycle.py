@@ -79,6 +79,11 @@ def resolve(desk: Desk, incident: Incident, user: str, summary: str, impact: str
             incident.id, now, user, "resolved", summary=summary, impact=impact.strip(), lessons=lessons.strip()
         )
         desk.store.cancel_timers(incident.id, now)
+        # What Slack could not take before the resolve (reminders, pages, redraws) is moot now and must not
+        # land after the closing message; queued announcements stay, and go out before the "resolved" one.
+        dropped = desk.store.drop_pending_outbox(incident.id, now, keep=("announce",))
+        if dropped:
+            desk.store.add_event(incident.id, now, "bot", "outbox_dropped", kinds=dropped)
         announce(desk, incident, "resolved")
     desk.timers_changed()
     return Resolved(incident, drafts)
