@@ -7,6 +7,8 @@ Bolt then runs it on its worker threads. A Slack retry or a replayed request is 
 
 from __future__ import annotations
 
+import http.client
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -35,13 +37,47 @@ from bot.slack.subcommands import Invocation
 log = logging.getLogger("crisisbot.slack")
 
 
-class CrisisWebClient(WebClient):
-    """slack_sdk's client with a crash point after every Web API call Slack answered (restart tests)."""
+class BadAnswer(OSError):
+    """Slack answered, but not usably: the body was cut off or is not JSON, or an `ok` answer lacks a field the
+    bot needs. Slack may have done the call, so it is not retried blindly: like a lost answer (an OSError to every
+    caller) the step is reported as refused, and a re-run reads Slack back before doing it again."""
 
-    def api_call(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        response = super().api_call(*args, **kwargs)
+
+# The fields each method's `ok` answer must carry for the bot (and slack_sdk's upload helper, which reads them
+# with .get() and would fail later with a TypeError): dotted paths.
+NEEDED: dict[str, tuple[str, ...]] = {
+    "auth.test": ("user_id",),
+    "conversations.create": ("channel.id", "channel.name"),
+    "conversations.open": ("channel.id",),
+    "chat.postMessage": ("channel", "ts"),
+    "users.info": ("user",),
+    "files.getUploadURLExternal": ("upload_url", "file_id"),
+    "files.completeUploadExternal": ("files",),
+}
+
+
+class CrisisWebClient(WebClient):
+    """slack_sdk's client with a crash point after every Web API call Slack answered (restart tests), and
+    BadAnswer for an answer the bot cannot use."""
+
+    def api_call(self, api_method: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        try:
+            response = super().api_call(api_method, *args, **kwargs)
+        except (json.JSONDecodeError, UnicodeDecodeError, http.client.HTTPException) as exc:
+            raise BadAnswer(f"{api_method}: unreadable answer ({type(exc).__name__})") from exc
         crash_point("web_api_call")
+        missing = [path for path in NEEDED.get(api_method, ()) if _absent(response.data, path)]
+        if missing:
+            raise BadAnswer(f"{api_method}: answer without {', '.join(missing)}")
         return response
+
+
+def _absent(data: Any, path: str) -> bool:
+    for key in path.split("."):
+        if not isinstance(data, dict) or data.get(key) in (None, ""):
+            return True
+        data = data[key]
+    return False
 
 
 def make_client(token: str, api_url: str, timeout: int = 10) -> WebClient:
