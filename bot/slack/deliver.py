@@ -263,17 +263,17 @@ class SlackDeliverer:
                 store.record_delivery(key, row.incident_id, ts, self.desk.now())
                 store.forget_tries(row.incident_id, [key])
 
-        look = lambda since: self._look_up(channel, code, key, since)  # noqa: E731
+        look = lambda: self._look_up(channel, code, key)  # noqa: E731
         readback.once(store, row.incident_id, key, post, record=record, now=self.desk.now(), look=look)
 
-    def _look_up(self, channel: str, code: str, step: str, since: float) -> str | None:
+    def _look_up(self, channel: str, code: str, step: str) -> str | None:
         """The ts of this step's message if a run that died had Slack post it; raises when Slack cannot say."""
         if USER_ID.fullmatch(channel):
-            ref = readback.find_dm(self.client, channel, code, step, since)
+            ref = readback.find_dm(self.client, channel, code, step)
             return ref.split(":", 1)[1] if ref else None
         if not CONVERSATION_ID.fullmatch(channel):  # given by name (the announcements channel): history needs the id
             channel = readback.channel_id(self.client, channel) or ""
-        return readback.find_messages(self.client, channel, code, {step}, since).get(step) if channel else None
+        return readback.find_messages(self.client, channel, code, {step}).get(step) if channel else None
 
     def _time(self, when: datetime, say: Wording) -> str:
         return local_time(when, say.language, self.desk.settings.tz)

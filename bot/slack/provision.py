@@ -153,8 +153,7 @@ class Provisioner:
         tried = [s for s in steps if s.look and f"{incident.id}:try:{s.name}" in done]
         if not tried:
             return {}, set()
-        since = min(readback.tried_at(done[f"{incident.id}:try:{s.name}"]) for s in tried)
-        lookups = self._lookups(incident, tried, since)
+        lookups = self._lookups(incident, tried)
         answers = _pool().map(lambda lookup: _ask(incident, lookup[1]), lookups)
         found: dict[str, str] = {}
         unknown: set[str] = set()
@@ -167,19 +166,17 @@ class Provisioner:
             log.info("declare %s: found in Slack, done before a restart: %s", incident.code, ", ".join(sorted(found)))
         return found, unknown
 
-    def _lookups(
-        self, incident: Incident, tried: list[Step], since: float
-    ) -> list[tuple[set[str], Callable[[], dict[str, str]]]]:
+    def _lookups(self, incident: Incident, tried: list[Step]) -> list[tuple[set[str], Callable[[], dict[str, str]]]]:
         """One history read for the channel's messages, one DM read per person: (steps it answers, the call)."""
         client, code, channel = self.client, incident.code, str(incident.channel_id)
         in_channel = {s.name for s in tried if s.look == "channel"}
         lookups: list[tuple[set[str], Callable[[], dict[str, str]]]] = []
         if in_channel:
-            lookups.append((in_channel, lambda: readback.find_messages(client, channel, code, in_channel, since)))
+            lookups.append((in_channel, lambda: readback.find_messages(client, channel, code, in_channel)))
         for step in tried:
             if step.look and step.look.startswith("dm:"):
                 user = step.look.removeprefix("dm:")
-                lookups.append(({step.name}, functools.partial(_find_dm, client, user, code, step.name, since)))
+                lookups.append(({step.name}, functools.partial(_find_dm, client, user, code, step.name)))
         return lookups
 
     # ---- steps ---------------------------------------------------------------------------------
@@ -214,9 +211,9 @@ class Provisioner:
         return incident
 
     def _find_channel(self, incident: Incident, tried: str) -> dict[str, dict]:
-        name, since = readback.tried_name(tried), readback.tried_at(tried)
+        name = readback.tried_name(tried)
         taken = lambda channel: self.desk.store.incident_by_channel(channel) is not None  # noqa: E731
-        channel = readback.find_channel(self.client, name, incident.private, since, taken) if name else None
+        channel = readback.find_channel(self.client, name, incident.private, taken) if name else None
         return {"channel": channel} if channel else {}
 
     def _note_channel(self, incident: Incident, channel: dict) -> Incident:
@@ -367,8 +364,8 @@ def _ask(incident: Incident, call: Callable[[], Any], step: str = "read back") -
     return None
 
 
-def _find_dm(client: WebClient, user: str, code: str, step: str, since: float) -> dict[str, str]:
-    ref = readback.find_dm(client, user, code, step, since)
+def _find_dm(client: WebClient, user: str, code: str, step: str) -> dict[str, str]:
+    ref = readback.find_dm(client, user, code, step)
     return {step: ref} if ref else {}
 
 
