@@ -18,6 +18,7 @@ from bot.incidents import Desk, open_desk
 from bot.manifest import manifest_scopes
 from bot.sandbox.emulator import SlackEmulator
 from bot.slack.activity import Activity
+from bot.slack.replay import finish_unfinished
 from bot.slack.server import Bot, build_bot, http_server
 
 SIGNING_SECRET = "sandbox-signing-secret"
@@ -134,4 +135,5 @@ def start_local(
         emulator=emulator, desk=desk, server=server, thread=thread, activity=activity, bot=bot, tmp=tmp
     )
     emulator.bot_url = local.bot_url
+    finish_unfinished(bot.app, desk)  # as `crisisbot serve` does: what a dead process acknowledged but never did
     return local

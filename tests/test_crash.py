@@ -384,3 +384,92 @@ def test_declare_survives_a_kill_9_with_its_clock_ahead_of_slacks(
     crashed_output = bot.output()
 
     rerun_like_clean(emu, db, clean, [crashed_output], clock_skew=CLOCK_AHEAD)
+
+
+# ---- a kill -9 right after the ack: Slack has its 200 and never sends the request again ---------------------------
+# `acked:<n>@1`: the n-th ack() of the process, then one second (the 200 goes out, the listener goes no further),
+# then the process dies. The restarted bot finishes each request it had recorded but not finished.
+ACKED = {  # the request killed after its ack, and which ack() of the process that is (the declare's is the first)
+    "declare-command": 1,
+    "acknowledge-click": 2,
+    "approve-click": 2,
+}
+
+
+def header_of(emu: SlackEmulator, db: Path) -> str:
+    incident = read(db, lambda s: s.incidents()[0])
+    header_ts = read(db, lambda s: s.delivery(f"{incident.id}:header"))
+    return str((emu.message(incident.channel_id, header_ts) or {}).get("blocks"))
+
+
+def chen_waits(emu: SlackEmulator, db: Path) -> bool:
+    """The header shows legal (chen) as still waiting for acknowledgement."""
+    return f"<@{ID['chen']}> ⏳ waiting for acknowledgement" in header_of(emu, db)
+
+
+def unfinished(db: Path) -> list[tuple[str, str]]:
+    return read(db, lambda s: s.unfinished_requests())
+
+
+@pytest.mark.parametrize("request_kind", sorted(ACKED))
+def test_an_acknowledged_request_survives_a_kill_9_right_after_its_ack(
+    emu: SlackEmulator, db: Path, request_kind: str, clean: dict[str, Any]
+) -> None:
+    bot = serve_against(emu, db, clock_speed=1, crash_at=f"acked:{ACKED[request_kind]}@1")
+    try:
+        if request_kind == "declare-command":
+            answer = emu.slash_command(ID["bram"], DECLARE)
+        else:
+            declare(emu, db, bot)
+            assert ready(db) and not bot.died()
+            incident = read(db, lambda s: s.incidents()[0])
+            if request_kind == "acknowledge-click":
+                answer = emu.click(ID["chen"], "acknowledge", channel_id=emu.dm_channel_of(ID["chen"]))
+            else:
+                channel, ts, _ = approve_buttons(emu, db)
+                answer = emu.click(ID["anna"], "draft_approve", channel_id=channel, ts=ts)
+        assert answer.status == 200, answer  # Slack had its acknowledgement: it will never send this again
+        assert bot.wait_exit() == 137, "the process did not die right after the ack"
+    finally:
+        bot.stop()
+    crashed_output = bot.output()
+    # what the person asked for was recorded before the ack, without any token, and not yet done
+    [(_, body)] = unfinished(db)
+    assert not [s for s in SECRETS if s in body] and '"token"' not in body
+    if request_kind == "declare-command":
+        assert read(db, lambda s: s.incidents()) == []
+    elif request_kind == "acknowledge-click":
+        assert "legal" not in read(db, lambda s: s.acks(s.incidents()[0].id))
+        assert chen_waits(emu, db)
+    else:
+        assert read(db, lambda s: [a for d in s.drafts(s.incidents()[0].id) for a in s.approvals(d.id)]) == []
+
+    # restarted: nobody clicks or types again; the bot finishes the request by itself and Slack shows it
+    calls = len(emu.calls)
+    bot = serve_against(emu, db, clock_speed=1)
+    try:
+        emu.wait_for(lambda: not unfinished(db), timeout=15)
+        if request_kind == "declare-command":
+            emu.wait_for(lambda: ready(db), timeout=15)
+            answers = [e["text"] for e in emu.ephemerals(ID["bram"])]
+            assert any(a.startswith("✅ CR-") and "declared" in a for a in answers), answers  # told it is done
+            approve(emu, db, bot)
+            emu.wait_for(lambda: "draft_approve" not in approve_buttons(emu, db)[2], timeout=10)
+            assert_like_clean(emu, db, clean, calls, [crashed_output, bot.output()])
+        elif request_kind == "acknowledge-click":
+            emu.wait_for(lambda: not chen_waits(emu, db), timeout=10)  # the header shows what the database has
+            incident = read(db, lambda s: s.incidents()[0])
+            assert read(db, lambda s: s.acks(incident.id))["legal"].user == ID["chen"]
+            acks = read(db, lambda s: s.events(incident.id, "acknowledged"))
+            assert [e.actor for e in acks if e.data["role"] == "legal"] == [ID["chen"]]
+            dm = [m for m in emu.dms(ID["chen"]) if incident.code in m.get("text", "")]
+            assert len(dm) == 1 and "'action_id': 'acknowledge'" not in str(dm[0]["blocks"])  # its button is gone
+        else:
+            emu.wait_for(lambda: len(emu.calls_to("chat.update")) > 0, timeout=10)
+            approve(emu, db, bot)  # chen still sees the button and approves; anna's approval was not lost
+            emu.wait_for(lambda: "draft_approve" not in approve_buttons(emu, db)[2], timeout=10)
+            assert_like_clean(emu, db, clean, calls, [crashed_output, bot.output()])
+    finally:
+        bot.stop()
+    for output in (crashed_output, bot.output()):
+        assert not [s for s in SECRETS if s in output] and "Traceback" not in output

@@ -28,7 +28,7 @@ from bot.errors import CrisisError, UsageError
 from bot.faults import crash_point
 from bot.incidents import checklist, drafts, lifecycle, roles
 from bot.incidents.declare import DeclareRequest
-from bot.slack import commands, status, subcommands, views
+from bot.slack import commands, replay, status, subcommands, views
 from bot.slack.blocks import plain
 from bot.slack.flows import SlackDesk
 from bot.slack.home import from_home, publish_home, register_home
@@ -69,6 +69,15 @@ class CrisisWebClient(WebClient):
         missing = [path for path in NEEDED.get(api_method, ()) if _absent(response.data, path)]
         if missing:
             raise BadAnswer(f"{api_method}: answer without {', '.join(missing)}")
+        return response
+
+
+class CrisisAck(Ack):
+    """Bolt's ack() with a crash point right after it (restart tests: a kill -9 once Slack has its 200)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> BoltResponse:
+        response = super().__call__(*args, **kwargs)
+        crash_point("acked")
         return response
 
 
@@ -113,12 +122,20 @@ def build_app(slack: SlackDesk, *, token: str, signing_secret: str, api_url: str
 
     @app.middleware
     def once_per_request(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
+        """Drop a repeat; record what a new request asks for (the one write before the ack), so that a process
+        killed after acknowledging it finishes it at the next start (bot/slack/replay.py)."""
         key = req.body.get("trigger_id") or req.body.get("event_id")
-        if key and not desk.store.claim_request(str(key), desk.now()):
+        replayed = req.context.get(replay.REPLAYED)
+        if key and not replayed and not desk.store.claim_request(str(key), desk.now(), replay.recordable(req.body)):
             log.info("dropped a repeated request (Slack retry %s)", req.headers.get("x-slack-retry-num", ["-"])[0])
             return BoltResponse(status=200, body="")
+        if key:
+            req.context[replay.REQUEST_KEY] = str(key)
+        if type(req.context.ack) is Ack:
+            req.context.ack.__class__ = CrisisAck
         return next()
 
+    app.listener_runner.listener_completion_handler = replay.FinishRequest(desk)
     _register_command(app, slack)
     _register_actions(app, slack)
     _register_views(app, slack)

@@ -24,6 +24,7 @@ from bot.slack.activity import Activity
 from bot.slack.app import build_app
 from bot.slack.deliver import SlackDeliverer
 from bot.slack.flows import SlackDesk
+from bot.slack.replay import finish_unfinished
 from bot.slack.warmup import warm_up
 
 log = logging.getLogger("crisisbot")
@@ -171,6 +172,8 @@ def serve(desk: Desk, host: str = "0.0.0.0") -> None:
     log.info("Crisis Desk starting — %s", describe_start(desk.settings))
     bot = build_bot(desk)
     bot.runner.start()  # timers that came due while the bot was down fire on the scheduler's thread
+    # requests acknowledged but not finished by a process that died: finished while the server starts
+    threading.Thread(target=finish_unfinished, args=(bot.app, desk), name="crisisbot-replay", daemon=True).start()
     try:
         if desk.settings.slack_app_token:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
