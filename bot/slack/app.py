@@ -7,6 +7,7 @@ Bolt then runs it on its worker threads. A Slack retry or a replayed request is 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import logging
@@ -155,6 +156,11 @@ def _register_command(app: App, slack: SlackDesk) -> None:
             subcommands.HANDLERS[cmd.name](run, cmd)
         except CrisisError as exc:
             run.answer(slack.explain(exc, run.say))
+        except (SlackApiError, OSError) as exc:  # e.g. a form whose trigger expired (a request finished at start-up)
+            why = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+            log.warning("/crisis %s: Slack refused %s", (command.get("text") or "").split(" ")[0], why)
+            with contextlib.suppress(SlackApiError, OSError):  # Slack may refuse this too; the log line stays
+                run.answer(run.say("error.command_failed"))
 
 
 # ---- buttons ---------------------------------------------------------------------------------------
@@ -367,11 +373,19 @@ def _register_lifecycle(app: App, slack: SlackDesk) -> None:
 
     @app.view("resolve")
     @slack.activity.track
-    def resolve_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+    def resolve_submitted(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: dict[str, Any]
+    ) -> None:
         user = body["user"]["id"]
         values = view.get("state", {}).get("values", {})
         try:
             incident = desk.store.incident(_int(views.metadata(view).get("incident")))
+            if context.get(replay.REPLAYED) and not incident.active:
+                # this form resolved it and was acknowledged, then the process died in the closing steps
+                lifecycle.check_may_finish_resolve(desk, incident, user)
+                ack()
+                slack.after_resolve(client, lifecycle.Resolved(incident, []), user)
+                return
             resolved = lifecycle.resolve(
                 desk,
                 incident,
