@@ -221,9 +221,12 @@ RELIABILITY = (
     ("Web API faults injected one at a time (declare, approve, resolve)", "test_faults.py", "_survives_a_failure["),
     ("kill -9 of crisisbot serve mid-flow, restart, re-run = clean run", "test_crash.py", "_kill_9["),
     ("kill -9 during a declare and again during its re-run = clean run", "test_crash.py", "_second_kill_9_"),
+    ("kill -9 mid-declare, bot clock 150 s ahead of Slack = clean run", "test_crash.py", "_clock_ahead_of_slacks["),
+    ("kill -9 right after an ack: the request is finished at restart", "test_crash.py", "_right_after_its_ack["),
     ("kill -9 around a timer firing or an outbox delivery, restart", "test_restart.py", "test_crash_"),
     ("real SIGKILL mid-run, restart", "test_restart.py", "test_real_sigkill"),
     ("kill -9 after Slack accepted an announcement, restart", "test_restart.py", "test_an_announcement_"),
+    ("undelivered messages dropped at resolve, not sent after it", "test_timers.py", "_dropped_at_resolve_"),
     ("forged or stale signatures refused with 401", "test_security.py", "test_forged_or_stale_request"),
     ("authorization matrix (role × action)", "test_security.py", "test_authorization_matrix["),
 )
