@@ -2,7 +2,9 @@
 
 Every listener acknowledges first (Slack gives three seconds) and does the slow work after `ack()`;
 Bolt then runs it on its worker threads. A Slack retry or a replayed request is dropped by the
-`once_per_request` middleware; a double click is harmless because every core verb is idempotent.
+`once_per_request` middleware; a double click is harmless because every core verb is idempotent. The same
+middleware records what each request asks for until its listener is done, so a process killed after an ack
+finishes the request at its next start (bot/slack/replay.py).
 """
 
 from __future__ import annotations
