@@ -1,4 +1,4 @@
-"""Settings: the company profile from `crisisbot.yaml` plus the environment variables of DESIGN.md.
+"""Settings: the company profile from `crisisbot.yaml` plus the environment variables listed in the README.
 
 Precedence: environment variables over the file over built-in defaults. With no config file the bot
 runs on the playbooks and messages shipped inside the package, for a neutral company.
@@ -15,7 +15,7 @@ import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, not_utf8
 from bot.ids import LANGUAGES, NETWORKS, Language, NetworkId, RoleId
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -72,7 +72,7 @@ def _env(*names: str, **constraints: Any) -> Any:
 
 
 class EnvSettings(BaseSettings):
-    """The environment variables of DESIGN.md; unset ones stay None."""
+    """The environment variables of the README's configuration table; unset ones stay None."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=False)
     config: str | None = _env("CRISISBOT_CONFIG")
@@ -173,6 +173,8 @@ def read_config_file(path: Path) -> FileConfig:
         data = yaml.safe_load(text) or {}
     except OSError as exc:
         raise ConfigError([f"{path}:1: cannot read the config ({exc.strerror})"]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError([not_utf8(path, exc)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1

@@ -10,11 +10,13 @@ CrisisError                 base: carries a UI message key and its variables
 ├── NotAuthorized           the user may not do this (recorded on the timeline)
 ├── StaleDraft              the draft changed since the button was drawn
 ├── WrongState              the incident or draft is not in a state that allows this
+│   └── AlreadyDone         someone else did just this a moment before: nothing to correct, nothing changed
 └── NotFound                no such incident / draft
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 
@@ -38,6 +40,12 @@ class ConfigError(CrisisError):
 
     def __str__(self) -> str:
         return "\n".join(self.problems)
+
+
+def not_utf8(path: Path, exc: UnicodeDecodeError) -> str:
+    """The problem line for a file saved in another encoding (Windows-1252 from an old editor, say)."""
+    line = path.read_bytes()[: exc.start].count(b"\n") + 1
+    return f"{path}:{line}: not UTF-8 text (byte {exc.object[exc.start]:#04x}) — save the file as UTF-8"
 
 
 class SchemaError(CrisisError):
@@ -65,6 +73,9 @@ class BadLevel(UsageError):
 
 class NotAuthorized(CrisisError):
     key = "error.not_authorized"
+    # The timeline event of the refusal (incident id, actor, data): Desk.deciding records it again when the
+    # transaction it was written in rolls back because of this very refusal.
+    refusal: tuple[int, str, dict[str, Any]] | None = None
 
 
 class StaleDraft(CrisisError):
@@ -72,6 +83,10 @@ class StaleDraft(CrisisError):
 
 
 class WrongState(CrisisError):
+    key = "error.wrong_state"
+
+
+class AlreadyDone(WrongState):
     key = "error.wrong_state"
 
 

@@ -2,9 +2,10 @@
 
 Every listener acknowledges first (Slack gives three seconds) and does the slow work after `ack()`;
 Bolt then runs it on its worker threads. A Slack retry or a replayed request is dropped by the
-`once_per_request` middleware; a double click is harmless because every core verb is idempotent. The same
-middleware records what each request asks for until its listener is done, so a process killed after an ack
-finishes the request at its next start (bot/slack/replay.py).
+`once_per_request` middleware; a double click is harmless because every core verb is idempotent and
+decides under the write lock on the state it reads there (Desk.deciding), not on what the button was drawn from.
+The same middleware records what each request asks for until its listener is done, so a process killed after an
+ack finishes the request at its next start (bot/slack/replay.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import http.client
 import json
 import logging
 import re
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -27,17 +29,21 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot.errors import CrisisError, UsageError
+from bot.errors import AlreadyDone, CrisisError, UsageError
 from bot.faults import crash_point
 from bot.incidents import checklist, drafts, lifecycle, roles
 from bot.incidents.declare import DeclareRequest
+from bot.incidents.desk import Desk
 from bot.slack import commands, replay, status, subcommands, views
 from bot.slack.blocks import plain
-from bot.slack.flows import SlackDesk
+from bot.slack.flows import SlackDesk, why
 from bot.slack.home import from_home, publish_home, register_home
 from bot.slack.subcommands import Invocation
+from bot.slack.text import fit
+from bot.store import disk_full
 
 log = logging.getLogger("crisisbot.slack")
+ERROR_LIMIT = 150  # a field error shown under a modal input: one short sentence
 
 
 class BadAnswer(OSError):
@@ -129,7 +135,7 @@ def build_app(slack: SlackDesk, *, token: str, signing_secret: str, api_url: str
         killed after acknowledging it finishes it at the next start (bot/slack/replay.py)."""
         key = req.body.get("trigger_id") or req.body.get("event_id")
         replayed = req.context.get(replay.REPLAYED)
-        if key and not replayed and not desk.store.claim_request(str(key), desk.now(), replay.recordable(req.body)):
+        if key and not replayed and not _claim(desk, str(key), replay.recordable(req.body)):
             log.info("dropped a repeated request (Slack retry %s)", req.headers.get("x-slack-retry-num", ["-"])[0])
             return BoltResponse(status=200, body="")
         if key:
@@ -139,12 +145,62 @@ def build_app(slack: SlackDesk, *, token: str, signing_secret: str, api_url: str
         return next()
 
     app.listener_runner.listener_completion_handler = replay.FinishRequest(desk)
+    slack.activity.on_failure = lambda exc, kwargs: answer_failure(slack, exc, kwargs)
+
+    @app.error
+    def unexpected(error: Exception, body: dict[str, Any], response: BoltResponse | None) -> BoltResponse | None:
+        """A failure outside the listeners (a middleware): logged, and a slash command still gets an answer."""
+        log.error("a request failed outside its listener (a middleware)", exc_info=error)
+        if response is not None and body.get("command"):
+            text = slack.say()("error.cannot_save" if disk_full(error) else "error.unexpected")
+            return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
+        return None
+
     _register_command(app, slack)
     _register_actions(app, slack)
     _register_views(app, slack)
     _register_lifecycle(app, slack)
     register_home(app, slack)
     return app
+
+
+def answer_failure(slack: SlackDesk, exc: Exception, kwargs: dict[str, Any]) -> None:
+    """A listener failed in a way nobody foresaw: the details go to the log, the person gets plain words.
+
+    Before the ack the words are the ack itself; after it they go by response_url, else by DM.
+    """
+    log.error("a request failed", exc_info=exc)
+    text = slack.say()("error.cannot_save" if disk_full(exc) else "error.unexpected")
+    ack, respond = kwargs.get("ack"), kwargs.get("respond")
+    command = kwargs.get("command")
+    body = kwargs.get("body") or command or {}
+    try:
+        if ack is not None and ack.response is None:
+            if command is not None:
+                ack(response_type="ephemeral", text=text)
+                return
+            ack()  # a form closes; the words follow by DM
+        if respond is not None and body.get("response_url"):
+            respond(text=text, response_type="ephemeral", replace_original=False)
+            return
+        user = body.get("user_id") or (body.get("user") or {}).get("id") or (kwargs.get("event") or {}).get("user")
+        client = kwargs.get("client")
+        if user and client is not None:
+            client.chat_postMessage(channel=user, text=text)
+    except (SlackApiError, OSError) as error:
+        log.warning("could not tell the user about the failure: %s", why(error))
+
+
+def _claim(desk: Desk, key: str, body: str) -> bool:
+    """Claim the request's key; on a full disk let the request through unclaimed, so it is still answered (help
+    needs no write; a verb that must save fails at its own write and says so) instead of Slack's dispatch_failed."""
+    try:
+        return desk.store.claim_request(key, desk.now(), body)
+    except sqlite3.OperationalError as exc:
+        if not disk_full(exc):
+            raise
+        log.error("the disk is full: request %s is handled without its idempotency key", key)
+        return True
 
 
 # ---- /crisis ---------------------------------------------------------------------------------------
@@ -159,8 +215,7 @@ def _register_command(app: App, slack: SlackDesk) -> None:
         except CrisisError as exc:
             run.answer(slack.explain(exc, run.say))
         except (SlackApiError, OSError) as exc:  # e.g. a form whose trigger expired (a request finished at start-up)
-            why = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
-            log.warning("/crisis %s: Slack refused %s", (command.get("text") or "").split(" ")[0], why)
+            log.warning("/crisis %s: Slack refused %s", (command.get("text") or "").split(" ")[0], why(exc))
             with contextlib.suppress(SlackApiError, OSError):  # Slack may refuse this too; the log line stays
                 run.answer(run.say("error.command_failed"))
 
@@ -190,8 +245,7 @@ def _register_actions(app: App, slack: SlackDesk) -> None:
             except CrisisError as exc:
                 _tell(client, body, respond, slack.explain(exc, say))
             except (SlackApiError, OSError) as exc:  # refused, or no answer in time
-                why = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
-                log.warning("action %s: Slack refused %s", action.get("action_id"), why)
+                log.warning("action %s: Slack refused %s", action.get("action_id"), why(exc))
                 _tell(client, body, respond, say("error.slack_failed"))
             if from_home(body):  # redraw the clicker's Home, whether the click worked or not
                 publish_home(slack, client, user)
@@ -235,15 +289,13 @@ def _register_actions(app: App, slack: SlackDesk) -> None:
         slack.escalate(client, desk.store.incident(incident_id), _int(level), user)
 
     def draft_update(client: WebClient, body: dict, user: str, value: str | None) -> None:
-        """From an update reminder (`<incident>`) or an internal update (`<incident>:<event>`)."""
+        """From an update reminder (`<incident>`) or an internal update (`<incident>:<event>`): one set per intent."""
         head, _, event_id = (value or "").partition(":")
         incident = desk.store.incident(_int(head))
-        text = ""
-        if event_id:
-            found = [e for e in desk.store.events(incident.id, "status_update") if str(e.id) == event_id]
-            text = found[0].data.get("text", "") if found else ""
-        drafts.draft_update(desk, incident, user, text)
-        slack.provision(client, incident)
+        made = drafts.draft_update(desk, incident, user, _int(event_id) if event_id else None)
+        slack.provision(client, made.incident)  # also posts what an earlier click could not (Slack refused it)
+        if not made.changed:
+            raise AlreadyDone("error.update_already_drafted", user=made.by)
 
     def show_status(client: WebClient, body: dict, user: str, value: str | None) -> None:
         incident = desk.store.incident(_int(value or ""))
@@ -287,8 +339,7 @@ def _register_actions(app: App, slack: SlackDesk) -> None:
         try:  # the answer takes the notice's place, so a done Retry button does not linger
             respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=True)
         except (SlackApiError, OSError) as exc:
-            why = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
-            log.warning("resolve_retry: could not answer %s: %s", user, why)
+            log.warning("resolve_retry: could not answer %s: %s", user, why(exc))
 
     @app.action("open_channel")
     def open_channel(ack: Ack) -> None:
@@ -349,7 +400,7 @@ def _register_views(app: App, slack: SlackDesk) -> None:
                 desk, _int(meta.get("draft")), body["user"]["id"], text, _int(meta.get("version"))
             )
         except CrisisError as exc:
-            ack(response_action="errors", errors={"text": slack.explain(exc, slack.say())[:150]})
+            ack(response_action="errors", errors={"text": fit(slack.explain(exc, slack.say()), ERROR_LIMIT)})
             return
         ack()
         slack.after_draft_change(client, outcome)
@@ -364,7 +415,7 @@ def _register_views(app: App, slack: SlackDesk) -> None:
                 desk, _int(meta.get("draft")), _int(meta.get("version")), body["user"]["id"], reason
             )
         except CrisisError as exc:
-            ack(response_action="errors", errors={"reason": slack.explain(exc, slack.say())[:150]})
+            ack(response_action="errors", errors={"reason": fit(slack.explain(exc, slack.say()), ERROR_LIMIT)})
             return
         ack()
         slack.after_draft_change(client, outcome)
@@ -396,8 +447,15 @@ def _register_lifecycle(app: App, slack: SlackDesk) -> None:
                 views.text_of(values, "impact"),
                 views.text_of(values, "lessons"),
             )
+        except AlreadyDone as exc:  # resolved by someone else a moment before: nothing to correct in this form
+            ack()
+            slack.notify(client, incident.channel_id, user, slack.explain(exc, slack.say_to(client, user, wait=True)))
+            return
         except CrisisError as exc:
-            ack(response_action="errors", errors={"summary": slack.explain(exc, slack.say_to(client, user))[:150]})
+            ack(
+                response_action="errors",
+                errors={"summary": fit(slack.explain(exc, slack.say_to(client, user)), ERROR_LIMIT)},
+            )
             return
         ack()
         slack.after_resolve(client, resolved, user)
@@ -419,7 +477,7 @@ def _register_lifecycle(app: App, slack: SlackDesk) -> None:
                 views.text_of(values, "q3"),
             )
         except CrisisError as exc:
-            ack(response_action="errors", errors={"q1": slack.explain(exc, say)[:150]})
+            ack(response_action="errors", errors={"q1": fit(slack.explain(exc, say), ERROR_LIMIT)})
             return
         ack()
         slack.notify(client, None, user, say("survey.thanks", code=incident.code))

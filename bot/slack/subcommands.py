@@ -17,9 +17,10 @@ from bot.incidents.declare import DEFAULT_LEVEL, DeclareRequest, find_repeat
 from bot.incidents.escalate import check_may_escalate
 from bot.models import Incident
 from bot.slack import status, views
+from bot.slack.blocks import MESSAGE_LIMIT
 from bot.slack.commands import Command
 from bot.slack.flows import SlackDesk
-from bot.slack.text import Wording, channel_link, mention
+from bot.slack.text import Wording, channel_link, fit, mention
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Invocation:
 
     def answer(self, text: str = "", blocks: list[dict] | None = None) -> None:
         """Ephemeral answer: in the ack while Slack waits, by response_url after that."""
+        text = fit(text, MESSAGE_LIMIT)
         if self.acked:
             self.respond(response_type="ephemeral", replace_original=False, text=text, blocks=blocks)
         else:
@@ -127,10 +129,10 @@ def declare(run: Invocation, cmd: Command) -> None:
 
 def escalate(run: Invocation, cmd: Command) -> None:
     incident = run.incident_here()
-    level = cmd.level or incident.level + (1 if cmd.name == "escalate" else -1)
-    check_may_escalate(run.slack.desk, incident, level, run.user)  # refusals go in the ack, nothing started
+    step = 0 if cmd.level else (1 if cmd.name == "escalate" else -1)  # a step counts from the level when it is made
+    check_may_escalate(run.slack.desk, incident, cmd.level or incident.level + step, run.user)  # refusals in the ack
     run.answer(run.say("command.working"))
-    run.slack.escalate(run.client, incident, level, run.user)
+    run.slack.escalate(run.client, incident, cmd.level or None, run.user, step=step)
 
 
 def gdpr_notified(run: Invocation, cmd: Command) -> None:
