@@ -153,13 +153,19 @@ def _migration_3(db: sqlite_utils.Database) -> None:
 
 
 def _migration_4(db: sqlite_utils.Database) -> None:
+    """The next-update time a draft version promises in public, so the bot holds the team to that moment."""
+    db["drafts"].add_column("promised_at", str)  # the moment, as the timer uses it
+    db["drafts"].add_column("promise_text", str)  # the words the text says it in ("22:00 CET"), to find it again
+
+
+def _migration_5(db: sqlite_utils.Database) -> None:
     """What each request asked for, kept until its listener finished: a kill -9 after the ack loses nothing."""
     db["handled_requests"].add_column("body", str)
     db["handled_requests"].add_column("finished_at", str)
     db["handled_requests"].create_index(["finished_at"])
 
 
-MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4]
+MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

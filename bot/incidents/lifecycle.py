@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import AlreadyDone, UsageError, WrongState
+from bot.incidents import gdpr, timers
 from bot.incidents.announce import announce
 from bot.incidents.desk import Desk, require_active
 from bot.incidents.drafts import render_drafts
@@ -62,8 +63,20 @@ class Resolved:
     drafts: list[Draft]  # the "resolved" public drafts, for the usual approval flow
 
 
-def resolve(desk: Desk, incident: Incident, user: str, summary: str, impact: str = "", lessons: str = "") -> Resolved:
-    """Close the incident: stop every timer, record the summary, draft the closing public posts."""
+def resolve(
+    desk: Desk,
+    incident: Incident,
+    user: str,
+    summary: str,
+    impact: str = "",
+    lessons: str = "",
+    authority: gdpr.Answer | None = None,
+) -> Resolved:
+    """Close the incident: stop the timers, record the summary, draft the closing public posts.
+
+    A data breach's notification duty is not the crisis's: unless `authority` says the authority was
+    notified, the GDPR reminders keep running after the resolve (see bot/incidents/gdpr.py).
+    """
     summary = _text(summary, "error.empty_summary")
     book = desk.playbook(incident.scenario)
     with desk.deciding():  # decided on the incident as it is now: one resolve, however many submit at once
@@ -78,10 +91,13 @@ def resolve(desk: Desk, incident: Incident, user: str, summary: str, impact: str
         desk.store.add_event(
             incident.id, now, user, "resolved", summary=summary, impact=impact.strip(), lessons=lessons.strip()
         )
-        desk.store.cancel_timers(incident.id, now)
-        # What Slack could not take before the resolve (reminders, pages, redraws) is moot now and must not
-        # land after the closing message; queued announcements stay, and go out before the "resolved" one.
-        dropped = desk.store.drop_pending_outbox(incident.id, now, keep=("announce",))
+        duty_open = gdpr.record_at_resolve(desk, incident, user, authority, now)
+        desk.store.cancel_timers(incident.id, now, kinds=timers.ENDED_BY_RESOLVE if duty_open else None)
+        # What Slack could not take before the resolve (reminders, pages, redraws) is moot now and must not land
+        # after the closing message; queued announcements stay (they go out before the "resolved" one), and so do
+        # GDPR reminders while that duty outlives the resolve.
+        keep = ("announce", "gdpr_reminder") if duty_open else ("announce",)
+        dropped = desk.store.drop_pending_outbox(incident.id, now, keep=keep)
         if dropped:
             desk.store.add_event(incident.id, now, "bot", "outbox_dropped", kinds=dropped)
         announce(desk, incident, "resolved")
