@@ -57,6 +57,9 @@ class DraftValues:
     next_update: str = ""
     update: str = ""
     summary: str = ""
+    # Recorded facts a closing draft may state only when the timeline holds them.
+    authority_notified: bool = False
+    done: tuple[str, ...] = ()  # the checklist items ticked off
 
 
 SAMPLE_VALUES = DraftValues(
@@ -66,6 +69,8 @@ SAMPLE_VALUES = DraftValues(
     next_update="14:30",
     update="We have restored access for most customers and are monitoring the remaining errors closely.",
     summary="All systems have been working normally since 15:10 and the cause has been fixed.",
+    authority_notified=True,
+    done=("notify_affected", "contact_customer", "notify_authority"),
 )
 
 

@@ -42,6 +42,8 @@ def draft_values(desk: Desk, incident: Incident, update: str = "", summary: str 
         next_update=next_update,
         update=update,
         summary=summary,
+        authority_notified=timers.gdpr_notified(desk, incident),
+        done=tuple(desk.store.checklist(incident.id)),
     )
 
 

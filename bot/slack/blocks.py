@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from markupsafe import Markup
 from slack_sdk.models.blocks import (
@@ -109,18 +109,25 @@ def countdown_text(desk: Desk, incident: Incident, say: Wording) -> str:
     """First-response state: time left, overdue by how much, or when it was posted."""
     lang, tz = say.language, desk.settings.tz
     due = incident.first_response_due
+    rule = first_response_rule(say, desk.playbook(incident.scenario).deadlines.first_response_minutes)
     if incident.first_response_at is not None:
         took = incident.first_response_at - incident.detected_at
         return say(
             "countdown.posted",
+            rule=rule,
             at=local_time(incident.first_response_at, lang, tz),
             took=duration(took, lang),
             late=incident.first_response_at > due,
         )
     now = desk.now()
     if now > due:
-        return say("countdown.overdue", due=local_time(due, lang, tz), late=duration(now - due, lang))
-    return say("countdown.left", due=local_time(due, lang, tz), left=duration(due - now, lang))
+        return say("countdown.overdue", rule=rule, due=local_time(due, lang, tz), late=duration(now - due, lang))
+    return say("countdown.left", rule=rule, due=local_time(due, lang, tz), left=duration(due - now, lang))
+
+
+def first_response_rule(say: Wording, minutes: int) -> Markup:
+    """The playbook's first-response rule in the words the written plan uses (`bot.plan.first_response_rule`)."""
+    return Markup(say("rule.first_response", minutes=duration(timedelta(minutes=minutes), say.language)))
 
 
 def roles_text(role_seats: list[RoleSeat], say: Wording, desk: Desk) -> str:
@@ -168,6 +175,11 @@ def draft_blocks(desk: Desk, incident: Incident, draft: Draft, say: Wording) -> 
     else:
         for part in _chunks(draft.text, SECTION_LIMIT):
             blocks.append(SectionBlock(text=PlainTextObject(text=part, emoji=False)))
+    closing = draft.kind == desk.playbook(incident.scenario).drafts.resolve  # approved after the resolve
+    summary = _resolve_summary(desk, incident) if closing and draft.status in ("pending", "rejected") else ""
+    if summary:
+        # The internal summary is not public wording: offered to the editor as a starting point, not pasted in.
+        blocks.append(ContextBlock(elements=[_md(say("draft.summary_hint", summary=summary))]))
     blocks.append(ContextBlock(elements=[_md(_approval_line(desk, incident, draft, say))]))
     value = f"{draft.id}:{draft.version}"
     buttons = {
@@ -183,10 +195,14 @@ def draft_blocks(desk: Desk, incident: Incident, draft: Draft, say: Wording) -> 
         ],
         "posted": [],
     }[draft.status]
-    closing = draft.kind == desk.playbook(incident.scenario).drafts.resolve  # approved after the resolve
     if buttons and (incident.active or closing):
         blocks.append(ActionsBlock(block_id=f"draft-{draft.id}", elements=buttons))
     return as_dicts(blocks)
+
+
+def _resolve_summary(desk: Desk, incident: Incident) -> str:
+    resolved = desk.store.events(incident.id, "resolved")
+    return str(resolved[-1].data.get("summary", ""))[: SECTION_LIMIT // 2] if resolved else ""
 
 
 def _approval_line(desk: Desk, incident: Incident, draft: Draft, say: Wording) -> str:
