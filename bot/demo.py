@@ -61,8 +61,10 @@ class DemoScript:
         """Print what appeared in Slack since the last step, condensed."""
         self.local.settle()
         store = self.local.desk.store
-        # The pinned headers are shown whole when they first appear; every redraw after is one line.
-        self.condenser.in_full |= {store.delivery(f"{i.id}:header") or "" for i in store.incidents()}
+        # The first incident's pinned header is shown whole when it appears; every redraw after is one line.
+        incidents = store.incidents()
+        if incidents:
+            self.condenser.in_full.add(store.delivery(f"{incidents[0].id}:header") or "")
         events = self.emu.events[self.seen :]
         self.seen += len(events)
         for rendered in self.condenser.render(events):

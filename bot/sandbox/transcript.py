@@ -335,7 +335,7 @@ class Condenser:
         line, people = pending
         who = ", ".join("@" + person for person in people)
         label = self.words["dm_to" if len(people) == 1 else "dms_to"].format(people=who)
-        return [Text.from_markup(_finish(_styled("magenta", label) + " " + line))]
+        return [Text.from_markup(_finish(_styled("magenta", label) + " " + _cut(line, ONE_LINE - len(label))))]
 
     def _dm_line(self, event: Event) -> str | None:
         if event.kind not in ("message_posted", "dm") or not (event.channel or "").startswith("@"):
@@ -343,7 +343,7 @@ class Condenser:
         lines = plain_lines(event, self.emulator)
         self.shown[(event.channel_id, event.ts)] = lines
         buttons = " ".join(part for line in lines for part in re.findall(r"\[ [^\]]+ \]", line))
-        first = _cut(lines[0] if lines else "", ONE_LINE - len(buttons) - 1)
+        first = _cut(lines[0] if lines else "", max(30, ONE_LINE - 30 - len(buttons)))
         return f"{first} {buttons}".strip()
 
     def _event(self, event: Event) -> RenderableType | None:
@@ -359,7 +359,9 @@ class Condenser:
             self.redraws += 1
             if not change:
                 return None
-            what = where if where.startswith("DM") else f"{where} · {_label(lines)}"
+            # The channel's date and prefix are the same on every line: its scenario part says which incident.
+            short = re.sub(r"^#(crisis|drill)-\d{8}-", "#", where)
+            what = where if where.startswith("DM") else f"{short} · {_label(lines)}"
             summary = _cut(" · ".join(change), ONE_LINE + 40)
             return Text.from_markup(_finish(_styled("yellow", f"✎ {what}:") + " " + summary))
         if event.kind in ("view_opened", "view_updated"):

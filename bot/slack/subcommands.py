@@ -81,7 +81,7 @@ def show_help(run: Invocation, cmd: Command) -> None:
             f"{book.name.in_(run.say.language)}: {first_response_rule(run.say, book.deadlines.first_response_minutes)}"
             for book in desk.playbooks.values()
         )
-    run.answer(run.say("help.text", first_response=Markup(first_response), scenarios=", ".join(desk.scenarios)))
+    run.answer(run.say("help.text", first_response=Markup(first_response), scenarios=", ".join(desk.scenarios())))
 
 
 def show_roles(run: Invocation, cmd: Command) -> None:
