@@ -83,7 +83,11 @@ def test_plan_header_and_help_give_the_first_hour_from_detection_from_one_playbo
         help_text = crisis.last_ephemeral("anna")
         desk = crisis.local.desk
         plan = render_plan(desk.settings, desk.playbooks, desk.messages, language)
+        crisis.clock.advance(minutes=46)  # declared at detection: the 45 minutes are up
+        crisis.local.tick()
+        missed = [m["text"] for m in crisis.emu.messages(incident.channel_id) if m.get("text", "").startswith("⚠️")]
     assert rule in header and rule in help_text
+    assert missed and rule in missed[-1] and "1-hour" not in missed[-1] and "1 uur" not in missed[-1]
     scenario_line = {"en": "First public response **{}**.", "nl": "Eerste publieke reactie **{}**."}[language]
     assert scenario_line.format(rule) in plan
     assert plan.count(rule) >= len(desk.playbooks) + 2  # each scenario, the goal, the response rules

@@ -56,7 +56,7 @@ EXPECTED = {
         "30 minutes left",
         "Mark as posted",
         "First public response is live",
-        "1-hour first-response target was missed",
+        "first-response target (within 60 minutes of detection) was missed",
         "escalated CR-2026-002 to level 3",
         "Summary",
     ],
