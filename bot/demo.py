@@ -31,7 +31,7 @@ STEP_MINUTES = 3  # crisis minutes between the cast's actions; the clock speed t
 # Crisis minutes the story takes (pauses and the bot's own deadlines it waits for), plus the real seconds of
 # setting up and of the requests themselves; measured, so the demo can say up front how long it takes.
 STORY_MINUTES = 36
-SETUP_SECONDS = 8
+SETUP_SECONDS = 12
 
 
 def expected_seconds(speed: float) -> int:
