@@ -202,6 +202,11 @@ def local_datetime(when: datetime, language: str, tz: ZoneInfo) -> str:
     return format_datetime(when.astimezone(tz), format="medium", locale=locale_of(language))
 
 
+def first_response_rule(messages: Messages, language: str, minutes: int) -> str:
+    """The first-response rule ("within 60 minutes of detection"): one wording for the plan, the header and the help."""
+    return messages.ui(language, "rule.first_response", minutes=duration(timedelta(minutes=minutes), language))
+
+
 def duration(delta: timedelta, language: str) -> str:
     """`42 minutes` / `42 minuten`; whole minutes, because seconds are noise in a crisis."""
     minutes = max(0, round(abs(delta.total_seconds()) / 60))

@@ -24,7 +24,17 @@ from jinja2.sandbox import SandboxedEnvironment
 from bot.config import Settings, default_dir
 from bot.errors import ConfigError
 from bot.ids import ROLES
-from bot.messages import X_URL_LENGTH, DraftValues, Messages, draft_path, duration, limit_of, locale_of, measured_length
+from bot.messages import (
+    X_URL_LENGTH,
+    DraftValues,
+    Messages,
+    draft_path,
+    duration,
+    first_response_rule,
+    limit_of,
+    locale_of,
+    measured_length,
+)
 from bot.messages import tidy as tidy_text
 from bot.playbooks import ChecklistItem, Playbook
 
@@ -156,11 +166,6 @@ def _generated_on(generated_at: datetime | None, settings: Settings, language: s
 
 def _minutes(minutes: int, language: str) -> str:
     return duration(timedelta(minutes=minutes), language)
-
-
-def first_response_rule(messages: Messages, language: str, minutes: int) -> str:
-    """The first-response rule (e.g. "within 60 minutes of detection"), worded once for plan, header and help."""
-    return messages.ui(language, "rule.first_response", minutes=_minutes(minutes, language))
 
 
 def _monitoring(book: Playbook, language: str) -> dict[str, Any] | None:
@@ -325,7 +330,6 @@ def _step(item: ChecklistItem, language: str) -> dict[str, str]:
 
 __all__ = [
     "PLACEHOLDER_KEYS",
-    "first_response_rule",
     "plan_environment",
     "plan_template_path",
     "render_plan",

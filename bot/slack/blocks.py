@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from markupsafe import Markup
 from slack_sdk.models.blocks import (
@@ -21,6 +21,7 @@ from bot.incidents.approvals import approval_state
 from bot.incidents.desk import Desk
 from bot.incidents.roles import RoleSeat, seats
 from bot.messages import duration, limit_of, local_time, measured_length
+from bot.messages import first_response_rule as rule_wording
 from bot.models import Draft, Incident
 from bot.slack.text import Wording, escape_entities, mention
 
@@ -126,8 +127,8 @@ def countdown_text(desk: Desk, incident: Incident, say: Wording) -> str:
 
 
 def first_response_rule(say: Wording, minutes: int) -> Markup:
-    """The playbook's first-response rule in the words the written plan uses (`bot.plan.first_response_rule`)."""
-    return Markup(say("rule.first_response", minutes=duration(timedelta(minutes=minutes), say.language)))
+    """The playbook's first-response rule, in the words of the written plan (the same routine)."""
+    return Markup(rule_wording(say.messages, say.language, minutes))
 
 
 def roles_text(role_seats: list[RoleSeat], say: Wording, desk: Desk) -> str:
