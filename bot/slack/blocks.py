@@ -23,21 +23,31 @@ from bot.incidents.roles import RoleSeat, seats
 from bot.messages import duration, limit_of, local_time, measured_length
 from bot.messages import first_response_rule as rule_wording
 from bot.models import Draft, Incident
-from bot.slack.text import Wording, escape_entities, mention
+from bot.slack.text import Wording, escape_entities, fit, mention, pieces
 
-SECTION_LIMIT = 3000
+# Slack's documented limits for the fields the bot fills (Block Kit reference)
+SECTION_LIMIT = 3000  # a section's text, a context element's text
+FIELD_LIMIT = 2000  # each of a section's fields
+HEADER_LIMIT = 150
+BUTTON_LIMIT = 75
+MESSAGE_LIMIT = 40_000  # a message's top-level text (Slack answers msg_too_long past it)
 
 
 def as_dicts(blocks: list[Block]) -> list[dict]:
     return [b.to_dict() for b in blocks]
 
 
-def _md(text: str) -> MarkdownTextObject:
-    return MarkdownTextObject(text=text)
+def md(text: str, limit: int = SECTION_LIMIT) -> MarkdownTextObject:
+    """A mrkdwn text object that fits Slack's limit for where it goes, however long escaping made it."""
+    return MarkdownTextObject(text=fit(text, limit))
 
 
-def _button(label: str, action_id: str, value: str, style: str | None = None) -> ButtonElement:
-    return ButtonElement(text=PlainTextObject(text=label, emoji=True), action_id=action_id, value=value, style=style)
+def pt(text: str, limit: int, emoji: bool = True) -> PlainTextObject:
+    return PlainTextObject(text=fit(text, limit) or "—", emoji=emoji)
+
+
+def button(label: str, action_id: str, value: str, style: str | None = None) -> ButtonElement:
+    return ButtonElement(text=pt(label, BUTTON_LIMIT), action_id=action_id, value=value, style=style)
 
 
 def _chunks(text: str, size: int) -> list[str]:
@@ -52,26 +62,33 @@ def header_blocks(desk: Desk, incident: Incident, say: Wording) -> list[dict]:
     lang = say.language
     blocks: list[Block] = [
         HeaderBlock(
-            text=say("header.title", code=incident.code, scenario=book.name.in_(lang), drill=incident.drill)[:150]
+            text=fit(
+                say("header.title", code=incident.code, scenario=book.name.in_(lang), drill=incident.drill),
+                HEADER_LIMIT,
+            )
         ),
-        SectionBlock(text=_md(say("header.summary", title=incident.title, description=incident.description))),
+        SectionBlock(text=md(say("header.summary", title=incident.title, description=incident.description))),
         SectionBlock(
             fields=[
-                _md(say("header.level", level=incident.level, criteria=book.level(incident.level).criteria.in_(lang))),
-                _md(
+                md(
+                    say("header.level", level=incident.level, criteria=book.level(incident.level).criteria.in_(lang)),
+                    FIELD_LIMIT,
+                ),
+                md(
                     say(
                         "header.declared",
                         user=mention(incident.declared_by),
                         at=local_time(incident.declared_at, lang, tz),
-                    )
+                    ),
+                    FIELD_LIMIT,
                 ),
-                _md(countdown_text(desk, incident, say)),
-                _md(say("header.status." + incident.status)),
+                md(countdown_text(desk, incident, say), FIELD_LIMIT),
+                md(say("header.status." + incident.status), FIELD_LIMIT),
             ]
         ),
-        SectionBlock(text=_md(roles_text(seats(desk, incident), say, desk))),
+        SectionBlock(text=md(roles_text(seats(desk, incident), say, desk))),
         DividerBlock(),
-        SectionBlock(text=_md(say("header.first_hour"))),
+        SectionBlock(text=md(say("header.first_hour"))),
     ]
     done = desk.store.checklist(incident.id)
     for item in book.checklist.first_hour:
@@ -80,7 +97,7 @@ def header_blocks(desk: Desk, incident: Incident, say: Wording) -> list[dict]:
         if mark:
             blocks.append(
                 SectionBlock(
-                    text=_md(
+                    text=md(
                         say(
                             "checklist.done",
                             item=text,
@@ -94,15 +111,15 @@ def header_blocks(desk: Desk, incident: Incident, say: Wording) -> list[dict]:
             owner = say.role(item.role) if item.role else ""
             blocks.append(
                 SectionBlock(
-                    text=_md(say("checklist.open", item=text, role=owner)),
-                    accessory=_button(say("button.done"), "checklist_done", f"{incident.id}:{item.id}")
+                    text=md(say("checklist.open", item=text, role=owner)),
+                    accessory=button(say("button.done"), "checklist_done", f"{incident.id}:{item.id}")
                     if incident.active
                     else None,
                 )
             )
     if book.level(incident.level).advice:
-        blocks.append(ContextBlock(elements=[_md(book.level(incident.level).advice.in_(lang))]))
-    blocks.append(ContextBlock(elements=[_md(say("header.updated", at=local_time(desk.now(), lang, tz)))]))
+        blocks.append(ContextBlock(elements=[md(book.level(incident.level).advice.in_(lang))]))
+    blocks.append(ContextBlock(elements=[md(say("header.updated", at=local_time(desk.now(), lang, tz)))]))
     return as_dicts(blocks)
 
 
@@ -157,7 +174,7 @@ def draft_blocks(desk: Desk, incident: Incident, draft: Draft, say: Wording) -> 
     length, limit = measured_length(draft.network, draft.text), limit_of(draft.network)
     blocks: list[Block] = [
         SectionBlock(
-            text=_md(
+            text=md(
                 say(
                     "draft.heading",
                     network=say.network(draft.network),
@@ -170,9 +187,9 @@ def draft_blocks(desk: Desk, incident: Incident, draft: Draft, say: Wording) -> 
         )
     ]
     if draft.status in ("approved", "posted"):
-        blocks.append(SectionBlock(text=_md(say("draft.final_intro"))))
-        for part in _chunks(escape_entities(draft.text), SECTION_LIMIT - 8):
-            blocks.append(SectionBlock(text=_md(f"```{part}```")))
+        blocks.append(SectionBlock(text=md(say("draft.final_intro"))))
+        for part in pieces(escape_entities(draft.text), SECTION_LIMIT - 8):
+            blocks.append(SectionBlock(text=md(f"```{part}```")))
     else:
         for part in _chunks(draft.text, SECTION_LIMIT):
             blocks.append(SectionBlock(text=PlainTextObject(text=part, emoji=False)))
@@ -180,19 +197,19 @@ def draft_blocks(desk: Desk, incident: Incident, draft: Draft, say: Wording) -> 
     summary = _resolve_summary(desk, incident) if closing and draft.status in ("pending", "rejected") else ""
     if summary:
         # The internal summary is not public wording: offered to the editor as a starting point, not pasted in.
-        blocks.append(ContextBlock(elements=[_md(say("draft.summary_hint", summary=summary))]))
-    blocks.append(ContextBlock(elements=[_md(_approval_line(desk, incident, draft, say))]))
+        blocks.append(ContextBlock(elements=[md(say("draft.summary_hint", summary=summary))]))
+    blocks.append(ContextBlock(elements=[md(_approval_line(desk, incident, draft, say))]))
     value = f"{draft.id}:{draft.version}"
     buttons = {
         "pending": [
-            _button(say("button.approve"), "draft_approve", value, "primary"),
-            _button(say("button.edit"), "draft_edit", value),
-            _button(say("button.reject"), "draft_reject", value, "danger"),
+            button(say("button.approve"), "draft_approve", value, "primary"),
+            button(say("button.edit"), "draft_edit", value),
+            button(say("button.reject"), "draft_reject", value, "danger"),
         ],
-        "rejected": [_button(say("button.edit"), "draft_edit", value)],
+        "rejected": [button(say("button.edit"), "draft_edit", value)],
         "approved": [
-            _button(say("button.mark_posted"), "draft_mark_posted", value, "primary"),
-            _button(say("button.edit"), "draft_edit", value),
+            button(say("button.mark_posted"), "draft_mark_posted", value, "primary"),
+            button(say("button.edit"), "draft_edit", value),
         ],
         "posted": [],
     }[draft.status]
@@ -203,7 +220,7 @@ def draft_blocks(desk: Desk, incident: Incident, draft: Draft, say: Wording) -> 
 
 def _resolve_summary(desk: Desk, incident: Incident) -> str:
     resolved = desk.store.events(incident.id, "resolved")
-    return str(resolved[-1].data.get("summary", ""))[: SECTION_LIMIT // 2] if resolved else ""
+    return str(resolved[-1].data.get("summary", "")) if resolved else ""  # md() fits it to the limit
 
 
 def _approval_line(desk: Desk, incident: Incident, draft: Draft, say: Wording) -> str:
@@ -243,7 +260,7 @@ def role_dm_blocks(
     acks = desk.store.acks(incident.id)
     blocks: list[Block] = [
         SectionBlock(
-            text=_md(
+            text=md(
                 say(
                     "dm.intro",
                     code=incident.code,
@@ -260,7 +277,7 @@ def role_dm_blocks(
         if ack is not None:
             blocks.append(
                 SectionBlock(
-                    text=_md(
+                    text=md(
                         say(
                             "dm.acknowledged",
                             role=say.role(role),
@@ -273,8 +290,8 @@ def role_dm_blocks(
         else:
             blocks.append(
                 SectionBlock(
-                    text=_md(say("dm.role", role=say.role(role))),
-                    accessory=_button(say("button.acknowledge"), "acknowledge", f"{incident.id}:{role}", "primary")
+                    text=md(say("dm.role", role=say.role(role))),
+                    accessory=button(say("button.acknowledge"), "acknowledge", f"{incident.id}:{role}", "primary")
                     if incident.active
                     else None,
                 )
@@ -305,7 +322,7 @@ def plain(text: str) -> list[dict]:
 
 def text_with_buttons(text: str, buttons: list[ButtonElement] | None = None) -> list[dict]:
     """A mrkdwn section (cut to Slack's limit) with an actions row when there are buttons."""
-    blocks: list[Block] = [SectionBlock(text=_md(text[:SECTION_LIMIT]))]
+    blocks: list[Block] = [SectionBlock(text=md(text))]
     if buttons:
         blocks.append(ActionsBlock(elements=buttons))
     return as_dicts(blocks)
