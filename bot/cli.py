@@ -281,7 +281,7 @@ def demo(
     ] = None,
 ) -> None:
     """Play a data-breach crisis for the demo company Acme against the built-in Slack emulator: no Slack
-    account, no network. About 45 seconds at the default speed.
+    account, no network. About 50 seconds at the default speed.
 
     Example: crisisbot demo --language nl
     """

@@ -2,7 +2,7 @@
 
 Every step is a real signed request into the real Bolt app (the `crisisbot serve` code path, over HTTP),
 and every effect is a real Web API call into the emulator. The company is configured the way a user
-configures theirs: `bot/sandbox/demo-crisisbot.yaml` is a `crisisbot.yaml` the demo loads. The transcript
+configures theirs: `bot/sandbox/demo-crisisbot.yaml` (`.nl.yaml` in Dutch) is a `crisisbot.yaml` the demo loads. The transcript
 is condensed so a person reads it in two minutes: new messages in full, each redraw as one line.
 """
 
@@ -27,6 +27,14 @@ from bot.sandbox.transcript import WORDS, Condenser
 from bot.workspace import LocalCrisisDesk, start_local
 
 DEMO_CONFIG = Path(__file__).resolve().parent / "sandbox" / "demo-crisisbot.yaml"
+
+
+def demo_config(language: str) -> Path:
+    """The demo company's crisisbot.yaml; a Dutch company writes its own profile in Dutch."""
+    localized = DEMO_CONFIG.with_suffix(f".{language}.yaml")
+    return localized if localized.is_file() else DEMO_CONFIG
+
+
 STEP_MINUTES = 3  # crisis minutes between the cast's actions; the clock speed turns them into real seconds
 # Crisis minutes the story takes (pauses and the bot's own deadlines it waits for), plus the real seconds of
 # setting up and of the requests themselves; measured, so the demo can say up front how long it takes.
@@ -364,7 +372,7 @@ def run_demo(
         "[bold]Crisis Desk demo[/bold] — "
         + say("demo.intro", language=language, speed=f"{speed:g}", seconds=expected_seconds(speed))
     )
-    environ = {"CRISISBOT_CONFIG": str(DEMO_CONFIG), "CRISISBOT_LANGUAGE": language}
+    environ = {"CRISISBOT_CONFIG": str(demo_config(language)), "CRISISBOT_LANGUAGE": language}
     with start_local(clock=SystemClock(speed), environ=environ) as local:
         company = local.desk.settings.company
         console.print(say("demo.company", name=company.name, industry=company.industry, hashtag=company.hashtag))
