@@ -158,6 +158,7 @@ def test_the_plan_says_where_plans_and_templates_are_kept(tmp_path):
 
 
 # ---- §4 draft quality ----------------------------------------------------------------------------------------
+UPDATE = "The cause is found and a fix is being rolled out; most customers can use the service again."
 OUTAGE_HEDGE = {"en": ["waiting longer than usual", "response times"], "nl": ["langer dan normaal", "reactietijd"]}
 WAITING = {"en": "wait", "nl": "wacht"}
 
@@ -185,6 +186,17 @@ def test_every_scenarios_first_response_fits_each_network_and_speaks_to_it(desk:
             assert not [hedge for hedge in OUTAGE_HEDGE[language] if hedge in joined], joined
         if scenario == "slow-response":
             assert all(WAITING[language] in d.text.lower() for d in desk.drafts(incident).values())
+        # the status update and the closing posts of the same incident fit too, hashtag and FAQ link included
+        desk.cmd("dewi", f"update {UPDATE}", channel_id=incident.channel_id)
+        note = [m for m in desk.emu.messages(incident.channel_id) if m.get("text", "").startswith("📝")][-1]
+        desk.click("dewi", "draft_update", channel_id=incident.channel_id, ts=note["ts"])
+        desk.cmd("anna", "resolve", channel_id=incident.channel_id)
+        desk.submit("anna", {"summary": {"value": {"type": "plain_text_input", "value": "Fixed."}}})
+        later = [d for d in desk.store.drafts(incident.id) if d.kind in ("status_update", "resolved")]
+        assert sorted(d.kind for d in later) == ["resolved"] * 3 + ["status_update"] * 3, scenario
+        for draft in later:
+            assert measured_length(draft.network, draft.text) <= limit_of(draft.network), (scenario, draft.kind)
+            assert "#UpdateAcme" in draft.text, (scenario, draft.kind, draft.network)
 
 
 CLAIM = {
