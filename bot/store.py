@@ -152,7 +152,13 @@ def _migration_3(db: sqlite_utils.Database) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key")
 
 
-MIGRATIONS = [_migration_1, _migration_2, _migration_3]
+def _migration_4(db: sqlite_utils.Database) -> None:
+    """The next-update time a draft version promises in public, so the bot holds the team to that moment."""
+    db["drafts"].add_column("promised_at", str)  # the moment, as the timer uses it
+    db["drafts"].add_column("promise_text", str)  # the words the text says it in ("22:00 CET"), to find it again
+
+
+MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

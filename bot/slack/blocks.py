@@ -17,10 +17,12 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.incidents import gdpr
 from bot.incidents.approvals import approval_state
 from bot.incidents.desk import Desk
+from bot.incidents.drafts import networks_for
 from bot.incidents.roles import RoleSeat, seats
-from bot.messages import duration, limit_of, local_time, measured_length
+from bot.messages import duration, limit_of, local_time, measured_length, public_time
 from bot.messages import first_response_rule as rule_wording
 from bot.models import Draft, Incident
 from bot.slack.text import Wording, escape_entities, fit, mention, pieces
@@ -83,7 +85,9 @@ def header_blocks(desk: Desk, incident: Incident, say: Wording) -> list[dict]:
                     FIELD_LIMIT,
                 ),
                 md(countdown_text(desk, incident, say), FIELD_LIMIT),
+                *[md(text, FIELD_LIMIT) for text in (authority_text(desk, incident, say),) if text],
                 md(say("header.status." + incident.status), FIELD_LIMIT),
+                md(networks_text(desk, incident, say), FIELD_LIMIT),
             ]
         ),
         SectionBlock(text=md(roles_text(seats(desk, incident), say, desk))),
@@ -148,6 +152,32 @@ def first_response_rule(say: Wording, minutes: int) -> Markup:
     return Markup(rule_wording(say.messages, say.language, minutes))
 
 
+def authority_text(desk: Desk, incident: Incident, say: Wording) -> str:
+    """A data breach's 72-hour notification duty: due when, time left or late, or notified when; else ""."""
+    found = gdpr.duty(desk, incident)
+    if found is None:
+        return ""
+    lang, tz, now = say.language, desk.settings.tz, desk.now()
+    due = public_time(found.deadline, lang, tz, now, desk.messages)
+    if found.notified_at is not None:
+        at = public_time(found.notified_at, lang, tz, now, desk.messages)
+        return say("gdpr_duty.header_notified", at=at, late=found.late)
+    if found.missed(now):
+        return say("gdpr_duty.header_overdue", due=due, late=duration(now - found.deadline, lang))
+    return say("gdpr_duty.header_left", due=due, left=duration(found.deadline - now, lang))
+
+
+def networks_text(desk: Desk, incident: Incident, say: Wording) -> str:
+    """Which networks have a reply out and which still have nothing (each network is posted on its own)."""
+    out = {d.network for d in desk.store.drafts(incident.id) if d.status == "posted"}
+    networks = networks_for(desk, incident)
+    return say(
+        "publish.header",
+        out=", ".join(say.network(n) for n in networks if n in out),
+        missing=", ".join(say.network(n) for n in networks if n not in out),
+    )
+
+
 def roles_text(role_seats: list[RoleSeat], say: Wording, desk: Desk) -> str:
     lines = [say("header.roles")]
     for seat in role_seats:
@@ -199,6 +229,8 @@ def draft_blocks(desk: Desk, incident: Incident, draft: Draft, say: Wording) -> 
         # The internal summary is not public wording: offered to the editor as a starting point, not pasted in.
         blocks.append(ContextBlock(elements=[md(say("draft.summary_hint", summary=summary))]))
     blocks.append(ContextBlock(elements=[md(_approval_line(desk, incident, draft, say))]))
+    if draft.network == "facebook" and draft.status != "posted":  # the plan: Facebook's statement is pinned
+        blocks.append(ContextBlock(elements=[md(say("publish.pin_facebook"))]))
     value = f"{draft.id}:{draft.version}"
     buttons = {
         "pending": [
