@@ -206,22 +206,30 @@ CLAIM = {
 SUMMARY = "The export link was revoked at 10:05; 1,200 customers get an email with advice today."
 
 
-@pytest.mark.parametrize("notified", [True, False], ids=["notification-recorded", "no-notification"])
-def test_closing_drafts_claim_only_recorded_facts_and_offer_the_summary_to_the_editor(desk: Crisis, notified):
+@pytest.mark.parametrize("how", ["gdpr-command", "resolve-form", "not-notified"])
+def test_closing_drafts_claim_only_recorded_facts_and_offer_the_summary_to_the_editor(desk: Crisis, how):
     language = desk.local.desk.settings.language
+    notified = how != "not-notified"
     desk.clock.advance(days=1)
     incident = declare(desk, "Customer emails exposed")
-    if notified:
+    if how == "gdpr-command":
         desk.cmd("chen", "gdpr notified", channel_id=incident.channel_id)
+    desk.clock.advance(hours=2)
     desk.cmd("anna", "resolve", channel_id=incident.channel_id)
+    answer = {  # the resolve form asks (issue 12 §2); "not yet" is its default
+        "authority": {"value": {"type": "radio_buttons", "selected_option": {"value": "notified"}}},
+        "authority_at": {"value": {"type": "datetimepicker", "selected_date_time": int(desk.clock.now().timestamp())}},
+    }
     desk.submit(
         "anna",
         {
             "summary": {"value": {"type": "plain_text_input", "value": SUMMARY}},
             "impact": {"value": {"type": "plain_text_input", "value": "Email addresses visible to one partner."}},
             "lessons": {"value": {"type": "plain_text_input", "value": "Give legal a backup."}},
+            **(answer if how == "resolve-form" else {}),
         },
     )
+    assert desk.store.incident(incident.id).status == "resolved"
     closing = [d for d in desk.store.drafts(incident.id) if d.kind == "resolved"]
     assert {d.network for d in closing} == {"x", "facebook", "linkedin"}
     for draft in closing:
