@@ -17,7 +17,7 @@ from bot.incidents.desk import Desk
 from bot.messages import local_time
 from bot.models import Incident, OutboxMessage
 from bot.slack import readback
-from bot.slack.blocks import text_with_buttons
+from bot.slack.blocks import first_response_rule, text_with_buttons
 from bot.slack.flows import SlackDesk
 from bot.slack.provision import channel_url
 from bot.slack.text import Wording, channel_link, mention
@@ -105,8 +105,10 @@ class SlackDeliverer:
 
     def _deadline_missed(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
         roles = message.data.get("roles", ["crisis_lead", "spokesperson"])
+        rule = first_response_rule(say, self.desk.playbook(incident.scenario).deadlines.first_response_minutes)
         text = say(
             "outbox.deadline_missed",
+            rule=rule,
             people=self.mentions(incident, roles, say),
             due=self._time(incident.first_response_due, say),
             late=message.data.get("late_minutes"),
@@ -129,6 +131,7 @@ class SlackDeliverer:
                     user,
                     say(
                         "outbox.deadline_missed_dm",
+                        rule=rule,
                         code=incident.code,
                         title=incident.title,
                         channel=channel_link(incident.channel_id),

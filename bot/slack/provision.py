@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 from slack_sdk import WebClient
@@ -35,14 +36,15 @@ MAX_TOPIC = 250  # conversations.setTopic answers too_long past it
 PARALLEL_CALLS = 8
 
 
-def channel_name(incident: Incident, attempt: int = 0) -> str:
+def channel_name(incident: Incident, tz: ZoneInfo, attempt: int = 0) -> str:
     """`crisis-<yyyymmdd>-<scenario>` (drills `drill-…`): a valid Slack name, made unique on a clash.
 
-    The first clash adds the incident's number (`-014`), which is unique by construction; only a channel
-    someone made by hand with that very name leads to a short random suffix.
+    The date is the company's own (`tz`): a crisis declared at 00:30 in Amsterdam is dated that day, not
+    the UTC day before. The first clash adds the incident's number (`-014`), which is unique by construction;
+    only a channel someone made by hand with that very name leads to a short random suffix.
     """
     prefix = "drill" if incident.drill else "crisis"
-    base = f"{prefix}-{incident.declared_at:%Y%m%d}-{incident.scenario}".lower()
+    base = f"{prefix}-{incident.declared_at.astimezone(tz):%Y%m%d}-{incident.scenario}".lower()
     base = re.sub(r"[^a-z0-9_-]+", "-", base).strip("-")
     suffix = ""
     if attempt == 1:
@@ -193,7 +195,7 @@ class Provisioner:
             if found:
                 return self._note_channel(incident, found["channel"])
         for attempt in range(5):
-            name = channel_name(incident, attempt)
+            name = channel_name(incident, self.desk.settings.tz, attempt)
             self.desk.store.note_tries(incident.id, {"channel": readback.tried(name)}, self.desk.now())
             try:
                 response = self.client.conversations_create(name=name, is_private=incident.private)
