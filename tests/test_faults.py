@@ -28,7 +28,6 @@ import functools
 import gc
 import json
 import re
-import threading
 import types
 from collections import Counter
 from collections.abc import Iterator
@@ -44,6 +43,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryInt
 import bot.incidents.desk
 from bot.clock import ManualClock
 from bot.models import Incident
+from bot.slack.server import stop_http_server
 from bot.workspace import CAST, LocalCrisisDesk, start_local
 
 DECLARE = "declare data-breach 2 Customer emails exposed"
@@ -156,9 +156,8 @@ def stop_quickly(local: LocalCrisisDesk) -> None:
     process would otherwise run out of file descriptors."""
     local.activity.wait_idle(timeout=5)
     local.bot.runner.stop()
-    local.server.close()
+    stop_http_server(local.server, local.thread)
     local.server.task_dispatcher.shutdown()  # waitress's worker threads (TcpWSGIServer.close leaves them running)
-    threading.Thread(target=local.thread.join, daemon=True).start()
     local.bot.app.listener_runner.listener_executor.shutdown(wait=True)
     local.emulator.stop()
     getattr(local.desk.store, "close_all", local.desk.store.close)()

@@ -158,6 +158,25 @@ def http_server(bot: Bot, host: str = "0.0.0.0", port: int = 3000, threads: int 
     return create_server(wsgi_app(bot.app), host=host, port=port, threads=threads, ident="crisisbot")
 
 
+def stop_http_server(server: Any, thread: threading.Thread, timeout: float = 5.0) -> None:
+    """Close a running waitress server and its connections from inside its own loop, then wait for the loop.
+
+    Closing the listening socket from another thread while the loop sits in select() on it makes select fail
+    with EBADF, an unhandled exception in the loop thread; a trigger thunk runs in the loop, between selects,
+    and wakes it at once instead of after the loop's one-second timeout.
+    """
+    if not thread.is_alive():
+        server.close()
+        return
+
+    def close_everything() -> None:
+        for channel in list(server._map.values()):  # the listening socket, the trigger, open connections
+            channel.close()
+
+    server.trigger.pull_trigger(close_everything)
+    thread.join(timeout)
+
+
 def describe_start(settings: Settings) -> str:
     """One start-up line: where config comes from, never a token."""
     source = str(settings.config_path) if settings.config_path else "built-in defaults (no crisisbot.yaml found)"
