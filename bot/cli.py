@@ -320,7 +320,8 @@ def demo(
         typer.Option(help="where to write the evaluation report (default: ./report-CR-<year>-001.md and .png)"),
     ] = None,
 ) -> None:
-    """Play a data-breach crisis against the built-in Slack emulator: no Slack account, no network.
+    """Play a data-breach crisis for the demo company Acme against the built-in Slack emulator: no Slack
+    account, no network. About 50 seconds at the default speed.
 
     Example: crisisbot demo --language nl
     """

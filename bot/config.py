@@ -39,6 +39,7 @@ class Company(BaseModel):
     channels: list[NetworkId] = Field(default_factory=lambda: list(NETWORKS), min_length=1)
     hashtag: Annotated[str, Field(pattern=r"^#\w{1,60}$")] = "#Update"
     faq_url: str = ""
+    plan_url: str = ""  # where the team keeps the written plan (an intranet page, a shared drive)
     language: Language = "en"
     timezone: str = "Europe/Amsterdam"
 

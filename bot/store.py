@@ -158,7 +158,14 @@ def _migration_4(db: sqlite_utils.Database) -> None:
     db["drafts"].add_column("promise_text", str)  # the words the text says it in ("22:00 CET"), to find it again
 
 
-MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4]
+def _migration_5(db: sqlite_utils.Database) -> None:
+    """What each request asked for, kept until its listener finished: a kill -9 after the ack loses nothing."""
+    db["handled_requests"].add_column("body", str)
+    db["handled_requests"].add_column("finished_at", str)
+    db["handled_requests"].create_index(["finished_at"])
+
+
+MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -253,6 +260,24 @@ class TimerStore:
             "SELECT MIN(next_attempt_at) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL"
         ).fetchone()
         return parse_iso(row[0]) if row and row[0] else None
+
+    def drop_pending_outbox(self, incident_id: int, now: datetime, keep: tuple[str, ...] = ()) -> list[str]:
+        """Give up on an incident's undelivered rows (except the kinds in `keep`); returns the kinds dropped.
+
+        Marked failed rather than deleted, so the row still says what was never sent and why."""
+        where = "incident_id = ? AND sent_at IS NULL AND failed_at IS NULL"
+        args: list[Any] = [incident_id]
+        if keep:
+            where += f" AND kind NOT IN ({','.join('?' * len(keep))})"
+            args += list(keep)
+        with self.transaction() as db:
+            kinds = [row[0] for row in db.execute(f"SELECT kind FROM outbox WHERE {where} ORDER BY id", args)]
+            db.execute(
+                f"UPDATE outbox SET failed_at = ?, next_attempt_at = NULL, last_error = 'dropped: resolved' "
+                f"WHERE {where}",
+                [now.isoformat(), *args],
+            )
+            return kinds
 
     def mark_sent(self, message_id: int, now: datetime) -> None:
         with self.transaction() as db:
@@ -549,8 +574,11 @@ class Store(TimerStore):
         return {r["item_id"]: ChecklistMark.model_validate(_decode(r)) for r in rows}
 
     # ---- idempotency -----------------------------------------------------------------------------
-    def claim_request(self, key: str, at: datetime) -> bool:
+    def claim_request(self, key: str, at: datetime, body: str | None = None) -> bool:
         """True the first time `key` is seen: a Slack retry or a replayed request gets False.
+
+        `body` (JSON, no tokens) is what the request asks for, kept until `finish_request`: a process that dies
+        after the ack leaves it for the next start to finish (`unfinished_requests`).
 
         This is the one write before a request is acknowledged, so its commit does not wait for the disk
         (synchronous=NORMAL for it alone): the key must outlive Slack's retries of the next seconds and a
@@ -564,11 +592,26 @@ class Store(TimerStore):
         try:
             with self.transaction() as db:
                 before = db.conn.total_changes
-                db["handled_requests"].insert({"key": key, "at": at.isoformat()}, ignore=True)
+                db["handled_requests"].insert({"key": key, "at": at.isoformat(), "body": body}, ignore=True)
                 return db.conn.total_changes > before
         finally:
             if relax:
                 conn.execute("PRAGMA synchronous=FULL")
+
+    def finish_request(self, key: str, at: datetime) -> None:
+        """The request's listener is done: forget its body (it may hold people's text), keep the key."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE handled_requests SET finished_at = ?, body = NULL WHERE key = ? AND finished_at IS NULL",
+                [at.isoformat(), key],
+            )
+
+    def unfinished_requests(self) -> list[tuple[str, str]]:
+        """(key, body) of each recorded request whose listener never finished, oldest first."""
+        rows = self.db.execute(
+            "SELECT key, body FROM handled_requests WHERE finished_at IS NULL AND body IS NOT NULL ORDER BY at, rowid"
+        )
+        return [(row[0], row[1]) for row in rows.fetchall()]
 
     def delivery(self, key: str) -> str | None:
         row = self.db.execute("SELECT ref FROM deliveries WHERE key = ?", [key]).fetchone()

@@ -147,7 +147,10 @@ class SlackEmulator(EventActions):
         hang `hang_seconds` then 500; anything else → HTTP 200 {"ok": false, "error": error}.
         Failed calls change no state, except "lost_response": the call is done, then its answer is held
         `hang_seconds` (past the client's timeout), as when Slack did the work but the answer never arrived;
-        the call log marks it with `lost_response`.
+        the call log marks it with `lost_response`. Malformed answers, also after the call is done (the call log
+        marks them with `malformed`): "truncated_json" (a complete HTTP answer whose JSON stops halfway),
+        "cut_connection" (half the promised body, then the connection drops) and "missing_field" (`{"ok": true}`
+        without the fields an ok answer carries, such as `channel` or `ts`).
         """
         self._api.add_fault(Fault(method, error, times, after, retry_after, hang_seconds))
 

@@ -23,7 +23,14 @@ from bot.incidents.roles import Person
 from bot.messages import duration
 from bot.models import Draft, Incident
 from bot.slack.activity import Activity
-from bot.slack.blocks import MESSAGE_LIMIT, draft_blocks, header_blocks, role_dm_blocks, text_with_buttons
+from bot.slack.blocks import (
+    MESSAGE_LIMIT,
+    draft_blocks,
+    first_response_rule,
+    header_blocks,
+    role_dm_blocks,
+    text_with_buttons,
+)
 from bot.slack.closing import Closed, Closer, outcome
 from bot.slack.provision import Provisioner, channel_url
 from bot.slack.text import Wording, channel_link, escape_entities, fit, mention
@@ -270,6 +277,9 @@ class SlackDesk:
                 incident.channel_id,
                 say(
                     key,
+                    rule=first_response_rule(
+                        say, self.desk.playbook(incident.scenario).deadlines.first_response_minutes
+                    ),
                     network=say.network(outcome.draft.network),
                     user=mention(outcome.draft.posted_by),
                     took=duration(took, say.language),

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 from slack_sdk import WebClient
@@ -36,14 +37,15 @@ MAX_TOPIC = 250  # conversations.setTopic answers too_long past it
 PARALLEL_CALLS = 8
 
 
-def channel_name(incident: Incident, attempt: int = 0) -> str:
+def channel_name(incident: Incident, tz: ZoneInfo, attempt: int = 0) -> str:
     """`crisis-<yyyymmdd>-<scenario>` (drills `drill-…`): a valid Slack name, made unique on a clash.
 
-    The first clash adds the incident's number (`-014`), which is unique by construction; only a channel
-    someone made by hand with that very name leads to a short random suffix.
+    The date is the company's own (`tz`): a crisis declared at 00:30 in Amsterdam is dated that day, not
+    the UTC day before. The first clash adds the incident's number (`-014`), which is unique by construction;
+    only a channel someone made by hand with that very name leads to a short random suffix.
     """
     prefix = "drill" if incident.drill else "crisis"
-    base = f"{prefix}-{incident.declared_at:%Y%m%d}-{incident.scenario}".lower()
+    base = f"{prefix}-{incident.declared_at.astimezone(tz):%Y%m%d}-{incident.scenario}".lower()
     base = re.sub(r"[^a-z0-9_-]+", "-", base).strip("-")
     suffix = ""
     if attempt == 1:
@@ -204,8 +206,7 @@ class Provisioner:
         tried = [s for s in steps if s.look and f"{incident.id}:try:{s.name}" in done]
         if not tried:
             return {}, set()
-        since = min(readback.tried_at(done[f"{incident.id}:try:{s.name}"]) for s in tried)
-        lookups = self._lookups(incident, tried, since)
+        lookups = self._lookups(incident, tried)
         answers = _pool().map(lambda lookup: _ask(incident, lookup[1]), lookups)
         found: dict[str, str] = {}
         unknown: set[str] = set()
@@ -218,19 +219,17 @@ class Provisioner:
             log.info("declare %s: found in Slack, done before a restart: %s", incident.code, ", ".join(sorted(found)))
         return found, unknown
 
-    def _lookups(
-        self, incident: Incident, tried: list[Step], since: float
-    ) -> list[tuple[set[str], Callable[[], dict[str, str]]]]:
+    def _lookups(self, incident: Incident, tried: list[Step]) -> list[tuple[set[str], Callable[[], dict[str, str]]]]:
         """One history read for the channel's messages, one DM read per person: (steps it answers, the call)."""
         client, code, channel = self.client, incident.code, str(incident.channel_id)
         in_channel = {s.name for s in tried if s.look == "channel"}
         lookups: list[tuple[set[str], Callable[[], dict[str, str]]]] = []
         if in_channel:
-            lookups.append((in_channel, lambda: readback.find_messages(client, channel, code, in_channel, since)))
+            lookups.append((in_channel, lambda: readback.find_messages(client, channel, code, in_channel)))
         for step in tried:
             if step.look and step.look.startswith("dm:"):
                 user = step.look.removeprefix("dm:")
-                lookups.append(({step.name}, functools.partial(_find_dm, client, user, code, step.name, since)))
+                lookups.append(({step.name}, functools.partial(_find_dm, client, user, code, step.name)))
         return lookups
 
     # ---- steps ---------------------------------------------------------------------------------
@@ -246,7 +245,7 @@ class Provisioner:
             if found:
                 return self._note_channel(incident, found["channel"])
         for attempt in range(5):
-            name = channel_name(incident, attempt)
+            name = channel_name(incident, self.desk.settings.tz, attempt)
             self.desk.store.note_tries(incident.id, {"channel": readback.tried(name)}, self.desk.now())
             try:
                 response = self.client.conversations_create(name=name, is_private=incident.private)
@@ -265,9 +264,9 @@ class Provisioner:
         return incident
 
     def _find_channel(self, incident: Incident, tried: str) -> dict[str, dict]:
-        name, since = readback.tried_name(tried), readback.tried_at(tried)
+        name = readback.tried_name(tried)
         taken = lambda channel: self.desk.store.incident_by_channel(channel) is not None  # noqa: E731
-        channel = readback.find_channel(self.client, name, incident.private, since, taken) if name else None
+        channel = readback.find_channel(self.client, name, incident.private, taken) if name else None
         return {"channel": channel} if channel else {}
 
     def _note_channel(self, incident: Incident, channel: dict) -> Incident:
@@ -443,8 +442,8 @@ def _ask(incident: Incident, call: Callable[[], Any], step: str = "read back") -
     return None
 
 
-def _find_dm(client: WebClient, user: str, code: str, step: str, since: float) -> dict[str, str]:
-    ref = readback.find_dm(client, user, code, step, since)
+def _find_dm(client: WebClient, user: str, code: str, step: str) -> dict[str, str]:
+    ref = readback.find_dm(client, user, code, step)
     return {step: ref} if ref else {}
 
 

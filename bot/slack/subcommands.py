@@ -17,7 +17,7 @@ from bot.incidents.declare import DEFAULT_LEVEL, DeclareRequest, find_repeat
 from bot.incidents.escalate import check_may_escalate
 from bot.models import Incident
 from bot.slack import status, views
-from bot.slack.blocks import MESSAGE_LIMIT
+from bot.slack.blocks import MESSAGE_LIMIT, first_response_rule
 from bot.slack.commands import Command
 from bot.slack.flows import SlackDesk
 from bot.slack.text import Wording, channel_link, fit, mention
@@ -73,7 +73,16 @@ def open_declare_form(run: Invocation, cmd: Command) -> None:
 
 
 def show_help(run: Invocation, cmd: Command) -> None:
-    run.answer(run.say("help.text"))
+    desk = run.slack.desk
+    rules = {book.deadlines.first_response_minutes: book for book in desk.playbooks.values()}
+    if len(rules) == 1:
+        first_response = first_response_rule(run.say, next(iter(rules)))
+    else:  # playbooks that differ are named, so the help says what each header will count
+        first_response = "; ".join(
+            f"{book.name.in_(run.say.language)}: {first_response_rule(run.say, book.deadlines.first_response_minutes)}"
+            for book in desk.playbooks.values()
+        )
+    run.answer(run.say("help.text", first_response=Markup(first_response), scenarios=", ".join(desk.scenarios())))
 
 
 def show_roles(run: Invocation, cmd: Command) -> None:
