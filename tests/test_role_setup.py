@@ -248,7 +248,7 @@ def test_a_declare_with_an_owner_slack_does_not_know_still_sets_up_the_rest(tmp_
         [notice] = [
             m["text"] for m in crisis.emu.messages(incident.channel_id) if m.get("text", "").startswith("⚠️ Slack kon")
         ]
-        assert f"<@{GONE}> (Juridisch): Slack kent dit account niet" in notice
+        assert f"<@{GONE}> (Juridisch adviseur): Slack kent dit account niet" in notice
         assert "`/crisis roles set legal @person`" in notice
         assert not [e for e in crisis.events(incident, "pinged") if e.data["user"] == GONE]
         assert_valid_for_slack(local.emulator)
