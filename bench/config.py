@@ -21,6 +21,9 @@ class Config:
     timer_count: int = 10_000
     timer_spread: float = 20.0  # seconds of real time the due times are spread over
     workers: int = 64  # load generator threads
+    history_incidents: int = 10_000  # resolved incidents behind the workspace
+    history_active: int = 20  # live incidents, in both databases
+    history_repeats: int = 20  # requests of each kind per database (declares and reports: 5)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -38,4 +41,6 @@ QUICK = Config(
     startup_runs=2,
     timer_count=2_000,
     timer_spread=5.0,
+    history_incidents=1_000,
+    history_repeats=5,
 )

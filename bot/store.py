@@ -145,7 +145,24 @@ def _migration_3(db: sqlite_utils.Database) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key")
 
 
-MIGRATIONS = [_migration_1, _migration_2, _migration_3]
+def _migration_4(db: sqlite_utils.Database) -> None:
+    """Indexes for a workspace with years of history: every per-request query reads a few rows, not a table.
+
+    Without them a declare, `/crisis list`, App Home and a report each scanned the deliveries (about 15 rows
+    per incident), the outbox, or all incidents ever declared.
+    """
+    db["deliveries"].create_index(["incident_id"])
+    db["outbox"].create_index(["incident_id"])
+    # Pending timers only: every resolved incident leaves cancelled timers (fired_at NULL too), which the old
+    # (fired_at, due_at) index made every due-timer check and every countdown walk through.
+    db.execute("DROP INDEX IF EXISTS idx_timers_fired_at_due_at")
+    db.execute("CREATE INDEX idx_timers_pending ON timers (due_at) WHERE fired_at IS NULL AND cancelled_at IS NULL")
+    db["incidents"].create_index(["status", "resolved_at"])
+    db["incidents"].create_index(["channel_name"])
+    db["incidents"].create_index(["declared_by"])
+
+
+MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -360,6 +377,19 @@ class Store(TimerStore):
                 db.conn.execute(f"PRAGMA user_version={number}")
         return SCHEMA_VERSION
 
+    def bulk_insert(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Many rows of one table (all with the same columns) in one transaction: an import of history.
+
+        The history benchmark builds years of incidents this way in seconds instead of declaring each one.
+        """
+        if not rows:
+            return
+        columns = list(rows[0])
+        names = ", ".join(f"[{c}]" for c in columns)
+        sql = f"INSERT INTO [{table}] ({names}) VALUES ({', '.join('?' * len(columns))})"
+        with self.transaction() as db:
+            db.conn.executemany(sql, ([row[c] for c in columns] for row in rows))
+
     # ---- meta ----------------------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
@@ -371,8 +401,11 @@ class Store(TimerStore):
 
     # ---- incidents -----------------------------------------------------------------------------
     def next_code(self, year: int, prefix: str = "CR") -> str:
-        like = f"{prefix}-{year}-%"
-        row = self.db.execute("SELECT COUNT(*) FROM incidents WHERE code LIKE ?", [like]).fetchone()
+        # A range on the unique code index (LIKE is case-insensitive, so it could not use it: a scan).
+        start = f"{prefix}-{year}-"
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM incidents WHERE code >= ? AND code < ?", [start, start[:-1] + "."]
+        ).fetchone()
         return f"{prefix}-{year}-{row[0] + 1:03d}"
 
     def insert_incident(self, **fields: Any) -> Incident:
@@ -402,6 +435,24 @@ class Store(TimerStore):
         where, args = ("status = ?", [status]) if status else (None, [])
         rows = self.db["incidents"].rows_where(where, args, order_by="id")
         return [Incident.model_validate(_decode(r)) for r in rows]
+
+    def channel_name_used(self, name: str) -> bool:
+        """Whether one of our incidents already has a Slack channel of this name (Slack would say name_taken)."""
+        return self.db.execute("SELECT 1 FROM incidents WHERE channel_name = ? LIMIT 1", [name]).fetchone() is not None
+
+    def recently_resolved(self, batch: int = 50) -> Iterator[Incident]:
+        """Resolved incidents, most recently resolved first, read a batch at a time (the caller stops early)."""
+        offset = 0
+        while True:
+            rows = list(
+                self.db["incidents"].rows_where(
+                    "status = 'resolved'", order_by="resolved_at DESC, id", limit=batch, offset=offset
+                )
+            )
+            yield from (Incident.model_validate(_decode(r)) for r in rows)
+            if len(rows) < batch:
+                return
+            offset += batch
 
     def recent_declare(self, user: str, title: str, since: datetime) -> Incident | None:
         """The same person's incident with this title: declared since `since`, or never fully set up."""
