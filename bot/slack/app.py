@@ -270,13 +270,16 @@ def _register_views(app: App, slack: SlackDesk) -> None:
             ack(response_action="errors", errors={"scenario": say("modal.declare.need_scenario")})
             return
         ack()
-        user = body["user"]["id"]
+        user, channel = body["user"]["id"], views.metadata(view).get("channel")
         request = DeclareRequest(declared_by=user, **form.model_dump())
+
+        def tell(text: str) -> None:
+            slack.notify(client, channel, user, text)
+
         try:
-            _, message = slack.declare(client, request)
+            slack.declare(client, request, tell)
         except CrisisError as exc:
-            message = slack.explain(exc, say)
-        slack.notify(client, views.metadata(view).get("channel"), user, message)
+            tell(slack.explain(exc, say))
 
     @app.view("draft_edit")
     @slack.activity.track

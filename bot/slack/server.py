@@ -24,7 +24,7 @@ from bot.slack.activity import Activity
 from bot.slack.app import build_app
 from bot.slack.deliver import SlackDeliverer
 from bot.slack.flows import SlackDesk
-from bot.slack.warmup import warm_up
+from bot.slack.warmup import compile_wording, warm_up
 
 log = logging.getLogger("crisisbot")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -170,6 +170,7 @@ def serve(desk: Desk, host: str = "0.0.0.0") -> None:
     """Run until interrupted: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on PORT."""
     log.info("Crisis Desk starting — %s", describe_start(desk.settings))
     bot = build_bot(desk)
+    compile_wording(desk)  # in the background: the server starts at once, first requests find it done
     bot.runner.start()  # timers that came due while the bot was down fire on the scheduler's thread
     try:
         if desk.settings.slack_app_token:
