@@ -11,6 +11,7 @@ class Config:
     quick: bool = False
     ack_requests: int = 500  # per app
     ack_warmup: int = 30
+    ack_concurrent_requests: int = 1600  # per app, at concurrency 16
     declare_samples: int = 5  # per scenario
     declare_latency: float = 0.1  # seconds per Web API call
     load_incidents: int = 100
@@ -34,6 +35,7 @@ QUICK = Config(
     quick=True,
     ack_requests=100,
     ack_warmup=10,
+    ack_concurrent_requests=320,
     declare_samples=2,
     load_incidents=10,
     load_seconds=10.0,

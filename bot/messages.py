@@ -89,8 +89,11 @@ class Messages:
 
     def with_escape(self, escape: Callable[[str], str]) -> Messages:
         """The same wording, with user values escaped for a chat platform's markup (made once, then shared)."""
+        variants = self.__dict__.setdefault("_variants", {})
+        made = variants.get(escape)  # every Wording asks: no lock once it exists (concurrent requests queued on it)
+        if made is not None:
+            return made
         with _COMPILE_LOCK:
-            variants = self.__dict__.setdefault("_variants", {})
             if escape not in variants:
                 variants[escape] = Messages(self.root, escape)
             return variants[escape]

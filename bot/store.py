@@ -572,10 +572,11 @@ class Store(TimerStore):
         if relax:
             conn.execute("PRAGMA synchronous=NORMAL")
         try:
-            with self.transaction() as db:
-                before = db.conn.total_changes
-                db["handled_requests"].insert({"key": key, "at": at.isoformat()}, ignore=True)
-                return db.conn.total_changes > before
+            with self.transaction() as db:  # one plain statement: every request waits for this lock
+                inserted = db.conn.execute(
+                    "INSERT OR IGNORE INTO handled_requests (key, at) VALUES (?, ?)", [key, at.isoformat()]
+                )
+                return inserted.rowcount == 1
         finally:
             if relax:
                 conn.execute("PRAGMA synchronous=FULL")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 
 from conftest import ID, Crisis
 from slack_sdk import WebClient
@@ -220,3 +221,27 @@ def test_a_step_of_the_last_round_that_fails_is_named_after_the_confirmation(sta
     assert answers[0].startswith(f"✅ {incident.code} declared")
     assert answers[-1].startswith(f"⚠️ {incident.code} is recorded, but Slack refused: pinning the header")
     assert staffed.store.delivery(f"{incident.id}:ready") is None
+
+
+def test_declares_at_work_after_their_ack_do_not_hold_back_anyone_elses_ack(staffed: Crisis) -> None:
+    """Six declares setting up at once (Slack slow: 1 s a call) keep listener threads busy for seconds; a
+    `/crisis help` typed meanwhile is still acknowledged within Slack's three seconds (Bolt's default of five
+    listener threads made it wait for one of them)."""
+    staffed.emu.latency = 1.0
+    people = ["anna", "bram", "chen", "dewi", "eli", "fleur"]
+    typed = [
+        threading.Thread(target=staffed.emu.slash_command, args=(ID[who], f"declare other 1 Busy {who}"))
+        for who in people
+    ]
+    for thread in typed:
+        thread.start()
+    staffed.emu.wait_for(lambda: staffed.local.activity.busy >= 5, timeout=10)  # Bolt's default pool is full
+    staffed.emu.slash_command(ID["gijs"], "help")
+    busy = staffed.local.activity.busy  # the declares were still at work while help was answered
+    staffed.emu.latency = 0.0
+    for thread in typed:
+        thread.join()
+    staffed.local.settle(timeout=60)
+    assert busy >= 5
+    assert staffed.emu.problems == []  # no "not acknowledged" from Slack
+    assert staffed.last_ephemeral("gijs").startswith("*Crisis Desk*"), staffed.last_ephemeral("gijs")

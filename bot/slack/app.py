@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import Ack, App, BoltResponse, Respond
@@ -27,12 +28,14 @@ from bot.faults import crash_point
 from bot.incidents import checklist, drafts, lifecycle, roles
 from bot.incidents.declare import DeclareRequest
 from bot.slack import commands, status, subcommands, views
+from bot.slack.acking import prompt_ack
 from bot.slack.blocks import plain
 from bot.slack.flows import SlackDesk
 from bot.slack.home import from_home, publish_home, register_home
 from bot.slack.subcommands import Invocation
 
 log = logging.getLogger("crisisbot.slack")
+LISTENER_THREADS = 32
 
 
 class CrisisWebClient(WebClient):
@@ -66,7 +69,11 @@ def build_app(slack: SlackDesk, *, token: str, signing_secret: str, api_url: str
         client=make_client(token, api_url),
         token_verification_enabled=False,
         raise_error_for_unhandled_request=False,
+        # Bolt's default is 5 workers: five declares or resolves at work after their ack held every other
+        # request's listener, and so its ack, until one finished. One per HTTP thread and then some.
+        listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="crisisbot-listener"),
     )
+    app.middleware(prompt_ack)  # first: the ack leaves as soon as it is made (bot/slack/acking.py)
 
     @app.middleware
     def our_client(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
