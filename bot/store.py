@@ -149,7 +149,7 @@ def _migration_4(db: sqlite_utils.Database) -> None:
     """Indexes for a workspace with years of history: every per-request query reads a few rows, not a table.
 
     Without them a declare, `/crisis list`, App Home and a report each scanned the deliveries (about 15 rows
-    per incident), the outbox, or all incidents ever declared.
+    per incident), the outbox, every cancelled timer, or all incidents ever declared.
     """
     db["deliveries"].create_index(["incident_id"])
     db["outbox"].create_index(["incident_id"])
@@ -159,7 +159,8 @@ def _migration_4(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_timers_pending ON timers (due_at) WHERE fired_at IS NULL AND cancelled_at IS NULL")
     db["incidents"].create_index(["status", "resolved_at"])
     db["incidents"].create_index(["channel_name"])
-    db["incidents"].create_index(["declared_by"])
+    # Deliberately no index on declared_by: one person may have declared most of the history, and the
+    # repeat check (recent_declare) must walk the few active incidents, not all of theirs.
 
 
 MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4]

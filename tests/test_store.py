@@ -350,6 +350,8 @@ HISTORY_QUERIES = {
     "ORDER BY due_at, id LIMIT 500",
     "pending timers of one incident": "SELECT * FROM timers WHERE fired_at IS NULL AND cancelled_at IS NULL "
     "AND incident_id = 1 ORDER BY due_at, id",
+    "a person's repeated declare": "SELECT * FROM incidents WHERE declared_by = 'U1' AND lower(title) = lower('x') "
+    "AND status = 'active' ORDER BY id DESC LIMIT 1",
 }
 
 
@@ -387,3 +389,5 @@ def test_a_version_3_database_upgrades_to_indexes_for_every_per_request_query(tm
         found = plan(path, sql)
         assert "USING" in found and not re.search(r"SCAN (incidents|deliveries|timers)\b", found), (name, found)
         assert "idx_timers_fired_at_due_at" not in found, (name, found)  # every cancelled timer ever is NULL there
+    # the active few, not every incident its declarer ever declared
+    assert "idx_incidents_status_resolved_at" in plan(path, HISTORY_QUERIES["a person's repeated declare"])
