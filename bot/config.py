@@ -1,4 +1,4 @@
-"""Settings: the company profile from `crisisbot.yaml` plus the environment variables of DESIGN.md.
+"""Settings: the company profile from `crisisbot.yaml` plus the environment variables listed in the README.
 
 Precedence: environment variables over the file over built-in defaults. With no config file the bot
 runs on the playbooks and messages shipped inside the package, for a neutral company.
@@ -72,7 +72,7 @@ def _env(*names: str, **constraints: Any) -> Any:
 
 
 class EnvSettings(BaseSettings):
-    """The environment variables of DESIGN.md; unset ones stay None."""
+    """The environment variables of the README's configuration table; unset ones stay None."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=False)
     config: str | None = _env("CRISISBOT_CONFIG")

@@ -10,6 +10,7 @@ CrisisError                 base: carries a UI message key and its variables
 ├── NotAuthorized           the user may not do this (recorded on the timeline)
 ├── StaleDraft              the draft changed since the button was drawn
 ├── WrongState              the incident or draft is not in a state that allows this
+│   └── AlreadyDone         someone else did just this a moment before: nothing to correct, nothing changed
 └── NotFound                no such incident / draft
 """
 
@@ -65,6 +66,9 @@ class BadLevel(UsageError):
 
 class NotAuthorized(CrisisError):
     key = "error.not_authorized"
+    # The timeline event of the refusal (incident id, actor, data): Desk.deciding records it again when the
+    # transaction it was written in rolls back because of this very refusal.
+    refusal: tuple[int, str, dict[str, Any]] | None = None
 
 
 class StaleDraft(CrisisError):
@@ -72,6 +76,10 @@ class StaleDraft(CrisisError):
 
 
 class WrongState(CrisisError):
+    key = "error.wrong_state"
+
+
+class AlreadyDone(WrongState):
     key = "error.wrong_state"
 
 

@@ -31,7 +31,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _migration_1(db: sqlite_utils.Database) -> None:
-    """The tables of DESIGN.md."""
+    """The first tables: incidents, their timeline, drafts, approvals, roles, timers, requests, outbox."""
     db["incidents"].create(
         {
             "id": int,

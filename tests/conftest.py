@@ -226,6 +226,7 @@ RELIABILITY = (
     ("kill -9 after Slack accepted an announcement, restart", "test_restart.py", "test_an_announcement_"),
     ("forged or stale signatures refused with 401", "test_security.py", "test_forged_or_stale_request"),
     ("authorization matrix (role × action)", "test_security.py", "test_authorization_matrix["),
+    ("concurrent clicks and submissions: one effect per intent", "test_concurrency.py", "test_"),
 )
 FUZZ_EXAMPLES = Counter()  # hypothesis examples run, by property (tests/test_fuzz.py counts them)
 _PASSED: list[str] = []

@@ -1,7 +1,7 @@
 """Helpers for the foundation tests (CLI, check, store, playbooks, messages, config).
 
 Imported explicitly by those test files; plain functions, so nothing here depends on a conftest.
-Every test runs on real files below pytest's `tmp_path`, with the environment variables of DESIGN.md
+Every test runs on real files below pytest's `tmp_path`, with the environment variables of the README's configuration table
 removed and the working directory moved into `tmp_path`, so the developer's own setup cannot leak in.
 """
 
@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 
-# Every variable of DESIGN.md's contract: unset for each test unless the test sets it itself.
+# Every variable of the README's configuration table: unset for each test unless the test sets it itself.
 ENV_VARS = (
     "CRISISBOT_CONFIG",
     "CRISISBOT_DB",

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from bot.errors import NotFound, WrongState
-from bot.incidents.desk import Desk
+from bot.incidents.desk import Desk, require_active
 from bot.models import ChecklistMark, Incident
 
 
 def complete_item(desk: Desk, incident: Incident, item_id: str, user: str) -> bool:
     """Tick an item off; False when it was already done (a double click)."""
-    if not incident.active:
-        raise WrongState("error.incident_resolved", code=incident.code)
     items = {i.id for i in desk.playbook(incident.scenario).checklist.all_items()}
     if item_id not in items:
         raise NotFound("error.checklist_item_unknown")
-    with desk.store.transaction():
+    with desk.deciding():
+        require_active(desk.store.incident(incident.id))  # as it is now: a resolve may have come since the click
         mark = ChecklistMark(incident_id=incident.id, item_id=item_id, done_by=user, done_at=desk.now())
         done = desk.store.mark_checklist(mark)
         if done:
@@ -28,11 +27,10 @@ def complete_item(desk: Desk, incident: Incident, item_id: str, user: str) -> bo
 
 def gdpr_notified(desk: Desk, incident: Incident, user: str) -> bool:
     """The authority was notified: tick the item, record it, stop the 72-hour reminders."""
-    if not incident.active:
-        raise WrongState("error.incident_resolved", code=incident.code)
     if desk.playbook(incident.scenario).deadlines.authority_notification_hours is None:
         raise WrongState("error.no_gdpr_clock")
-    with desk.store.transaction():
+    with desk.deciding():
+        require_active(desk.store.incident(incident.id))  # as it is now: a resolve may have come since the command
         now = desk.now()
         if desk.store.events(incident.id, "gdpr_notified"):
             return False

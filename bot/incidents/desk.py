@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.clock import Clock, SystemClock, parse_iso
 from bot.config import Settings
-from bot.errors import UnknownScenario
+from bot.errors import NotAuthorized, UnknownScenario, WrongState
 from bot.messages import Messages
+from bot.models import Incident
 from bot.playbooks import Playbook, load_playbooks
 from bot.store import Store
 
@@ -35,6 +37,27 @@ class Desk:
     def now(self) -> datetime:
         return self.clock.now()
 
+    @contextmanager
+    def deciding(self) -> Iterator[None]:
+        """The write transaction of a verb that decides inside it, on what it reads there.
+
+        Every verb that changes an incident re-reads the incident (and draft) and re-checks its state and the
+        actor's right in here, under the write lock, never on what it was handed: that was read before the lock,
+        and a concurrent click, submission or timer may have changed it since. A refusal raised in here rolls
+        back the transaction that recorded it, so it is recorded again afterwards: the attempt stays on the
+        timeline, as a refusal checked outside a transaction does.
+        """
+        outermost = not self.store.db.conn.in_transaction
+        try:
+            with self.store.transaction():
+                yield
+        except NotAuthorized as exc:
+            if outermost and exc.refusal is not None:
+                incident_id, actor, data = exc.refusal
+                with self.store.transaction():
+                    self.store.add_event(incident_id, self.now(), actor, "refused", **data)
+            raise
+
     def playbook(self, scenario: str) -> Playbook:
         book = self.playbooks.get(scenario)
         if book is None:
@@ -49,6 +72,13 @@ class Desk:
     @property
     def language(self) -> str:
         return self.settings.language
+
+
+def require_active(incident: Incident) -> Incident:
+    """Refuse a change to a resolved incident (read it inside the verb's transaction first)."""
+    if not incident.active:
+        raise WrongState("error.incident_resolved", code=incident.code)
+    return incident
 
 
 def open_desk(settings: Settings, clock: Clock | None = None) -> Desk:

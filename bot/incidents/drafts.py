@@ -8,10 +8,10 @@ from datetime import timedelta
 from bot.errors import NotFound, StaleDraft, UsageError, WrongState
 from bot.incidents import timers
 from bot.incidents.approvals import approval_state, approvers_for
-from bot.incidents.desk import Desk
+from bot.incidents.desk import Desk, require_active
 from bot.incidents.roles import require_role
 from bot.messages import DraftValues, fits, limit_of, local_time, measured_length
-from bot.models import Approval, Draft, Incident
+from bot.models import Approval, Draft, Event, Incident
 
 POSTERS = ["social_media_manager", "crisis_lead"]
 WRITERS = ["social_media_manager", "communications", "crisis_lead"]
@@ -46,9 +46,18 @@ def draft_values(desk: Desk, incident: Incident, update: str = "", summary: str 
 
 
 def render_drafts(
-    desk: Desk, incident: Incident, kind: str, actor: str, update: str = "", summary: str = ""
+    desk: Desk,
+    incident: Incident,
+    kind: str,
+    actor: str,
+    update: str = "",
+    summary: str = "",
+    source: int | None = None,
 ) -> list[Draft]:
-    """Render and store one draft of `kind` per network; the caller holds the transaction."""
+    """Render and store one draft of `kind` per network; the caller holds the transaction.
+
+    `source`: the event the set is drafted for (an internal update, a reminder), noted so it is drafted once.
+    """
     values = draft_values(desk, incident, update=update, summary=summary)
     now = desk.now()
     drafts = []
@@ -65,7 +74,8 @@ def render_drafts(
             created_at=now,
             updated_at=now,
         )
-        desk.store.add_event(incident.id, now, actor, "drafted", draft_id=draft.id, network=network, kind=kind)
+        noted = {"source": source} if source is not None else {}
+        desk.store.add_event(incident.id, now, actor, "drafted", draft_id=draft.id, network=network, kind=kind, **noted)
         drafts.append(draft)
     return drafts
 
@@ -85,33 +95,45 @@ def _load(desk: Desk, draft_id: int, version: int | None) -> tuple[Draft, Incide
 
 
 def check_may_edit(desk: Desk, draft_id: int, version: int, user: str) -> tuple[Draft, Incident]:
-    """Refuse before the edit form opens, not after someone typed into it."""
+    """Refuse before the edit form opens, not after someone typed into it; and again when it is saved."""
     draft, incident = _load(desk, draft_id, version)
-    if draft.status == "posted":
-        raise WrongState("error.draft_already_posted")
+    if draft.status == "posted":  # public already: a correction is a new post, not another version of this one
+        raise WrongState("error.posted_no_edit")
     require_role(desk, incident, user, sorted({*approvers_for(desk, incident), *WRITERS}), "edit")
     return draft, incident
 
 
 def check_may_decide(desk: Desk, draft_id: int, version: int, user: str) -> tuple[Draft, Incident]:
     """Refuse before the reject form opens when `user` is no approver or the draft moved on."""
+    draft, incident, _ = _decider(desk, draft_id, version, user)
+    return draft, incident
+
+
+def _decider(desk: Desk, draft_id: int, version: int, user: str) -> tuple[Draft, Incident, set[str]]:
+    """The draft, its incident and the approver roles `user` may reject it in."""
     draft, incident = _load(desk, draft_id, version)
     if draft.status == "posted":
         raise WrongState("error.draft_already_posted")
-    require_role(desk, incident, user, approvers_for(desk, incident), "reject")
-    return draft, incident
+    return draft, incident, require_role(desk, incident, user, approvers_for(desk, incident), "reject")
+
+
+def _not_rejected(draft: Draft) -> None:
+    """A rejected version is done with: only a new version (an edit) collects approvals and can be posted."""
+    if draft.status == "rejected":
+        raise WrongState("error.draft_rejected", network=draft.network, version=draft.version)
 
 
 def edit_draft(desk: Desk, draft_id: int, user: str, text: str, version: int) -> DraftOutcome:
     """Save `text` as the draft's next version; earlier approvals no longer count."""
-    draft, incident = check_may_edit(desk, draft_id, version, user)
     text = text.strip()
-    if not text:
-        raise UsageError("error.empty_draft")
-    if not fits(draft.network, text):
-        raise UsageError("error.over_limit", length=measured_length(draft.network, text), limit=limit_of(draft.network))
-    with desk.store.transaction():
-        draft, incident = _load(desk, draft_id, version)  # again under the write lock: a concurrent save wins once
+    with desk.deciding():  # checked on the draft as it is now: a concurrent click may have posted or edited it
+        draft, incident = check_may_edit(desk, draft_id, version, user)
+        if not text:
+            raise UsageError("error.empty_draft")
+        if not fits(draft.network, text):
+            raise UsageError(
+                "error.over_limit", length=measured_length(draft.network, text), limit=limit_of(draft.network)
+            )
         if text == draft.text:
             return DraftOutcome(draft, incident, changed=False)
         now = desk.now()
@@ -126,14 +148,12 @@ def edit_draft(desk: Desk, draft_id: int, user: str, text: str, version: int) ->
 
 def approve_draft(desk: Desk, draft_id: int, version: int, user: str) -> DraftOutcome:
     """Approve the version in every required role `user` holds; complete when all roles have."""
-    draft, incident = _load(desk, draft_id, version)
-    if draft.status in ("approved", "posted"):
-        return DraftOutcome(draft, incident, changed=False)
-    held = require_role(desk, incident, user, approvers_for(desk, incident), "approve")
-    with desk.store.transaction():
-        draft, incident = _load(desk, draft_id, version)  # again, under the write lock: a concurrent click
-        if draft.status in ("approved", "posted"):  # or edit may have changed the draft meanwhile
+    with desk.deciding():  # on the draft, level and roles as they are now: a reject, edit or level change may
+        draft, incident = _load(desk, draft_id, version)  # have come between the click and here
+        if draft.status in ("approved", "posted"):
             return DraftOutcome(draft, incident, changed=False)
+        _not_rejected(draft)
+        held = require_role(desk, incident, user, approvers_for(desk, incident), "approve")
         now = desk.now()
         added = [
             role
@@ -156,16 +176,12 @@ def approve_draft(desk: Desk, draft_id: int, version: int, user: str) -> DraftOu
 
 def reject_draft(desk: Desk, draft_id: int, version: int, user: str, reason: str) -> DraftOutcome:
     """Send the version back with a reason; an edit makes a new version to approve."""
-    draft, incident = _load(desk, draft_id, version)
-    if draft.status == "posted":
-        raise WrongState("error.draft_already_posted")
-    held = require_role(desk, incident, user, approvers_for(desk, incident), "reject")
     reason = " ".join(reason.split())
-    if not reason:
-        raise UsageError("error.reject_needs_reason")
-    with desk.store.transaction():
-        draft, incident = _load(desk, draft_id, version)  # again under the write lock
-        if draft.status in ("rejected", "posted"):
+    with desk.deciding():  # on the draft as it is now: it may have been posted or edited since the form opened
+        draft, incident, held = _decider(desk, draft_id, version, user)
+        if not reason:
+            raise UsageError("error.reject_needs_reason")
+        if draft.status == "rejected":
             return DraftOutcome(draft, incident, changed=False)
         now = desk.now()
         role = sorted(held)[0]
@@ -191,16 +207,14 @@ def reject_draft(desk: Desk, draft_id: int, version: int, user: str, reason: str
 
 def mark_posted(desk: Desk, draft_id: int, version: int, user: str) -> DraftOutcome:
     """Record that the approved text is live; the first one stops the first-response countdown."""
-    draft, incident = _load(desk, draft_id, version)
-    if draft.status == "posted":
-        return DraftOutcome(draft, incident, changed=False)
-    if draft.status != "approved":
-        raise WrongState("error.draft_not_approved")
-    require_role(desk, incident, user, POSTERS, "mark_posted")
-    with desk.store.transaction():
-        draft, incident = _load(desk, draft_id, version)  # again, under the write lock: a concurrent click
-        if draft.status == "posted":  # may have posted it (or another draft) meanwhile
+    with desk.deciding():  # on the draft as it is now: a reject or a level change may have come since the click
+        draft, incident = _load(desk, draft_id, version)
+        if draft.status == "posted":
             return DraftOutcome(draft, incident, changed=False)
+        _not_rejected(draft)
+        if draft.status != "approved":
+            raise WrongState("error.draft_not_approved")
+        require_role(desk, incident, user, POSTERS, "mark_posted")
         now = desk.now()
         draft = desk.store.update_draft(draft.id, status="posted", posted_at=now, posted_by=user, updated_at=now)
         desk.store.add_event(
@@ -234,11 +248,41 @@ def _update_posted_since(desk: Desk, incident: Incident, draft: Draft) -> bool:
     )
 
 
-def draft_update(desk: Desk, incident: Incident, user: str, update: str = "") -> list[Draft]:
-    """Render the playbook's status-update drafts for every network, for the same approval flow."""
-    if not incident.active:
-        raise WrongState("error.incident_resolved", code=incident.code)
-    require_role(desk, incident, user, sorted({*approvers_for(desk, incident), *WRITERS}), "draft_update")
+@dataclass(frozen=True)
+class UpdateDrafted:
+    incident: Incident
+    drafts: list[Draft]  # the set drafted for this intent: now, or by an earlier click
+    changed: bool  # False: an earlier click (or someone else's) had drafted it already
+    by: str  # who drafted the set
+
+
+def draft_update(desk: Desk, incident: Incident, user: str, source: int | None = None) -> UpdateDrafted:
+    """Render the playbook's status-update drafts for every network, for the same approval flow.
+
+    One set per intent, however many clicks and whoever clicks: `source` is the internal update (a
+    `status_update` event) the drafts are made from; None is the latest update reminder's Draft update button.
+    """
     book = desk.playbook(incident.scenario)
-    with desk.store.transaction():
-        return render_drafts(desk, incident, book.drafts.update, actor=user, update=update)
+    with desk.deciding():  # read and decided under the write lock: concurrent clicks make one set
+        incident = require_active(desk.store.incident(incident.id))
+        require_role(desk, incident, user, sorted({*approvers_for(desk, incident), *WRITERS}), "draft_update")
+        event = _update_source(desk, incident, source)
+        done = [e for e in desk.store.events(incident.id, "drafted") if event and e.data.get("source") == event.id]
+        if done:
+            drafts = [desk.store.draft(e.data["draft_id"]) for e in done]
+            return UpdateDrafted(incident, drafts, changed=False, by=done[0].actor)
+        update = event.data.get("text", "") if event and event.kind == "status_update" else ""
+        source_id = event.id if event else None
+        drafts = render_drafts(desk, incident, book.drafts.update, actor=user, update=update, source=source_id)
+    return UpdateDrafted(incident, drafts, changed=True, by=user)
+
+
+def _update_source(desk: Desk, incident: Incident, source: int | None) -> Event | None:
+    """The event a Draft update click drafts from: the internal update it names, else the latest reminder."""
+    if source is None:
+        reminders = desk.store.events(incident.id, "update_reminder")
+        return reminders[-1] if reminders else None
+    found = [e for e in desk.store.events(incident.id, "status_update") if e.id == source]
+    if not found:
+        raise NotFound("error.not_found")
+    return found[0]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.errors import BadLevel, WrongState
+from bot.errors import AlreadyDone, BadLevel, WrongState
 from bot.ids import LEVELS
 from bot.incidents.announce import announce
 from bot.incidents.approvals import approval_state
-from bot.incidents.desk import Desk
+from bot.incidents.desk import Desk, require_active
 from bot.incidents.roles import require_role
 from bot.incidents.timers import ack_timers
 from bot.models import Draft, Incident
@@ -28,21 +28,35 @@ def check_may_escalate(desk: Desk, incident: Incident, level: int, user: str) ->
     """Refuse a level change that cannot happen, before anything is said or done."""
     if level not in LEVELS:
         raise BadLevel(level=level)
-    if not incident.active:
-        raise WrongState("error.incident_resolved", code=incident.code)
+    require_active(incident)
     if level == incident.level:
-        raise WrongState("error.same_level", level=level)
+        _same_level(desk, incident)
     require_role(desk, incident, user, ESCALATORS, "escalate")
 
 
-def escalate(desk: Desk, incident: Incident, level: int, user: str) -> Escalated:
-    """Move the incident to `level` (up or down) on behalf of `user`."""
-    check_may_escalate(desk, incident, level, user)
-    book = desk.playbook(incident.scenario)
-    before = set(book.level(incident.level).roles)
-    new_roles = [r for r in book.level(level).roles if r not in before]
-    previous = incident.level
-    with desk.store.transaction():
+def _same_level(desk: Desk, incident: Incident) -> None:
+    """Already there: say who took it there when someone did (a second press of the same button), else say so."""
+    changes = [e for e in desk.store.events(incident.id) if e.kind in ("escalated", "deescalated")]
+    if changes:
+        raise AlreadyDone("error.already_at_level", code=incident.code, level=incident.level, user=changes[-1].actor)
+    raise WrongState("error.same_level", level=incident.level)
+
+
+def escalate(desk: Desk, incident: Incident, level: int | None, user: str, step: int = 0) -> Escalated:
+    """Move the incident to `level` (up or down), or `step` levels from where it is, on behalf of `user`.
+
+    A button names an absolute level: pressed twice, or by two people, it escalates once. A typed
+    `/crisis escalate` without a level is a step from the level read here, under the write lock, so two
+    commands typed at once are serialised: the second starts where the first ended.
+    """
+    with desk.deciding():
+        incident = desk.store.incident(incident.id)
+        previous = incident.level
+        level = previous + step if level is None else level
+        check_may_escalate(desk, incident, level, user)
+        book = desk.playbook(incident.scenario)
+        before = set(book.level(previous).roles)
+        new_roles = [r for r in book.level(level).roles if r not in before]
         now = desk.now()
         incident = desk.store.update_incident(incident.id, level=level)
         desk.store.add_event(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.errors import UsageError, WrongState
+from bot.errors import AlreadyDone, UsageError, WrongState
 from bot.incidents.announce import announce
-from bot.incidents.desk import Desk
+from bot.incidents.desk import Desk, require_active
 from bot.incidents.drafts import render_drafts
 from bot.incidents.roles import require_role
 from bot.models import Draft, Event, Incident
@@ -25,16 +25,12 @@ def _text(text: str, empty_key: str) -> str:
     return text
 
 
-def _active(incident: Incident) -> None:
-    if not incident.active:
-        raise WrongState("error.incident_resolved", code=incident.code)
-
-
 def post_status_update(desk: Desk, incident: Incident, user: str, text: str) -> Event:
     """An internal status update: on the timeline, and the seed of the next public update."""
-    _active(incident)
+    require_active(incident)
     text = _text(text, "error.empty_update")
-    with desk.store.transaction():
+    with desk.deciding():  # active as it is now: a resolve may have come since the command was read
+        require_active(desk.store.incident(incident.id))
         return desk.store.add_event(incident.id, desk.now(), user, "status_update", text=text)
 
 
@@ -46,7 +42,7 @@ def add_note(desk: Desk, incident: Incident, user: str, text: str, **source: Any
 
 
 def check_may_resolve(desk: Desk, incident: Incident, user: str) -> None:
-    _active(incident)
+    require_active(incident)
     require_role(desk, incident, user, desk.playbook(incident.scenario).resolve_by, "resolve")
 
 
@@ -68,10 +64,14 @@ class Resolved:
 
 def resolve(desk: Desk, incident: Incident, user: str, summary: str, impact: str = "", lessons: str = "") -> Resolved:
     """Close the incident: stop every timer, record the summary, draft the closing public posts."""
-    check_may_resolve(desk, incident, user)
     summary = _text(summary, "error.empty_summary")
     book = desk.playbook(incident.scenario)
-    with desk.store.transaction():
+    with desk.deciding():  # decided on the incident as it is now: one resolve, however many submit at once
+        incident = desk.store.incident(incident.id)
+        if not incident.active:  # a backup lead (or a double submit) came first: nothing to correct in the form
+            resolved = desk.store.events(incident.id, "resolved")
+            raise AlreadyDone("error.already_resolved", code=incident.code, user=resolved[0].actor if resolved else "")
+        check_may_resolve(desk, incident, user)
         now = desk.now()
         drafts = render_drafts(desk, incident, book.drafts.resolve, actor=user, summary=summary)
         incident = desk.store.update_incident(incident.id, status="resolved", resolved_at=now)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from bot.errors import NotAuthorized, UnknownRole, UsageError, WrongState
+from bot.errors import NotAuthorized, UnknownRole, UsageError
 from bot.ids import ROLES
-from bot.incidents.desk import Desk
+from bot.incidents.desk import Desk, require_active
 from bot.models import Ack, Incident
 
 
@@ -49,21 +50,27 @@ def require_role(desk: Desk, incident: Incident, user: str, allowed: list[str], 
     """The allowed roles `user` holds; refuse (and record the refusal) when there are none."""
     held = roles_of(desk, incident, user) & set(allowed)
     if not held:
-        desk.store.add_event(incident.id, desk.now(), user, "refused", action=action, allowed=allowed)
-        raise NotAuthorized(action=action, allowed=allowed)
+        raise refuse(
+            desk, incident, user, NotAuthorized(action=action, allowed=allowed), action=action, allowed=allowed
+        )
     return held
+
+
+def refuse(desk: Desk, incident: Incident, user: str, error: NotAuthorized, **data: Any) -> NotAuthorized:
+    """Record the refusal on the timeline; returns `error` to raise (Desk.deciding keeps the record on a rollback)."""
+    desk.store.add_event(incident.id, desk.now(), user, "refused", **data)
+    error.refusal = (incident.id, user, data)
+    return error
 
 
 def acknowledge(desk: Desk, incident: Incident, role: str, user: str) -> Ack:
     """`user` takes `role` for the incident; the first to acknowledge holds it."""
     role = check_role(role)
-    if not incident.active:
-        raise WrongState("error.incident_resolved", code=incident.code)
-    owners = desk.store.role_owners().get(role, [])
-    if user not in owners:
-        desk.store.add_event(incident.id, desk.now(), user, "refused", action="acknowledge", role=role)
-        raise NotAuthorized("error.not_role_owner", role=role)
-    with desk.store.transaction():
+    with desk.deciding():  # decided on the incident and owners as they are now: a resolve may have come first
+        incident = require_active(desk.store.incident(incident.id))
+        if user not in desk.store.role_owners().get(role, []):
+            error = NotAuthorized("error.not_role_owner", role=role)
+            raise refuse(desk, incident, user, error, action="acknowledge", role=role)
         current = desk.store.acks(incident.id).get(role)
         if current is not None:
             return current

@@ -2,7 +2,8 @@
 
 Every listener acknowledges first (Slack gives three seconds) and does the slow work after `ack()`;
 Bolt then runs it on its worker threads. A Slack retry or a replayed request is dropped by the
-`once_per_request` middleware; a double click is harmless because every core verb is idempotent.
+`once_per_request` middleware; a double click is harmless because every core verb is idempotent and
+decides under the write lock on the state it reads there (Desk.deciding), not on what the button was drawn from.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot.errors import CrisisError, UsageError
+from bot.errors import AlreadyDone, CrisisError, UsageError
 from bot.faults import crash_point
 from bot.incidents import checklist, drafts, lifecycle, roles
 from bot.incidents.declare import DeclareRequest
@@ -181,15 +182,13 @@ def _register_actions(app: App, slack: SlackDesk) -> None:
         slack.escalate(client, desk.store.incident(incident_id), _int(level), user)
 
     def draft_update(client: WebClient, body: dict, user: str, value: str | None) -> None:
-        """From an update reminder (`<incident>`) or an internal update (`<incident>:<event>`)."""
+        """From an update reminder (`<incident>`) or an internal update (`<incident>:<event>`): one set per intent."""
         head, _, event_id = (value or "").partition(":")
         incident = desk.store.incident(_int(head))
-        text = ""
-        if event_id:
-            found = [e for e in desk.store.events(incident.id, "status_update") if str(e.id) == event_id]
-            text = found[0].data.get("text", "") if found else ""
-        drafts.draft_update(desk, incident, user, text)
-        slack.provision(client, incident)
+        made = drafts.draft_update(desk, incident, user, _int(event_id) if event_id else None)
+        slack.provision(client, made.incident)  # also posts what an earlier click could not (Slack refused it)
+        if not made.changed:
+            raise AlreadyDone("error.update_already_drafted", user=made.by)
 
     def show_status(client: WebClient, body: dict, user: str, value: str | None) -> None:
         incident = desk.store.incident(_int(value or ""))
@@ -337,6 +336,10 @@ def _register_lifecycle(app: App, slack: SlackDesk) -> None:
                 views.text_of(values, "impact"),
                 views.text_of(values, "lessons"),
             )
+        except AlreadyDone as exc:  # resolved by someone else a moment before: nothing to correct in this form
+            ack()
+            slack.notify(client, incident.channel_id, user, slack.explain(exc, slack.say_to(client, user, wait=True)))
+            return
         except CrisisError as exc:
             ack(response_action="errors", errors={"summary": slack.explain(exc, slack.say_to(client, user))[:150]})
             return

@@ -113,6 +113,8 @@ class SlackDesk:
             params["network"] = say.network(params["network"])
         if params.get("role") in ROLES:
             params["role"] = say.role(params["role"])
+        if "user" in params:  # a core error names a person by id: mentioned, so Slack shows their name
+            params["user"] = mention(params["user"])
         if isinstance(exc, NotAuthorized) and exc.key == "error.not_authorized":
             params.setdefault("action", "")
             params["action"] = say(f"action.{params['action']}") if params["action"] else ""
@@ -161,10 +163,12 @@ class SlackDesk:
         """Post whatever the incident has that Slack does not yet (new drafts, new people); returns failures."""
         return Provisioner(self.desk, client, self.say(incident.language)).run(incident).failed
 
-    def escalate(self, client: WebClient, incident: Incident, level: int, user: str) -> None:
-        """Change the level, then page whoever it pulls in and redraw everything the rule touches."""
-        outcome = escalate(self.desk, incident, level, user)
+    def escalate(self, client: WebClient, incident: Incident, level: int | None, user: str, step: int = 0) -> None:
+        """Change the level (to `level`, or `step` from where it is), then page whoever it pulls in and redraw
+        everything the rule touches."""
+        outcome = escalate(self.desk, incident, level, user, step)
         incident = outcome.incident
+        level = incident.level
         say = self.say(incident.language)
         self.provision(client, incident)
         self.refresh_header(client, incident)

@@ -126,10 +126,10 @@ def declare(run: Invocation, cmd: Command) -> None:
 
 def escalate(run: Invocation, cmd: Command) -> None:
     incident = run.incident_here()
-    level = cmd.level or incident.level + (1 if cmd.name == "escalate" else -1)
-    check_may_escalate(run.slack.desk, incident, level, run.user)  # refusals go in the ack, nothing started
+    step = 0 if cmd.level else (1 if cmd.name == "escalate" else -1)  # a step counts from the level when it is made
+    check_may_escalate(run.slack.desk, incident, cmd.level or incident.level + step, run.user)  # refusals in the ack
     run.answer(run.say("command.working"))
-    run.slack.escalate(run.client, incident, level, run.user)
+    run.slack.escalate(run.client, incident, cmd.level or None, run.user, step=step)
 
 
 def gdpr_notified(run: Invocation, cmd: Command) -> None:
