@@ -340,12 +340,17 @@ class Store(TimerStore):
                 db.conn.execute("COMMIT")
 
     def close(self) -> None:
-        """Close this thread's connection."""
+        """Close this thread's connections."""
         db = getattr(self._local, "db", None)
+        keys = getattr(self._local, "keys", None)
+        with self._write_lock:
+            for conn in (db.conn if db is not None else None, keys):
+                if conn is not None and conn in self._connections:
+                    self._connections.remove(conn)
+        if keys is not None:
+            keys.close()
+            self._local.keys = None
         if db is not None:
-            with self._write_lock:
-                if db.conn in self._connections:
-                    self._connections.remove(db.conn)
             db.close()
             self._local.db = None
 
@@ -568,19 +573,26 @@ class Store(TimerStore):
         crash of the process, which WAL with NORMAL guarantees, not a power cut; the next ordinary commit's
         fsync covers it anyway. A stalled disk then delays the work behind the ack, not the ack.
         """
-        conn = self.db.conn
-        relax = not conn.in_transaction  # inside a caller's transaction it commits with the caller's
-        if relax:
+        insert = "INSERT OR IGNORE INTO handled_requests (key, at) VALUES (?, ?)"
+        if self.db.conn.in_transaction:  # inside a caller's transaction it commits with the caller's
+            return self.db.conn.execute(insert, [key, at.isoformat()]).rowcount == 1
+        # One statement on a connection of its own (autocommit, NORMAL, no checkpointing: the next ordinary
+        # commit checkpoints): every concurrent request queues on this lock, so it is held for one SQLite call.
+        with self._write_lock:
+            return self._keys_connection().execute(insert, [key, at.isoformat()]).rowcount == 1
+
+    def _keys_connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "keys", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
+            )
             conn.execute("PRAGMA synchronous=NORMAL")
-        try:
-            with self.transaction() as db:  # one plain statement: every request waits for this lock
-                inserted = db.conn.execute(
-                    "INSERT OR IGNORE INTO handled_requests (key, at) VALUES (?, ?)", [key, at.isoformat()]
-                )
-                return inserted.rowcount == 1
-        finally:
-            if relax:
-                conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._local.keys = conn
+            with self._write_lock:
+                self._connections.append(conn)
+        return conn
 
     def delivery(self, key: str) -> str | None:
         row = self.db.execute("SELECT ref FROM deliveries WHERE key = ?", [key]).fetchone()
