@@ -248,7 +248,9 @@ def serve(
     settings = load_settings(config)
     if port is not None:
         settings = settings.model_copy(update={"port": port})
-    run(open_desk(settings), host=host)
+    desk = open_desk(settings)
+    desk.store.check_writable()
+    run(desk, host=host)
 
 
 @app.command()

@@ -15,7 +15,7 @@ import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, not_utf8
 from bot.ids import LANGUAGES, NETWORKS, Language, NetworkId, RoleId
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -173,6 +173,8 @@ def read_config_file(path: Path) -> FileConfig:
         data = yaml.safe_load(text) or {}
     except OSError as exc:
         raise ConfigError([f"{path}:1: cannot read the config ({exc.strerror})"]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError([not_utf8(path, exc)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1

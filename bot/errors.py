@@ -16,6 +16,7 @@ CrisisError                 base: carries a UI message key and its variables
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 
@@ -39,6 +40,12 @@ class ConfigError(CrisisError):
 
     def __str__(self) -> str:
         return "\n".join(self.problems)
+
+
+def not_utf8(path: Path, exc: UnicodeDecodeError) -> str:
+    """The problem line for a file saved in another encoding (Windows-1252 from an old editor, say)."""
+    line = path.read_bytes()[: exc.start].count(b"\n") + 1
+    return f"{path}:{line}: not UTF-8 text (byte {exc.object[exc.start]:#04x}) — save the file as UTF-8"
 
 
 class SchemaError(CrisisError):

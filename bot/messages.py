@@ -24,7 +24,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, not_utf8
 from bot.ids import LANGUAGES, NETWORK_LIMITS
 
 URL = re.compile(r"https?://\S+")
@@ -167,6 +167,8 @@ def load_ui_file(path: Path) -> dict[str, str]:
     except OSError as exc:
         problem = f"{path}:1: cannot read UI strings ({exc.strerror}) — copy them with `crisisbot init`"
         raise ConfigError([problem]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([not_utf8(path, exc)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1

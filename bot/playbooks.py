@@ -8,7 +8,7 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, not_utf8
 from bot.ids import DRAFT_KINDS, LEVELS, NETWORKS, Language, NetworkId, RoleId
 
 
@@ -177,6 +177,8 @@ def playbook_problems(path: Path) -> list[str]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         return [f"{path}:1: cannot read the file ({exc.strerror}) — check the path and permissions"]
+    except UnicodeDecodeError as exc:
+        return [not_utf8(path, exc)]
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)

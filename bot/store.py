@@ -26,6 +26,13 @@ from bot.models import Ack, Approval, ChecklistMark, Draft, Event, Incident, Out
 BUSY_TIMEOUT_MS = 10_000
 
 
+def disk_full(exc: BaseException) -> bool:
+    """Whether SQLite refused a write because the disk (or the file's size limit) is full."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "database or disk is full" in str(exc)
+    )
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -302,8 +309,13 @@ class Store(TimerStore):
         # Every thread's connection, so close() releases them all: short-lived worker threads (parallel
         # Slack calls) would otherwise leave file descriptors open until the garbage collector runs.
         self._connections: list[sqlite3.Connection] = []
+        self._max_pages: int | None = None
+        _check_path(self.path)
         try:
             self.migrate()
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise SchemaError(message=_unusable(self.path, exc)) from None
         except BaseException:
             self.close()
             raise
@@ -316,6 +328,8 @@ class Store(TimerStore):
             conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys=ON")
+            if self._max_pages is not None:
+                conn.execute(f"PRAGMA max_page_count={self._max_pages}")
             db = sqlite_utils.Database(conn)
             self._local.db = db
             with self._write_lock:
@@ -333,11 +347,23 @@ class Store(TimerStore):
             db.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield db
-            except BaseException:
-                db.conn.execute("ROLLBACK")
-                raise
-            else:
                 db.conn.execute("COMMIT")
+            except BaseException:
+                # SQLite may have rolled back already (SQLITE_FULL does): a second ROLLBACK would fail and
+                # hide the real error.
+                if db.conn.in_transaction:
+                    db.conn.execute("ROLLBACK")
+                raise
+
+    def limit_size(self, pages: int | None) -> None:
+        """Let the file grow to `pages` pages at most (None: no limit), on every connection: a write past it fails
+        with SQLITE_FULL exactly as on a full disk. For rehearsing a full disk (the tests); SQLite keeps the limit
+        at least the file's current size."""
+        with self._write_lock:
+            self._max_pages = pages
+            connections = list(self._connections)
+        for conn in connections:
+            conn.execute(f"PRAGMA max_page_count={pages if pages is not None else 0xFFFFFFFE}")
 
     def close(self) -> None:
         """Close this thread's connections."""
@@ -361,6 +387,15 @@ class Store(TimerStore):
             self._local = threading.local()
         for conn in connections:
             conn.close()
+
+    def check_writable(self) -> None:
+        """For the bot (a report reads a read-only copy fine): write once (the schema version, unchanged), so a
+        read-only file is found at start, not at the first command."""
+        try:
+            with self.transaction() as db:
+                db.conn.execute(f"PRAGMA user_version={self.schema_version()}")
+        except sqlite3.DatabaseError as exc:
+            raise SchemaError(message=_unusable(self.path, exc)) from None
 
     # ---- schema --------------------------------------------------------------------------------
     def schema_version(self) -> int:
@@ -662,6 +697,35 @@ def _encode(fields: dict[str, Any]) -> dict[str, Any]:
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if v is not None}
+
+
+def _check_path(path: Path) -> None:
+    """A path SQLite cannot open, said in one line: what is wrong and what to do."""
+    if path.is_dir():
+        raise SchemaError(
+            message=f"{path}: is a folder, not a database file — set CRISISBOT_DB to a file in it, "
+            f"e.g. {path / 'crisisbot.db'}"
+        )
+    if not path.parent.is_dir():
+        raise SchemaError(
+            message=f"{path}: the folder {path.parent} does not exist — create it, or set "
+            "CRISISBOT_DB to a file in a folder that exists"
+        )
+
+
+def _unusable(path: Path, exc: sqlite3.DatabaseError) -> str:
+    """SQLite's refusal to open or write the file, as one line saying what to do."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_READONLY or "readonly" in str(exc):
+        return (
+            f"{path}: the database is read-only for this user — let crisisbot write the file and its folder "
+            "(it keeps -wal and -shm files next to it), or set CRISISBOT_DB to another file"
+        )
+    if code == sqlite3.SQLITE_CANTOPEN or "unable to open" in str(exc):
+        return f"{path}: cannot open the database file — check that crisisbot may read and write it and its folder"
+    if disk_full(exc):
+        return f"{path}: the disk is full — free up space, then start crisisbot again"
+    return f"{path}: the database file is damaged ({exc}) — restore it from a backup, or set CRISISBOT_DB to a new file"
 
 
 def _is_sqlite(path: Path) -> bool:

@@ -227,6 +227,10 @@ RELIABILITY = (
     ("forged or stale signatures refused with 401", "test_security.py", "test_forged_or_stale_request"),
     ("authorization matrix (role × action)", "test_security.py", "test_authorization_matrix["),
     ("concurrent clicks and submissions: one effect per intent", "test_concurrency.py", "test_"),
+    ("user text that grows when escaped, cut to Slack's limits", "test_bad_input_limits.py", "_cut_"),
+    ("a Slack refusal anywhere in a crisis, told in plain words", "test_bad_input_limits.py", "in_plain_words["),
+    ("crisisbot serve on an unusable database or config: exit 2", "test_bad_input_limits.py", "test_crisisbot_serve"),
+    ("a full disk: every command answered, re-run finishes", "test_bad_input_limits.py", "test_a_full_disk"),
 )
 FUZZ_EXAMPLES = Counter()  # hypothesis examples run, by property (tests/test_fuzz.py counts them)
 _PASSED: list[str] = []

@@ -223,10 +223,32 @@ def test_unknown_scenario_lists_the_valid_scenarios_and_creates_nothing(team: Cr
         assert f"`{scenario}`" in note, note
 
 
-@pytest.mark.parametrize("level", ["4", "0", "L7", "-1", "level9", "99999999999999999999"])
-def test_level_outside_one_to_three_says_which_levels_exist(team: Crisis, level: str) -> None:
-    note = refused(team, "bram", f"declare data-breach {level} Title")
-    assert "does not exist" in note and "1, 2 or 3" in note and "/crisis declare data-breach 2" in note
+def test_a_title_starting_with_a_number_is_a_title_not_a_level(team: Crisis) -> None:
+    incident = declare_text(team, "declare service-outage 500 errors on checkout")
+    assert (incident.scenario, incident.level, incident.title) == ("service-outage", 2, "500 errors on checkout")
+
+
+@pytest.mark.parametrize("word", ["4", "0", "L7", "-1", "level9", "99999999999999999999", "٣"])
+def test_only_1_2_or_3_after_the_scenario_is_a_level(team: Crisis, word: str) -> None:
+    incident = declare_text(team, f"declare data-breach {word} Title")
+    assert (incident.level, incident.title) == (2, f"{word} Title")
+    drill = declare_text(team, f"drill other {word} Rehearsal")
+    assert (drill.drill, drill.level, drill.title) == (True, 2, f"{word} Rehearsal")
+
+
+@pytest.mark.parametrize(("word", "level"), [("1", 1), ("3", 3), ("L3", 3), ("l1", 1)])
+def test_1_2_or_3_after_the_scenario_is_the_level(team: Crisis, word: str, level: int) -> None:
+    incident = declare_text(team, f"declare negative-reviews {word} Angry reviews")
+    assert (incident.level, incident.title) == (level, "Angry reviews")
+
+
+def declare_text(crisis: Crisis, text: str) -> Incident:
+    """Run a declare or drill command as bram; the incident it made (fails with bram's answer when none)."""
+    count = len(crisis.store.incidents())
+    crisis.cmd("bram", text)
+    incidents = crisis.store.incidents()
+    assert len(incidents) == count + 1, crisis.last_ephemeral("bram")
+    return incidents[-1]
 
 
 @pytest.mark.parametrize("text", ["declare data-breach 2", "declare data-breach", "declare data-breach L1   "])
@@ -632,5 +654,6 @@ def test_help_lists_the_commands(team: Crisis) -> None:
         "/crisis help",
     ):
         assert command in note, command
+    assert "The level is 1, 2 or 3" in note and '"500 errors on checkout"' in note
     for scenario in SCENARIOS:
         assert scenario in note

@@ -181,7 +181,9 @@ def test_delivery_failure_is_retried_then_reported_in_the_channel(staffed: Crisi
         staffed.local.tick()
     reminder = staffed.store.outbox(incident.id)[[m.id for m in staffed.store.outbox(incident.id)].index(reminder.id)]
     assert reminder.failed_at is not None and reminder.attempts == 6
-    assert any("could not deliver" in t for t in channel_texts(staffed, incident))
+    assert any(
+        "could not post a first-response reminder after several tries" in t for t in channel_texts(staffed, incident)
+    )
 
 
 def test_transient_delivery_failure_is_retried_until_slack_accepts(staffed: Crisis) -> None:

@@ -13,6 +13,8 @@ from bot.incidents.roles import require_role
 from bot.messages import DraftValues, fits, limit_of, local_time, measured_length
 from bot.models import Approval, Draft, Event, Incident
 
+MAX_REASON = 1000  # characters of a reject reason (the reject form's own limit)
+
 POSTERS = ["social_media_manager", "crisis_lead"]
 WRITERS = ["social_media_manager", "communications", "crisis_lead"]
 
@@ -177,10 +179,12 @@ def approve_draft(desk: Desk, draft_id: int, version: int, user: str) -> DraftOu
 def reject_draft(desk: Desk, draft_id: int, version: int, user: str, reason: str) -> DraftOutcome:
     """Send the version back with a reason; an edit makes a new version to approve."""
     reason = " ".join(reason.split())
+    if not reason:
+        raise UsageError("error.reject_needs_reason")
+    if len(reason) > MAX_REASON:  # the form stops at it; a hand-made request must not get past it either
+        raise UsageError("error.text_too_long", limit=MAX_REASON)
     with desk.deciding():  # on the draft as it is now: it may have been posted or edited since the form opened
         draft, incident, held = _decider(desk, draft_id, version, user)
-        if not reason:
-            raise UsageError("error.reject_needs_reason")
         if draft.status == "rejected":
             return DraftOutcome(draft, incident, changed=False)
         now = desk.now()

@@ -18,6 +18,10 @@ class Activity:
     def __init__(self) -> None:
         self._busy = 0
         self._changed = threading.Condition()
+        # What to do with a failure nobody foresaw (a bug, a full disk): tell the person in plain words. Called
+        # with the exception and the listener's arguments while the listener still counts as busy, so an
+        # idle bot has said everything it will say.
+        self.on_failure: Callable[[Exception, dict[str, Any]], None] | None = None
 
     @contextmanager
     def working(self) -> Iterator[None]:
@@ -36,7 +40,13 @@ class Activity:
         @wraps(listener)
         def tracked(*args: Any, **kwargs: Any) -> Any:
             with self.working():
-                return listener(*args, **kwargs)
+                try:
+                    return listener(*args, **kwargs)
+                except Exception as exc:
+                    if self.on_failure is None:
+                        raise
+                    self.on_failure(exc, kwargs)
+                    return None
 
         return tracked
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -28,15 +29,19 @@ from bot.errors import AlreadyDone, CrisisError, UsageError
 from bot.faults import crash_point
 from bot.incidents import checklist, drafts, lifecycle, roles
 from bot.incidents.declare import DeclareRequest
+from bot.incidents.desk import Desk
 from bot.slack import commands, status, subcommands, views
 from bot.slack.acking import prompt_ack
 from bot.slack.blocks import plain
-from bot.slack.flows import SlackDesk
+from bot.slack.flows import SlackDesk, why
 from bot.slack.home import from_home, publish_home, register_home
 from bot.slack.subcommands import Invocation
+from bot.slack.text import fit
+from bot.store import disk_full
 
 log = logging.getLogger("crisisbot.slack")
 LISTENER_THREADS = 32
+ERROR_LIMIT = 150  # a field error shown under a modal input: one short sentence
 
 
 class CrisisWebClient(WebClient):
@@ -86,10 +91,21 @@ def build_app(slack: SlackDesk, *, token: str, signing_secret: str, api_url: str
     @app.middleware
     def once_per_request(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
         key = req.body.get("trigger_id") or req.body.get("event_id")
-        if key and not desk.store.claim_request(str(key), desk.now()):
+        if key and not _claim(desk, str(key)):
             log.info("dropped a repeated request (Slack retry %s)", req.headers.get("x-slack-retry-num", ["-"])[0])
             return BoltResponse(status=200, body="")
         return next()
+
+    slack.activity.on_failure = lambda exc, kwargs: answer_failure(slack, exc, kwargs)
+
+    @app.error
+    def unexpected(error: Exception, body: dict[str, Any], response: BoltResponse | None) -> BoltResponse | None:
+        """A failure outside the listeners (a middleware): logged, and a slash command still gets an answer."""
+        log.error("a request failed outside its listener (a middleware)", exc_info=error)
+        if response is not None and body.get("command"):
+            text = slack.say()("error.cannot_save" if disk_full(error) else "error.unexpected")
+            return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
+        return None
 
     _register_command(app, slack)
     _register_actions(app, slack)
@@ -97,6 +113,45 @@ def build_app(slack: SlackDesk, *, token: str, signing_secret: str, api_url: str
     _register_lifecycle(app, slack)
     register_home(app, slack)
     return app
+
+
+def answer_failure(slack: SlackDesk, exc: Exception, kwargs: dict[str, Any]) -> None:
+    """A listener failed in a way nobody foresaw: the details go to the log, the person gets plain words.
+
+    Before the ack the words are the ack itself; after it they go by response_url, else by DM.
+    """
+    log.error("a request failed", exc_info=exc)
+    text = slack.say()("error.cannot_save" if disk_full(exc) else "error.unexpected")
+    ack, respond = kwargs.get("ack"), kwargs.get("respond")
+    command = kwargs.get("command")
+    body = kwargs.get("body") or command or {}
+    try:
+        if ack is not None and ack.response is None:
+            if command is not None:
+                ack(response_type="ephemeral", text=text)
+                return
+            ack()  # a form closes; the words follow by DM
+        if respond is not None and body.get("response_url"):
+            respond(text=text, response_type="ephemeral", replace_original=False)
+            return
+        user = body.get("user_id") or (body.get("user") or {}).get("id") or (kwargs.get("event") or {}).get("user")
+        client = kwargs.get("client")
+        if user and client is not None:
+            client.chat_postMessage(channel=user, text=text)
+    except (SlackApiError, OSError) as error:
+        log.warning("could not tell the user about the failure: %s", why(error))
+
+
+def _claim(desk: Desk, key: str) -> bool:
+    """Claim the request's key; on a full disk let the request through unclaimed, so it is still answered (help
+    needs no write; a verb that must save fails at its own write and says so) instead of Slack's dispatch_failed."""
+    try:
+        return desk.store.claim_request(key, desk.now())
+    except sqlite3.OperationalError as exc:
+        if not disk_full(exc):
+            raise
+        log.error("the disk is full: request %s is handled without its idempotency key", key)
+        return True
 
 
 # ---- /crisis ---------------------------------------------------------------------------------------
@@ -137,8 +192,7 @@ def _register_actions(app: App, slack: SlackDesk) -> None:
             except CrisisError as exc:
                 _tell(client, body, respond, slack.explain(exc, say))
             except (SlackApiError, OSError) as exc:  # refused, or no answer in time
-                why = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
-                log.warning("action %s: Slack refused %s", action.get("action_id"), why)
+                log.warning("action %s: Slack refused %s", action.get("action_id"), why(exc))
                 _tell(client, body, respond, say("error.slack_failed"))
             if from_home(body):  # redraw the clicker's Home, whether the click worked or not
                 publish_home(slack, client, user)
@@ -232,8 +286,7 @@ def _register_actions(app: App, slack: SlackDesk) -> None:
         try:  # the answer takes the notice's place, so a done Retry button does not linger
             respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=True)
         except (SlackApiError, OSError) as exc:
-            why = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
-            log.warning("resolve_retry: could not answer %s: %s", user, why)
+            log.warning("resolve_retry: could not answer %s: %s", user, why(exc))
 
     @app.action("open_channel")
     def open_channel(ack: Ack) -> None:
@@ -297,7 +350,7 @@ def _register_views(app: App, slack: SlackDesk) -> None:
                 desk, _int(meta.get("draft")), body["user"]["id"], text, _int(meta.get("version"))
             )
         except CrisisError as exc:
-            ack(response_action="errors", errors={"text": slack.explain(exc, slack.say())[:150]})
+            ack(response_action="errors", errors={"text": fit(slack.explain(exc, slack.say()), ERROR_LIMIT)})
             return
         ack()
         slack.after_draft_change(client, outcome)
@@ -312,7 +365,7 @@ def _register_views(app: App, slack: SlackDesk) -> None:
                 desk, _int(meta.get("draft")), _int(meta.get("version")), body["user"]["id"], reason
             )
         except CrisisError as exc:
-            ack(response_action="errors", errors={"reason": slack.explain(exc, slack.say())[:150]})
+            ack(response_action="errors", errors={"reason": fit(slack.explain(exc, slack.say()), ERROR_LIMIT)})
             return
         ack()
         slack.after_draft_change(client, outcome)
@@ -341,7 +394,10 @@ def _register_lifecycle(app: App, slack: SlackDesk) -> None:
             slack.notify(client, incident.channel_id, user, slack.explain(exc, slack.say_to(client, user, wait=True)))
             return
         except CrisisError as exc:
-            ack(response_action="errors", errors={"summary": slack.explain(exc, slack.say_to(client, user))[:150]})
+            ack(
+                response_action="errors",
+                errors={"summary": fit(slack.explain(exc, slack.say_to(client, user)), ERROR_LIMIT)},
+            )
             return
         ack()
         slack.after_resolve(client, resolved, user)
@@ -363,7 +419,7 @@ def _register_lifecycle(app: App, slack: SlackDesk) -> None:
                 views.text_of(values, "q3"),
             )
         except CrisisError as exc:
-            ack(response_action="errors", errors={"q1": slack.explain(exc, say)[:150]})
+            ack(response_action="errors", errors={"q1": fit(slack.explain(exc, say), ERROR_LIMIT)})
             return
         ack()
         slack.notify(client, None, user, say("survey.thanks", code=incident.code))

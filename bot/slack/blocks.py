@@ -22,21 +22,31 @@ from bot.incidents.desk import Desk
 from bot.incidents.roles import RoleSeat, seats
 from bot.messages import duration, limit_of, local_time, measured_length
 from bot.models import Draft, Incident
-from bot.slack.text import Wording, escape_entities, mention
+from bot.slack.text import Wording, escape_entities, fit, mention, pieces
 
-SECTION_LIMIT = 3000
+# Slack's documented limits for the fields the bot fills (Block Kit reference)
+SECTION_LIMIT = 3000  # a section's text, a context element's text
+FIELD_LIMIT = 2000  # each of a section's fields
+HEADER_LIMIT = 150
+BUTTON_LIMIT = 75
+MESSAGE_LIMIT = 40_000  # a message's top-level text (Slack answers msg_too_long past it)
 
 
 def as_dicts(blocks: list[Block]) -> list[dict]:
     return [b.to_dict() for b in blocks]
 
 
-def _md(text: str) -> MarkdownTextObject:
-    return MarkdownTextObject(text=text)
+def md(text: str, limit: int = SECTION_LIMIT) -> MarkdownTextObject:
+    """A mrkdwn text object that fits Slack's limit for where it goes, however long escaping made it."""
+    return MarkdownTextObject(text=fit(text, limit))
 
 
-def _button(label: str, action_id: str, value: str, style: str | None = None) -> ButtonElement:
-    return ButtonElement(text=PlainTextObject(text=label, emoji=True), action_id=action_id, value=value, style=style)
+def pt(text: str, limit: int, emoji: bool = True) -> PlainTextObject:
+    return PlainTextObject(text=fit(text, limit) or "—", emoji=emoji)
+
+
+def button(label: str, action_id: str, value: str, style: str | None = None) -> ButtonElement:
+    return ButtonElement(text=pt(label, BUTTON_LIMIT), action_id=action_id, value=value, style=style)
 
 
 def _chunks(text: str, size: int) -> list[str]:
@@ -51,26 +61,33 @@ def header_blocks(desk: Desk, incident: Incident, say: Wording) -> list[dict]:
     lang = say.language
     blocks: list[Block] = [
         HeaderBlock(
-            text=say("header.title", code=incident.code, scenario=book.name.in_(lang), drill=incident.drill)[:150]
+            text=fit(
+                say("header.title", code=incident.code, scenario=book.name.in_(lang), drill=incident.drill),
+                HEADER_LIMIT,
+            )
         ),
-        SectionBlock(text=_md(say("header.summary", title=incident.title, description=incident.description))),
+        SectionBlock(text=md(say("header.summary", title=incident.title, description=incident.description))),
         SectionBlock(
             fields=[
-                _md(say("header.level", level=incident.level, criteria=book.level(incident.level).criteria.in_(lang))),
-                _md(
+                md(
+                    say("header.level", level=incident.level, criteria=book.level(incident.level).criteria.in_(lang)),
+                    FIELD_LIMIT,
+                ),
+                md(
                     say(
                         "header.declared",
                         user=mention(incident.declared_by),
                         at=local_time(incident.declared_at, lang, tz),
-                    )
+                    ),
+                    FIELD_LIMIT,
                 ),
-                _md(countdown_text(desk, incident, say)),
-                _md(say("header.status." + incident.status)),
+                md(countdown_text(desk, incident, say), FIELD_LIMIT),
+                md(say("header.status." + incident.status), FIELD_LIMIT),
             ]
         ),
-        SectionBlock(text=_md(roles_text(seats(desk, incident), say, desk))),
+        SectionBlock(text=md(roles_text(seats(desk, incident), say, desk))),
         DividerBlock(),
-        SectionBlock(text=_md(say("header.first_hour"))),
+        SectionBlock(text=md(say("header.first_hour"))),
     ]
     done = desk.store.checklist(incident.id)
     for item in book.checklist.first_hour:
@@ -79,7 +96,7 @@ def header_blocks(desk: Desk, incident: Incident, say: Wording) -> list[dict]:
         if mark:
             blocks.append(
                 SectionBlock(
-                    text=_md(
+                    text=md(
                         say(
                             "checklist.done",
                             item=text,
@@ -93,15 +110,15 @@ def header_blocks(desk: Desk, incident: Incident, say: Wording) -> list[dict]:
             owner = say.role(item.role) if item.role else ""
             blocks.append(
                 SectionBlock(
-                    text=_md(say("checklist.open", item=text, role=owner)),
-                    accessory=_button(say("button.done"), "checklist_done", f"{incident.id}:{item.id}")
+                    text=md(say("checklist.open", item=text, role=owner)),
+                    accessory=button(say("button.done"), "checklist_done", f"{incident.id}:{item.id}")
                     if incident.active
                     else None,
                 )
             )
     if book.level(incident.level).advice:
-        blocks.append(ContextBlock(elements=[_md(book.level(incident.level).advice.in_(lang))]))
-    blocks.append(ContextBlock(elements=[_md(say("header.updated", at=local_time(desk.now(), lang, tz)))]))
+        blocks.append(ContextBlock(elements=[md(book.level(incident.level).advice.in_(lang))]))
+    blocks.append(ContextBlock(elements=[md(say("header.updated", at=local_time(desk.now(), lang, tz)))]))
     return as_dicts(blocks)
 
 
@@ -149,7 +166,7 @@ def draft_blocks(desk: Desk, incident: Incident, draft: Draft, say: Wording) -> 
     length, limit = measured_length(draft.network, draft.text), limit_of(draft.network)
     blocks: list[Block] = [
         SectionBlock(
-            text=_md(
+            text=md(
                 say(
                     "draft.heading",
                     network=say.network(draft.network),
@@ -162,24 +179,24 @@ def draft_blocks(desk: Desk, incident: Incident, draft: Draft, say: Wording) -> 
         )
     ]
     if draft.status in ("approved", "posted"):
-        blocks.append(SectionBlock(text=_md(say("draft.final_intro"))))
-        for part in _chunks(escape_entities(draft.text), SECTION_LIMIT - 8):
-            blocks.append(SectionBlock(text=_md(f"```{part}```")))
+        blocks.append(SectionBlock(text=md(say("draft.final_intro"))))
+        for part in pieces(escape_entities(draft.text), SECTION_LIMIT - 8):
+            blocks.append(SectionBlock(text=md(f"```{part}```")))
     else:
         for part in _chunks(draft.text, SECTION_LIMIT):
             blocks.append(SectionBlock(text=PlainTextObject(text=part, emoji=False)))
-    blocks.append(ContextBlock(elements=[_md(_approval_line(desk, incident, draft, say))]))
+    blocks.append(ContextBlock(elements=[md(_approval_line(desk, incident, draft, say))]))
     value = f"{draft.id}:{draft.version}"
     buttons = {
         "pending": [
-            _button(say("button.approve"), "draft_approve", value, "primary"),
-            _button(say("button.edit"), "draft_edit", value),
-            _button(say("button.reject"), "draft_reject", value, "danger"),
+            button(say("button.approve"), "draft_approve", value, "primary"),
+            button(say("button.edit"), "draft_edit", value),
+            button(say("button.reject"), "draft_reject", value, "danger"),
         ],
-        "rejected": [_button(say("button.edit"), "draft_edit", value)],
+        "rejected": [button(say("button.edit"), "draft_edit", value)],
         "approved": [
-            _button(say("button.mark_posted"), "draft_mark_posted", value, "primary"),
-            _button(say("button.edit"), "draft_edit", value),
+            button(say("button.mark_posted"), "draft_mark_posted", value, "primary"),
+            button(say("button.edit"), "draft_edit", value),
         ],
         "posted": [],
     }[draft.status]
@@ -226,7 +243,7 @@ def role_dm_blocks(
     acks = desk.store.acks(incident.id)
     blocks: list[Block] = [
         SectionBlock(
-            text=_md(
+            text=md(
                 say(
                     "dm.intro",
                     code=incident.code,
@@ -243,7 +260,7 @@ def role_dm_blocks(
         if ack is not None:
             blocks.append(
                 SectionBlock(
-                    text=_md(
+                    text=md(
                         say(
                             "dm.acknowledged",
                             role=say.role(role),
@@ -256,8 +273,8 @@ def role_dm_blocks(
         else:
             blocks.append(
                 SectionBlock(
-                    text=_md(say("dm.role", role=say.role(role))),
-                    accessory=_button(say("button.acknowledge"), "acknowledge", f"{incident.id}:{role}", "primary")
+                    text=md(say("dm.role", role=say.role(role))),
+                    accessory=button(say("button.acknowledge"), "acknowledge", f"{incident.id}:{role}", "primary")
                     if incident.active
                     else None,
                 )
@@ -288,7 +305,7 @@ def plain(text: str) -> list[dict]:
 
 def text_with_buttons(text: str, buttons: list[ButtonElement] | None = None) -> list[dict]:
     """A mrkdwn section (cut to Slack's limit) with an actions row when there are buttons."""
-    blocks: list[Block] = [SectionBlock(text=_md(text[:SECTION_LIMIT]))]
+    blocks: list[Block] = [SectionBlock(text=md(text))]
     if buttons:
         blocks.append(ActionsBlock(elements=buttons))
     return as_dicts(blocks)

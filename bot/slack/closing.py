@@ -29,9 +29,9 @@ from bot.messages import duration
 from bot.models import Draft, Incident
 from bot.report import write_report
 from bot.slack import readback
-from bot.slack.blocks import text_with_buttons
+from bot.slack.blocks import MESSAGE_LIMIT, text_with_buttons
 from bot.slack.provision import one_run_at_a_time
-from bot.slack.text import Wording, channel_link, mention
+from bot.slack.text import Wording, channel_link, fit, mention
 
 if TYPE_CHECKING:
     from bot.slack.flows import SlackDesk
@@ -181,14 +181,17 @@ class Closer:
         response = self.client.chat_postMessage(
             channel=incident.channel_id,
             metadata=readback.tag(incident.code, "closing"),
-            text=say(
-                "resolve.closing",
-                code=incident.code,
-                user=mention(event.actor),  # who resolved, also when someone else finishes the steps
-                took=duration(took, say.language),
-                summary=event.data["summary"],
-                impact=event.data.get("impact", ""),
-                lessons=event.data.get("lessons", ""),
+            text=fit(
+                say(
+                    "resolve.closing",
+                    code=incident.code,
+                    user=mention(event.actor),  # who resolved, also when someone else finishes the steps
+                    took=duration(took, say.language),
+                    summary=event.data["summary"],
+                    impact=event.data.get("impact", ""),
+                    lessons=event.data.get("lessons", ""),
+                ),
+                MESSAGE_LIMIT,
             ),
         )
         return str(response["ts"])

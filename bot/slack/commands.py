@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from bot.errors import BadLevel, UsageError
 from bot.ids import LEVELS
 
+# Only a level that exists is read as one (`2`, or `L2` as crisis plans write it); any other first word starts
+# the title, so `/crisis declare service-outage 500 errors on checkout` is titled "500 errors on checkout".
+DECLARE_LEVEL = re.compile(rf"(?i)l?[{''.join(map(str, LEVELS))}]")
 MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$")
 SUBCOMMANDS = (
     "help",
@@ -74,8 +77,8 @@ def _declare(head: str, rest: list[str]) -> Command:
         raise UsageError("error.declare_usage")
     scenario, rest = rest[0].lower(), rest[1:]
     level = None
-    if rest and re.fullmatch(r"(?i)(l|level)?-?\d+", rest[0]):
-        level = _level(rest[0])
+    if rest and DECLARE_LEVEL.fullmatch(rest[0]):
+        level = int(rest[0][-1])
         rest = rest[1:]
     title = " ".join(rest)
     if not title and head == "declare":

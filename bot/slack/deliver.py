@@ -63,10 +63,11 @@ class SlackDeliverer:
     _code = ""
 
     def report_failure(self, message: OutboxMessage, error: str) -> None:
+        """Tell the channel in plain words what did not go out; Slack's error is in the log (the runner's)."""
         self._row = None
         incident = self.desk.store.incident(message.incident_id)
         say = self.slack.say(incident.language)
-        self._post(incident, say("outbox.failed", what=message.kind, error=error[:200]))
+        self._post(incident, say("outbox.failed", what=Markup(say(f"outbox.kind.{message.kind}"))))
 
     # ---- who to address ------------------------------------------------------------------------
     def holder(self, incident: Incident, role: str) -> str | None:

@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ButtonElement, PlainTextObject
 
-from bot.errors import CrisisError, NotAuthorized
+from bot.errors import ConfigError, CrisisError, NotAuthorized, SchemaError
 from bot.ids import LANGUAGES, NETWORKS, ROLES
 from bot.incidents.declare import DeclareRequest, declare
 from bot.incidents.desk import Desk
@@ -24,10 +24,10 @@ from bot.incidents.lifecycle import Resolved
 from bot.messages import duration
 from bot.models import Draft, Incident
 from bot.slack.activity import Activity
-from bot.slack.blocks import draft_blocks, header_blocks, role_dm_blocks, text_with_buttons
+from bot.slack.blocks import MESSAGE_LIMIT, draft_blocks, header_blocks, role_dm_blocks, text_with_buttons
 from bot.slack.closing import Closed, Closer, outcome
 from bot.slack.provision import Provisioner, channel_url
-from bot.slack.text import Wording, channel_link, escape_entities, mention
+from bot.slack.text import Wording, channel_link, escape_entities, fit, mention
 
 log = logging.getLogger("crisisbot.slack")
 LANGUAGE_CACHE_SECONDS = 3600
@@ -104,6 +104,9 @@ class SlackDesk:
 
     def explain(self, exc: CrisisError, say: Wording) -> str:
         """The user-facing sentence for a domain error, with role ids turned into role names."""
+        if isinstance(exc, ConfigError | SchemaError):  # file names and paths are for the log, not for people
+            log.error("%s", exc)
+            return say(exc.key)
         params: dict[str, Any] = dict(exc.params)
         if "allowed" in params:
             params["allowed"] = ", ".join(say.role(r) for r in params["allowed"])
@@ -285,14 +288,15 @@ class SlackDesk:
         )
         blocks = text_with_buttons(body, [button])
         try:
-            client.chat_postMessage(channel=incident.channel_id, text=body[:3000], blocks=blocks)
+            client.chat_postMessage(channel=incident.channel_id, text=fit(body, 3000), blocks=blocks)
         except (SlackApiError, OSError) as exc:
-            log.warning("update post in %s failed: %s", incident.code, _why(exc))
+            log.warning("update post in %s failed: %s", incident.code, why(exc))
 
     def notify(
         self, client: WebClient, channel: str | None, user: str, text: str, blocks: list[dict] | None = None
     ) -> None:
         """Tell `user` privately: ephemeral in `channel`, else (not a member, or Slack did not answer) by DM."""
+        text = fit(text, MESSAGE_LIMIT)
         try:
             if channel:
                 client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
@@ -302,22 +306,22 @@ class SlackDesk:
         try:
             client.chat_postMessage(channel=user, text=text, blocks=blocks)
         except (SlackApiError, OSError) as exc:
-            log.warning("could not notify %s: %s", user, _why(exc))
+            log.warning("could not notify %s: %s", user, why(exc))
 
     def post(self, client: WebClient, channel: str | None, text: str) -> None:
         if not channel:
             return
         try:
-            client.chat_postMessage(channel=channel, text=text)
+            client.chat_postMessage(channel=channel, text=fit(text, MESSAGE_LIMIT))
         except (SlackApiError, OSError) as exc:
-            log.warning("chat.postMessage to %s failed: %s", channel, _why(exc))
+            log.warning("chat.postMessage to %s failed: %s", channel, why(exc))
 
     def _update(self, client: WebClient, channel: str, ts: str, blocks: list[dict], text: str) -> None:
         try:
             client.chat_update(channel=channel, ts=ts, blocks=blocks, text=text)
         except (SlackApiError, OSError) as exc:  # a timeout too: what follows a redraw must still happen
             # The state is already saved; the next redraw of this message shows it.
-            log.warning("chat.update %s/%s failed: %s", channel, ts, _why(exc))
+            log.warning("chat.update %s/%s failed: %s", channel, ts, why(exc))
 
 
 def _told(tell: Callable[[str], None], text: str) -> bool:
@@ -345,6 +349,6 @@ def user_markup(user: str) -> Markup:
     return mention(user)
 
 
-def _why(exc: Exception) -> str:
+def why(exc: Exception) -> str:
     """Slack's error code, or the kind of network failure (e.g. a timeout once the retries gave up)."""
     return exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__

@@ -32,12 +32,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
-    ButtonElement,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
-    MarkdownTextObject,
-    PlainTextObject,
     SectionBlock,
 )
 from slack_sdk.models.views import View
@@ -49,18 +46,15 @@ from bot.incidents.desk import Desk
 from bot.incidents.roles import roles_of
 from bot.messages import load_ui_file, local_time, locale_of
 from bot.models import Ack, Draft, Incident
-from bot.slack.blocks import countdown_text
+from bot.slack.blocks import FIELD_LIMIT, HEADER_LIMIT, SECTION_LIMIT, button, countdown_text, md, pt
 from bot.slack.flows import SlackDesk
-from bot.slack.text import Wording, channel_link, escape, mention
+from bot.slack.text import Wording, channel_link, escape, fit, mention
 
 log = logging.getLogger("crisisbot.slack")
 
 MAX_BLOCKS = 100  # Slack's limit for a Home tab view
 DRAFT_PREVIEW = 500  # characters of a draft shown on the Home tab; the full text is in the channel
 RECENT_RESOLVED = 5
-HEADER_LIMIT = 150
-SECTION_LIMIT = 3000
-FIELD_LIMIT = 2000
 
 _REGISTERED = "_crisisbot_home_registered"  # marker on the Bolt app: the listener is wired once
 _BUSY = "crisisbot_home_busy"  # in the Bolt context: the busy count the listener must close
@@ -170,23 +164,8 @@ def _waiting_for(desk: Desk, incident: Incident, user: str) -> list[_Waiting]:
 
 
 # ---- blocks ------------------------------------------------------------------------------------------
-def _md(text: str, limit: int = SECTION_LIMIT) -> MarkdownTextObject:
-    return MarkdownTextObject(text=text[:limit])
-
-
-def _pt(text: str, limit: int, emoji: bool = True) -> PlainTextObject:
-    return PlainTextObject(text=text[:limit] or "—", emoji=emoji)
-
-
-def _button(label: str, action_id: str, value: str, style: str | None = None) -> ButtonElement:
-    return ButtonElement(
-        text=PlainTextObject(text=label[:75], emoji=True), action_id=action_id, value=value, style=style
-    )
-
-
 def _preview(text: str) -> str:
-    text = text.strip() or "—"
-    return text if len(text) <= DRAFT_PREVIEW else text[: DRAFT_PREVIEW - 1].rstrip() + "…"
+    return fit(text.strip() or "—", DRAFT_PREVIEW)
 
 
 def _when(at: datetime, desk: Desk, say: HomeWording) -> str:
@@ -230,10 +209,10 @@ def _incident_blocks(desk: Desk, part: _Part, user: str, owners: dict[str, list[
             lines.append(say("incidents.waiting", role=say.role(role), backup=backup))
     blocks: list[Block] = [
         SectionBlock(
-            text=_md(line),
+            text=md(line),
             fields=[
-                _md(countdown_text(desk, incident, say.ui), FIELD_LIMIT),
-                _md("\n".join(lines), FIELD_LIMIT),
+                md(countdown_text(desk, incident, say.ui), FIELD_LIMIT),
+                md("\n".join(lines), FIELD_LIMIT),
             ],
         )
     ]
@@ -244,7 +223,7 @@ def _incident_blocks(desk: Desk, part: _Part, user: str, owners: dict[str, list[
             blocks.append(
                 SectionBlock(
                     block_id=f"home-ack-{incident.id}-{role}",
-                    text=_md(
+                    text=md(
                         say(
                             "incidents.ack_prompt",
                             code=incident.code,
@@ -252,7 +231,7 @@ def _incident_blocks(desk: Desk, part: _Part, user: str, owners: dict[str, list[
                             backup=user in owners.get(role, [])[1:],
                         )
                     ),
-                    accessory=_button(say.ui("button.acknowledge"), "acknowledge", f"{incident.id}:{role}", "primary"),
+                    accessory=button(say.ui("button.acknowledge"), "acknowledge", f"{incident.id}:{role}", "primary"),
                 )
             )
     return blocks
@@ -271,14 +250,14 @@ def _draft_blocks(item: _Waiting, say: HomeWording) -> list[Block]:
     )
     value = f"{draft.id}:{draft.version}"
     return [
-        SectionBlock(text=_md(heading)),
-        SectionBlock(text=_pt(_preview(draft.text), SECTION_LIMIT, emoji=False)),
+        SectionBlock(text=md(heading)),
+        SectionBlock(text=pt(_preview(draft.text), SECTION_LIMIT, emoji=False)),
         ActionsBlock(
             block_id=f"home-draft-{draft.id}",
             elements=[
-                _button(say.ui("button.approve"), "draft_approve", value, "primary"),
-                _button(say.ui("button.edit"), "draft_edit", value),
-                _button(say.ui("button.reject"), "draft_reject", value, "danger"),
+                button(say.ui("button.approve"), "draft_approve", value, "primary"),
+                button(say.ui("button.edit"), "draft_edit", value),
+                button(say.ui("button.reject"), "draft_reject", value, "danger"),
             ],
         ),
     ]
@@ -296,8 +275,8 @@ def _roles_blocks(user: str, owners: dict[str, list[str]], say: HomeWording) -> 
                 else say("roles.backup", role=say.role(role), rank=rank)
             )
     if not lines:
-        return [SectionBlock(text=_md(say("roles.none")))]
-    return [SectionBlock(text=_md("\n".join(lines))), ContextBlock(elements=[_md(say("roles.hint"))])]
+        return [SectionBlock(text=md(say("roles.none")))]
+    return [SectionBlock(text=md("\n".join(lines))), ContextBlock(elements=[md(say("roles.hint"))])]
 
 
 def _resolved_blocks(desk: Desk, user: str, owners: dict[str, list[str]], say: HomeWording) -> list[Block]:
@@ -306,11 +285,11 @@ def _resolved_blocks(desk: Desk, user: str, owners: dict[str, list[str]], say: H
     visible = (i for i in desk.store.recently_resolved() if not i.private or _part(desk, i, user, owners) is not None)
     shown = list(itertools.islice(visible, RECENT_RESOLVED))
     if not shown:
-        return [SectionBlock(text=_md(say("resolved.none")))]
+        return [SectionBlock(text=md(say("resolved.none")))]
     tz = desk.settings.tz
     return [
         SectionBlock(
-            text=_md(
+            text=md(
                 say(
                     "resolved.line",
                     drill=i.drill,
@@ -349,12 +328,12 @@ def home_view(slack: SlackDesk, user: str, language: str) -> dict:
     draft_groups = [_draft_blocks(w, say) for w in waiting]
     tail: list[Block] = [
         DividerBlock(),
-        HeaderBlock(text=_pt(say("roles.heading"), HEADER_LIMIT)),
+        HeaderBlock(text=pt(say("roles.heading"), HEADER_LIMIT)),
         *_roles_blocks(user, owners, say),
         DividerBlock(),
-        HeaderBlock(text=_pt(say("resolved.heading"), HEADER_LIMIT)),
+        HeaderBlock(text=pt(say("resolved.heading"), HEADER_LIMIT)),
         *_resolved_blocks(desk, user, owners, say),
-        ContextBlock(elements=[_md(say("updated", at=_when(desk.now(), desk, say)))]),
+        ContextBlock(elements=[md(say("updated", at=_when(desk.now(), desk, say)))]),
     ]
     # Fixed: the title, the two list headings and the divider between them, the tail, and one line under
     # each list for its empty state or its "…and N more".
@@ -365,22 +344,22 @@ def home_view(slack: SlackDesk, user: str, language: str) -> dict:
     draft_blocks_, drafts_left = _fit(draft_groups, room - len(incident_blocks))
 
     blocks: list[Block] = [
-        HeaderBlock(text=_pt(say("title"), HEADER_LIMIT)),
-        HeaderBlock(text=_pt(say("incidents.heading", count=len(parts)), HEADER_LIMIT)),
+        HeaderBlock(text=pt(say("title"), HEADER_LIMIT)),
+        HeaderBlock(text=pt(say("incidents.heading", count=len(parts)), HEADER_LIMIT)),
     ]
     if incident_blocks:
         blocks += incident_blocks
         if incidents_left:
-            blocks.append(ContextBlock(elements=[_md(say("more", count=incidents_left))]))
+            blocks.append(ContextBlock(elements=[md(say("more", count=incidents_left))]))
     else:
-        blocks.append(SectionBlock(text=_md(say("incidents.none_yours" if active else "incidents.none"))))
-    blocks += [DividerBlock(), HeaderBlock(text=_pt(say("drafts.heading", count=len(waiting)), HEADER_LIMIT))]
+        blocks.append(SectionBlock(text=md(say("incidents.none_yours" if active else "incidents.none"))))
+    blocks += [DividerBlock(), HeaderBlock(text=pt(say("drafts.heading", count=len(waiting)), HEADER_LIMIT))]
     if draft_blocks_:
         blocks += draft_blocks_
         if drafts_left:
-            blocks.append(ContextBlock(elements=[_md(say("drafts.more", count=drafts_left))]))
+            blocks.append(ContextBlock(elements=[md(say("drafts.more", count=drafts_left))]))
     else:
-        blocks.append(SectionBlock(text=_md(say("drafts.none"))))
+        blocks.append(SectionBlock(text=md(say("drafts.none"))))
     blocks += tail
     return View(type="home", callback_id="home", blocks=blocks[:MAX_BLOCKS]).to_dict()
 

@@ -27,10 +27,11 @@ from bot.incidents.roles import seats
 from bot.models import Incident
 from bot.slack import readback
 from bot.slack.blocks import draft_blocks, header_blocks, role_dm_blocks
-from bot.slack.text import Wording, mention
+from bot.slack.text import Wording, fit, mention
 
 log = logging.getLogger("crisisbot.slack")
 MAX_NAME = 80
+MAX_TOPIC = 250  # conversations.setTopic answers too_long past it
 PARALLEL_CALLS = 8
 
 
@@ -274,7 +275,9 @@ class Provisioner:
                 lambda: _ok(
                     client.conversations_setTopic(
                         channel=channel,
-                        topic=say("channel.topic", code=incident.code, title=incident.title, level=level)[:250],
+                        topic=fit(
+                            say("channel.topic", code=incident.code, title=incident.title, level=level), MAX_TOPIC
+                        ),
                     )
                 ),
             ),

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from markupsafe import Markup
-from slack_sdk.models.blocks import ButtonElement, MarkdownTextObject, PlainTextObject, SectionBlock
+from slack_sdk.models.blocks import SectionBlock
 
 from bot.incidents.desk import Desk
 from bot.incidents.roles import seats
 from bot.messages import local_time
 from bot.models import Incident
-from bot.slack.blocks import as_dicts, countdown_text
+from bot.slack.blocks import as_dicts, button, countdown_text, md
 from bot.slack.text import Wording, channel_link, mention
 
 
@@ -88,17 +88,13 @@ def choose_blocks(desk: Desk, say: Wording) -> list[dict]:
     """Outside an incident channel: the active incidents, each with a Status button."""
     incidents = desk.store.incidents("active")
     if not incidents:
-        return as_dicts([SectionBlock(text=MarkdownTextObject(text=say("status.none")))])
-    blocks = [SectionBlock(text=MarkdownTextObject(text=say("status.choose")))]
+        return as_dicts([SectionBlock(text=md(say("status.none")))])
+    blocks = [SectionBlock(text=md(say("status.choose")))]
     for incident in incidents[:45]:
         blocks.append(
             SectionBlock(
-                text=MarkdownTextObject(
-                    text=say("status.choice", code=incident.code, title=incident.title, level=incident.level)
-                ),
-                accessory=ButtonElement(
-                    text=PlainTextObject(text=say("button.status")), action_id="show_status", value=str(incident.id)
-                ),
+                text=md(say("status.choice", code=incident.code, title=incident.title, level=incident.level)),
+                accessory=button(say("button.status"), "show_status", str(incident.id)),
             )
         )
     return as_dicts(blocks)

@@ -17,9 +17,10 @@ from bot.incidents.declare import DEFAULT_LEVEL, DeclareRequest, find_repeat
 from bot.incidents.escalate import check_may_escalate
 from bot.models import Incident
 from bot.slack import status, views
+from bot.slack.blocks import MESSAGE_LIMIT
 from bot.slack.commands import Command
 from bot.slack.flows import SlackDesk
-from bot.slack.text import Wording, channel_link, mention
+from bot.slack.text import Wording, channel_link, fit, mention
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Invocation:
 
     def answer(self, text: str = "", blocks: list[dict] | None = None) -> None:
         """Ephemeral answer: in the ack while Slack waits, by response_url after that."""
+        text = fit(text, MESSAGE_LIMIT)
         if self.acked:
             self.respond(response_type="ephemeral", replace_original=False, text=text, blocks=blocks)
         else:

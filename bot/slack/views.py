@@ -24,6 +24,7 @@ from slack_sdk.models.views import View
 from bot.ids import LEVELS
 from bot.incidents.declare import DEFAULT_LEVEL, MAX_DESCRIPTION, MAX_TITLE
 from bot.incidents.desk import Desk
+from bot.incidents.drafts import MAX_REASON
 from bot.messages import limit_of
 from bot.models import Draft
 from bot.slack.text import Wording
@@ -179,7 +180,7 @@ def reject_modal(draft: Draft, say: Wording) -> dict:
             InputBlock(
                 block_id="reason",
                 label=_pt(say("modal.reject.label")),
-                element=PlainTextInputElement(action_id="value", multiline=True, max_length=1000),
+                element=PlainTextInputElement(action_id="value", multiline=True, max_length=MAX_REASON),
             )
         ],
     )
