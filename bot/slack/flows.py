@@ -329,7 +329,7 @@ def _told(tell: Callable[[str], None], text: str) -> bool:
     try:
         tell(text)
     except (SlackApiError, OSError) as exc:
-        log.warning("could not answer the declarer: %s", _why(exc))
+        log.warning("could not answer the declarer: %s", why(exc))
         return False
     return True
 
