@@ -45,7 +45,7 @@ TABLES = ("events", "drafts", "approvals", "acks", "timers", "outbox", "checklis
 TIME_FIELDS = {
     "incidents": ("declared_at", "detected_at", "first_response_due", "first_response_at", "resolved_at"),
     "events": ("at",),
-    "drafts": ("created_at", "updated_at", "posted_at"),
+    "drafts": ("created_at", "updated_at", "posted_at", "promised_at"),
     "approvals": ("at",),
     "acks": ("at",),
     "timers": ("due_at", "fired_at", "cancelled_at"),

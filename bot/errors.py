@@ -11,6 +11,7 @@ CrisisError                 base: carries a UI message key and its variables
 ├── StaleDraft              the draft changed since the button was drawn
 ├── WrongState              the incident or draft is not in a state that allows this
 │   └── AlreadyDone         someone else did just this a moment before: nothing to correct, nothing changed
+├── PromiseLapsing          the text promises an update so soon that posting it now would break the promise
 └── NotFound                no such incident / draft
 """
 
@@ -92,3 +93,9 @@ class AlreadyDone(WrongState):
 
 class NotFound(CrisisError):
     key = "error.not_found"
+
+
+class PromiseLapsing(CrisisError):
+    """Marking as posted a text whose promised update time is (nearly) past: redraft with a new time, or insist."""
+
+    key = "promise.lapsing"

@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from babel.dates import format_datetime, format_time, format_timedelta
+from babel.dates import format_date, format_datetime, format_time, format_timedelta
 from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
@@ -209,6 +209,31 @@ def locale_of(language: str) -> str:
 def local_time(when: datetime, language: str, tz: ZoneInfo) -> str:
     """`14:05` in the company's timezone."""
     return format_time(when.astimezone(tz), format="short", locale=locale_of(language))
+
+
+def zone_name(when: datetime, tz: ZoneInfo) -> str:
+    """`CET`, `CEST`, `GMT`, `EST`: the tz database's abbreviation; `UTC+4` where it has only an offset."""
+    local = when.astimezone(tz)
+    name = local.tzname() or ""
+    if name.isalpha():
+        return name
+    minutes = round((local.utcoffset() or timedelta()).total_seconds() / 60)
+    sign, minutes = ("+" if minutes >= 0 else "-"), abs(minutes)
+    return f"UTC{sign}{minutes // 60}" + (f":{minutes % 60:02d}" if minutes % 60 else "")
+
+
+def public_time(when: datetime, language: str, tz: ZoneInfo, today: datetime, messages: Messages) -> str:
+    """A time for a public text: `22:00 CET`, and `22:00 CET on 15 March` when it is not `today`'s date.
+
+    A reader of a public post may be in another timezone and reads it later; the company's timezone and
+    the date (in that timezone) make the promise unambiguous.
+    """
+    local = when.astimezone(tz)
+    values = {"time": local_time(when, language, tz), "zone": zone_name(when, tz)}
+    if local.date() == today.astimezone(tz).date():
+        return messages.ui(language, "public_time.today", **values)
+    date = format_date(local, "d MMMM", locale=locale_of(language))
+    return messages.ui(language, "public_time.other_day", date=date, **values)
 
 
 def local_datetime(when: datetime, language: str, tz: ZoneInfo) -> str:

@@ -52,6 +52,8 @@ class Draft(BaseModel):
     posted_at: datetime | None = None
     posted_by: str | None = None
     reject_reason: str | None = None
+    promised_at: datetime | None = None  # the next update this version promises in public
+    promise_text: str | None = None  # how the text says it, e.g. "22:00 CET"
 
 
 class Approval(BaseModel):

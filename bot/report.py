@@ -27,6 +27,7 @@ from bot.clock import parse_iso
 from bot.config import default_dir
 from bot.errors import ConfigError
 from bot.ids import LANGUAGES
+from bot.incidents import gdpr
 from bot.incidents.desk import Desk
 from bot.incidents.metrics import IncidentMetrics, RoleAck, incident_metrics, minutes_between
 from bot.messages import duration, local_time, locale_of, tidy
@@ -206,6 +207,7 @@ def report_context(
             "lessons": f.text(metrics.lessons) if metrics.lessons else "",
         },
         "metrics": _key_metrics(metrics, f),
+        "authority": _authority(desk, incident, f),
         "counts": {
             "reminders": metrics.reminders,
             "deadlines_missed": metrics.deadlines_missed,
@@ -285,6 +287,23 @@ def _key_metrics(metrics: IncidentMetrics, f: _Format) -> dict[str, Any]:
     }
 
 
+def _authority(desk: Desk, incident: Incident, f: _Format) -> dict[str, Any] | None:
+    """The GDPR notification duty, judged now: on time, late, missed (deadline passed, none recorded) or open."""
+    found = gdpr.duty(desk, incident)
+    if found is None:
+        return None
+    if found.notified_at is not None:
+        status = "late" if found.late else "on_time"
+    else:
+        status = "missed" if found.missed(desk.now()) else "open"
+    return {
+        "status": status,
+        "deadline": f.moment(found.deadline),
+        "notified_at": f.moment(found.notified_at) if found.notified_at else None,
+        "open_at_resolve": found.open_at_resolve,
+    }
+
+
 def _role(seat: RoleAck, f: _Format) -> dict[str, Any]:
     return {
         "role": seat.role,
@@ -326,7 +345,7 @@ def _timeline(events: list[Event], incident: Incident, f: _Format) -> list[dict[
             data["user"] = f.person(str(data["user"]))
         if isinstance(data.get("minutes"), int | float):
             data["minutes"] = f.minutes(data["minutes"])
-        for key in ("due", "detected_at"):
+        for key in ("due", "detected_at", "notified_at", "deadline"):
             if isinstance(data.get(key), str):
                 data[key] = _clock(data[key], f)
         rows.append(

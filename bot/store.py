@@ -153,6 +153,12 @@ def _migration_3(db: sqlite_utils.Database) -> None:
 
 
 def _migration_4(db: sqlite_utils.Database) -> None:
+    """The next-update time a draft version promises in public, so the bot holds the team to that moment."""
+    db["drafts"].add_column("promised_at", str)  # the moment, as the timer uses it
+    db["drafts"].add_column("promise_text", str)  # the words the text says it in ("22:00 CET"), to find it again
+
+
+def _migration_5(db: sqlite_utils.Database) -> None:
     """Indexes for a workspace with years of history: every per-request query reads a few rows, not a table.
 
     Without them a declare, `/crisis list`, App Home and a report each scanned the deliveries (about 15 rows
@@ -170,7 +176,7 @@ def _migration_4(db: sqlite_utils.Database) -> None:
     # repeat check (recent_declare) must walk the few active incidents, not all of theirs.
 
 
-MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4]
+MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

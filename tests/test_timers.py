@@ -93,11 +93,12 @@ def test_mark_as_posted_cancels_the_countdown_and_starts_the_update_cadence(staf
     staffed.local.tick()
     assert not staffed.events(incident, "deadline_missed")
     assert not any(t.startswith("⚠️") for t in channel_texts(staffed, incident))
-    # level 2 data breach: an update every 120 minutes, reminded 10 minutes before
+    # level 2 data breach: an update every 120 minutes, reminded 10 minutes before; the drafts of 10:00 CET
+    # promised it at 12:00 CET, so that is when it is due (not 12:20, posting time + cadence: issue 12)
     staffed.clock.advance(minutes=50)
     staffed.local.tick()
     reminder = [m for m in staffed.emu.messages(incident.channel_id) if m.get("text", "").startswith("🗓")]
-    assert len(reminder) == 1 and "12:20" in reminder[0]["text"]
+    assert len(reminder) == 1 and "12:00" in reminder[0]["text"]
     staffed.click("dewi", "draft_update", channel_id=incident.channel_id, ts=reminder[0]["ts"])
     updates = staffed.store.drafts(incident.id, "status_update")
     assert sorted(d.network for d in updates) == ["facebook", "linkedin", "x"]

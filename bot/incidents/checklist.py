@@ -26,11 +26,13 @@ def complete_item(desk: Desk, incident: Incident, item_id: str, user: str) -> bo
 
 
 def gdpr_notified(desk: Desk, incident: Incident, user: str) -> bool:
-    """The authority was notified: tick the item, record it, stop the 72-hour reminders."""
+    """The authority was notified: tick the item, record it, stop the 72-hour reminders.
+
+    Also after the resolve: the duty towards the regulator outlives the social-media crisis.
+    """
     if desk.playbook(incident.scenario).deadlines.authority_notification_hours is None:
         raise WrongState("error.no_gdpr_clock")
-    with desk.deciding():
-        require_active(desk.store.incident(incident.id))  # as it is now: a resolve may have come since the command
+    with desk.deciding():  # no require_active: a resolve does not end this duty (bot/incidents/gdpr.py)
         now = desk.now()
         if desk.store.events(incident.id, "gdpr_notified"):
             return False

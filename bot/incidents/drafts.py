@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from bot.errors import NotFound, StaleDraft, UsageError, WrongState
+from bot.errors import NotFound, PromiseLapsing, StaleDraft, UsageError, WrongState
 from bot.incidents import timers
 from bot.incidents.approvals import approval_state, approvers_for
 from bot.incidents.desk import Desk, require_active
 from bot.incidents.roles import require_role
-from bot.messages import DraftValues, fits, limit_of, local_time, measured_length
+from bot.messages import DraftValues, fits, limit_of, measured_length, public_time
 from bot.models import Approval, Draft, Event, Incident
 
 MAX_REASON = 1000  # characters of a reject reason (the reject form's own limit)
 
 POSTERS = ["social_media_manager", "crisis_lead"]
 WRITERS = ["social_media_manager", "communications", "crisis_lead"]
+PROMISE_STEP = timedelta(minutes=5)  # a public "next update at" time is a round one: 22:05, not 22:03
 
 
 @dataclass(frozen=True)
@@ -33,10 +35,20 @@ def networks_for(desk: Desk, incident: Incident) -> list[str]:
     return [n for n in desk.settings.company.channels if n in book.channels]
 
 
-def draft_values(desk: Desk, incident: Incident, update: str = "", summary: str = "") -> DraftValues:
-    company = desk.settings.company
+def promised_update(desk: Desk, incident: Incident) -> datetime:
+    """The next update a text drafted now promises: the level's cadence from now, rounded up to 5 minutes."""
     cadence = desk.playbook(incident.scenario).level(incident.level).update_every_minutes
-    next_update = local_time(desk.now() + timedelta(minutes=cadence), incident.language, desk.settings.tz)
+    due = desk.now() + timedelta(minutes=cadence)
+    step = PROMISE_STEP.total_seconds()
+    return datetime.fromtimestamp(-(-due.timestamp() // step) * step, due.tzinfo)
+
+
+def draft_values(
+    desk: Desk, incident: Incident, update: str = "", summary: str = "", promise: datetime | None = None
+) -> DraftValues:
+    company = desk.settings.company
+    when = promise or promised_update(desk, incident)
+    next_update = public_time(when, incident.language, desk.settings.tz, desk.now(), desk.messages)
     return DraftValues(
         company=company.name,
         hashtag=company.hashtag,
@@ -45,6 +57,12 @@ def draft_values(desk: Desk, incident: Incident, update: str = "", summary: str 
         update=update,
         summary=summary,
     )
+
+
+def _promise(text: str, values: DraftValues, when: datetime) -> dict[str, Any]:
+    """The promise a text makes: the moment and its words, when the text does say it (a template may not)."""
+    said = bool(values.next_update) and values.next_update in text
+    return {"promised_at": when if said else None, "promise_text": values.next_update if said else None}
 
 
 def render_drafts(
@@ -60,7 +78,8 @@ def render_drafts(
 
     `source`: the event the set is drafted for (an internal update, a reminder), noted so it is drafted once.
     """
-    values = draft_values(desk, incident, update=update, summary=summary)
+    promise = promised_update(desk, incident)
+    values = draft_values(desk, incident, update=update, summary=summary, promise=promise)
     now = desk.now()
     drafts = []
     for network in networks_for(desk, incident):
@@ -75,9 +94,20 @@ def render_drafts(
             status="pending",
             created_at=now,
             updated_at=now,
+            **_promise(text, values, promise),
         )
         noted = {"source": source} if source is not None else {}
-        desk.store.add_event(incident.id, now, actor, "drafted", draft_id=draft.id, network=network, kind=kind, **noted)
+        desk.store.add_event(
+            incident.id,
+            now,
+            actor,
+            "drafted",
+            draft_id=draft.id,
+            network=network,
+            kind=kind,
+            promised=draft.promised_at,
+            **noted,
+        )
         drafts.append(draft)
     return drafts
 
@@ -138,14 +168,31 @@ def edit_draft(desk: Desk, draft_id: int, user: str, text: str, version: int) ->
             )
         if text == draft.text:
             return DraftOutcome(draft, incident, changed=False)
-        now = desk.now()
-        draft = desk.store.update_draft(
-            draft.id, text=text, version=draft.version + 1, status="pending", reject_reason=None, updated_at=now
-        )
-        desk.store.add_event(
-            incident.id, now, user, "edited", draft_id=draft.id, network=draft.network, version=draft.version
-        )
+        kept = bool(draft.promise_text) and str(draft.promise_text) in text  # an edit may drop or change the time
+        promise = {"promised_at": draft.promised_at, "promise_text": draft.promise_text} if kept else {}
+        draft = _save_version(desk, incident, draft, user, text, promise)
     return DraftOutcome(draft, incident, changed=True)
+
+
+def _save_version(
+    desk: Desk, incident: Incident, draft: Draft, user: str, text: str, promise: dict[str, Any], **note: Any
+) -> Draft:
+    """Store `text` as the draft's next version, waiting for approval; the caller holds the transaction."""
+    now = desk.now()
+    draft = desk.store.update_draft(
+        draft.id,
+        text=text,
+        version=draft.version + 1,
+        status="pending",
+        reject_reason=None,
+        updated_at=now,
+        promised_at=promise.get("promised_at"),
+        promise_text=promise.get("promise_text"),
+    )
+    desk.store.add_event(
+        incident.id, now, user, "edited", draft_id=draft.id, network=draft.network, version=draft.version, **note
+    )
+    return draft
 
 
 def approve_draft(desk: Desk, draft_id: int, version: int, user: str) -> DraftOutcome:
@@ -209,8 +256,12 @@ def reject_draft(desk: Desk, draft_id: int, version: int, user: str, reason: str
     return DraftOutcome(draft, incident, changed=True)
 
 
-def mark_posted(desk: Desk, draft_id: int, version: int, user: str) -> DraftOutcome:
-    """Record that the approved text is live; the first one stops the first-response countdown."""
+def mark_posted(desk: Desk, draft_id: int, version: int, user: str, anyway: bool = False) -> DraftOutcome:
+    """Record that the approved text is live; the first one stops the first-response countdown.
+
+    A text whose promised update is (nearly) due is refused with PromiseLapsing unless `anyway`: the
+    poster is offered a redraft with a new time first. The next-update timer is armed at the promise.
+    """
     with desk.deciding():  # on the draft as it is now: a reject or a level change may have come since the click
         draft, incident = _load(desk, draft_id, version)
         if draft.status == "posted":
@@ -220,9 +271,18 @@ def mark_posted(desk: Desk, draft_id: int, version: int, user: str) -> DraftOutc
             raise WrongState("error.draft_not_approved")
         require_role(desk, incident, user, POSTERS, "mark_posted")
         now = desk.now()
+        if not anyway:
+            check_promise(desk, incident, draft)
         draft = desk.store.update_draft(draft.id, status="posted", posted_at=now, posted_by=user, updated_at=now)
         desk.store.add_event(
-            incident.id, now, user, "posted", draft_id=draft.id, network=draft.network, version=draft.version
+            incident.id,
+            now,
+            user,
+            "posted",
+            draft_id=draft.id,
+            network=draft.network,
+            version=draft.version,
+            **({"promised": draft.promised_at, "anyway": True} if anyway and draft.promised_at else {}),
         )
         first = incident.first_response_at is None
         if first:
@@ -237,11 +297,48 @@ def mark_posted(desk: Desk, draft_id: int, version: int, user: str) -> DraftOutc
                 minutes=round((now - incident.detected_at).total_seconds() / 60, 1),
                 late=late,
             )
-            timers.after_first_response(desk, incident, now)
+            timers.after_first_response(desk, incident, now, promised=draft.promised_at)
         elif draft.kind == "status_update" and not _update_posted_since(desk, incident, draft):
-            timers.after_public_update(desk, incident, now)
+            timers.after_public_update(desk, incident, now, promised=draft.promised_at)
+        elif draft.promised_at is not None:  # another network's copy: its promise may be the earlier one
+            timers.hold_to_promise(desk, incident, now, draft.promised_at)
     desk.timers_changed()
     return DraftOutcome(draft, incident, changed=True, first_response=first)
+
+
+def check_promise(desk: Desk, incident: Incident, draft: Draft) -> None:
+    """Refuse to post a text whose promised update is less than the reminder lead away (or already past)."""
+    if draft.promised_at is None:
+        return
+    left = draft.promised_at - desk.now()
+    if left < timers.update_reminder_lead(desk, incident):
+        raise PromiseLapsing(
+            network=draft.network,
+            promised=draft.promise_text or "",
+            minutes=max(0, round(left.total_seconds() / 60)),
+            past=left <= timedelta(0),
+        )
+
+
+def redraft_with_new_time(desk: Desk, draft_id: int, version: int, user: str) -> DraftOutcome:
+    """A new version of the draft promising a fresh next-update time; it needs approval like any version.
+
+    The old time's words are replaced in the text as it stands, so the edits people made are kept.
+    """
+    with desk.deciding():  # on the draft as it is now: a concurrent click may have posted or edited it
+        draft, incident = check_may_edit(desk, draft_id, version, user)
+        if not (draft.promise_text and draft.promise_text in draft.text):
+            raise WrongState("promise.none")
+        promise = promised_update(desk, incident)
+        values = draft_values(desk, incident, promise=promise)
+        text = draft.text.replace(draft.promise_text, values.next_update)
+        if not fits(draft.network, text):
+            raise UsageError(
+                "error.over_limit", length=measured_length(draft.network, text), limit=limit_of(draft.network)
+            )
+        made = _promise(text, values, promise)
+        draft = _save_version(desk, incident, draft, user, text, made, promised=made["promised_at"], new_time=True)
+    return DraftOutcome(draft, incident, changed=True)
 
 
 def _update_posted_since(desk: Desk, incident: Incident, draft: Draft) -> bool:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import AlreadyDone, UsageError, WrongState
+from bot.incidents import gdpr, timers
 from bot.incidents.announce import announce
 from bot.incidents.desk import Desk, require_active
 from bot.incidents.drafts import render_drafts
@@ -62,8 +63,20 @@ class Resolved:
     drafts: list[Draft]  # the "resolved" public drafts, for the usual approval flow
 
 
-def resolve(desk: Desk, incident: Incident, user: str, summary: str, impact: str = "", lessons: str = "") -> Resolved:
-    """Close the incident: stop every timer, record the summary, draft the closing public posts."""
+def resolve(
+    desk: Desk,
+    incident: Incident,
+    user: str,
+    summary: str,
+    impact: str = "",
+    lessons: str = "",
+    authority: gdpr.Answer | None = None,
+) -> Resolved:
+    """Close the incident: stop the timers, record the summary, draft the closing public posts.
+
+    A data breach's notification duty is not the crisis's: unless `authority` says the authority was
+    notified, the GDPR reminders keep running after the resolve (see bot/incidents/gdpr.py).
+    """
     summary = _text(summary, "error.empty_summary")
     book = desk.playbook(incident.scenario)
     with desk.deciding():  # decided on the incident as it is now: one resolve, however many submit at once
@@ -78,7 +91,8 @@ def resolve(desk: Desk, incident: Incident, user: str, summary: str, impact: str
         desk.store.add_event(
             incident.id, now, user, "resolved", summary=summary, impact=impact.strip(), lessons=lessons.strip()
         )
-        desk.store.cancel_timers(incident.id, now)
+        duty_open = gdpr.record_at_resolve(desk, incident, user, authority, now)
+        desk.store.cancel_timers(incident.id, now, kinds=timers.ENDED_BY_RESOLVE if duty_open else None)
         announce(desk, incident, "resolved")
     desk.timers_changed()
     return Resolved(incident, drafts)

@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from bot.ids import ROLES
+from bot.incidents import gdpr
 from bot.incidents.desk import Desk
 from bot.models import Event, Incident
 from bot.playbooks import Playbook
@@ -189,7 +190,7 @@ def incident_metrics(desk: Desk, incident: Incident) -> IncidentMetrics:
         ack_escalations=_count(events, "ack_escalation"),
         update_reminders=_count(events, "update_reminder"),
         refused=_count(events, "refused"),
-        authority_notified_minutes=_minutes_to_first(events, incident.detected_at, lambda e: e.kind == "gdpr_notified"),
+        authority_notified_minutes=_authority_minutes(desk, incident),
         resolved_minutes=minutes_between(declared, resolved_at) if resolved_at else None,
         summary=_text(resolution.data.get("summary")) if resolution else None,
         impact=_text(resolution.data.get("impact")) if resolution else None,
@@ -216,6 +217,12 @@ def _count(events: Iterable[Event], kind: str) -> int:
 def _minutes_to_first(events: Iterable[Event], start: datetime, match: Callable[[Event], bool]) -> float | None:
     found = next((e for e in events if match(e)), None)
     return minutes_between(start, found.at) if found else None
+
+
+def _authority_minutes(desk: Desk, incident: Incident) -> float | None:
+    """Detection → the authority was notified (the time the team gave, which may be before it was recorded)."""
+    found = gdpr.duty(desk, incident)
+    return minutes_between(incident.detected_at, found.notified_at) if found and found.notified_at else None
 
 
 def _is_ready(event: Event) -> bool:

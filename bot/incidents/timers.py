@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.clock import parse_iso
 from bot.faults import crash_point
 from bot.incidents.approvals import approval_state
 from bot.incidents.desk import Desk
@@ -25,6 +26,7 @@ MILESTONES = (45, 30, 15, 10, 5)
 OVERDUE_REFRESH = (5, 15, 30, 45, 60, 90, 120, 180, 240)
 ACK_STAGES = ("remind_owner", "page_backups", "page_lead")
 GDPR_REMINDERS_HOURS_LEFT = (48, 24, 4)
+GDPR_OVERDUE_EVERY = timedelta(hours=24)  # past the deadline, legal is reminded daily until it is recorded
 UPDATE_REMINDER_BEFORE = timedelta(minutes=10)
 FIRST_RESPONSE_KINDS = ("countdown", "deadline", "overdue")
 
@@ -73,11 +75,18 @@ def ack_timers(desk: Desk, incident: Incident, roles: list[str]) -> list[dict[st
     ]
 
 
-def update_timer(desk: Desk, incident: Incident, after: datetime) -> dict[str, Any]:
-    """The reminder before the next public update is due, per the level's cadence."""
+def update_reminder_lead(desk: Desk, incident: Incident) -> timedelta:
+    """How long before a due public update the team is reminded: 10 minutes, or half a shorter cadence."""
     cadence = timedelta(minutes=desk.playbook(incident.scenario).level(incident.level).update_every_minutes)
-    due = after + cadence
-    return _row(incident, "update", due - min(UPDATE_REMINDER_BEFORE, cadence / 2), update_due=due.isoformat())
+    return min(UPDATE_REMINDER_BEFORE, cadence / 2)
+
+
+def update_timer(desk: Desk, incident: Incident, after: datetime, promised: datetime | None = None) -> dict[str, Any]:
+    """The reminder before the next public update is due: the time the posted text promised, or else
+    (a text that names no time) the level's cadence after `after`."""
+    cadence = timedelta(minutes=desk.playbook(incident.scenario).level(incident.level).update_every_minutes)
+    due = promised or after + cadence
+    return _row(incident, "update", due - update_reminder_lead(desk, incident), update_due=due.isoformat())
 
 
 def _row(incident: Incident, kind: str, due_at: datetime, **data: Any) -> dict[str, Any]:
@@ -106,7 +115,7 @@ def fire(desk: Desk, timer: Timer) -> Fired | None:
             return None
         incident = desk.store.find_incident(timer.incident_id)
         late = now - timer.due_at
-        if incident is None or not incident.active:
+        if incident is None or not (incident.active or timer.kind in OUTLIVE_RESOLVE):
             log.info(
                 "timer %s (%s) ignored: incident %s is %s",
                 timer.id,
@@ -206,6 +215,12 @@ def _gdpr(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bool
         return False
     hours_left = timer.data["hours_left"]
     desk.store.add_event(incident.id, desk.now(), "bot", "gdpr_reminder", hours_left=hours_left)
+    desk.store.add_outbox_once(incident.id, "header_refresh", desk.now())  # its "… to go" / "… late" moves on
+    if hours_left <= 0:  # past the deadline the duty remains: the next reminder a day later
+        later = round(GDPR_OVERDUE_EVERY.total_seconds() / 3600)
+        desk.store.add_timers(
+            [_row(incident, "gdpr", timer.due_at + GDPR_OVERDUE_EVERY, hours_left=hours_left - later)]
+        )
     desk.store.add_outbox(
         incident.id,
         "gdpr_reminder",
@@ -225,6 +240,9 @@ EFFECTS = {
     "update": _update,
     "gdpr": _gdpr,
 }
+# The GDPR duty is towards the regulator and outlives the resolve; everything else ends with it.
+OUTLIVE_RESOLVE = ("gdpr",)
+ENDED_BY_RESOLVE = tuple(kind for kind in EFFECTS if kind not in OUTLIVE_RESOLVE)
 
 
 # ---- helpers -------------------------------------------------------------------------------------------
@@ -244,13 +262,21 @@ def gdpr_notified(desk: Desk, incident: Incident) -> bool:
     )
 
 
-def after_first_response(desk: Desk, incident: Incident, at: datetime) -> None:
+def after_first_response(desk: Desk, incident: Incident, at: datetime, promised: datetime | None = None) -> None:
     """Stop the countdown; start the public-update cadence. The caller holds the transaction."""
     desk.store.cancel_timers(incident.id, at, kinds=FIRST_RESPONSE_KINDS)
-    desk.store.add_timers([update_timer(desk, incident, at)])
+    desk.store.add_timers([update_timer(desk, incident, at, promised)])
 
 
-def after_public_update(desk: Desk, incident: Incident, at: datetime) -> None:
-    """A status update went out: the next one is due a cadence from now."""
+def after_public_update(desk: Desk, incident: Incident, at: datetime, promised: datetime | None = None) -> None:
+    """A status update went out: the next one is due when it promised (else a cadence from now)."""
     desk.store.cancel_timers(incident.id, at, kinds=("update",))
-    desk.store.add_timers([update_timer(desk, incident, at)])
+    desk.store.add_timers([update_timer(desk, incident, at, promised)])
+
+
+def hold_to_promise(desk: Desk, incident: Incident, at: datetime, promised: datetime) -> None:
+    """Another network's copy went out promising `promised`: the team is held to the earliest public promise."""
+    armed = [t for t in desk.store.timers(incident.id) if t.kind == "update" and t.cancelled_at is None]
+    if armed and parse_iso(armed[-1].data["update_due"]) <= promised:
+        return  # the team is already held to this moment or an earlier one (maybe reminded already)
+    after_public_update(desk, incident, at, promised)

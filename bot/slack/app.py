@@ -25,7 +25,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot.errors import AlreadyDone, CrisisError, UsageError
+from bot.errors import AlreadyDone, CrisisError, PromiseLapsing, UsageError
 from bot.faults import crash_point
 from bot.incidents import checklist, drafts, lifecycle, roles
 from bot.incidents.declare import DeclareRequest
@@ -219,7 +219,27 @@ def _register_actions(app: App, slack: SlackDesk) -> None:
 
     def draft_mark_posted(client: WebClient, body: dict, user: str, value: str | None) -> None:
         draft_id, version = _ids(value)
-        slack.after_draft_change(client, drafts.mark_posted(desk, draft_id, _int(version), user))
+        try:
+            outcome = drafts.mark_posted(desk, draft_id, _int(version), user)
+        except PromiseLapsing as exc:  # say so before it is public: offer a new time, or posting anyway
+            slack.warn_promise(client, body.get("channel", {}).get("id"), user, exc, str(value))
+            return
+        slack.after_draft_change(client, outcome)
+
+    def draft_post_anyway(client: WebClient, body: dict, user: str, value: str | None) -> None:
+        """From the warning about a lapsing promise: the poster knows, and posts the text as it is."""
+        draft_id, version = _ids(value)
+        outcome = drafts.mark_posted(desk, draft_id, _int(version), user, anyway=True)
+        _replace_notice(body, slack.say_to(client, user)("promise.posted_anyway"))
+        slack.after_draft_change(client, outcome)
+
+    def draft_redraft_time(client: WebClient, body: dict, user: str, value: str | None) -> None:
+        """From the warning about a lapsing promise: a new version with a fresh next-update time."""
+        draft_id, version = _ids(value)
+        outcome = drafts.redraft_with_new_time(desk, draft_id, _int(version), user)
+        say = slack.say_to(client, user)
+        _replace_notice(body, say("promise.redrafted", version=outcome.draft.version, at=outcome.draft.promise_text))
+        slack.after_draft_change(client, outcome)
 
     def draft_edit(client: WebClient, body: dict, user: str, value: str | None) -> None:
         draft_id, version = _ids(value)
@@ -260,6 +280,8 @@ def _register_actions(app: App, slack: SlackDesk) -> None:
         checklist_done,
         draft_approve,
         draft_mark_posted,
+        draft_post_anyway,
+        draft_redraft_time,
         draft_edit,
         draft_reject,
         escalate,
@@ -298,6 +320,17 @@ def _int(text: object) -> int:
     if not (isinstance(text, int | str) and re.fullmatch(r"[0-9]{1,18}", str(text))):
         raise UsageError("error.bad_button")
     return int(str(text))
+
+
+def _replace_notice(body: dict[str, Any], text: str) -> None:
+    """Replace the ephemeral notice whose button was clicked (its buttons are done) with `text`."""
+    url = body.get("response_url")
+    if not (url and body.get("container", {}).get("is_ephemeral")):
+        return
+    try:
+        Respond(response_url=url)(text=text, response_type="ephemeral", replace_original=True)
+    except (SlackApiError, OSError) as exc:
+        log.warning("could not replace the notice: %s", type(exc).__name__)
 
 
 def _tell(client: WebClient, body: dict[str, Any], respond: Respond | None, text: str) -> None:
@@ -379,6 +412,10 @@ def _register_lifecycle(app: App, slack: SlackDesk) -> None:
     def resolve_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
         user = body["user"]["id"]
         values = view.get("state", {}).get("values", {})
+        authority, errors = views.parse_authority(values, desk.now(), slack.say_to(client, user))
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
         try:
             incident = desk.store.incident(_int(views.metadata(view).get("incident")))
             resolved = lifecycle.resolve(
@@ -388,6 +425,7 @@ def _register_lifecycle(app: App, slack: SlackDesk) -> None:
                 views.text_of(values, "summary"),
                 views.text_of(values, "impact"),
                 views.text_of(values, "lessons"),
+                authority=authority,
             )
         except AlreadyDone as exc:  # resolved by someone else a moment before: nothing to correct in this form
             ack()

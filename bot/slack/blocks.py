@@ -17,10 +17,12 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.incidents import gdpr
 from bot.incidents.approvals import approval_state
 from bot.incidents.desk import Desk
+from bot.incidents.drafts import networks_for
 from bot.incidents.roles import RoleSeat, seats
-from bot.messages import duration, limit_of, local_time, measured_length
+from bot.messages import duration, limit_of, local_time, measured_length, public_time
 from bot.models import Draft, Incident
 from bot.slack.text import Wording, escape_entities, fit, mention, pieces
 
@@ -82,7 +84,9 @@ def header_blocks(desk: Desk, incident: Incident, say: Wording) -> list[dict]:
                     FIELD_LIMIT,
                 ),
                 md(countdown_text(desk, incident, say), FIELD_LIMIT),
+                *[md(text, FIELD_LIMIT) for text in (authority_text(desk, incident, say),) if text],
                 md(say("header.status." + incident.status), FIELD_LIMIT),
+                md(networks_text(desk, incident, say), FIELD_LIMIT),
             ]
         ),
         SectionBlock(text=md(roles_text(seats(desk, incident), say, desk))),
@@ -140,6 +144,32 @@ def countdown_text(desk: Desk, incident: Incident, say: Wording) -> str:
     return say("countdown.left", due=local_time(due, lang, tz), left=duration(due - now, lang))
 
 
+def authority_text(desk: Desk, incident: Incident, say: Wording) -> str:
+    """A data breach's 72-hour notification duty: due when, time left or late, or notified when; else ""."""
+    found = gdpr.duty(desk, incident)
+    if found is None:
+        return ""
+    lang, tz, now = say.language, desk.settings.tz, desk.now()
+    due = public_time(found.deadline, lang, tz, now, desk.messages)
+    if found.notified_at is not None:
+        at = public_time(found.notified_at, lang, tz, now, desk.messages)
+        return say("gdpr_duty.header_notified", at=at, late=found.late)
+    if found.missed(now):
+        return say("gdpr_duty.header_overdue", due=due, late=duration(now - found.deadline, lang))
+    return say("gdpr_duty.header_left", due=due, left=duration(found.deadline - now, lang))
+
+
+def networks_text(desk: Desk, incident: Incident, say: Wording) -> str:
+    """Which networks have a reply out and which still have nothing (each network is posted on its own)."""
+    out = {d.network for d in desk.store.drafts(incident.id) if d.status == "posted"}
+    networks = networks_for(desk, incident)
+    return say(
+        "publish.header",
+        out=", ".join(say.network(n) for n in networks if n in out),
+        missing=", ".join(say.network(n) for n in networks if n not in out),
+    )
+
+
 def roles_text(role_seats: list[RoleSeat], say: Wording, desk: Desk) -> str:
     lines = [say("header.roles")]
     for seat in role_seats:
@@ -186,6 +216,8 @@ def draft_blocks(desk: Desk, incident: Incident, draft: Draft, say: Wording) -> 
         for part in _chunks(draft.text, SECTION_LIMIT):
             blocks.append(SectionBlock(text=PlainTextObject(text=part, emoji=False)))
     blocks.append(ContextBlock(elements=[md(_approval_line(desk, incident, draft, say))]))
+    if draft.network == "facebook" and draft.status != "posted":  # the plan: Facebook's statement is pinned
+        blocks.append(ContextBlock(elements=[md(say("publish.pin_facebook"))]))
     value = f"{draft.id}:{draft.version}"
     buttons = {
         "pending": [

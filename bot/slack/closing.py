@@ -24,8 +24,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ButtonElement, PlainTextObject
 
 from bot.errors import CrisisError
+from bot.incidents import gdpr
 from bot.incidents.lifecycle import participants
-from bot.messages import duration
+from bot.messages import duration, public_time
 from bot.models import Draft, Incident
 from bot.report import write_report
 from bot.slack import readback
@@ -178,21 +179,21 @@ class Closer:
         say = self.slack.say(incident.language)
         event = self.desk.store.events(incident.id, "resolved")[0]
         took = (incident.resolved_at or event.at) - incident.detected_at
+        text = say(
+            "resolve.closing",
+            code=incident.code,
+            user=mention(event.actor),  # who resolved, also when someone else finishes the steps
+            took=duration(took, say.language),
+            summary=event.data["summary"],
+            impact=event.data.get("impact", ""),
+            lessons=event.data.get("lessons", ""),
+        )
+        duty = gdpr.duty(self.desk, incident)
+        if duty is not None and duty.notified_at is None:  # said in the same message: no extra Slack call
+            due = public_time(duty.deadline, say.language, self.desk.settings.tz, self.desk.now(), self.desk.messages)
+            text += "\n\n" + say("gdpr_duty.still_open", due=due, missed=duty.missed(self.desk.now()))
         response = self.client.chat_postMessage(
-            channel=incident.channel_id,
-            metadata=readback.tag(incident.code, "closing"),
-            text=fit(
-                say(
-                    "resolve.closing",
-                    code=incident.code,
-                    user=mention(event.actor),  # who resolved, also when someone else finishes the steps
-                    took=duration(took, say.language),
-                    summary=event.data["summary"],
-                    impact=event.data.get("impact", ""),
-                    lessons=event.data.get("lessons", ""),
-                ),
-                MESSAGE_LIMIT,
-            ),
+            channel=incident.channel_id, metadata=readback.tag(incident.code, "closing"), text=fit(text, MESSAGE_LIMIT)
         )
         return str(response["ts"])
 

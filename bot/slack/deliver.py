@@ -196,13 +196,15 @@ class SlackDeliverer:
     def _gdpr_reminder(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
         hours = message.data["hours_left"]
         roles = message.data.get("roles", ["legal", "crisis_lead"])
-        key = "outbox.gdpr_due" if hours == 0 else "outbox.gdpr_reminder"
-        self._post(incident, say(key, hours=hours, people=self.mentions(incident, roles, say)))
+        if hours < 0:  # past the deadline, also after the resolve: daily until it is recorded
+            self._post(incident, say("gdpr_duty.overdue", hours=-hours, people=self.mentions(incident, roles, say)))
+        else:
+            key = "outbox.gdpr_due" if hours == 0 else "outbox.gdpr_reminder"
+            self._post(incident, say(key, hours=hours, people=self.mentions(incident, roles, say)))
         legal = self.holder(incident, "legal")
         if legal:
-            self._dm(
-                legal, say("outbox.gdpr_dm", hours=hours, code=incident.code, channel=channel_link(incident.channel_id))
-            )
+            key = "gdpr_duty.overdue_dm" if hours < 0 else "outbox.gdpr_dm"
+            self._dm(legal, say(key, hours=abs(hours), code=incident.code, channel=channel_link(incident.channel_id)))
 
     def _announce(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
         book = self.desk.playbook(incident.scenario)

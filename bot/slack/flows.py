@@ -260,6 +260,8 @@ class SlackDesk:
             self.refresh_draft(client, outcome.incident, outcome.draft)
             return
         self.refresh_draft(client, outcome.incident, outcome.draft)
+        if outcome.draft.status == "posted" and not outcome.first_response:  # the header lists what is out where
+            self.refresh_header(client, outcome.incident)
         if outcome.first_response:
             incident = outcome.incident
             say = self.say(incident.language)
@@ -276,6 +278,23 @@ class SlackDesk:
                     took=duration(took, say.language),
                 ),
             )
+
+    def warn_promise(self, client: WebClient, channel: str | None, user: str, exc: CrisisError, value: str) -> None:
+        """The text promises an update that is (nearly) due: say so, with a redraft and a post-anyway button."""
+        say = self.say_to(client, user, wait=True)
+        text = self.explain(exc, say)
+        buttons = [
+            ButtonElement(
+                text=PlainTextObject(text=say("promise.button_redraft")),
+                action_id="draft_redraft_time",
+                value=value,
+                style="primary",
+            ),
+            ButtonElement(
+                text=PlainTextObject(text=say("promise.button_anyway")), action_id="draft_post_anyway", value=value
+            ),
+        ]
+        self.notify(client, channel, user, text, text_with_buttons(text, buttons))
 
     def post_update(self, client: WebClient, incident: Incident, user: str, text: str, event_id: int) -> None:
         """The internal update in the channel, with a button that turns it into public update drafts."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from markupsafe import Markup
 from slack_sdk.models.blocks import SectionBlock
 
+from bot.clock import parse_iso
 from bot.incidents.desk import Desk
 from bot.incidents.roles import seats
 from bot.messages import local_time
@@ -53,7 +54,8 @@ def status_text(desk: Desk, incident: Incident, say: Wording) -> str:
     lines.append(say("status.checklist", done=sum(i.id in done for i in items), total=len(items)))
     update = [t for t in desk.store.pending_timers(incident.id) if t.kind == "update"]
     if update:
-        lines.append(say("status.next_update", at=local_time(update[0].due_at, say.language, desk.settings.tz)))
+        due = parse_iso(update[0].data["update_due"])  # the update's own time, not its reminder's
+        lines.append(say("status.next_update", at=local_time(due, say.language, desk.settings.tz)))
     return "\n".join(lines)
 
 

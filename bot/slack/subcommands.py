@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 
 from bot.errors import UsageError
 from bot.ids import ROLES
-from bot.incidents import checklist, lifecycle, roles
+from bot.incidents import checklist, gdpr, lifecycle, roles
 from bot.incidents.declare import DEFAULT_LEVEL, DeclareRequest, find_repeat
 from bot.incidents.escalate import check_may_escalate
 from bot.models import Incident
@@ -180,8 +180,10 @@ def resolve(run: Invocation, cmd: Command) -> None:
         return
     lifecycle.check_may_resolve(run.slack.desk, incident, run.user)  # refuse before the form, not after it
     run.silent_ack()
+    duty = gdpr.duty(run.slack.desk, incident)
+    ask = duty is not None and duty.notified_at is None  # an open notification duty: ask where it stands
     run.client.views_open(
-        trigger_id=run.command["trigger_id"], view=views.resolve_modal(incident.id, incident.code, run.say)
+        trigger_id=run.command["trigger_id"], view=views.resolve_modal(incident.id, incident.code, run.say, ask)
     )
 
 

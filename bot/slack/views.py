@@ -16,12 +16,14 @@ from slack_sdk.models.blocks import (
     Option,
     PlainTextInputElement,
     PlainTextObject,
+    RadioButtonsElement,
     SectionBlock,
     StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
 from bot.ids import LEVELS
+from bot.incidents import gdpr
 from bot.incidents.declare import DEFAULT_LEVEL, MAX_DESCRIPTION, MAX_TITLE
 from bot.incidents.desk import Desk
 from bot.incidents.drafts import MAX_REASON
@@ -225,8 +227,8 @@ def text_of(values: dict[str, Any], block: str) -> str:
     return _text(values, block) or ""
 
 
-def resolve_modal(incident_id: int, code: str, say: Wording) -> dict:
-    """Summary, impact and first lessons: the start of the evaluation."""
+def resolve_modal(incident_id: int, code: str, say: Wording, ask_authority: bool = False) -> dict:
+    """Summary, impact and first lessons: the start of the evaluation; for an open GDPR duty, its state."""
     view = View(
         type="modal",
         callback_id="resolve",
@@ -254,9 +256,44 @@ def resolve_modal(incident_id: int, code: str, say: Wording) -> dict:
                 optional=True,
                 element=PlainTextInputElement(action_id="value", multiline=True, max_length=2000),
             ),
+            *(_authority_blocks(say) if ask_authority else []),
         ],
     )
     return view.to_dict()
+
+
+def _authority_blocks(say: Wording) -> list[InputBlock]:
+    """Was the data-protection authority notified? "Not yet" is preselected: a duty is never closed by default."""
+    options = [Option(value=v, text=_pt(say(f"gdpr_duty.answer_{v}"))) for v in ("not_yet", "notified")]
+    return [
+        InputBlock(
+            block_id="authority",
+            label=_pt(say("gdpr_duty.question")),
+            hint=_pt(say("gdpr_duty.question_hint")),
+            element=RadioButtonsElement(action_id="value", options=options, initial_option=options[0]),
+        ),
+        InputBlock(
+            block_id="authority_at",
+            label=_pt(say("gdpr_duty.when")),
+            optional=True,
+            element=DateTimePickerElement(action_id="value"),
+        ),
+    ]
+
+
+def parse_authority(values: dict[str, Any], now: datetime, say: Wording) -> tuple[gdpr.Answer | None, dict[str, str]]:
+    """The resolve form's GDPR answer (None when the form did not ask), or field errors for the modal."""
+    choice = _selected(values, "authority")
+    if choice is None:
+        return None, {}
+    if choice != "notified":
+        return gdpr.Answer(notified=False), {}
+    at = _datetime(values, "authority_at")
+    if at is None:
+        return None, {"authority_at": say("gdpr_duty.when_needed")}
+    if at > now + gdpr.FUTURE_SLACK:
+        return None, {"authority_at": say("gdpr_duty.when_future")}
+    return gdpr.Answer(notified=True, at=at), {}
 
 
 def survey_modal(incident_id: int, code: str, say: Wording) -> dict:
