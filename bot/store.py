@@ -630,6 +630,8 @@ class Store(TimerStore):
             )
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA wal_autocheckpoint=0")
+            if self._max_pages is not None:  # a rehearsed full disk holds for this connection too
+                conn.execute(f"PRAGMA max_page_count={self._max_pages}")
             self._local.keys = conn
             with self._write_lock:
                 self._connections.append(conn)
