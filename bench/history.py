@@ -96,6 +96,7 @@ def play_template(local: LocalCrisisDesk, clock: ManualClock) -> int:
             command(LEAD, f"update Update {n}: the portal stays closed while we check the logs", channel)
     command(LEAD, "escalate 3", channel)
     later(30)
+    command(LEAD, "gdpr notified", channel)  # handled long ago: the GDPR clock outlives a resolve until then
     command(LEAD, "resolve", channel)
     view = emulator.open_view(ID[LEAD])
     assert view is not None, "the resolve form did not open"
