@@ -65,6 +65,18 @@ def init(
     faq_url: Annotated[str | None, typer.Option(help="FAQ or status page URL")] = None,
     timezone: Annotated[str | None, typer.Option(help="IANA timezone (default Europe/Amsterdam)")] = None,
     scenarios: Annotated[str | None, typer.Option(help="scenarios to enable, comma-separated (default: all)")] = None,
+    role_owner: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--role-owner",
+            help="seed a role's owner and backups by Slack member id, e.g. --role-owner crisis_lead=U0ANNA,U0BRAM "
+            "(repeatable; /crisis roles set changes them later)",
+        ),
+    ] = None,
+    admins: Annotated[
+        str | None,
+        typer.Option(help="Slack member ids who may always change role owners, comma-separated, e.g. U0ANNA,U0IT"),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="don't ask; use the options and defaults")] = False,
     force: Annotated[bool, typer.Option(help="overwrite an existing crisisbot.yaml, playbooks/ and messages/")] = False,
 ) -> None:
@@ -97,10 +109,38 @@ def init(
         profile = Company.model_validate(answers)
     except ValidationError as exc:  # show each field problem plainly, as the option it came from
         raise ConfigError([_option_problem(e) for e in exc.errors()]) from None
-    written = write_project(directory, profile, chosen, force=force)
+    people = _people(role_owner or [], admins or "")
+    written = write_project(directory, profile, chosen, force=force, **people)
     for path in written:
         out.print(f"wrote {path}")
     out.print("Next: crisisbot check, then crisisbot plan --output plan.md")
+    if not people["role_owners"]:
+        out.print("Role owners: seed them under role_owners: in crisisbot.yaml, or type /crisis roles set in Slack.")
+
+
+def _people(role_owner: list[str], admins: str) -> dict[str, Any]:
+    """--role-owner ROLE=U1,U2 … and --admins U1,U2 as the config's `role_owners:` and `admins:`."""
+    from bot.config import FileConfig
+
+    owners: dict[str, list[str]] = {}
+    for item in role_owner:
+        role, sep, users = item.partition("=")
+        if not sep or not _split(users):
+            raise ConfigError([f"--role-owner: {item!r} is not ROLE=ID[,ID…] — e.g. --role-owner legal=U0CHEN,U0BRAM"])
+        owners[role.strip()] = _split(users)
+    people = {"role_owners": owners, "admins": _split(admins)}
+    try:
+        FileConfig.model_validate(people)
+    except ValidationError as exc:
+        raise ConfigError([_people_problem(e) for e in exc.errors()]) from None
+    return people
+
+
+def _people_problem(error: Any) -> str:
+    option = "--admins" if error["loc"][0] == "admins" else "--role-owner"
+    if error["type"] == "literal_error":
+        return f"{option}: unknown role {error['input']!r} — valid: {error['ctx']['expected']}"
+    return f"{option}: {error['input']!r} is not a Slack member id — copy it from the person's profile, e.g. U0ANNA"
 
 
 def _option_problem(error: Any) -> str:
@@ -280,7 +320,8 @@ def demo(
         typer.Option(help="where to write the evaluation report (default: ./report-CR-<year>-001.md and .png)"),
     ] = None,
 ) -> None:
-    """Play a data-breach crisis against the built-in Slack emulator: no Slack account, no network.
+    """Play a data-breach crisis for the demo company Acme against the built-in Slack emulator: no Slack
+    account, no network. About 50 seconds at the default speed.
 
     Example: crisisbot demo --language nl
     """

@@ -27,6 +27,9 @@ def default_dir(name: str) -> Path:
     return installed if installed.exists() else PACKAGE_DIR.parent / name
 
 
+SlackUserId = Annotated[str, Field(pattern=r"^[UW][A-Z0-9]+$", description="a Slack member id, e.g. U0ANNA")]
+
+
 class Company(BaseModel):
     """The one company whose plan this is."""
 
@@ -36,6 +39,7 @@ class Company(BaseModel):
     channels: list[NetworkId] = Field(default_factory=lambda: list(NETWORKS), min_length=1)
     hashtag: Annotated[str, Field(pattern=r"^#\w{1,60}$")] = "#Update"
     faq_url: str = ""
+    plan_url: str = ""  # where the team keeps the written plan (an intranet page, a shared drive)
     language: Language = "en"
     timezone: str = "Europe/Amsterdam"
 
@@ -64,7 +68,8 @@ class FileConfig(BaseModel):
     messages: str | None = None
     database: str | None = None
     announcements_channel: str | None = None
-    role_owners: dict[RoleId, list[str]] = Field(default_factory=dict)
+    role_owners: dict[RoleId, list[SlackUserId]] = Field(default_factory=dict)
+    admins: list[SlackUserId] = Field(default_factory=list)  # may always change role owners, like the crisis lead
 
 
 def _env(*names: str, **constraints: Any) -> Any:
@@ -101,6 +106,7 @@ class Settings(BaseModel):
     db_path: Path
     announcements_channel: str | None
     role_owners: dict[str, list[str]]
+    admins: list[str] = Field(default_factory=list)
     slack_bot_token: SecretStr | None
     slack_signing_secret: SecretStr | None
     slack_app_token: SecretStr | None
@@ -139,6 +145,7 @@ def load_settings(config: Path | str | None = None, environ: dict[str, str] | No
         db_path=_resolve(env.db or file.database, base, Path.cwd() / "crisisbot.db"),
         announcements_channel=env.announcements_channel or file.announcements_channel,
         role_owners={k: list(v) for k, v in file.role_owners.items()},
+        admins=list(file.admins),
         slack_bot_token=env.slack_bot_token,
         slack_signing_secret=env.slack_signing_secret,
         slack_app_token=env.slack_app_token,

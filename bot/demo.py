@@ -1,13 +1,17 @@
 """`crisisbot demo`: a data-breach crisis played by a cast of people against the built-in Slack emulator.
 
 Every step is a real signed request into the real Bolt app (the `crisisbot serve` code path, over HTTP),
-and every effect is a real Web API call into the emulator; the transcript is what the people would see.
+and every effect is a real Web API call into the emulator. The company is configured the way a user
+configures theirs: `bot/sandbox/demo-crisisbot.yaml` (`.nl.yaml` in Dutch) is a `crisisbot.yaml` the demo loads. The transcript
+is condensed so a person reads it in two minutes: new messages in full, each redraw as one line.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markdown import Markdown
@@ -16,11 +20,30 @@ from rich.rule import Rule
 
 from bot.clock import SystemClock
 from bot.messages import duration, local_time
+from bot.models import Incident
 from bot.report import write_report
-from bot.sandbox.transcript import render_event
+from bot.sandbox.model import Event
+from bot.sandbox.transcript import WORDS, Condenser
 from bot.workspace import LocalCrisisDesk, start_local
 
+DEMO_CONFIG = Path(__file__).resolve().parent / "sandbox" / "demo-crisisbot.yaml"
+
+
+def demo_config(language: str) -> Path:
+    """The demo company's crisisbot.yaml; a Dutch company writes its own profile in Dutch."""
+    localized = DEMO_CONFIG.with_suffix(f".{language}.yaml")
+    return localized if localized.is_file() else DEMO_CONFIG
+
+
 STEP_MINUTES = 3  # crisis minutes between the cast's actions; the clock speed turns them into real seconds
+# Crisis minutes the story takes (pauses and the bot's own deadlines it waits for), plus the real seconds of
+# setting up and of the requests themselves; measured, so the demo can say up front how long it takes.
+STORY_MINUTES = 36
+SETUP_SECONDS = 12
+
+
+def expected_seconds(speed: float) -> int:
+    return round(STORY_MINUTES * 60 / speed + SETUP_SECONDS)
 
 
 class DemoScript:
@@ -32,41 +55,67 @@ class DemoScript:
         self.seen = 0
         self.people = {p.name: p.id for p in local.cast}
         self.say = _wording(language)
+        self.ui: Callable[..., str] = lambda key, **kw: local.desk.messages.ui(language, key, **kw)
+        words = {key: self.say(f"transcript.{key}") for key in WORDS}
+        self.condenser = Condenser(self.emu, words=words)
 
     # ---- narration -----------------------------------------------------------------------------
-    def step(self, text: str) -> None:
+    def step(self, key: str, **params: Any) -> None:
         self.console.print()
         self.console.print(Rule(style="cyan"))
-        self.console.print(f"[bold cyan]{escape(text)}[/]")
+        self.console.print(f"[bold cyan]{escape(self.say(key, **params))}[/]")
 
     def show_new(self) -> None:
-        """Print what appeared in Slack since the last step."""
+        """Print what appeared in Slack since the last step, condensed."""
         self.local.settle()
+        store = self.local.desk.store
+        # The first incident's pinned header is shown whole when it appears; every redraw after is one line.
+        incidents = store.incidents()
+        if incidents:
+            self.condenser.in_full.add(store.delivery(f"{incidents[0].id}:header") or "")
         events = self.emu.events[self.seen :]
         self.seen += len(events)
-        for event in events:
-            rendered = render_event(event, self.emu)
-            if rendered is not None:
-                self.console.print(rendered)
+        for rendered in self.condenser.render(events):
+            self.console.print(rendered)
 
     def pause(self, minutes: float = STEP_MINUTES) -> None:
         time.sleep(minutes * 60 / self.speed)
 
     # ---- the cast's actions --------------------------------------------------------------------
-    def command(self, who: str, text: str) -> None:
-        self.console.print(f"[bold magenta]@{who}[/] " + self.say("demo.types", command=f"/crisis {text}"))
-        self.emu.slash_command(self.people[who], text)
+    def command(self, who: str, text: str, channel: str | None = None) -> None:
+        self.console.print(f"[bold magenta]@{who}[/] " + self.say("demo.types", command=escape(f"/crisis {text}")))
+        self.emu.slash_command(self.people[who], text, channel_id=channel)
         self.show_new()
 
-    def click(self, who: str, label: str, action_id: str, *, channel_id: str, ts: str) -> None:
+    def click(
+        self, who: str, label: str, action_id: str, *, channel_id: str, ts: str, value: str | None = None
+    ) -> None:
         self.console.print(f"[bold magenta]@{who}[/] " + self.say("demo.clicks", label=label))
-        self.emu.click(self.people[who], action_id, channel_id=channel_id, ts=ts)
+        self.emu.click(self.people[who], action_id, channel_id=channel_id, ts=ts, value=value)
         self.show_new()
+
+    def acknowledge(self, who: str, incident: Incident) -> None:
+        """Press Acknowledge on the DM that paged `who` for this incident."""
+        dm = self.emu.dm_channel_of(self.people[who]) or ""
+        paging = [m for m in self.emu.dms(self.people[who]) if _button_value(m, "acknowledge", f"{incident.id}:")]
+        value = _button_value(paging[-1], "acknowledge", f"{incident.id}:")
+        self.click(who, self.ui("button.acknowledge"), "acknowledge", channel_id=dm, ts=paging[-1]["ts"], value=value)
+
+    def tick(self, who: str, incident: Incident, item: str) -> None:
+        """Press Done on one checklist item of the pinned header."""
+        header = self.local.desk.store.delivery(f"{incident.id}:header") or ""
+        self.click(
+            who,
+            self.ui("button.done"),
+            "checklist_done",
+            channel_id=incident.channel_id or "",
+            ts=header,
+            value=f"{incident.id}:{item}",
+        )
 
     def run(self) -> int:
         desk = self.local.desk
-        say = lambda key, **kw: desk.messages.ui(self.language, key, **kw)  # noqa: E731
-        self.step(self.say("demo.step0"))
+        self.step("demo.step0")
         for person in self.local.cast:
             if person.role:
                 self.emu.slash_command(self.people["anna"], f"roles set {person.role} <@{person.id}|{person.name}>")
@@ -74,108 +123,120 @@ class DemoScript:
         self.seen = len(self.emu.events)  # six confirmations; the overview below says it all
         self.command("anna", "roles")
 
-        self.step(self.say("demo.step1"))
-        self.declare_in_modal(
-            "bram",
-            "data-breach",
-            2,
-            "Customer emails exposed via partner portal",
-            "A partner portal exposed customer email addresses; posts on X claim the list is for sale.",
-            detected_minutes_ago=25,
-        )
-        incident = desk.store.incidents()[-1]
-        channel = incident.channel_id or ""
-        drafts = {d.network: d for d in desk.store.drafts(incident.id)}
+        self.step("demo.step1")
+        breach = self.declare_in_modal("bram", "data-breach", 2, "breach", detected_minutes_ago=25)
+        channel = breach.channel_id or ""
+        drafts = {d.network: d for d in desk.store.drafts(breach.id)}
 
-        self.step(self.say("demo.step2"))
+        self.step("demo.step2")
         self.pause()
         for name in ("anna", "chen", "dewi", "eli"):
-            dm = self.emu.dm_channel_of(self.people[name])
-            message = self.emu.dms(self.people[name])[-1]
-            self.click(name, say("button.acknowledge"), "acknowledge", channel_id=dm, ts=message["ts"])
+            self.acknowledge(name, breach)
 
-        self.step(self.say("demo.step3"))
-        header_ts = desk.store.delivery(f"{incident.id}:header") or ""
-        self.click("bram", say("button.done"), "checklist_done", channel_id=channel, ts=header_ts)
+        self.step("demo.step3")
+        self.tick("bram", breach, "pause_scheduled_posts")
+        self.tick("anna", breach, "gather_team")
 
-        self.step(self.say("demo.step4"))
+        self.step("demo.step4")
         self.pause()
+        self.command("eli", self.say("demo.breach_note"), channel)
+        self.tick("eli", breach, "assess_facts")
+        self.wait_for_post(channel, "⏰")  # 30 minutes left: the bot names the approvals still missing
+
+        self.step("demo.step5")
         x = drafts["x"]
-        self.click("chen", say("button.edit"), "draft_edit", channel_id=channel, ts=x.message_ts or "")
-        view = self.emu.open_view(self.people["chen"])
-        new_text = desk.store.draft(x.id).text.replace("  ", " ")
-        new_text = _legal_edit(new_text, self.language)
+        self.click("chen", self.ui("button.edit"), "draft_edit", channel_id=channel, ts=x.message_ts or "")
+        view = self.emu.open_view(self.people["chen"]) or {}
+        new_text = self.legal_edit(desk.store.draft(x.id).text)
         self.console.print("[bold magenta]@chen[/] " + self.say("demo.saves") + f"\n  [italic]{escape(new_text)}[/]")
         self.emu.submit_view(
             self.people["chen"], view["id"], {"text": {"value": {"type": "plain_text_input", "value": new_text}}}
         )
         self.show_new()
 
-        self.step(self.say("demo.step5"))
-        self.wait_for_post(channel, "⏰")
+        self.step("demo.step6")
+        self.click("gijs", self.ui("button.approve"), "draft_approve", channel_id=channel, ts=x.message_ts or "")
 
-        self.step(self.say("demo.step6"))
-        self.click("gijs", say("button.approve"), "draft_approve", channel_id=channel, ts=x.message_ts or "")
-
-        self.step(self.say("demo.step7"))
+        self.step("demo.step7")
         self.pause()
         for draft in drafts.values():
             for name in ("anna", "chen"):
-                self.click(name, say("button.approve"), "draft_approve", channel_id=channel, ts=draft.message_ts or "")
+                self.click(
+                    name, self.ui("button.approve"), "draft_approve", channel_id=channel, ts=draft.message_ts or ""
+                )
 
-        self.step(self.say("demo.step8"))
+        self.step("demo.step8")
         self.pause()
-        self.click("bram", say("button.mark_posted"), "draft_mark_posted", channel_id=channel, ts=x.message_ts or "")
+        for draft in drafts.values():
+            ts = draft.message_ts or ""
+            self.click("bram", self.ui("button.mark_posted"), "draft_mark_posted", channel_id=channel, ts=ts)
+        self.tick("bram", breach, "first_public_response")
 
-        self.step(self.say("demo.step9"))
-        self.declare_in_modal(
-            "eli",
-            "service-outage",
-            2,
-            "Login fails for app users",
-            "Since this morning many users cannot log in to the app.",
-            detected_minutes_ago=57,
-        )
-        outage = desk.store.incidents()[-1]
-        self.step(self.say("demo.step10"))
+        self.step("demo.step9")
+        outage = self.declare_in_modal("eli", "service-outage", 2, "outage", detected_minutes_ago=57)
+        self.step("demo.step10")
         missed = self.wait_for_post(outage.channel_id or "", "⚠️")
-        self.step(self.say("demo.step11"))
+        self.step("demo.step11")
         self.click(
-            "anna", say("button.escalate", level=3), "escalate", channel_id=outage.channel_id or "", ts=missed["ts"]
+            "anna",
+            self.ui("button.escalate", level=3),
+            "escalate",
+            channel_id=outage.channel_id or "",
+            ts=missed["ts"],
         )
+        for name in ("anna", "bram", "fleur"):
+            self.acknowledge(name, outage)
 
-        self.step(self.say("demo.step12"))
-        self.pause(30)
-        self.emu.slash_command(self.people["anna"], "resolve", channel_id=channel)
+        self.step("demo.step12")
+        self.command("chen", "gdpr notified", channel)
+        self.pause(
+            18
+        )  # the outage's acknowledgement window runs out meanwhile: only who has not acknowledged is chased
+        self.show_new()
+
+        self.step("demo.step13")
+        self.resolve(breach)
+        self.step("demo.step14")
+        self.answer_survey("chen", 4, 5, self.say("demo.survey_answer"))
+        self.show_report(breach.id)
+        self.step("demo.step15")
+        self.show_header(desk.store.incident(breach.id))
+        return self.summary(breach.id, outage.id)
+
+    def legal_edit(self, text: str) -> str:
+        """Legal makes the X draft precise: what is confirmed, and what customers can rely on."""
+        for number in (1, 2):
+            before, after = self.say(f"demo.legal_from_{number}"), self.say(f"demo.legal_to_{number}")
+            if before not in text:
+                raise RuntimeError(f"the X template no longer says {before!r}; update demo.legal_from_{number}")
+            text = text.replace(before, after)
+        return text
+
+    def resolve(self, incident: Incident) -> None:
+        desk = self.local.desk
+        self.emu.slash_command(self.people["anna"], "resolve", channel_id=incident.channel_id)
         self.local.settle()
-        view = self.emu.open_view(self.people["anna"])
+        view = self.emu.open_view(self.people["anna"]) or {}
+        notes = desk.store.events(incident.id, "note")
+        revoked = local_time(notes[0].at if notes else desk.now(), self.language, desk.settings.tz)
         self.console.print("[bold magenta]@anna[/] " + self.say("demo.fills_resolve"))
+        values = {
+            "summary": self.say("demo.resolve_summary", revoked=revoked),
+            "impact": self.say("demo.resolve_impact"),
+            "lessons": self.say("demo.resolve_lessons"),
+        }
         self.emu.submit_view(
             self.people["anna"],
             view["id"],
-            {
-                "summary": {"value": {"type": "plain_text_input", "value": self.say("demo.resolve_summary")}},
-                "impact": {"value": {"type": "plain_text_input", "value": self.say("demo.resolve_impact")}},
-                "lessons": {"value": {"type": "plain_text_input", "value": self.say("demo.resolve_lessons")}},
-            },
+            {key: {"value": {"type": "plain_text_input", "value": value}} for key, value in values.items()},
         )
         self.show_new()
-        self.step(self.say("demo.step13"))
-        self.answer_survey("chen", 4, 5, self.say("demo.survey_answer"))
-        self.show_report(incident.id)
-        return self.summary(incident.id, outage.id)
 
     def answer_survey(self, who: str, process: int, clarity: int, improve: str) -> None:
         dm = self.emu.dm_channel_of(self.people[who]) or ""
         survey = self.emu.dms(self.people[who])[-1]
-        self.click(
-            who,
-            self.local.desk.messages.ui(self.language, "button.survey"),
-            "survey_open",
-            channel_id=dm,
-            ts=survey["ts"],
-        )
-        view = self.emu.open_view(self.people[who])
+        self.click(who, self.ui("button.survey"), "survey_open", channel_id=dm, ts=survey["ts"])
+        view = self.emu.open_view(self.people[who]) or {}
         self.emu.submit_view(
             self.people[who],
             view["id"],
@@ -188,23 +249,38 @@ class DemoScript:
         self.show_new()
 
     def show_report(self, incident_id: int) -> None:
-        """The evaluation report, in the terminal and as files next to where the demo ran."""
+        """The report's key metrics in the terminal; the whole report and its chart as files."""
         desk = self.local.desk
         names = {p.id: p.real_name for p in self.local.cast}
         markdown, chart = write_report(
             desk, desk.store.incident(incident_id), self.language, self.report_path, user_names=names
         )
-        self.console.print(Markdown(markdown.read_text(encoding="utf-8")))
+        # Sections: title and facts, summary, key metrics, … — the terminal shows the key metrics only.
+        sections = markdown.read_text(encoding="utf-8").split("\n## ")
+        self.console.print(Markdown("## " + sections[2]))
         self.console.print(self.say("demo.report_written", markdown=str(markdown), chart=str(chart)))
 
-    def declare_in_modal(
-        self, who: str, scenario: str, level: int, title: str, what: str, detected_minutes_ago: int
-    ) -> None:
+    def show_header(self, incident: Incident) -> None:
+        """The pinned header in full, as it stands now."""
+        ts = self.local.desk.store.delivery(f"{incident.id}:header") or ""
+        message = self.emu.message(incident.channel_id or "", ts) or {}
+        event = Event(
+            kind="message_posted",
+            channel_id=incident.channel_id,
+            channel=incident.channel_name,
+            user=message.get("user"),
+            text=message.get("text", ""),
+            blocks=message.get("blocks") or [],
+            ts=ts,
+        )
+        self.console.print(self.condenser.full(event))
+
+    def declare_in_modal(self, who: str, scenario: str, level: int, story: str, detected_minutes_ago: int) -> Incident:
         """`/crisis` with no text opens the form; fill it in as a person would."""
         self.console.print(f"[bold magenta]@{who}[/] " + self.say("demo.fills_form"))
         self.emu.slash_command(self.people[who], "")
         self.local.settle()
-        view = self.emu.open_view(self.people[who])
+        view = self.emu.open_view(self.people[who]) or {}
         detected = int(self.local.desk.now().timestamp()) - detected_minutes_ago * 60
         self.emu.submit_view(
             self.people[who],
@@ -212,12 +288,13 @@ class DemoScript:
             {
                 "scenario": {"value": {"type": "static_select", "selected_option": {"value": scenario}}},
                 "level": {"value": {"type": "static_select", "selected_option": {"value": str(level)}}},
-                "title": {"value": {"type": "plain_text_input", "value": title}},
-                "description": {"value": {"type": "plain_text_input", "value": what}},
+                "title": {"value": {"type": "plain_text_input", "value": self.say(f"demo.{story}_title")}},
+                "description": {"value": {"type": "plain_text_input", "value": self.say(f"demo.{story}_what")}},
                 "detected": {"value": {"type": "datetimepicker", "selected_date_time": detected}},
             },
         )
         self.show_new()
+        return self.local.desk.store.incidents()[-1]
 
     def wait_for_post(self, channel: str, prefix: str, crisis_minutes: float = 90) -> dict:
         """Let crisis time run until the bot posts a message starting with `prefix` in `channel`."""
@@ -255,22 +332,30 @@ class DemoScript:
         outage = desk.store.incident(outage_id)
         self.console.print(self.say("demo.outage", code=outage.code, target=duration(target, lang), level=outage.level))
         events = len(desk.store.events(incident.id)) + len(desk.store.events(outage.id))
-        self.console.print(self.say("demo.totals", events=events, calls=len(self.emu.calls)))
+        self.console.print(
+            self.say("demo.totals", events=events, calls=len(self.emu.calls), redraws=self.condenser.redraws)
+        )
         return 0 if outage.level == 3 else 1
 
 
-def _wording(language: str):
+def _button_value(message: dict, action_id: str, prefix: str) -> str | None:
+    """The value of the first `action_id` button in a message whose value starts with `prefix`."""
+    for block in message.get("blocks") or []:
+        elements = [block.get("accessory")] if block.get("accessory") else block.get("elements") or []
+        for element in elements:
+            if isinstance(element, dict) and element.get("action_id") == action_id:
+                value = str(element.get("value", ""))
+                if value.startswith(prefix):
+                    return value
+    return None
+
+
+def _wording(language: str) -> Callable[..., str]:
     from bot.config import default_dir
     from bot.messages import Messages
 
     messages = Messages(default_dir("messages"))
     return lambda key, **params: messages.ui(language, key, **params)
-
-
-def _legal_edit(text: str, language: str) -> str:
-    """Legal's edit in the demo: no speculation, keep it within X's limit."""
-    marker = " (details follow)" if language == "en" else " (details volgen)"
-    return text if len(text) + len(marker) > 270 else text + marker
 
 
 def run_demo(
@@ -282,14 +367,19 @@ def run_demo(
 ) -> int:
     """Play the demo; returns the exit code (0 when the first response was posted)."""
     console = console or Console(record=transcript is not None, highlight=False)
+    say = _wording(language)
     console.print(
-        "[bold]Crisis Desk demo[/bold] — " + _wording(language)("demo.intro", language=language, speed=f"{speed:g}")
+        "[bold]Crisis Desk demo[/bold] — "
+        + say("demo.intro", language=language, speed=f"{speed:g}", seconds=expected_seconds(speed))
     )
-    with start_local(clock=SystemClock(speed), environ={"CRISISBOT_LANGUAGE": language}) as local:
+    environ = {"CRISISBOT_CONFIG": str(demo_config(language)), "CRISISBOT_LANGUAGE": language}
+    with start_local(clock=SystemClock(speed), environ=environ) as local:
+        company = local.desk.settings.company
+        console.print(say("demo.company", name=company.name, industry=company.industry, hashtag=company.hashtag))
         script = DemoScript(local, console, language, speed)
         script.report_path = report
         code = script.run()
     if transcript is not None:
         transcript.write_text(console.export_text(), encoding="utf-8")
-        console.print(_wording(language)("demo.transcript", path=str(transcript)))
+        console.print(say("demo.transcript", path=str(transcript)))
     return code

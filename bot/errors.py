@@ -72,6 +72,12 @@ class BadLevel(UsageError):
     key = "error.bad_level"
 
 
+class SlackLookupFailed(CrisisError):
+    """The chat platform did not answer a look-up the verb needs; nothing was changed."""
+
+    key = "error.generic"
+
+
 class NotAuthorized(CrisisError):
     key = "error.not_authorized"
     # The timeline event of the refusal (incident id, actor, data): Desk.deciding records it again when the

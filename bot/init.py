@@ -11,7 +11,14 @@ from bot.config import Company, default_dir
 from bot.errors import ConfigError
 
 
-def write_project(directory: Path, company: Company, scenarios: list[str], force: bool = False) -> list[Path]:
+def write_project(
+    directory: Path,
+    company: Company,
+    scenarios: list[str],
+    force: bool = False,
+    role_owners: dict[str, list[str]] | None = None,
+    admins: list[str] | None = None,
+) -> list[Path]:
     """Write crisisbot.yaml, playbooks/ (only the chosen scenarios) and messages/ into `directory`."""
     directory = directory.resolve()
     config = directory / "crisisbot.yaml"
@@ -37,8 +44,15 @@ def write_project(directory: Path, company: Company, scenarios: list[str], force
         "messages": "messages",
         "database": "crisisbot.db",
         "announcements_channel": None,
-        "role_owners": {},
+        "role_owners": role_owners or {},
+        "admins": admins or [],
     }
-    header = "# Crisis Desk configuration, written by `crisisbot init`. Environment variables override it.\n"
+    header = (
+        "# Crisis Desk configuration, written by `crisisbot init`. Environment variables override it.\n"
+        "# role_owners: the first owner and backups of each role by Slack member id, e.g. legal: [U0CHEN, U0BRAM];\n"
+        "#   seeded into the database once, `/crisis roles set` changes them afterwards.\n"
+        "# admins: Slack member ids who may always change role owners, like the crisis lead and the workspace's\n"
+        "#   own admins and owners.\n"
+    )
     config.write_text(header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return [config, playbooks, messages]

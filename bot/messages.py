@@ -57,6 +57,9 @@ class DraftValues:
     next_update: str = ""
     update: str = ""
     summary: str = ""
+    # Recorded facts a closing draft may state only when the timeline holds them.
+    authority_notified: bool = False
+    done: tuple[str, ...] = ()  # the checklist items ticked off
 
 
 SAMPLE_VALUES = DraftValues(
@@ -66,6 +69,8 @@ SAMPLE_VALUES = DraftValues(
     next_update="14:30",
     update="We have restored access for most customers and are monitoring the remaining errors closely.",
     summary="All systems have been working normally since 15:10 and the cause has been fixed.",
+    authority_notified=True,
+    done=("notify_affected", "contact_customer", "notify_authority"),
 )
 
 
@@ -238,6 +243,11 @@ def public_time(when: datetime, language: str, tz: ZoneInfo, today: datetime, me
 
 def local_datetime(when: datetime, language: str, tz: ZoneInfo) -> str:
     return format_datetime(when.astimezone(tz), format="medium", locale=locale_of(language))
+
+
+def first_response_rule(messages: Messages, language: str, minutes: int) -> str:
+    """The first-response rule ("within 60 minutes of detection"): one wording for the plan, the header and the help."""
+    return messages.ui(language, "rule.first_response", minutes=duration(timedelta(minutes=minutes), language))
 
 
 def duration(delta: timedelta, language: str) -> str:

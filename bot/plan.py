@@ -21,10 +21,20 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNot
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from bot.config import Settings
+from bot.config import Settings, default_dir
 from bot.errors import ConfigError
 from bot.ids import ROLES
-from bot.messages import X_URL_LENGTH, DraftValues, Messages, draft_path, duration, limit_of, locale_of, measured_length
+from bot.messages import (
+    X_URL_LENGTH,
+    DraftValues,
+    Messages,
+    draft_path,
+    duration,
+    first_response_rule,
+    limit_of,
+    locale_of,
+    measured_length,
+)
 from bot.messages import tidy as tidy_text
 from bot.playbooks import ChecklistItem, Playbook
 
@@ -71,12 +81,20 @@ def render_plan(
         "networks": _networks(company.channels, language),
         "x_url_length": X_URL_LENGTH,
         "first_response": [_minutes(m, language) for m in sorted({b.deadlines.first_response_minutes for b in books})],
+        "first_response_rule": [
+            first_response_rule(messages, language, m)
+            for m in sorted({b.deadlines.first_response_minutes for b in books})
+        ],
         "scenarios": scenarios,
         "roles": _roles(settings.role_owners if role_owners is None else role_owners, user_names or {}),
         "first_hour": _merged(books, lambda book: _pause_first(book.checklist.first_hour), language),
         "ongoing": _merged(books, lambda book: book.checklist.ongoing, language),
         "after": _merged(books, lambda book: book.checklist.after, language),
         "authority_notice": [s for s in scenarios if s["authority_notification_hours"]],
+        "monitored": [s for s in scenarios if s["monitoring"]],
+        "unmonitored": [s for s in scenarios if not s["monitoring"]],
+        "watched_around_the_clock": [s for s in scenarios if s["monitoring"] and s["monitoring"]["watch"] == "24/7"],
+        "documentation": _documentation(settings),
     }
     return _render(env, messages.root, path, context)
 
@@ -150,6 +168,36 @@ def _minutes(minutes: int, language: str) -> str:
     return duration(timedelta(minutes=minutes), language)
 
 
+def _monitoring(book: Playbook, language: str) -> dict[str, Any] | None:
+    watch = book.monitoring
+    if watch is None:
+        return None
+    return {
+        "tools": list(watch.tools),
+        "watch": watch.watch,
+        "watched_by": watch.watched_by,
+        "signals": watch.signals.in_(language) if watch.signals else "",
+    }
+
+
+def _documentation(settings: Settings) -> dict[str, str]:
+    """Where the plan's sources are kept, as the team would find them: relative to the config file if below it."""
+    base = settings.config_path.parent if settings.config_path else None
+
+    def shown(path: Path, default: Path) -> str:
+        if path.resolve() == default.resolve():
+            return ""  # the shipped defaults: the template says how to get editable copies
+        if base is not None and path.is_relative_to(base):
+            return str(path.relative_to(base)) + "/"
+        return str(path)
+
+    return {
+        "playbooks": shown(settings.playbooks_dir, default_dir("playbooks")),
+        "messages": shown(settings.messages_dir, default_dir("messages")),
+        "config": settings.config_path.name if settings.config_path else "",
+    }
+
+
 def _networks(channels: list[str], language: str) -> list[dict[str, Any]]:
     """The company's social channels with their character limits, formatted for the reader's locale."""
     return [
@@ -166,6 +214,8 @@ def _scenario(
         "name": book.name.in_(language),
         "description": book.description.in_(language),
         "first_response": _minutes(book.deadlines.first_response_minutes, language),
+        "first_response_rule": first_response_rule(messages, language, book.deadlines.first_response_minutes),
+        "monitoring": _monitoring(book, language),
         "authority_notification_hours": book.deadlines.authority_notification_hours,
         "levels": [_level(book, number, language) for number in sorted(book.levels)],
         "drafts": _drafts(book, settings, messages, language, values, problems),
@@ -278,4 +328,10 @@ def _step(item: ChecklistItem, language: str) -> dict[str, str]:
     return {"id": item.id, "text": item.text.in_(language), "role": item.role or ""}
 
 
-__all__ = ["PLACEHOLDER_KEYS", "plan_environment", "plan_template_path", "render_plan", "template_constant"]
+__all__ = [
+    "PLACEHOLDER_KEYS",
+    "plan_environment",
+    "plan_template_path",
+    "render_plan",
+    "template_constant",
+]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -88,6 +88,23 @@ class Deadlines(BaseModel):
         return self
 
 
+class Monitoring(BaseModel):
+    """How this situation is spotted before it spreads: the plan names the tools and who watches when."""
+
+    model_config = ConfigDict(extra="forbid")
+    tools: list[Annotated[str, Field(min_length=1, max_length=80)]] = Field(
+        min_length=1, description="the monitoring tools by name, as the team knows them"
+    )
+    watch: Literal["24/7", "office_hours"] = Field(description="24/7: someone is on watch around the clock")
+    watched_by: RoleId
+    signals: Localized | None = None
+
+    @field_validator("tools")
+    @classmethod
+    def _no_repeats(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(tool.strip() for tool in value))
+
+
 class Drafts(BaseModel):
     """Which message template to draft at each moment of the incident."""
 
@@ -113,9 +130,15 @@ class Playbook(BaseModel):
     checklist: Checklist
     deadlines: Deadlines = Field(default_factory=Deadlines)
     drafts: Drafts = Field(default_factory=Drafts)
+    monitoring: Monitoring | None = None
     channels: list[NetworkId] = Field(default_factory=lambda: list(NETWORKS))
     resolve_by: list[RoleId] = Field(
         default_factory=lambda: ["crisis_lead"], min_length=1, description="roles that may resolve the incident"
+    )
+    gdpr_notified_by: list[RoleId] = Field(
+        default_factory=lambda: ["legal", "crisis_lead"],
+        min_length=1,
+        description="roles that may record the authority as notified, which stops the 72-hour clock",
     )
 
     @field_validator("levels")

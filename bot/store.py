@@ -159,6 +159,13 @@ def _migration_4(db: sqlite_utils.Database) -> None:
 
 
 def _migration_5(db: sqlite_utils.Database) -> None:
+    """What each request asked for, kept until its listener finished: a kill -9 after the ack loses nothing."""
+    db["handled_requests"].add_column("body", str)
+    db["handled_requests"].add_column("finished_at", str)
+    db["handled_requests"].create_index(["finished_at"])
+
+
+def _migration_6(db: sqlite_utils.Database) -> None:
     """Indexes for a workspace with years of history: every per-request query reads a few rows, not a table.
 
     Without them a declare, `/crisis list`, App Home and a report each scanned the deliveries (about 15 rows
@@ -176,7 +183,7 @@ def _migration_5(db: sqlite_utils.Database) -> None:
     # repeat check (recent_declare) must walk the few active incidents, not all of theirs.
 
 
-MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5]
+MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -271,6 +278,24 @@ class TimerStore:
             "SELECT MIN(next_attempt_at) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL"
         ).fetchone()
         return parse_iso(row[0]) if row and row[0] else None
+
+    def drop_pending_outbox(self, incident_id: int, now: datetime, keep: tuple[str, ...] = ()) -> list[str]:
+        """Give up on an incident's undelivered rows (except the kinds in `keep`); returns the kinds dropped.
+
+        Marked failed rather than deleted, so the row still says what was never sent and why."""
+        where = "incident_id = ? AND sent_at IS NULL AND failed_at IS NULL"
+        args: list[Any] = [incident_id]
+        if keep:
+            where += f" AND kind NOT IN ({','.join('?' * len(keep))})"
+            args += list(keep)
+        with self.transaction() as db:
+            kinds = [row[0] for row in db.execute(f"SELECT kind FROM outbox WHERE {where} ORDER BY id", args)]
+            db.execute(
+                f"UPDATE outbox SET failed_at = ?, next_attempt_at = NULL, last_error = 'dropped: resolved' "
+                f"WHERE {where}",
+                [now.isoformat(), *args],
+            )
+            return kinds
 
     def mark_sent(self, message_id: int, now: datetime) -> None:
         with self.transaction() as db:
@@ -606,21 +631,25 @@ class Store(TimerStore):
         return {r["item_id"]: ChecklistMark.model_validate(_decode(r)) for r in rows}
 
     # ---- idempotency -----------------------------------------------------------------------------
-    def claim_request(self, key: str, at: datetime) -> bool:
+    def claim_request(self, key: str, at: datetime, body: str | None = None) -> bool:
         """True the first time `key` is seen: a Slack retry or a replayed request gets False.
+
+        `body` (JSON, no tokens) is what the request asks for, kept until `finish_request`: a process that dies
+        after the ack leaves it for the next start to finish (`unfinished_requests`).
 
         This is the one write before a request is acknowledged, so its commit does not wait for the disk
         (synchronous=NORMAL for it alone): the key must outlive Slack's retries of the next seconds and a
         crash of the process, which WAL with NORMAL guarantees, not a power cut; the next ordinary commit's
         fsync covers it anyway. A stalled disk then delays the work behind the ack, not the ack.
         """
-        insert = "INSERT OR IGNORE INTO handled_requests (key, at) VALUES (?, ?)"
+        insert = "INSERT OR IGNORE INTO handled_requests (key, at, body) VALUES (?, ?, ?)"
+        values = [key, at.isoformat(), body]
         if self.db.conn.in_transaction:  # inside a caller's transaction it commits with the caller's
-            return self.db.conn.execute(insert, [key, at.isoformat()]).rowcount == 1
+            return self.db.conn.execute(insert, values).rowcount == 1
         # One statement on a connection of its own (autocommit, NORMAL, no checkpointing: the next ordinary
         # commit checkpoints): every concurrent request queues on this lock, so it is held for one SQLite call.
         with self._write_lock:
-            return self._keys_connection().execute(insert, [key, at.isoformat()]).rowcount == 1
+            return self._keys_connection().execute(insert, values).rowcount == 1
 
     def _keys_connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "keys", None)
@@ -636,6 +665,21 @@ class Store(TimerStore):
             with self._write_lock:
                 self._connections.append(conn)
         return conn
+
+    def finish_request(self, key: str, at: datetime) -> None:
+        """The request's listener is done: forget its body (it may hold people's text), keep the key."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE handled_requests SET finished_at = ?, body = NULL WHERE key = ? AND finished_at IS NULL",
+                [at.isoformat(), key],
+            )
+
+    def unfinished_requests(self) -> list[tuple[str, str]]:
+        """(key, body) of each recorded request whose listener never finished, oldest first."""
+        rows = self.db.execute(
+            "SELECT key, body FROM handled_requests WHERE finished_at IS NULL AND body IS NOT NULL ORDER BY at, rowid"
+        )
+        return [(row[0], row[1]) for row in rows.fetchall()]
 
     def delivery(self, key: str) -> str | None:
         row = self.db.execute("SELECT ref FROM deliveries WHERE key = ?", [key]).fetchone()

@@ -18,7 +18,8 @@ from bot.incidents import Desk, open_desk
 from bot.manifest import manifest_scopes
 from bot.sandbox.emulator import SlackEmulator
 from bot.slack.activity import Activity
-from bot.slack.server import Bot, build_bot, http_server
+from bot.slack.replay import finish_unfinished
+from bot.slack.server import Bot, build_bot, http_server, stop_http_server
 
 SIGNING_SECRET = "sandbox-signing-secret"
 BOT_TOKEN = "xoxb-sandbox-token"
@@ -74,8 +75,7 @@ class LocalCrisisDesk:
     def stop(self) -> None:
         self.activity.wait_idle(timeout=5)  # let work behind answered requests finish before closing the store
         self.bot.runner.stop()
-        self.server.close()
-        self.thread.join(timeout=5)
+        stop_http_server(self.server, self.thread)
         self.emulator.stop()
         self.desk.store.close_all()
         if self.tmp is not None:
@@ -134,4 +134,5 @@ def start_local(
         emulator=emulator, desk=desk, server=server, thread=thread, activity=activity, bot=bot, tmp=tmp
     )
     emulator.bot_url = local.bot_url
+    finish_unfinished(bot.app, desk)  # as `crisisbot serve` does: what a dead process acknowledged but never did
     return local

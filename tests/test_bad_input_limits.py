@@ -229,9 +229,10 @@ def fill_the_disk(store: Store, other: Incident, now: datetime) -> None:
     left in the tables' pages is used up (by another incident's rows), so the bot's next write fails with
     SQLITE_FULL, as on a full disk."""
     store.limit_size(store.db.execute("PRAGMA page_count").fetchone()[0])
-    writers = (
+    writers = (  # big rows first, then small ones for the gaps they leave (a short note must not fit either)
         lambda n: store.record_delivery(f"{other.id}:filler:{n}", other.id, "x" * 40, now),
         lambda n: store.add_event(other.id, now, "someone", "note", text="x" * 40),
+        lambda n: store.add_event(other.id, now, "s", "note", text=""),
         lambda n: store.claim_request(f"filler-{n}", now),
     )
     for write in writers:

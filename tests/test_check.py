@@ -47,9 +47,9 @@ def test_check_passes_on_a_fresh_init_project_and_summarises(project: Path) -> N
     result = cli("check", "--config", project / "crisisbot.yaml")
     assert result.exit_code == 0, result.output
     assert str(project / "crisisbot.yaml") in result.output
-    assert "4 playbooks" in result.output
-    # 4 scenarios × 3 moments × 2 channels (x, linkedin) × 2 languages
-    assert "48 draft templates" in result.output
+    assert "5 playbooks" in result.output
+    # 5 scenarios × 3 moments × 2 channels (x, linkedin) × 2 languages
+    assert "60 draft templates" in result.output
     assert tree_hash(project) == before
 
 
@@ -58,7 +58,7 @@ def test_check_passes_on_the_shipped_defaults_without_any_config(tmp_path: Path)
     assert result.exit_code == 0, result.output
     assert "built-in defaults" in result.output
     # all three social channels by default
-    assert "72 draft templates" in result.output
+    assert "90 draft templates" in result.output
 
 
 def test_check_finds_the_config_through_crisisbot_config(project: Path) -> None:

@@ -110,7 +110,7 @@ def test_init_then_check_passes(tmp_path: Path) -> None:
     result = cli("check", "--config", project / "crisisbot.yaml")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("OK:")
-    assert "4 playbooks" in result.output
+    assert "5 playbooks" in result.output
 
 
 def test_init_with_only_some_scenarios_copies_only_those_playbooks(tmp_path: Path) -> None:

@@ -73,6 +73,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "twice" in metafunc.fixturenames:  # a crash during the re-run too, among its look-ups or the steps after
         pairs = [(a, b) for a in (2, 4, 6, 9, 11, 13) for b in (1, 2, 3, 5)] if full else [(6, 2), (11, 1), (2, 3)]
         metafunc.parametrize("twice", pairs, ids=[f"kill-after-{a}-then-after-{b}" for a, b in pairs])
+    if "skewed_at" in metafunc.fixturenames:  # CI: amid the header and DMs (all tried), amid the drafts
+        points = list(range(1, DECLARE_POINTS + 1)) if full else [8, 13]
+        metafunc.parametrize("skewed_at", points, ids=[f"kill-after-call-{n}-of-declare" for n in points])
     if "resolve_at" in metafunc.fixturenames:
         points = list(range(1, RESOLVE_POINTS + 1)) if full else sorted(RESOLVE_SAMPLE)
         metafunc.parametrize("resolve_at", points, ids=[f"kill-after-call-{n}-of-resolve" for n in points])
@@ -284,6 +287,25 @@ def assert_like_clean(emu: SlackEmulator, db: Path, clean: dict[str, Any], since
         assert "Traceback" not in output
 
 
+def rerun_like_clean(
+    emu: SlackEmulator, db: Path, clean: dict[str, Any], outputs: list[str], clock_skew: float | None = None
+) -> None:
+    """Restart without a crash point; the same declare again by the same person unless the restarted bot already
+    finished it (it finishes the requests the dead one had acknowledged), both approvals; then Slack and the
+    database equal the clean run's."""
+    bot = serve_against(emu, db, clock_speed=1, clock_skew=clock_skew)
+    try:
+        since = len(emu.calls)
+        if not ready(db):
+            declare(emu, db, bot)  # reads back what the dead run did, does the rest
+        assert ready(db), "the repeated declare did not complete the set-up"
+        approve(emu, db, bot)
+        emu.wait_for(lambda: "draft_approve" not in approve_buttons(emu, db)[2], timeout=10)
+    finally:
+        bot.stop()
+    assert_like_clean(emu, db, clean, since, [*outputs, bot.output()])
+
+
 def test_declare_and_approve_survive_a_kill_9(
     emu: SlackEmulator, db: Path, crash_at: int, clean: dict[str, Any]
 ) -> None:
@@ -299,17 +321,7 @@ def test_declare_and_approve_survive_a_kill_9(
     crashed_output = bot.output()
 
     # restarted, no crash point: by now every call of the dead process has landed
-    bot = serve_against(emu, db, clock_speed=1)
-    try:
-        since = len(emu.calls)
-        if not ready(db):
-            declare(emu, db, bot)  # the same command again, by the same person
-        assert ready(db), "the repeated declare did not complete the set-up"
-        approve(emu, db, bot)
-        emu.wait_for(lambda: "draft_approve" not in approve_buttons(emu, db)[2], timeout=10)
-    finally:
-        bot.stop()
-    assert_like_clean(emu, db, clean, since, [crashed_output, bot.output()])
+    rerun_like_clean(emu, db, clean, [crashed_output])
 
 
 def test_resolve_survives_a_kill_9(
@@ -343,23 +355,135 @@ def test_declare_survives_a_second_kill_9_during_its_re_run(
 ) -> None:
     outputs = []
     for crash_at in twice:
-        bot = serve_against(emu, db, clock_speed=1, crash_at=f"web_api_call:{crash_at}")
+        # the restarted bot finishes the declare the dead one had acknowledged by itself, at start-up: the
+        # second crash point may be reached before it is healthy
+        bot = serve_against(emu, db, clock_speed=1, crash_at=f"web_api_call:{crash_at}", exit_ok=True)
         try:
-            if not ready(db):
+            if not ready(db) and not bot.died():
                 declare(emu, db, bot)
             if not ready(db):  # the re-run may finish in fewer calls than the second crash point
                 assert bot.wait_exit() == 137, "the process neither died nor finished"
         finally:
             bot.stop()
         outputs.append(bot.output())
-    bot = serve_against(emu, db, clock_speed=1)
+    rerun_like_clean(emu, db, clean, outputs)
+
+
+# The bot's clock 150 s ahead of Slack's (a drifted server; Slack still accepts the signatures, which allow five
+# minutes): the read-back after a crash finds what the dead run did by Slack's own data, not by the bot's clock.
+CLOCK_AHEAD = 150.0
+
+
+def test_declare_survives_a_kill_9_with_its_clock_ahead_of_slacks(
+    emu: SlackEmulator, db: Path, skewed_at: int, clean: dict[str, Any]
+) -> None:
+    bot = serve_against(emu, db, clock_speed=1, crash_at=f"web_api_call:{skewed_at}", clock_skew=CLOCK_AHEAD)
     try:
-        since = len(emu.calls)
-        if not ready(db):
-            declare(emu, db, bot)
-        assert ready(db)
-        approve(emu, db, bot)
-        emu.wait_for(lambda: "draft_approve" not in approve_buttons(emu, db)[2], timeout=10)
+        declare(emu, db, bot)
+        assert bot.wait_exit() == 137, "the process did not die at the crash point"
     finally:
         bot.stop()
-    assert_like_clean(emu, db, clean, since, [*outputs, bot.output()])
+    crashed_output = bot.output()
+
+    rerun_like_clean(emu, db, clean, [crashed_output], clock_skew=CLOCK_AHEAD)
+
+
+# ---- a kill -9 right after the ack: Slack has its 200 and never sends the request again ---------------------------
+# `acked:<n>@1`: the n-th ack() of the process, then one second (the 200 goes out, the listener goes no further),
+# then the process dies. The restarted bot finishes each request it had recorded but not finished.
+ACKED = {  # the request killed after its ack, and which ack() of the process that is (the declare's is the first)
+    "declare-command": 1,
+    "acknowledge-click": 2,
+    "approve-click": 2,
+    "resolve-form": 3,  # after `/crisis resolve`'s: the form resolved the incident, the closing steps never ran
+}
+
+
+def header_of(emu: SlackEmulator, db: Path) -> str:
+    incident = read(db, lambda s: s.incidents()[0])
+    header_ts = read(db, lambda s: s.delivery(f"{incident.id}:header"))
+    return str((emu.message(incident.channel_id, header_ts) or {}).get("blocks"))
+
+
+def chen_waits(emu: SlackEmulator, db: Path) -> bool:
+    """The header shows legal (chen) as still waiting for acknowledgement."""
+    return f"<@{ID['chen']}> ⏳ waiting for acknowledgement" in header_of(emu, db)
+
+
+def unfinished(db: Path) -> list[tuple[str, str]]:
+    return read(db, lambda s: s.unfinished_requests())
+
+
+@pytest.mark.parametrize("request_kind", sorted(ACKED))
+def test_an_acknowledged_request_survives_a_kill_9_right_after_its_ack(
+    emu: SlackEmulator, db: Path, request_kind: str, clean: dict[str, Any], clean_resolve: dict[str, Any]
+) -> None:
+    bot = serve_against(emu, db, clock_speed=1, crash_at=f"acked:{ACKED[request_kind]}@1")
+    try:
+        if request_kind == "declare-command":
+            answer = emu.slash_command(ID["bram"], DECLARE)
+        else:
+            declare(emu, db, bot)
+            assert ready(db) and not bot.died()
+            incident = read(db, lambda s: s.incidents()[0])
+            if request_kind == "acknowledge-click":
+                answer = emu.click(ID["chen"], "acknowledge", channel_id=emu.dm_channel_of(ID["chen"]))
+            elif request_kind == "resolve-form":
+                emu.slash_command(ID["anna"], "resolve", channel_id=incident.channel_id)
+                form = emu.wait_for(lambda: emu.open_view(ID["anna"]), timeout=10)
+                answer = emu.submit_view(ID["anna"], form["id"], RESOLVE_VALUES)
+            else:
+                channel, ts, _ = approve_buttons(emu, db)
+                answer = emu.click(ID["anna"], "draft_approve", channel_id=channel, ts=ts)
+        assert answer.status == 200, answer  # Slack had its acknowledgement: it will never send this again
+        assert bot.wait_exit() == 137, "the process did not die right after the ack"
+    finally:
+        bot.stop()
+    crashed_output = bot.output()
+    # what the person asked for was recorded before the ack, without any token, and not yet done
+    [(_, body)] = unfinished(db)
+    assert not [s for s in SECRETS if s in body] and '"token"' not in body
+    if request_kind == "declare-command":
+        assert read(db, lambda s: s.incidents()) == []
+    elif request_kind == "acknowledge-click":
+        assert "legal" not in read(db, lambda s: s.acks(s.incidents()[0].id))
+        assert chen_waits(emu, db)
+    elif request_kind == "resolve-form":
+        assert resolved(db) and read(db, lambda s: s.deliveries(s.incidents()[0].id)).keys().isdisjoint(
+            {f"1:survey:{ID['anna']}", "1:closing", "1:report"}
+        )
+    else:
+        assert read(db, lambda s: [a for d in s.drafts(s.incidents()[0].id) for a in s.approvals(d.id)]) == []
+
+    # restarted: nobody clicks or types again; the bot finishes the request by itself and Slack shows it
+    calls = len(emu.calls)
+    bot = serve_against(emu, db, clock_speed=1)
+    try:
+        emu.wait_for(lambda: not unfinished(db), timeout=15)
+        if request_kind == "declare-command":
+            emu.wait_for(lambda: ready(db), timeout=15)
+            answers = [e["text"] for e in emu.ephemerals(ID["bram"])]
+            assert any(a.startswith("✅ CR-") and "declared" in a for a in answers), answers  # told it is done
+            approve(emu, db, bot)
+            emu.wait_for(lambda: "draft_approve" not in approve_buttons(emu, db)[2], timeout=10)
+            assert_like_clean(emu, db, clean, calls, [crashed_output, bot.output()])
+        elif request_kind == "acknowledge-click":
+            emu.wait_for(lambda: not chen_waits(emu, db), timeout=10)  # the header shows what the database has
+            incident = read(db, lambda s: s.incidents()[0])
+            assert read(db, lambda s: s.acks(incident.id))["legal"].user == ID["chen"]
+            acks = read(db, lambda s: s.events(incident.id, "acknowledged"))
+            assert [e.actor for e in acks if e.data["role"] == "legal"] == [ID["chen"]]
+            dm = [m for m in emu.dms(ID["chen"]) if incident.code in m.get("text", "")]
+            assert len(dm) == 1 and "'action_id': 'acknowledge'" not in str(dm[0]["blocks"])  # its button is gone
+        elif request_kind == "resolve-form":
+            emu.wait_for(lambda: closed(db), timeout=20)  # nobody typed `/crisis resolve` again
+            assert_like_clean(emu, db, clean_resolve, calls, [crashed_output, bot.output()])
+        else:
+            emu.wait_for(lambda: len(emu.calls_to("chat.update")) > 0, timeout=10)
+            approve(emu, db, bot)  # chen still sees the button and approves; anna's approval was not lost
+            emu.wait_for(lambda: "draft_approve" not in approve_buttons(emu, db)[2], timeout=10)
+            assert_like_clean(emu, db, clean, calls, [crashed_output, bot.output()])
+    finally:
+        bot.stop()
+    for output in (crashed_output, bot.output()):
+        assert not [s for s in SECRETS if s in output] and "Traceback" not in output

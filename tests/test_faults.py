@@ -10,7 +10,11 @@ notice (or `/crisis resolve` typed again) does only what is missing: the end is 
 Every case starts a fresh bot (the real Bolt app over HTTP against the emulator, a ManualClock, SQLite) and
 injects one failure with `emu.fail(None, error=…, times=1, after=i)`: the i-th Web API call of the flow fails.
 Kinds: `5xx` (HTTP 500), `429` (rate limited, Retry-After 0), `slow` (the call hangs 0.15 s, then 500), `timeout`
-(the call hangs past the client's timeout) and `refused` (a non-retryable Slack error, `channel_not_found`).
+(the call hangs past the client's timeout), `refused` (a non-retryable Slack error, `channel_not_found`), `lost`
+(Slack did it, the answer never came), and three malformed answers to a call Slack did: `truncated` (the JSON
+stops halfway), `cut` (the connection drops halfway through the body) and `missing` (`{"ok": true}` without the
+`channel`, `ts`, … the bot needs). A malformed answer is reported like a refusal and never retried blindly: the
+re-run reads Slack back and does only what is missing.
 slack_sdk's retry handlers stay as `make_client` configures them; only their pauses are shortened so a run
 takes milliseconds instead of a second (one test checks that Retry-After itself is honoured).
 
@@ -24,7 +28,6 @@ import functools
 import gc
 import json
 import re
-import threading
 import types
 from collections import Counter
 from collections.abc import Iterator
@@ -40,6 +43,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryInt
 import bot.incidents.desk
 from bot.clock import ManualClock
 from bot.models import Incident
+from bot.slack.server import stop_http_server
 from bot.workspace import CAST, LocalCrisisDesk, start_local
 
 DECLARE = "declare data-breach 2 Customer emails exposed"
@@ -63,15 +67,31 @@ KINDS: dict[str, dict[str, Any]] = {
     "refused": {"error": "channel_not_found"},  # Slack says no; retrying would not help
     # Slack did it, but its answer never arrived (a read timeout): only reading Slack back avoids a repeat
     "lost": {"error": "lost_response", "hang_seconds": CLIENT_TIMEOUT + 0.3},
+    # Slack did it, but its answer cannot be used: reported like a refusal, and the re-run reads Slack back
+    "truncated": {"error": "truncated_json"},  # the JSON stops halfway
+    "cut": {"error": "cut_connection"},  # the connection drops halfway through the body
+    "missing": {"error": "missing_field"},  # `{"ok": true}` without `channel`, `ts`, …
 }
+MALFORMED = ("truncated", "cut", "missing")
+# Methods whose answer the bot reads nothing from but `ok`: an answer missing every other field is no failure.
+NOTHING_NEEDED = ("conversations.setTopic", "conversations.invite", "pins.add", "chat.update")
 TIMED_OUT = ("timeout", "lost")  # kinds that need the short client timeout
 RETRIED = ("5xx", "429", "slow")  # slack_sdk retries these: the flow completes in one go
 
 # Default-mode samples: (first position, step) per kind and flow; --full runs range(calls) for every kind.
 SAMPLE = {
-    "declare": {"5xx": (0, 1), "429": (0, 3), "slow": (1, 3), "timeout": (1, 6), "refused": (1, 3), "lost": (1, 2)},
-    "approve": {"5xx": (0, 1), "429": (1, 2), "slow": (1, 2), "timeout": (3, 4), "refused": (0, 1), "lost": (1, 2)},
-    "resolve": {"5xx": (0, 3), "429": (2, 6), "slow": (5, 8), "timeout": (0, 14), "refused": (1, 3), "lost": (4, 4)},
+    "declare": {
+        **{"5xx": (0, 1), "429": (0, 3), "slow": (1, 3), "timeout": (1, 6), "refused": (1, 3), "lost": (1, 2)},
+        **{"truncated": (1, 4), "cut": (2, 4), "missing": (1, 4)},
+    },
+    "approve": {
+        **{"5xx": (0, 1), "429": (1, 2), "slow": (1, 2), "timeout": (3, 4), "refused": (0, 1), "lost": (1, 2)},
+        **{"truncated": (1, 2), "cut": (0, 4), "missing": (0, 4)},
+    },
+    "resolve": {
+        **{"5xx": (0, 3), "429": (2, 6), "slow": (5, 8), "timeout": (0, 14), "refused": (1, 3), "lost": (4, 4)},
+        **{"truncated": (5, 7), "cut": (6, 7), "missing": (4, 7)},
+    },
 }
 CALLS = {"declare": DECLARE_CALLS, "approve": APPROVE_CALLS, "resolve": RESOLVE_CALLS}
 
@@ -136,9 +156,8 @@ def stop_quickly(local: LocalCrisisDesk) -> None:
     process would otherwise run out of file descriptors."""
     local.activity.wait_idle(timeout=5)
     local.bot.runner.stop()
-    local.server.close()
+    stop_http_server(local.server, local.thread)
     local.server.task_dispatcher.shutdown()  # waitress's worker threads (TcpWSGIServer.close leaves them running)
-    threading.Thread(target=local.thread.join, daemon=True).start()
     local.bot.app.listener_runner.listener_executor.shutdown(wait=True)
     local.emulator.stop()
     getattr(local.desk.store, "close_all", local.desk.store.close)()
@@ -157,6 +176,8 @@ def fired(crisis: Crisis, since: int, kind: str) -> list:
     if kind == "lost":
         crisis.emu.wait_for(lambda: [c for c in crisis.emu.calls[since:] if c.response.get("lost_response")])
         return [c for c in crisis.emu.calls[since:] if c.response.get("lost_response")]
+    if kind in MALFORMED:
+        return [c for c in crisis.emu.calls[since:] if c.response.get("malformed") == KINDS[kind]["error"]]
     if kind in ("slow", "timeout"):
         crisis.emu.wait_for(lambda: [c for c in crisis.emu.calls[since:] if c.response.get("error") == "timeout"])
     error = KINDS[kind]["error"]
@@ -404,8 +425,10 @@ def test_declare_survives_a_failure(tmp_path: Path, clean: dict[str, Any], case:
             for step in steps:
                 assert wording[step.split(":")[0]] in answer, (step, answer)
             assert "Traceback" not in answer
-        else:  # the failed call was one the flow can do without (the declarer's language)
-            assert failed[0].method == "users.info", failed[0].method
+        else:  # the failed call was one the flow can do without (the declarer's language), or needs nothing from
+            assert failed[0].method == "users.info" or (kind == "missing" and failed[0].method in NOTHING_NEEDED), (
+                failed[0].method
+            )
             assert answer.startswith(f"✅ {incident.code} declared"), answer
 
         told = len(crisis.emu.ephemerals(ID["bram"]))
@@ -521,8 +544,13 @@ def test_resolve_survives_a_failure(tmp_path: Path, clean: dict[str, Any], case:
         assert incident.status == "resolved" and len(crisis.events(incident, "resolved")) == 1
         assert crisis.emu.open_view(ID["anna"]) is None  # the form closed: the resolve itself went through
         refused = crisis.events(incident, "closing_failed")
-        if kind in RETRIED or failed[0].method == "users.info":
-            # retried; or only a display name for the report was missing (the report shows the user id)
+        if (
+            kind in RETRIED
+            or failed[0].method == "users.info"
+            or (kind == "missing" and failed[0].method in NOTHING_NEEDED)
+        ):
+            # retried; or only a display name for the report was missing (the report shows the user id); or the
+            # answer lacked only what the bot does not read
             assert refused == [] and notices(crisis, "anna", seen) == []
             assert_same(snapshot(crisis), clean["resolve"])
             return

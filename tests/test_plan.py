@@ -22,12 +22,12 @@ HEADINGS = {
         "Prevention and monitoring",
         "Detection and escalation levels",
         "Response rules",
-        "Message drafts per scenario and channel",
         "Roles and responsibilities",
         "First actions",
         "GDPR notification for data breaches",
         "Post-crisis evaluation",
         "Training and drills",
+        "Documentation",
     ],
     "nl": [
         "Doel",
@@ -35,13 +35,18 @@ HEADINGS = {
         "Preventie en monitoring",
         "Signalering en escalatieniveaus",
         "Richtlijnen voor reacties",
-        "Conceptberichten per scenario en kanaal",
         "Rollen en verantwoordelijkheden",
         "Eerste acties",
         "AVG-melding bij een datalek",
         "Evaluatie na de crisis",
         "Training en oefeningen",
+        "Documentatie",
     ],
+}
+# The full draft texts are an appendix after the numbered sections, so the plan reads as a plan.
+APPENDIX = {
+    "en": "Appendix: message drafts per scenario and channel",
+    "nl": "Bijlage: conceptberichten per scenario en kanaal",
 }
 PLACEHOLDERS = {
     "en": {"next_update": "[time]", "update": "[what we know now]"},
@@ -100,17 +105,18 @@ def template_copy(settings: Settings, tmp_path: Path) -> Path:
 
 
 def section(text: str, title: str) -> str:
-    """The body of the `## n. title` section, up to the next section."""
-    start = text.index(f". {title}\n")
+    """The body of the `## n. title` section (or of the appendix), up to the next section."""
+    start = text.index(f"{title}\n")
     end = text.find("\n## ", start)
     return text[start:] if end == -1 else text[start:end]
 
 
 @pytest.mark.parametrize("language", ["en", "nl"])
-def test_plan_has_all_eleven_sections_in_order(settings, playbooks, messages, language):
+def test_plan_has_all_eleven_sections_in_order_then_the_drafts_appendix(settings, playbooks, messages, language):
     text = plan(settings, playbooks, messages, language)
     positions = [text.index(f"## {number}. {title}\n") for number, title in enumerate(HEADINGS[language], 1)]
     assert positions == sorted(positions)
+    assert text.index(f"## {APPENDIX[language]}\n") > positions[-1]
     assert text.startswith("# ") and "Acme Logistics" in text.splitlines()[0]
     assert "`crisisbot plan`" in text
 
@@ -139,21 +145,21 @@ def test_data_breach_x_draft_is_the_rendered_template_with_the_company_hashtag(s
         **PLACEHOLDERS[language],
     )
     expected = messages.draft(language, "data-breach", "first_response", "x", values)
-    drafts = section(plan(settings, playbooks, messages, language), HEADINGS[language][5])
+    drafts = section(plan(settings, playbooks, messages, language), APPENDIX[language])
     assert f"```text\n{expected}\n```" in drafts
     assert "#AcmeUpdate" in expected and PLACEHOLDERS[language]["next_update"] in expected
     assert " 280 " in drafts.split(expected)[1].split("####")[0]  # its length is shown against X's limit
 
 
 def test_status_update_shows_where_the_team_fills_in(settings, playbooks, messages):
-    drafts = section(plan(settings, playbooks, messages, "nl"), HEADINGS["nl"][5])
+    drafts = section(plan(settings, playbooks, messages, "nl"), APPENDIX["nl"])
     assert "[wat we nu weten]" in drafts
     assert "[what we know now]" not in drafts
 
 
 def test_gdpr_section_names_the_deadline_and_the_dutch_authority(settings, playbooks, messages):
-    english = section(plan(settings, playbooks, messages, "en"), HEADINGS["en"][8])
-    dutch = section(plan(settings, playbooks, messages, "nl"), HEADINGS["nl"][8])
+    english = section(plan(settings, playbooks, messages, "en"), HEADINGS["en"][7])
+    dutch = section(plan(settings, playbooks, messages, "nl"), HEADINGS["nl"][7])
     assert "72 hours" in english
     assert "72 uur" in dutch and "Autoriteit Persoonsgegevens" in dutch
 
@@ -162,13 +168,13 @@ def test_gdpr_section_is_left_out_without_an_authority_deadline(settings, playbo
     no_breach = {key: book for key, book in playbooks.items() if not book.deadlines.authority_notification_hours}
     text = plan(settings, no_breach, messages, "en")
     assert "GDPR" not in text
-    assert "## 9. Post-crisis evaluation\n" in text and "## 10. Training and drills\n" in text
+    assert "## 8. Post-crisis evaluation\n" in text and "## 9. Training and drills\n" in text
 
 
 def test_owners_and_backups_are_shown_by_name(settings, playbooks, messages):
     owners = {"crisis_lead": ["U1", "U2", "U3"], "legal": ["U4"]}
     text = plan(settings, playbooks, messages, "en", role_owners=owners, user_names={"U1": "Anna", "U2": "Bram"})
-    roles = section(text, HEADINGS["en"][6])
+    roles = section(text, HEADINGS["en"][5])
     assert "**Owner:** Anna" in roles and "**Backups:** Bram, U3" in roles
     assert "**Owner:** U4" in roles
     assert "not assigned — `/crisis roles set spokesperson @person`" in roles
@@ -177,7 +183,7 @@ def test_owners_and_backups_are_shown_by_name(settings, playbooks, messages):
 
 @pytest.mark.parametrize(("language", "hint"), [("en", "not assigned"), ("nl", "niet toegewezen")])
 def test_unassigned_roles_say_how_to_assign_them(settings, playbooks, messages, language, hint):
-    roles = section(plan(settings, playbooks, messages, language), HEADINGS[language][6])
+    roles = section(plan(settings, playbooks, messages, language), HEADINGS[language][5])
     for role in ("crisis_lead", "social_media_manager", "legal", "communications", "tech_lead", "spokesperson"):
         assert f"{hint} — `/crisis roles set {role} @" in roles
 
@@ -185,14 +191,14 @@ def test_unassigned_roles_say_how_to_assign_them(settings, playbooks, messages, 
 def test_only_the_companys_channels_appear(settings, playbooks, messages):
     only_x = settings.model_copy(update={"company": settings.company.model_copy(update={"channels": ["x"]})})
     text = plan(only_x, playbooks, messages, "en")
-    drafts = section(text, HEADINGS["en"][5])
+    drafts = section(text, APPENDIX["en"])
     assert "#### First response — X\n" in drafts
     assert "— LinkedIn" not in drafts and "— Facebook" not in drafts
     assert "LinkedIn" not in text and "Facebook" not in text
 
 
 def test_first_hour_starts_with_pausing_scheduled_posts(settings, playbooks, messages):
-    actions = section(plan(settings, playbooks, messages, "en"), HEADINGS["en"][7])
+    actions = section(plan(settings, playbooks, messages, "en"), HEADINGS["en"][6])
     steps = [line for line in actions.splitlines() if "- [ ]" in line]
     assert steps[0].startswith("- [ ] Pause all scheduled posts")
     assert sum("Pause all scheduled posts" in step for step in steps) == 1  # shared steps are merged

@@ -370,7 +370,7 @@ def test_dutch_report_speaks_dutch_with_dutch_numbers(desk: Desk) -> None:
     assert "Datalek" in text and "## Kerncijfers" in text
     assert "| Ontdekking → eerste publieke reactie | 25,0 min | 60 minuten | ✅ |" in text
     assert "| Crisismanager | Anna de Vries | bij de melding | 3,0 min | 15 minuten | ✅ |" in text
-    assert "| Juridisch | 1 | 18,0 min | 18,0 min |" in text
+    assert "| Juridisch adviseur | 1 | 18,0 min | 18,0 min |" in text
     assert "Geplaatst op X" in text and "14 mrt 2026" in text
     assert "Evaluation" not in text and "Key metrics" not in text
 

@@ -370,6 +370,7 @@ ALLOWED = {  # data-breach, level 2 (playbooks/data-breach.yaml and the core's f
     "mark_posted": {"social_media_manager", "crisis_lead"},
     "escalate": {"crisis_lead", "spokesperson"},
     "resolve": {"crisis_lead"},
+    "gdpr_notified": {"legal", "crisis_lead"},  # stops the 72-hour clock: playbook `gdpr_notified_by`
 }
 REFUSAL = {
     "approve": "You may not approve drafts",
@@ -378,6 +379,7 @@ REFUSAL = {
     "mark_posted": "You may not mark a reply as posted",
     "escalate": "You may not change the level",
     "resolve": "You may not resolve this incident",
+    "gdpr_notified": "You may not stop the 72-hour GDPR clock",
 }
 
 
@@ -396,7 +398,7 @@ def act(crisis: Crisis, incident: Incident, who: str, action: str) -> None:
             }[action],
         )
     else:
-        crisis.cmd(who, action, channel_id=incident.channel_id)
+        crisis.cmd(who, action.replace("_", " "), channel_id=incident.channel_id)
 
 
 def went_through(crisis: Crisis, incident: Incident, who: str, action: str) -> None:
@@ -417,6 +419,9 @@ def went_through(crisis: Crisis, incident: Incident, who: str, action: str) -> N
     elif action == "resolve":
         submit(crisis, who, {"summary": "Closed"})
         assert crisis.store.incident(incident.id).status == "resolved"
+    elif action == "gdpr_notified":
+        assert [e.actor for e in crisis.events(incident, "gdpr_notified")] == [ID[who]]
+        assert not [t for t in crisis.store.pending_timers(incident.id) if t.kind == "gdpr"]
 
 
 @pytest.mark.parametrize("action", list(ALLOWED))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from zoneinfo import ZoneInfo
 
 from conftest import ID, Crisis
 from slack_sdk import WebClient
@@ -89,7 +90,7 @@ def test_channel_name_clash_gets_a_suffix(staffed: Crisis) -> None:
 def test_channel_names_are_valid_for_slack(staffed: Crisis) -> None:
     incident = staffed.declare()
     for attempt in range(0, 30):
-        name = channel_name(incident.model_copy(update={"scenario": "x" * 100}), attempt)
+        name = channel_name(incident.model_copy(update={"scenario": "x" * 100}), ZoneInfo("Europe/Amsterdam"), attempt)
         assert re.fullmatch(r"[a-z0-9_-]{1,80}", name)
 
 

@@ -186,7 +186,7 @@ def test_dutch_workspace_home_speaks_dutch(tmp_path) -> None:
         view = _open(crisis, "chen")
         text = _text(view)
         assert "Jouw actieve incidenten (1)" in text and "Datalek · niveau 2" in text
-        assert "Juridisch: ⏳ nog niet bevestigd" in text and "nog 60 minuten" in text
+        assert "Juridisch adviseur: ⏳ nog niet bevestigd" in text and "nog 60 minuten" in text
         assert {label for _, _, label in _buttons(view, "draft_approve")} == {"Goedkeuren"}
         assert [label for _, _, label in _buttons(view, "acknowledge")] == ["Bevestigen"]
         assert "Wacht op jouw goedkeuring (3)" in text and "Nog geen opgeloste incidenten." in text

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from conftest import ID, Crisis
 
+from bot.models import Incident, OutboxMessage
 from bot.scheduler import AlreadyRunning, TimerRunner
 
 
@@ -168,15 +169,21 @@ def test_clock_jump_fires_every_due_timer_once(staffed: Crisis) -> None:
     assert late  # reminders that fire long after their time say so
 
 
-def test_delivery_failure_is_retried_then_reported_in_the_channel(staffed: Crisis) -> None:
+def refused_reminder(staffed: Crisis, times: int) -> tuple[Incident, OutboxMessage]:
+    """A declare whose 30-minutes-left reminder Slack refuses `times` times in a row; after the first refusal."""
     incident = staffed.declare()
     for name in ("anna", "chen", "dewi", "eli"):  # no acknowledge reminders: only the countdown one
         staffed.click(name, "acknowledge", channel_id=staffed.emu.dm_channel_of(ID[name]))
-    staffed.emu.fail("chat.postMessage", error="is_archived", times=6)
+    staffed.emu.fail("chat.postMessage", error="is_archived", times=times)
     staffed.clock.advance(minutes=31)
     staffed.local.tick()
-    reminder = next(m for m in staffed.store.outbox(incident.id) if m.kind == "first_response_reminder")
-    assert reminder.sent_at is None and reminder.attempts == 1
+    [reminder] = [m for m in staffed.store.outbox(incident.id) if m.kind == "first_response_reminder"]
+    assert reminder.sent_at is None and reminder.failed_at is None and reminder.attempts == 1  # waiting for a retry
+    return incident, reminder
+
+
+def test_delivery_failure_is_retried_then_reported_in_the_channel(staffed: Crisis) -> None:
+    incident, reminder = refused_reminder(staffed, times=6)
     for attempt in range(5):  # the backoff doubles from 20 s; stay before the next reminder (15 min left)
         staffed.clock.advance(seconds=20 * 2**attempt + 1)
         staffed.local.tick()
@@ -185,6 +192,31 @@ def test_delivery_failure_is_retried_then_reported_in_the_channel(staffed: Crisi
     assert any(
         "could not post a first-response reminder after several tries" in t for t in channel_texts(staffed, incident)
     )
+
+
+def test_undelivered_messages_are_dropped_at_resolve_not_sent_after_the_closing_message(staffed: Crisis) -> None:
+    """A reminder Slack could not take during a hiccup is moot once the incident is resolved: the resolve drops it
+    (in its own transaction, on the timeline), and no retry posts it after the closing message."""
+    incident, reminder = refused_reminder(staffed, times=1)
+    staffed.cmd("anna", "resolve", channel_id=incident.channel_id)
+    staffed.submit("anna", {k: {"value": {"type": "plain_text_input", "value": v}} for k, v in RESOLUTION.items()})
+    closing = [t for t in channel_texts(staffed, incident) if t.startswith("✅ CR-2026-001 resolved")]
+    assert len(closing) == 1
+    for _ in range(6):  # every retry the backoff would have made, and more
+        staffed.clock.advance(minutes=10)
+        staffed.local.tick()
+    texts = channel_texts(staffed, incident)
+    assert not any(t.startswith("⏰") for t in texts), texts
+    assert not any("could not deliver" in t for t in texts)  # dropped on purpose: not a failure to report
+    [dropped] = staffed.events(incident, "outbox_dropped")
+    assert dropped.data == {"kinds": ["first_response_reminder"]} and dropped.actor == "bot"
+    [row] = [m for m in staffed.store.outbox(incident.id) if m.id == reminder.id]
+    assert row.sent_at is None and row.failed_at is not None
+    [report] = [f["content"] for f in staffed.emu.files if f["name"] == f"report-{incident.code}.md"]
+    assert "Not sent, as the incident was resolved first: 1 queued Slack message(s)" in report.decode()
+
+
+RESOLUTION = {"summary": "Portal closed", "impact": "1,200 customers", "lessons": "Pre-approve a statement"}
 
 
 def test_transient_delivery_failure_is_retried_until_slack_accepts(staffed: Crisis) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from bot.clock import parse_iso
 from bot.errors import UsageError
 from bot.incidents.desk import Desk
+from bot.incidents.roles import require_role
 from bot.models import ChecklistMark, Incident
 
 CHECKLIST_ITEM = "notify_authority"
@@ -42,6 +43,12 @@ class Answer:
 
     notified: bool
     at: datetime | None = None
+
+
+def check_may_stop_clock(desk: Desk, incident: Incident, user: str) -> None:
+    """Recording the authority as notified stops the 72-hour clock, a legal statement: legal and the crisis lead
+    (or the playbook's `gdpr_notified_by`), however it is recorded — the command, the checklist item, the resolve."""
+    require_role(desk, incident, user, desk.playbook(incident.scenario).gdpr_notified_by, "gdpr_notified")
 
 
 def duty(desk: Desk, incident: Incident) -> Duty | None:
@@ -78,6 +85,7 @@ def record_at_resolve(desk: Desk, incident: Incident, user: str, answer: Answer 
         raise UsageError("gdpr_duty.when_needed")
     if answer.at > now + FUTURE_SLACK:
         raise UsageError("gdpr_duty.when_future")
+    check_may_stop_clock(desk, incident, user)  # a playbook may let more roles resolve than stop the clock
     desk.store.add_event(incident.id, now, user, "gdpr_notified", notified_at=answer.at.isoformat(), via="resolve")
     if CHECKLIST_ITEM in {i.id for i in desk.playbook(incident.scenario).checklist.all_items()}:
         desk.store.mark_checklist(

@@ -86,13 +86,21 @@ def resolve(
             raise AlreadyDone("error.already_resolved", code=incident.code, user=resolved[0].actor if resolved else "")
         check_may_resolve(desk, incident, user)
         now = desk.now()
+        # The form's answer first: a closing draft may say the authority was notified only once that is recorded.
+        duty_open = gdpr.record_at_resolve(desk, incident, user, authority, now)
         drafts = render_drafts(desk, incident, book.drafts.resolve, actor=user, summary=summary)
         incident = desk.store.update_incident(incident.id, status="resolved", resolved_at=now)
         desk.store.add_event(
             incident.id, now, user, "resolved", summary=summary, impact=impact.strip(), lessons=lessons.strip()
         )
-        duty_open = gdpr.record_at_resolve(desk, incident, user, authority, now)
         desk.store.cancel_timers(incident.id, now, kinds=timers.ENDED_BY_RESOLVE if duty_open else None)
+        # What Slack could not take before the resolve (reminders, pages, redraws) is moot now and must not land
+        # after the closing message; queued announcements stay (they go out before the "resolved" one), and so do
+        # GDPR reminders while that duty outlives the resolve.
+        keep = ("announce", "gdpr_reminder") if duty_open else ("announce",)
+        dropped = desk.store.drop_pending_outbox(incident.id, now, keep=keep)
+        if dropped:
+            desk.store.add_event(incident.id, now, "bot", "outbox_dropped", kinds=dropped)
         announce(desk, incident, "resolved")
     desk.timers_changed()
     return Resolved(incident, drafts)

@@ -46,6 +46,31 @@ def roles_of(desk: Desk, incident: Incident, user: str) -> set[str]:
     return held
 
 
+def roles_in(
+    desk: Desk, incident: Incident, user: str, owners: dict[str, list[str]], acks: dict[str, Ack] | None = None
+) -> list[str]:
+    """The roles `user` has in the incident: owner or backup of one its level pulls in, or the one who acknowledged.
+
+    (A scenario disabled since the declare has no playbook: then only the acknowledgements tell.)
+    """
+    acks = desk.store.acks(incident.id) if acks is None else acks
+    book = desk.playbooks.get(incident.scenario)
+    level_roles = book.level(incident.level).roles if book else []
+    roles = [r for r in level_roles if user in owners.get(r, [])]
+    return roles + [r for r, ack in acks.items() if ack.user == user and r not in roles]
+
+
+def takes_part(desk: Desk, incident: Incident, user: str, owners: dict[str, list[str]] | None = None) -> bool:
+    """Whether `user` declared the incident or has a role in it: the people its channel is for."""
+    owners = desk.store.role_owners() if owners is None else owners
+    return incident.declared_by == user or bool(roles_in(desk, incident, user, owners))
+
+
+def may_see(desk: Desk, incident: Incident, user: str, owners: dict[str, list[str]] | None = None) -> bool:
+    """A private incident is shown only to the people it is for; a public one to anyone."""
+    return not incident.private or takes_part(desk, incident, user, owners)
+
+
 def require_role(desk: Desk, incident: Incident, user: str, allowed: list[str], action: str) -> set[str]:
     """The allowed roles `user` holds; refuse (and record the refusal) when there are none."""
     held = roles_of(desk, incident, user) & set(allowed)
@@ -80,14 +105,43 @@ def acknowledge(desk: Desk, incident: Incident, role: str, user: str) -> Ack:
     return ack
 
 
-def set_role_owners(desk: Desk, actor: str, role: str, users: list[str]) -> list[str]:
-    """Make users[0] the owner of `role` and the rest its backups (ordered, no repeats)."""
-    role = check_role(role)
-    users = list(dict.fromkeys(users))
-    if not users:
-        raise UsageError("error.roles_set_usage")
+@dataclass(frozen=True)
+class Person:
+    """What the chat platform says about an account, looked up by the adapter before a verb that needs it."""
+
+    id: str
+    known: bool = True  # False: the platform has no such account
+    deactivated: bool = False
+    bot: bool = False
+    workspace_admin: bool = False  # an admin or owner of the whole workspace
+
+
+def may_change_role_owners(desk: Desk, actor: Person) -> bool:
+    """The crisis lead (owner or backup), a workspace admin or owner, anyone under `admins:` in the config; anyone
+    at all while nobody is crisis lead (setting up)."""
     leads = desk.store.role_owners().get("crisis_lead", [])
-    if leads and actor not in leads:
-        raise NotAuthorized("error.roles_set_not_lead")
-    desk.store.set_role_owners(role, users)
-    return users
+    return not leads or actor.id in leads or actor.workspace_admin or actor.id in desk.settings.admins
+
+
+def _check_can_hold_a_role(person: Person) -> None:
+    if not person.known:
+        raise UsageError("error.roles_set_unknown_person", person=person.id)
+    if person.deactivated:
+        raise UsageError("error.roles_set_deactivated", person=person.id)
+    if person.bot:
+        raise UsageError("error.roles_set_bot", person=person.id)
+
+
+def set_role_owners(desk: Desk, actor: Person, role: str, people: list[Person]) -> list[str]:
+    """Make people[0] the owner of `role` and the rest its backups (ordered, no repeats)."""
+    role = check_role(role)
+    people = list({p.id: p for p in people}.values())
+    if not people:
+        raise UsageError("error.roles_set_usage")
+    for person in people:  # one who cannot take a role refuses the whole change: nothing half-set
+        _check_can_hold_a_role(person)
+    with desk.deciding():  # decided on the owners as they are now, not as they were before the look-ups
+        if not may_change_role_owners(desk, actor):
+            raise NotAuthorized("error.roles_set_not_lead")
+        desk.store.set_role_owners(role, [p.id for p in people])
+    return [p.id for p in people]

@@ -7,12 +7,13 @@ import re
 import time
 from typing import Any
 
-from bot.sandbox.api_base import ApiError, arg, method, page, str_list, truthy
+from bot.sandbox.api_base import ApiError, arg, int_arg, method, page, str_list, truthy
 from bot.sandbox.model import BOT_ID, BOT_NAME, BOT_USER_ID, PERMALINK_BASE, TEAM_NAME, Channel
 from bot.sandbox.workspace import Workspace
 
 _NAME_RE = re.compile(r"^[a-z0-9_-]+$")
 MAX_TOPIC = 250
+MAX_LIST = 1000  # conversations.list: `limit` "must be an integer under 1000"
 
 
 @method("auth.test")
@@ -77,28 +78,59 @@ def conversations_set_purpose(ws: Workspace, args: dict[str, Any]) -> dict[str, 
         return _set_text(ws, args, "purpose", "purpose_set")
 
 
+MAX_INVITES = 1000
+# Slack's docs say inviting a deactivated ("removed") account fails on its own without failing the others, but name
+# no error code for it; `cant_invite` ("User cannot be invited to this channel") is the documented one that fits.
+DEACTIVATED = "cant_invite"
+
+
+def _invite_problem(ws: Workspace, channel: Channel, user_id: str) -> str | None:
+    """Why `user_id` cannot be added to `channel`, as Slack names it; None when they can."""
+    if user_id == BOT_USER_ID:
+        return "cant_invite_self"
+    user = ws.users.get(user_id)
+    if user is None:
+        return "user_not_found"
+    if user.deleted:
+        return DEACTIVATED
+    if user_id in channel.members:
+        return "already_in_channel"
+    return None
+
+
 @method("conversations.invite")
 def conversations_invite(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
-    """Add users to a channel; only fails with already_in_channel when nobody new was added."""
+    """Add people to a channel, partial failures as Slack documents them.
+
+    Without `force`, one person who cannot be added fails the whole call and nobody is added: an unknown id, and
+    also `already_in_channel` when the list mixes members and non-members. Only a deactivated account fails on its
+    own ("silently"): the others are added and the answer is still that error. With `force=true` everyone who can
+    be added is, and the answer names each one who could not in `errors` (`{"user", "ok": false, "error"}`).
+    """
     with ws.lock:
         channel = ws.visible_channel(args.get("channel"))
         if channel.is_im:
             raise ApiError("method_not_supported_for_channel_type")
         if BOT_USER_ID not in channel.members:
             raise ApiError("not_in_channel")
-        users = str_list(args.get("users"))
+        users = list(dict.fromkeys(str_list(args.get("users"))))
         if not users:
             raise ApiError("no_user")
-        for user_id in users:
-            if user_id == BOT_USER_ID:
-                raise ApiError("cant_invite_self")
-            if user_id not in ws.users:
-                raise ApiError("user_not_found")
-        new = [u for u in dict.fromkeys(users) if u not in channel.members]
-        if not new:
-            raise ApiError("already_in_channel")
-        channel.members.extend(new)
-        ws.emit("invited", channel, user=BOT_USER_ID, data={"users": new})
+        if len(users) > MAX_INVITES:
+            raise ApiError("too_many_users")
+        problems = {u: _invite_problem(ws, channel, u) for u in users}
+        failed = {u: error for u, error in problems.items() if error}
+        force = truthy(args.get("force"))
+        blocking = [error for error in failed.values() if error != DEACTIVATED]
+        if blocking and not force:
+            raise ApiError(blocking[0])
+        new = [u for u in users if not problems[u]]
+        if new:
+            channel.members.extend(new)
+            ws.emit("invited", channel, user=BOT_USER_ID, data={"users": new})
+        if failed:
+            extra = {"errors": [{"user": u, "ok": False, "error": e} for u, e in failed.items()]} if force else {}
+            raise ApiError(next(iter(failed.values())), **extra)
         return {"channel": channel.to_api(ws.team_id)}
 
 
@@ -138,6 +170,8 @@ def conversations_members(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]
 def conversations_list(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     """List channels the bot can see, filtered by `types`."""
     types = set(str_list(args.get("types")) or ["public_channel"])
+    if int_arg(args, "limit", 100) >= MAX_LIST:  # "an integer under 1000"
+        raise ApiError("invalid_limit")
     with ws.lock:
         found = []
         for channel in ws.channels.values():

@@ -106,11 +106,19 @@ class SlackEmulator(EventActions):
         locale: str = "en-US",
         tz: str = "Europe/Amsterdam",
         is_bot: bool = False,
+        *,
+        is_admin: bool = False,
+        is_owner: bool = False,
     ) -> dict[str, Any]:
         """Add a workspace member (also a member of #general); returns the users.info shape."""
-        user = User(user_id, name, real_name or name.title(), locale, tz, is_bot)
+        user = User(user_id, name, real_name or name.title(), locale, tz, is_bot, is_admin=is_admin, is_owner=is_owner)
         self.ws.add_user(user)
         return user.to_api(self.team_id)
+
+    def deactivate_user(self, user_id: str) -> None:
+        """An admin deactivates the account: Slack keeps answering users.info for it, with `deleted: true`."""
+        with self.ws.lock:
+            self.ws.users[user_id].deleted = True
 
     @property
     def users(self) -> list[dict[str, Any]]:
@@ -139,7 +147,10 @@ class SlackEmulator(EventActions):
         hang `hang_seconds` then 500; anything else → HTTP 200 {"ok": false, "error": error}.
         Failed calls change no state, except "lost_response": the call is done, then its answer is held
         `hang_seconds` (past the client's timeout), as when Slack did the work but the answer never arrived;
-        the call log marks it with `lost_response`.
+        the call log marks it with `lost_response`. Malformed answers, also after the call is done (the call log
+        marks them with `malformed`): "truncated_json" (a complete HTTP answer whose JSON stops halfway),
+        "cut_connection" (half the promised body, then the connection drops) and "missing_field" (`{"ok": true}`
+        without the fields an ok answer carries, such as `channel` or `ts`).
         """
         self._api.add_fault(Fault(method, error, times, after, retry_after, hang_seconds))
 

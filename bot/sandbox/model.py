@@ -40,6 +40,9 @@ class User:
     tz: str = "Europe/Amsterdam"
     is_bot: bool = False
     bot_id: str | None = None
+    deleted: bool = False  # a deactivated account: users.info still answers it, with `deleted: true`
+    is_admin: bool = False  # a workspace admin (an owner is an admin too, as in Slack)
+    is_owner: bool = False
 
     def to_api(self, team_id: str, *, include_locale: bool = True) -> dict[str, Any]:
         """Return the user object as users.info / users.list answer it."""
@@ -48,7 +51,7 @@ class User:
             "id": self.id,
             "team_id": team_id,
             "name": self.name,
-            "deleted": False,
+            "deleted": self.deleted,
             "real_name": self.real_name,
             "tz": self.tz,
             "tz_label": label,
@@ -60,8 +63,8 @@ class User:
                 "display_name_normalized": self.name,
                 "team": team_id,
             },
-            "is_admin": False,
-            "is_owner": False,
+            "is_admin": self.is_admin or self.is_owner,
+            "is_owner": self.is_owner,
             "is_bot": self.is_bot,
             "is_app_user": False,
             "updated": 1700000000,

@@ -93,6 +93,8 @@ class ServeProcess:
 
     log_path: default next to the database, named after the port; appended to.
     command: what runs `crisisbot` (default `python -m bot.cli` with this Python); `serve …` is added.
+    clock_skew: seconds the bot's wall clock runs ahead of this machine's, i.e. of the emulator's (Slack's);
+    negative for behind (runs bot/sandbox/skewed.py in place of `command`).
     """
 
     def __init__(
@@ -104,7 +106,10 @@ class ServeProcess:
         clock_speed: float | None = None,
         crash_at: str | None = None,
         command: Sequence[str] = MODULE,
+        clock_skew: float | None = None,
     ) -> None:
+        if clock_skew:
+            command = (sys.executable, "-m", "bot.sandbox.skewed", f"{clock_skew:g}")
         self.port = free_port()
         self.log_path = log_path or db_path.with_suffix(f".{self.port}.log")
         self._log: IO[bytes] = self.log_path.open("ab")
@@ -188,12 +193,13 @@ def serve_against(
     crash_at: str | None = None,
     timeout: float = 20.0,
     exit_ok: bool = False,
+    clock_skew: float | None = None,
 ) -> ServeProcess:
     """Start `crisisbot serve` with `emulator` as its Slack, point the emulator at it, wait until it is healthy.
 
     The log goes next to the database; see ServeProcess and ServeProcess.wait_healthy for the rest.
     """
-    bot = ServeProcess(emulator.api_url, db_path, clock_speed=clock_speed, crash_at=crash_at)
+    bot = ServeProcess(emulator.api_url, db_path, clock_speed=clock_speed, crash_at=crash_at, clock_skew=clock_skew)
     emulator.bot_url = bot.url
     bot.wait_healthy(timeout, exit_ok=exit_ok)
     return bot

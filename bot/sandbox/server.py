@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import sys
 import threading
 import time
@@ -20,6 +21,9 @@ from bot.sandbox.api_base import METHODS, ApiError
 from bot.sandbox.model import Call, Fault
 from bot.sandbox.responses import deliver_response_url
 from bot.sandbox.workspace import Workspace
+
+# Fault kinds where Slack does the call but its answer cannot be used (see SlackEmulator.fail).
+MALFORMED = ("truncated_json", "cut_connection", "missing_field")
 
 
 class ApiServer:
@@ -106,6 +110,9 @@ class ApiServer:
         if fault is not None and fault.error == "lost_response":
             self._lose_response(req, method, args, token, fault)
             return
+        if fault is not None and fault.error in MALFORMED:
+            self._malformed(req, method, args, token, fault.error)
+            return
         if fault is not None:
             self._fail(req, method, args, fault)
             return
@@ -160,6 +167,26 @@ class ApiServer:
         time.sleep(fault.hang_seconds)
         with contextlib.suppress(OSError):  # the client has long hung up
             _send(req, 200, response)
+
+    def _malformed(self, req: BaseHTTPRequestHandler, method: str, args: dict[str, Any], token: Any, kind: str) -> None:
+        """Do the call, then answer unusably (MALFORMED): Slack did it, but the client cannot read that it did."""
+        response = self._dispatch(method, args, token)
+        self.record(method, args, 200, {**response, "malformed": kind})
+        data = json.dumps(response).encode("utf-8")
+        if kind == "missing_field":
+            _send(req, 200, {"ok": True} if response.get("ok") else response)
+        elif kind == "truncated_json":  # a complete HTTP answer whose JSON stops halfway
+            _write(req, 200, data[: len(data) // 2], "application/json; charset=utf-8", None)
+        else:  # cut_connection: the headers promise the whole body, half arrives, then the connection drops
+            with contextlib.suppress(OSError):
+                req.send_response(200)
+                req.send_header("Content-Type", "application/json; charset=utf-8")
+                req.send_header("Content-Length", str(len(data)))
+                req.end_headers()
+                req.wfile.write(data[: len(data) // 2])
+                req.wfile.flush()
+                req.connection.shutdown(socket.SHUT_RDWR)
+            req.close_connection = True
 
     def _response_url(self, req: BaseHTTPRequestHandler, hook_id: str, body: bytes) -> None:
         payload: Any

@@ -4,10 +4,15 @@ Every listener acknowledges first (Slack gives three seconds) and does the slow 
 Bolt then runs it on its worker threads. A Slack retry or a replayed request is dropped by the
 `once_per_request` middleware; a double click is harmless because every core verb is idempotent and
 decides under the write lock on the state it reads there (Desk.deciding), not on what the button was drawn from.
+The same middleware records what each request asks for until its listener is done, so a process killed after an
+ack finishes the request at its next start (bot/slack/replay.py).
 """
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import json
 import logging
 import re
 import sqlite3
@@ -25,12 +30,12 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot.errors import AlreadyDone, CrisisError, PromiseLapsing, UsageError
+from bot.errors import AlreadyDone, CrisisError, NotAuthorized, PromiseLapsing, UsageError
 from bot.faults import crash_point
 from bot.incidents import checklist, drafts, lifecycle, roles
 from bot.incidents.declare import DeclareRequest
 from bot.incidents.desk import Desk
-from bot.slack import commands, status, subcommands, views
+from bot.slack import commands, replay, status, subcommands, views
 from bot.slack.acking import prompt_ack
 from bot.slack.blocks import plain
 from bot.slack.flows import SlackDesk, why
@@ -44,13 +49,56 @@ LISTENER_THREADS = 32
 ERROR_LIMIT = 150  # a field error shown under a modal input: one short sentence
 
 
-class CrisisWebClient(WebClient):
-    """slack_sdk's client with a crash point after every Web API call Slack answered (restart tests)."""
+class BadAnswer(OSError):
+    """Slack answered, but not usably: the body was cut off or is not JSON, or an `ok` answer lacks a field the
+    bot needs. Slack may have done the call, so it is not retried blindly: like a lost answer (an OSError to every
+    caller) the step is reported as refused, and a re-run reads Slack back before doing it again."""
 
-    def api_call(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        response = super().api_call(*args, **kwargs)
+
+# The fields each method's `ok` answer must carry for the bot (and slack_sdk's upload helper, which reads them
+# with .get() and would fail later with a TypeError): dotted paths.
+NEEDED: dict[str, tuple[str, ...]] = {
+    "auth.test": ("user_id",),
+    "conversations.create": ("channel.id", "channel.name"),
+    "conversations.open": ("channel.id",),
+    "chat.postMessage": ("channel", "ts"),
+    "users.info": ("user",),
+    "files.getUploadURLExternal": ("upload_url", "file_id"),
+    "files.completeUploadExternal": ("files",),
+}
+
+
+class CrisisWebClient(WebClient):
+    """slack_sdk's client with a crash point after every Web API call Slack answered (restart tests), and
+    BadAnswer for an answer the bot cannot use."""
+
+    def api_call(self, api_method: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        try:
+            response = super().api_call(api_method, *args, **kwargs)
+        except (json.JSONDecodeError, UnicodeDecodeError, http.client.HTTPException) as exc:
+            raise BadAnswer(f"{api_method}: unreadable answer ({type(exc).__name__})") from exc
         crash_point("web_api_call")
+        missing = [path for path in NEEDED.get(api_method, ()) if _absent(response.data, path)]
+        if missing:
+            raise BadAnswer(f"{api_method}: answer without {', '.join(missing)}")
         return response
+
+
+class CrisisAck(Ack):
+    """Bolt's ack() with a crash point right after it (restart tests: a kill -9 once Slack has its 200)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> BoltResponse:
+        response = super().__call__(*args, **kwargs)
+        crash_point("acked")
+        return response
+
+
+def _absent(data: Any, path: str) -> bool:
+    for key in path.split("."):
+        if not isinstance(data, dict) or data.get(key) in (None, ""):
+            return True
+        data = data[key]
+    return False
 
 
 def make_client(token: str, api_url: str, timeout: int = 10) -> WebClient:
@@ -90,12 +138,20 @@ def build_app(slack: SlackDesk, *, token: str, signing_secret: str, api_url: str
 
     @app.middleware
     def once_per_request(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
+        """Drop a repeat; record what a new request asks for (the one write before the ack), so that a process
+        killed after acknowledging it finishes it at the next start (bot/slack/replay.py)."""
         key = req.body.get("trigger_id") or req.body.get("event_id")
-        if key and not _claim(desk, str(key)):
+        replayed = req.context.get(replay.REPLAYED)
+        if key and not replayed and not _claim(desk, str(key), replay.recordable(req.body)):
             log.info("dropped a repeated request (Slack retry %s)", req.headers.get("x-slack-retry-num", ["-"])[0])
             return BoltResponse(status=200, body="")
+        if key:
+            req.context[replay.REQUEST_KEY] = str(key)
+        if type(req.context.ack) is Ack:
+            req.context.ack.__class__ = CrisisAck
         return next()
 
+    app.listener_runner.listener_completion_handler = replay.FinishRequest(desk)
     slack.activity.on_failure = lambda exc, kwargs: answer_failure(slack, exc, kwargs)
 
     @app.error
@@ -142,11 +198,11 @@ def answer_failure(slack: SlackDesk, exc: Exception, kwargs: dict[str, Any]) -> 
         log.warning("could not tell the user about the failure: %s", why(error))
 
 
-def _claim(desk: Desk, key: str) -> bool:
+def _claim(desk: Desk, key: str, body: str) -> bool:
     """Claim the request's key; on a full disk let the request through unclaimed, so it is still answered (help
     needs no write; a verb that must save fails at its own write and says so) instead of Slack's dispatch_failed."""
     try:
-        return desk.store.claim_request(key, desk.now())
+        return desk.store.claim_request(key, desk.now(), body)
     except sqlite3.OperationalError as exc:
         if not disk_full(exc):
             raise
@@ -165,6 +221,10 @@ def _register_command(app: App, slack: SlackDesk) -> None:
             subcommands.HANDLERS[cmd.name](run, cmd)
         except CrisisError as exc:
             run.answer(slack.explain(exc, run.say))
+        except (SlackApiError, OSError) as exc:  # e.g. a form whose trigger expired (a request finished at start-up)
+            log.warning("/crisis %s: Slack refused %s", (command.get("text") or "").split(" ")[0], why(exc))
+            with contextlib.suppress(SlackApiError, OSError):  # Slack may refuse this too; the log line stays
+                run.answer(run.say("error.command_failed"))
 
 
 # ---- buttons ---------------------------------------------------------------------------------------
@@ -266,6 +326,8 @@ def _register_actions(app: App, slack: SlackDesk) -> None:
 
     def show_status(client: WebClient, body: dict, user: str, value: str | None) -> None:
         incident = desk.store.incident(_int(value or ""))
+        if not roles.may_see(desk, incident, user):  # a button from someone else's list, or a forged value
+            raise NotAuthorized("error.private_incident")
         _tell(client, body, None, status.status_text(desk, incident, slack.say_to(client, user)))
 
     def survey_open(client: WebClient, body: dict, user: str, value: str | None) -> None:
@@ -409,7 +471,9 @@ def _register_lifecycle(app: App, slack: SlackDesk) -> None:
 
     @app.view("resolve")
     @slack.activity.track
-    def resolve_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+    def resolve_submitted(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: dict[str, Any]
+    ) -> None:
         user = body["user"]["id"]
         values = view.get("state", {}).get("values", {})
         authority, errors = views.parse_authority(values, desk.now(), slack.say_to(client, user))
@@ -418,6 +482,12 @@ def _register_lifecycle(app: App, slack: SlackDesk) -> None:
             return
         try:
             incident = desk.store.incident(_int(views.metadata(view).get("incident")))
+            if context.get(replay.REPLAYED) and not incident.active:
+                # this form resolved it and was acknowledged, then the process died in the closing steps
+                lifecycle.check_may_finish_resolve(desk, incident, user)
+                ack()
+                slack.after_resolve(client, lifecycle.Resolved(incident, []), user)
+                return
             resolved = lifecycle.resolve(
                 desk,
                 incident,

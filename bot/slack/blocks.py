@@ -23,6 +23,7 @@ from bot.incidents.desk import Desk
 from bot.incidents.drafts import networks_for
 from bot.incidents.roles import RoleSeat, seats
 from bot.messages import duration, limit_of, local_time, measured_length, public_time
+from bot.messages import first_response_rule as rule_wording
 from bot.models import Draft, Incident
 from bot.slack.text import Wording, escape_entities, fit, mention, pieces
 
@@ -130,18 +131,25 @@ def countdown_text(desk: Desk, incident: Incident, say: Wording) -> str:
     """First-response state: time left, overdue by how much, or when it was posted."""
     lang, tz = say.language, desk.settings.tz
     due = incident.first_response_due
+    rule = first_response_rule(say, desk.playbook(incident.scenario).deadlines.first_response_minutes)
     if incident.first_response_at is not None:
         took = incident.first_response_at - incident.detected_at
         return say(
             "countdown.posted",
+            rule=rule,
             at=local_time(incident.first_response_at, lang, tz),
             took=duration(took, lang),
             late=incident.first_response_at > due,
         )
     now = desk.now()
     if now > due:
-        return say("countdown.overdue", due=local_time(due, lang, tz), late=duration(now - due, lang))
-    return say("countdown.left", due=local_time(due, lang, tz), left=duration(due - now, lang))
+        return say("countdown.overdue", rule=rule, due=local_time(due, lang, tz), late=duration(now - due, lang))
+    return say("countdown.left", rule=rule, due=local_time(due, lang, tz), left=duration(due - now, lang))
+
+
+def first_response_rule(say: Wording, minutes: int) -> Markup:
+    """The playbook's first-response rule, in the words of the written plan (the same routine)."""
+    return Markup(rule_wording(say.messages, say.language, minutes))
 
 
 def authority_text(desk: Desk, incident: Incident, say: Wording) -> str:
@@ -215,6 +223,11 @@ def draft_blocks(desk: Desk, incident: Incident, draft: Draft, say: Wording) -> 
     else:
         for part in _chunks(draft.text, SECTION_LIMIT):
             blocks.append(SectionBlock(text=PlainTextObject(text=part, emoji=False)))
+    closing = draft.kind == desk.playbook(incident.scenario).drafts.resolve  # approved after the resolve
+    summary = _resolve_summary(desk, incident) if closing and draft.status in ("pending", "rejected") else ""
+    if summary:
+        # The internal summary is not public wording: offered to the editor as a starting point, not pasted in.
+        blocks.append(ContextBlock(elements=[md(say("draft.summary_hint", summary=summary))]))
     blocks.append(ContextBlock(elements=[md(_approval_line(desk, incident, draft, say))]))
     if draft.network == "facebook" and draft.status != "posted":  # the plan: Facebook's statement is pinned
         blocks.append(ContextBlock(elements=[md(say("publish.pin_facebook"))]))
@@ -232,10 +245,14 @@ def draft_blocks(desk: Desk, incident: Incident, draft: Draft, say: Wording) -> 
         ],
         "posted": [],
     }[draft.status]
-    closing = draft.kind == desk.playbook(incident.scenario).drafts.resolve  # approved after the resolve
     if buttons and (incident.active or closing):
         blocks.append(ActionsBlock(block_id=f"draft-{draft.id}", elements=buttons))
     return as_dicts(blocks)
+
+
+def _resolve_summary(desk: Desk, incident: Incident) -> str:
+    resolved = desk.store.events(incident.id, "resolved")
+    return str(resolved[-1].data.get("summary", "")) if resolved else ""  # md() fits it to the limit
 
 
 def _approval_line(desk: Desk, incident: Incident, draft: Draft, say: Wording) -> str:

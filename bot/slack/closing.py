@@ -50,8 +50,8 @@ def report_name(incident: Incident) -> str:
 class Step:
     name: str
     call: Callable[[], str]  # does it; returns the ref to note
-    # a step that is not safe to repeat: (the try's wall-clock time) → its ref in Slack, or None when not there
-    look: Callable[[float], str | None] | None = None
+    # a step that is not safe to repeat: its ref in Slack, or None when not there
+    look: Callable[[], str | None] | None = None
 
 
 @dataclass
@@ -115,7 +115,7 @@ class Closer:
             Step(
                 "closing",
                 lambda: self._closing(incident),
-                look=lambda since: readback.find_messages(client, channel, code, {"closing"}, since).get("closing"),
+                look=lambda: readback.find_messages(client, channel, code, {"closing"}).get("closing"),
             )
         )
         steps.append(Step(PROVISION, lambda: ""))
@@ -123,7 +123,7 @@ class Closer:
             Step(
                 "report",
                 lambda: self._report(incident),
-                look=lambda since: readback.find_file(client, channel, report_name(incident), since),
+                look=lambda: readback.find_file(client, channel, report_name(incident)),
             )
         )
         for person in participants(self.desk, incident, until_resolved=True):
@@ -132,7 +132,7 @@ class Closer:
                 Step(
                     name,
                     lambda person=person: self._survey(incident, person),
-                    look=lambda since, person=person, name=name: readback.find_dm(client, person, code, name, since),
+                    look=lambda person=person, name=name: readback.find_dm(client, person, code, name),
                 )
             )
         return steps

@@ -17,9 +17,9 @@ from bot.incidents.desk import Desk
 from bot.messages import local_time
 from bot.models import Incident, OutboxMessage
 from bot.slack import readback
-from bot.slack.blocks import text_with_buttons
+from bot.slack.blocks import first_response_rule, text_with_buttons
 from bot.slack.flows import SlackDesk
-from bot.slack.provision import channel_url
+from bot.slack.provision import channel_url, invite_people, uninvited_text
 from bot.slack.text import Wording, channel_link, mention
 
 log = logging.getLogger("crisisbot.slack")
@@ -105,8 +105,10 @@ class SlackDeliverer:
 
     def _deadline_missed(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
         roles = message.data.get("roles", ["crisis_lead", "spokesperson"])
+        rule = first_response_rule(say, self.desk.playbook(incident.scenario).deadlines.first_response_minutes)
         text = say(
             "outbox.deadline_missed",
+            rule=rule,
             people=self.mentions(incident, roles, say),
             due=self._time(incident.first_response_due, say),
             late=message.data.get("late_minutes"),
@@ -129,6 +131,7 @@ class SlackDeliverer:
                     user,
                     say(
                         "outbox.deadline_missed_dm",
+                        rule=rule,
                         code=incident.code,
                         title=incident.title,
                         channel=channel_link(incident.channel_id),
@@ -152,8 +155,10 @@ class SlackDeliverer:
         if not backups:
             self._post(incident, say("outbox.ack_no_backups", role=say.role(role)))
             return
-        self.client.conversations_invite(channel=incident.channel_id, users=",".join(backups))
-        for user in backups:
+        # A backup may be in the channel already (they own another role): Slack would then refuse the whole invite.
+        failed = invite_people(self.client, str(incident.channel_id), backups)
+        reachable = [u for u in backups if u not in failed]
+        for user in reachable:
             self._dm(
                 user,
                 say(
@@ -165,10 +170,13 @@ class SlackDeliverer:
                 ),
                 self._ack_button(incident, role, say),
             )
-        self._post(
-            incident,
-            say("outbox.ack_backups", role=say.role(role), users=Markup(", ".join(mention(u) for u in backups))),
-        )
+        if reachable:
+            self._post(
+                incident,
+                say("outbox.ack_backups", role=say.role(role), users=Markup(", ".join(mention(u) for u in reachable))),
+            )
+        if failed:
+            self._post(incident, uninvited_text(failed, {u: [role] for u in failed}, say))
 
     def _ack_page_lead(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
         role = message.data["role"]
@@ -266,17 +274,17 @@ class SlackDeliverer:
                 store.record_delivery(key, row.incident_id, ts, self.desk.now())
                 store.forget_tries(row.incident_id, [key])
 
-        look = lambda since: self._look_up(channel, code, key, since)  # noqa: E731
+        look = lambda: self._look_up(channel, code, key)  # noqa: E731
         readback.once(store, row.incident_id, key, post, record=record, now=self.desk.now(), look=look)
 
-    def _look_up(self, channel: str, code: str, step: str, since: float) -> str | None:
+    def _look_up(self, channel: str, code: str, step: str) -> str | None:
         """The ts of this step's message if a run that died had Slack post it; raises when Slack cannot say."""
         if USER_ID.fullmatch(channel):
-            ref = readback.find_dm(self.client, channel, code, step, since)
+            ref = readback.find_dm(self.client, channel, code, step)
             return ref.split(":", 1)[1] if ref else None
         if not CONVERSATION_ID.fullmatch(channel):  # given by name (the announcements channel): history needs the id
             channel = readback.channel_id(self.client, channel) or ""
-        return readback.find_messages(self.client, channel, code, {step}, since).get(step) if channel else None
+        return readback.find_messages(self.client, channel, code, {step}).get(step) if channel else None
 
     def _time(self, when: datetime, say: Wording) -> str:
         return local_time(when, say.language, self.desk.settings.tz)

@@ -14,17 +14,25 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ButtonElement, PlainTextObject
 
-from bot.errors import ConfigError, CrisisError, NotAuthorized, SchemaError
+from bot.errors import ConfigError, CrisisError, NotAuthorized, SchemaError, SlackLookupFailed
 from bot.ids import LANGUAGES, NETWORKS, ROLES
 from bot.incidents.declare import DeclareRequest, declare
 from bot.incidents.desk import Desk
 from bot.incidents.drafts import DraftOutcome
 from bot.incidents.escalate import escalate
 from bot.incidents.lifecycle import Resolved
+from bot.incidents.roles import Person
 from bot.messages import duration
 from bot.models import Draft, Incident
 from bot.slack.activity import Activity
-from bot.slack.blocks import MESSAGE_LIMIT, draft_blocks, header_blocks, role_dm_blocks, text_with_buttons
+from bot.slack.blocks import (
+    MESSAGE_LIMIT,
+    draft_blocks,
+    first_response_rule,
+    header_blocks,
+    role_dm_blocks,
+    text_with_buttons,
+)
 from bot.slack.closing import Closed, Closer, outcome
 from bot.slack.provision import Provisioner, channel_url
 from bot.slack.text import Wording, channel_link, escape_entities, fit, mention
@@ -90,6 +98,38 @@ class SlackDesk:
             names[user] = profile.get("real_name") or profile.get("name") or user
         return names
 
+    def people(self, client: WebClient, users: list[str]) -> dict[str, Person]:
+        """What Slack says about each account (users.info), for a verb that must know who it is dealing with.
+
+        An account Slack does not know is an answer; Slack not answering raises, for the person asking to retry.
+        """
+        found: dict[str, Person] = {}
+        for user in dict.fromkeys(users):
+            person = self.person(client, user)
+            if person is None:
+                raise SlackLookupFailed("error.roles_set_check_failed", person=user)
+            found[user] = person
+        return found
+
+    def person(self, client: WebClient, user: str) -> Person | None:
+        """What Slack says about one account; None when Slack did not answer (logged)."""
+        try:
+            info = client.users_info(user=user)["user"]
+        except SlackApiError as exc:
+            if exc.response.get("error") in ("user_not_found", "user_not_visible"):
+                return Person(user, known=False)
+            log.warning("users.info %s: %s", user, why(exc))
+            return None
+        except (OSError, KeyError) as exc:
+            log.warning("users.info %s: %s", user, type(exc).__name__)
+            return None
+        return Person(
+            user,
+            deactivated=bool(info.get("deleted")),
+            bot=bool(info.get("is_bot")) or user == "USLACKBOT",
+            workspace_admin=bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner")),
+        )
+
     def user_language(self, client: WebClient, user: str) -> str:
         """Look the user's locale up in Slack (and remember it for an hour)."""
         language = self.desk.language
@@ -118,6 +158,9 @@ class SlackDesk:
             params["role"] = say.role(params["role"])
         if "user" in params:  # a core error names a person by id: mentioned, so Slack shows their name
             params["user"] = mention(params["user"])
+        if isinstance(params.get("person"), str):  # a Slack member id: shown as a mention, and typed out as it is
+            params["person_id"] = params["person"]
+            params["person"] = mention(params["person"])
         if isinstance(exc, NotAuthorized) and exc.key == "error.not_authorized":
             params.setdefault("action", "")
             params["action"] = say(f"action.{params['action']}") if params["action"] else ""
@@ -273,6 +316,9 @@ class SlackDesk:
                 incident.channel_id,
                 say(
                     key,
+                    rule=first_response_rule(
+                        say, self.desk.playbook(incident.scenario).deadlines.first_response_minutes
+                    ),
                     network=say.network(outcome.draft.network),
                     user=mention(outcome.draft.posted_by),
                     took=duration(took, say.language),

@@ -43,7 +43,7 @@ from bot.config import default_dir
 from bot.ids import LANGUAGES, ROLES
 from bot.incidents.approvals import approval_state, approvers_for
 from bot.incidents.desk import Desk
-from bot.incidents.roles import roles_of
+from bot.incidents.roles import may_see, roles_in, roles_of
 from bot.messages import load_ui_file, local_time, locale_of
 from bot.models import Ack, Draft, Incident
 from bot.slack.blocks import FIELD_LIMIT, HEADER_LIMIT, SECTION_LIMIT, button, countdown_text, md, pt
@@ -124,10 +124,7 @@ class _Part:
 def _part(desk: Desk, incident: Incident, user: str, owners: dict[str, list[str]]) -> _Part | None:
     """None when `user` neither declared the incident nor holds (owns, backs up, acknowledged) a role in it."""
     acks = desk.store.acks(incident.id)
-    book = desk.playbooks.get(incident.scenario)  # a scenario disabled since: only the acks tell
-    level_roles = book.level(incident.level).roles if book else []
-    roles = [r for r in level_roles if user in owners.get(r, [])]
-    roles += [r for r, ack in acks.items() if ack.user == user and r not in roles]
+    roles = roles_in(desk, incident, user, owners, acks)
     declared = incident.declared_by == user
     if not roles and not declared:
         return None
@@ -282,7 +279,7 @@ def _roles_blocks(user: str, owners: dict[str, list[str]], say: HomeWording) -> 
 def _resolved_blocks(desk: Desk, user: str, owners: dict[str, list[str]], say: HomeWording) -> list[Block]:
     # A private incident's title is shown only to the people who were part of it. Read newest first and stop
     # at enough: years of history must not be loaded to show a few lines.
-    visible = (i for i in desk.store.recently_resolved() if not i.private or _part(desk, i, user, owners) is not None)
+    visible = (i for i in desk.store.recently_resolved() if may_see(desk, i, user, owners))
     shown = list(itertools.islice(visible, RECENT_RESOLVED))
     if not shown:
         return [SectionBlock(text=md(say("resolved.none")))]

@@ -9,6 +9,7 @@ header, which needs the header's ts).
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
 import secrets
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 from slack_sdk import WebClient
@@ -35,14 +37,15 @@ MAX_TOPIC = 250  # conversations.setTopic answers too_long past it
 PARALLEL_CALLS = 8
 
 
-def channel_name(incident: Incident, attempt: int = 0) -> str:
+def channel_name(incident: Incident, tz: ZoneInfo, attempt: int = 0) -> str:
     """`crisis-<yyyymmdd>-<scenario>` (drills `drill-…`): a valid Slack name, made unique on a clash.
 
-    The first clash adds the incident's number (`-014`), which is unique by construction; only a channel
-    someone made by hand with that very name leads to a short random suffix.
+    The date is the company's own (`tz`): a crisis declared at 00:30 in Amsterdam is dated that day, not
+    the UTC day before. The first clash adds the incident's number (`-014`), which is unique by construction;
+    only a channel someone made by hand with that very name leads to a short random suffix.
     """
     prefix = "drill" if incident.drill else "crisis"
-    base = f"{prefix}-{incident.declared_at:%Y%m%d}-{incident.scenario}".lower()
+    base = f"{prefix}-{incident.declared_at.astimezone(tz):%Y%m%d}-{incident.scenario}".lower()
     base = re.sub(r"[^a-z0-9_-]+", "-", base).strip("-")
     suffix = ""
     if attempt == 1:
@@ -67,6 +70,53 @@ def _pool() -> ThreadPoolExecutor:
 
 def channel_url(channel_id: str | None) -> str | None:
     return f"https://slack.com/app_redirect?channel={channel_id}" if channel_id else None
+
+
+ALREADY_IN = "already_in_channel"
+UNINVITED_REASONS = ("user_not_found", "cant_invite", "user_is_restricted")  # each has its own plain words
+# What Slack answers for one person it could not add when `errors` is missing (a list of one, force or not).
+PERSON_ERRORS = {"user_not_found", "cant_invite", "user_is_restricted", "user_is_ultra_restricted", "user_is_bot"}
+
+
+def invite_people(client: WebClient, channel: str, users: list[str]) -> dict[str, str]:
+    """Bring `users` into `channel`; returns who could not be brought in, with Slack's reason.
+
+    Without `force` Slack fails the whole call when one person cannot be added, `already_in_channel` included (the
+    level-3 escalation lists members and newcomers together); with `force=true` it adds everyone it can and names the
+    others in `errors`. Someone already in the channel is in. Raises SlackApiError when the call itself failed.
+    """
+    users = [u for u in dict.fromkeys(users) if u]
+    if not users:
+        return {}
+    try:
+        client.conversations_invite(channel=channel, users=",".join(users), force=True)
+    except SlackApiError as exc:
+        errors, error = exc.response.get("errors"), exc.response.get("error")
+        if isinstance(errors, list):
+            failed = {str(e.get("user")): str(e.get("error")) for e in errors if isinstance(e, dict) and e.get("user")}
+        elif len(users) == 1 and error in PERSON_ERRORS | {ALREADY_IN}:
+            failed = {users[0]: str(error)}
+        else:
+            raise
+        return {u: why for u, why in failed.items() if why != ALREADY_IN}
+    return {}
+
+
+def uninvited_text(failed: dict[str, str], roles_of: dict[str, list[str]], say: Wording) -> str:
+    """Who could not be brought into the channel, why in plain words, and how to give their role to someone else."""
+    lines = [say("uninvited.heading")]
+    for user, why in failed.items():
+        roles = roles_of.get(user, [])
+        lines.append(
+            say(
+                "uninvited.line",
+                user=mention(user),
+                roles=", ".join(say.role(r) for r in roles),
+                reason=say(f"uninvited.reason.{why}" if why in UNINVITED_REASONS else "uninvited.reason.other"),
+                fix=Markup(" · ".join(f"`/crisis roles set {r} @person`" for r in roles)),
+            )
+        )
+    return "\n".join(lines)
 
 
 @dataclass
@@ -105,6 +155,7 @@ class Provisioner:
     def __init__(self, desk: Desk, client: WebClient, say: Wording) -> None:
         self.desk, self.client, self.say = desk, client, say
         self._paging: dict[str, list[str]] = {}
+        self._uninvited: dict[str, str] = {}  # who this run's invite could not bring in, and why
         self._blocks: dict[str, list[dict]] = {}  # built while Slack makes the channel; see _prebuild
 
     def run(self, incident: Incident, confirm: Callable[[Incident], bool] | None = None) -> Provisioned:
@@ -155,6 +206,7 @@ class Provisioner:
         extra = _pool().submit(alongside) if alongside else None  # first, so it never queues behind the steps
         outcomes = list(_pool().map(lambda step: self._do(incident, step), todo))
         refs = {**found, **{s.name: ref for s, ref in zip(todo, outcomes, strict=True) if ref is not None}}
+        refs |= self._unreachable(todo, refs)
         with self.desk.store.transaction():
             self.desk.store.record_deliveries(incident.id, refs, self.desk.now())
             for step in steps:
@@ -170,8 +222,7 @@ class Provisioner:
         tried = [s for s in steps if s.look and f"{incident.id}:try:{s.name}" in done]
         if not tried:
             return {}, set()
-        since = min(readback.tried_at(done[f"{incident.id}:try:{s.name}"]) for s in tried)
-        lookups = self._lookups(incident, tried, since)
+        lookups = self._lookups(incident, tried)
         answers = _pool().map(lambda lookup: _ask(incident, lookup[1]), lookups)
         found: dict[str, str] = {}
         unknown: set[str] = set()
@@ -184,19 +235,17 @@ class Provisioner:
             log.info("declare %s: found in Slack, done before a restart: %s", incident.code, ", ".join(sorted(found)))
         return found, unknown
 
-    def _lookups(
-        self, incident: Incident, tried: list[Step], since: float
-    ) -> list[tuple[set[str], Callable[[], dict[str, str]]]]:
+    def _lookups(self, incident: Incident, tried: list[Step]) -> list[tuple[set[str], Callable[[], dict[str, str]]]]:
         """One history read for the channel's messages, one DM read per person: (steps it answers, the call)."""
         client, code, channel = self.client, incident.code, str(incident.channel_id)
         in_channel = {s.name for s in tried if s.look == "channel"}
         lookups: list[tuple[set[str], Callable[[], dict[str, str]]]] = []
         if in_channel:
-            lookups.append((in_channel, lambda: readback.find_messages(client, channel, code, in_channel, since)))
+            lookups.append((in_channel, lambda: readback.find_messages(client, channel, code, in_channel)))
         for step in tried:
             if step.look and step.look.startswith("dm:"):
                 user = step.look.removeprefix("dm:")
-                lookups.append(({step.name}, functools.partial(_find_dm, client, user, code, step.name, since)))
+                lookups.append(({step.name}, functools.partial(_find_dm, client, user, code, step.name)))
         return lookups
 
     # ---- steps ---------------------------------------------------------------------------------
@@ -213,9 +262,10 @@ class Provisioner:
                 return self._note_channel(incident, found["channel"])
         # A name one of our incidents has is taken for sure: start at the clash name (the incident's number)
         # instead of paying a name_taken round trip. name_taken stays the fallback for names others made.
-        first = 1 if self.desk.store.channel_name_used(channel_name(incident)) else 0
+        tz = self.desk.settings.tz
+        first = 1 if self.desk.store.channel_name_used(channel_name(incident, tz)) else 0
         for attempt in range(first, first + 5):
-            name = channel_name(incident, attempt)
+            name = channel_name(incident, tz, attempt)
             self.desk.store.note_tries(incident.id, {"channel": readback.tried(name)}, self.desk.now())
             try:
                 response = self.client.conversations_create(name=name, is_private=incident.private)
@@ -234,9 +284,9 @@ class Provisioner:
         return incident
 
     def _find_channel(self, incident: Incident, tried: str) -> dict[str, dict]:
-        name, since = readback.tried_name(tried), readback.tried_at(tried)
+        name = readback.tried_name(tried)
         taken = lambda channel: self.desk.store.incident_by_channel(channel) is not None  # noqa: E731
-        channel = readback.find_channel(self.client, name, incident.private, since, taken) if name else None
+        channel = readback.find_channel(self.client, name, incident.private, taken) if name else None
         return {"channel": channel} if channel else {}
 
     def _note_channel(self, incident: Incident, channel: dict) -> Incident:
@@ -289,12 +339,20 @@ class Provisioner:
                     f"dm:{user}",
                     lambda user=user, roles=roles: self._dm(incident, user, roles),
                     look=f"dm:{user}",
-                    then=lambda _, user=user, roles=roles: self.desk.store.add_event(
-                        incident.id, self.desk.now(), "bot", "pinged", user=user, roles=roles
-                    ),
+                    then=lambda ref, user=user, roles=roles: self._pinged(incident, user, roles, ref),
                 )
             )
         return steps
+
+    def _unreachable(self, todo: list[Step], refs: dict[str, str]) -> dict[str, str]:
+        """Refused DMs to people this run's invite could not add either: the channel notice names them, and
+        retrying the DM would not help (Slack does not know the account, or it is deactivated)."""
+        refused = [s.name for s in todo if s.name not in refs and s.name.startswith("dm:")]
+        return {name: UNREACHABLE for name in refused if name.removeprefix("dm:") in self._uninvited}
+
+    def _pinged(self, incident: Incident, user: str, roles: list[str], ref: str) -> None:
+        if ref != UNREACHABLE:
+            self.desk.store.add_event(incident.id, self.desk.now(), "bot", "pinged", user=user, roles=roles)
 
     def _content_steps(self, incident: Incident) -> list[Step]:
         """Pin the header, page newly added people in the channel, post the drafts."""
@@ -312,6 +370,21 @@ class Provisioner:
                     lambda: client.chat_postMessage(
                         channel=channel,
                         text=say("channel.paged", people=_mentions(people, say)),
+                        metadata=readback.tag(incident.code, name),
+                    )["ts"],
+                    look="channel",
+                )
+            )
+        failed = _failed_invites(self.desk.store.delivery(f"{incident.id}:invite:{incident.level}"))
+        if failed:
+            roles_of = _people_by_role(seats(self.desk, incident))
+            name = f"uninvited:{incident.level}"
+            steps.append(
+                Step(
+                    name,
+                    lambda: client.chat_postMessage(
+                        channel=channel,
+                        text=uninvited_text(failed, roles_of, say),
                         metadata=readback.tag(incident.code, name),
                     )["ts"],
                     look="channel",
@@ -341,13 +414,13 @@ class Provisioner:
         return {u: roles for u, roles in people.items() if f"{incident.id}:dm:{u}" not in done}
 
     def _invite(self, incident: Incident, people: dict[str, list[str]]) -> str:
+        """Everyone Slack will add is brought in; the ref keeps who could not be, for the notice after the header."""
         users = [u for u in dict.fromkeys([incident.declared_by, *people]) if u]
-        try:
-            self.client.conversations_invite(channel=incident.channel_id, users=",".join(users))
-        except SlackApiError as exc:
-            if exc.response.get("error") != "already_in_channel":
-                raise
-        return ",".join(users)
+        failed = invite_people(self.client, str(incident.channel_id), users)
+        if failed:
+            log.warning("declare %s: Slack would not add %s", incident.code, failed)
+        self._uninvited.update(failed)
+        return json.dumps({"invited": [u for u in users if u not in failed], "failed": failed})
 
     def _pin(self, channel: str, ts: str) -> str:
         try:
@@ -389,9 +462,21 @@ def _ask(incident: Incident, call: Callable[[], Any], step: str = "read back") -
     return None
 
 
-def _find_dm(client: WebClient, user: str, code: str, step: str, since: float) -> dict[str, str]:
-    ref = readback.find_dm(client, user, code, step, since)
+def _find_dm(client: WebClient, user: str, code: str, step: str) -> dict[str, str]:
+    ref = readback.find_dm(client, user, code, step)
     return {step: ref} if ref else {}
+
+
+UNREACHABLE = "unreachable"  # the ref of a DM Slack refused to someone it would not add to the channel either
+
+
+def _failed_invites(ref: str | None) -> dict[str, str]:
+    """Who an invite step could not bring in (its ref); an older ref, a plain list of ids, means nobody."""
+    try:
+        failed = json.loads(ref or "{}").get("failed", {}) if (ref or "").startswith("{") else {}
+    except ValueError:
+        return {}
+    return {str(u): str(why) for u, why in failed.items()} if isinstance(failed, dict) else {}
 
 
 def _ok(response) -> str:

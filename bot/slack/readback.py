@@ -1,17 +1,21 @@
 """Find in Slack what a process that died mid-declare or mid-resolve had already done but not yet noted.
 
 Every message the provisioner and the closing steps post carries Slack message metadata naming its incident
-and step, and every step is noted as *tried* (with the wall-clock time) before its call goes out. A step tried
-but not noted as done may or may not have reached Slack; these look-ups answer which, so a restarted bot
-finishes the set-up or the closing without repeating it. Only a resumed run pays for them: a first run has
-nothing tried. A file share carries no metadata: the report is known by its file name (`find_file`).
+and step, and every step is noted as *tried* before its call goes out. A step tried but not noted as done may
+or may not have reached Slack; these look-ups answer which, so a restarted bot finishes the set-up or the
+closing without repeating it. Only a resumed run pays for them: a first run has nothing tried. A file share
+carries no metadata: the report is known by its file name (`find_file`), a channel by its name and creator.
+
+What identifies a step is Slack's own data (metadata naming the incident's unique code, the report's file
+name, a channel no other incident has), never a time: the bot's clock may run ahead of Slack's (a server
+whose clock drifted, still inside the five minutes a request signature allows), and a history read from "when
+the bot thinks it tried" would then miss what Slack stamped earlier and post it a second time.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -26,18 +30,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("crisisbot.slack")
 
 STEP_EVENT = "crisisbot_step"
-MAX_PAGES = 20  # an incident channel read back minutes after its declare holds a handful of messages
-SKEW = 120.0  # seconds: our clock and Slack's may disagree; look a little further back than the attempt
+MAX_PAGES = 20  # pages of 200: an incident channel, or a person's DM with the bot, read back after a crash
+LIST_LIMIT = 999  # conversations.list answers invalid_limit unless `limit` is "an integer under 1000"
 
 
 def tried(name: str = "") -> str:
-    """What a try notes: the wall-clock time (Slack's ts are wall-clock, our clock may run fast) and a name."""
-    return json.dumps({"at": time.time(), "name": name} if name else {"at": time.time()})
-
-
-def tried_at(note: str) -> float:
-    """When a try was noted (wall-clock seconds): look in Slack from there on."""
-    return float(json.loads(note)["at"])
+    """What a try notes: what a later run needs to find it besides its step (the name a channel was asked for)."""
+    return json.dumps({"name": name} if name else {})
 
 
 def tried_name(note: str) -> str:
@@ -59,17 +58,16 @@ def once(
     call: Callable[[], str],
     record: Callable[[str], None],
     now: datetime,
-    look: Callable[[float], str | None] | None = None,
+    look: Callable[[], str | None] | None = None,
 ) -> str:
-    """One step that must not repeat: if a run that died had tried it, look it up first (`look`: the try's
-    wall-clock time → its ref in Slack, or None); otherwise note it as tried, do it, and `record` its ref
+    """One step that must not repeat: if a run that died had tried it, look it up first (`look`: its ref in
+    Slack, or None); otherwise note it as tried, do it, and `record` its ref
     (recording should also forget the try). A step without `look` is safe to repeat and is simply done.
     Raises what Slack raised, and LookUpFailed when the look-up itself was refused."""
     if look is not None:
-        note = store.delivery(f"{incident_id}:try:{step}")
-        if note:
+        if store.delivery(f"{incident_id}:try:{step}"):
             try:
-                ref = look(tried_at(note))
+                ref = look()
             except (SlackApiError, OSError) as exc:
                 raise LookUpFailed(exc) from exc
             if ref:
@@ -87,14 +85,12 @@ def tag(code: str, step: str) -> Metadata:
     return Metadata(event_type=STEP_EVENT, event_payload={"incident": code, "step": step})
 
 
-def find_messages(client: WebClient, channel: str, code: str, steps: set[str], since: float) -> dict[str, str]:
-    """The ts of each of `steps` posted in `channel` for incident `code` since `since` (wall-clock seconds)."""
+def find_messages(client: WebClient, channel: str, code: str, steps: set[str]) -> dict[str, str]:
+    """The ts of each of `steps` posted in `channel` for incident `code` (by metadata: no time bound)."""
     found: dict[str, str] = {}
     cursor: str | None = None
     for _ in range(MAX_PAGES):
-        response = client.conversations_history(
-            channel=channel, oldest=f"{since - SKEW:.6f}", include_all_metadata=True, limit=200, cursor=cursor
-        )
+        response = client.conversations_history(channel=channel, include_all_metadata=True, limit=200, cursor=cursor)
         for message in response.get("messages", []):
             step = _step_of(message, code)
             if step in steps and (step not in found or float(message["ts"]) < float(found[step])):
@@ -105,21 +101,22 @@ def find_messages(client: WebClient, channel: str, code: str, steps: set[str], s
     return found
 
 
-def find_dm(client: WebClient, user: str, code: str, step: str, since: float) -> str | None:
+def find_dm(client: WebClient, user: str, code: str, step: str) -> str | None:
     """`<dm channel>:<ts>` of the step's DM to `user`, as the provisioner notes a DM, or None."""
     channel = client.conversations_open(users=user)["channel"]["id"]
-    found = find_messages(client, channel, code, {step}, since)
+    found = find_messages(client, channel, code, {step})
     return f"{channel}:{found[step]}" if step in found else None
 
 
-def find_file(client: WebClient, channel: str, filename: str, since: float) -> str | None:
+def find_file(client: WebClient, channel: str, filename: str) -> str | None:
     """The ids (comma-separated, as an upload notes them) of the files of this bot's first share in `channel`
-    since `since` that holds a file named `filename`, or None: an upload whose answer was lost."""
+    that holds a file named `filename` (the report's, unique per incident), or None: an upload whose answer was
+    lost."""
     me = client.auth_test()["user_id"]
     found: str | None = None
     cursor: str | None = None
     for _ in range(MAX_PAGES):
-        response = client.conversations_history(channel=channel, oldest=f"{since - SKEW:.6f}", limit=200, cursor=cursor)
+        response = client.conversations_history(channel=channel, limit=200, cursor=cursor)
         for message in response.get("messages", []):  # newest first: the last match is the first share
             files = [f for f in message.get("files") or [] if isinstance(f, dict)]
             if any(f.get("name") == filename and f.get("user", message.get("user")) == me for f in files):
@@ -135,7 +132,7 @@ def channel_id(client: WebClient, name: str) -> str | None:
     name, cursor = name.lstrip("#"), None
     for _ in range(MAX_PAGES):
         response = client.conversations_list(
-            types="public_channel,private_channel", exclude_archived=True, limit=1000, cursor=cursor
+            types="public_channel,private_channel", exclude_archived=True, limit=LIST_LIMIT, cursor=cursor
         )
         found = next((c["id"] for c in response.get("channels", []) if c.get("name") == name), None)
         cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
@@ -144,23 +141,22 @@ def channel_id(client: WebClient, name: str) -> str | None:
     return None
 
 
-def find_channel(
-    client: WebClient, name: str, private: bool, since: float, taken: Callable[[str], bool]
-) -> dict[str, Any] | None:
-    """The channel `name` this bot created since `since` for no other incident: a create whose answer was lost."""
+def find_channel(client: WebClient, name: str, private: bool, taken: Callable[[str], bool]) -> dict[str, Any] | None:
+    """The channel `name` this bot created for no other incident: a create whose answer was lost.
+
+    Not bounded by its `created` time: that is Slack's clock, the try's was ours. A channel name carries the
+    declare's date, and one the bot made for another incident is `taken`."""
     me = client.auth_test()["user_id"]
     cursor: str | None = None
     for _ in range(MAX_PAGES):
         response = client.conversations_list(
-            types="private_channel" if private else "public_channel", exclude_archived=True, limit=1000, cursor=cursor
+            types="private_channel" if private else "public_channel",
+            exclude_archived=True,
+            limit=LIST_LIMIT,
+            cursor=cursor,
         )
         for channel in response.get("channels", []):
-            if (
-                channel.get("name") == name
-                and channel.get("creator") == me
-                and float(channel.get("created", 0)) >= since - SKEW
-                and not taken(channel["id"])
-            ):
+            if channel.get("name") == name and channel.get("creator") == me and not taken(channel["id"]):
                 return channel
         cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
         if not cursor:

@@ -24,6 +24,7 @@ from bot.slack.activity import Activity
 from bot.slack.app import build_app
 from bot.slack.deliver import SlackDeliverer
 from bot.slack.flows import SlackDesk
+from bot.slack.replay import finish_unfinished
 from bot.slack.warmup import compile_wording, warm_up
 
 log = logging.getLogger("crisisbot")
@@ -157,6 +158,25 @@ def http_server(bot: Bot, host: str = "0.0.0.0", port: int = 3000, threads: int 
     return create_server(wsgi_app(bot.app), host=host, port=port, threads=threads, ident="crisisbot")
 
 
+def stop_http_server(server: Any, thread: threading.Thread, timeout: float = 5.0) -> None:
+    """Close a running waitress server and its connections from inside its own loop, then wait for the loop.
+
+    Closing the listening socket from another thread while the loop sits in select() on it makes select fail
+    with EBADF, an unhandled exception in the loop thread; a trigger thunk runs in the loop, between selects,
+    and wakes it at once instead of after the loop's one-second timeout.
+    """
+    if not thread.is_alive():
+        server.close()
+        return
+
+    def close_everything() -> None:
+        for channel in list(server._map.values()):  # the listening socket, the trigger, open connections
+            channel.close()
+
+    server.trigger.pull_trigger(close_everything)
+    thread.join(timeout)
+
+
 def describe_start(settings: Settings) -> str:
     """One start-up line: where config comes from, never a token."""
     source = str(settings.config_path) if settings.config_path else "built-in defaults (no crisisbot.yaml found)"
@@ -172,6 +192,8 @@ def serve(desk: Desk, host: str = "0.0.0.0") -> None:
     bot = build_bot(desk)
     compile_wording(desk)  # in the background: the server starts at once, first requests find it done
     bot.runner.start()  # timers that came due while the bot was down fire on the scheduler's thread
+    # requests acknowledged but not finished by a process that died: finished while the server starts
+    threading.Thread(target=finish_unfinished, args=(bot.app, desk), name="crisisbot-replay", daemon=True).start()
     try:
         if desk.settings.slack_app_token:
             from slack_bolt.adapter.socket_mode import SocketModeHandler

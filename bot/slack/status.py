@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from markupsafe import Markup
-from slack_sdk.models.blocks import SectionBlock
+from slack_sdk.models.blocks import ContextBlock, SectionBlock
 
 from bot.clock import parse_iso
 from bot.incidents.desk import Desk
-from bot.incidents.roles import seats
+from bot.incidents.roles import may_see, seats
 from bot.messages import local_time
 from bot.models import Incident
 from bot.slack.blocks import as_dicts, button, countdown_text, md
@@ -59,44 +59,78 @@ def status_text(desk: Desk, incident: Incident, say: Wording) -> str:
     return "\n".join(lines)
 
 
-def list_text(desk: Desk, say: Wording) -> str:
-    """Every active incident on a few lines each."""
-    incidents = desk.store.incidents("active")
+# Slack truncates a message's text past 40,000 characters and advises at most 4,000 for it to read well; a
+# message holds at most 50 blocks. The list stays within the advice, the chooser within the block limit.
+LIST_CHARACTERS = 4000
+CHOOSER_BLOCKS = 50
+
+
+def by_urgency(incidents: list[Incident]) -> list[Incident]:
+    """Most urgent first: still waiting for a first public response, the earliest due (so the most overdue) first;
+    then those already answered, the highest level first, the newest first within a level."""
+    waiting = sorted((i for i in incidents if i.first_response_at is None), key=lambda i: i.first_response_due)
+    answered = sorted(
+        (i for i in incidents if i.first_response_at is not None), key=lambda i: (-i.level, -i.declared_at.timestamp())
+    )
+    return waiting + answered
+
+
+def visible_active(desk: Desk, user: str) -> list[Incident]:
+    """The active incidents `user` may see (a private one only by the people it is for), most urgent first."""
+    owners = desk.store.role_owners()
+    return by_urgency([i for i in desk.store.incidents("active") if may_see(desk, i, user, owners)])
+
+
+def list_text(desk: Desk, say: Wording, user: str) -> str:
+    """The active incidents `user` may see on a few lines each, as many as fit, then how many more there are."""
+    incidents = visible_active(desk, user)
     if not incidents:
         return say("status.none")
     lines = [say("status.list_heading", count=len(incidents))]
-    for incident in incidents:
-        book = desk.playbook(incident.scenario)
-        owners = Markup(", ").join(
-            Markup(f"{say.role(seat.role)}: {mention(seat.ack.user if seat.ack else seat.owner)}")
-            for seat in seats(desk, incident)
-        )
-        lines.append(
-            say(
-                "status.list_line",
-                code=incident.code,
-                title=incident.title,
-                level=incident.level,
-                scenario=book.name.in_(say.language),
-                channel=channel_link(incident.channel_id),
-                countdown=Markup(countdown_text(desk, incident, say).split("\n")[-1]),
-                owners=owners,
-            )
-        )
+    room = LIST_CHARACTERS - len(say("status.more", count=len(incidents))) - 1
+    used = len(lines[0])
+    for shown, incident in enumerate(incidents):
+        line = _list_line(desk, incident, say)
+        if used + 1 + len(line) > room:
+            lines.append(say("status.more", count=len(incidents) - shown))
+            break
+        lines.append(line)
+        used += 1 + len(line)
     return "\n".join(lines)
 
 
-def choose_blocks(desk: Desk, say: Wording) -> list[dict]:
-    """Outside an incident channel: the active incidents, each with a Status button."""
-    incidents = desk.store.incidents("active")
+def _list_line(desk: Desk, incident: Incident, say: Wording) -> str:
+    book = desk.playbook(incident.scenario)
+    owners = Markup(", ").join(
+        Markup(f"{say.role(seat.role)}: {mention(seat.ack.user if seat.ack else seat.owner)}")
+        for seat in seats(desk, incident)
+    )
+    return say(
+        "status.list_line",
+        code=incident.code,
+        title=incident.title,
+        level=incident.level,
+        scenario=book.name.in_(say.language),
+        channel=channel_link(incident.channel_id),
+        countdown=Markup(countdown_text(desk, incident, say).split("\n")[-1]),
+        owners=owners,
+    )
+
+
+def choose_blocks(desk: Desk, say: Wording, user: str) -> list[dict]:
+    """Outside an incident channel: the active incidents `user` may see, each with a Status button."""
+    incidents = visible_active(desk, user)
     if not incidents:
         return as_dicts([SectionBlock(text=md(say("status.none")))])
-    blocks = [SectionBlock(text=md(say("status.choose")))]
-    for incident in incidents[:45]:
+    blocks: list = [SectionBlock(text=md(say("status.choose")))]
+    room = CHOOSER_BLOCKS - 2  # the question above, the "and N more" below
+    for incident in incidents[:room]:
         blocks.append(
             SectionBlock(
                 text=md(say("status.choice", code=incident.code, title=incident.title, level=incident.level)),
                 accessory=button(say("button.status"), "show_status", str(incident.id)),
             )
         )
+    if len(incidents) > room:
+        blocks.append(ContextBlock(elements=[md(say("status.more", count=len(incidents) - room))]))
     return as_dicts(blocks)

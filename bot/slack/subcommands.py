@@ -17,7 +17,7 @@ from bot.incidents.declare import DEFAULT_LEVEL, DeclareRequest, find_repeat
 from bot.incidents.escalate import check_may_escalate
 from bot.models import Incident
 from bot.slack import status, views
-from bot.slack.blocks import MESSAGE_LIMIT
+from bot.slack.blocks import MESSAGE_LIMIT, first_response_rule
 from bot.slack.commands import Command
 from bot.slack.flows import SlackDesk
 from bot.slack.text import Wording, channel_link, fit, mention
@@ -73,7 +73,16 @@ def open_declare_form(run: Invocation, cmd: Command) -> None:
 
 
 def show_help(run: Invocation, cmd: Command) -> None:
-    run.answer(run.say("help.text"))
+    desk = run.slack.desk
+    rules = {book.deadlines.first_response_minutes: book for book in desk.playbooks.values()}
+    if len(rules) == 1:
+        first_response = first_response_rule(run.say, next(iter(rules)))
+    else:  # playbooks that differ are named, so the help says what each header will count
+        first_response = "; ".join(
+            f"{book.name.in_(run.say.language)}: {first_response_rule(run.say, book.deadlines.first_response_minutes)}"
+            for book in desk.playbooks.values()
+        )
+    run.answer(run.say("help.text", first_response=Markup(first_response), scenarios=", ".join(desk.scenarios())))
 
 
 def show_roles(run: Invocation, cmd: Command) -> None:
@@ -96,11 +105,16 @@ def show_roles(run: Invocation, cmd: Command) -> None:
 
 
 def set_roles(run: Invocation, cmd: Command) -> None:
-    users = roles.set_role_owners(run.slack.desk, run.user, cmd.role, cmd.users)
+    role = roles.check_role(cmd.role)  # a typo is answered at once, before asking Slack about anyone
+    run.silent_ack()  # asking Slack about each person may take longer than the acknowledgement may wait
+    people = run.slack.people(run.client, cmd.users)
+    # Whether the one typing is a workspace admin: Slack not answering only leaves them their other rights.
+    actor = people.get(run.user) or run.slack.person(run.client, run.user) or roles.Person(run.user)
+    users = roles.set_role_owners(run.slack.desk, actor, role, [people[u] for u in cmd.users])
     run.answer(
         run.say(
             "roles.set_done",
-            role=run.say.role(roles.check_role(cmd.role)),
+            role=run.say.role(role),
             owner=mention(users[0]),
             backups=Markup(", ").join(mention(u) for u in users[1:]),
         )
@@ -150,13 +164,13 @@ def show_status(run: Invocation, cmd: Command) -> None:
     desk = run.slack.desk
     incident = desk.store.incident_by_channel(run.channel) if run.channel else None
     if incident is None:
-        run.answer(run.say("status.choose"), blocks=status.choose_blocks(desk, run.say))
+        run.answer(run.say("status.choose"), blocks=status.choose_blocks(desk, run.say, run.user))
     else:
         run.answer(status.status_text(desk, incident, run.say))
 
 
 def list_incidents(run: Invocation, cmd: Command) -> None:
-    run.answer(status.list_text(run.slack.desk, run.say))
+    run.answer(status.list_text(run.slack.desk, run.say, run.user))
 
 
 def status_update(run: Invocation, cmd: Command) -> None:

@@ -64,6 +64,7 @@ def _check(
             else:
                 if middleware.auth_test_result is None:
                     middleware.auth_test_result = result
+                log.info("auth.test at start-up: the token is valid")
                 return
             if wait is not None:
                 time.sleep(wait)
