@@ -1,30 +1,44 @@
-"""`ack`: how long `/crisis help` takes to be acknowledged, against a bare Bolt app on the same stack.
+"""`ack`: how long `/crisis help` takes to be acknowledged, against bare Bolt apps that only call ack().
 
-Both apps sit behind waitress + slack_bolt's WSGI adapter with the same signing secret and get the
-same kind of request (a signed `/crisis help` form with a fresh trigger_id), alternating one by one over
-one keep-alive connection each, so machine noise hits both alike. The ratio shows what the bot's own
-work before ack() costs.
+Sequentially: the bot and a bare Bolt app behind the same waitress + slack_bolt WSGI adapter get the same
+kind of request (a signed `/crisis help` form with a fresh trigger_id), alternating one by one over one
+keep-alive connection each, so machine noise hits both alike. The ratio shows what the bot's own work
+before ack() costs.
+
+At concurrency 16: sixteen senders at once, each over its own keep-alive connection, in bursts that
+alternate between `crisisbot serve`, a bare async Bolt app on uvicorn (asyncio: no worker threads, the ack
+answered the moment it is made; the reference) and the bare app on waitress (bench/bare.py). Each server is
+a process of its own, as in production: in one process the sixteen senders' own Python would share the GIL
+with the server and be measured as its time.
 """
 
 from __future__ import annotations
 
+import sys
+import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import urlencode
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from waitress.server import create_server
 
-from bench.client import SignedClient
+from bench.client import Reply, SignedClient
 from bench.config import Config
 from bench.figures import Outcome, percentile, summary_ms
+from bench.serve import serve_command
+from bot.manifest import manifest_scopes
 from bot.sandbox.emulator import SlackEmulator
+from bot.sandbox.process import ServeProcess
 from bot.slack.server import wsgi_app
 from bot.workspace import BOT_TOKEN, CAST, SIGNING_SECRET, start_local
 
 TARGET_RATIO = 1.2
 COLD_USERS = 20
 COLD_LATENCY = 0.1  # seconds per Web API call, for the first-request look-ups
+CONCURRENCY = 16
 
 
 class BareBolt:
@@ -91,9 +105,87 @@ def run(config: Config) -> Outcome:
             client.close()
         bare.stop()
         local.stop()
+    concurrent, concurrent_errors = _concurrent_servers(config.ack_concurrent_requests)
     _report(outcome, times, errors)
+    _report_concurrent(outcome, concurrent, concurrent_errors)
     _report_first(outcome, first_time)
     return outcome
+
+
+BURST = 10  # requests per sender per burst
+BARE = (sys.executable, "-m", "bench.bare")
+
+
+def _concurrent_servers(per_app: int) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """`crisisbot serve` and the two bare apps, each its own process, against one emulator."""
+    with (
+        tempfile.TemporaryDirectory(prefix="crisisbot-ack-") as tmp,
+        SlackEmulator(token=BOT_TOKEN, signing_secret=SIGNING_SECRET, scopes=manifest_scopes()) as emulator,
+    ):
+        for person in CAST:
+            emulator.add_user(person.id, person.name, real_name=person.real_name, locale="en-GB")
+        folder = Path(tmp)
+        commands = {"bot": serve_command(), "bare async": [*BARE, "async"], "bare": [*BARE, "waitress"]}
+        servers = {
+            name: ServeProcess(emulator.api_url, folder / f"{name}.db", log_path=folder / f"{name}.log", command=cmd)
+            for name, cmd in commands.items()
+        }
+        try:
+            for server in servers.values():
+                server.wait_healthy()
+            return _concurrently(emulator, {name: server.url for name, server in servers.items()}, per_app)
+        finally:
+            for server in servers.values():
+                server.stop()
+
+
+def _concurrently(
+    emulator: SlackEmulator, urls: dict[str, str], per_app: int
+) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """Bursts of CONCURRENCY senders × BURST requests, the apps in turn (the order rotating); one warm-up each."""
+    senders = {name: [SignedClient(url, SIGNING_SECRET) for _ in range(CONCURRENCY)] for name, url in urls.items()}
+    bursts = max(1, per_app // (CONCURRENCY * BURST))
+    times: dict[str, list[float]] = {name: [] for name in urls}
+    errors = dict.fromkeys(urls, 0)
+    names = list(urls)
+    try:
+        with ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="bench-sender") as pool:
+            for burst in range(bursts + 1):
+                for name in names[burst % len(names) :] + names[: burst % len(names)]:
+                    bodies = _bodies(emulator, CONCURRENCY * BURST)
+                    work = [bodies[i::CONCURRENCY] for i in range(CONCURRENCY)]
+                    replies = [r for rs in pool.map(_send_all, senders[name], work) for r in rs]
+                    if burst:  # the first burst warms connections and threads up
+                        times[name] += [r.seconds for r in replies]
+                        errors[name] += sum(r.status != 200 for r in replies)
+    finally:
+        for clients in senders.values():
+            for client in clients:
+                client.close()
+    return times, errors
+
+
+def _send_all(client: SignedClient, bodies: list[str]) -> list[Reply]:
+    return [client.post(body) for body in bodies]
+
+
+def _report_concurrent(outcome: Outcome, times: dict[str, list[float]], errors: dict[str, int]) -> None:
+    label = f"concurrency {CONCURRENCY}"
+    bot, reference = times["bot"], times["bare async"]
+    for q in (50, 99):
+        outcome.add(f"{label}: bot p{q}", percentile(bot, q) * 1000, "ms")
+        outcome.add(f"{label}: bare async Bolt + uvicorn p{q}", percentile(reference, q) * 1000, "ms")
+        outcome.add(f"{label}: bare Bolt on waitress p{q}", percentile(times["bare"], q) * 1000, "ms")
+    outcome.add(f"{label}: ratio p50/p50 (bot / bare async)", percentile(bot, 50) / percentile(reference, 50), "x")
+    outcome.add(
+        f"{label}: ratio p99/p99 (bot / bare async)",
+        percentile(bot, 99) / percentile(reference, 99),
+        "x",
+        TARGET_RATIO,
+        f"{len(bot)} requests per app",
+    )
+    outcome.add(f"{label}: errors (non-200)", sum(errors.values()), "", 0)
+    outcome.details["concurrent_ms"] = {name: summary_ms(values) for name, values in times.items()}
 
 
 def _first_requests(emulator: SlackEmulator, client: SignedClient) -> dict[str, list[float]]:
@@ -130,7 +222,7 @@ def _report(outcome: Outcome, times: dict[str, list[float]], errors: dict[str, i
     outcome.add("ratio p50/p50", percentile(bot, 50) / percentile(bare, 50), "x", TARGET_RATIO)
     outcome.add("ratio p99/p99", percentile(bot, 99) / percentile(bare, 99), "x", TARGET_RATIO)
     outcome.add("errors (non-200)", errors["bot"] + errors["bare"], "", 0, f"over {len(bot)} requests per app")
-    outcome.details = {
+    outcome.details |= {
         "requests_per_app": len(bot),
         "bot_ms": summary_ms(bot),
         "bare_ms": summary_ms(bare),

@@ -11,6 +11,7 @@ class Config:
     quick: bool = False
     ack_requests: int = 500  # per app
     ack_warmup: int = 30
+    ack_concurrent_requests: int = 1600  # per app, at concurrency 16
     declare_samples: int = 5  # per scenario
     declare_latency: float = 0.1  # seconds per Web API call
     load_incidents: int = 100
@@ -21,6 +22,9 @@ class Config:
     timer_count: int = 10_000
     timer_spread: float = 20.0  # seconds of real time the due times are spread over
     workers: int = 64  # load generator threads
+    history_incidents: int = 10_000  # resolved incidents behind the workspace
+    history_active: int = 20  # live incidents, in both databases
+    history_repeats: int = 20  # requests of each kind per database (declares and reports: 5)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -31,6 +35,7 @@ QUICK = Config(
     quick=True,
     ack_requests=100,
     ack_warmup=10,
+    ack_concurrent_requests=320,
     declare_samples=2,
     load_incidents=10,
     load_seconds=10.0,
@@ -38,4 +43,6 @@ QUICK = Config(
     startup_runs=2,
     timer_count=2_000,
     timer_spread=5.0,
+    history_incidents=1_000,
+    history_repeats=5,
 )

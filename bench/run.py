@@ -24,7 +24,8 @@ from bench.report import as_json, print_table, save
 
 RESULTS = Path(__file__).resolve().parent / "results"
 WIDE = 180
-BENCHMARKS = ("ack", "declare", "load", "startup", "timers")  # modules of this package, each with run(config)
+# modules of this package, each with run(config)
+BENCHMARKS = ("ack", "declare", "history", "load", "startup", "timers")
 
 
 def benchmark(name: str) -> Callable[[Config], Outcome]:

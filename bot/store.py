@@ -165,7 +165,25 @@ def _migration_5(db: sqlite_utils.Database) -> None:
     db["handled_requests"].create_index(["finished_at"])
 
 
-MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5]
+def _migration_6(db: sqlite_utils.Database) -> None:
+    """Indexes for a workspace with years of history: every per-request query reads a few rows, not a table.
+
+    Without them a declare, `/crisis list`, App Home and a report each scanned the deliveries (about 15 rows
+    per incident), the outbox, every cancelled timer, or all incidents ever declared.
+    """
+    db["deliveries"].create_index(["incident_id"])
+    db["outbox"].create_index(["incident_id"])
+    # Pending timers only: every resolved incident leaves cancelled timers (fired_at NULL too), which the old
+    # (fired_at, due_at) index made every due-timer check and every countdown walk through.
+    db.execute("DROP INDEX IF EXISTS idx_timers_fired_at_due_at")
+    db.execute("CREATE INDEX idx_timers_pending ON timers (due_at) WHERE fired_at IS NULL AND cancelled_at IS NULL")
+    db["incidents"].create_index(["status", "resolved_at"])
+    db["incidents"].create_index(["channel_name"])
+    # Deliberately no index on declared_by: one person may have declared most of the history, and the
+    # repeat check (recent_declare) must walk the few active incidents, not all of theirs.
+
+
+MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -379,12 +397,17 @@ class Store(TimerStore):
             conn.execute(f"PRAGMA max_page_count={pages if pages is not None else 0xFFFFFFFE}")
 
     def close(self) -> None:
-        """Close this thread's connection."""
+        """Close this thread's connections."""
         db = getattr(self._local, "db", None)
+        keys = getattr(self._local, "keys", None)
+        with self._write_lock:
+            for conn in (db.conn if db is not None else None, keys):
+                if conn is not None and conn in self._connections:
+                    self._connections.remove(conn)
+        if keys is not None:
+            keys.close()
+            self._local.keys = None
         if db is not None:
-            with self._write_lock:
-                if db.conn in self._connections:
-                    self._connections.remove(db.conn)
             db.close()
             self._local.db = None
 
@@ -426,6 +449,19 @@ class Store(TimerStore):
                 db.conn.execute(f"PRAGMA user_version={number}")
         return SCHEMA_VERSION
 
+    def bulk_insert(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Many rows of one table (all with the same columns) in one transaction: an import of history.
+
+        The history benchmark builds years of incidents this way in seconds instead of declaring each one.
+        """
+        if not rows:
+            return
+        columns = list(rows[0])
+        names = ", ".join(f"[{c}]" for c in columns)
+        sql = f"INSERT INTO [{table}] ({names}) VALUES ({', '.join('?' * len(columns))})"
+        with self.transaction() as db:
+            db.conn.executemany(sql, ([row[c] for c in columns] for row in rows))
+
     # ---- meta ----------------------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
@@ -437,8 +473,11 @@ class Store(TimerStore):
 
     # ---- incidents -----------------------------------------------------------------------------
     def next_code(self, year: int, prefix: str = "CR") -> str:
-        like = f"{prefix}-{year}-%"
-        row = self.db.execute("SELECT COUNT(*) FROM incidents WHERE code LIKE ?", [like]).fetchone()
+        # A range on the unique code index (LIKE is case-insensitive, so it could not use it: a scan).
+        start = f"{prefix}-{year}-"
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM incidents WHERE code >= ? AND code < ?", [start, start[:-1] + "."]
+        ).fetchone()
         return f"{prefix}-{year}-{row[0] + 1:03d}"
 
     def insert_incident(self, **fields: Any) -> Incident:
@@ -468,6 +507,24 @@ class Store(TimerStore):
         where, args = ("status = ?", [status]) if status else (None, [])
         rows = self.db["incidents"].rows_where(where, args, order_by="id")
         return [Incident.model_validate(_decode(r)) for r in rows]
+
+    def channel_name_used(self, name: str) -> bool:
+        """Whether one of our incidents already has a Slack channel of this name (Slack would say name_taken)."""
+        return self.db.execute("SELECT 1 FROM incidents WHERE channel_name = ? LIMIT 1", [name]).fetchone() is not None
+
+    def recently_resolved(self, batch: int = 50) -> Iterator[Incident]:
+        """Resolved incidents, most recently resolved first, read a batch at a time (the caller stops early)."""
+        offset = 0
+        while True:
+            rows = list(
+                self.db["incidents"].rows_where(
+                    "status = 'resolved'", order_by="resolved_at DESC, id", limit=batch, offset=offset
+                )
+            )
+            yield from (Incident.model_validate(_decode(r)) for r in rows)
+            if len(rows) < batch:
+                return
+            offset += batch
 
     def recent_declare(self, user: str, title: str, since: datetime) -> Incident | None:
         """The same person's incident with this title: declared since `since`, or never fully set up."""
@@ -585,18 +642,29 @@ class Store(TimerStore):
         crash of the process, which WAL with NORMAL guarantees, not a power cut; the next ordinary commit's
         fsync covers it anyway. A stalled disk then delays the work behind the ack, not the ack.
         """
-        conn = self.db.conn
-        relax = not conn.in_transaction  # inside a caller's transaction it commits with the caller's
-        if relax:
+        insert = "INSERT OR IGNORE INTO handled_requests (key, at, body) VALUES (?, ?, ?)"
+        values = [key, at.isoformat(), body]
+        if self.db.conn.in_transaction:  # inside a caller's transaction it commits with the caller's
+            return self.db.conn.execute(insert, values).rowcount == 1
+        # One statement on a connection of its own (autocommit, NORMAL, no checkpointing: the next ordinary
+        # commit checkpoints): every concurrent request queues on this lock, so it is held for one SQLite call.
+        with self._write_lock:
+            return self._keys_connection().execute(insert, values).rowcount == 1
+
+    def _keys_connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "keys", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
+            )
             conn.execute("PRAGMA synchronous=NORMAL")
-        try:
-            with self.transaction() as db:
-                before = db.conn.total_changes
-                db["handled_requests"].insert({"key": key, "at": at.isoformat(), "body": body}, ignore=True)
-                return db.conn.total_changes > before
-        finally:
-            if relax:
-                conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+            if self._max_pages is not None:  # a rehearsed full disk holds for this connection too
+                conn.execute(f"PRAGMA max_page_count={self._max_pages}")
+            self._local.keys = conn
+            with self._write_lock:
+                self._connections.append(conn)
+        return conn
 
     def finish_request(self, key: str, at: datetime) -> None:
         """The request's listener is done: forget its body (it may hold people's text), keep the key."""

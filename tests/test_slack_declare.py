@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import threading
 from zoneinfo import ZoneInfo
 
 from conftest import ID, Crisis
+from slack_sdk import WebClient
 
 from bot.slack.provision import channel_name
+from bot.workspace import BOT_TOKEN
 
 
 def test_declare_opens_channel_pins_header_pages_owners_and_posts_three_drafts(staffed: Crisis) -> None:
@@ -151,3 +154,95 @@ def test_detected_at_starts_the_countdown_earlier(staffed: Crisis) -> None:
     incident = staffed.store.incidents()[-1]
     assert (incident.first_response_due - incident.declared_at).total_seconds() == 40 * 60
     assert "40 minutes left" in str(staffed.emu.messages(incident.channel_id)[0]["blocks"])
+
+
+# ---- speed: no round trip the bot can know the answer to (issue 11 §6) ---------------------------------------------
+def test_the_second_declare_of_a_scenario_that_day_gets_its_own_name_without_a_name_taken_round(
+    staffed: Crisis,
+) -> None:
+    staffed.cmd("bram", "declare service-outage 2 Login down")
+    staffed.emu.reset_calls()
+    staffed.cmd("anna", "declare service-outage 2 Payments down")
+    creates = staffed.emu.calls_to("conversations.create")
+    # the bot made crisis-…-service-outage itself: its database says the name is taken, Slack is not asked
+    assert [c.args["name"] for c in creates] == ["crisis-20260314-service-outage-002"]
+    assert all(c.response["ok"] for c in creates)
+    second = staffed.store.incidents()[-1]
+    assert second.channel_name == "crisis-20260314-service-outage-002"
+    assert staffed.last_ephemeral("anna").startswith(f"✅ {second.code} declared")
+
+
+def test_a_name_someone_else_took_still_falls_back_on_name_taken(staffed: Crisis) -> None:
+    slack = WebClient(token=BOT_TOKEN, base_url=staffed.emu.api_url)
+    slack.conversations_create(name="crisis-20260314-service-outage")  # someone made it by hand: not in our database
+    staffed.emu.reset_calls()
+    incident = staffed.declare("declare service-outage 2 Login down")
+    creates = staffed.emu.calls_to("conversations.create")
+    assert [c.response.get("error") for c in creates] == ["name_taken", None]
+    assert incident.channel_name == "crisis-20260314-service-outage-001"
+
+
+def test_a_first_declare_answers_the_declarer_in_their_own_language(staffed: Crisis) -> None:
+    """A Dutch colleague's very first request is a declare in an English workspace: the incident speaks English,
+    the answer to them Dutch (their locale is looked up while Slack makes the channel, not before it)."""
+    staffed.emu.add_user("U0NOOR", "noor", real_name="Noor de Boer", locale="nl-NL")
+    staffed.emu.slash_command("U0NOOR", "declare data-breach 2 Klantgegevens gelekt")
+    staffed.local.settle()
+    incident = staffed.store.incidents()[-1]
+    answers = [e["text"] for e in staffed.emu.ephemerals("U0NOOR") if not e["text"].startswith("Declaring a ")]
+    assert answers == [
+        f"✅ {incident.code} gemeld: <#{incident.channel_id}>. Het team is opgeroepen en de "
+        "concepten wachten op goedkeuring."
+    ], answers
+    assert incident.language == "en"
+    assert "Level 2" in str(staffed.emu.messages(incident.channel_id)[0]["blocks"])  # the channel stays English
+    assert [c.args["user"] for c in staffed.emu.calls_to("users.info")].count("U0NOOR") == 1
+
+
+def test_the_declarers_confirmation_goes_out_in_the_last_round_not_after_it(staffed: Crisis) -> None:
+    """The "✅ declared" answer travels alongside the pin and the drafts instead of waiting for them."""
+    latency = 0.3
+    staffed.emu.latency = latency
+    staffed.emu.reset_calls()
+    staffed.cmd("bram", "declare data-breach 2 Customer emails exposed")
+    staffed.emu.latency = 0.0
+    calls = staffed.emu.calls
+    [confirmed] = [c for c in calls if c.method == "response_url" and c.args.get("text", "").startswith("✅")]
+    [pin] = [c for c in calls if c.method == "pins.add"]
+    # in flight at the same time as the pin: started before the pin was answered, answered about with it
+    assert confirmed.at - latency < pin.at < confirmed.at + latency / 2
+    assert staffed.store.delivery(f"{staffed.store.incidents()[-1].id}:ready") == "ok"
+
+
+def test_a_step_of_the_last_round_that_fails_is_named_after_the_confirmation(staffed: Crisis) -> None:
+    staffed.emu.fail("pins.add", error="not_pinnable")
+    staffed.cmd("bram", "declare data-breach 2 Customer emails exposed")
+    incident = staffed.store.incidents()[-1]
+    answers = [e["text"] for e in staffed.emu.ephemerals(ID["bram"]) if not e["text"].startswith("Declaring a ")]
+    assert answers[0].startswith(f"✅ {incident.code} declared")
+    assert answers[-1].startswith(f"⚠️ {incident.code} is recorded, but Slack refused: pinning the header")
+    assert staffed.store.delivery(f"{incident.id}:ready") is None
+
+
+def test_declares_at_work_after_their_ack_do_not_hold_back_anyone_elses_ack(staffed: Crisis) -> None:
+    """Six declares setting up at once (Slack slow: 1 s a call) keep listener threads busy for seconds; a
+    `/crisis help` typed meanwhile is still acknowledged within Slack's three seconds (Bolt's default of five
+    listener threads made it wait for one of them)."""
+    staffed.emu.latency = 1.0
+    people = ["anna", "bram", "chen", "dewi", "eli", "fleur"]
+    typed = [
+        threading.Thread(target=staffed.emu.slash_command, args=(ID[who], f"declare other 1 Busy {who}"))
+        for who in people
+    ]
+    for thread in typed:
+        thread.start()
+    staffed.emu.wait_for(lambda: staffed.local.activity.busy >= 5, timeout=10)  # Bolt's default pool is full
+    staffed.emu.slash_command(ID["gijs"], "help")
+    busy = staffed.local.activity.busy  # the declares were still at work while help was answered
+    staffed.emu.latency = 0.0
+    for thread in typed:
+        thread.join()
+    staffed.local.settle(timeout=60)
+    assert busy >= 5
+    assert staffed.emu.problems == []  # no "not acknowledged" from Slack
+    assert staffed.last_ephemeral("gijs").startswith("*Crisis Desk*"), staffed.last_ephemeral("gijs")

@@ -4,6 +4,7 @@ all-or-nothing transactions, idempotency keys, and concurrent writers that wait 
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -335,3 +336,58 @@ def test_single_writes_outside_a_transaction_from_separate_stores_do_not_lock(tm
 
     assert run_threads(work, threads=6) == []
     assert inspect(path, "SELECT COUNT(*) FROM events") == [(6 * 20,)]
+
+
+# ---- years of history: the per-request queries use indexes (issue 11 §6) ------------------------------------------
+HISTORY_QUERIES = {
+    "deliveries of one incident": "SELECT key, ref FROM deliveries WHERE incident_id = 1",
+    "outbox of one incident": "SELECT * FROM outbox WHERE incident_id = 1",
+    "active incidents": "SELECT * FROM incidents WHERE status = 'active' ORDER BY id",
+    "recently resolved": "SELECT * FROM incidents WHERE status = 'resolved' ORDER BY resolved_at DESC, id LIMIT 50",
+    "a channel name of ours": "SELECT 1 FROM incidents WHERE channel_name = 'crisis-20260314-data-breach' LIMIT 1",
+    "codes of a year": "SELECT COUNT(*) FROM incidents WHERE code >= 'CR-2026-' AND code < 'CR-2026.'",
+    "due timers": "SELECT * FROM timers WHERE fired_at IS NULL AND cancelled_at IS NULL AND due_at <= '2026' "
+    "ORDER BY due_at, id LIMIT 500",
+    "pending timers of one incident": "SELECT * FROM timers WHERE fired_at IS NULL AND cancelled_at IS NULL "
+    "AND incident_id = 1 ORDER BY due_at, id",
+    "a person's repeated declare": "SELECT * FROM incidents WHERE declared_by = 'U1' AND lower(title) = lower('x') "
+    "AND status = 'active' ORDER BY id DESC LIMIT 1",
+}
+
+
+def plan(path: Path, sql: str) -> str:
+    return " / ".join(row[-1] for row in inspect(path, f"EXPLAIN QUERY PLAN {sql}"))
+
+
+def test_a_version_5_database_upgrades_to_indexes_for_every_per_request_query(tmp_path: Path) -> None:
+    import sqlite_utils
+
+    from bot.store import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    for migration in MIGRATIONS[:5]:  # the file as the bot before this change left it
+        migration(old)
+    old.execute("PRAGMA user_version = 5")
+    old["incidents"].insert({**incident_fields("CR-2026-001"), "declared_at": AT.isoformat()})
+    old["deliveries"].insert({"key": "1:ready", "incident_id": 1, "ref": "ok", "at": AT.isoformat()})
+    old.conn.commit()
+    old.close()
+    for name, sql in HISTORY_QUERIES.items():
+        if name in ("codes of a year", "due timers", "pending timers of one incident"):
+            continue  # a range on the code index; the timers' old index, which walks every cancelled timer
+        assert "SCAN" in plan(path, sql), name  # before: each read its whole table
+
+    upgraded = Store(path)
+    try:
+        assert upgraded.schema_version() == SCHEMA_VERSION >= 6
+        assert upgraded.delivery("1:ready") == "ok" and upgraded.incident_by_code("CR-2026-001") is not None
+        assert upgraded.next_code(2026) == "CR-2026-002"
+    finally:
+        upgraded.close()
+    for name, sql in HISTORY_QUERIES.items():
+        found = plan(path, sql)
+        assert "USING" in found and not re.search(r"SCAN (incidents|deliveries|timers)\b", found), (name, found)
+        assert "idx_timers_fired_at_due_at" not in found, (name, found)  # every cancelled timer ever is NULL there
+    # the active few, not every incident its declarer ever declared
+    assert "idx_incidents_status_resolved_at" in plan(path, HISTORY_QUERIES["a person's repeated declare"])

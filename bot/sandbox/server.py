@@ -198,6 +198,8 @@ class ApiServer:
             payload = json.loads(text) if text.strip() else {}
         except (ValueError, UnicodeDecodeError):
             payload = None
+        if self.latency:  # a response_url is a round trip to Slack like any Web API call
+            time.sleep(self.latency)
         status, response = deliver_response_url(self.ws, hook_id, payload)
         self.record("response_url", payload if isinstance(payload, dict) else {}, status, response)
         _send(req, status, response)

@@ -17,6 +17,7 @@ import logging
 import re
 import sqlite3
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import Ack, App, BoltResponse, Respond
@@ -35,6 +36,7 @@ from bot.incidents import checklist, drafts, lifecycle, roles
 from bot.incidents.declare import DeclareRequest
 from bot.incidents.desk import Desk
 from bot.slack import commands, replay, status, subcommands, views
+from bot.slack.acking import prompt_ack
 from bot.slack.blocks import plain
 from bot.slack.flows import SlackDesk, why
 from bot.slack.home import from_home, publish_home, register_home
@@ -43,6 +45,7 @@ from bot.slack.text import fit
 from bot.store import disk_full
 
 log = logging.getLogger("crisisbot.slack")
+LISTENER_THREADS = 32
 ERROR_LIMIT = 150  # a field error shown under a modal input: one short sentence
 
 
@@ -120,7 +123,11 @@ def build_app(slack: SlackDesk, *, token: str, signing_secret: str, api_url: str
         client=make_client(token, api_url),
         token_verification_enabled=False,
         raise_error_for_unhandled_request=False,
+        # Bolt's default is 5 workers: five declares or resolves at work after their ack held every other
+        # request's listener, and so its ack, until one finished. One per HTTP thread and then some.
+        listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="crisisbot-listener"),
     )
+    app.middleware(prompt_ack)  # first: the ack leaves as soon as it is made (bot/slack/acking.py)
 
     @app.middleware
     def our_client(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
@@ -417,13 +424,16 @@ def _register_views(app: App, slack: SlackDesk) -> None:
             ack(response_action="errors", errors={"scenario": say("modal.declare.need_scenario")})
             return
         ack()
-        user = body["user"]["id"]
+        user, channel = body["user"]["id"], views.metadata(view).get("channel")
         request = DeclareRequest(declared_by=user, **form.model_dump())
+
+        def tell(text: str) -> None:
+            slack.notify(client, channel, user, text)
+
         try:
-            _, message = slack.declare(client, request)
+            slack.declare(client, request, tell)
         except CrisisError as exc:
-            message = slack.explain(exc, say)
-        slack.notify(client, views.metadata(view).get("channel"), user, message)
+            tell(slack.explain(exc, say))
 
     @app.view("draft_edit")
     @slack.activity.track

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from markupsafe import Markup
@@ -46,6 +48,8 @@ class SlackDesk:
         self.desk = desk
         self.activity = activity
         self._languages: dict[str, tuple[str, float]] = {}
+        self._looking: dict[str, Future[str]] = {}  # look-ups in flight, joined instead of asked twice
+        self._looking_lock = threading.Lock()
 
     def say(self, language: str | None = None) -> Wording:
         return Wording(self.desk.messages, language or self.desk.language)
@@ -59,10 +63,29 @@ class SlackDesk:
         cached = self._languages.get(user)
         if cached and cached[1] > time.monotonic():
             return self.say(cached[0])
-        if wait:
-            return self.say(self.user_language(client, user))
-        threading.Thread(target=self.user_language, args=(client, user), daemon=True).start()
-        return self.say()
+        lookup = self._look_up(client, user)
+        return self.say(lookup.result()) if wait else self.say()
+
+    def _look_up(self, client: WebClient, user: str) -> Future[str]:
+        """The user's language from Slack, on a thread of its own; a look-up already under way is joined."""
+        with self._looking_lock:
+            pending = self._looking.get(user)
+            if pending is not None:
+                return pending
+            future: Future[str] = Future()
+            self._looking[user] = future
+
+        def look() -> None:
+            try:
+                future.set_result(self.user_language(client, user))
+            except BaseException as exc:  # never leave a waiter hanging
+                future.set_exception(exc)
+            finally:
+                with self._looking_lock:
+                    self._looking.pop(user, None)
+
+        threading.Thread(target=look, name="crisisbot-locale", daemon=True).start()
+        return future
 
     def user_names(self, client: WebClient, users: list[str]) -> dict[str, str]:
         """Display names for a report, so it reads "Anna de Vries" rather than a user id."""
@@ -148,23 +171,39 @@ class SlackDesk:
             return say("error.generic")
 
     # ---- declare -------------------------------------------------------------------------------
-    def declare(self, client: WebClient, request: DeclareRequest) -> tuple[Incident, str]:
-        """Declare (or resume) and provision; returns the incident and what to tell the declarer."""
+    def declare(self, client: WebClient, request: DeclareRequest, tell: Callable[[str], None]) -> Incident:
+        """Declare (or resume) and provision; `tell` the declarer how it went, in their own language.
+
+        The incident (channel, header, drafts) speaks the workspace's language; only the declarer's answers use
+        theirs, looked up while Slack makes the channel. A new declare's "declared" goes out in the set-up's last
+        round (see Provisioner.run); should a step of that round fail, a second message says which.
+        """
+        declarer = request.declared_by
+        self.say_to(client, declarer)  # starts (or joins) the look-up of their language; nothing waits for it here
         declared = declare(self.desk, request)
         incident = declared.incident
-        say = self.say(incident.language)
-        result = Provisioner(self.desk, client, say).run(incident)
+
+        def confirm(incident: Incident) -> bool:
+            text = self.say_to(client, declarer, wait=True)(
+                "declare.done", code=incident.code, channel=channel_link(incident.channel_id)
+            )
+            return _told(tell, text)
+
+        result = Provisioner(self.desk, client, self.say(incident.language)).run(
+            incident, confirm=None if declared.existing else confirm
+        )
         incident = result.incident
+        say = self.say_to(client, declarer, wait=True)
         channel = channel_link(incident.channel_id)
         if not result.complete:
             self.desk.store.add_event(incident.id, self.desk.now(), "bot", "setup_failed", steps=result.failed)
-            return incident, say(
-                "declare.setup_failed", code=incident.code, steps=_steps(result.failed, say), channel=channel
-            )
-        if declared.existing and result.done:  # a declare that failed or died midway, finished by typing it again
-            return incident, say("declare.resumed", code=incident.code, steps=_steps(result.done, say), channel=channel)
-        key = "declare.existing" if declared.existing else "declare.done"
-        return incident, say(key, code=incident.code, channel=channel)
+            tell(say("declare.setup_failed", code=incident.code, steps=_steps(result.failed, say), channel=channel))
+        elif declared.existing and result.done:  # a declare that failed or died midway, finished by typing it again
+            tell(say("declare.resumed", code=incident.code, steps=_steps(result.done, say), channel=channel))
+        elif not result.confirmed:
+            key = "declare.existing" if declared.existing else "declare.done"
+            tell(say(key, code=incident.code, channel=channel))
+        return incident
 
     def provision(self, client: WebClient, incident: Incident) -> list[str]:
         """Post whatever the incident has that Slack does not yet (new drafts, new people); returns failures."""
@@ -348,6 +387,16 @@ class SlackDesk:
         except (SlackApiError, OSError) as exc:  # a timeout too: what follows a redraw must still happen
             # The state is already saved; the next redraw of this message shows it.
             log.warning("chat.update %s/%s failed: %s", channel, ts, why(exc))
+
+
+def _told(tell: Callable[[str], None], text: str) -> bool:
+    """Tell, and say whether it went out (a refused answer is tried again after the set-up)."""
+    try:
+        tell(text)
+    except (SlackApiError, OSError) as exc:
+        log.warning("could not answer the declarer: %s", why(exc))
+        return False
+    return True
 
 
 def _owners_in(desk: Desk, incident: Incident) -> dict[str, str | None]:

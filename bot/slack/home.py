@@ -12,6 +12,7 @@ to the shipped file for that language.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Callable
@@ -276,11 +277,10 @@ def _roles_blocks(user: str, owners: dict[str, list[str]], say: HomeWording) -> 
 
 
 def _resolved_blocks(desk: Desk, user: str, owners: dict[str, list[str]], say: HomeWording) -> list[Block]:
-    resolved = sorted(
-        desk.store.incidents(status="resolved"), key=lambda i: i.resolved_at or i.declared_at, reverse=True
-    )
-    # A private incident's title is shown only to the people who were part of it.
-    shown = [i for i in resolved if may_see(desk, i, user, owners)][:RECENT_RESOLVED]
+    # A private incident's title is shown only to the people who were part of it. Read newest first and stop
+    # at enough: years of history must not be loaded to show a few lines.
+    visible = (i for i in desk.store.recently_resolved() if may_see(desk, i, user, owners))
+    shown = list(itertools.islice(visible, RECENT_RESOLVED))
     if not shown:
         return [SectionBlock(text=md(say("resolved.none")))]
     tz = desk.settings.tz

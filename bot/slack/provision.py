@@ -124,6 +124,7 @@ class Provisioned:
     incident: Incident
     failed: list[str] = field(default_factory=list)  # step names Slack refused, to tell the declarer
     done: list[str] = field(default_factory=list)  # steps this run did or found done by a run that died
+    confirmed: bool = False  # the declarer was told "declared" during the last round (see Provisioner.run)
 
     @property
     def complete(self) -> bool:
@@ -157,12 +158,17 @@ class Provisioner:
         self._uninvited: dict[str, str] = {}  # who this run's invite could not bring in, and why
         self._blocks: dict[str, list[dict]] = {}  # built while Slack makes the channel; see _prebuild
 
-    def run(self, incident: Incident) -> Provisioned:
-        """Do every step not yet done for `incident`; report the ones Slack refused."""
-        with one_run_at_a_time(incident.id):
-            return self._run(self.desk.store.incident(incident.id) or incident)
+    def run(self, incident: Incident, confirm: Callable[[Incident], bool] | None = None) -> Provisioned:
+        """Do every step not yet done for `incident`; report the ones Slack refused.
 
-    def _run(self, incident: Incident) -> Provisioned:
+        `confirm` (tell the declarer it is declared; True once told) goes out in the last round, alongside the
+        pin and the drafts, when every step before succeeded: the declarer then waits no round trip of its own
+        after the set-up. A step of that round that fails is named to them afterwards (result.failed).
+        """
+        with one_run_at_a_time(incident.id):
+            return self._run(self.desk.store.incident(incident.id) or incident, confirm)
+
+    def _run(self, incident: Incident, confirm: Callable[[Incident], bool] | None = None) -> Provisioned:
         result = Provisioned(incident)
         if incident.channel_id is None:
             # The header and drafts do not need the channel: build them on another thread while this one waits
@@ -177,18 +183,27 @@ class Provisioner:
         # Round 2 puts the header first in the channel; round 3 needs its ts (pin) or follows it (drafts).
         for round_steps in (self._room_steps, self._content_steps):
             done = self.desk.store.deliveries(incident.id)
-            self._round(incident, [s for s in round_steps(incident) if f"{incident.id}:{s.name}" not in done], result)
+            last = round_steps == self._content_steps
+            alongside = functools.partial(confirm, incident) if confirm and last and result.complete else None
+            steps = [s for s in round_steps(incident) if f"{incident.id}:{s.name}" not in done]
+            result.confirmed = self._round(incident, steps, result, alongside)
         ready = f"{incident.id}:ready"
         if result.complete and self.desk.store.delivery(ready) is None:
             # from now on an identical declare after the first minute makes a new incident, not a resume
             self.desk.store.record_delivery(ready, incident.id, "ok", self.desk.now())
         return result
 
-    def _round(self, incident: Incident, steps: list[Step], result: Provisioned) -> None:
-        """Find what a dead run left, note the rest as tried, do it in parallel, note all that worked at once."""
+    def _round(
+        self, incident: Incident, steps: list[Step], result: Provisioned, alongside: Callable[[], bool] | None = None
+    ) -> bool:
+        """Find what a dead run left, note the rest as tried, do it in parallel, note all that worked at once.
+
+        `alongside` (not a step: nothing to record or read back) runs in parallel with the steps; returns its answer.
+        """
         found, unknown = self._read_back(incident, steps)
         todo = [s for s in steps if s.name not in found and s.name not in unknown]
         self.desk.store.note_tries(incident.id, {s.name: readback.tried() for s in todo}, self.desk.now())
+        extra = _pool().submit(alongside) if alongside else None  # first, so it never queues behind the steps
         outcomes = list(_pool().map(lambda step: self._do(incident, step), todo))
         refs = {**found, **{s.name: ref for s, ref in zip(todo, outcomes, strict=True) if ref is not None}}
         refs |= self._unreachable(todo, refs)
@@ -199,6 +214,7 @@ class Provisioner:
                     step.then(refs[step.name])
         result.done += [s.name for s in steps if s.name in refs]
         result.failed += [s.name for s in steps if s.name not in refs]
+        return bool(extra and extra.result())
 
     def _read_back(self, incident: Incident, steps: list[Step]) -> tuple[dict[str, str], set[str]]:
         """Steps a dead run tried: those Slack has (name → ref), and those we could not check (not redone)."""
@@ -244,8 +260,12 @@ class Provisioner:
                 return incident
             if found:
                 return self._note_channel(incident, found["channel"])
-        for attempt in range(5):
-            name = channel_name(incident, self.desk.settings.tz, attempt)
+        # A name one of our incidents has is taken for sure: start at the clash name (the incident's number)
+        # instead of paying a name_taken round trip. name_taken stays the fallback for names others made.
+        tz = self.desk.settings.tz
+        first = 1 if self.desk.store.channel_name_used(channel_name(incident, tz)) else 0
+        for attempt in range(first, first + 5):
+            name = channel_name(incident, tz, attempt)
             self.desk.store.note_tries(incident.id, {"channel": readback.tried(name)}, self.desk.now())
             try:
                 response = self.client.conversations_create(name=name, is_private=incident.private)

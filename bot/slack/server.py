@@ -25,7 +25,7 @@ from bot.slack.app import build_app
 from bot.slack.deliver import SlackDeliverer
 from bot.slack.flows import SlackDesk
 from bot.slack.replay import finish_unfinished
-from bot.slack.warmup import warm_up
+from bot.slack.warmup import compile_wording, warm_up
 
 log = logging.getLogger("crisisbot")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -190,6 +190,7 @@ def serve(desk: Desk, host: str = "0.0.0.0") -> None:
     """Run until interrupted: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on PORT."""
     log.info("Crisis Desk starting — %s", describe_start(desk.settings))
     bot = build_bot(desk)
+    compile_wording(desk)  # in the background: the server starts at once, first requests find it done
     bot.runner.start()  # timers that came due while the bot was down fire on the scheduler's thread
     # requests acknowledged but not finished by a process that died: finished while the server starts
     threading.Thread(target=finish_unfinished, args=(bot.app, desk), name="crisisbot-replay", daemon=True).start()

@@ -137,8 +137,7 @@ def declare(run: Invocation, cmd: Command) -> None:
         run.answer(say("declare.existing", code=repeat.code, channel=channel_link(repeat.channel_id)))
         return
     run.answer(say("declare.working", scenario=book.name.in_(say.language)))
-    _, message = run.slack.declare(run.client, request)
-    run.answer(message)
+    run.slack.declare(run.client, request, run.answer)
 
 
 def escalate(run: Invocation, cmd: Command) -> None:
