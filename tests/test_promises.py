@@ -215,7 +215,8 @@ def test_resolve_asks_about_the_authority_and_legal_is_reminded_until_gdpr_notif
 
     staffed.clock.advance(hours=24)
     staffed.local.tick()
-    assert any("48 hours left" in t for t in channel_texts(staffed, incident))
+    reminder = next(t for t in channel_texts(staffed, incident) if "48 hours left" in t)
+    assert "checklist" not in reminder and "/crisis gdpr notified" in reminder  # no Done buttons after the resolve
     assert "notify by 10:00 CET on 17 March · 2 days to go" in header(staffed, incident)  # redrawn with it
     assert any("48 hours left" in m["text"] for m in staffed.emu.dms(ID["chen"]))
 

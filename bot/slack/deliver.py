@@ -208,7 +208,9 @@ class SlackDeliverer:
             self._post(incident, say("gdpr_duty.overdue", hours=-hours, people=self.mentions(incident, roles, say)))
         else:
             key = "outbox.gdpr_due" if hours == 0 else "outbox.gdpr_reminder"
-            self._post(incident, say(key, hours=hours, people=self.mentions(incident, roles, say)))
+            people = self.mentions(incident, roles, say)
+            # after the resolve the checklist has no buttons left: only the command stops the clock
+            self._post(incident, say(key, hours=hours, people=people, resolved=incident.status == "resolved"))
         legal = self.holder(incident, "legal")
         if legal:
             key = "gdpr_duty.overdue_dm" if hours < 0 else "outbox.gdpr_dm"
