@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from slack_bolt import Ack, BoltResponse
 from slack_bolt.request import BoltRequest
+
+from bot.faults import crash_point
 
 POLL_SECONDS = 0.01  # Bolt's own polling interval (slack_bolt/listener/thread_runner.py)
 
@@ -25,6 +28,11 @@ class PromptAck(Ack):
         self._answered = threading.Event()
         self._response: BoltResponse | None = None
         super().__init__()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> BoltResponse:
+        response = super().__call__(*args, **kwargs)
+        crash_point("acked")  # restart tests: a kill -9 once Slack has its 200
+        return response
 
     @property  # type: ignore[override]
     def response(self) -> BoltResponse | None:
