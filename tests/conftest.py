@@ -158,9 +158,11 @@ def emu() -> Iterator[SlackEmulator]:
 
 # ---- one running desk for a whole module (starting one costs more than many tests together) ---------------
 @contextmanager
-def staffed_desk(folder: Path, environ: dict[str, str] | None = None) -> Iterator[Crisis]:
+def staffed_desk(
+    folder: Path, environ: dict[str, str] | None = None, clock: ManualClock | None = None
+) -> Iterator[Crisis]:
     """A desk on a database in `folder`, every role owned, stopped afterwards (`environ`: e.g. its language)."""
-    clock = ManualClock(START)
+    clock = clock or ManualClock(START)
     local = start_local(db_path=folder / "crisis.db", clock=clock, environ=environ)
     try:
         crisis = Crisis(local, clock)

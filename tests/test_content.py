@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Crisis, declare
+from conftest import Crisis, declare, staffed_desk
 
 from bot.clock import ManualClock
 from bot.config import default_dir
 from bot.messages import limit_of, measured_length
 from bot.plan import render_plan
-from bot.workspace import start_local
 
 RULE = {"en": "within {} minutes of detection", "nl": "binnen {} minuten na ontdekking"}
 # The demo company's settings (bot/sandbox/demo-crisisbot.yaml): its hashtag and FAQ URL make the longest texts.
@@ -34,18 +33,12 @@ COMPANY = """company:
 @contextmanager
 def desk_in(folder: Path, language: str, clock: ManualClock | None = None, **environ: str) -> Iterator[Crisis]:
     """A staffed desk for the demo company (its hashtag and FAQ URL: the longest texts), in `language`."""
-    clock = clock or ManualClock(datetime(2026, 3, 14, 9, 0, tzinfo=UTC))
     config = folder / "crisisbot.yaml"
     if not config.exists():
         config.write_text(COMPANY, encoding="utf-8")
     env = {"CRISISBOT_CONFIG": str(config), "CRISISBOT_LANGUAGE": language, **environ}
-    local = start_local(db_path=folder / "crisis.db", clock=clock, environ=env)
-    try:
-        crisis = Crisis(local, clock)
-        crisis.set_roles()
+    with staffed_desk(folder, environ=env, clock=clock) as crisis:
         yield crisis
-    finally:
-        local.stop()
 
 
 def texts(blocks: Any) -> str:
