@@ -17,6 +17,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.chat.wording import Wording
 from bot.incidents import gdpr
 from bot.incidents.approvals import approval_state
 from bot.incidents.desk import Desk
@@ -25,7 +26,7 @@ from bot.incidents.roles import RoleSeat, seats
 from bot.messages import duration, limit_of, local_time, measured_length, public_time
 from bot.messages import first_response_rule as rule_wording
 from bot.models import Draft, Incident
-from bot.slack.text import Wording, escape_entities, fit, mention, pieces
+from bot.slack.text import escape_entities, fit, mention, pieces
 
 # Slack's documented limits for the fields the bot fills (Block Kit reference)
 SECTION_LIMIT = 3000  # a section's text, a context element's text

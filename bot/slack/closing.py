@@ -23,6 +23,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ButtonElement, PlainTextObject
 
+from bot.chat.wording import Wording
 from bot.errors import CrisisError
 from bot.incidents import gdpr
 from bot.incidents.lifecycle import participants
@@ -32,7 +33,7 @@ from bot.report import write_report
 from bot.slack import readback
 from bot.slack.blocks import MESSAGE_LIMIT, text_with_buttons
 from bot.slack.provision import one_run_at_a_time
-from bot.slack.text import Wording, channel_link, fit, mention
+from bot.slack.text import channel_link, fit, mention
 
 if TYPE_CHECKING:
     from bot.slack.flows import SlackDesk

@@ -11,6 +11,7 @@ from markupsafe import Markup
 from slack_sdk import WebClient
 from slack_sdk.models.blocks import ButtonElement, PlainTextObject
 
+from bot.chat.wording import Wording
 from bot.clock import parse_iso
 from bot.faults import crash_point
 from bot.incidents.desk import Desk
@@ -20,7 +21,7 @@ from bot.slack import readback
 from bot.slack.blocks import first_response_rule, text_with_buttons
 from bot.slack.flows import SlackDesk
 from bot.slack.provision import channel_url, invite_people, uninvited_text
-from bot.slack.text import Wording, channel_link, mention
+from bot.slack.text import channel_link, mention
 
 log = logging.getLogger("crisisbot.slack")
 USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")

@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ButtonElement, PlainTextObject
 
+from bot.chat.wording import Wording
 from bot.errors import ConfigError, CrisisError, NotAuthorized, SchemaError, SlackLookupFailed
 from bot.ids import LANGUAGES, NETWORKS, ROLES
 from bot.incidents.declare import DeclareRequest, declare
@@ -35,7 +36,7 @@ from bot.slack.blocks import (
 )
 from bot.slack.closing import Closed, Closer, outcome
 from bot.slack.provision import Provisioner, channel_url
-from bot.slack.text import Wording, channel_link, escape_entities, fit, mention
+from bot.slack.text import SLACK, channel_link, escape_entities, fit, mention
 
 log = logging.getLogger("crisisbot.slack")
 LANGUAGE_CACHE_SECONDS = 3600
@@ -52,7 +53,7 @@ class SlackDesk:
         self._looking_lock = threading.Lock()
 
     def say(self, language: str | None = None) -> Wording:
-        return Wording(self.desk.messages, language or self.desk.language)
+        return Wording(self.desk.messages, language or self.desk.language, SLACK)
 
     def say_to(self, client: WebClient, user: str, wait: bool = False) -> Wording:
         """Wording in the user's own Slack language where we speak it, else the workspace's.

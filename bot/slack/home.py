@@ -39,6 +39,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.chat.wording import Wording
 from bot.config import default_dir
 from bot.ids import LANGUAGES, ROLES
 from bot.incidents.approvals import approval_state, approvers_for
@@ -48,7 +49,7 @@ from bot.messages import load_ui_file, local_time, locale_of
 from bot.models import Ack, Draft, Incident
 from bot.slack.blocks import FIELD_LIMIT, HEADER_LIMIT, SECTION_LIMIT, button, countdown_text, md, pt
 from bot.slack.flows import SlackDesk
-from bot.slack.text import Wording, channel_link, escape, fit, mention
+from bot.slack.text import channel_link, escape, fit, mention
 
 log = logging.getLogger("crisisbot.slack")
 

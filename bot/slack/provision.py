@@ -24,12 +24,13 @@ from markupsafe import Markup
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.chat.wording import Wording
 from bot.incidents.desk import Desk
 from bot.incidents.roles import seats
 from bot.models import Incident
 from bot.slack import readback
 from bot.slack.blocks import draft_blocks, header_blocks, role_dm_blocks
-from bot.slack.text import Wording, fit, mention
+from bot.slack.text import fit, mention
 
 log = logging.getLogger("crisisbot.slack")
 MAX_NAME = 80

@@ -5,13 +5,14 @@ from __future__ import annotations
 from markupsafe import Markup
 from slack_sdk.models.blocks import ContextBlock, SectionBlock
 
+from bot.chat.wording import Wording
 from bot.clock import parse_iso
 from bot.incidents.desk import Desk
 from bot.incidents.roles import may_see, seats
 from bot.messages import local_time
 from bot.models import Incident
 from bot.slack.blocks import as_dicts, button, countdown_text, md
-from bot.slack.text import Wording, channel_link, mention
+from bot.slack.text import channel_link, mention
 
 
 def status_text(desk: Desk, incident: Incident, say: Wording) -> str:

@@ -10,6 +10,7 @@ from markupsafe import Markup
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
+from bot.chat.wording import Wording
 from bot.errors import UsageError
 from bot.ids import ROLES
 from bot.incidents import checklist, gdpr, lifecycle, roles
@@ -20,7 +21,7 @@ from bot.slack import status, views
 from bot.slack.blocks import MESSAGE_LIMIT, first_response_rule
 from bot.slack.commands import Command
 from bot.slack.flows import SlackDesk
-from bot.slack.text import Wording, channel_link, fit, mention
+from bot.slack.text import channel_link, fit, mention
 
 
 @dataclass

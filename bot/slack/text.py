@@ -13,11 +13,8 @@ keeps every entity and every `<…>` the bot built whole, with an ellipsis.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from markupsafe import Markup
-
-from bot.messages import Messages
 
 _ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _MARKS = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
@@ -77,18 +74,23 @@ def channel_link(channel_id: str | None) -> Markup:
     return Markup(f"<#{channel_id}>") if channel_id else Markup("—")
 
 
-class Wording:
-    """UI strings for Slack in one language, with user values escaped."""
+class SlackDialect:
+    """Slack's mrkdwn, as the application layer's Wording and messages need it (bot/chat/port.py's Dialect).
 
-    def __init__(self, messages: Messages, language: str) -> None:
-        self.messages = messages.with_escape(escape)
-        self.language = language
+    Stateless, with static methods: one instance (`SLACK`) so the escaped template variant is compiled once."""
 
-    def __call__(self, key: str, /, **params: Any) -> str:
-        return self.messages.ui(self.language, key, **params)
+    escape = staticmethod(escape)
+    mention = staticmethod(mention)
+    room_link = staticmethod(channel_link)
+    fit = staticmethod(fit)
 
-    def role(self, role: str) -> str:
-        return self(f"role.{role}")
+    @staticmethod
+    def room_url(room: str | None) -> str | None:
+        return f"https://slack.com/app_redirect?channel={room}" if room else None
 
-    def network(self, network: str) -> str:
-        return self(f"network.{network}")
+    @staticmethod
+    def code(text: str) -> Markup:
+        return Markup(f"`{escape_entities(text)}`")
+
+
+SLACK = SlackDialect()

@@ -22,6 +22,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.chat.wording import Wording
 from bot.ids import LEVELS
 from bot.incidents import gdpr
 from bot.incidents.declare import DEFAULT_LEVEL, MAX_DESCRIPTION, MAX_TITLE
@@ -29,7 +30,6 @@ from bot.incidents.desk import Desk
 from bot.incidents.drafts import MAX_REASON
 from bot.messages import limit_of
 from bot.models import Draft
-from bot.slack.text import Wording
 
 SLACK_INPUT_MAX = 3000  # plain_text_input's own ceiling, below Facebook's 63,206
 

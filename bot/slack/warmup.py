@@ -21,8 +21,9 @@ from slack_bolt.middleware.authorization.single_team_authorization import Single
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.chat.wording import Wording
 from bot.incidents.desk import Desk
-from bot.slack.text import Wording
+from bot.slack.text import SLACK
 
 log = logging.getLogger("crisisbot.slack")
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)  # seconds between attempts, after slack_sdk's own retries
@@ -83,7 +84,7 @@ def compile_wording(desk: Desk) -> threading.Thread:
     def compile_all() -> None:
         try:
             desk.messages.compile_all()
-            Wording(desk.messages, desk.language).messages.compile_all(drafts=False)
+            Wording(desk.messages, desk.language, SLACK).messages.compile_all(drafts=False)
         except Exception:  # a broken template is `crisisbot check`'s to report; requests compile lazily again
             log.warning("compiling the messages at start-up failed", exc_info=True)
         # What start-up made (modules, playbooks, compiled templates) lives as long as the process: out of the
