@@ -11,6 +11,7 @@ from markupsafe import Markup
 from slack_sdk import WebClient
 from slack_sdk.models.blocks import ButtonElement, PlainTextObject
 
+from bot.chat import notices
 from bot.chat.wording import Wording
 from bot.clock import parse_iso
 from bot.faults import crash_point
@@ -19,6 +20,7 @@ from bot.messages import local_time
 from bot.models import Incident, OutboxMessage
 from bot.slack import readback
 from bot.slack.blocks import first_response_rule, text_with_buttons
+from bot.slack.bridge import notice
 from bot.slack.flows import SlackDesk
 from bot.slack.provision import channel_url, invite_people, uninvited_text
 from bot.slack.text import channel_link, mention
@@ -41,6 +43,10 @@ class SlackDeliverer:
             "update_reminder": self._update_reminder,
             "gdpr_reminder": self._gdpr_reminder,
             "announce": self._announce,
+            "escalation": notice(self, notices.escalation),
+            "first_response": notice(self, notices.first_response),
+            "internal_update": notice(self, notices.internal_update),
+            "authority_notified": notice(self, notices.authority_notified),
         }
 
     @property
