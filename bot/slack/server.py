@@ -150,6 +150,7 @@ def build_bot(desk: Desk, activity: Activity | None = None) -> Bot:
         api_url=settings.slack_api_url,
     )
     runner = TimerRunner(desk, SlackDeliverer(slack, app.client), guard=activity.working)
+    slack.outbox = runner  # a request delivers the notices its verb queued right after it (bot/chat/after.py)
     return Bot(app, slack, runner, warm_up(app))
 
 
