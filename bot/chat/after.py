@@ -137,4 +137,4 @@ def owners_in(desk: Desk, incident: Incident) -> dict[str, str | None]:
     """Who owns each role of the incident's level now (the first owner), None for a role nobody owns."""
     owners = desk.store.role_owners()
     level = desk.playbook(incident.scenario).level(incident.level)
-    return {role: (owners.get(role) or [None])[0] for role in level.roles}
+    return {role: next(iter(owners.get(role) or []), None) for role in level.roles}

@@ -37,6 +37,12 @@ class Notice:
 NoticeMaker = Callable[[Desk, Incident, OutboxMessage, Wording], list[Notice]]
 
 
+def buttons_of(message: Message) -> list[Button]:
+    """A notice's buttons (it is a paragraph with at most one row of them), for a deliverer that posts text and
+    buttons."""
+    return [button for part in message.parts if isinstance(part, Actions) for button in part.buttons]
+
+
 def escalation(desk: Desk, incident: Incident, row: OutboxMessage, say: Wording) -> list[Notice]:
     """The level changed: who did it, and which roles the new level pulls in."""
     level = row.data["level"]

@@ -17,8 +17,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ButtonElement, PlainTextObject
 
-from bot.chat.message import Actions, Message
-from bot.chat.notices import NoticeMaker
+from bot.chat.message import Message
+from bot.chat.notices import NoticeMaker, buttons_of
 from bot.chat.port import Refused
 from bot.chat.wording import Wording
 from bot.incidents.desk import Desk
@@ -41,14 +41,12 @@ class BlockKit(Message):
 
 
 def slack_buttons(message: Message) -> list[ButtonElement]:
-    """The message's buttons as Block Kit elements (a notice is a paragraph with at most one row of them)."""
+    """The message's buttons as Block Kit elements."""
     return [
         ButtonElement(
             text=PlainTextObject(text=b.label), action_id=b.id, value=b.value or None, style=b.style, url=b.url
         )
-        for part in message.parts
-        if isinstance(part, Actions)
-        for b in part.buttons
+        for b in buttons_of(message)
     ]
 
 
