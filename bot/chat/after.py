@@ -16,7 +16,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol
 
-from bot.chat.message import Actions, Button, Message, Text
+from bot.chat import cards
+from bot.chat.message import Button, Message, text_with_buttons
 from bot.chat.port import Port, Refused
 from bot.chat.wording import Wording
 from bot.incidents.desk import Desk
@@ -25,16 +26,6 @@ from bot.incidents.escalate import Escalated, escalate
 from bot.models import Draft, Incident
 
 log = logging.getLogger("crisisbot.chat")
-
-
-class Cards(Protocol):
-    """The incident's standing messages, drawn as they are now (the platform's renderer, for now)."""
-
-    def header(self, incident: Incident, say: Wording) -> Message: ...
-
-    def draft(self, incident: Incident, draft: Draft, say: Wording) -> Message: ...
-
-    def role_dm(self, incident: Incident, user: str, roles: list[str], say: Wording) -> Message: ...
 
 
 class Outbox(Protocol):
@@ -53,8 +44,8 @@ class Unheld:
 class After:
     """The after-verb policy of one request, on one port."""
 
-    def __init__(self, desk: Desk, port: Port, cards: Cards, outbox: Outbox, say: Callable[[str], Wording]) -> None:
-        self.desk, self.port, self.cards, self.outbox = desk, port, cards, outbox
+    def __init__(self, desk: Desk, port: Port, outbox: Outbox, say: Callable[[str], Wording]) -> None:
+        self.desk, self.port, self.outbox = desk, port, outbox
         self.say = say  # the incident's wording in a language
 
     # ---- after a verb ----------------------------------------------------------------------------------------
@@ -92,11 +83,11 @@ class After:
 
     def warn_promise(self, room: str | None, user: str, text: str, value: str, say: Wording) -> None:
         """The text promises an update that is (nearly) due: say so, with a redraft and a post-anyway button."""
-        buttons = (
+        buttons = [
             Button("draft_redraft_time", say("promise.button_redraft"), value, style="primary"),
             Button("draft_post_anyway", say("promise.button_anyway"), value),
-        )
-        self.port.tell(user, room, Message(text, (Text(text), Actions(buttons))))
+        ]
+        self.port.tell(user, room, text_with_buttons(text, buttons))
 
     # ---- redraws ---------------------------------------------------------------------------------------------
     def refresh_header(self, incident: Incident, strict: bool = False) -> None:
@@ -104,13 +95,15 @@ class After:
         ref = self.desk.store.delivery(f"{incident.id}:header")
         if not (ref and incident.channel_id):
             return
-        self._update(incident.channel_id, ref, self.cards.header(incident, self.say(incident.language)), strict)
+        self._update(
+            incident.channel_id, ref, cards.header_card(self.desk, incident, self.say(incident.language)), strict
+        )
 
     def refresh_draft(self, incident: Incident, draft: Draft, strict: bool = False) -> None:
         """Redraw a draft's message; `strict` raises when the platform refuses (for a step that is re-run)."""
         if not (draft.message_ts and incident.channel_id):
             return
-        message = self.cards.draft(incident, draft, self.say(incident.language))
+        message = cards.draft_card(self.desk, incident, draft, self.say(incident.language))
         self._update(incident.channel_id, draft.message_ts, message, strict)
 
     def refresh_dm(self, incident: Incident, user: str) -> None:
@@ -120,7 +113,9 @@ class After:
             return
         room, message_ref = ref.split(":", 1)
         roles = [r for r, who in owners_in(self.desk, incident).items() if who == user]
-        self._update(room, message_ref, self.cards.role_dm(incident, user, roles, self.say(incident.language)))
+        url = self.port.dialect.room_url(incident.channel_id)
+        card = cards.role_dm_card(self.desk, incident, user, roles, self.say(incident.language), url)
+        self._update(room, message_ref, card)
 
     def _update(self, room: str, ref: str, message: Message, strict: bool = False) -> None:
         if strict:

@@ -14,13 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from markupsafe import Markup
-
+from bot.chat.cards import first_response_rule
 from bot.chat.message import Actions, Button, Message, Text
 from bot.chat.wording import Wording
 from bot.incidents.desk import Desk
 from bot.messages import duration
-from bot.messages import first_response_rule as rule_wording
 from bot.models import Incident, OutboxMessage
 
 SECTION_LIMIT = 3000  # a notification's text is cut where a section's would be
@@ -64,7 +62,7 @@ def first_response(desk: Desk, incident: Incident, row: OutboxMessage, say: Word
     minutes = desk.playbook(incident.scenario).deadlines.first_response_minutes
     text = say(
         key,
-        rule=Markup(rule_wording(say.messages, say.language, minutes)),
+        rule=first_response_rule(say, minutes),
         network=say.network(row.data["network"]),
         user=say.mention(row.data["by"]),
         took=duration(responded - incident.detected_at, say.language),

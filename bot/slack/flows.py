@@ -24,10 +24,10 @@ from bot.incidents.lifecycle import Resolved
 from bot.incidents.roles import Person
 from bot.models import Draft, Incident
 from bot.slack.activity import Activity
-from bot.slack.blocks import MESSAGE_LIMIT
-from bot.slack.bridge import RedrawPort, SlackCards
+from bot.slack.bridge import RedrawPort
 from bot.slack.closing import Closed, Closer, outcome
 from bot.slack.provision import Provisioner
+from bot.slack.render import MESSAGE_LIMIT
 from bot.slack.text import SLACK, channel_link, escape_entities, fit, mention
 
 log = logging.getLogger("crisisbot.slack")
@@ -240,7 +240,7 @@ class SlackDesk:
     # ---- redraws (the policy is bot/chat/after.py's) -------------------------------------------------
     def after(self, client: WebClient) -> After:
         """The after-verb policy on this request's client; the notices its verbs queued go out through the outbox."""
-        return After(self.desk, RedrawPort(client), SlackCards(self.desk), self.outbox, self.say)
+        return After(self.desk, RedrawPort(client), self.outbox, self.say)
 
     def refresh_header(self, client: WebClient, incident: Incident, strict: bool = False) -> None:
         """Redraw the pinned header; `strict` raises when Slack refuses (for the outbox to retry)."""
