@@ -31,6 +31,7 @@ class Incident(BaseModel):
     first_response_due: datetime
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
+    setup_done_at: datetime | None = None  # every set-up step done (bot/incidents/facts.py)
 
     @property
     def active(self) -> bool:

@@ -183,7 +183,20 @@ def _migration_6(db: sqlite_utils.Database) -> None:
     # repeat check (recent_declare) must walk the few active incidents, not all of theirs.
 
 
-MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6]
+def _migration_7(db: sqlite_utils.Database) -> None:
+    """When an incident's set-up was complete, on the incident: the core's duplicate-declare rule reads it.
+
+    Before, the rule joined on the chat adapter's own bookkeeping (its `<id>:ready` delivery key), so the core
+    depended on how one adapter named its steps. Backfilled from those keys; the old rows stay (nothing reads
+    them any more).
+    """
+    db["incidents"].add_column("setup_done_at", str)
+    db.execute(
+        "UPDATE incidents SET setup_done_at = (SELECT d.at FROM deliveries d WHERE d.key = incidents.id || ':ready')"
+    )
+
+
+MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6, _migration_7]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -530,8 +543,8 @@ class Store(TimerStore):
         """The same person's incident with this title: declared since `since`, or never fully set up."""
         rows = list(
             self.db["incidents"].rows_where(
-                "declared_by = ? AND lower(title) = lower(?) AND status = 'active' AND (declared_at >= ? OR NOT EXISTS "
-                "(SELECT 1 FROM deliveries d WHERE d.key = incidents.id || ':ready'))",
+                "declared_by = ? AND lower(title) = lower(?) AND status = 'active' "
+                "AND (declared_at >= ? OR setup_done_at IS NULL)",
                 [user, title, since.isoformat()],
                 order_by="id desc",
                 limit=1,

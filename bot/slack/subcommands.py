@@ -134,7 +134,7 @@ def declare(run: Invocation, cmd: Command) -> None:
         drill=cmd.name == "drill",
     )
     repeat = find_repeat(desk, request)
-    if repeat is not None and desk.store.delivery(f"{repeat.id}:ready"):  # a double submit: say so at once
+    if repeat is not None and repeat.setup_done_at:  # a double submit: say so at once
         run.answer(say("declare.existing", code=repeat.code, channel=channel_link(repeat.channel_id)))
         return
     run.answer(say("declare.working", scenario=book.name.in_(say.language)))
