@@ -211,7 +211,7 @@ def _update(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bo
 
 
 def _gdpr(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bool:
-    if gdpr_notified(desk, incident):
+    if authority_notified(desk, incident):
         return False
     hours_left = timer.data["hours_left"]
     desk.store.add_event(incident.id, desk.now(), "bot", "gdpr_reminder", hours_left=hours_left)
@@ -256,7 +256,8 @@ def pending_approvals(desk: Desk, incident: Incident) -> list[dict[str, Any]]:
     return waiting
 
 
-def gdpr_notified(desk: Desk, incident: Incident) -> bool:
+def authority_notified(desk: Desk, incident: Incident) -> bool:
+    """Whether the data-protection authority is recorded as notified (the checklist item, the command or the resolve)."""
     return "notify_authority" in desk.store.checklist(incident.id) or bool(
         desk.store.events(incident.id, "gdpr_notified")
     )

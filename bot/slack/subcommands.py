@@ -151,7 +151,7 @@ def escalate(run: Invocation, cmd: Command) -> None:
 
 def gdpr_notified(run: Invocation, cmd: Command) -> None:
     incident = run.incident_here()
-    if checklist.gdpr_notified(run.slack.desk, incident, run.user):
+    if checklist.record_authority_notified(run.slack.desk, incident, run.user):
         run.answer(run.say("command.done"))
         run.slack.refresh_header(run.client, incident)
         run.slack.post(
