@@ -215,7 +215,7 @@ def test_an_escalation_notice_slack_accepted_before_a_kill_9_is_not_posted_twice
             if person.role:
                 emu.slash_command(ID["anna"], f"roles set {person.role} <@{person.id}|{person.name}>")
         emu.slash_command(ID["bram"], "declare data-breach 2 Customer emails exposed")
-        emu.wait_for(lambda: Store(db).incidents() and Store(db).delivery("1:ready") == "ok", timeout=15)
+        emu.wait_for(lambda: Store(db).incidents() and Store(db).incident(1).setup_done_at is not None, timeout=15)
         channel = Store(db).incident(1).channel_id
         emu.slash_command(ID["anna"], "escalate 3", channel_id=channel)
         assert bot.wait_exit(30) == 137
