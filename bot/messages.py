@@ -1,7 +1,7 @@
 """Render wording from `messages/`: public draft templates and the bot's own UI strings, per language.
 
-Templates run in Jinja2's sandbox with StrictUndefined, so a comms lead's template can neither reach
-into Python nor silently print an empty hole. The UI strings may be given an `escape` function: every
+Templates run in the one sandbox of `bot.templating` (StrictUndefined), so a comms lead's template can
+neither reach into Python nor silently print an empty hole. The UI strings may be given an `escape` function: every
 `{{ value }}` then passes through it unless it is wrapped in `Markup` (the chat adapter uses this to
 escape user text for Slack mrkdwn while keeping the mentions it builds itself).
 """
@@ -20,12 +20,13 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from babel.dates import format_date, format_datetime, format_time, format_timedelta
-from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError
+from jinja2 import FileSystemLoader, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from bot.errors import ConfigError, not_utf8
 from bot.ids import LANGUAGES, NETWORK_LIMITS
+from bot.templating import sandbox
 
 URL = re.compile(r"https?://\S+")
 _COMPILE_LOCK = threading.RLock()
@@ -85,12 +86,7 @@ class Messages:
     def __init__(self, root: Path, escape: Callable[[str], str] | None = None) -> None:
         self.root = root
         self._escape = escape
-        self.env = SandboxedEnvironment(
-            loader=FileSystemLoader(str(root)),
-            undefined=StrictUndefined,
-            autoescape=False,  # UI strings are one-liners: newlines after tags are meant
-            finalize=self._finalize if escape else None,
-        )
+        self.env = sandbox("line", FileSystemLoader(str(root)), finalize=self._finalize if escape else None)
 
     def with_escape(self, escape: Callable[[str], str]) -> Messages:
         """The same wording, with user values escaped for a chat platform's markup (made once, then shared)."""
@@ -119,9 +115,7 @@ class Messages:
 
     @cached_property
     def _draft_env(self) -> SandboxedEnvironment:
-        return SandboxedEnvironment(
-            loader=FileSystemLoader(str(self.root)), undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
-        )
+        return sandbox("document", FileSystemLoader(str(self.root)))
 
     # ---- UI strings ----------------------------------------------------------------------------
     def ui(self, language: str, key: str, /, **params: Any) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 from babel.dates import format_date
 from babel.numbers import format_decimal
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, nodes
+from jinja2 import FileSystemLoader, TemplateError, TemplateNotFound, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -37,6 +37,7 @@ from bot.messages import (
 )
 from bot.messages import tidy as tidy_text
 from bot.playbooks import ChecklistItem, Playbook
+from bot.templating import sandbox
 
 PAUSE_ITEM = "pause_scheduled_posts"
 # Draft variables only a live incident knows; the plan template names the placeholder shown for each.
@@ -101,9 +102,7 @@ def render_plan(
 
 def plan_environment(root: Path) -> SandboxedEnvironment:
     """The sandbox the plan renders in: no Python reachable, no silent holes, Markdown left unescaped."""
-    return SandboxedEnvironment(
-        loader=FileSystemLoader(str(root)), undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
-    )
+    return sandbox("document", FileSystemLoader(str(root)))
 
 
 def template_constant(

@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date
-from jinja2 import StrictUndefined, Template
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import Template
 from markupsafe import Markup
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
@@ -50,6 +49,7 @@ from bot.models import Ack, Draft, Incident
 from bot.slack.blocks import FIELD_LIMIT, HEADER_LIMIT, SECTION_LIMIT, button, countdown_text, md, pt
 from bot.slack.flows import SlackDesk
 from bot.slack.text import channel_link, escape, fit, mention
+from bot.templating import sandbox
 
 log = logging.getLogger("crisisbot.slack")
 
@@ -70,7 +70,7 @@ def _finalize(value: Any) -> Any:
     return escape(value)
 
 
-_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, finalize=_finalize)
+_ENV = sandbox("line", finalize=_finalize)
 
 
 def home_file(root: Path, language: str) -> Path:
