@@ -404,7 +404,8 @@ def _chart_markers(
     posted_before = False
     for e in events:
         at = minutes_between(incident.detected_at, e.at)
-        network = str(networks.get(e.data.get("network"), e.data.get("network", "")))
+        raw = e.data.get("network", "")
+        network = str(networks.get(str(raw), raw))
         if e.kind == "declared":
             markers.append(_Marker("declared", at, labels["declared"]))
         elif e.kind == "draft_ready" or (e.kind == "approval_rule_changed" and e.data.get("status") == "approved"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
@@ -50,6 +51,10 @@ _BACKSLASHES_BEFORE_TAG = re.compile(r"(\\+)(?=\ue000)")
 
 def _styled(style: str, text: str) -> str:
     return f"{_OPEN}{style}{_CLOSE}{text}{_OPEN}/{style}{_CLOSE}"
+
+
+def _restyle(style: str, match: re.Match[str]) -> str:
+    return _styled(style, match.group(1))
 
 
 def _finish(text: str) -> str:
@@ -100,7 +105,7 @@ def _inline(text: str, emulator: SlackEmulator | None) -> str:
     out = _ENTITY.sub(lambda m: _entity(html.unescape(m.group(1)), emulator), text)
     out = html.unescape(out)
     for pattern, style in _STYLES:
-        out = pattern.sub(lambda m, s=style: _styled(s, m.group(1)), out)
+        out = pattern.sub(partial(_restyle, style), out)
     return out
 
 
