@@ -19,8 +19,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from babel.dates import format_date, format_datetime, format_time, format_timedelta
-from jinja2 import FileSystemLoader, Template, TemplateError
+from babel.dates import format_date, format_time, format_timedelta
+from jinja2 import FileSystemLoader, Template
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
@@ -191,10 +191,6 @@ def tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
 
 
-def template_error_line(exc: TemplateError) -> int:
-    return getattr(exc, "lineno", None) or 1
-
-
 # ---- people-facing time, formatted with babel ------------------------------------------------------
 # English is formatted the British way (24-hour clock, day before month): the product's home market is
 # European, and "14:05" is unambiguous in a crisis where "2:05" is not.
@@ -233,10 +229,6 @@ def public_time(when: datetime, language: str, tz: ZoneInfo, today: datetime, me
         return messages.ui(language, "public_time.today", **values)
     date = format_date(local, "d MMMM", locale=locale_of(language))
     return messages.ui(language, "public_time.other_day", date=date, **values)
-
-
-def local_datetime(when: datetime, language: str, tz: ZoneInfo) -> str:
-    return format_datetime(when.astimezone(tz), format="medium", locale=locale_of(language))
 
 
 def first_response_rule(messages: Messages, language: str, minutes: int) -> str:

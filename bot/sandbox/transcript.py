@@ -81,15 +81,11 @@ def _entity(inner: str, emulator: SlackEmulator | None) -> str:
     return f"{label} ({target})" if label and label != target else target
 
 
-def mrkdwn(text: str, emulator: SlackEmulator | None = None) -> str:
-    """Convert Slack mrkdwn to rich markup: entities resolved, *bold* / _italic_ / ~strike~ / `code`.
-
-    Text between ``` fences is a code block: shown verbatim, as Slack formats nothing inside it.
-    """
-    return _finish(_md(text, emulator))
-
-
 def _md(text: str, emulator: SlackEmulator | None) -> str:
+    """Slack mrkdwn as sentinel-tagged text (`_finish` makes it rich markup): entities resolved, *bold* /
+    _italic_ / ~strike~ / `code`. Text between ``` fences is a code block: shown verbatim, as Slack formats
+    nothing inside it.
+    """
     parts = text.split("```")
     out: list[str] = []
     for i, part in enumerate(parts):
