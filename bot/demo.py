@@ -19,12 +19,12 @@ from rich.markup import escape
 from rich.rule import Rule
 
 from bot.clock import SystemClock
+from bot.localdesk import LocalCrisisDesk, start_local
 from bot.messages import duration, local_time
 from bot.models import Incident
 from bot.report import write_report
 from bot.sandbox.model import Event
 from bot.sandbox.transcript import WORDS, Condenser
-from bot.workspace import LocalCrisisDesk, start_local
 
 DEMO_CONFIG = Path(__file__).resolve().parent / "sandbox" / "demo-crisisbot.yaml"
 

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from bot.clock import ManualClock
+from bot.localdesk import BOT_TOKEN, CAST, SIGNING_SECRET, LocalCrisisDesk, start_local
 from bot.manifest import manifest_scopes
 from bot.models import Draft, Incident
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.transport import BotResponse
 from bot.sandbox.validate import validate_message_blocks, validate_view
-from bot.workspace import BOT_TOKEN, CAST, SIGNING_SECRET, LocalCrisisDesk, start_local
 
 START = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
 ID = {p.name: p.id for p in CAST}  # anna (crisis lead), bram (social), chen (legal), dewi, eli, fleur, gijs

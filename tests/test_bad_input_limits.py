@@ -30,13 +30,13 @@ from slack_sdk.errors import SlackApiError
 
 from bot.clock import ManualClock
 from bot.config import default_dir
+from bot.localdesk import start_local
 from bot.models import Incident
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.model import GENERAL_ID
 from bot.sandbox.process import HOST, MODULE, free_port, serve_env
 from bot.slack.text import ELLIPSIS, escape, fit
 from bot.store import Store, disk_full
-from bot.workspace import start_local
 
 PASTED_HTML = ("<tr><td>&lt;b&gt;</td><td>Q&A</td></tr>\n" * 60)[:2000]  # 4,400 characters once escaped
 # A cut entity shows as "&am" or "&l" in Slack; a cut mention as a raw "<@U0…".

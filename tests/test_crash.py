@@ -28,12 +28,12 @@ from typing import Any
 import pytest
 from conftest import is_full
 
+from bot.localdesk import BOT_TOKEN, CAST, SIGNING_SECRET
 from bot.manifest import manifest_scopes
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.process import ServeProcess, serve_against
 from bot.sandbox.validate import validate_message_blocks
 from bot.store import Store
-from bot.workspace import BOT_TOKEN, CAST, SIGNING_SECRET
 
 ID = {p.name: p.id for p in CAST}
 OWNERS = ("anna", "bram", "chen", "dewi", "eli")

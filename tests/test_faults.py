@@ -42,9 +42,9 @@ from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryInt
 
 import bot.incidents.desk
 from bot.clock import ManualClock
+from bot.localdesk import CAST, LocalCrisisDesk, start_local
 from bot.models import Incident
 from bot.slack.server import stop_http_server
-from bot.workspace import CAST, LocalCrisisDesk, start_local
 
 DECLARE = "declare data-breach 2 Customer emails exposed"
 OWNERS = ("anna", "bram", "chen", "dewi", "eli")  # data-breach level 2: every role but the spokesperson

@@ -1,7 +1,8 @@
 """A whole Crisis Desk running locally: the Slack emulator plus the real bot served over HTTP.
 
 Used by `crisisbot demo`, drills without Slack, the tests and the benchmarks: the same waitress server
-and Bolt app as `crisisbot serve`, only with `SLACK_API_URL` pointing at the emulator.
+and Bolt app as `crisisbot serve`, only with `SLACK_API_URL` pointing at the emulator. A development tool
+like the emulator: the bot's runtime path never imports it (pyproject.toml's import contracts).
 """
 
 from __future__ import annotations
@@ -17,12 +18,10 @@ from bot.config import load_settings
 from bot.incidents import Desk, open_desk
 from bot.manifest import manifest_scopes
 from bot.sandbox.emulator import SlackEmulator
+from bot.sandbox.model import BOT_TOKEN, SIGNING_SECRET
 from bot.slack.activity import Activity
 from bot.slack.replay import finish_unfinished
 from bot.slack.server import Bot, build_bot, http_server, stop_http_server
-
-SIGNING_SECRET = "sandbox-signing-secret"
-BOT_TOKEN = "xoxb-sandbox-token"
 
 
 @dataclass
