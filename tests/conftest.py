@@ -217,6 +217,17 @@ def full(pytestconfig: pytest.Config) -> bool:
     return is_full(pytestconfig)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without --full, cases marked `slow` are left out (deselected, not skipped): CI's 10-minute budget runs
+    a representative of each kind of case, --full runs them all."""
+    if is_full(config):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
 # ---- the reliability figures the README quotes, counted from this run ---------------------------------------
 # (label, test file, test-name prefix): passed cases of these tests are what the README's table reports
 RELIABILITY = (
