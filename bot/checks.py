@@ -62,7 +62,7 @@ def run_checks(settings: Settings) -> Report:
     return report
 
 
-def _config_line(path: Path, loc: list) -> int:
+def _config_line(path: Path, loc: list[int | str]) -> int:
     """The line of `loc` in the config file, for problems found after the file itself validated."""
     try:
         return _line_of(yaml.compose(path.read_text(encoding="utf-8")), loc)

@@ -16,6 +16,7 @@ from typing import Any
 from bot.clock import Clock, ManualClock
 from bot.config import load_settings
 from bot.incidents import Desk, open_desk
+from bot.incidents.timers import Fired
 from bot.manifest import manifest_scopes
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.model import BOT_TOKEN, SIGNING_SECRET
@@ -53,7 +54,7 @@ class LocalCrisisDesk:
     thread: threading.Thread
     activity: Activity
     bot: Bot
-    tmp: tempfile.TemporaryDirectory | None = None
+    tmp: tempfile.TemporaryDirectory[str] | None = None
     cast: list[Person] = field(default_factory=lambda: list(CAST))
 
     @property
@@ -65,7 +66,7 @@ class LocalCrisisDesk:
         if not self.activity.wait_idle(timeout):
             raise TimeoutError(f"the bot was still busy after {timeout} s")
 
-    def tick(self) -> list:
+    def tick(self) -> list[Fired]:
         """Fire the timers due by the desk's clock now (tests move a ManualClock, then tick)."""
         fired = self.bot.runner.tick()
         self.settle()

@@ -90,7 +90,7 @@ class Messages:
 
     def with_escape(self, escape: Callable[[str], str]) -> Messages:
         """The same wording, with user values escaped for a chat platform's markup (made once, then shared)."""
-        variants = self.__dict__.setdefault("_variants", {})
+        variants: dict[Callable[[str], str], Messages] = self.__dict__.setdefault("_variants", {})
         made = variants.get(escape)  # every Wording asks: no lock once it exists (concurrent requests queued on it)
         if made is not None:
             return made
@@ -143,7 +143,7 @@ class Messages:
         return set(self._ui_source(language))
 
     def _ui_templates(self, language: str) -> dict[str, Template]:
-        cache = self.__dict__.setdefault("_compiled", {})
+        cache: dict[str, dict[str, Template]] = self.__dict__.setdefault("_compiled", {})
         if language not in cache:
             with _COMPILE_LOCK:  # parallel Slack calls must not each compile the whole file
                 if language not in cache:
@@ -151,7 +151,7 @@ class Messages:
         return cache[language]
 
     def _ui_source(self, language: str) -> dict[str, str]:
-        cache = self.__dict__.setdefault("_sources", {})
+        cache: dict[str, dict[str, str]] = self.__dict__.setdefault("_sources", {})
         if language not in cache:
             with _COMPILE_LOCK:
                 if language not in cache:

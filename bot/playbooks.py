@@ -236,7 +236,7 @@ def _located(path: Path, node: yaml.Node | None, err: ErrorDetails) -> str:
 def _hint(err: ErrorDetails) -> str:
     kind = err["type"]
     if kind == "literal_error":
-        return "valid: " + err.get("ctx", {}).get("expected", "")
+        return "valid: " + str(err.get("ctx", {}).get("expected", ""))
     if kind == "extra_forbidden":
         return "remove it, or check its spelling"
     if kind == "missing":
@@ -244,7 +244,7 @@ def _hint(err: ErrorDetails) -> str:
     return ""
 
 
-def _line_of(node: yaml.Node | None, loc: list) -> int:
+def _line_of(node: yaml.Node | None, loc: list[int | str]) -> int:
     """The 1-based line of the YAML node at `loc`, or of its nearest existing parent."""
     line = node.start_mark.line + 1 if node is not None else 1
     for key in loc:
