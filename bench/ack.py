@@ -29,11 +29,11 @@ from bench.client import Reply, SignedClient
 from bench.config import Config
 from bench.figures import Outcome, percentile, summary_ms
 from bench.serve import serve_command
+from bot.localdesk import BOT_TOKEN, CAST, SIGNING_SECRET, start_local
 from bot.manifest import manifest_scopes
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.process import ServeProcess
 from bot.slack.server import wsgi_app
-from bot.workspace import BOT_TOKEN, CAST, SIGNING_SECRET, start_local
 
 TARGET_RATIO = 1.2
 COLD_USERS = 20

@@ -41,13 +41,13 @@ from bench.figures import Outcome
 from bench.serve import serve_command
 from bench.team import DECLARER, ID, STAFF, latest, ready, staff
 from bot.clock import ManualClock
+from bot.localdesk import BOT_TOKEN, CAST, SIGNING_SECRET, LocalCrisisDesk, start_local
 from bot.manifest import manifest_scopes
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.model import Call
 from bot.sandbox.process import ServeProcess
 from bot.slack.warmup import compile_wording
 from bot.store import Store
-from bot.workspace import BOT_TOKEN, CAST, SIGNING_SECRET, LocalCrisisDesk, start_local
 
 NOT_WEB_API = ("response_url", "upload")
 NOT_THE_INCIDENTS = ("users.info",)  # the declarer's language, for their answer: a call about the person

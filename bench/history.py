@@ -32,9 +32,9 @@ from bench.team import DECLARER, ID, latest, staff
 from bot.clock import ManualClock, parse_iso
 from bot.config import load_settings
 from bot.incidents import open_desk
+from bot.localdesk import BOT_TOKEN, SIGNING_SECRET, LocalCrisisDesk, start_local
 from bot.report import write_report
 from bot.store import Store
-from bot.workspace import BOT_TOKEN, SIGNING_SECRET, LocalCrisisDesk, start_local
 
 TARGET_RATIO = 1.2
 SPAN = timedelta(days=5 * 365)

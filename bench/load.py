@@ -29,8 +29,8 @@ from bench.serve import start_serve
 from bench.team import declare, staff
 from bench.traffic import ABANDONED, KINDS, Request, Sent, Target, build, drive, targets
 from bot.clock import ManualClock
+from bot.localdesk import LocalCrisisDesk, start_local
 from bot.sandbox.emulator import SlackEmulator
-from bot.workspace import LocalCrisisDesk, start_local
 
 TARGET_P99_MS = 100.0
 TARGET_RSS_MB = 150.0

@@ -13,9 +13,9 @@ from pathlib import Path
 from bench.config import Config
 from bench.figures import Outcome
 from bench.serve import serve_command, start_serve
+from bot.localdesk import BOT_TOKEN, SIGNING_SECRET
 from bot.manifest import manifest_scopes
 from bot.sandbox.emulator import SlackEmulator
-from bot.workspace import BOT_TOKEN, SIGNING_SECRET
 
 TARGET_SECONDS = 1.5
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from bot.localdesk import CAST, LocalCrisisDesk
 from bot.models import Incident
 from bot.sandbox.transport import BotResponse
-from bot.workspace import CAST, LocalCrisisDesk
 
 ID = {person.name: person.id for person in CAST}
 # Four roles with owners; tech_lead stays unassigned, so data-breach level 2 has four of its five roles owned.

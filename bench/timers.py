@@ -26,9 +26,9 @@ from bench.logs import Matching
 from bench.team import declare, staff
 from bot.clock import SystemClock
 from bot.incidents.desk import Desk
+from bot.localdesk import start_local
 from bot.models import OutboxMessage
 from bot.scheduler import TimerRunner
-from bot.workspace import start_local
 
 TARGET_REBUILD = 1.0
 TARGET_LATE_P99 = 1.0

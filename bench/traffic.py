@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 from bench.client import SignedClient
 from bench.team import STAFF
-from bot.workspace import CAST, SIGNING_SECRET, LocalCrisisDesk
+from bot.localdesk import CAST, SIGNING_SECRET, LocalCrisisDesk
 
 KINDS = ("help", "roles", "checklist_done", "acknowledge", "draft_approve")
 START_DELAY = 0.2  # seconds between scheduling and the first send

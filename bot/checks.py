@@ -7,7 +7,6 @@ from pathlib import Path
 
 import yaml
 from jinja2 import TemplateError, TemplateSyntaxError, UndefinedError
-from jinja2.sandbox import SandboxedEnvironment
 
 from bot.config import Settings
 from bot.errors import ConfigError
@@ -22,6 +21,7 @@ from bot.messages import (
     measured_length,
 )
 from bot.playbooks import Playbook, _line_of, load_playbooks
+from bot.templating import sandbox
 
 EMPTY_VALUES = DraftValues(company=SAMPLE_VALUES.company, hashtag=SAMPLE_VALUES.hashtag)
 
@@ -62,7 +62,7 @@ def run_checks(settings: Settings) -> Report:
     return report
 
 
-def _config_line(path: Path, loc: list) -> int:
+def _config_line(path: Path, loc: list[int | str]) -> int:
     """The line of `loc` in the config file, for problems found after the file itself validated."""
     try:
         return _line_of(yaml.compose(path.read_text(encoding="utf-8")), loc)
@@ -116,7 +116,7 @@ def _check_one_draft(messages: Messages, path: Path, key: tuple[str, str, str, s
 
 
 def _check_ui(root: Path, report: Report) -> None:
-    env = SandboxedEnvironment()
+    env = sandbox("line")  # parsed with the lexer the bot compiles them with
     keys: dict[str, set[str]] = {}
     for language in LANGUAGES:
         path = root / language / "ui.yaml"

@@ -19,12 +19,12 @@ from rich.markup import escape
 from rich.rule import Rule
 
 from bot.clock import SystemClock
+from bot.localdesk import LocalCrisisDesk, start_local
 from bot.messages import duration, local_time
 from bot.models import Incident
 from bot.report import write_report
 from bot.sandbox.model import Event
 from bot.sandbox.transcript import WORDS, Condenser
-from bot.workspace import LocalCrisisDesk, start_local
 
 DEMO_CONFIG = Path(__file__).resolve().parent / "sandbox" / "demo-crisisbot.yaml"
 
@@ -296,7 +296,7 @@ class DemoScript:
         self.show_new()
         return self.local.desk.store.incidents()[-1]
 
-    def wait_for_post(self, channel: str, prefix: str, crisis_minutes: float = 90) -> dict:
+    def wait_for_post(self, channel: str, prefix: str, crisis_minutes: float = 90) -> dict[str, Any]:
         """Let crisis time run until the bot posts a message starting with `prefix` in `channel`."""
         deadline = time.monotonic() + crisis_minutes * 60 / self.speed + 5
         while time.monotonic() < deadline:
@@ -338,7 +338,7 @@ class DemoScript:
         return 0 if outage.level == 3 else 1
 
 
-def _button_value(message: dict, action_id: str, prefix: str) -> str | None:
+def _button_value(message: dict[str, Any], action_id: str, prefix: str) -> str | None:
     """The value of the first `action_id` button in a message whose value starts with `prefix`."""
     for block in message.get("blocks") or []:
         elements = [block.get("accessory")] if block.get("accessory") else block.get("elements") or []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-ROLES: tuple[str, ...] = (
+ROLES: tuple[RoleId, ...] = (
     "crisis_lead",
     "social_media_manager",
     "legal",
@@ -14,7 +14,7 @@ ROLES: tuple[str, ...] = (
 )
 RoleId = Literal["crisis_lead", "social_media_manager", "legal", "communications", "tech_lead", "spokesperson"]
 
-NETWORKS: tuple[str, ...] = ("x", "facebook", "linkedin")
+NETWORKS: tuple[NetworkId, ...] = ("x", "facebook", "linkedin")
 NetworkId = Literal["x", "facebook", "linkedin"]
 
 # Per-network limits on the rendered public text (X counts every URL as 23 characters).

@@ -1,7 +1,7 @@
 """Render wording from `messages/`: public draft templates and the bot's own UI strings, per language.
 
-Templates run in Jinja2's sandbox with StrictUndefined, so a comms lead's template can neither reach
-into Python nor silently print an empty hole. The UI strings may be given an `escape` function: every
+Templates run in the one sandbox of `bot.templating` (StrictUndefined), so a comms lead's template can
+neither reach into Python nor silently print an empty hole. The UI strings may be given an `escape` function: every
 `{{ value }}` then passes through it unless it is wrapped in `Markup` (the chat adapter uses this to
 escape user text for Slack mrkdwn while keeping the mentions it builds itself).
 """
@@ -19,13 +19,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from babel.dates import format_date, format_datetime, format_time, format_timedelta
-from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError
+from babel.dates import format_date, format_time, format_timedelta
+from jinja2 import FileSystemLoader, Template
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from bot.errors import ConfigError, not_utf8
 from bot.ids import LANGUAGES, NETWORK_LIMITS
+from bot.templating import sandbox
 
 URL = re.compile(r"https?://\S+")
 _COMPILE_LOCK = threading.RLock()
@@ -85,16 +86,11 @@ class Messages:
     def __init__(self, root: Path, escape: Callable[[str], str] | None = None) -> None:
         self.root = root
         self._escape = escape
-        self.env = SandboxedEnvironment(
-            loader=FileSystemLoader(str(root)),
-            undefined=StrictUndefined,
-            autoescape=False,  # UI strings are one-liners: newlines after tags are meant
-            finalize=self._finalize if escape else None,
-        )
+        self.env = sandbox("line", FileSystemLoader(str(root)), finalize=self._finalize if escape else None)
 
     def with_escape(self, escape: Callable[[str], str]) -> Messages:
         """The same wording, with user values escaped for a chat platform's markup (made once, then shared)."""
-        variants = self.__dict__.setdefault("_variants", {})
+        variants: dict[Callable[[str], str], Messages] = self.__dict__.setdefault("_variants", {})
         made = variants.get(escape)  # every Wording asks: no lock once it exists (concurrent requests queued on it)
         if made is not None:
             return made
@@ -119,9 +115,7 @@ class Messages:
 
     @cached_property
     def _draft_env(self) -> SandboxedEnvironment:
-        return SandboxedEnvironment(
-            loader=FileSystemLoader(str(self.root)), undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
-        )
+        return sandbox("document", FileSystemLoader(str(self.root)))
 
     # ---- UI strings ----------------------------------------------------------------------------
     def ui(self, language: str, key: str, /, **params: Any) -> str:
@@ -149,7 +143,7 @@ class Messages:
         return set(self._ui_source(language))
 
     def _ui_templates(self, language: str) -> dict[str, Template]:
-        cache = self.__dict__.setdefault("_compiled", {})
+        cache: dict[str, dict[str, Template]] = self.__dict__.setdefault("_compiled", {})
         if language not in cache:
             with _COMPILE_LOCK:  # parallel Slack calls must not each compile the whole file
                 if language not in cache:
@@ -157,7 +151,7 @@ class Messages:
         return cache[language]
 
     def _ui_source(self, language: str) -> dict[str, str]:
-        cache = self.__dict__.setdefault("_sources", {})
+        cache: dict[str, dict[str, str]] = self.__dict__.setdefault("_sources", {})
         if language not in cache:
             with _COMPILE_LOCK:
                 if language not in cache:
@@ -195,10 +189,6 @@ def tidy(text: str) -> str:
     """Strip trailing spaces and collapse runs of blank lines a template's optional parts leave behind."""
     lines = [line.rstrip() for line in text.strip().splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
-
-
-def template_error_line(exc: TemplateError) -> int:
-    return getattr(exc, "lineno", None) or 1
 
 
 # ---- people-facing time, formatted with babel ------------------------------------------------------
@@ -239,10 +229,6 @@ def public_time(when: datetime, language: str, tz: ZoneInfo, today: datetime, me
         return messages.ui(language, "public_time.today", **values)
     date = format_date(local, "d MMMM", locale=locale_of(language))
     return messages.ui(language, "public_time.other_day", date=date, **values)
-
-
-def local_datetime(when: datetime, language: str, tz: ZoneInfo) -> str:
-    return format_datetime(when.astimezone(tz), format="medium", locale=locale_of(language))
 
 
 def first_response_rule(messages: Messages, language: str, minutes: int) -> str:

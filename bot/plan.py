@@ -10,14 +10,14 @@ bot would not send.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date
 from babel.numbers import format_decimal
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, nodes
+from jinja2 import FileSystemLoader, TemplateError, TemplateNotFound, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -37,6 +37,7 @@ from bot.messages import (
 )
 from bot.messages import tidy as tidy_text
 from bot.playbooks import ChecklistItem, Playbook
+from bot.templating import sandbox
 
 PAUSE_ITEM = "pause_scheduled_posts"
 # Draft variables only a live incident knows; the plan template names the placeholder shown for each.
@@ -68,7 +69,14 @@ def render_plan(
     path = plan_template_path(language)
     placeholders = template_constant(env, messages.root, path, "placeholders", PLACEHOLDER_KEYS)
     company = settings.company
-    values = DraftValues(company=company.name, hashtag=company.hashtag, faq_url=company.faq_url, **placeholders)
+    values = DraftValues(
+        company=company.name,
+        hashtag=company.hashtag,
+        faq_url=company.faq_url,
+        next_update=placeholders["next_update"],
+        update=placeholders["update"],
+        summary=placeholders["summary"],
+    )
     books = list(playbooks.values())
     problems: list[str] = []
     scenarios = [_scenario(book, settings, messages, language, values, problems) for book in books]
@@ -101,9 +109,7 @@ def render_plan(
 
 def plan_environment(root: Path) -> SandboxedEnvironment:
     """The sandbox the plan renders in: no Python reachable, no silent holes, Markdown left unescaped."""
-    return SandboxedEnvironment(
-        loader=FileSystemLoader(str(root)), undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
-    )
+    return sandbox("document", FileSystemLoader(str(root)))
 
 
 def template_constant(
@@ -127,7 +133,7 @@ def template_constant(
         node.node for node in tree.body if isinstance(node, nodes.Assign) and getattr(node.target, "name", None) == name
     ]
     try:
-        value = assigned[0].as_const() if assigned else None
+        value = assigned[0].as_const() if assigned and isinstance(assigned[0], nodes.Expr) else None
     except nodes.Impossible:
         value = None
     if isinstance(value, dict) and set(keys) <= set(value):
@@ -198,7 +204,7 @@ def _documentation(settings: Settings) -> dict[str, str]:
     }
 
 
-def _networks(channels: list[str], language: str) -> list[dict[str, Any]]:
+def _networks(channels: Sequence[str], language: str) -> list[dict[str, Any]]:
     """The company's social channels with their character limits, formatted for the reader's locale."""
     return [
         {"id": network, "limit": format_decimal(limit_of(network), locale=locale_of(language))} for network in channels

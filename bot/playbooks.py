@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from bot.errors import ConfigError, not_utf8
 from bot.ids import DRAFT_KINDS, LEVELS, NETWORKS, Language, NetworkId, RoleId
@@ -133,10 +134,12 @@ class Playbook(BaseModel):
     monitoring: Monitoring | None = None
     channels: list[NetworkId] = Field(default_factory=lambda: list(NETWORKS))
     resolve_by: list[RoleId] = Field(
-        default_factory=lambda: ["crisis_lead"], min_length=1, description="roles that may resolve the incident"
+        default_factory=lambda: list[RoleId](["crisis_lead"]),
+        min_length=1,
+        description="roles that may resolve the incident",
     )
     gdpr_notified_by: list[RoleId] = Field(
-        default_factory=lambda: ["legal", "crisis_lead"],
+        default_factory=lambda: list[RoleId](["legal", "crisis_lead"]),
         min_length=1,
         description="roles that may record the authority as notified, which stops the 72-hour clock",
     )
@@ -219,7 +222,7 @@ def playbook_problems(path: Path) -> list[str]:
     return []
 
 
-def _located(path: Path, node: yaml.Node | None, err: dict) -> str:
+def _located(path: Path, node: yaml.Node | None, err: ErrorDetails) -> str:
     loc = [p for p in err["loc"] if p != "id"]
     line = _line_of(node, loc)
     where = ".".join(str(p) for p in loc) or "(top level)"
@@ -230,10 +233,10 @@ def _located(path: Path, node: yaml.Node | None, err: dict) -> str:
     return f"{path}:{line}: {where}: {message}" + (f" — {hint}" if hint else "")
 
 
-def _hint(err: dict) -> str:
+def _hint(err: ErrorDetails) -> str:
     kind = err["type"]
     if kind == "literal_error":
-        return "valid: " + err.get("ctx", {}).get("expected", "")
+        return "valid: " + str(err.get("ctx", {}).get("expected", ""))
     if kind == "extra_forbidden":
         return "remove it, or check its spelling"
     if kind == "missing":
@@ -241,7 +244,7 @@ def _hint(err: dict) -> str:
     return ""
 
 
-def _line_of(node: yaml.Node | None, loc: list) -> int:
+def _line_of(node: yaml.Node | None, loc: list[int | str]) -> int:
     """The 1-based line of the YAML node at `loc`, or of its nearest existing parent."""
     line = node.start_mark.line + 1 if node is not None else 1
     for key in loc:

@@ -19,7 +19,7 @@ from typing import Any
 
 from babel.dates import format_datetime
 from babel.numbers import format_decimal
-from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
+from jinja2 import ChoiceLoader, FileSystemLoader, TemplateError, TemplateNotFound
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -32,6 +32,7 @@ from bot.incidents.desk import Desk
 from bot.incidents.metrics import IncidentMetrics, RoleAck, incident_metrics, minutes_between
 from bot.messages import duration, local_time, locale_of, tidy
 from bot.models import Event, Incident
+from bot.templating import sandbox
 
 CHART_SIZE_INCHES = (10.0, 4.0)
 CHART_DPI = 100  # 1000 × 400 pixels
@@ -107,7 +108,7 @@ class _Rendered:
 def report_environment(root: Path) -> SandboxedEnvironment:
     """The sandbox the report renders in: the company's messages first, the shipped defaults second."""
     loader = ChoiceLoader([FileSystemLoader(str(root)), FileSystemLoader(str(default_dir("messages")))])
-    return SandboxedEnvironment(loader=loader, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return sandbox("document", loader)
 
 
 def _render(desk: Desk, incident: Incident, language: str, user_names: dict[str, str], chart: str | None) -> _Rendered:
@@ -403,7 +404,8 @@ def _chart_markers(
     posted_before = False
     for e in events:
         at = minutes_between(incident.detected_at, e.at)
-        network = str(networks.get(e.data.get("network"), e.data.get("network", "")))
+        raw = e.data.get("network", "")
+        network = str(networks.get(str(raw), raw))
         if e.kind == "declared":
             markers.append(_Marker("declared", at, labels["declared"]))
         elif e.kind == "draft_ready" or (e.kind == "approval_rule_changed" and e.data.get("status") == "approved"):

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from bot.clock import ManualClock
+from bot.localdesk import BOT_TOKEN, CAST, SIGNING_SECRET, LocalCrisisDesk, start_local
 from bot.manifest import manifest_scopes
 from bot.models import Draft, Incident
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.transport import BotResponse
 from bot.sandbox.validate import validate_message_blocks, validate_view
-from bot.workspace import BOT_TOKEN, CAST, SIGNING_SECRET, LocalCrisisDesk, start_local
 
 START = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
 ID = {p.name: p.id for p in CAST}  # anna (crisis lead), bram (social), chen (legal), dewi, eli, fleur, gijs
@@ -215,6 +215,17 @@ def is_full(config: pytest.Config) -> bool:
 @pytest.fixture(scope="session")
 def full(pytestconfig: pytest.Config) -> bool:
     return is_full(pytestconfig)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without --full, cases marked `slow` are left out (deselected, not skipped): CI's 10-minute budget runs
+    a representative of each kind of case, --full runs them all."""
+    if is_full(config):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
 
 
 # ---- the reliability figures the README quotes, counted from this run ---------------------------------------

@@ -14,9 +14,9 @@ from conftest import ID, START, Crisis, assert_valid_for_slack, db_rows
 
 from bot.clock import ManualClock
 from bot.incidents.declare import DeclareRequest, declare
+from bot.localdesk import start_local
 from bot.models import Incident
 from bot.sandbox.model import GENERAL_ID
-from bot.workspace import start_local
 from tests.fixtures_foundation import assert_refused, cli, isolate, make_project
 
 ADVISED_TEXT = 4000  # Slack truncates a message's text past 40,000 characters and advises at most 4,000

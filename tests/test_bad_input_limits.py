@@ -30,13 +30,13 @@ from slack_sdk.errors import SlackApiError
 
 from bot.clock import ManualClock
 from bot.config import default_dir
+from bot.localdesk import start_local
 from bot.models import Incident
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.model import GENERAL_ID
 from bot.sandbox.process import HOST, MODULE, free_port, serve_env
 from bot.slack.text import ELLIPSIS, escape, fit
 from bot.store import Store, disk_full
-from bot.workspace import start_local
 
 PASTED_HTML = ("<tr><td>&lt;b&gt;</td><td>Q&A</td></tr>\n" * 60)[:2000]  # 4,400 characters once escaped
 # A cut entity shows as "&am" or "&l" in Slack; a cut mention as a raw "<@U0…".
@@ -292,12 +292,18 @@ def test_a_full_disk_still_answers_every_command_and_a_rerun_finishes_the_half_m
 # ---- no exception, URL or raw Slack answer ever reaches a person ------------------------------------------
 LEAK = re.compile(r"Error|Exception|Traceback|https?://|\{'ok'|'error'|\"ok\"|_not_found|fatal_|not_in_channel")
 FAULT_KINDS = ("channel_not_found", "fatal_error", "not_in_channel")
-SWEEP_POSITIONS = {False: range(0, 36, 9), True: range(0, 36)}  # CI sample / --full: every call of the flow
+SWEEP_CALLS = 36  # the Web API calls of the whole crisis
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "fault" in metafunc.fixturenames:
-        cases = [(kind, n) for kind in FAULT_KINDS for n in SWEEP_POSITIONS[is_full(metafunc.config)]]
+        # --full: every kind at every call; CI: calls 0, 9, 18 and 27, each kind at one of them at least
+        full = is_full(metafunc.config)
+        cases = [
+            (kind, n)
+            for i, kind in enumerate(FAULT_KINDS)
+            for n in (range(SWEEP_CALLS) if full else range(i * 9, SWEEP_CALLS, 27))
+        ]
         metafunc.parametrize("fault", cases, ids=[f"{kind}-at-call-{n}" for kind, n in cases])
 
 
@@ -405,12 +411,12 @@ def _missing_folder(folder: Path) -> Path:
 
 @pytest.mark.parametrize(
     ("make", "expected"),
-    [
+    [  # CI: a file that is no database and one it may not write; --full: every way a path can be unusable
         (_corrupt, "not a SQLite database"),
-        (_damaged, "the database file is damaged"),
+        pytest.param(_damaged, "the database file is damaged", marks=pytest.mark.slow),
         (_read_only, "the database is read-only"),
-        (_a_folder, "is a folder, not a database file"),
-        (_missing_folder, "does not exist — create it"),
+        pytest.param(_a_folder, "is a folder, not a database file", marks=pytest.mark.slow),
+        pytest.param(_missing_folder, "does not exist — create it", marks=pytest.mark.slow),
     ],
     ids=["corrupt", "damaged", "read-only", "a-folder", "missing-folder"],
 )

@@ -15,7 +15,7 @@ The resolve test declares without a crash point of its own, then its calls 1–2
 redraws, the closing message, three closing drafts, users.info twice for the report's names, the report's
 upload in three calls, the survey DMs to bram and anna); the re-run after the restart is `/crisis resolve` typed
 again in the channel (the whole resolve again when the kill came before the form was sent). Default mode kills
-at every third call of the declare and approval and at a sample of the resolve's (one per kind of closing step
+at every sixth call of the declare and approval and at a sample of the resolve's (one per kind of closing step
 that may not be repeated); `--full` at every one.
 """
 
@@ -28,12 +28,12 @@ from typing import Any
 import pytest
 from conftest import is_full
 
+from bot.localdesk import BOT_TOKEN, CAST, SIGNING_SECRET
 from bot.manifest import manifest_scopes
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.process import ServeProcess, serve_against
 from bot.sandbox.validate import validate_message_blocks
 from bot.store import Store
-from bot.workspace import BOT_TOKEN, CAST, SIGNING_SECRET
 
 ID = {p.name: p.id for p in CAST}
 OWNERS = ("anna", "bram", "chen", "dewi", "eli")
@@ -48,8 +48,7 @@ RESOLVE_SAMPLE = {  # CI's kill points in the resolve: each kind of call, and ev
     10: "the last closing draft",
     13: "the report's first upload URL: nothing shared yet",
     15: "files.completeUploadExternal: the report shared",
-    16: "the first survey DM",
-    17: "the last survey DM",
+    17: "the last survey DM",  # --full adds 16, the first: the same kind of step
 }
 SURVEYED = ("bram", "anna")  # the declarer and the resolver: everyone who acted up to the resolve
 RESOLVE_VALUES = {
@@ -64,17 +63,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     full = is_full(metafunc.config)
     if "crash_at" in metafunc.fixturenames:
         last = DECLARE_POINTS + APPROVE_POINTS
-        points = list(range(1, last + 1)) if full else [*range(1, last + 1, 3), last]
+        points = list(range(1, last + 1)) if full else [*range(1, last + 1, 6), last]
         metafunc.parametrize(
             "crash_at",
             points,
             ids=[f"kill-after-call-{n}-of-{'declare' if n <= DECLARE_POINTS else 'approve'}" for n in points],
         )
     if "twice" in metafunc.fixturenames:  # a crash during the re-run too, among its look-ups or the steps after
-        pairs = [(a, b) for a in (2, 4, 6, 9, 11, 13) for b in (1, 2, 3, 5)] if full else [(6, 2), (11, 1), (2, 3)]
+        pairs = [(a, b) for a in (2, 4, 6, 9, 11, 13) for b in (1, 2, 3, 5)] if full else [(6, 2)]
         metafunc.parametrize("twice", pairs, ids=[f"kill-after-{a}-then-after-{b}" for a, b in pairs])
-    if "skewed_at" in metafunc.fixturenames:  # CI: amid the header and DMs (all tried), amid the drafts
-        points = list(range(1, DECLARE_POINTS + 1)) if full else [8, 13]
+    if "skewed_at" in metafunc.fixturenames:  # CI: amid the header and DMs (all tried)
+        points = list(range(1, DECLARE_POINTS + 1)) if full else [8]
         metafunc.parametrize("skewed_at", points, ids=[f"kill-after-call-{n}-of-declare" for n in points])
     if "resolve_at" in metafunc.fixturenames:
         points = list(range(1, RESOLVE_POINTS + 1)) if full else sorted(RESOLVE_SAMPLE)

@@ -42,9 +42,9 @@ from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryInt
 
 import bot.incidents.desk
 from bot.clock import ManualClock
+from bot.localdesk import CAST, LocalCrisisDesk, start_local
 from bot.models import Incident
 from bot.slack.server import stop_http_server
-from bot.workspace import CAST, LocalCrisisDesk, start_local
 
 DECLARE = "declare data-breach 2 Customer emails exposed"
 OWNERS = ("anna", "bram", "chen", "dewi", "eli")  # data-breach level 2: every role but the spokesperson
@@ -79,18 +79,20 @@ TIMED_OUT = ("timeout", "lost")  # kinds that need the short client timeout
 RETRIED = ("5xx", "429", "slow")  # slack_sdk retries these: the flow completes in one go
 
 # Default-mode samples: (first position, step) per kind and flow; --full runs range(calls) for every kind.
+# CI's sample keeps every kind in every flow, and in the declare and the approval a fault at every call; the
+# kinds that need Slack read back (lost, refused) at the most positions, each malformed answer at one.
 SAMPLE = {
     "declare": {
-        **{"5xx": (0, 1), "429": (0, 3), "slow": (1, 3), "timeout": (1, 6), "refused": (1, 3), "lost": (1, 2)},
-        **{"truncated": (1, 4), "cut": (2, 4), "missing": (1, 4)},
+        **{"5xx": (0, 4), "429": (2, 7), "slow": (1, 7), "timeout": (7, 14), "refused": (3, 5), "lost": (1, 4)},
+        **{"truncated": (10, 14), "cut": (6, 14), "missing": (11, 14)},
     },
     "approve": {
-        **{"5xx": (0, 1), "429": (1, 2), "slow": (1, 2), "timeout": (3, 4), "refused": (0, 1), "lost": (1, 2)},
-        **{"truncated": (1, 2), "cut": (0, 4), "missing": (0, 4)},
+        **{"5xx": (0, 2), "429": (1, 4), "slow": (3, 4), "timeout": (3, 4), "refused": (1, 2), "lost": (1, 2)},
+        **{"truncated": (1, 4), "cut": (0, 4), "missing": (0, 4)},
     },
     "resolve": {
-        **{"5xx": (0, 3), "429": (2, 6), "slow": (5, 8), "timeout": (0, 14), "refused": (1, 3), "lost": (4, 4)},
-        **{"truncated": (5, 7), "cut": (6, 7), "missing": (4, 7)},
+        **{"5xx": (0, 6), "429": (8, 17), "slow": (5, 17), "timeout": (14, 17), "refused": (1, 5), "lost": (4, 4)},
+        **{"truncated": (12, 17), "cut": (13, 17), "missing": (11, 17)},
     },
 }
 CALLS = {"declare": DECLARE_CALLS, "approve": APPROVE_CALLS, "resolve": RESOLVE_CALLS}

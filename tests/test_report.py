@@ -27,10 +27,10 @@ from bot.errors import ConfigError
 from bot.incidents import Desk, open_desk
 from bot.incidents.declare import DeclareRequest, declare
 from bot.incidents.metrics import incident_metrics
+from bot.localdesk import CAST, start_local
 from bot.messages import Messages
 from bot.models import Incident
 from bot.report import render_report, render_timeline_chart, write_report
-from bot.workspace import CAST, start_local
 from tests.fixtures_foundation import assert_refused, cli, isolate
 
 NAMES = {person.id: person.real_name for person in CAST}

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.localdesk import CAST
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.model import GENERAL_ID
 from bot.sandbox.process import HOST, MODULE, ServeProcess, free_port, serve_against, serve_env
 from bot.store import Store
-from bot.workspace import CAST
 
 SPEED = 600  # the 60-minute deadline passes in 6 s
 ID = {p.name: p.id for p in CAST}

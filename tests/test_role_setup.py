@@ -18,8 +18,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.clock import ManualClock
+from bot.localdesk import CAST, start_local
 from bot.sandbox.emulator import SlackEmulator
-from bot.workspace import CAST, start_local
 from tests.fixtures_foundation import cli
 
 OWNER_OF = {p.role: p for p in CAST if p.role}

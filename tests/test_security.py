@@ -23,6 +23,7 @@ import pytest
 from conftest import ID, Crisis, db_rows, declare, next_day
 from jinja2.exceptions import SecurityError
 
+from bot.localdesk import BOT_TOKEN, CAST, SIGNING_SECRET
 from bot.messages import DraftValues, Messages
 from bot.models import Incident
 from bot.sandbox.emulator import SlackEmulator
@@ -32,7 +33,6 @@ from bot.sandbox.process import serve_against
 from bot.sandbox.transport import events_url
 from bot.slack.text import escape
 from bot.store import Store
-from bot.workspace import BOT_TOKEN, CAST, SIGNING_SECRET
 from tests.fixtures_foundation import assert_refused, cli, isolate, make_project
 
 FORM = "application/x-www-form-urlencoded"

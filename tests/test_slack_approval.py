@@ -123,7 +123,7 @@ def test_dutch_workspace_speaks_dutch(tmp_path) -> None:
     from conftest import START
 
     from bot.clock import ManualClock
-    from bot.workspace import start_local
+    from bot.localdesk import start_local
 
     with start_local(
         db_path=tmp_path / "nl.db", clock=ManualClock(START), environ={"CRISISBOT_LANGUAGE": "nl"}

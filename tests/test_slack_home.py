@@ -13,11 +13,11 @@ from conftest import ID, START, Crisis
 from bot.clock import ManualClock
 from bot.config import default_dir
 from bot.incidents.declare import DeclareRequest, declare
+from bot.localdesk import start_local
 from bot.messages import load_ui_file
 from bot.models import Incident
 from bot.sandbox.validate import validate_view
 from bot.slack.home import MAX_BLOCKS, home_view, register_home
-from bot.workspace import start_local
 
 
 def _open(crisis: Crisis, who: str) -> dict[str, Any]:

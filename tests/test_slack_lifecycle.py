@@ -8,8 +8,8 @@ import pytest
 from conftest import ID, START, Crisis
 
 from bot.clock import ManualClock
+from bot.localdesk import start_local
 from bot.sandbox.model import GENERAL_ID
-from bot.workspace import start_local
 
 
 def _resolve_values(

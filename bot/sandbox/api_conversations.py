@@ -129,7 +129,9 @@ def conversations_invite(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
             channel.members.extend(new)
             ws.emit("invited", channel, user=BOT_USER_ID, data={"users": new})
         if failed:
-            extra = {"errors": [{"user": u, "ok": False, "error": e} for u, e in failed.items()]} if force else {}
+            extra: dict[str, Any] = (
+                {"errors": [{"user": u, "ok": False, "error": e} for u, e in failed.items()]} if force else {}
+            )
             raise ApiError(next(iter(failed.values())), **extra)
         return {"channel": channel.to_api(ws.team_id)}
 

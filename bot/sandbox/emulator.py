@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from bot.sandbox.events_api import EventActions
-from bot.sandbox.model import BOT_USER_ID, GENERAL_ID, Call, Channel, Event, Fault, User
+from bot.sandbox.model import GENERAL_ID, Call, Channel, Event, Fault, User
 from bot.sandbox.server import ApiServer, serve
 from bot.sandbox.workspace import Workspace
 
@@ -186,11 +186,6 @@ class SlackEmulator(EventActions):
         with self.ws.lock:
             return list(self.ws.problems)
 
-    def assert_no_problems(self) -> None:
-        """Raise AssertionError listing everything Slack would have refused so far."""
-        problems = self.problems
-        assert not problems, "Slack would have refused:\n" + "\n".join(problems)
-
     def wait_for(self, condition: Callable[[], T], timeout: float = 5.0, interval: float = 0.01) -> T:
         """Poll `condition` until it returns something truthy (Bolt may act after acking)."""
         deadline = time.monotonic() + timeout
@@ -337,8 +332,3 @@ class SlackEmulator(EventActions):
         """Return a channel's name ("@user" for a DM), or the id when unknown."""
         channel = self.ws.channels.get(channel_id)
         return self.ws.label(channel) if channel else channel_id
-
-    @property
-    def bot_user_id(self) -> str:
-        """Return the bot's user id (U0BOT)."""
-        return BOT_USER_ID

@@ -125,7 +125,7 @@ class UserActions:
         elif resp.body.strip():
             # Slack shows the ack body to the user: plain text, or a message payload.
             payload = resp.json if resp.json is not None else {"text": resp.body}
-            error = apply_message_response(
+            refused = apply_message_response(
                 ws,
                 user_id=user_id,
                 channel_id=channel_id,
@@ -134,8 +134,8 @@ class UserActions:
                 payload=payload,
                 source="ack",
             )
-            if error:
-                ws.problems.append(f"{command} ack body refused: {error}")
+            if refused:
+                ws.problems.append(f"{command} ack body refused: {refused}")
         return resp
 
     def deliver(self, body: str, content_type: str = FORM, **signing: Any) -> BotResponse:

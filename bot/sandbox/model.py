@@ -14,6 +14,9 @@ GENERAL_ID = "C0GENERAL"
 TEAM_DOMAIN = "sandbox"
 TEAM_NAME = "Crisis Sandbox"
 VERIFICATION_TOKEN = "sandbox-verification-token"
+# The credentials the emulator and the bot it drives share (bot/localdesk.py, bot/sandbox/process.py).
+SIGNING_SECRET = "sandbox-signing-secret"
+BOT_TOKEN = "xoxb-sandbox-token"
 PERMALINK_BASE = "https://sandbox.slack.com"
 
 _B36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"

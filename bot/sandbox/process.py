@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from bot.workspace import BOT_TOKEN, SIGNING_SECRET
+from bot.sandbox.model import BOT_TOKEN, SIGNING_SECRET
 
 if TYPE_CHECKING:
     from bot.sandbox.emulator import SlackEmulator

@@ -209,8 +209,9 @@ class ApiServer:
         if ctype.startswith("multipart/form-data"):
             # Clients other than slack_sdk send the bytes as a multipart "file" field.
             message = BytesParser().parsebytes(f"Content-Type: {ctype}\r\n\r\n".encode() + body)
-            parts = message.get_payload() if message.is_multipart() else []
-            body = next((p.get_payload(decode=True) or b"" for p in parts if isinstance(p.get_payload(), str)), b"")
+            parts = message.walk() if message.is_multipart() else iter(())  # walk(): the container, then its parts
+            payloads = (p.get_payload(decode=True) for p in parts if isinstance(p.get_payload(), str))
+            body = next((data for data in payloads if isinstance(data, bytes)), b"")
         with self.ws.lock:
             stored = self.ws.files.get(file_id)
             if stored is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
@@ -52,6 +53,10 @@ def _styled(style: str, text: str) -> str:
     return f"{_OPEN}{style}{_CLOSE}{text}{_OPEN}/{style}{_CLOSE}"
 
 
+def _restyle(style: str, match: re.Match[str]) -> str:
+    return _styled(style, match.group(1))
+
+
 def _finish(text: str) -> str:
     """Turn sentinel-tagged text into rich markup: literal brackets escaped, our tags real."""
     text = _LITERAL_TAG.sub(lambda m: m.group(1) * 2 + "\\" + m.group(2), text)
@@ -76,15 +81,11 @@ def _entity(inner: str, emulator: SlackEmulator | None) -> str:
     return f"{label} ({target})" if label and label != target else target
 
 
-def mrkdwn(text: str, emulator: SlackEmulator | None = None) -> str:
-    """Convert Slack mrkdwn to rich markup: entities resolved, *bold* / _italic_ / ~strike~ / `code`.
-
-    Text between ``` fences is a code block: shown verbatim, as Slack formats nothing inside it.
-    """
-    return _finish(_md(text, emulator))
-
-
 def _md(text: str, emulator: SlackEmulator | None) -> str:
+    """Slack mrkdwn as sentinel-tagged text (`_finish` makes it rich markup): entities resolved, *bold* /
+    _italic_ / ~strike~ / `code`. Text between ``` fences is a code block: shown verbatim, as Slack formats
+    nothing inside it.
+    """
     parts = text.split("```")
     out: list[str] = []
     for i, part in enumerate(parts):
@@ -100,7 +101,7 @@ def _inline(text: str, emulator: SlackEmulator | None) -> str:
     out = _ENTITY.sub(lambda m: _entity(html.unescape(m.group(1)), emulator), text)
     out = html.unescape(out)
     for pattern, style in _STYLES:
-        out = pattern.sub(lambda m, s=style: _styled(s, m.group(1)), out)
+        out = pattern.sub(partial(_restyle, style), out)
     return out
 
 

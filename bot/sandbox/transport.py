@@ -53,7 +53,7 @@ def send_signed(
     headers = {
         "Content-Type": content_type,
         "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": SignatureVerifier(secret).generate_signature(timestamp=ts, body=body),
+        "X-Slack-Signature": SignatureVerifier(secret).generate_signature(timestamp=ts, body=body) or "",
         "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
     }
     if retry_num is not None:

@@ -1,7 +1,8 @@
 """A whole Crisis Desk running locally: the Slack emulator plus the real bot served over HTTP.
 
 Used by `crisisbot demo`, drills without Slack, the tests and the benchmarks: the same waitress server
-and Bolt app as `crisisbot serve`, only with `SLACK_API_URL` pointing at the emulator.
+and Bolt app as `crisisbot serve`, only with `SLACK_API_URL` pointing at the emulator. A development tool
+like the emulator: the bot's runtime path never imports it (pyproject.toml's import contracts).
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ from typing import Any
 from bot.clock import Clock, ManualClock
 from bot.config import load_settings
 from bot.incidents import Desk, open_desk
+from bot.incidents.timers import Fired
 from bot.manifest import manifest_scopes
 from bot.sandbox.emulator import SlackEmulator
+from bot.sandbox.model import BOT_TOKEN, SIGNING_SECRET
 from bot.slack.activity import Activity
 from bot.slack.replay import finish_unfinished
 from bot.slack.server import Bot, build_bot, http_server, stop_http_server
-
-SIGNING_SECRET = "sandbox-signing-secret"
-BOT_TOKEN = "xoxb-sandbox-token"
 
 
 @dataclass
@@ -54,7 +54,7 @@ class LocalCrisisDesk:
     thread: threading.Thread
     activity: Activity
     bot: Bot
-    tmp: tempfile.TemporaryDirectory | None = None
+    tmp: tempfile.TemporaryDirectory[str] | None = None
     cast: list[Person] = field(default_factory=lambda: list(CAST))
 
     @property
@@ -66,7 +66,7 @@ class LocalCrisisDesk:
         if not self.activity.wait_idle(timeout):
             raise TimeoutError(f"the bot was still busy after {timeout} s")
 
-    def tick(self) -> list:
+    def tick(self) -> list[Fired]:
         """Fire the timers due by the desk's clock now (tests move a ManualClock, then tick)."""
         fired = self.bot.runner.tick()
         self.settle()
