@@ -48,8 +48,9 @@ def header_card(desk: Desk, incident: Incident, say: Wording) -> Message:
         Text(say("header.first_hour")),
         *_checklist(desk, incident, say),
     ]
-    if book.level(incident.level).advice:
-        parts.append(Note(book.level(incident.level).advice.in_(lang)))
+    advice = book.level(incident.level).advice
+    if advice:
+        parts.append(Note(advice.in_(lang)))
     parts.append(Note(say("header.updated", at=when(desk.now(), desk, say))))
     return Message(say("header.fallback", code=incident.code, title=incident.title), tuple(parts))
 

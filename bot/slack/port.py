@@ -27,24 +27,14 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    Block,
-    ButtonElement,
-    ContextBlock,
-    DividerBlock,
-    HeaderBlock,
-    PlainTextObject,
-    SectionBlock,
-)
 from slack_sdk.models.metadata import Metadata
 from slack_sdk.web import SlackResponse
 
-from bot.chat.message import Actions, Button, Divider, Fields, Heading, Message, Note, Part, Text, Verbatim
+from bot.chat.message import Message
 from bot.chat.port import Attachment, Dialect, Port, Refused, Room, Tag
 from bot.incidents.roles import Person
-from bot.slack.blocks import BUTTON_LIMIT, HEADER_LIMIT, MESSAGE_LIMIT, SECTION_LIMIT, as_dicts, md, pt
-from bot.slack.text import SLACK, escape_entities, fit, pieces
+from bot.slack.render import MESSAGE_LIMIT, blocks
+from bot.slack.text import SLACK, fit
 
 log = logging.getLogger("crisisbot.slack")
 
@@ -279,47 +269,6 @@ def _step_of(message: dict[str, Any], code: str) -> str | None:
     if metadata.get("event_type") == STEP_EVENT and payload.get("incident") == code:
         return str(payload.get("step"))
     return None
-
-
-# ---- a minimal Block Kit renderer, until bot/slack/render.py's `blocks` is on main --------------------------
-CODE_FENCE = 8  # "```" on both sides, with room to spare
-FIELD_LIMIT = 2000
-
-
-def blocks(message: Message) -> list[dict]:
-    """The message's parts as Block Kit blocks (a message without parts has none: its text is all)."""
-    return as_dicts([block for part in message.parts for block in _part_blocks(part)])
-
-
-def _part_blocks(part: Part) -> list[Block]:
-    match part:
-        case Heading(text):
-            return [HeaderBlock(text=pt(text, HEADER_LIMIT))]
-        case Text(text, None):
-            return [SectionBlock(text=md(text))]
-        case Text(text, Button() as accessory):
-            return [SectionBlock(text=md(text), accessory=_button(accessory))]
-        case Fields(items):
-            return [SectionBlock(fields=[md(item, FIELD_LIMIT) for item in items])]
-        case Verbatim(text, True):
-            chunks = pieces(escape_entities(text), SECTION_LIMIT - CODE_FENCE)
-            return [SectionBlock(text=md(f"```{piece}```")) for piece in chunks]
-        case Verbatim(text, False):
-            chunks = [text[i : i + SECTION_LIMIT] for i in range(0, len(text), SECTION_LIMIT)] or [""]
-            return [SectionBlock(text=PlainTextObject(text=chunk, emoji=False)) for chunk in chunks]
-        case Note(text):
-            return [ContextBlock(elements=[md(text)])]
-        case Divider():
-            return [DividerBlock()]
-        case Actions(buttons, block_id):
-            return [ActionsBlock(block_id=block_id, elements=[_button(b) for b in buttons])]
-    raise TypeError(f"not a message part: {part!r}")
-
-
-def _button(b: Button) -> ButtonElement:
-    return ButtonElement(
-        text=pt(b.label, BUTTON_LIMIT), action_id=b.id, value=b.value or None, style=b.style, url=b.url
-    )
 
 
 def _satisfies_the_port(client: WebClient) -> Port:
