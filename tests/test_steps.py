@@ -17,15 +17,11 @@ AT = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "crisisbot.db")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def runner(store: Store) -> Runner:
-    return Runner(store, 7, lambda: AT, "declare CR-TEST-007")
+def runner(tmp_path: Path) -> Iterator[Runner]:
+    """A runner for incident 7 on a fresh store (the deliveries table needs no incident row)."""
+    store = Store(tmp_path / "crisisbot.db")
+    yield Runner(store, 7, lambda: AT, "declare CR-TEST-007")
+    store.close()
 
 
 @pytest.mark.parametrize("text", ["header", "dm:U123", "redraw:draft:4", "topic:2", "outbox:12:0", "survey:U9"])
@@ -86,8 +82,9 @@ def test_a_refused_look_up_is_not_redone_blindly(runner: Runner) -> None:
     assert runner.round([Step(key, lambda: "9.0", look=look)]).failed == [key]
 
 
-def test_an_outbox_message_is_recorded_under_its_own_key(runner: Runner, store: Store) -> None:
+def test_an_outbox_message_is_recorded_under_its_own_key(runner: Runner) -> None:
     key = StepKey("outbox", "3:1")
     runner.once(Step(key, lambda: "5.0", look=lambda keys: {}))
+    store = runner.store
     assert store.delivery("outbox:3:1") == "5.0"
     assert store.delivery("7:try:outbox:3:1") is None
