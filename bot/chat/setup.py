@@ -26,6 +26,7 @@ from bot.chat.message import Message
 from bot.chat.port import ALREADY_PINNED, NAME_TAKEN, Port, Refused, Room, Tag
 from bot.chat.steps import Finder, Runner, Step, StepKey, one_run_at_a_time, pool, tried_name, why
 from bot.chat.wording import Wording
+from bot.incidents import facts
 from bot.incidents.desk import Desk
 from bot.incidents.roles import RoleSeat, seats
 from bot.models import Draft, Incident
@@ -36,7 +37,6 @@ MAX_TOPIC = 250  # Slack's conversations.setTopic answers too_long past it
 CHANNEL = StepKey("channel")
 HEADER = StepKey("header")
 PIN = StepKey("pin")
-READY = StepKey("ready")
 UNREACHABLE = "unreachable"  # the ref of a DM the platform refused to someone it would not add to the room either
 UNINVITED_REASONS = ("user_not_found", "cant_invite", "user_is_restricted")  # each has its own plain words
 
@@ -131,9 +131,9 @@ class SetUp:
             result.done += [s.key for s in steps if s.key in outcome.refs]
             result.failed += outcome.failed
             result.confirmed = outcome.alongside
-        if result.complete and runner.ref(READY) is None:
+        if result.complete and incident.setup_done_at is None:
             # from now on an identical declare after the first minute makes a new incident, not a resume
-            runner.record({READY: "ok"})
+            result.incident = facts.record(self.desk, incident, facts.SetupDone())
         return result
 
     # ---- round 1: the room ----------------------------------------------------------------------------
@@ -176,11 +176,9 @@ class SetUp:
         return self.port.find_room(name, incident.private, taken) if name else None
 
     def _note_room(self, incident: Incident, runner: Runner, room: Room) -> Incident:
-        store = self.desk.store
-        with store.transaction():
+        with self.desk.store.transaction():
             runner.record({CHANNEL: room.ref})
-            store.add_event(incident.id, self.desk.now(), "bot", "channel_created", channel=room.ref, name=room.name)
-            return store.update_incident(incident.id, channel_id=room.ref, channel_name=room.name)
+            return facts.record(self.desk, incident, facts.RoomCreated(room.ref, room.name))
 
     # ---- round 2: header, topic, invites, DMs ---------------------------------------------------------
     def _room_steps(self, incident: Incident, runner: Runner) -> list[Step]:
@@ -228,7 +226,7 @@ class SetUp:
 
     def _pinged(self, incident: Incident, user: str, roles: list[str], ref: str) -> None:
         if ref != UNREACHABLE:
-            self.desk.store.add_event(incident.id, self.desk.now(), "bot", "pinged", user=user, roles=roles)
+            facts.record(self.desk, incident, facts.PersonPaged(user, roles))
 
     # ---- round 3: pin, paging, drafts -----------------------------------------------------------------
     def _content_steps(self, incident: Incident, runner: Runner) -> list[Step]:

@@ -55,7 +55,7 @@ Kind = Literal[
     "uninvited",  # arg: the level
     "pin",
     "draft",  # arg: the draft's id
-    "ready",  # set-up done (bookkeeping, not a step anyone sees)
+    "ready",  # an older set-up-done mark (now the incident's setup_done_at): read, never written
     "redraw",  # arg: "header" or "draft:<id>"
     "closing",
     "provision",  # the closing drafts (and anything declare left undone): the set-up plan's own steps

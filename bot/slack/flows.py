@@ -20,6 +20,7 @@ from bot.chat.setup import SetUp
 from bot.chat.wording import Wording
 from bot.errors import ConfigError, CrisisError, NotAuthorized, SchemaError, SlackLookupFailed
 from bot.ids import LANGUAGES, NETWORKS, ROLES
+from bot.incidents import facts
 from bot.incidents.declare import DeclareRequest, declare
 from bot.incidents.desk import Desk
 from bot.incidents.drafts import DraftOutcome
@@ -171,7 +172,7 @@ class SlackDesk:
         channel = channel_link(incident.channel_id)
         failed, done = [str(k) for k in result.failed], [str(k) for k in result.done]
         if not result.complete:
-            self.desk.store.add_event(incident.id, self.desk.now(), "bot", "setup_failed", steps=failed)
+            facts.record(self.desk, incident, facts.SetupFailed(failed))
             tell(say("declare.setup_failed", code=incident.code, steps=_steps(failed, say), channel=channel))
         elif declared.existing and done:  # a declare that failed or died midway, finished by typing it again
             tell(say("declare.resumed", code=incident.code, steps=_steps(done, say), channel=channel))
@@ -229,7 +230,7 @@ class SlackDesk:
     def _close(self, client: WebClient, incident: Incident) -> Closed:
         result = Closer(self, client).run(incident)
         if result.failed:  # on the timeline too, for the evaluation
-            self.desk.store.add_event(incident.id, self.desk.now(), "bot", "closing_failed", steps=result.failed)
+            facts.record(self.desk, incident, facts.ClosingFailed(result.failed))
         return result
 
     def closing_pending(self, client: WebClient, incident: Incident) -> list[str]:
