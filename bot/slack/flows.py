@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.chat.after import After, Outbox, Unheld
+from bot.chat.setup import SetUp
 from bot.chat.wording import Wording
 from bot.errors import ConfigError, CrisisError, NotAuthorized, SchemaError, SlackLookupFailed
 from bot.ids import LANGUAGES, NETWORKS, ROLES
@@ -27,7 +28,7 @@ from bot.models import Draft, Incident
 from bot.slack.activity import Activity
 from bot.slack.bridge import RedrawPort
 from bot.slack.closing import Closed, Closer, outcome
-from bot.slack.provision import Provisioner
+from bot.slack.port import SlackPort
 from bot.slack.render import MESSAGE_LIMIT
 from bot.slack.text import SLACK, channel_link, escape_entities, fit, mention
 
@@ -84,14 +85,9 @@ class SlackDesk:
 
     def user_names(self, client: WebClient, users: list[str]) -> dict[str, str]:
         """Display names for a report, so it reads "Anna de Vries" rather than a user id."""
-        names = {}
-        for user in users:
-            try:
-                profile = client.users_info(user=user)["user"]
-            except (SlackApiError, OSError, KeyError):
-                continue
-            names[user] = profile.get("real_name") or profile.get("name") or user
-        return names
+        port = SlackPort(client)
+        names = {user: port.display_name(user) for user in users}
+        return {user: name for user, name in names.items() if name}
 
     def people(self, client: WebClient, users: list[str]) -> dict[str, Person]:
         """What Slack says about each account (users.info), for a verb that must know who it is dealing with.
@@ -108,32 +104,12 @@ class SlackDesk:
 
     def person(self, client: WebClient, user: str) -> Person | None:
         """What Slack says about one account; None when Slack did not answer (logged)."""
-        try:
-            info = client.users_info(user=user)["user"]
-        except SlackApiError as exc:
-            if exc.response.get("error") in ("user_not_found", "user_not_visible"):
-                return Person(user, known=False)
-            log.warning("users.info %s: %s", user, why(exc))
-            return None
-        except (OSError, KeyError) as exc:
-            log.warning("users.info %s: %s", user, type(exc).__name__)
-            return None
-        return Person(
-            user,
-            deactivated=bool(info.get("deleted")),
-            bot=bool(info.get("is_bot")) or user == "USLACKBOT",
-            workspace_admin=bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner")),
-        )
+        return SlackPort(client).person(user)
 
     def user_language(self, client: WebClient, user: str) -> str:
         """Look the user's locale up in Slack (and remember it for an hour)."""
-        language = self.desk.language
-        try:
-            locale = client.users_info(user=user, include_locale=True)["user"].get("locale") or ""
-            if locale[:2] in LANGUAGES:
-                language = locale[:2]
-        except (SlackApiError, OSError, KeyError):
-            pass  # Slack gave no locale: the workspace language is a fine answer
+        locale = SlackPort(client).locale(user) or ""  # no locale: the workspace language is a fine answer
+        language = locale[:2] if locale[:2] in LANGUAGES else self.desk.language
         self._languages[user] = (language, time.monotonic() + LANGUAGE_CACHE_SECONDS)
         return language
 
@@ -171,7 +147,7 @@ class SlackDesk:
 
         The incident (channel, header, drafts) speaks the workspace's language; only the declarer's answers use
         theirs, looked up while Slack makes the channel. A new declare's "declared" goes out in the set-up's last
-        round (see Provisioner.run); should a step of that round fail, a second message says which.
+        round (see SetUp.run in bot/chat/setup.py); should a step of that round fail, a second message says which.
         """
         declarer = request.declared_by
         self.say_to(client, declarer)  # starts (or joins) the look-up of their language; nothing waits for it here
@@ -184,17 +160,18 @@ class SlackDesk:
             )
             return _told(tell, text)
 
-        result = Provisioner(self.desk, client, self.say(incident.language)).run(
+        result = SetUp(self.desk, SlackPort(client), self.say(incident.language)).run(
             incident, confirm=None if declared.existing else confirm
         )
         incident = result.incident
         say = self.say_to(client, declarer, wait=True)
         channel = channel_link(incident.channel_id)
+        failed, done = [str(k) for k in result.failed], [str(k) for k in result.done]
         if not result.complete:
-            facts.record(self.desk, incident, facts.SetupFailed(result.failed))
-            tell(say("declare.setup_failed", code=incident.code, steps=_steps(result.failed, say), channel=channel))
-        elif declared.existing and result.done:  # a declare that failed or died midway, finished by typing it again
-            tell(say("declare.resumed", code=incident.code, steps=_steps(result.done, say), channel=channel))
+            facts.record(self.desk, incident, facts.SetupFailed(failed))
+            tell(say("declare.setup_failed", code=incident.code, steps=_steps(failed, say), channel=channel))
+        elif declared.existing and done:  # a declare that failed or died midway, finished by typing it again
+            tell(say("declare.resumed", code=incident.code, steps=_steps(done, say), channel=channel))
         elif not result.confirmed:
             key = "declare.existing" if declared.existing else "declare.done"
             tell(say(key, code=incident.code, channel=channel))
@@ -202,7 +179,7 @@ class SlackDesk:
 
     def provision(self, client: WebClient, incident: Incident) -> list[str]:
         """Post whatever the incident has that Slack does not yet (new drafts, new people); returns failures."""
-        return Provisioner(self.desk, client, self.say(incident.language)).run(incident).failed
+        return [str(k) for k in SetUp(self.desk, SlackPort(client), self.say(incident.language)).run(incident).failed]
 
     def escalate(self, client: WebClient, incident: Incident, level: int | None, user: str, step: int = 0) -> None:
         """Change the level, page whoever it pulls in, redraw what the rule touches (bot/chat/after.py)."""

@@ -1,0 +1,351 @@
+"""Make an incident real on the chat platform: room, topic, invites, pinned header, pings, DMs and drafts.
+
+The declare plan, written against the port (bot/chat/port.py) and run by the step runner (bot/chat/steps.py):
+each step is recorded in the store's `deliveries` once the platform accepted it, so a run that failed midway
+is completed by running it again, and nothing is created twice. Independent calls go out in parallel: the
+floor is three sequential round trips (create the room → everything that needs its ref → pin the header,
+which needs the header's ref).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import logging
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup
+
+from bot.chat.cards import draft_card, header_card, role_dm_card
+from bot.chat.message import Message
+from bot.chat.port import ALREADY_PINNED, NAME_TAKEN, Port, Refused, Room, Tag
+from bot.chat.steps import Finder, Runner, Step, StepKey, one_run_at_a_time, pool, tried_name, why
+from bot.chat.wording import Wording
+from bot.incidents import facts
+from bot.incidents.desk import Desk
+from bot.incidents.roles import RoleSeat, seats
+from bot.models import Draft, Incident
+
+log = logging.getLogger("crisisbot.chat")
+MAX_NAME = 80
+MAX_TOPIC = 250  # Slack's conversations.setTopic answers too_long past it
+CHANNEL = StepKey("channel")
+HEADER = StepKey("header")
+PIN = StepKey("pin")
+UNREACHABLE = "unreachable"  # the ref of a DM the platform refused to someone it would not add to the room either
+UNINVITED_REASONS = ("user_not_found", "cant_invite", "user_is_restricted")  # each has its own plain words
+
+
+def channel_name(incident: Incident, tz: ZoneInfo, attempt: int = 0) -> str:
+    """`crisis-<yyyymmdd>-<scenario>` (drills `drill-…`): a valid Slack name, made unique on a clash.
+
+    The date is the company's own (`tz`): a crisis declared at 00:30 in Amsterdam is dated that day, not
+    the UTC day before. The first clash adds the incident's number (`-014`), which is unique by construction;
+    only a channel someone made by hand with that very name leads to a short random suffix.
+    """
+    prefix = "drill" if incident.drill else "crisis"
+    base = f"{prefix}-{incident.declared_at.astimezone(tz):%Y%m%d}-{incident.scenario}".lower()
+    base = re.sub(r"[^a-z0-9_-]+", "-", base).strip("-")
+    suffix = ""
+    if attempt == 1:
+        suffix = "-" + incident.code.rsplit("-", 1)[-1]
+    elif attempt > 1:
+        suffix = f"-{incident.code.rsplit('-', 1)[-1]}-{secrets.token_hex(2)}"
+    return base[: MAX_NAME - len(suffix)] + suffix
+
+
+def uninvited_text(failed: dict[str, str], roles_of: dict[str, list[str]], say: Wording) -> str:
+    """Who could not be brought into the room, why in plain words, and how to give their role to someone else."""
+    lines = [say("uninvited.heading")]
+    for user, reason in failed.items():
+        roles = roles_of.get(user, [])
+        lines.append(
+            say(
+                "uninvited.line",
+                user=say.mention(user),
+                roles=", ".join(say.role(r) for r in roles),
+                reason=say(f"uninvited.reason.{reason}" if reason in UNINVITED_REASONS else "uninvited.reason.other"),
+                fix=Markup(" · ".join(say.dialect.code(f"/crisis roles set {r} @person") for r in roles)),
+            )
+        )
+    return "\n".join(lines)
+
+
+@dataclass
+class Provisioned:
+    incident: Incident
+    failed: list[StepKey] = field(default_factory=list)  # steps the platform refused, to tell the declarer
+    done: list[StepKey] = field(default_factory=list)  # steps this run did or found done by a run that died
+    confirmed: bool = False  # the declarer was told "declared" during the last round (see SetUp.run)
+
+    @property
+    def complete(self) -> bool:
+        return not self.failed
+
+
+class SetUp:
+    """The declare plan for one incident, on one platform; `run` does what is missing (also after an escalation:
+    new people, new drafts)."""
+
+    def __init__(self, desk: Desk, port: Port, say: Wording) -> None:
+        self.desk, self.port, self.say = desk, port, say
+        self._paging: dict[str, list[str]] = {}
+        self._uninvited: dict[str, str] = {}  # who this run's invite could not bring in, and why
+        self._messages: dict[StepKey, Message] = {}  # built while the platform makes the room; see _prebuild
+
+    def run(self, incident: Incident, confirm: Callable[[Incident], bool] | None = None) -> Provisioned:
+        """Do every step not yet done for `incident`; report the ones the platform refused.
+
+        `confirm` (tell the declarer it is declared; True once told) goes out in the last round, alongside the
+        pin and the drafts, when every step before succeeded: the declarer then waits no round trip of its own
+        after the set-up. A step of that round that fails is named to them afterwards (result.failed).
+        """
+        with one_run_at_a_time(incident.id):
+            return self._run(self.desk.store.incident(incident.id) or incident, confirm)
+
+    def _run(self, incident: Incident, confirm: Callable[[Incident], bool] | None = None) -> Provisioned:
+        result = Provisioned(incident)
+        runner = Runner(self.desk.store, incident.id, self.desk.now, f"declare {incident.code}")
+        if incident.channel_id is None:
+            # The header and drafts do not need the room: build them on another thread while this one waits
+            # for the room to be made, so the next rounds' calls go out without that CPU time between them.
+            prebuilt = pool().submit(self._prebuild, incident)
+            incident = self._room(incident, runner, result)
+            self._messages = prebuilt.result()
+        if incident.channel_id is None:
+            return result
+        result.incident = incident
+        self._paging = self._unpaged(incident, runner)
+        # Round 2 puts the header first in the room; round 3 needs its ref (pin) or follows it (drafts).
+        for round_steps in (self._room_steps, self._content_steps):
+            done = runner.done()
+            last = round_steps == self._content_steps
+            alongside = functools.partial(confirm, incident) if confirm and last and result.complete else None
+            steps = [s for s in round_steps(incident, runner) if s.key not in done]
+            outcome = runner.round(steps, alongside)
+            result.done += [s.key for s in steps if s.key in outcome.refs]
+            result.failed += outcome.failed
+            result.confirmed = outcome.alongside
+        if result.complete and incident.setup_done_at is None:
+            # from now on an identical declare after the first minute makes a new incident, not a resume
+            result.incident = facts.record(self.desk, incident, facts.SetupDone())
+        return result
+
+    # ---- round 1: the room ----------------------------------------------------------------------------
+    def _room(self, incident: Incident, runner: Runner, result: Provisioned) -> Incident:
+        note = runner.is_tried(CHANNEL)
+        if note:  # a run that died after asking for the room: the platform may have made it
+            try:
+                found = self._find_room(incident, tried_name(note))
+            except (Refused, OSError) as exc:
+                log.warning("declare %s: step read back failed: %s", incident.code, why(exc))
+                result.failed.append(CHANNEL)
+                return incident
+            if found:
+                return self._note_room(incident, runner, found)
+        # A name one of our incidents has is taken for sure: start at the clash name (the incident's number)
+        # instead of paying a name_taken round trip. name_taken stays the fallback for names others made.
+        tz = self.desk.settings.tz
+        first = 1 if self.desk.store.channel_name_used(channel_name(incident, tz)) else 0
+        for attempt in range(first, first + 5):
+            name = channel_name(incident, tz, attempt)
+            runner.note_tried([CHANNEL], name)
+            try:
+                room = self.port.create_room(name, incident.private)
+            except Refused as exc:
+                if exc.reason == NAME_TAKEN:
+                    continue
+                log.warning("declare %s: %s", incident.code, exc)
+                result.failed.append(CHANNEL)
+                return incident
+            except OSError as exc:
+                log.warning("declare %s: create_room: %s", incident.code, type(exc).__name__)
+                result.failed.append(CHANNEL)
+                return incident
+            return self._note_room(incident, runner, room)
+        result.failed.append(CHANNEL)
+        return incident
+
+    def _find_room(self, incident: Incident, name: str) -> Room | None:
+        taken = lambda ref: self.desk.store.incident_by_channel(ref) is not None  # noqa: E731
+        return self.port.find_room(name, incident.private, taken) if name else None
+
+    def _note_room(self, incident: Incident, runner: Runner, room: Room) -> Incident:
+        with self.desk.store.transaction():
+            runner.record({CHANNEL: room.ref})
+            return facts.record(self.desk, incident, facts.RoomCreated(room.ref, room.name))
+
+    # ---- round 2: header, topic, invites, DMs ---------------------------------------------------------
+    def _room_steps(self, incident: Incident, runner: Runner) -> list[Step]:
+        """The header, the room's topic and members, and the DMs: all need only the room's ref."""
+        room, say, port = str(incident.channel_id), self.say, self.port
+        people = _people_by_role(seats(self.desk, incident))
+        level = str(incident.level)
+        topic = say("channel.topic", code=incident.code, title=incident.title, level=incident.level)
+        steps = [
+            Step(
+                HEADER,
+                functools.partial(self._header, incident, people),
+                look=self._in_room(incident),
+                place="room",
+                then=lambda ref: runner.record({StepKey("mention", level): ref}),
+            ),
+            Step(StepKey("topic", level), functools.partial(self._topic, room, port.dialect.fit(topic, MAX_TOPIC))),
+            Step(StepKey("invite", level), lambda: self._invite(incident, people)),
+        ]
+        for user, roles in people.items():
+            steps.append(
+                Step(
+                    StepKey("dm", user),
+                    functools.partial(self._dm, incident, user, roles),
+                    look=self._in_dm(incident, user),
+                    place=f"dm:{user}",
+                    then=functools.partial(self._pinged, incident, user, roles),
+                    # a refused DM to someone this run's invite could not add either: the room's notice names
+                    # them, and retrying the DM would not help (the platform does not know the account)
+                    refused=functools.partial(self._unreachable, user),
+                )
+            )
+        return steps
+
+    def _header(self, incident: Incident, people: dict[str, list[str]]) -> str:
+        header = self._messages.pop(HEADER, None) or header_card(self.desk, incident, self.say)
+        if people:  # the header's text pages the owners (mentions there notify): no separate paging message
+            say = self.say
+            text = say("header.paging", code=incident.code, title=incident.title, people=_mentions(people, say))
+            header = dataclasses.replace(header, text=text)
+        return self.port.post(str(incident.channel_id), header, Tag(incident.code, str(HEADER)))
+
+    def _unreachable(self, user: str) -> str | None:
+        return UNREACHABLE if user in self._uninvited else None
+
+    def _pinged(self, incident: Incident, user: str, roles: list[str], ref: str) -> None:
+        if ref != UNREACHABLE:
+            facts.record(self.desk, incident, facts.PersonPaged(user, roles))
+
+    # ---- round 3: pin, paging, drafts -----------------------------------------------------------------
+    def _content_steps(self, incident: Incident, runner: Runner) -> list[Step]:
+        """Pin the header, page newly added people in the room, post the drafts."""
+        room, say, port, code = str(incident.channel_id), self.say, self.port, incident.code
+        header_ref = runner.ref(HEADER)
+        people = self._paging  # page in the room whoever this run DMs for the first time
+        look = self._in_room(incident)
+        steps: list[Step] = []
+        if header_ref:
+            steps.append(Step(PIN, lambda: self._pin(room, header_ref)))
+        if people and header_ref:  # the header's own text pages whoever it was posted for; see its `then`
+            paged = Message(say("channel.paged", people=_mentions(people, say)))
+            mention = StepKey("mention", str(incident.level))
+            steps.append(Step(mention, lambda: port.post(room, paged, Tag(code, str(mention))), look, "room"))
+        failed = _failed_invites(runner.ref(StepKey("invite", str(incident.level))))
+        if failed:
+            roles_of = _people_by_role(seats(self.desk, incident))
+            notice = Message(uninvited_text(failed, roles_of, say))
+            uninvited = StepKey("uninvited", str(incident.level))
+            steps.append(Step(uninvited, lambda: port.post(room, notice, Tag(code, str(uninvited))), look, "room"))
+        for draft in self.desk.store.drafts(incident.id):
+            steps.append(
+                Step(
+                    StepKey("draft", str(draft.id)),
+                    functools.partial(self._draft, incident, draft),
+                    look,
+                    "room",
+                    then=functools.partial(self._posted_draft, draft.id),
+                )
+            )
+        return steps
+
+    # ---- what the steps do ----------------------------------------------------------------------------
+    def _prebuild(self, incident: Incident) -> dict[StepKey, Message]:
+        messages = {HEADER: header_card(self.desk, incident, self.say)}
+        for draft in self.desk.store.drafts(incident.id):
+            messages[StepKey("draft", str(draft.id))] = draft_card(self.desk, incident, draft, self.say)
+        return messages
+
+    def _unpaged(self, incident: Incident, runner: Runner) -> dict[str, list[str]]:
+        """Owners of the level's roles who have not had their DM yet (all of them at declare)."""
+        done = runner.done()
+        people = _people_by_role(seats(self.desk, incident))
+        return {u: roles for u, roles in people.items() if StepKey("dm", u) not in done}
+
+    def _invite(self, incident: Incident, people: dict[str, list[str]]) -> str:
+        """Everyone the platform will add is brought in; the ref keeps who could not be, for the notice after the
+        header."""
+        users = [u for u in dict.fromkeys([incident.declared_by, *people]) if u]
+        failed = self.port.invite(str(incident.channel_id), users)
+        if failed:
+            log.warning("declare %s: the platform would not add %s", incident.code, failed)
+        self._uninvited.update(failed)
+        return json.dumps({"invited": [u for u in users if u not in failed], "failed": failed})
+
+    def _topic(self, room: str, text: str) -> str:
+        self.port.set_topic(room, text)
+        return "ok"
+
+    def _posted_draft(self, draft_id: int, ref: str) -> None:
+        self.desk.store.update_draft(draft_id, message_ts=ref)
+
+    def _pin(self, room: str, ref: str) -> str:
+        try:
+            self.port.pin(room, ref)
+        except Refused as exc:
+            if exc.reason != ALREADY_PINNED:  # pinned by a run that died before noting it
+                raise
+        return "ok"
+
+    def _dm(self, incident: Incident, user: str, roles: list[str]) -> str:
+        url = self.port.dialect.room_url(incident.channel_id)
+        card = role_dm_card(self.desk, incident, user, roles, self.say, url)
+        return self.port.dm(user, card, Tag(incident.code, f"dm:{user}"))
+
+    def _draft(self, incident: Incident, draft: Draft) -> str:
+        key = StepKey("draft", str(draft.id))
+        card = self._messages.pop(key, None) or draft_card(self.desk, incident, draft, self.say)
+        return self.port.post(str(incident.channel_id), card, Tag(incident.code, str(key)))
+
+    # ---- where a run that died may have left a step ---------------------------------------------------
+    def _in_room(self, incident: Incident) -> Finder:
+        """One history read for all of a round's messages in the room."""
+
+        def find(keys: set[StepKey]) -> dict[StepKey, str]:
+            refs = self.port.find_posts(str(incident.channel_id), incident.code, {str(k) for k in keys})
+            return {k: refs[str(k)] for k in keys if str(k) in refs}
+
+        return find
+
+    def _in_dm(self, incident: Incident, user: str) -> Finder:
+        def find(keys: set[StepKey]) -> dict[StepKey, str]:
+            refs = {k: self.port.find_dm(user, incident.code, str(k)) for k in keys}
+            return {k: ref for k, ref in refs.items() if ref}
+
+        return find
+
+
+def _failed_invites(ref: str | None) -> dict[str, str]:
+    """Who an invite step could not bring in (its ref); an older ref, a plain list of ids, means nobody."""
+    try:
+        failed = json.loads(ref or "{}").get("failed", {}) if (ref or "").startswith("{") else {}
+    except ValueError:
+        return {}
+    return {str(u): str(reason) for u, reason in failed.items()} if isinstance(failed, dict) else {}
+
+
+def _people_by_role(role_seats: list[RoleSeat]) -> dict[str, list[str]]:
+    people: dict[str, list[str]] = {}
+    for seat in role_seats:
+        if seat.owner:
+            people.setdefault(seat.owner, []).append(seat.role)
+    return people
+
+
+def _mentions(people: dict[str, list[str]], say: Wording) -> Markup:
+    # Built from user ids we validated and our own role names: safe to pass through unescaped.
+    # (Markup.join would HTML-escape plain str parts; the platform needs them as they are.)
+    return Markup(
+        ", ".join(f"{say.mention(user)} ({', '.join(say.role(r) for r in roles)})" for user, roles in people.items())
+    )
