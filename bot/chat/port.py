@@ -52,6 +52,10 @@ class Tag:
     step: str
 
 
+# A further file of one upload: its path, the name it is shared under, its title.
+Attachment = tuple[Path, str, str]
+
+
 class Dialect(Protocol):
     """How the platform's markup says things: escaping user text, mentioning a person, linking a room."""
 
@@ -107,8 +111,11 @@ class Port(Protocol):
         """A notice only `person` sees: in `room` when they can be reached there, else in their 1:1 chat."""
         ...
 
-    def upload(self, room: str, path: Path, filename: str, title: str, comment: str) -> str:
-        """Share a file in `room`; returns the file ref(s) to note."""
+    def upload(
+        self, room: str, path: Path, filename: str, title: str, comment: str, also: tuple[Attachment, ...] = ()
+    ) -> str:
+        """Share a file in `room` (and `also` these, in the same share: the report's chart); returns the file
+        refs to note, comma-separated."""
         ...
 
     # ---- read-back (what a run that died had the platform do) -----------------------------------------
