@@ -9,6 +9,7 @@ a resumed run pays for the look-up: a first run has nothing tried.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -57,3 +58,15 @@ def once(
     ref = call()
     record(ref)
     return ref
+
+
+_RUNNING: dict[int, threading.RLock] = {}
+_RUNNING_LOCK = threading.Lock()
+
+
+def one_run_at_a_time(incident_id: int) -> threading.RLock:
+    """One lock per incident for every run that talks to the platform about it (declare's set-up, resolve's
+    closing steps): two runs (the same declare typed twice at once, a double click on Retry) take turns, and the
+    second finds done what the first did. Re-entrant: the closing steps run the set-up while holding it."""
+    with _RUNNING_LOCK:
+        return _RUNNING.setdefault(incident_id, threading.RLock())

@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ButtonElement, PlainTextObject
 
+from bot.chat.closing import Closed, Closer, outcome
 from bot.chat.wording import Wording
 from bot.errors import ConfigError, CrisisError, NotAuthorized, SchemaError, SlackLookupFailed
 from bot.ids import LANGUAGES, NETWORKS, ROLES
@@ -34,7 +35,7 @@ from bot.slack.blocks import (
     role_dm_blocks,
     text_with_buttons,
 )
-from bot.slack.closing import Closed, Closer, outcome
+from bot.slack.port import SlackPort, blocks, refusals
 from bot.slack.provision import Provisioner, channel_url
 from bot.slack.text import SLACK, channel_link, escape_entities, fit, mention
 
@@ -238,29 +239,33 @@ class SlackDesk:
     def after_resolve(self, client: WebClient, resolved: Resolved, user: str) -> None:
         """Redraw, post the closing message and drafts, upload the report, ask the team three questions.
 
-        When Slack refused a step, the resolver is told which, with a Retry button (see bot/slack/closing.py);
+        When Slack refused a step, the resolver is told which, with a Retry button (see bot/chat/closing.py);
         when all went through, the closing message in the channel is the answer.
         """
         incident = resolved.incident
         result = self._close(client, incident)
         if result.failed:
-            text, blocks = outcome(result.incident, result, self.say_to(client, user, wait=True), rerun=False)
-            self.notify(client, incident.channel_id, user, text, blocks)
+            told = outcome(result.incident, result, self.say_to(client, user, wait=True), rerun=False)
+            self.notify(client, incident.channel_id, user, told.text, blocks(told))
 
     def finish_resolve(self, client: WebClient, incident: Incident, say: Wording) -> tuple[str, list[dict] | None]:
         """Re-run the closing steps not done yet; returns what to tell whoever asked, with Retry if still refused."""
         result = self._close(client, incident)
-        return outcome(result.incident, result, say, rerun=True)
+        told = outcome(result.incident, result, say, rerun=True)
+        return told.text, blocks(told)
 
     def _close(self, client: WebClient, incident: Incident) -> Closed:
-        result = Closer(self, client).run(incident)
+        result = self.closer(client).run(incident)
         if result.failed:  # on the timeline too, for the evaluation
             self.desk.store.add_event(incident.id, self.desk.now(), "bot", "closing_failed", steps=result.failed)
         return result
 
     def closing_pending(self, client: WebClient, incident: Incident) -> list[str]:
         """The closing steps of a resolved incident not yet done (from the store; no Slack call)."""
-        return Closer(self, client).pending(incident)
+        return self.closer(client).pending(incident)
+
+    def closer(self, client: WebClient) -> Closer:
+        return Closer(self.desk, SlackPort(client), _SlackSurroundings(self, client))
 
     # ---- redraws -------------------------------------------------------------------------------
     def refresh_header(self, client: WebClient, incident: Incident, strict: bool = False) -> None:
@@ -388,6 +393,28 @@ class SlackDesk:
         except (SlackApiError, OSError) as exc:  # a timeout too: what follows a redraw must still happen
             # The state is already saved; the next redraw of this message shows it.
             log.warning("chat.update %s/%s failed: %s", channel, ts, why(exc))
+
+
+class _SlackSurroundings:
+    """bot/chat/closing.py's Surroundings: what the closing steps still take from SlackDesk (the Block Kit redraws,
+    the Provisioner, the cached locale look-up), with Slack's refusals as the port's."""
+
+    def __init__(self, slack: SlackDesk, client: WebClient) -> None:
+        self.slack, self.client = slack, client
+
+    def redraw_header(self, incident: Incident) -> None:
+        with refusals("chat.update"):
+            self.slack.refresh_header(self.client, incident, strict=True)
+
+    def redraw_draft(self, incident: Incident, draft: Draft) -> None:
+        with refusals("chat.update"):
+            self.slack.refresh_draft(self.client, incident, draft, strict=True)
+
+    def provision(self, incident: Incident) -> list[str]:
+        return self.slack.provision(self.client, incident)
+
+    def wording_for(self, person: str) -> Wording:
+        return self.slack.say_to(self.client, person, wait=True)
 
 
 def _told(tell: Callable[[str], None], text: str) -> bool:

@@ -24,6 +24,7 @@ from markupsafe import Markup
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.chat.once import one_run_at_a_time
 from bot.chat.wording import Wording
 from bot.incidents.desk import Desk
 from bot.incidents.roles import seats
@@ -138,18 +139,6 @@ class Step:
     call: Callable[[], str]  # does it in Slack; returns what to note (a ts, a channel id, "ok")
     look: str | None = None  # where a run that died may have left it ("channel", "dm:<user>"); None: safe to repeat
     then: Callable[[str], None] | None = None  # bookkeeping noted with it, in the same transaction
-
-
-_RUNNING: dict[int, threading.RLock] = {}
-_RUNNING_LOCK = threading.Lock()
-
-
-def one_run_at_a_time(incident_id: int) -> threading.RLock:
-    """One lock per incident for every run that talks to Slack about it (declare's set-up, resolve's closing
-    steps): two runs (the same declare typed twice at once, a double click on Retry) take turns, and the second
-    finds done what the first did. Re-entrant: the closing steps run the Provisioner while holding it."""
-    with _RUNNING_LOCK:
-        return _RUNNING.setdefault(incident_id, threading.RLock())
 
 
 class Provisioner:

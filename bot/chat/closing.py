@@ -1,9 +1,10 @@
-"""Close an incident in Slack: redraw it as resolved, the closing message, the closing drafts, the report, the survey.
+"""Close an incident on the platform: redraw it as resolved, the closing message, the closing drafts, the report,
+the survey.
 
-Like declare's Provisioner, every step is recorded in the store's `deliveries` once Slack accepted it
+Like declare's set-up, every step is recorded in the store's `deliveries` once the platform accepted it
 (`<incident>:redraw:header`, `:redraw:draft:<id>`, `:closing`, `:report`, `:survey:<user>`; the closing drafts
-are the Provisioner's own `:draft:<id>`). A run Slack interrupted is finished by running it again (the Retry
-button on the resolver's notice, or `/crisis resolve` typed again in the channel): only what is missing is done,
+are the set-up's own `:draft:<id>`). A run the platform interrupted is finished by running it again (the Retry
+button on the resolver's notice, or `/crisis resolve` typed again in the room): only what is missing is done,
 nothing twice. Runs for one incident take turns (with declare's set-up too: one lock per incident), so a double
 click or a retry during the first run does the missing steps once; the second finds nothing left to do.
 """
@@ -14,36 +15,44 @@ import logging
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from jinja2.exceptions import SecurityError
 from markupsafe import Markup
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-from slack_sdk.models.blocks import ButtonElement, PlainTextObject
 
+from bot.chat.message import Button, Message, text_with_buttons
+from bot.chat.once import LookUpFailed, once, one_run_at_a_time
+from bot.chat.port import Port, Refused, Tag
 from bot.chat.wording import Wording
 from bot.errors import CrisisError
 from bot.incidents import gdpr
+from bot.incidents.desk import Desk
 from bot.incidents.lifecycle import participants
 from bot.messages import duration, public_time
 from bot.models import Draft, Incident
 from bot.report import write_report
-from bot.slack import readback
-from bot.slack.blocks import MESSAGE_LIMIT, text_with_buttons
-from bot.slack.provision import one_run_at_a_time
-from bot.slack.text import channel_link, fit, mention
 
-if TYPE_CHECKING:
-    from bot.slack.flows import SlackDesk
+log = logging.getLogger("crisisbot.chat")
+PROVISION = "provision"  # the closing drafts (and anything declare left undone): the set-up's own steps
 
-log = logging.getLogger("crisisbot.slack")
-PROVISION = "provision"  # the closing drafts (and anything declare left undone): the Provisioner's own steps
+
+class Surroundings(Protocol):
+    """What the closing steps take from the rest of the layer: the redraws (raising when the platform refuses),
+    declare's set-up run (returns the steps it could not do), and a person's wording (their own language)."""
+
+    def redraw_header(self, incident: Incident) -> None: ...
+
+    def redraw_draft(self, incident: Incident, draft: Draft) -> None: ...
+
+    def provision(self, incident: Incident) -> list[str]: ...
+
+    def wording_for(self, person: str) -> Wording: ...
 
 
 def report_name(incident: Incident) -> str:
-    """The report's file name: how a later run recognises its upload in the channel (a share has no metadata)."""
+    """The report's file name: how a later run recognises its upload in the room (a share has no tag)."""
     return f"report-{incident.code}.md"
 
 
@@ -51,7 +60,7 @@ def report_name(incident: Incident) -> str:
 class Step:
     name: str
     call: Callable[[], str]  # does it; returns the ref to note
-    # a step that is not safe to repeat: its ref in Slack, or None when not there
+    # a step that is not safe to repeat: its ref on the platform, or None when not there
     look: Callable[[], str | None] | None = None
 
 
@@ -59,7 +68,7 @@ class Step:
 class Closed:
     incident: Incident
     did: list[str] = field(default_factory=list)  # delivery names this run recorded
-    failed: list[str] = field(default_factory=list)  # step names Slack refused
+    failed: list[str] = field(default_factory=list)  # step names the platform refused
 
     @property
     def complete(self) -> bool:
@@ -67,12 +76,15 @@ class Closed:
 
 
 class Closer:
-    def __init__(self, slack: SlackDesk, client: WebClient) -> None:
-        self.slack, self.desk, self.client = slack, slack.desk, client
+    def __init__(self, desk: Desk, port: Port, around: Surroundings) -> None:
+        self.desk, self.port, self.around = desk, port, around
+
+    def say(self, language: str | None) -> Wording:
+        return Wording(self.desk.messages, language or self.desk.language, self.port.dialect)
 
     # ---- what is missing -------------------------------------------------------------------------
     def pending(self, incident: Incident) -> list[str]:
-        """The steps not yet done for `incident`, from the store alone (no Slack call)."""
+        """The steps not yet done for `incident`, from the store alone (no platform call)."""
         done = self.desk.store.deliveries(incident.id)
         return [step.name for step in self._steps(incident) if not self._done(incident, step.name, done)]
 
@@ -84,8 +96,8 @@ class Closer:
 
     # ---- the run ---------------------------------------------------------------------------------
     def run(self, incident: Incident) -> Closed:
-        """Do every closing step not yet done, in the order people read them; report the ones Slack refused."""
-        with one_run_at_a_time(incident.id):  # the same lock as the Provisioner's: re-entrant
+        """Do every closing step not yet done, in the order people read them; report the ones refused."""
+        with one_run_at_a_time(incident.id):  # the same lock as the set-up's: re-entrant
             incident = self.desk.store.incident(incident.id)
             result = Closed(incident)
             before = self.desk.store.deliveries(incident.id)
@@ -93,7 +105,7 @@ class Closer:
                 if self._done(incident, step.name, self.desk.store.deliveries(incident.id)):
                     continue
                 if step.name == PROVISION:
-                    result.failed += self.slack.provision(self.client, incident)
+                    result.failed += self.around.provision(incident)
                 else:
                     self._do(incident, step, result)
             after = self.desk.store.deliveries(incident.id)
@@ -103,46 +115,38 @@ class Closer:
             return result
 
     def _steps(self, incident: Incident) -> list[Step]:
-        store, client, code = self.desk.store, self.client, incident.code
-        channel = str(incident.channel_id)
+        store, port, code = self.desk.store, self.port, incident.code
+        room = str(incident.channel_id)
         steps: list[Step] = []
         if store.delivery(f"{incident.id}:header") and incident.channel_id:
             steps.append(Step("redraw:header", lambda: self._redraw(incident)))
         closing_kind = self.desk.playbook(incident.scenario).drafts.resolve
         for draft in store.drafts(incident.id):
             if draft.kind != closing_kind and draft.message_ts and incident.channel_id:
-                steps.append(Step(f"redraw:draft:{draft.id}", lambda draft=draft: self._redraw(incident, draft)))
+                steps.append(Step(f"redraw:draft:{draft.id}", partial(self._redraw, incident, draft)))
         steps.append(
             Step(
                 "closing",
                 lambda: self._closing(incident),
-                look=lambda: readback.find_messages(client, channel, code, {"closing"}).get("closing"),
+                look=lambda: port.find_posts(room, code, {"closing"}).get("closing"),
             )
         )
         steps.append(Step(PROVISION, lambda: ""))
         steps.append(
-            Step(
-                "report",
-                lambda: self._report(incident),
-                look=lambda: readback.find_file(client, channel, report_name(incident)),
-            )
+            Step("report", lambda: self._report(incident), look=lambda: port.find_upload(room, report_name(incident)))
         )
         for person in participants(self.desk, incident, until_resolved=True):
             name = f"survey:{person}"
             steps.append(
-                Step(
-                    name,
-                    lambda person=person: self._survey(incident, person),
-                    look=lambda person=person, name=name: readback.find_dm(client, person, code, name),
-                )
+                Step(name, partial(self._survey, incident, person), look=partial(port.find_dm, person, code, name))
             )
         return steps
 
     def _do(self, incident: Incident, step: Step, result: Closed) -> None:
-        """Find the step in Slack if a dead run tried it; else note it as tried, do it, and note it as done."""
+        """Find the step on the platform if a dead run tried it; else note it as tried, do it, note it as done."""
         store = self.desk.store
         try:
-            readback.once(
+            once(
                 store,
                 incident.id,
                 step.name,
@@ -151,18 +155,18 @@ class Closer:
                 now=self.desk.now(),
                 look=step.look,
             )
-        except readback.LookUpFailed as exc:  # could not check: not redone (it may be there), Retry
+        except LookUpFailed as exc:  # could not check: not redone (it may be there), Retry
             self._refused(incident, step.name, exc.cause, result, reading_back=True)
-        except (SlackApiError, OSError) as exc:  # refused, or no answer once the retry handlers gave up
+        except (Refused, OSError) as exc:  # refused, or no answer once the retry handlers gave up
             self._refused(incident, step.name, exc, result)
         except (CrisisError, SecurityError) as exc:  # the report's template is broken: the rest still happens
             log.warning("resolve %s: step %s failed: %s", incident.code, step.name, exc)
             result.failed.append(step.name)
 
     def _refused(
-        self, incident: Incident, name: str, exc: SlackApiError | OSError, result: Closed, reading_back: bool = False
+        self, incident: Incident, name: str, exc: Refused | OSError, result: Closed, reading_back: bool = False
     ) -> None:
-        why = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+        why = exc.reason if isinstance(exc, Refused) else type(exc).__name__
         what = f"{name} (looking it up after a restart)" if reading_back else name
         log.warning("resolve %s: step %s failed: %s", incident.code, what, why)
         result.failed.append(name)
@@ -171,67 +175,63 @@ class Closer:
     def _redraw(self, incident: Incident, draft: Draft | None = None) -> str:
         """The header (or an earlier draft) as resolved: no more checklist or approval buttons."""
         if draft is None:
-            self.slack.refresh_header(self.client, incident, strict=True)
+            self.around.redraw_header(incident)
         else:
-            self.slack.refresh_draft(self.client, incident, self.desk.store.draft(draft.id), strict=True)
+            self.around.redraw_draft(incident, self.desk.store.draft(draft.id))
         return "ok"
 
     def _closing(self, incident: Incident) -> str:
-        say = self.slack.say(incident.language)
+        say = self.say(incident.language)
         event = self.desk.store.events(incident.id, "resolved")[0]
         took = (incident.resolved_at or event.at) - incident.detected_at
         text = say(
             "resolve.closing",
             code=incident.code,
-            user=mention(event.actor),  # who resolved, also when someone else finishes the steps
+            user=say.mention(event.actor),  # who resolved, also when someone else finishes the steps
             took=duration(took, say.language),
             summary=event.data["summary"],
             impact=event.data.get("impact", ""),
             lessons=event.data.get("lessons", ""),
         )
         duty = gdpr.duty(self.desk, incident)
-        if duty is not None and duty.notified_at is None:  # said in the same message: no extra Slack call
+        if duty is not None and duty.notified_at is None:  # said in the same message: no extra platform call
             due = public_time(duty.deadline, say.language, self.desk.settings.tz, self.desk.now(), self.desk.messages)
             text += "\n\n" + say("gdpr_duty.still_open", due=due, missed=duty.missed(self.desk.now()))
-        response = self.client.chat_postMessage(
-            channel=incident.channel_id, metadata=readback.tag(incident.code, "closing"), text=fit(text, MESSAGE_LIMIT)
-        )
-        return str(response["ts"])
+        return self.port.post(str(incident.channel_id), Message(text), Tag(incident.code, "closing"))
 
     def _report(self, incident: Incident) -> str:
-        """The evaluation report (Markdown) and its timeline chart (PNG), uploaded to the incident channel."""
-        say = self.slack.say(incident.language)
+        """The evaluation report (Markdown) and its timeline chart (PNG), uploaded to the incident's room."""
+        say = self.say(incident.language)
         with tempfile.TemporaryDirectory(prefix="crisisbot-report-") as folder:
-            names = self.slack.user_names(self.client, participants(self.desk, incident))
+            names = self.names(participants(self.desk, incident))
             markdown, chart = write_report(
                 self.desk, incident, say.language, Path(folder) / report_name(incident), user_names=names
             )
-            response = self.client.files_upload_v2(
-                channel=incident.channel_id,
-                initial_comment=say("resolve.report", code=incident.code),
-                file_uploads=[
-                    {"file": str(markdown), "filename": markdown.name, "title": markdown.stem},
-                    {"file": str(chart), "filename": chart.name, "title": chart.stem},
-                ],
+            comment = say("resolve.report", code=incident.code)
+            return self.port.upload(
+                str(incident.channel_id),
+                markdown,
+                markdown.name,
+                markdown.stem,
+                comment,
+                also=((chart, chart.name, chart.stem),),
             )
-        return ",".join(str(f.get("id", "")) for f in response.get("files") or []) or "ok"
 
-    def _survey(self, incident: Incident, user: str) -> str:
-        say = self.slack.say_to(self.client, user, wait=True)
-        button = ButtonElement(
-            text=PlainTextObject(text=say("button.survey")),
-            action_id="survey_open",
-            value=str(incident.id),
-            style="primary",
-        )
+    def names(self, people: list[str]) -> dict[str, str]:
+        """Display names for a report, so it reads "Anna de Vries" rather than an account id."""
+        names = {}
+        for person in people:
+            try:
+                names[person] = self.port.display_name(person) or person
+            except (Refused, OSError, KeyError):
+                continue
+        return names
+
+    def _survey(self, incident: Incident, person: str) -> str:
+        say = self.around.wording_for(person)
+        button = Button("survey_open", say("button.survey"), str(incident.id), "primary")
         text = say("survey.dm", code=incident.code, title=incident.title)
-        response = self.client.chat_postMessage(
-            channel=user,
-            text=text,
-            blocks=text_with_buttons(text, [button]),
-            metadata=readback.tag(incident.code, f"survey:{user}"),
-        )
-        return f"{response['channel']}:{response['ts']}"
+        return self.port.dm(person, text_with_buttons(text, [button]), Tag(incident.code, f"survey:{person}"))
 
 
 # ---- telling the resolver ----------------------------------------------------------------------------
@@ -246,29 +246,24 @@ def step_list(names: list[str], say: Wording) -> Markup:
         elif head != "ready":  # `ready` is bookkeeping, not a step anyone sees
             words.append(say(f"step.{head}"))
     if people:
-        words.append(say("step.survey", people=Markup(", ").join(mention(p) for p in dict.fromkeys(people))))
+        words.append(say("step.survey", people=Markup(", ").join(say.mention(p) for p in dict.fromkeys(people))))
     return Markup(", ".join(dict.fromkeys(words)))  # rendered UI strings: already escaped
 
 
-def retry_button(incident: Incident, say: Wording) -> ButtonElement:
-    return ButtonElement(
-        text=PlainTextObject(text=say("button.retry")),
-        action_id="resolve_retry",
-        value=str(incident.id),
-        style="primary",
-    )
+def retry_button(incident: Incident, say: Wording) -> Button:
+    return Button("resolve_retry", say("button.retry"), str(incident.id), "primary")
 
 
-def outcome(incident: Incident, result: Closed, say: Wording, rerun: bool) -> tuple[str, list[dict] | None]:
+def outcome(incident: Incident, result: Closed, say: Wording, rerun: bool) -> Message:
     """What to tell whoever ran the closing steps: the refused steps and how to re-run them, or that all is done."""
     if result.failed:
         text = say(
             "resolve.steps_failed",
             code=incident.code,
             steps=step_list(result.failed, say),
-            channel=channel_link(incident.channel_id),
+            channel=say.room(incident.channel_id),
         )
-        return text, text_with_buttons(text, [retry_button(incident, say)])
+        return text_with_buttons(text, [retry_button(incident, say)])
     if rerun and result.did:
-        return say("resolve.finished", code=incident.code, steps=step_list(result.did, say)), None
-    return say("resolve.nothing_missing", code=incident.code), None
+        return Message(say("resolve.finished", code=incident.code, steps=step_list(result.did, say)))
+    return Message(say("resolve.nothing_missing", code=incident.code))
