@@ -23,8 +23,8 @@ from jinja2.exceptions import SecurityError
 from markupsafe import Markup
 
 from bot.chat.message import Button, Message, text_with_buttons
-from bot.chat.once import LookUpFailed, once, one_run_at_a_time
 from bot.chat.port import Port, Refused, Tag
+from bot.chat.steps import LookUpFailed, Runner, Step, StepKey, one_run_at_a_time
 from bot.chat.wording import Wording
 from bot.errors import CrisisError
 from bot.incidents import gdpr
@@ -35,7 +35,7 @@ from bot.models import Draft, Incident
 from bot.report import write_report
 
 log = logging.getLogger("crisisbot.chat")
-PROVISION = "provision"  # the closing drafts (and anything declare left undone): the set-up's own steps
+PROVISION = StepKey("provision")  # the closing drafts (and anything declare left undone): the set-up's own steps
 
 
 class Surroundings(Protocol):
@@ -54,14 +54,6 @@ class Surroundings(Protocol):
 def report_name(incident: Incident) -> str:
     """The report's file name: how a later run recognises its upload in the room (a share has no tag)."""
     return f"report-{incident.code}.md"
-
-
-@dataclass
-class Step:
-    name: str
-    call: Callable[[], str]  # does it; returns the ref to note
-    # a step that is not safe to repeat: its ref on the platform, or None when not there
-    look: Callable[[], str | None] | None = None
 
 
 @dataclass
@@ -86,11 +78,11 @@ class Closer:
     def pending(self, incident: Incident) -> list[str]:
         """The steps not yet done for `incident`, from the store alone (no platform call)."""
         done = self.desk.store.deliveries(incident.id)
-        return [step.name for step in self._steps(incident) if not self._done(incident, step.name, done)]
+        return [str(step.key) for step in self._steps(incident) if not self._done(incident, step.key, done)]
 
-    def _done(self, incident: Incident, name: str, done: dict[str, str]) -> bool:
-        if name != PROVISION:
-            return f"{incident.id}:{name}" in done
+    def _done(self, incident: Incident, key: StepKey, done: dict[str, str]) -> bool:
+        if key != PROVISION:
+            return key.stored(incident.id) in done
         drafts = self.desk.store.drafts(incident.id)
         return f"{incident.id}:ready" in done and all(f"{incident.id}:draft:{d.id}" in done for d in drafts)
 
@@ -102,9 +94,9 @@ class Closer:
             result = Closed(incident)
             before = self.desk.store.deliveries(incident.id)
             for step in self._steps(incident):
-                if self._done(incident, step.name, self.desk.store.deliveries(incident.id)):
+                if self._done(incident, step.key, self.desk.store.deliveries(incident.id)):
                     continue
-                if step.name == PROVISION:
+                if step.key == PROVISION:
                     result.failed += self.around.provision(incident)
                 else:
                     self._do(incident, step, result)
@@ -119,49 +111,46 @@ class Closer:
         room = str(incident.channel_id)
         steps: list[Step] = []
         if store.delivery(f"{incident.id}:header") and incident.channel_id:
-            steps.append(Step("redraw:header", lambda: self._redraw(incident)))
+            steps.append(Step(StepKey("redraw", "header"), lambda: self._redraw(incident)))
         closing_kind = self.desk.playbook(incident.scenario).drafts.resolve
         for draft in store.drafts(incident.id):
             if draft.kind != closing_kind and draft.message_ts and incident.channel_id:
-                steps.append(Step(f"redraw:draft:{draft.id}", partial(self._redraw, incident, draft)))
+                steps.append(Step(StepKey("redraw", f"draft:{draft.id}"), partial(self._redraw, incident, draft)))
+        closing = StepKey("closing")
         steps.append(
             Step(
-                "closing",
+                closing,
                 lambda: self._closing(incident),
-                look=lambda: port.find_posts(room, code, {"closing"}).get("closing"),
+                look=_found(closing, lambda: port.find_posts(room, code, {"closing"}).get("closing")),
             )
         )
         steps.append(Step(PROVISION, lambda: ""))
+        report = StepKey("report")
         steps.append(
-            Step("report", lambda: self._report(incident), look=lambda: port.find_upload(room, report_name(incident)))
+            Step(
+                report,
+                lambda: self._report(incident),
+                look=_found(report, lambda: port.find_upload(room, report_name(incident))),
+            )
         )
         for person in participants(self.desk, incident, until_resolved=True):
-            name = f"survey:{person}"
-            steps.append(
-                Step(name, partial(self._survey, incident, person), look=partial(port.find_dm, person, code, name))
-            )
+            survey = StepKey("survey", person)
+            look = _found(survey, partial(port.find_dm, person, code, str(survey)))
+            steps.append(Step(survey, partial(self._survey, incident, person), look=look))
         return steps
 
     def _do(self, incident: Incident, step: Step, result: Closed) -> None:
         """Find the step on the platform if a dead run tried it; else note it as tried, do it, note it as done."""
-        store = self.desk.store
+        name = str(step.key)
         try:
-            once(
-                store,
-                incident.id,
-                step.name,
-                step.call,
-                record=lambda ref: store.record_deliveries(incident.id, {step.name: ref}, self.desk.now()),
-                now=self.desk.now(),
-                look=step.look,
-            )
+            Runner(self.desk.store, incident.id, self.desk.now, f"resolve {incident.code}").once(step)
         except LookUpFailed as exc:  # could not check: not redone (it may be there), Retry
-            self._refused(incident, step.name, exc.cause, result, reading_back=True)
+            self._refused(incident, name, exc.cause, result, reading_back=True)
         except (Refused, OSError) as exc:  # refused, or no answer once the retry handlers gave up
-            self._refused(incident, step.name, exc, result)
+            self._refused(incident, name, exc, result)
         except (CrisisError, SecurityError) as exc:  # the report's template is broken: the rest still happens
-            log.warning("resolve %s: step %s failed: %s", incident.code, step.name, exc)
-            result.failed.append(step.name)
+            log.warning("resolve %s: step %s failed: %s", incident.code, name, exc)
+            result.failed.append(name)
 
     def _refused(
         self, incident: Incident, name: str, exc: Refused | OSError, result: Closed, reading_back: bool = False
@@ -232,6 +221,16 @@ class Closer:
         button = Button("survey_open", say("button.survey"), str(incident.id), "primary")
         text = say("survey.dm", code=incident.code, title=incident.title)
         return self.port.dm(person, text_with_buttons(text, [button]), Tag(incident.code, f"survey:{person}"))
+
+
+def _found(key: StepKey, look: Callable[[], str | None]) -> Callable[[set[StepKey]], dict[StepKey, str]]:
+    """A look-up of one step as the runner asks it (the refs of the keys found)."""
+
+    def find(_keys: set[StepKey]) -> dict[StepKey, str]:
+        ref = look()
+        return {key: ref} if ref else {}
+
+    return find
 
 
 # ---- telling the resolver ----------------------------------------------------------------------------

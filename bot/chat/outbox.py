@@ -14,8 +14,8 @@ from datetime import datetime
 from markupsafe import Markup
 
 from bot.chat.message import Button, Message, text_with_buttons
-from bot.chat.once import once
 from bot.chat.port import Port, Tag
+from bot.chat.steps import Runner, Step, StepKey
 from bot.chat.wording import Wording
 from bot.clock import parse_iso
 from bot.faults import crash_point
@@ -256,24 +256,20 @@ class Deliverer:
         if row is None:  # outside a delivery (report_failure): best effort, no bookkeeping
             self._send(where, message, None, person)
             return
-        key = f"outbox:{row.id}:{self._step}"
+        key = StepKey("outbox", f"{row.id}:{self._step}")  # recorded under its own key, `outbox:<row>:<n>`
         self._step += 1
-        store, code = self.desk.store, self._code
-        if store.delivery(key) is not None:
-            return
+        code = self._code
 
         def send() -> str:
-            ref = self._send(where, message, Tag(code, key), person)
+            ref = self._send(where, message, Tag(code, str(key)), person)
             crash_point("slack_accepted")  # the platform has it, we have not noted it: the next run finds it by its tag
             return ref
 
-        def record(ref: str) -> None:  # under the outbox's own key, `outbox:<row>:<n>`
-            with store.transaction():
-                store.record_delivery(key, row.incident_id, ref, self.desk.now())
-                store.forget_tries(row.incident_id, [key])
+        def look(_keys: set[StepKey]) -> dict[StepKey, str]:
+            ref = self._look_up(where, code, str(key), person, by_name)
+            return {key: ref} if ref else {}
 
-        look = lambda: self._look_up(where, code, key, person, by_name)  # noqa: E731
-        once(store, row.incident_id, key, send, record=record, now=self.desk.now(), look=look)
+        Runner(self.desk.store, row.incident_id, self.desk.now, f"outbox {code}").once(Step(key, send, look=look))
 
     def _send(self, where: str, message: Message, tag: Tag | None, person: bool) -> str:
         if person:

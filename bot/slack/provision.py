@@ -24,7 +24,7 @@ from markupsafe import Markup
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.chat.once import one_run_at_a_time
+from bot.chat.steps import one_run_at_a_time
 from bot.chat.wording import Wording
 from bot.incidents.desk import Desk
 from bot.incidents.roles import seats
