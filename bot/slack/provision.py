@@ -24,6 +24,7 @@ from markupsafe import Markup
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.chat.outbox import uninvited_text
 from bot.chat.steps import one_run_at_a_time
 from bot.chat.wording import Wording
 from bot.incidents.desk import Desk
@@ -75,7 +76,6 @@ def channel_url(channel_id: str | None) -> str | None:
 
 
 ALREADY_IN = "already_in_channel"
-UNINVITED_REASONS = ("user_not_found", "cant_invite", "user_is_restricted")  # each has its own plain words
 # What Slack answers for one person it could not add when `errors` is missing (a list of one, force or not).
 PERSON_ERRORS = {"user_not_found", "cant_invite", "user_is_restricted", "user_is_ultra_restricted", "user_is_bot"}
 
@@ -102,23 +102,6 @@ def invite_people(client: WebClient, channel: str, users: list[str]) -> dict[str
             raise
         return {u: why for u, why in failed.items() if why != ALREADY_IN}
     return {}
-
-
-def uninvited_text(failed: dict[str, str], roles_of: dict[str, list[str]], say: Wording) -> str:
-    """Who could not be brought into the channel, why in plain words, and how to give their role to someone else."""
-    lines = [say("uninvited.heading")]
-    for user, why in failed.items():
-        roles = roles_of.get(user, [])
-        lines.append(
-            say(
-                "uninvited.line",
-                user=mention(user),
-                roles=", ".join(say.role(r) for r in roles),
-                reason=say(f"uninvited.reason.{why}" if why in UNINVITED_REASONS else "uninvited.reason.other"),
-                fix=Markup(" · ".join(f"`/crisis roles set {r} @person`" for r in roles)),
-            )
-        )
-    return "\n".join(lines)
 
 
 @dataclass
