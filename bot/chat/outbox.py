@@ -13,6 +13,7 @@ from datetime import datetime
 
 from markupsafe import Markup
 
+from bot.chat.cards import first_response_rule
 from bot.chat.message import Button, Message, text_with_buttons
 from bot.chat.port import Port, Tag
 from bot.chat.steps import Runner, Step, StepKey
@@ -21,7 +22,7 @@ from bot.clock import parse_iso
 from bot.faults import crash_point
 from bot.incidents.desk import Desk
 from bot.incidents.timers import ADDRESSED
-from bot.messages import first_response_rule, local_time
+from bot.messages import local_time
 from bot.models import Incident, OutboxMessage
 
 log = logging.getLogger("crisisbot.chat")
@@ -115,7 +116,7 @@ class Deliverer:
 
     def _deadline_missed(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
         roles = self.roles(message)
-        rule = self._rule(incident, say)
+        rule = first_response_rule(say, self.desk.playbook(incident.scenario).deadlines.first_response_minutes)
         text = say(
             "outbox.deadline_missed",
             rule=rule,
@@ -286,10 +287,6 @@ class Deliverer:
 
     def _time(self, when: datetime, say: Wording) -> str:
         return local_time(when, say.language, self.desk.settings.tz)
-
-    def _rule(self, incident: Incident, say: Wording) -> Markup:
-        minutes = self.desk.playbook(incident.scenario).deadlines.first_response_minutes
-        return Markup(first_response_rule(say.messages, say.language, minutes))
 
 
 UNINVITED_REASONS = ("user_not_found", "cant_invite", "user_is_restricted")  # each has its own plain words

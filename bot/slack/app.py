@@ -37,9 +37,9 @@ from bot.incidents.declare import DeclareRequest
 from bot.incidents.desk import Desk
 from bot.slack import commands, replay, status, subcommands, views
 from bot.slack.acking import prompt_ack
-from bot.slack.blocks import plain
 from bot.slack.flows import SlackDesk, why
 from bot.slack.home import from_home, publish_home, register_home
+from bot.slack.render import plain
 from bot.slack.subcommands import Invocation
 from bot.slack.text import fit
 from bot.store import disk_full

@@ -39,6 +39,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.chat.cards import countdown_text
+from bot.chat.message import Button
 from bot.chat.wording import Wording
 from bot.config import default_dir
 from bot.ids import LANGUAGES, ROLES
@@ -47,8 +49,8 @@ from bot.incidents.desk import Desk
 from bot.incidents.roles import may_see, roles_in, roles_of
 from bot.messages import load_ui_file, local_time, locale_of
 from bot.models import Ack, Draft, Incident
-from bot.slack.blocks import FIELD_LIMIT, HEADER_LIMIT, SECTION_LIMIT, button, countdown_text, md, pt
 from bot.slack.flows import SlackDesk
+from bot.slack.render import FIELD_LIMIT, HEADER_LIMIT, SECTION_LIMIT, button, md, pt
 from bot.slack.text import channel_link, escape, fit, mention
 
 log = logging.getLogger("crisisbot.slack")
@@ -229,7 +231,9 @@ def _incident_blocks(desk: Desk, part: _Part, user: str, owners: dict[str, list[
                             backup=user in owners.get(role, [])[1:],
                         )
                     ),
-                    accessory=button(say.ui("button.acknowledge"), "acknowledge", f"{incident.id}:{role}", "primary"),
+                    accessory=button(
+                        Button("acknowledge", say.ui("button.acknowledge"), f"{incident.id}:{role}", "primary")
+                    ),
                 )
             )
     return blocks
@@ -253,9 +257,9 @@ def _draft_blocks(item: _Waiting, say: HomeWording) -> list[Block]:
         ActionsBlock(
             block_id=f"home-draft-{draft.id}",
             elements=[
-                button(say.ui("button.approve"), "draft_approve", value, "primary"),
-                button(say.ui("button.edit"), "draft_edit", value),
-                button(say.ui("button.reject"), "draft_reject", value, "danger"),
+                button(Button("draft_approve", say.ui("button.approve"), value, "primary")),
+                button(Button("draft_edit", say.ui("button.edit"), value)),
+                button(Button("draft_reject", say.ui("button.reject"), value, "danger")),
             ],
         ),
     ]

@@ -15,14 +15,13 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.models.blocks import ButtonElement, PlainTextObject
 
-from bot.chat.message import Actions, Button, Message, Text
+from bot.chat.message import Message
 from bot.chat.port import Attachment, Dialect, Refused, Room, Tag
 from bot.incidents.roles import Person
-from bot.slack import readback
-from bot.slack.blocks import MESSAGE_LIMIT, text_with_buttons
+from bot.slack import readback, render
 from bot.slack.provision import invite_people
+from bot.slack.render import MESSAGE_LIMIT
 from bot.slack.text import SLACK, fit
 
 CONVERSATION_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
@@ -37,29 +36,9 @@ def refusals(method: str) -> Iterator[None]:
         raise Refused(str(exc.response.get("error")), method) from exc
 
 
-def button(part: Button) -> ButtonElement:
-    return ButtonElement(
-        text=PlainTextObject(text=part.label),
-        action_id=part.id,
-        value=part.value or None,
-        style=part.style,
-        url=part.url,
-    )
-
-
 def blocks(message: Message) -> list[dict[str, Any]] | None:
-    """Block Kit for a message of a paragraph and its buttons (bot/slack/render.py draws every part)."""
-    if not message.parts:
-        return None
-    texts = [p for p in message.parts if isinstance(p, Text)]
-    rows = [p for p in message.parts if isinstance(p, Actions)]
-    if len(texts) != 1 or len(texts) + len(rows) != len(message.parts):
-        raise NotImplementedError("bot/slack/render.py draws the other parts")
-    drawn = text_with_buttons(texts[0].text, [button(b) for row in rows for b in row.buttons] or None)
-    for block, row in zip(drawn[1:], rows, strict=False):
-        if row.id:
-            block["block_id"] = row.id
-    return drawn
+    """Block Kit for a message with parts; none for plain text (the closing message, a notice without buttons)."""
+    return render.blocks(message) if message.parts else None
 
 
 class SlackPort:

@@ -5,13 +5,15 @@ from __future__ import annotations
 from markupsafe import Markup
 from slack_sdk.models.blocks import ContextBlock, SectionBlock
 
+from bot.chat.cards import countdown_text
+from bot.chat.message import Button
 from bot.chat.wording import Wording
 from bot.clock import parse_iso
 from bot.incidents.desk import Desk
 from bot.incidents.roles import may_see, seats
 from bot.messages import local_time
 from bot.models import Incident
-from bot.slack.blocks import as_dicts, button, countdown_text, md
+from bot.slack.render import as_dicts, button, md
 from bot.slack.text import channel_link, mention
 
 
@@ -129,7 +131,7 @@ def choose_blocks(desk: Desk, say: Wording, user: str) -> list[dict]:
         blocks.append(
             SectionBlock(
                 text=md(say("status.choice", code=incident.code, title=incident.title, level=incident.level)),
-                accessory=button(say("button.status"), "show_status", str(incident.id)),
+                accessory=button(Button("show_status", say("button.status"), str(incident.id))),
             )
         )
     if len(incidents) > room:

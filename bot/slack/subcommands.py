@@ -10,6 +10,7 @@ from markupsafe import Markup
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
+from bot.chat.cards import first_response_rule
 from bot.chat.wording import Wording
 from bot.errors import UsageError
 from bot.ids import ROLES
@@ -18,9 +19,9 @@ from bot.incidents.declare import DEFAULT_LEVEL, DeclareRequest, find_repeat
 from bot.incidents.escalate import check_may_escalate
 from bot.models import Incident
 from bot.slack import status, views
-from bot.slack.blocks import MESSAGE_LIMIT, first_response_rule
 from bot.slack.commands import Command
 from bot.slack.flows import SlackDesk
+from bot.slack.render import MESSAGE_LIMIT
 from bot.slack.text import channel_link, fit, mention
 
 
