@@ -2,9 +2,9 @@
 
 declare → acknowledge → edit → approve → posted → escalate → resolve: the core's verbs, the outbox's notices
 (bot/chat/outbox.py through the scheduler's runner) and resolve's closing steps (bot/chat/closing.py) on
-tests/memory_port.py. Declare's set-up and the redraws are still Slack's (bot/slack/provision.py, blocks.py)
-until bot/chat/setup.py and bot/chat/cards.py land: here `Setup` stands in for them with plain messages, so
-what this file proves neutral is the outbox and the closing, and that the core needs nothing from Slack.
+tests/memory_port.py. Declare's set-up is still Slack's (bot/slack/provision.py) until bot/chat/setup.py lands: here `Setup`
+stands in for it (a room, invites, the header and draft cards of bot/chat/cards.py, recorded as the Provisioner
+records them) and for the redraws, which are SlackDesk's (bot/slack/flows.py) in the Slack adapter.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import pytest
 from conftest import ID, START
 from memory_port import MemoryPort
 
+from bot.chat import cards
 from bot.chat.closing import Closer, outcome
-from bot.chat.message import Message
+from bot.chat.message import Actions, Message
 from bot.chat.outbox import Deliverer
 from bot.chat.port import Refused, Tag
 from bot.chat.wording import Wording
@@ -79,10 +80,10 @@ class Setup:
         return Wording(self.desk.messages, locale[:2] or self.desk.language, self.port.dialect)
 
     def _header(self, incident: Incident) -> Message:
-        return Message(f"{incident.code} {incident.status} level {incident.level}")
+        return cards.header_card(self.desk, incident, self.say(incident))
 
     def _draft(self, incident: Incident, draft: Draft) -> Message:
-        return Message(f"{draft.network} {draft.status}: {draft.text}")
+        return cards.draft_card(self.desk, incident, draft, self.say(incident))
 
 
 @pytest.fixture
@@ -154,7 +155,9 @@ def test_a_whole_incident_runs_on_the_memory_port(world: tuple[Desk, MemoryPort,
     ]
     surveyed = {ref.split(":", 1)[0] for key, ref in desk.store.deliveries(incident.id).items() if ":survey:" in key}
     assert f"D{ID['anna']}" in surveyed and f"D{ID['bram']}" in surveyed
-    assert "resolved" in port.message(room, str(desk.store.delivery(f"{incident.id}:header"))).text
+    header = port.message(room, str(desk.store.delivery(f"{incident.id}:header")))
+    assert header.edits and not any(isinstance(p, Actions) for p in header.message.parts)  # no buttons left
+    assert "＠U0ANNA" in header.message.text or "＠U0ANNA" in str(header.message.parts)  # the title stays inert
     assert not closer.pending(desk.store.incident(incident.id))
 
 
