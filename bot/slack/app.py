@@ -30,12 +30,13 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from bot.chat import status
 from bot.errors import AlreadyDone, CrisisError, NotAuthorized, PromiseLapsing, UsageError
 from bot.faults import crash_point
 from bot.incidents import checklist, drafts, lifecycle, roles
 from bot.incidents.declare import DeclareRequest
 from bot.incidents.desk import Desk
-from bot.slack import commands, replay, status, subcommands, views
+from bot.slack import commands, replay, subcommands, views
 from bot.slack.acking import prompt_ack
 from bot.slack.flows import SlackDesk, why
 from bot.slack.home import from_home, publish_home, register_home

@@ -46,10 +46,11 @@ def part_blocks(part: Part) -> list[Block]:
     match part:
         case Heading(text):
             return [HeaderBlock(text=pt(text, HEADER_LIMIT))]
-        case Text(text, accessory):
-            return [SectionBlock(text=md(text), accessory=button(accessory) if accessory else None)]
-        case Fields(items):
-            return [SectionBlock(fields=[md(item, FIELD_LIMIT) for item in items])]
+        case Text(text, accessory, block_id):
+            return [SectionBlock(block_id=block_id, text=md(text), accessory=button(accessory) if accessory else None)]
+        case Fields(items, text):
+            fields = [md(item, FIELD_LIMIT) for item in items]
+            return [SectionBlock(text=md(text) if text is not None else None, fields=fields)]
         case Verbatim(text, monospace):
             return _verbatim(text) if monospace else _plain_sections(text)
         case Note(text):

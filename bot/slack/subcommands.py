@@ -10,6 +10,7 @@ from markupsafe import Markup
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
+from bot.chat import status
 from bot.chat.cards import first_response_rule
 from bot.chat.wording import Wording
 from bot.errors import UsageError
@@ -18,7 +19,7 @@ from bot.incidents import checklist, gdpr, lifecycle, roles
 from bot.incidents.declare import DEFAULT_LEVEL, DeclareRequest, find_repeat
 from bot.incidents.escalate import check_may_escalate
 from bot.models import Incident
-from bot.slack import status, views
+from bot.slack import render, views
 from bot.slack.commands import Command
 from bot.slack.flows import SlackDesk
 from bot.slack.render import MESSAGE_LIMIT
@@ -166,7 +167,7 @@ def show_status(run: Invocation, cmd: Command) -> None:
     desk = run.slack.desk
     incident = desk.store.incident_by_channel(run.channel) if run.channel else None
     if incident is None:
-        run.answer(run.say("status.choose"), blocks=status.choose_blocks(desk, run.say, run.user))
+        run.answer(run.say("status.choose"), blocks=render.blocks(status.choose(desk, run.say, run.user)))
     else:
         run.answer(status.status_text(desk, incident, run.say))
 
