@@ -23,7 +23,7 @@ from bot.faults import crash_point
 from bot.incidents.desk import Desk
 from bot.incidents.timers import ADDRESSED
 from bot.messages import local_time
-from bot.models import Incident, OutboxMessage
+from bot.models import Incident, NoticeKind, OutboxMessage
 
 log = logging.getLogger("crisisbot.chat")
 Handler = Callable[[Incident, OutboxMessage, Wording], None]
@@ -35,7 +35,7 @@ class Deliverer:
 
     def __init__(self, desk: Desk, port: Port, redraw_header: Callable[[Incident], None]) -> None:
         self.desk, self.port = desk, port
-        self.handlers: dict[str, Handler] = {
+        self.handlers: dict[NoticeKind, Handler] = {
             "header_refresh": lambda incident, _m, _s: redraw_header(incident),
             "first_response_reminder": self._reminder,
             "deadline_missed": self._deadline_missed,

@@ -28,7 +28,7 @@ def complete_item(desk: Desk, incident: Incident, item_id: str, user: str) -> bo
     return done
 
 
-def gdpr_notified(desk: Desk, incident: Incident, user: str) -> bool:
+def record_authority_notified(desk: Desk, incident: Incident, user: str) -> bool:
     """The authority was notified: tick the item, record it, stop the 72-hour reminders.
 
     Also after the resolve: the duty towards the regulator outlives the social-media crisis.

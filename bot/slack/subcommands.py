@@ -136,7 +136,7 @@ def declare(run: Invocation, cmd: Command) -> None:
         drill=cmd.name == "drill",
     )
     repeat = find_repeat(desk, request)
-    if repeat is not None and desk.store.delivery(f"{repeat.id}:ready"):  # a double submit: say so at once
+    if repeat is not None and repeat.setup_done_at:  # a double submit: say so at once
         run.answer(say("declare.existing", code=repeat.code, channel=channel_link(repeat.channel_id)))
         return
     run.answer(say("declare.working", scenario=book.name.in_(say.language)))
@@ -153,7 +153,7 @@ def escalate(run: Invocation, cmd: Command) -> None:
 
 def gdpr_notified(run: Invocation, cmd: Command) -> None:
     incident = run.incident_here()
-    if checklist.gdpr_notified(run.slack.desk, incident, run.user):
+    if checklist.record_authority_notified(run.slack.desk, incident, run.user):
         run.answer(run.say("command.done"))
         run.slack.refresh_header(run.client, incident)
         run.slack.post(
