@@ -25,7 +25,7 @@ from bot.chat.port import Refused, Tag
 from bot.chat.wording import Wording
 from bot.clock import ManualClock
 from bot.config import load_settings
-from bot.incidents import Desk, open_desk
+from bot.incidents import Desk, facts, open_desk
 from bot.incidents.approvals import approvers_for
 from bot.incidents.declare import DeclareRequest, declare
 from bot.incidents.drafts import approve_draft, edit_draft, mark_posted
@@ -52,7 +52,7 @@ class Setup:
         store, now = self.desk.store, self.desk.now()
         if incident.channel_id is None:
             room = self.port.create_room(incident.code.lower(), private=False)
-            incident = store.update_incident(incident.id, channel_id=room.ref, channel_name=room.name)
+            incident = facts.record(self.desk, incident, facts.RoomCreated(room.ref, room.name))
         room = str(incident.channel_id)
         level = self.desk.playbook(incident.scenario).level(incident.level)
         owners = store.role_owners()
@@ -65,7 +65,7 @@ class Setup:
                 ref = self.port.post(room, self._draft(incident, draft), Tag(incident.code, f"draft:{draft.id}"))
                 store.update_draft(draft.id, message_ts=ref)
                 store.record_deliveries(incident.id, {f"draft:{draft.id}": ref}, now)
-        store.record_deliveries(incident.id, {"ready": "ok"}, now)
+        facts.record(self.desk, incident, facts.SetupDone())
         return []
 
     def redraw_header(self, incident: Incident) -> None:
