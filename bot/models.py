@@ -62,6 +62,11 @@ NoticeKind = Literal[
     "update_reminder",
     "gdpr_reminder",
     "announce",
+    # notices a verb queues after a person's action, in its own transaction (said by bot/chat/notices.py)
+    "escalation",
+    "first_response",
+    "internal_update",
+    "authority_notified",
 ]
 
 

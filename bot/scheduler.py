@@ -16,8 +16,9 @@ import statistics
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -87,6 +88,8 @@ class TimerRunner:
         self._lock = threading.RLock()
         self._arm_lock = threading.Lock()
         self._wake: Job | None = None
+        self._held: Counter[int] = Counter()  # incidents whose outbox rows a request delivers itself (`holding`)
+        self._held_lock = threading.Lock()  # not the tick's lock: a request must not wait for a tick's Slack calls
         self.lateness: list[float] = []  # seconds late per fired timer, for the benchmarks
 
     # ---- life cycle ------------------------------------------------------------------------------
@@ -140,7 +143,9 @@ class TimerRunner:
         if self.scheduler is None:
             return
         store = self.desk.store
-        candidates = [t for t in (store.next_due(), store.next_outbox_attempt()) if t is not None]
+        # While a request holds rows it delivers them itself, then re-arms: a held row due now must not spin the wake-up.
+        outbox = None if self._held else store.next_outbox_attempt()
+        candidates = [t for t in (store.next_due(), outbox) if t is not None]
         if not candidates:
             return
         delay = self.desk.clock.real_seconds_until(min(candidates))
@@ -166,10 +171,36 @@ class TimerRunner:
             self.arm()
             return fired
 
-    def flush_outbox(self) -> int:
-        """Deliver each pending outbox row; a failure is retried with backoff, then reported."""
+    @contextmanager
+    def holding(self, incident_id: int) -> Iterator[None]:
+        """While a request redraws what its verb changed, keep the runner off the incident's new rows; then deliver
+        them at once, on the request's thread: a notice the verb queued follows the redraws, as its post did when the
+        listener made it, and arrives without waiting for a wake-up (a ManualClock has none)."""
+        with self._held_lock:
+            self._held[incident_id] += 1
+        try:
+            yield
+        finally:
+            with self._held_lock:
+                self._held[incident_id] -= 1
+                if not self._held[incident_id]:
+                    del self._held[incident_id]
+            self.deliver_now(incident_id)
+
+    def deliver_now(self, incident_id: int) -> int:
+        """Deliver the incident's pending rows now, under the lock a tick holds (no row is sent by two threads)."""
+        with self._lock, self.guard():
+            delivered = self.flush_outbox(incident_id)
+            self.arm()
+            return delivered
+
+    def flush_outbox(self, incident_id: int | None = None) -> int:
+        """Deliver each pending outbox row (of one incident, or of every incident no request holds); a failure is
+        retried with backoff, then reported."""
         delivered = 0
         for message in self.desk.store.pending_outbox(self.desk.now()):
+            if not self._ours(message, incident_id):
+                continue
             try:
                 self.deliverer.deliver(message)
             except Exception as exc:  # any platform failure: keep the row, try again later
@@ -179,6 +210,12 @@ class TimerRunner:
             self.desk.store.mark_sent(message.id, self.desk.now())
             delivered += 1
         return delivered
+
+    def _ours(self, message: OutboxMessage, incident_id: int | None) -> bool:
+        """Whether this flush delivers `message`: the incident asked for, or (a tick) any incident no request holds."""
+        if incident_id is not None:
+            return message.incident_id == incident_id
+        return message.incident_id not in self._held
 
     def _failed(self, message: OutboxMessage, error: str) -> None:
         now = self.desk.now()

@@ -747,3 +747,58 @@ def test_resolve_retry_double_click_is_done_once(tmp_path: Path, clean: dict[str
         assert_same(snapshot(crisis), clean["resolve"])
         [now] = [e for e in crisis.emu.ephemerals(ID["anna"]) if e["ts"] == notice["ts"]]
         assert now["blocks"] == [] or all(b["type"] != "actions" for b in now["blocks"])  # no Retry left
+
+
+# ---- notices after a person's action: through the outbox ------------------------------------------------------
+def channel_posts(crisis: Crisis, incident: Incident, prefix: str) -> list[dict[str, Any]]:
+    return [m for m in crisis.emu.messages(incident.channel_id) if m.get("text", "").startswith(prefix)]
+
+
+def escalation_posts_at(path: Path) -> int:
+    """How many chat.postMessage calls a clean `/crisis escalate 3` makes before its notice (pages, DMs)."""
+    with fresh_desk(path) as crisis:
+        incident = crisis.declare(DECLARE)
+        since = len(crisis.emu.calls)
+        crisis.cmd("anna", "escalate 3", channel_id=incident.channel_id)
+        posts = [c for c in crisis.emu.calls[since:] if c.method == "chat.postMessage"]
+        return next(i for i, c in enumerate(posts) if c.args.get("text", "").startswith("⬆️"))
+
+
+def test_escalation_notice_slack_refused_once_arrives_after_the_retry_exactly_once(tmp_path: Path) -> None:
+    """The escalation notice was a best-effort post: one refusal lost it. It is an outbox row now, queued with the
+    level change: refused once, it goes out at the retry, once, and nothing else is posted twice."""
+    before = escalation_posts_at(tmp_path / "clean.db")
+    with fresh_desk(tmp_path / "crisis.db") as crisis:
+        incident = crisis.declare(DECLARE)
+        crisis.emu.fail("chat.postMessage", error="channel_not_found", times=1, after=before)
+        crisis.cmd("anna", "escalate 3", channel_id=incident.channel_id)
+        assert crisis.store.incident(incident.id).level == 3
+        assert channel_posts(crisis, incident, "⬆️") == []  # refused: waiting for its retry
+        [row] = [m for m in crisis.store.outbox(incident.id) if m.kind == "escalation"]
+        assert row.attempts == 1 and row.sent_at is None and row.failed_at is None
+        crisis.clock.advance(seconds=21)  # the outbox's first backoff is 20 s
+        crisis.local.tick()
+        [notice] = channel_posts(crisis, incident, "⬆️")
+        assert "level 3" in notice["text"] and "Spokesperson" in notice["text"]
+        crisis.clock.advance(minutes=5)
+        crisis.local.tick()
+        assert len(channel_posts(crisis, incident, "⬆️")) == 1
+        texts = Counter(m.get("text", "") for m in crisis.emu.messages(incident.channel_id))
+        assert all(n == 1 for n in texts.values()), texts
+
+
+def test_internal_update_post_slack_refused_once_arrives_after_the_retry_with_its_button(tmp_path: Path) -> None:
+    """`/crisis update`'s post in the channel (with its Draft public update button) is retried like a reminder."""
+    with fresh_desk(tmp_path / "crisis.db") as crisis:
+        incident = crisis.declare(DECLARE)
+        crisis.emu.fail("chat.postMessage", error="channel_not_found", times=1)
+        crisis.cmd("dewi", "update Portal closed at 09:40", channel_id=incident.channel_id)
+        assert crisis.last_ephemeral("dewi") == "Update posted in the channel and on the timeline."
+        assert channel_posts(crisis, incident, "📝") == []
+        crisis.clock.advance(seconds=21)
+        crisis.local.tick()
+        [update] = channel_posts(crisis, incident, "📝")
+        assert "Portal closed at 09:40" in update["text"]
+        [event] = crisis.events(incident, "status_update")
+        buttons = [e for b in update["blocks"] if b["type"] == "actions" for e in b["elements"]]
+        assert [(b["action_id"], b["value"]) for b in buttons] == [("draft_update", f"{incident.id}:{event.id}")]

@@ -174,6 +174,15 @@ def test_a_token_slack_refuses_at_start_up_is_reported_once_without_the_token(
     assert "Slack refused the bot token (invalid_auth)" in bot.output() and "xoxb-" not in bot.output()
 
 
+def restart_until_delivered(emu: SlackEmulator, db: Path) -> None:
+    """Start the bot again and let it deliver what the dead one left in the outbox."""
+    bot = serve_against(emu, db, clock_speed=1)
+    try:
+        emu.wait_for(lambda: not Store(db).pending_outbox(_far_future()), timeout=20)
+    finally:
+        bot.stop()
+
+
 def test_an_announcement_named_by_channel_name_is_not_posted_twice_after_a_kill_9(
     emu: SlackEmulator, tmp_path: Path
 ) -> None:
@@ -188,10 +197,32 @@ def test_an_announcement_named_by_channel_name_is_not_posted_twice_after_a_kill_
         bot.stop()
     posted = lambda: [m for m in emu.messages(GENERAL_ID) if "CR-2026-001" in m.get("text", "")]  # noqa: E731
     assert len(posted()) == 1  # Slack has it; the dead bot never noted it
-    bot = serve_against(emu, db, clock_speed=1)
-    try:
-        emu.wait_for(lambda: not Store(db).pending_outbox(_far_future()), timeout=20)
-    finally:
-        bot.stop()
+    restart_until_delivered(emu, db)
     assert len(posted()) == 1
     assert any(c.method == "conversations.list" for c in emu.calls)  # it looked the name up
+
+
+def test_an_escalation_notice_slack_accepted_before_a_kill_9_is_not_posted_twice(
+    emu: SlackEmulator, tmp_path: Path
+) -> None:
+    """The escalation notice is an outbox row queued with the level change: killed right after Slack took it, the
+    restarted bot finds it by its metadata instead of posting it again (as a best-effort post it had no such
+    guard, and a refusal lost it)."""
+    db = tmp_path / "crisis.db"
+    bot = serve_against(emu, db, clock_speed=1, crash_at="slack_accepted:1")  # the first outbox post: the notice
+    try:
+        for person in CAST:
+            if person.role:
+                emu.slash_command(ID["anna"], f"roles set {person.role} <@{person.id}|{person.name}>")
+        emu.slash_command(ID["bram"], "declare data-breach 2 Customer emails exposed")
+        emu.wait_for(lambda: Store(db).incidents() and Store(db).incident(1).setup_done_at is not None, timeout=15)
+        channel = Store(db).incident(1).channel_id
+        emu.slash_command(ID["anna"], "escalate 3", channel_id=channel)
+        assert bot.wait_exit(30) == 137
+    finally:
+        bot.stop()
+    notices = lambda: [m for m in emu.messages(channel) if m.get("text", "").startswith("⬆️")]  # noqa: E731
+    assert len(notices()) == 1  # Slack has it; the dead bot never noted it
+    restart_until_delivered(emu, db)
+    assert len(notices()) == 1 and Store(db).incident(1).level == 3
+    assert [row.sent_at is not None for row in Store(db).outbox(1) if row.kind == "escalation"] == [True]

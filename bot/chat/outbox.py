@@ -13,6 +13,7 @@ from datetime import datetime
 
 from markupsafe import Markup
 
+from bot.chat import notices
 from bot.chat.cards import first_response_rule
 from bot.chat.message import Button, Message, text_with_buttons
 from bot.chat.port import Port, Tag
@@ -45,6 +46,10 @@ class Deliverer:
             "update_reminder": self._update_reminder,
             "gdpr_reminder": self._gdpr_reminder,
             "announce": self._announce,
+            "escalation": self._notice(notices.escalation),
+            "first_response": self._notice(notices.first_response),
+            "internal_update": self._notice(notices.internal_update),
+            "authority_notified": self._notice(notices.authority_notified),
         }
 
     def say(self, language: str | None = None) -> Wording:
@@ -233,6 +238,19 @@ class Deliverer:
             drill=incident.drill,
         )
         self._once(message.data["channel"], text, None, by_name=True)
+
+    def _notice(self, make: notices.NoticeMaker) -> Handler:
+        """The handler for a notice kind bot/chat/notices.py words: each of its messages one step."""
+
+        def send(incident: Incident, row: OutboxMessage, say: Wording) -> None:
+            for each in make(self.desk, incident, row, say):
+                buttons = notices.buttons_of(each.message) or None
+                if each.to:
+                    self._dm(each.to, each.message.text, buttons)
+                else:
+                    self._post(incident, each.message.text, buttons)
+
+        return send
 
     # ---- sending -------------------------------------------------------------------------------
     def _ack_button(self, incident: Incident, role: str, say: Wording) -> list[Button]:

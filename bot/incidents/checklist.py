@@ -42,6 +42,7 @@ def record_authority_notified(desk: Desk, incident: Incident, user: str) -> bool
         if desk.store.events(incident.id, "gdpr_notified"):
             return False
         desk.store.add_event(incident.id, now, user, "gdpr_notified")
+        desk.store.add_outbox(incident.id, "authority_notified", now, by=user)  # the channel hears it from the outbox
         if CHECKLIST_ITEM in {i.id for i in desk.playbook(incident.scenario).checklist.all_items()}:
             desk.store.mark_checklist(
                 ChecklistMark(incident_id=incident.id, item_id=CHECKLIST_ITEM, done_by=user, done_at=now)

@@ -299,6 +299,8 @@ def mark_posted(desk: Desk, draft_id: int, version: int, user: str, anyway: bool
                 minutes=round((now - incident.detected_at).total_seconds() / 60, 1),
                 late=late,
             )
+            # the channel's note is queued with the fact it reports (delivered and retried by the outbox)
+            desk.store.add_outbox(incident.id, "first_response", now, draft_id=draft.id, network=draft.network, by=user)
             timers.after_first_response(desk, incident, now, promised=draft.promised_at)
         elif draft.kind == "status_update" and not _update_posted_since(desk, incident, draft):
             timers.after_public_update(desk, incident, now, promised=draft.promised_at)

@@ -68,6 +68,10 @@ def escalate(desk: Desk, incident: Incident, level: int | None, user: str, step:
         )
         desk.store.add_timers(ack_timers(desk, incident, new_roles))
         changed = _reapply_approval_rule(desk, incident, user)
+        # The team hears of it from the outbox, retried like a timer's notice: it exists exactly when the change does.
+        desk.store.add_outbox(
+            incident.id, "escalation", now, by=user, previous=previous, level=level, new_roles=new_roles
+        )
         announce(desk, incident, "escalated" if level > previous else "deescalated")
     desk.timers_changed()
     return Escalated(incident, previous, new_roles, changed)

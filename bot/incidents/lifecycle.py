@@ -32,7 +32,10 @@ def post_status_update(desk: Desk, incident: Incident, user: str, text: str) -> 
     text = _text(text, "error.empty_update")
     with desk.deciding():  # active as it is now: a resolve may have come since the command was read
         require_active(desk.store.incident(incident.id))
-        return desk.store.add_event(incident.id, desk.now(), user, "status_update", text=text)
+        event = desk.store.add_event(incident.id, desk.now(), user, "status_update", text=text)
+        # posted in the channel (with the button that drafts public updates from it) by the outbox
+        desk.store.add_outbox(incident.id, "internal_update", desk.now(), by=user, text=text, event_id=event.id)
+        return event
 
 
 def add_note(desk: Desk, incident: Incident, user: str, text: str, **source: Any) -> Event:

@@ -13,10 +13,8 @@ from markupsafe import Markup
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.chat import cards
-from bot.chat.cards import first_response_rule
+from bot.chat.after import After, Outbox, Unheld
 from bot.chat.closing import Closed, Closer, outcome
-from bot.chat.message import Button, text_with_buttons
 from bot.chat.wording import Wording
 from bot.errors import ConfigError, CrisisError, NotAuthorized, SchemaError, SlackLookupFailed
 from bot.ids import LANGUAGES, NETWORKS, ROLES
@@ -24,16 +22,14 @@ from bot.incidents import facts
 from bot.incidents.declare import DeclareRequest, declare
 from bot.incidents.desk import Desk
 from bot.incidents.drafts import DraftOutcome
-from bot.incidents.escalate import escalate
 from bot.incidents.lifecycle import Resolved
 from bot.incidents.roles import Person
-from bot.messages import duration
 from bot.models import Draft, Incident
-from bot.slack import render
 from bot.slack.activity import Activity
+from bot.slack.bridge import RedrawPort
 from bot.slack.port import SlackPort, refusals
 from bot.slack.port import blocks as drawn
-from bot.slack.provision import Provisioner, channel_url
+from bot.slack.provision import Provisioner
 from bot.slack.render import MESSAGE_LIMIT
 from bot.slack.text import SLACK, channel_link, escape_entities, fit, mention
 
@@ -50,6 +46,7 @@ class SlackDesk:
         self._languages: dict[str, tuple[str, float]] = {}
         self._looking: dict[str, Future[str]] = {}  # look-ups in flight, joined instead of asked twice
         self._looking_lock = threading.Lock()
+        self.outbox: Outbox = Unheld()  # the timer runner, once the bot has one (bot/slack/server.py)
 
     def say(self, language: str | None = None) -> Wording:
         return Wording(self.desk.messages, language or self.desk.language, SLACK)
@@ -210,27 +207,9 @@ class SlackDesk:
         return Provisioner(self.desk, client, self.say(incident.language)).run(incident).failed
 
     def escalate(self, client: WebClient, incident: Incident, level: int | None, user: str, step: int = 0) -> None:
-        """Change the level (to `level`, or `step` from where it is), then page whoever it pulls in and redraw
-        everything the rule touches."""
-        outcome = escalate(self.desk, incident, level, user, step)
-        incident = outcome.incident
-        level = incident.level
-        say = self.say(incident.language)
-        self.provision(client, incident)
-        self.refresh_header(client, incident)
-        for draft in outcome.changed_drafts:
-            self.refresh_draft(client, incident, draft)
-        key = "escalate.up" if level > outcome.previous_level else "escalate.down"
-        self.post(
-            client,
-            incident.channel_id,
-            say(
-                key,
-                user=mention(user),
-                code=incident.code,
-                level=level,
-                roles=", ".join(say.role(r) for r in outcome.new_roles),
-            ),
+        """Change the level, page whoever it pulls in, redraw what the rule touches (bot/chat/after.py)."""
+        self.after(client).escalate(
+            incident, level, user, step, provision=lambda changed: self.provision(client, changed)
         )
 
     # ---- resolve -------------------------------------------------------------------------------
@@ -265,92 +244,34 @@ class SlackDesk:
     def closer(self, client: WebClient) -> Closer:
         return Closer(self.desk, SlackPort(client), _SlackSurroundings(self, client))
 
-    # ---- redraws -------------------------------------------------------------------------------
+    # ---- redraws (the policy is bot/chat/after.py's) -------------------------------------------------
+    def after(self, client: WebClient) -> After:
+        """The after-verb policy on this request's client; the notices its verbs queued go out through the outbox."""
+        return After(self.desk, RedrawPort(client), self.outbox, self.say)
+
     def refresh_header(self, client: WebClient, incident: Incident, strict: bool = False) -> None:
         """Redraw the pinned header; `strict` raises when Slack refuses (for the outbox to retry)."""
-        ts = self.desk.store.delivery(f"{incident.id}:header")
-        if not (ts and incident.channel_id):
-            return
-        say = self.say(incident.language)
-        blocks = render.blocks(cards.header_card(self.desk, incident, say))
-        text = say("header.fallback", code=incident.code, title=incident.title)
-        if strict:
-            client.chat_update(channel=incident.channel_id, ts=ts, blocks=blocks, text=text)
-        else:
-            self._update(client, incident.channel_id, ts, blocks, text)
+        self.after(client).refresh_header(incident, strict)
 
     def refresh_draft(self, client: WebClient, incident: Incident, draft: Draft, strict: bool = False) -> None:
         """Redraw a draft's message; `strict` raises when Slack refuses (for a step that is re-run)."""
-        if not (draft.message_ts and incident.channel_id):
-            return
-        say = self.say(incident.language)
-        blocks = render.blocks(cards.draft_card(self.desk, incident, draft, say))
-        text = say("draft.fallback", network=say.network(draft.network))
-        if strict:
-            client.chat_update(channel=incident.channel_id, ts=draft.message_ts, blocks=blocks, text=text)
-        else:
-            self._update(client, incident.channel_id, draft.message_ts, blocks, text)
+        self.after(client).refresh_draft(incident, draft, strict)
 
     def refresh_dm(self, client: WebClient, incident: Incident, user: str) -> None:
-        ref = self.desk.store.delivery(f"{incident.id}:dm:{user}")
-        if not ref:
-            return
-        channel, ts = ref.split(":", 1)
-        say = self.say(incident.language)
-        roles = [r for r, who in _owners_in(self.desk, incident).items() if who == user]
-        blocks = render.blocks(
-            cards.role_dm_card(self.desk, incident, user, roles, say, channel_url(incident.channel_id))
-        )
-        self._update(client, channel, ts, blocks, say("dm.fallback", code=incident.code, title=incident.title))
+        self.after(client).refresh_dm(incident, user)
 
     def after_draft_change(self, client: WebClient, outcome: DraftOutcome) -> None:
-        """Redraw the draft; when this was the first public response, the header and a note too."""
-        if not outcome.changed:  # a repeat click: redraw anyway, it repairs a message a refused update left stale
-            self.refresh_draft(client, outcome.incident, outcome.draft)
-            return
-        self.refresh_draft(client, outcome.incident, outcome.draft)
-        if outcome.draft.status == "posted" and not outcome.first_response:  # the header lists what is out where
-            self.refresh_header(client, outcome.incident)
-        if outcome.first_response:
-            incident = outcome.incident
-            say = self.say(incident.language)
-            self.refresh_header(client, incident)
-            took = (incident.first_response_at or self.desk.now()) - incident.detected_at
-            key = "posted.first_late" if incident.first_response_at > incident.first_response_due else "posted.first"
-            self.post(
-                client,
-                incident.channel_id,
-                say(
-                    key,
-                    rule=first_response_rule(
-                        say, self.desk.playbook(incident.scenario).deadlines.first_response_minutes
-                    ),
-                    network=say.network(outcome.draft.network),
-                    user=mention(outcome.draft.posted_by),
-                    took=duration(took, say.language),
-                ),
-            )
+        """Redraw the draft; when this was the first public response, the header too, then its note goes out."""
+        self.after(client).after_draft_change(outcome)
 
     def warn_promise(self, client: WebClient, channel: str | None, user: str, exc: CrisisError, value: str) -> None:
         """The text promises an update that is (nearly) due: say so, with a redraft and a post-anyway button."""
         say = self.say_to(client, user, wait=True)
-        text = self.explain(exc, say)
-        buttons = [
-            Button("draft_redraft_time", say("promise.button_redraft"), value, "primary"),
-            Button("draft_post_anyway", say("promise.button_anyway"), value),
-        ]
-        self.notify(client, channel, user, text, render.blocks(text_with_buttons(text, buttons)))
+        self.after(client).warn_promise(channel, user, self.explain(exc, say), value, say)
 
-    def post_update(self, client: WebClient, incident: Incident, user: str, text: str, event_id: int) -> None:
-        """The internal update in the channel, with a button that turns it into public update drafts."""
-        say = self.say(incident.language)
-        body = say("update.posted", user=mention(user), text=text)
-        button = Button("draft_update", say("button.public_update"), f"{incident.id}:{event_id}")
-        blocks = render.blocks(text_with_buttons(body, [button]))
-        try:
-            client.chat_postMessage(channel=incident.channel_id, text=fit(body, 3000), blocks=blocks)
-        except (SlackApiError, OSError) as exc:
-            log.warning("update post in %s failed: %s", incident.code, why(exc))
+    def delivered(self, client: WebClient, incident: Incident) -> None:
+        """Deliver the notice a verb queued (an internal update, the authority notified) now, not at the next tick."""
+        self.after(client).delivered(incident)
 
     def notify(
         self, client: WebClient, channel: str | None, user: str, text: str, blocks: list[dict] | None = None
@@ -367,21 +288,6 @@ class SlackDesk:
             client.chat_postMessage(channel=user, text=text, blocks=blocks)
         except (SlackApiError, OSError) as exc:
             log.warning("could not notify %s: %s", user, why(exc))
-
-    def post(self, client: WebClient, channel: str | None, text: str) -> None:
-        if not channel:
-            return
-        try:
-            client.chat_postMessage(channel=channel, text=fit(text, MESSAGE_LIMIT))
-        except (SlackApiError, OSError) as exc:
-            log.warning("chat.postMessage to %s failed: %s", channel, why(exc))
-
-    def _update(self, client: WebClient, channel: str, ts: str, blocks: list[dict], text: str) -> None:
-        try:
-            client.chat_update(channel=channel, ts=ts, blocks=blocks, text=text)
-        except (SlackApiError, OSError) as exc:  # a timeout too: what follows a redraw must still happen
-            # The state is already saved; the next redraw of this message shows it.
-            log.warning("chat.update %s/%s failed: %s", channel, ts, why(exc))
 
 
 class _SlackSurroundings:
@@ -414,12 +320,6 @@ def _told(tell: Callable[[str], None], text: str) -> bool:
         log.warning("could not answer the declarer: %s", why(exc))
         return False
     return True
-
-
-def _owners_in(desk: Desk, incident: Incident) -> dict[str, str | None]:
-    owners = desk.store.role_owners()
-    level = desk.playbook(incident.scenario).level(incident.level)
-    return {role: (owners.get(role) or [None])[0] for role in level.roles}
 
 
 def _steps(names: list[str], say: Wording) -> str:

@@ -152,6 +152,7 @@ def build_bot(desk: Desk, activity: Activity | None = None) -> Bot:
     )
     redraw = lambda incident: slack.refresh_header(app.client, incident, strict=True)  # noqa: E731
     runner = TimerRunner(desk, Deliverer(desk, SlackPort(app.client), redraw), guard=activity.working)
+    slack.outbox = runner  # a request delivers the notices its verb queued right after it (bot/chat/after.py)
     return Bot(app, slack, runner, warm_up(app))
 
 

@@ -156,9 +156,7 @@ def gdpr_notified(run: Invocation, cmd: Command) -> None:
     if checklist.record_authority_notified(run.slack.desk, incident, run.user):
         run.answer(run.say("command.done"))
         run.slack.refresh_header(run.client, incident)
-        run.slack.post(
-            run.client, incident.channel_id, run.slack.say(incident.language)("gdpr.notified", user=mention(run.user))
-        )
+        run.slack.delivered(run.client, incident)  # the note in the channel, queued by the verb
     else:
         run.answer(run.say("gdpr.already"))
 
@@ -179,9 +177,9 @@ def list_incidents(run: Invocation, cmd: Command) -> None:
 def status_update(run: Invocation, cmd: Command) -> None:
     """An internal update in the channel, with a button to turn it into public update drafts."""
     incident = run.incident_here()
-    event = lifecycle.post_status_update(run.slack.desk, incident, run.user, cmd.title)
+    lifecycle.post_status_update(run.slack.desk, incident, run.user, cmd.title)
     run.answer(run.say("update.recorded"))
-    run.slack.post_update(run.client, incident, run.user, cmd.title, event.id or 0)
+    run.slack.delivered(run.client, incident)  # the update in the channel, with its button, queued by the verb
 
 
 def note(run: Invocation, cmd: Command) -> None:
