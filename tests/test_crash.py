@@ -11,7 +11,7 @@ every test compares Slack and the database with a clean run of the same flow. Th
 Calls 1–14 are the declare (users.info for bram's language, then the channel, topic, invite, header, five DMs,
 the pin and three drafts), 15–18 the approval of the X draft by anna and chen (users.info and chat.update each).
 The resolve test declares without a crash point of its own, then its calls 1–2 are anna's `/crisis resolve`
-(users.info for her language, views.open) and 3–17 her submitted form's closing steps (bot/slack/closing.py: four
+(users.info for her language, views.open) and 3–17 her submitted form's closing steps (bot/chat/closing.py: four
 redraws, the closing message, three closing drafts, users.info twice for the report's names, the report's
 upload in three calls, the survey DMs to bram and anna); the re-run after the restart is `/crisis resolve` typed
 again in the channel (the whole resolve again when the kill came before the form was sent). Default mode kills

@@ -484,7 +484,7 @@ def test_approve_survives_a_failure(tmp_path: Path, clean: dict[str, Any], case:
 
 
 # ---- resolve ------------------------------------------------------------------------------------------------------
-STEP_WORDING = {  # bot/slack/closing.py's steps, and the Provisioner's for the closing drafts
+STEP_WORDING = {  # bot/chat/closing.py's steps, and the Provisioner's for the closing drafts
     "redraw": "showing the header and the earlier drafts as resolved",
     "closing": "posting the closing message",
     "draft": "posting a draft",

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from conftest import ID, Crisis
 from slack_sdk import WebClient
 
+from bot.chat.setup import channel_name
 from bot.localdesk import BOT_TOKEN
-from bot.slack.provision import channel_name
 
 
 def test_declare_opens_channel_pins_header_pages_owners_and_posts_three_drafts(staffed: Crisis) -> None:

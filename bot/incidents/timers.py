@@ -142,6 +142,16 @@ def _late_note(late: timedelta) -> dict[str, Any]:
     return {"late_minutes": round(late.total_seconds() / 60)} if late > timedelta(minutes=1) else {}
 
 
+# Who each notice addresses, in the order they are named: written into the row's `roles`, so the deliverer reads
+# them from the data and keeps no list of its own (a row written before `roles` existed falls back to this table).
+ADDRESSED: dict[str, tuple[str, ...]] = {
+    "first_response_reminder": ("crisis_lead", "social_media_manager"),
+    "deadline_missed": ("crisis_lead", "spokesperson"),
+    "update_reminder": ("communications", "social_media_manager"),
+    "gdpr_reminder": ("legal", "crisis_lead"),
+}
+
+
 def _countdown(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bool:
     if incident.first_response_at is not None:
         return False
@@ -154,6 +164,7 @@ def _countdown(desk: Desk, incident: Incident, timer: Timer, late: timedelta) ->
             desk.now(),
             left=timer.data["left"],
             waiting=waiting,
+            roles=list(ADDRESSED["first_response_reminder"]),
             **_late_note(late),
         )
         desk.store.add_event(incident.id, desk.now(), "bot", "reminder_sent", left=timer.data["left"])
@@ -169,7 +180,7 @@ def _deadline(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> 
         incident.id,
         "deadline_missed",
         desk.now(),
-        roles=["crisis_lead", "spokesperson"],
+        roles=list(ADDRESSED["deadline_missed"]),
         level=incident.level,
         **_late_note(late),
     )
@@ -210,7 +221,7 @@ def _update(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bo
         "update_reminder",
         desk.now(),
         due=timer.data["update_due"],
-        roles=["communications", "social_media_manager"],
+        roles=list(ADDRESSED["update_reminder"]),
         **_late_note(late),
     )
     return True
@@ -232,7 +243,7 @@ def _gdpr(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bool
         "gdpr_reminder",
         desk.now(),
         hours_left=hours_left,
-        roles=["legal", "crisis_lead"],
+        roles=list(ADDRESSED["gdpr_reminder"]),
         **_late_note(late),
     )
     return True

@@ -2,29 +2,21 @@
 
 `bot/chat/after.py` redraws through a `Port`; `bot/chat/notices.py` says what a notice is as neutral messages.
 Until `bot/slack/port.py` (SlackPort) exists, this module is the small adapter between them: the two port calls
-the redraws need, on the request's Web API client, and a notice sent through the deliverer's crash-exact step.
-It goes once SlackPort and the deliverer on the port (bot/chat/outbox.py) are in.
+the redraws need, on the request's Web API client (notices are the deliverer's: bot/chat/outbox.py). It goes
+once SlackPort is the one port.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.chat.message import Message
-from bot.chat.notices import NoticeMaker, buttons_of
 from bot.chat.port import Refused
-from bot.chat.wording import Wording
-from bot.models import Incident, OutboxMessage
 from bot.slack import render
 from bot.slack.text import SLACK, fit
-
-if TYPE_CHECKING:
-    from bot.slack.deliver import SlackDeliverer
 
 log = logging.getLogger("crisisbot.slack")
 
@@ -60,14 +52,3 @@ class RedrawPort:
 
 def _why(exc: Exception) -> str:
     return str(exc.response.get("error")) if isinstance(exc, SlackApiError) else type(exc).__name__
-
-
-def notice(deliverer: SlackDeliverer, make: NoticeMaker) -> Callable[[Incident, OutboxMessage, Wording], None]:
-    """The deliverer's handler for a notice kind: each of its messages one step, recorded once Slack took it."""
-
-    def send(incident: Incident, row: OutboxMessage, say: Wording) -> None:
-        for each in make(deliverer.desk, incident, row, say):
-            where = each.to or incident.channel_id or ""
-            deliverer._once(where, each.message.text, buttons_of(each.message) or None)
-
-    return send

@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.chat.after import After, Outbox, Unheld
+from bot.chat.closing import Closed, Closer, outcome
 from bot.chat.setup import SetUp
 from bot.chat.wording import Wording
 from bot.errors import ConfigError, CrisisError, NotAuthorized, SchemaError, SlackLookupFailed
@@ -27,8 +28,7 @@ from bot.incidents.roles import Person
 from bot.models import Draft, Incident
 from bot.slack.activity import Activity
 from bot.slack.bridge import RedrawPort
-from bot.slack.closing import Closed, Closer, outcome
-from bot.slack.port import SlackPort
+from bot.slack.port import SlackPort, drawn, refusals
 from bot.slack.render import MESSAGE_LIMIT
 from bot.slack.text import SLACK, channel_link, escape_entities, fit, mention
 
@@ -191,29 +191,33 @@ class SlackDesk:
     def after_resolve(self, client: WebClient, resolved: Resolved, user: str) -> None:
         """Redraw, post the closing message and drafts, upload the report, ask the team three questions.
 
-        When Slack refused a step, the resolver is told which, with a Retry button (see bot/slack/closing.py);
+        When Slack refused a step, the resolver is told which, with a Retry button (see bot/chat/closing.py);
         when all went through, the closing message in the channel is the answer.
         """
         incident = resolved.incident
         result = self._close(client, incident)
         if result.failed:
-            text, blocks = outcome(result.incident, result, self.say_to(client, user, wait=True), rerun=False)
-            self.notify(client, incident.channel_id, user, text, blocks)
+            told = outcome(result.incident, result, self.say_to(client, user, wait=True), rerun=False)
+            self.notify(client, incident.channel_id, user, told.text, drawn(told))
 
     def finish_resolve(self, client: WebClient, incident: Incident, say: Wording) -> tuple[str, list[dict] | None]:
         """Re-run the closing steps not done yet; returns what to tell whoever asked, with Retry if still refused."""
         result = self._close(client, incident)
-        return outcome(result.incident, result, say, rerun=True)
+        told = outcome(result.incident, result, say, rerun=True)
+        return told.text, drawn(told)
 
     def _close(self, client: WebClient, incident: Incident) -> Closed:
-        result = Closer(self, client).run(incident)
+        result = self.closer(client).run(incident)
         if result.failed:  # on the timeline too, for the evaluation
             facts.record(self.desk, incident, facts.ClosingFailed(result.failed))
         return result
 
     def closing_pending(self, client: WebClient, incident: Incident) -> list[str]:
         """The closing steps of a resolved incident not yet done (from the store; no Slack call)."""
-        return Closer(self, client).pending(incident)
+        return self.closer(client).pending(incident)
+
+    def closer(self, client: WebClient) -> Closer:
+        return Closer(self.desk, SlackPort(client), _SlackSurroundings(self, client))
 
     # ---- redraws (the policy is bot/chat/after.py's) -------------------------------------------------
     def after(self, client: WebClient) -> After:
@@ -259,6 +263,28 @@ class SlackDesk:
             client.chat_postMessage(channel=user, text=text, blocks=blocks)
         except (SlackApiError, OSError) as exc:
             log.warning("could not notify %s: %s", user, why(exc))
+
+
+class _SlackSurroundings:
+    """bot/chat/closing.py's Surroundings: what the closing steps still take from SlackDesk (the Block Kit redraws,
+    the Provisioner, the cached locale look-up), with Slack's refusals as the port's."""
+
+    def __init__(self, slack: SlackDesk, client: WebClient) -> None:
+        self.slack, self.client = slack, client
+
+    def redraw_header(self, incident: Incident) -> None:
+        with refusals("chat.update"):
+            self.slack.refresh_header(self.client, incident, strict=True)
+
+    def redraw_draft(self, incident: Incident, draft: Draft) -> None:
+        with refusals("chat.update"):
+            self.slack.refresh_draft(self.client, incident, draft, strict=True)
+
+    def provision(self, incident: Incident) -> list[str]:
+        return self.slack.provision(self.client, incident)
+
+    def wording_for(self, person: str) -> Wording:
+        return self.slack.say_to(self.client, person, wait=True)
 
 
 def _told(tell: Callable[[str], None], text: str) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import islice
@@ -37,6 +38,7 @@ from bot.slack.render import MESSAGE_LIMIT, blocks
 from bot.slack.text import SLACK, fit
 
 log = logging.getLogger("crisisbot.slack")
+CONVERSATION_ID = re.compile(r"[CGD][A-Z0-9]{2,}")  # a channel, group or DM id, as Slack writes them
 
 STEP_EVENT = "crisisbot_step"
 MAX_PAGES = 20  # pages of 200: an incident channel, or a person's DM with the bot, read back after a crash
@@ -50,6 +52,11 @@ UNKNOWN_PERSON = ("user_not_found", "user_not_visible")
 def tag(step: Tag) -> Metadata:
     """The metadata that lets a later run recognise this step's message."""
     return Metadata(event_type=STEP_EVENT, event_payload={"incident": step.code, "step": step.step})
+
+
+def drawn(message: Message) -> list[dict[str, Any]] | None:
+    """Block Kit for a message with parts; none for plain text (the closing message, a notice without buttons)."""
+    return blocks(message) if message.parts else None
 
 
 def error_of(exc: SlackApiError) -> str:
@@ -199,7 +206,10 @@ class SlackPort:
         return found
 
     def room_by_name(self, name: str) -> str | None:
-        """The id of the channel called `name` (a leading "#" ignored) among those the bot can see."""
+        """The id of the channel called `name` (a leading "#" ignored) among those the bot can see; a channel
+        configured by id is its own ref (the announcements channel may be given either way)."""
+        if CONVERSATION_ID.fullmatch(name):
+            return name
         name = name.lstrip("#")
         for channel in self._channels("public_channel,private_channel"):
             if channel.get("name") == name:

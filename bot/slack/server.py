@@ -16,14 +16,15 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
+from bot.chat.outbox import Deliverer
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.incidents.desk import Desk
 from bot.scheduler import TimerRunner
 from bot.slack.activity import Activity
 from bot.slack.app import build_app
-from bot.slack.deliver import SlackDeliverer
 from bot.slack.flows import SlackDesk
+from bot.slack.port import SlackPort
 from bot.slack.replay import finish_unfinished
 from bot.slack.warmup import compile_wording, warm_up
 
@@ -149,7 +150,8 @@ def build_bot(desk: Desk, activity: Activity | None = None) -> Bot:
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         api_url=settings.slack_api_url,
     )
-    runner = TimerRunner(desk, SlackDeliverer(slack, app.client), guard=activity.working)
+    redraw = lambda incident: slack.refresh_header(app.client, incident, strict=True)  # noqa: E731
+    runner = TimerRunner(desk, Deliverer(desk, SlackPort(app.client), redraw), guard=activity.working)
     slack.outbox = runner  # a request delivers the notices its verb queued right after it (bot/chat/after.py)
     return Bot(app, slack, runner, warm_up(app))
 

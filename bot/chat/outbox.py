@@ -1,40 +1,44 @@
-"""Turns outbox rows (role-addressed: "ping the crisis lead of CR-2026-014") into Slack messages."""
+"""Turns outbox rows (role-addressed: "ping the crisis lead of CR-2026-014") into messages on the platform.
+
+Who a notice addresses is the core's data: the row's `roles`, written by bot/incidents/timers.py from its one
+table (`ADDRESSED`), so the wording here cannot drift from the timers. What a notice says is a neutral Message
+(text, and Buttons), drawn by the platform's renderer.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from datetime import datetime
 
 from markupsafe import Markup
-from slack_sdk import WebClient
 
 from bot.chat import notices
 from bot.chat.cards import first_response_rule
-from bot.chat.message import Button, text_with_buttons
+from bot.chat.message import Button, Message, text_with_buttons
+from bot.chat.port import Port, Tag
+from bot.chat.setup import uninvited_text
+from bot.chat.steps import Runner, Step, StepKey
 from bot.chat.wording import Wording
 from bot.clock import parse_iso
 from bot.faults import crash_point
 from bot.incidents.desk import Desk
+from bot.incidents.timers import ADDRESSED
 from bot.messages import local_time
 from bot.models import Incident, NoticeKind, OutboxMessage
-from bot.slack import readback, render
-from bot.slack.bridge import notice
-from bot.slack.flows import SlackDesk
-from bot.slack.provision import channel_url, invite_people, uninvited_text
-from bot.slack.text import channel_link, mention
 
-log = logging.getLogger("crisisbot.slack")
-USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
-CONVERSATION_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
+log = logging.getLogger("crisisbot.chat")
+Handler = Callable[[Incident, OutboxMessage, Wording], None]
 
 
-class SlackDeliverer:
-    def __init__(self, slack: SlackDesk, client: WebClient) -> None:
-        self.slack, self.client = slack, client
-        self.handlers: dict[NoticeKind, Callable[[Incident, OutboxMessage, Wording], None]] = {
-            "header_refresh": lambda incident, _m, _s: self.slack.refresh_header(self.client, incident, strict=True),
+class Deliverer:
+    """bot/scheduler.py's Deliverer on a Port. `redraw_header` redraws the pinned header, raising when the
+    platform refuses (for the runner to retry)."""
+
+    def __init__(self, desk: Desk, port: Port, redraw_header: Callable[[Incident], None]) -> None:
+        self.desk, self.port = desk, port
+        self.handlers: dict[NoticeKind, Handler] = {
+            "header_refresh": lambda incident, _m, _s: redraw_header(incident),
             "first_response_reminder": self._reminder,
             "deadline_missed": self._deadline_missed,
             "ack_remind_owner": self._ack_remind_owner,
@@ -43,52 +47,58 @@ class SlackDeliverer:
             "update_reminder": self._update_reminder,
             "gdpr_reminder": self._gdpr_reminder,
             "announce": self._announce,
-            "escalation": notice(self, notices.escalation),
-            "first_response": notice(self, notices.first_response),
-            "internal_update": notice(self, notices.internal_update),
-            "authority_notified": notice(self, notices.authority_notified),
+            "escalation": self._notice(notices.escalation),
+            "first_response": self._notice(notices.first_response),
+            "internal_update": self._notice(notices.internal_update),
+            "authority_notified": self._notice(notices.authority_notified),
         }
 
-    @property
-    def desk(self) -> Desk:
-        return self.slack.desk
+    def say(self, language: str | None = None) -> Wording:
+        return Wording(self.desk.messages, language or self.desk.language, self.port.dialect)
 
     def deliver(self, message: OutboxMessage) -> None:
-        """Send one outbox row; raises when Slack refused (the runner retries).
+        """Send one outbox row; raises when the platform refused (the runner retries).
 
-        A row may need several Slack messages (a DM and a channel post); each one is recorded once Slack
+        A row may need several messages (a DM and a room post); each one is recorded once the platform
         accepted it, so a retry or a restart sends only the ones still missing.
         """
         incident = self.desk.store.incident(message.incident_id)
         if not incident.channel_id:
             raise RuntimeError(f"{incident.code} has no channel yet")
         self._row, self._step, self._code = message, 0, incident.code
-        self.handlers[message.kind](incident, message, self.slack.say(incident.language))
+        self.handlers[message.kind](incident, message, self.say(incident.language))
 
     _row: OutboxMessage | None = None
     _step = 0
     _code = ""
 
     def report_failure(self, message: OutboxMessage, error: str) -> None:
-        """Tell the channel in plain words what did not go out; Slack's error is in the log (the runner's)."""
+        """Tell the room in plain words what did not go out; the platform's error is in the log (the runner's)."""
         self._row = None
         incident = self.desk.store.incident(message.incident_id)
-        say = self.slack.say(incident.language)
+        say = self.say(incident.language)
         self._post(incident, say("outbox.failed", what=Markup(say(f"outbox.kind.{message.kind}"))))
 
     # ---- who to address ------------------------------------------------------------------------
     def holder(self, incident: Incident, role: str) -> str | None:
         """Who answers for `role` now: whoever acknowledged it, else its owner."""
         ack = self.desk.store.acks(incident.id).get(role)
-        owners = self.desk.store.role_owners().get(role) or [None]
-        return ack.user if ack else owners[0]
+        owners = self.desk.store.role_owners().get(role)
+        return ack.user if ack else (owners[0] if owners else None)
 
     def mentions(self, incident: Incident, roles: list[str], say: Wording) -> Markup:
         parts = []
         for role in roles:
             user = self.holder(incident, role)
-            parts.append(f"{mention(user)} ({say.role(role)})" if user else say("outbox.nobody", role=say.role(role)))
+            parts.append(
+                f"{say.mention(user)} ({say.role(role)})" if user else say("outbox.nobody", role=say.role(role))
+            )
         return Markup(", ".join(parts))  # our own mentions and role names: safe as they are
+
+    @staticmethod
+    def roles(message: OutboxMessage) -> list[str]:
+        """The roles the core addressed this notice to (its table, for a row written before rows named them)."""
+        return list(message.data.get("roles") or ADDRESSED[message.kind])
 
     # ---- kinds ---------------------------------------------------------------------------------
     def _reminder(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
@@ -102,7 +112,7 @@ class SlackDeliverer:
         ]
         text = say(
             "outbox.reminder",
-            people=self.mentions(incident, ["crisis_lead", "social_media_manager"], say),
+            people=self.mentions(incident, self.roles(message), say),
             left=message.data["left"],
             due=self._time(incident.first_response_due, say),
             waiting=Markup("\n".join(waiting)),
@@ -111,7 +121,7 @@ class SlackDeliverer:
         self._post(incident, text)
 
     def _deadline_missed(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
-        roles = message.data.get("roles", ["crisis_lead", "spokesperson"])
+        roles = self.roles(message)
         rule = first_response_rule(say, self.desk.playbook(incident.scenario).deadlines.first_response_minutes)
         text = say(
             "outbox.deadline_missed",
@@ -141,7 +151,7 @@ class SlackDeliverer:
                         rule=rule,
                         code=incident.code,
                         title=incident.title,
-                        channel=channel_link(incident.channel_id),
+                        channel=say.room(incident.channel_id),
                     ),
                 )
 
@@ -155,15 +165,15 @@ class SlackDeliverer:
             say("outbox.ack_reminder_dm", role=say.role(role), code=incident.code),
             self._ack_button(incident, role, say),
         )
-        self._post(incident, say("outbox.ack_reminder", user=mention(owner), role=say.role(role)))
+        self._post(incident, say("outbox.ack_reminder", user=say.mention(owner), role=say.role(role)))
 
     def _ack_page_backups(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
         role, backups = message.data["role"], message.data.get("backups") or []
         if not backups:
             self._post(incident, say("outbox.ack_no_backups", role=say.role(role)))
             return
-        # A backup may be in the channel already (they own another role): Slack would then refuse the whole invite.
-        failed = invite_people(self.client, str(incident.channel_id), backups)
+        # A backup may be in the room already (they own another role): the port brings in everyone it can.
+        failed = self.port.invite(str(incident.channel_id), [u for u in dict.fromkeys(backups) if u])
         reachable = [u for u in backups if u not in failed]
         for user in reachable:
             self._dm(
@@ -173,14 +183,18 @@ class SlackDeliverer:
                     role=say.role(role),
                     code=incident.code,
                     title=incident.title,
-                    channel=channel_link(incident.channel_id),
+                    channel=say.room(incident.channel_id),
                 ),
                 self._ack_button(incident, role, say),
             )
         if reachable:
             self._post(
                 incident,
-                say("outbox.ack_backups", role=say.role(role), users=Markup(", ".join(mention(u) for u in reachable))),
+                say(
+                    "outbox.ack_backups",
+                    role=say.role(role),
+                    users=Markup(", ").join(say.mention(u) for u in reachable),
+                ),
             )
         if failed:
             self._post(incident, uninvited_text(failed, {u: [role] for u in failed}, say))
@@ -190,22 +204,17 @@ class SlackDeliverer:
         lead = self.holder(incident, "crisis_lead")
         self._post(
             incident,
-            say("outbox.ack_lead", lead=mention(lead) if lead else say("role.crisis_lead"), role=say.role(role)),
+            say("outbox.ack_lead", lead=say.mention(lead) if lead else say("role.crisis_lead"), role=say.role(role)),
         )
 
     def _update_reminder(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
         due = self._time(parse_iso(message.data["due"]), say)
-        text = say(
-            "outbox.update_reminder",
-            due=due,
-            people=self.mentions(incident, message.data.get("roles", ["communications"]), say),
-        )
-        button = Button("draft_update", say("button.draft_update"), str(incident.id), "primary")
-        self._post(incident, text, [button])
+        text = say("outbox.update_reminder", due=due, people=self.mentions(incident, self.roles(message), say))
+        self._post(incident, text, [Button("draft_update", say("button.draft_update"), str(incident.id), "primary")])
 
     def _gdpr_reminder(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
         hours = message.data["hours_left"]
-        roles = message.data.get("roles", ["legal", "crisis_lead"])
+        roles = self.roles(message)
         if hours < 0:  # past the deadline, also after the resolve: daily until it is recorded
             self._post(incident, say("gdpr_duty.overdue", hours=-hours, people=self.mentions(incident, roles, say)))
         else:
@@ -216,7 +225,7 @@ class SlackDeliverer:
         legal = self.holder(incident, "legal")
         if legal:
             key = "gdpr_duty.overdue_dm" if hours < 0 else "outbox.gdpr_dm"
-            self._dm(legal, say(key, hours=abs(hours), code=incident.code, channel=channel_link(incident.channel_id)))
+            self._dm(legal, say(key, hours=abs(hours), code=incident.code, channel=say.room(incident.channel_id)))
 
     def _announce(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
         book = self.desk.playbook(incident.scenario)
@@ -226,15 +235,28 @@ class SlackDeliverer:
             title=incident.title,
             scenario=book.name.in_(say.language),
             level=message.data.get("level", incident.level),
-            channel=channel_link(incident.channel_id),
+            channel=say.room(incident.channel_id),
             drill=incident.drill,
         )
-        self._once(message.data["channel"], text, None)
+        self._once(message.data["channel"], text, None, by_name=True)
+
+    def _notice(self, make: notices.NoticeMaker) -> Handler:
+        """The handler for a notice kind bot/chat/notices.py words: each of its messages one step."""
+
+        def send(incident: Incident, row: OutboxMessage, say: Wording) -> None:
+            for each in make(self.desk, incident, row, say):
+                buttons = notices.buttons_of(each.message) or None
+                if each.to:
+                    self._dm(each.to, each.message.text, buttons)
+                else:
+                    self._post(incident, each.message.text, buttons)
+
+        return send
 
     # ---- sending -------------------------------------------------------------------------------
     def _ack_button(self, incident: Incident, role: str, say: Wording) -> list[Button]:
         buttons = [Button("acknowledge", say("button.acknowledge"), f"{incident.id}:{role}", "primary")]
-        url = channel_url(incident.channel_id)
+        url = say.dialect.room_url(incident.channel_id)
         if url:
             buttons.append(Button("open_channel", say("button.open_channel"), url=url))
         return buttons
@@ -243,48 +265,44 @@ class SlackDeliverer:
         self._once(incident.channel_id or "", text, buttons)
 
     def _dm(self, user: str, text: str, buttons: list[Button] | None = None) -> None:
-        self._once(user, text, buttons)
+        self._once(user, text, buttons, person=True)
 
-    def _once(self, channel: str, text: str, buttons: list[Button] | None) -> None:
-        """Post unless this step of the current outbox row was already accepted by Slack."""
+    def _once(
+        self, where: str, text: str, buttons: list[Button] | None, person: bool = False, by_name: bool = False
+    ) -> None:
+        """Send unless this step of the current outbox row was already accepted by the platform."""
+        message = text_with_buttons(text, buttons)
         row = self._row
         if row is None:  # outside a delivery (report_failure): best effort, no bookkeeping
-            self.client.chat_postMessage(
-                channel=channel, text=text, blocks=render.blocks(text_with_buttons(text, buttons))
-            )
+            self._send(where, message, None, person)
             return
-        key = f"outbox:{row.id}:{self._step}"
+        key = StepKey("outbox", f"{row.id}:{self._step}")  # recorded under its own key, `outbox:<row>:<n>`
         self._step += 1
-        store, code = self.desk.store, self._code
-        if store.delivery(key) is not None:
-            return
+        code = self._code
 
-        def post() -> str:
-            ts = self.client.chat_postMessage(
-                channel=channel,
-                text=text,
-                blocks=render.blocks(text_with_buttons(text, buttons)),
-                metadata=readback.tag(code, key),
-            ).get("ts")
-            crash_point("slack_accepted")  # Slack has it, we have not noted it: the next run finds it by its tag
-            return str(ts)
+        def send() -> str:
+            ref = self._send(where, message, Tag(code, str(key)), person)
+            crash_point("slack_accepted")  # the platform has it, we have not noted it: the next run finds it by its tag
+            return ref
 
-        def record(ts: str) -> None:  # under the outbox's own key, `outbox:<row>:<n>`
-            with store.transaction():
-                store.record_delivery(key, row.incident_id, ts, self.desk.now())
-                store.forget_tries(row.incident_id, [key])
+        def look(_keys: set[StepKey]) -> dict[StepKey, str]:
+            ref = self._look_up(where, code, str(key), person, by_name)
+            return {key: ref} if ref else {}
 
-        look = lambda: self._look_up(channel, code, key)  # noqa: E731
-        readback.once(store, row.incident_id, key, post, record=record, now=self.desk.now(), look=look)
+        Runner(self.desk.store, row.incident_id, self.desk.now, f"outbox {code}").once(Step(key, send, look=look))
 
-    def _look_up(self, channel: str, code: str, step: str) -> str | None:
-        """The ts of this step's message if a run that died had Slack post it; raises when Slack cannot say."""
-        if USER_ID.fullmatch(channel):
-            ref = readback.find_dm(self.client, channel, code, step)
+    def _send(self, where: str, message: Message, tag: Tag | None, person: bool) -> str:
+        if person:
+            return self.port.dm(where, message, tag).split(":", 1)[1]  # noted as the message's ref, as before
+        return self.port.post(where, message, tag)
+
+    def _look_up(self, where: str, code: str, step: str, person: bool, by_name: bool) -> str | None:
+        """The ref of this step's message if a run that died had the platform send it; raises when it cannot say."""
+        if person:
+            ref = self.port.find_dm(where, code, step)
             return ref.split(":", 1)[1] if ref else None
-        if not CONVERSATION_ID.fullmatch(channel):  # given by name (the announcements channel): history needs the id
-            channel = readback.channel_id(self.client, channel) or ""
-        return readback.find_messages(self.client, channel, code, {step}).get(step) if channel else None
+        room = self.port.room_by_name(where) if by_name else where  # a configured room: history needs its ref
+        return self.port.find_posts(room, code, {step}).get(step) if room else None
 
     def _time(self, when: datetime, say: Wording) -> str:
         return local_time(when, say.language, self.desk.settings.tz)
