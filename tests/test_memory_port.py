@@ -14,7 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from bot.workspace import CAST
 from conftest import ID, START
 from memory_port import MemoryPort
 
@@ -33,6 +32,7 @@ from bot.incidents.drafts import approve_draft, edit_draft, mark_posted
 from bot.incidents.escalate import escalate
 from bot.incidents.lifecycle import resolve
 from bot.incidents.roles import acknowledge
+from bot.localdesk import CAST
 from bot.models import Draft, Incident
 from bot.scheduler import TimerRunner
 
