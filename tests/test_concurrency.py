@@ -314,7 +314,7 @@ def test_save_edit_racing_mark_as_posted_never_returns_a_posted_draft_to_pending
     def save_edit() -> BotResponse:
         return team.emu.submit_view(ID["chen"], edit, text_value("text", "We found the cause. More at 14:00."))
 
-    with in_turn(team.store, "mark_posted", "edit_draft"):  # the edit read "approved"; the posting wrote first
+    with in_turn(team.store, "mark_posted", "check_edit"):  # the edit read "approved"; the posting wrote first
         assert at_once(team, mark_posted, save_edit) == [200, 200]
     x = team.drafts(incident)["x"]
     assert (x.status, x.version, x.posted_by) == ("posted", 1, ID["bram"])

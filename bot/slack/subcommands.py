@@ -10,6 +10,7 @@ from markupsafe import Markup
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
+from bot.chat.commands import Command
 from bot.chat.wording import Wording
 from bot.errors import UsageError
 from bot.ids import ROLES
@@ -19,7 +20,6 @@ from bot.incidents.escalate import check_may_escalate
 from bot.models import Incident
 from bot.slack import status, views
 from bot.slack.blocks import MESSAGE_LIMIT, first_response_rule
-from bot.slack.commands import Command
 from bot.slack.flows import SlackDesk
 from bot.slack.text import channel_link, fit, mention
 
@@ -144,13 +144,15 @@ def declare(run: Invocation, cmd: Command) -> None:
 def escalate(run: Invocation, cmd: Command) -> None:
     incident = run.incident_here()
     step = 0 if cmd.level else (1 if cmd.name == "escalate" else -1)  # a step counts from the level when it is made
-    check_may_escalate(run.slack.desk, incident, cmd.level or incident.level + step, run.user)  # refusals in the ack
+    with run.slack.desk.checking():  # refusals in the ack
+        check_may_escalate(run.slack.desk, incident, cmd.level or incident.level + step, run.user)
     run.answer(run.say("command.working"))
     run.slack.escalate(run.client, incident, cmd.level or None, run.user, step=step)
 
 
 def gdpr_notified(run: Invocation, cmd: Command) -> None:
-    incident = run.incident_here()
+    incident = checklist.check_gdpr_notified(run.slack.desk, run.incident_here(), run.user)  # refusals in the ack
+    run.silent_ack()
     if checklist.gdpr_notified(run.slack.desk, incident, run.user):
         run.answer(run.say("command.done"))
         run.slack.refresh_header(run.client, incident)
@@ -177,6 +179,7 @@ def list_incidents(run: Invocation, cmd: Command) -> None:
 def status_update(run: Invocation, cmd: Command) -> None:
     """An internal update in the channel, with a button to turn it into public update drafts."""
     incident = run.incident_here()
+    run.silent_ack()  # recorded after the ack: "recorded" (or why not) follows it
     event = lifecycle.post_status_update(run.slack.desk, incident, run.user, cmd.title)
     run.answer(run.say("update.recorded"))
     run.slack.post_update(run.client, incident, run.user, cmd.title, event.id or 0)
@@ -184,6 +187,7 @@ def status_update(run: Invocation, cmd: Command) -> None:
 
 def note(run: Invocation, cmd: Command) -> None:
     incident = run.incident_here()
+    run.silent_ack()  # recorded after the ack: "recorded" (or why not) follows it
     lifecycle.add_note(run.slack.desk, incident, run.user, cmd.title)
     run.answer(run.say("note.recorded", code=incident.code))
 
@@ -193,7 +197,8 @@ def resolve(run: Invocation, cmd: Command) -> None:
     if not incident.active:
         finish_resolve(run, incident)
         return
-    lifecycle.check_may_resolve(run.slack.desk, incident, run.user)  # refuse before the form, not after it
+    with run.slack.desk.checking():  # refuse before the form, not after it
+        lifecycle.check_may_resolve(run.slack.desk, incident, run.user)
     run.silent_ack()
     duty = gdpr.duty(run.slack.desk, incident)
     ask = duty is not None and duty.notified_at is None  # an open notification duty: ask where it stands
@@ -204,7 +209,8 @@ def resolve(run: Invocation, cmd: Command) -> None:
 
 def finish_resolve(run: Invocation, incident: Incident) -> None:
     """`/crisis resolve` in a resolved incident: never a second resolve, but the closing steps Slack refused."""
-    lifecycle.check_may_finish_resolve(run.slack.desk, incident, run.user)  # refusals go in the ack
+    with run.slack.desk.checking():  # refusals go in the ack
+        lifecycle.check_may_finish_resolve(run.slack.desk, incident, run.user)
     if not run.slack.closing_pending(run.client, incident):
         run.answer(run.say("resolve.nothing_missing", code=incident.code))
         return
