@@ -1,12 +1,12 @@
-"""Modals: declare, edit a draft, reject a draft. Builders and the parsing of their submissions."""
+"""Modals: declare, edit, reject, resolve, survey. Block Kit builders, and the values read out of a submission
+(what they may be is bot/chat/forms.py's to say)."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
 from slack_sdk.models.blocks import (
     CheckboxesElement,
     ContextBlock,
@@ -22,6 +22,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.chat.forms import DeclareAnswers, DeclareForm, FieldErrors, authority_answer, declare_form
 from bot.chat.wording import Wording
 from bot.ids import LEVELS
 from bot.incidents import gdpr
@@ -95,42 +96,17 @@ def declare_modal(desk: Desk, say: Wording, channel_id: str | None) -> dict:
     return view.to_dict()
 
 
-class DeclareForm(BaseModel):
-    scenario: str
-    level: int
-    title: str
-    description: str = ""
-    detected_at: datetime | None = None
-    private: bool = False
-
-
-def parse_declare(values: dict[str, Any], now: datetime, say: Wording) -> tuple[DeclareForm | None, dict[str, str]]:
-    """The declare modal's values, or field errors to show in the modal."""
-    scenario = _selected(values, "scenario")
-    level = _selected(values, "level") or str(DEFAULT_LEVEL)
-    title = " ".join((_text(values, "title") or "").split())
-    errors: dict[str, str] = {}
-    if not scenario:
-        errors["scenario"] = say("modal.declare.need_scenario")
-    if level not in {str(n) for n in LEVELS}:  # the form only offers 1–3
-        errors["level"] = say("error.bad_level", level=level[:10])
-    if not title:
-        errors["title"] = say("error.empty_title")
-    detected = _datetime(values, "detected")
-    if detected and detected > now + timedelta(minutes=1):
-        errors["detected"] = say("modal.declare.detected_future")
-    if errors:
-        return None, errors
-    private = bool(_value(values, "private").get("selected_options"))
-    form = DeclareForm(
-        scenario=scenario or "",
-        level=int(level),
-        title=title,
-        description=_text(values, "description") or "",
-        detected_at=detected,
-        private=private,
+def parse_declare(values: dict[str, Any], now: datetime, say: Wording) -> tuple[DeclareForm | None, FieldErrors]:
+    """The declare modal's values, or field errors to show in the modal (checked in bot/chat/forms.py)."""
+    answers = DeclareAnswers(
+        scenario=_selected(values, "scenario"),
+        level=_selected(values, "level"),
+        title=_text(values, "title"),
+        description=_text(values, "description"),
+        detected=_datetime(values, "detected"),
+        private=bool(_value(values, "private").get("selected_options")),
     )
-    return form, {}
+    return declare_form(answers, now, say)
 
 
 def edit_modal(draft: Draft, say: Wording) -> dict:
@@ -281,19 +257,9 @@ def _authority_blocks(say: Wording) -> list[InputBlock]:
     ]
 
 
-def parse_authority(values: dict[str, Any], now: datetime, say: Wording) -> tuple[gdpr.Answer | None, dict[str, str]]:
-    """The resolve form's GDPR answer (None when the form did not ask), or field errors for the modal."""
-    choice = _selected(values, "authority")
-    if choice is None:
-        return None, {}
-    if choice != "notified":
-        return gdpr.Answer(notified=False), {}
-    at = _datetime(values, "authority_at")
-    if at is None:
-        return None, {"authority_at": say("gdpr_duty.when_needed")}
-    if at > now + gdpr.FUTURE_SLACK:
-        return None, {"authority_at": say("gdpr_duty.when_future")}
-    return gdpr.Answer(notified=True, at=at), {}
+def parse_authority(values: dict[str, Any], now: datetime, say: Wording) -> tuple[gdpr.Answer | None, FieldErrors]:
+    """The resolve modal's GDPR answer (None when it did not ask), or field errors (checked in bot/chat/forms.py)."""
+    return authority_answer(_selected(values, "authority"), _datetime(values, "authority_at"), now, say)
 
 
 def survey_modal(incident_id: int, code: str, say: Wording) -> dict:
