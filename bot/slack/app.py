@@ -1,7 +1,7 @@
-"""The one place that wires Slack input to the core: the Bolt app, its listeners and its middleware.
+"""The one place that wires Slack input to the core: the Bolt app, its middleware and the table of its listeners.
 
-Every listener acknowledges first (Slack gives three seconds) and does the slow work after `ack()`;
-Bolt then runs it on its worker threads. A Slack retry or a replayed request is dropped by the
+Every listener (bot/slack/actions.py, submissions.py, commands.py) acknowledges first (Slack gives three
+seconds) and does the work after `ack()`, writing nothing before it; Bolt then runs it on its worker threads. A Slack retry or a replayed request is dropped by the
 `once_per_request` middleware; a double click is harmless because every core verb is idempotent and
 decides under the write lock on the state it reads there (Desk.deciding), not on what the button was drawn from.
 The same middleware records what each request asks for until its listener is done, so a process killed after an

@@ -1,22 +1,33 @@
-"""`/crisis …`: the slash command's listener. The grammar is bot/chat/commands.py; each subcommand's handler
-answers in the ack what it can decide without writing, and does the rest after it (bot/slack/subcommands.py)."""
+"""`/crisis …`: the slash command's listener, and the Slack side of a typed command (`Invocation`).
+
+The grammar is bot/chat/commands.py and what each subcommand does is bot/chat/subcommands.py; here is only
+how Slack is answered (the ack while Slack waits, the response_url after it), how its forms are opened, and
+the Slack work a handler asks for (SlackDesk's set-up and redraws, until they move to bot/chat/).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.chat import commands
+from bot.chat import commands, subcommands
+from bot.chat.wording import Wording
 from bot.errors import CrisisError
-from bot.slack import subcommands
+from bot.incidents.declare import DeclareRequest
+from bot.incidents.desk import Desk
+from bot.incidents.roles import Person
+from bot.models import Incident
+from bot.slack import status, views
+from bot.slack.blocks import MESSAGE_LIMIT
 from bot.slack.flows import SlackDesk, why
-from bot.slack.subcommands import Invocation
+from bot.slack.text import fit, mention
 
 log = logging.getLogger("crisisbot.slack")
 
@@ -30,8 +41,10 @@ def crisis(slack: SlackDesk) -> Callable[..., None]:
             cmd = commands.parse(command.get("text") or "")
             subcommands.HANDLERS[cmd.name](run, cmd)
         except CrisisError as exc:
-            run.answer(slack.explain(exc, run.say))
-            slack.desk.record_refusal(exc)  # a refusal a check decided before the ack goes on the timeline now
+            try:
+                run.answer(slack.explain(exc, run.say))
+            finally:  # a refusal a check decided before the ack goes on the timeline now, answered or not
+                slack.desk.record_refusal(exc)
         except (SlackApiError, OSError) as exc:  # e.g. a form whose trigger expired (a request finished at start-up)
             log.warning("/crisis %s: Slack refused %s", (command.get("text") or "").split(" ")[0], why(exc))
             with contextlib.suppress(SlackApiError, OSError):  # Slack may refuse this too; the log line stays
@@ -39,3 +52,85 @@ def crisis(slack: SlackDesk) -> Callable[..., None]:
 
     listener.__name__ = "crisis"
     return listener
+
+
+@dataclass
+class Invocation:
+    """One `/crisis` request in Slack (bot/chat/subcommands.py's Typed): who, where, and how to answer them."""
+
+    slack: SlackDesk
+    client: WebClient
+    ack: Ack
+    respond: Respond
+    command: dict[str, Any]
+    say: Wording
+    acked: bool = field(default=False)
+
+    @property
+    def desk(self) -> Desk:
+        return self.slack.desk
+
+    @property
+    def user(self) -> str:
+        return self.command["user_id"]
+
+    @property
+    def room(self) -> str | None:
+        return self.command.get("channel_id")
+
+    def answer(self, text: str = "", blocks: list[dict] | None = None) -> None:
+        """Ephemeral answer: in the ack while Slack waits, by response_url after that."""
+        text = fit(text, MESSAGE_LIMIT)
+        if self.acked:
+            self.respond(response_type="ephemeral", replace_original=False, text=text, blocks=blocks)
+        else:
+            self.ack(response_type="ephemeral", text=text, blocks=blocks)
+            self.acked = True
+
+    def quiet(self) -> None:
+        if not self.acked:
+            self.ack()
+            self.acked = True
+
+    def open_declare_form(self) -> None:
+        view = views.declare_modal(self.desk, self.say, self.room)
+        self.client.views_open(trigger_id=self.command["trigger_id"], view=view)
+
+    def open_resolve_form(self, incident: Incident, ask_authority: bool) -> None:
+        view = views.resolve_modal(incident.id, incident.code, self.say, ask_authority)
+        self.client.views_open(trigger_id=self.command["trigger_id"], view=view)
+
+    def answer_status(self, incident: Incident | None) -> None:
+        if incident is None:
+            self.answer(self.say("status.choose"), blocks=status.choose_blocks(self.desk, self.say, self.user))
+        else:
+            self.answer(status.status_text(self.desk, incident, self.say))
+
+    def answer_list(self) -> None:
+        self.answer(status.list_text(self.desk, self.say, self.user))
+
+    def declare(self, request: DeclareRequest) -> None:
+        self.slack.declare(self.client, request, self.answer)
+
+    def escalate(self, incident: Incident, level: int | None, step: int) -> None:
+        self.slack.escalate(self.client, incident, level, self.user, step=step)
+
+    def gdpr_notified(self, incident: Incident) -> None:
+        self.slack.refresh_header(self.client, incident)
+        text = self.slack.say(incident.language)("gdpr.notified", user=mention(self.user))
+        self.slack.post(self.client, incident.channel_id, text)
+
+    def post_update(self, incident: Incident, text: str, event_id: int) -> None:
+        self.slack.post_update(self.client, incident, self.user, text, event_id)
+
+    def people(self, users: list[str]) -> dict[str, Person]:
+        return self.slack.people(self.client, users)
+
+    def person(self, user: str) -> Person | None:
+        return self.slack.person(self.client, user)
+
+    def closing_pending(self, incident: Incident) -> list[str]:
+        return self.slack.closing_pending(self.client, incident)
+
+    def finish_closing(self, incident: Incident) -> None:
+        self.answer(*self.slack.finish_resolve(self.client, incident, self.say))
