@@ -21,6 +21,7 @@ from bot.chat.wording import Wording
 from bot.errors import AlreadyDone, CrisisError
 from bot.incidents import drafts, lifecycle
 from bot.incidents.declare import DeclareRequest
+from bot.models import Incident
 from bot.slack import replay, views
 from bot.slack.actions import number
 from bot.slack.flows import SlackDesk
@@ -155,7 +156,7 @@ def resolve_submitted(form: Submission) -> None:
     slack.after_resolve(form.client, resolved, form.user)
 
 
-def _finish_replayed_resolve(form: Submission, incident: Any) -> None:
+def _finish_replayed_resolve(form: Submission, incident: Incident) -> None:
     """This form resolved the incident and was acknowledged, then the process died in the closing steps."""
     with form.slack.desk.checking():
         lifecycle.check_may_finish_resolve(form.slack.desk, incident, form.user)
