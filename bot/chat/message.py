@@ -33,17 +33,21 @@ class Heading:
 
 @dataclass(frozen=True)
 class Text:
-    """A paragraph of markup, with at most one button beside it (a checklist item's Done)."""
+    """A paragraph of markup, with at most one button beside it (a checklist item's Done); `id` lets a platform
+    address it (Slack's block_id)."""
 
     text: str
     button: Button | None = None
+    id: str | None = None
 
 
 @dataclass(frozen=True)
 class Fields:
-    """Short facts side by side (level, declared by, countdown…), each a markup string."""
+    """Short facts side by side (level, declared by, countdown…), each a markup string; `text`, when given, is
+    a paragraph above them that belongs with them (one Home tab incident: its line, then its facts)."""
 
     items: tuple[str, ...]
+    text: str | None = None
 
 
 @dataclass(frozen=True)

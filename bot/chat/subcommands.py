@@ -13,6 +13,7 @@ from typing import Protocol
 
 from markupsafe import Markup
 
+from bot.chat.cards import first_response_rule
 from bot.chat.commands import Command
 from bot.chat.wording import Wording
 from bot.errors import UsageError
@@ -21,7 +22,6 @@ from bot.incidents import checklist, gdpr, lifecycle, roles
 from bot.incidents.declare import DEFAULT_LEVEL, DeclareRequest, find_repeat
 from bot.incidents.desk import Desk
 from bot.incidents.escalate import check_may_escalate
-from bot.messages import first_response_rule
 from bot.models import Incident
 
 
@@ -107,11 +107,10 @@ def show_help(run: Typed, cmd: Command) -> None:
     desk, say = run.desk, run.say
     rules = {book.deadlines.first_response_minutes: book for book in desk.playbooks.values()}
     if len(rules) == 1:
-        first_response = first_response_rule(say.messages, say.language, next(iter(rules)))
+        first_response: str = first_response_rule(say, next(iter(rules)))
     else:  # playbooks that differ are named, so the help says what each header will count
         first_response = "; ".join(
-            f"{book.name.in_(say.language)}: "
-            f"{first_response_rule(say.messages, say.language, book.deadlines.first_response_minutes)}"
+            f"{book.name.in_(say.language)}: {first_response_rule(say, book.deadlines.first_response_minutes)}"
             for book in desk.playbooks.values()
         )
     run.answer(say("help.text", first_response=Markup(first_response), scenarios=", ".join(desk.scenarios())))

@@ -15,9 +15,10 @@ from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.chat import status
 from bot.errors import AlreadyDone, CrisisError, NotAuthorized, PromiseLapsing, UsageError
 from bot.incidents import checklist, drafts, lifecycle, roles
-from bot.slack import status, views
+from bot.slack import views
 from bot.slack.flows import SlackDesk, why
 from bot.slack.home import from_home, publish_home
 

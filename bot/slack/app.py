@@ -32,9 +32,9 @@ from bot.faults import crash_point
 from bot.incidents.desk import Desk
 from bot.slack import actions, commands, replay, submissions
 from bot.slack.acking import prompt_ack
-from bot.slack.blocks import plain
 from bot.slack.flows import SlackDesk, why
 from bot.slack.home import register_home
+from bot.slack.render import plain
 from bot.store import disk_full
 
 log = logging.getLogger("crisisbot.slack")

@@ -21,8 +21,8 @@ from jinja2.exceptions import SecurityError
 from markupsafe import Markup
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.models.blocks import ButtonElement, PlainTextObject
 
+from bot.chat.message import Button, text_with_buttons
 from bot.chat.wording import Wording
 from bot.errors import CrisisError
 from bot.incidents import gdpr
@@ -30,9 +30,9 @@ from bot.incidents.lifecycle import participants
 from bot.messages import duration, public_time
 from bot.models import Draft, Incident
 from bot.report import write_report
-from bot.slack import readback
-from bot.slack.blocks import MESSAGE_LIMIT, text_with_buttons
+from bot.slack import readback, render
 from bot.slack.provision import one_run_at_a_time
+from bot.slack.render import MESSAGE_LIMIT
 from bot.slack.text import channel_link, fit, mention
 
 if TYPE_CHECKING:
@@ -218,17 +218,12 @@ class Closer:
 
     def _survey(self, incident: Incident, user: str) -> str:
         say = self.slack.say_to(self.client, user, wait=True)
-        button = ButtonElement(
-            text=PlainTextObject(text=say("button.survey")),
-            action_id="survey_open",
-            value=str(incident.id),
-            style="primary",
-        )
+        button = Button("survey_open", say("button.survey"), str(incident.id), "primary")
         text = say("survey.dm", code=incident.code, title=incident.title)
         response = self.client.chat_postMessage(
             channel=user,
             text=text,
-            blocks=text_with_buttons(text, [button]),
+            blocks=render.blocks(text_with_buttons(text, [button])),
             metadata=readback.tag(incident.code, f"survey:{user}"),
         )
         return f"{response['channel']}:{response['ts']}"
@@ -250,13 +245,8 @@ def step_list(names: list[str], say: Wording) -> Markup:
     return Markup(", ".join(dict.fromkeys(words)))  # rendered UI strings: already escaped
 
 
-def retry_button(incident: Incident, say: Wording) -> ButtonElement:
-    return ButtonElement(
-        text=PlainTextObject(text=say("button.retry")),
-        action_id="resolve_retry",
-        value=str(incident.id),
-        style="primary",
-    )
+def retry_button(incident: Incident, say: Wording) -> Button:
+    return Button("resolve_retry", say("button.retry"), str(incident.id), "primary")
 
 
 def outcome(incident: Incident, result: Closed, say: Wording, rerun: bool) -> tuple[str, list[dict] | None]:
@@ -268,7 +258,7 @@ def outcome(incident: Incident, result: Closed, say: Wording, rerun: bool) -> tu
             steps=step_list(result.failed, say),
             channel=channel_link(incident.channel_id),
         )
-        return text, text_with_buttons(text, [retry_button(incident, say)])
+        return text, render.blocks(text_with_buttons(text, [retry_button(incident, say)]))
     if rerun and result.did:
         return say("resolve.finished", code=incident.code, steps=step_list(result.did, say)), None
     return say("resolve.nothing_missing", code=incident.code), None

@@ -17,16 +17,16 @@ from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.chat import commands, subcommands
+from bot.chat import commands, status, subcommands
 from bot.chat.wording import Wording
 from bot.errors import CrisisError
 from bot.incidents.declare import DeclareRequest
 from bot.incidents.desk import Desk
 from bot.incidents.roles import Person
 from bot.models import Incident
-from bot.slack import status, views
-from bot.slack.blocks import MESSAGE_LIMIT
+from bot.slack import render, views
 from bot.slack.flows import SlackDesk, why
+from bot.slack.render import MESSAGE_LIMIT
 from bot.slack.text import fit, mention
 
 log = logging.getLogger("crisisbot.slack")
@@ -102,7 +102,7 @@ class Invocation:
 
     def answer_status(self, incident: Incident | None) -> None:
         if incident is None:
-            self.answer(self.say("status.choose"), blocks=status.choose_blocks(self.desk, self.say, self.user))
+            self.answer(self.say("status.choose"), blocks=render.blocks(status.choose(self.desk, self.say, self.user)))
         else:
             self.answer(status.status_text(self.desk, incident, self.say))
 

@@ -9,16 +9,16 @@ from datetime import datetime
 
 from markupsafe import Markup
 from slack_sdk import WebClient
-from slack_sdk.models.blocks import ButtonElement, PlainTextObject
 
+from bot.chat.cards import first_response_rule
+from bot.chat.message import Button, text_with_buttons
 from bot.chat.wording import Wording
 from bot.clock import parse_iso
 from bot.faults import crash_point
 from bot.incidents.desk import Desk
 from bot.messages import local_time
 from bot.models import Incident, OutboxMessage
-from bot.slack import readback
-from bot.slack.blocks import first_response_rule, text_with_buttons
+from bot.slack import readback, render
 from bot.slack.flows import SlackDesk
 from bot.slack.provision import channel_url, invite_people, uninvited_text
 from bot.slack.text import channel_link, mention
@@ -117,11 +117,11 @@ class SlackDeliverer:
         buttons = []
         if incident.level < 3:
             buttons.append(
-                ButtonElement(
-                    text=PlainTextObject(text=say("button.escalate", level=incident.level + 1)),
-                    action_id="escalate",
-                    value=f"{incident.id}:{incident.level + 1}",
-                    style="danger",
+                Button(
+                    "escalate",
+                    say("button.escalate", level=incident.level + 1),
+                    f"{incident.id}:{incident.level + 1}",
+                    "danger",
                 )
             )
         self._post(incident, text, buttons)
@@ -194,12 +194,7 @@ class SlackDeliverer:
             due=due,
             people=self.mentions(incident, message.data.get("roles", ["communications"]), say),
         )
-        button = ButtonElement(
-            text=PlainTextObject(text=say("button.draft_update")),
-            action_id="draft_update",
-            value=str(incident.id),
-            style="primary",
-        )
+        button = Button("draft_update", say("button.draft_update"), str(incident.id), "primary")
         self._post(incident, text, [button])
 
     def _gdpr_reminder(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
@@ -231,33 +226,26 @@ class SlackDeliverer:
         self._once(message.data["channel"], text, None)
 
     # ---- sending -------------------------------------------------------------------------------
-    def _ack_button(self, incident: Incident, role: str, say: Wording) -> list[ButtonElement]:
-        buttons = [
-            ButtonElement(
-                text=PlainTextObject(text=say("button.acknowledge")),
-                action_id="acknowledge",
-                value=f"{incident.id}:{role}",
-                style="primary",
-            )
-        ]
+    def _ack_button(self, incident: Incident, role: str, say: Wording) -> list[Button]:
+        buttons = [Button("acknowledge", say("button.acknowledge"), f"{incident.id}:{role}", "primary")]
         url = channel_url(incident.channel_id)
         if url:
-            buttons.append(
-                ButtonElement(text=PlainTextObject(text=say("button.open_channel")), action_id="open_channel", url=url)
-            )
+            buttons.append(Button("open_channel", say("button.open_channel"), url=url))
         return buttons
 
-    def _post(self, incident: Incident, text: str, buttons: list[ButtonElement] | None = None) -> None:
+    def _post(self, incident: Incident, text: str, buttons: list[Button] | None = None) -> None:
         self._once(incident.channel_id or "", text, buttons)
 
-    def _dm(self, user: str, text: str, buttons: list[ButtonElement] | None = None) -> None:
+    def _dm(self, user: str, text: str, buttons: list[Button] | None = None) -> None:
         self._once(user, text, buttons)
 
-    def _once(self, channel: str, text: str, buttons: list[ButtonElement] | None) -> None:
+    def _once(self, channel: str, text: str, buttons: list[Button] | None) -> None:
         """Post unless this step of the current outbox row was already accepted by Slack."""
         row = self._row
         if row is None:  # outside a delivery (report_failure): best effort, no bookkeeping
-            self.client.chat_postMessage(channel=channel, text=text, blocks=text_with_buttons(text, buttons))
+            self.client.chat_postMessage(
+                channel=channel, text=text, blocks=render.blocks(text_with_buttons(text, buttons))
+            )
             return
         key = f"outbox:{row.id}:{self._step}"
         self._step += 1
@@ -267,7 +255,10 @@ class SlackDeliverer:
 
         def post() -> str:
             ts = self.client.chat_postMessage(
-                channel=channel, text=text, blocks=text_with_buttons(text, buttons), metadata=readback.tag(code, key)
+                channel=channel,
+                text=text,
+                blocks=render.blocks(text_with_buttons(text, buttons)),
+                metadata=readback.tag(code, key),
             ).get("ts")
             crash_point("slack_accepted")  # Slack has it, we have not noted it: the next run finds it by its tag
             return str(ts)

@@ -11,9 +11,11 @@ from concurrent.futures import Future
 from markupsafe import Markup
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.models.blocks import ButtonElement, PlainTextObject
 
+from bot.chat import cards
+from bot.chat.cards import first_response_rule
 from bot.chat.explain import explain
+from bot.chat.message import Button, text_with_buttons
 from bot.chat.wording import Wording
 from bot.errors import CrisisError, SlackLookupFailed
 from bot.ids import LANGUAGES
@@ -25,17 +27,11 @@ from bot.incidents.lifecycle import Resolved
 from bot.incidents.roles import Person
 from bot.messages import duration
 from bot.models import Draft, Incident
+from bot.slack import render
 from bot.slack.activity import Activity
-from bot.slack.blocks import (
-    MESSAGE_LIMIT,
-    draft_blocks,
-    first_response_rule,
-    header_blocks,
-    role_dm_blocks,
-    text_with_buttons,
-)
 from bot.slack.closing import Closed, Closer, outcome
 from bot.slack.provision import Provisioner, channel_url
+from bot.slack.render import MESSAGE_LIMIT
 from bot.slack.text import SLACK, channel_link, fit, mention
 
 log = logging.getLogger("crisisbot.slack")
@@ -244,7 +240,7 @@ class SlackDesk:
         if not (ts and incident.channel_id):
             return
         say = self.say(incident.language)
-        blocks = header_blocks(self.desk, incident, say)
+        blocks = render.blocks(cards.header_card(self.desk, incident, say))
         text = say("header.fallback", code=incident.code, title=incident.title)
         if strict:
             client.chat_update(channel=incident.channel_id, ts=ts, blocks=blocks, text=text)
@@ -256,7 +252,7 @@ class SlackDesk:
         if not (draft.message_ts and incident.channel_id):
             return
         say = self.say(incident.language)
-        blocks = draft_blocks(self.desk, incident, draft, say)
+        blocks = render.blocks(cards.draft_card(self.desk, incident, draft, say))
         text = say("draft.fallback", network=say.network(draft.network))
         if strict:
             client.chat_update(channel=incident.channel_id, ts=draft.message_ts, blocks=blocks, text=text)
@@ -270,7 +266,9 @@ class SlackDesk:
         channel, ts = ref.split(":", 1)
         say = self.say(incident.language)
         roles = [r for r, who in _owners_in(self.desk, incident).items() if who == user]
-        blocks = role_dm_blocks(self.desk, incident, user, roles, say, channel_url(incident.channel_id))
+        blocks = render.blocks(
+            cards.role_dm_card(self.desk, incident, user, roles, say, channel_url(incident.channel_id))
+        )
         self._update(client, channel, ts, blocks, say("dm.fallback", code=incident.code, title=incident.title))
 
     def after_draft_change(self, client: WebClient, outcome: DraftOutcome) -> None:
@@ -306,28 +304,17 @@ class SlackDesk:
         say = self.say_to(client, user, wait=True)
         text = self.explain(exc, say)
         buttons = [
-            ButtonElement(
-                text=PlainTextObject(text=say("promise.button_redraft")),
-                action_id="draft_redraft_time",
-                value=value,
-                style="primary",
-            ),
-            ButtonElement(
-                text=PlainTextObject(text=say("promise.button_anyway")), action_id="draft_post_anyway", value=value
-            ),
+            Button("draft_redraft_time", say("promise.button_redraft"), value, "primary"),
+            Button("draft_post_anyway", say("promise.button_anyway"), value),
         ]
-        self.notify(client, channel, user, text, text_with_buttons(text, buttons))
+        self.notify(client, channel, user, text, render.blocks(text_with_buttons(text, buttons)))
 
     def post_update(self, client: WebClient, incident: Incident, user: str, text: str, event_id: int) -> None:
         """The internal update in the channel, with a button that turns it into public update drafts."""
         say = self.say(incident.language)
         body = say("update.posted", user=mention(user), text=text)
-        button = ButtonElement(
-            text=PlainTextObject(text=say("button.public_update")),
-            action_id="draft_update",
-            value=f"{incident.id}:{event_id}",
-        )
-        blocks = text_with_buttons(body, [button])
+        button = Button("draft_update", say("button.public_update"), f"{incident.id}:{event_id}")
+        blocks = render.blocks(text_with_buttons(body, [button]))
         try:
             client.chat_postMessage(channel=incident.channel_id, text=fit(body, 3000), blocks=blocks)
         except (SlackApiError, OSError) as exc:

@@ -24,12 +24,12 @@ from markupsafe import Markup
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.chat import cards
 from bot.chat.wording import Wording
 from bot.incidents.desk import Desk
 from bot.incidents.roles import seats
 from bot.models import Incident
-from bot.slack import readback
-from bot.slack.blocks import draft_blocks, header_blocks, role_dm_blocks
+from bot.slack import readback, render
 from bot.slack.text import fit, mention
 
 log = logging.getLogger("crisisbot.slack")
@@ -310,7 +310,8 @@ class Provisioner:
                 "header",
                 lambda: client.chat_postMessage(
                     channel=channel,
-                    blocks=self._blocks.pop("header", None) or header_blocks(self.desk, incident, say),
+                    blocks=self._blocks.pop("header", None)
+                    or render.blocks(cards.header_card(self.desk, incident, say)),
                     text=say("header.paging", code=incident.code, title=incident.title, people=_mentions(people, say))
                     if people
                     else say("header.fallback", code=incident.code, title=incident.title),
@@ -403,9 +404,9 @@ class Provisioner:
         return steps
 
     def _prebuild(self, incident: Incident) -> dict[str, list[dict]]:
-        blocks = {"header": header_blocks(self.desk, incident, self.say)}
+        blocks = {"header": render.blocks(cards.header_card(self.desk, incident, self.say))}
         for draft in self.desk.store.drafts(incident.id):
-            blocks[f"draft:{draft.id}"] = draft_blocks(self.desk, incident, draft, self.say)
+            blocks[f"draft:{draft.id}"] = render.blocks(cards.draft_card(self.desk, incident, draft, self.say))
         return blocks
 
     def _unpaged(self, incident: Incident) -> dict[str, list[str]]:
@@ -435,7 +436,9 @@ class Provisioner:
         response = self.client.chat_postMessage(
             channel=user,
             text=self.say("dm.fallback", code=incident.code, title=incident.title),
-            blocks=role_dm_blocks(self.desk, incident, user, roles, self.say, channel_url(incident.channel_id)),
+            blocks=render.blocks(
+                cards.role_dm_card(self.desk, incident, user, roles, self.say, channel_url(incident.channel_id))
+            ),
             metadata=readback.tag(incident.code, f"dm:{user}"),
         )
         return f"{response['channel']}:{response['ts']}"
@@ -443,7 +446,8 @@ class Provisioner:
     def _draft(self, incident: Incident, draft) -> str:
         return self.client.chat_postMessage(
             channel=incident.channel_id,
-            blocks=self._blocks.pop(f"draft:{draft.id}", None) or draft_blocks(self.desk, incident, draft, self.say),
+            blocks=self._blocks.pop(f"draft:{draft.id}", None)
+            or render.blocks(cards.draft_card(self.desk, incident, draft, self.say)),
             text=self.say("draft.fallback", network=self.say.network(draft.network)),
             metadata=readback.tag(incident.code, f"draft:{draft.id}"),
         )["ts"]

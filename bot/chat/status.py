@@ -1,18 +1,18 @@
-"""`/crisis status` and `/crisis list`: the state of incidents as text a person scans in seconds."""
+"""`/crisis status` and `/crisis list`: the state of incidents as text a person scans in seconds.
+
+What they show (which incidents, most urgent first, and what of each); the platform only draws it."""
 
 from __future__ import annotations
 
 from markupsafe import Markup
-from slack_sdk.models.blocks import ContextBlock, SectionBlock
 
+from bot.chat.cards import countdown_text, when
+from bot.chat.message import Button, Message, Note, Part, Text
 from bot.chat.wording import Wording
 from bot.clock import parse_iso
 from bot.incidents.desk import Desk
 from bot.incidents.roles import may_see, seats
-from bot.messages import local_time
 from bot.models import Incident
-from bot.slack.blocks import as_dicts, button, countdown_text, md
-from bot.slack.text import channel_link, mention
 
 
 def status_text(desk: Desk, incident: Incident, say: Wording) -> str:
@@ -26,7 +26,7 @@ def status_text(desk: Desk, incident: Incident, say: Wording) -> str:
             scenario=book.name.in_(say.language),
             level=incident.level,
             status=say(f"status.state.{incident.status}"),
-            channel=channel_link(incident.channel_id),
+            channel=say.room(incident.channel_id),
         ),
         countdown_text(desk, incident, say).replace("\n", " "),
     ]
@@ -36,7 +36,7 @@ def status_text(desk: Desk, incident: Incident, say: Wording) -> str:
             say(
                 "status.role",
                 role=say.role(seat.role),
-                user=mention(holder) if holder else "—",
+                user=say.mention(holder) if holder else "—",
                 acknowledged=seat.ack is not None,
             )
         )
@@ -56,12 +56,13 @@ def status_text(desk: Desk, incident: Incident, say: Wording) -> str:
     update = [t for t in desk.store.pending_timers(incident.id) if t.kind == "update"]
     if update:
         due = parse_iso(update[0].data["update_due"])  # the update's own time, not its reminder's
-        lines.append(say("status.next_update", at=local_time(due, say.language, desk.settings.tz)))
+        lines.append(say("status.next_update", at=when(due, desk, say)))
     return "\n".join(lines)
 
 
 # Slack truncates a message's text past 40,000 characters and advises at most 4,000 for it to read well; a
-# message holds at most 50 blocks. The list stays within the advice, the chooser within the block limit.
+# message holds at most 50 blocks. The list stays within the advice, the chooser within the block limit
+# (Slack's are the strictest of the platforms we draw on: what fits there fits elsewhere).
 LIST_CHARACTERS = 4000
 CHOOSER_BLOCKS = 50
 
@@ -103,7 +104,7 @@ def list_text(desk: Desk, say: Wording, user: str) -> str:
 def _list_line(desk: Desk, incident: Incident, say: Wording) -> str:
     book = desk.playbook(incident.scenario)
     owners = Markup(", ").join(
-        Markup(f"{say.role(seat.role)}: {mention(seat.ack.user if seat.ack else seat.owner)}")
+        Markup(f"{say.role(seat.role)}: {say.mention(seat.ack.user if seat.ack else seat.owner)}")
         for seat in seats(desk, incident)
     )
     return say(
@@ -112,26 +113,26 @@ def _list_line(desk: Desk, incident: Incident, say: Wording) -> str:
         title=incident.title,
         level=incident.level,
         scenario=book.name.in_(say.language),
-        channel=channel_link(incident.channel_id),
+        channel=say.room(incident.channel_id),
         countdown=Markup(countdown_text(desk, incident, say).split("\n")[-1]),
         owners=owners,
     )
 
 
-def choose_blocks(desk: Desk, say: Wording, user: str) -> list[dict]:
+def choose(desk: Desk, say: Wording, user: str) -> Message:
     """Outside an incident channel: the active incidents `user` may see, each with a Status button."""
     incidents = visible_active(desk, user)
     if not incidents:
-        return as_dicts([SectionBlock(text=md(say("status.none")))])
-    blocks: list = [SectionBlock(text=md(say("status.choose")))]
+        return Message(say("status.none"), (Text(say("status.none")),))
+    parts: list[Part] = [Text(say("status.choose"))]
     room = CHOOSER_BLOCKS - 2  # the question above, the "and N more" below
     for incident in incidents[:room]:
-        blocks.append(
-            SectionBlock(
-                text=md(say("status.choice", code=incident.code, title=incident.title, level=incident.level)),
-                accessory=button(say("button.status"), "show_status", str(incident.id)),
+        parts.append(
+            Text(
+                say("status.choice", code=incident.code, title=incident.title, level=incident.level),
+                Button("show_status", say("button.status"), str(incident.id)),
             )
         )
     if len(incidents) > room:
-        blocks.append(ContextBlock(elements=[md(say("status.more", count=len(incidents) - room))]))
-    return as_dicts(blocks)
+        parts.append(Note(say("status.more", count=len(incidents) - room)))
+    return Message(say("status.choose"), tuple(parts))
