@@ -180,7 +180,7 @@ def serve_sample(emulator: SlackEmulator, db: Path, scenario: str, latency: floa
     try:
         incident = store.incident(int(store.db.execute("SELECT MAX(id) FROM incidents").fetchone()[0]))
         is_ready = incident.title == title and bool(
-            emulator.wait_for(lambda: store.delivery(f"{incident.id}:ready") == "ok", timeout=60)
+            emulator.wait_for(lambda: store.incident(incident.id).setup_done_at is not None, timeout=60)
         )
     finally:
         store.close_all()

@@ -44,5 +44,5 @@ def ready(local: LocalCrisisDesk, incident: Incident) -> bool:
         incident.channel_id
         and local.emulator.pins(incident.channel_id)
         and all(d.message_ts for d in store.drafts(incident.id))
-        and store.delivery(f"{incident.id}:ready")
+        and incident.setup_done_at
     )

@@ -11,6 +11,59 @@ IncidentStatus = Literal["active", "resolved"]
 DraftStatus = Literal["pending", "approved", "rejected", "posted"]
 Decision = Literal["approved", "rejected"]
 
+# What the timeline records, as stored in events.kind (the report's template and the metrics read these strings).
+EventKind = Literal[
+    # the declare and the team
+    "declared",
+    "acknowledged",
+    "escalated",
+    "deescalated",
+    "refused",
+    "checklist_done",
+    "note",
+    "status_update",
+    "resolved",
+    "survey_answer",
+    # drafts and approvals
+    "drafted",
+    "edited",
+    "approved",
+    "rejected",
+    "draft_ready",
+    "approval_rule_changed",
+    "posted",
+    "first_response",
+    # timers
+    "reminder_sent",
+    "deadline_missed",
+    "ack_escalation",
+    "update_reminder",
+    "gdpr_reminder",
+    # the GDPR duty
+    "gdpr_notified",
+    "gdpr_not_notified",
+    # facts a chat adapter learned (bot/incidents/facts.py)
+    "channel_created",
+    "pinged",
+    "setup_failed",
+    "closing_failed",
+    # the outbox gave up on messages at the resolve
+    "outbox_dropped",
+]
+
+# What an outbox row asks a chat adapter to say or do, as stored in outbox.kind (the adapter's handlers key on it).
+NoticeKind = Literal[
+    "header_refresh",
+    "first_response_reminder",
+    "deadline_missed",
+    "ack_remind_owner",
+    "ack_page_backups",
+    "ack_page_lead",
+    "update_reminder",
+    "gdpr_reminder",
+    "announce",
+]
+
 
 class Incident(BaseModel):
     id: int
@@ -31,6 +84,7 @@ class Incident(BaseModel):
     first_response_due: datetime
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
+    setup_done_at: datetime | None = None  # every set-up step done (bot/incidents/facts.py)
 
     @property
     def active(self) -> bool:
@@ -78,7 +132,7 @@ class Event(BaseModel):
     incident_id: int
     at: datetime
     actor: str
-    kind: str
+    kind: EventKind
     data: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -106,7 +160,7 @@ class OutboxMessage(BaseModel):
 
     id: int
     incident_id: int
-    kind: str
+    kind: NoticeKind
     data: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime
     sent_at: datetime | None = None

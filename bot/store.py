@@ -12,16 +12,27 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
 from bot.clock import parse_iso
 from bot.errors import NotFound, SchemaError
-from bot.models import Ack, Approval, ChecklistMark, Draft, Event, Incident, OutboxMessage, Timer
+from bot.models import (
+    Ack,
+    Approval,
+    ChecklistMark,
+    Draft,
+    Event,
+    EventKind,
+    Incident,
+    NoticeKind,
+    OutboxMessage,
+    Timer,
+)
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -39,7 +50,7 @@ def _iso(value: datetime | None) -> str | None:
 
 def _migration_1(db: sqlite_utils.Database) -> None:
     """The first tables: incidents, their timeline, drafts, approvals, roles, timers, requests, outbox."""
-    db["incidents"].create(
+    db.table("incidents").create(
         {
             "id": int,
             "code": str,
@@ -63,15 +74,15 @@ def _migration_1(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"code", "scenario", "level", "title", "status", "declared_by", "declared_at"},
     )
-    db["incidents"].create_index(["code"], unique=True)
-    db["incidents"].create_index(["channel_id"])
-    db["events"].create(
+    db.table("incidents").create_index(["code"], unique=True)
+    db.table("incidents").create_index(["channel_id"])
+    db.table("events").create(
         {"id": int, "incident_id": int, "at": str, "actor": str, "kind": str, "data": str},
         pk="id",
         foreign_keys=[("incident_id", "incidents", "id")],
     )
-    db["events"].create_index(["incident_id", "at"])
-    db["drafts"].create(
+    db.table("events").create_index(["incident_id", "at"])
+    db.table("drafts").create(
         {
             "id": int,
             "incident_id": int,
@@ -91,8 +102,8 @@ def _migration_1(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("incident_id", "incidents", "id")],
     )
-    db["drafts"].create_index(["incident_id"])
-    db["approvals"].create(
+    db.table("drafts").create_index(["incident_id"])
+    db.table("approvals").create(
         {
             "id": int,
             "draft_id": int,
@@ -106,16 +117,16 @@ def _migration_1(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("draft_id", "drafts", "id")],
     )
-    db["approvals"].create_index(["draft_id", "version", "role"], unique=True)
-    db["role_owners"].create({"role": str, "user": str, "rank": int}, pk=("role", "rank"))
-    db["acks"].create({"incident_id": int, "role": str, "user": str, "at": str}, pk=("incident_id", "role"))
-    db["timers"].create(
+    db.table("approvals").create_index(["draft_id", "version", "role"], unique=True)
+    db.table("role_owners").create({"role": str, "user": str, "rank": int}, pk=("role", "rank"))
+    db.table("acks").create({"incident_id": int, "role": str, "user": str, "at": str}, pk=("incident_id", "role"))
+    db.table("timers").create(
         {"id": int, "incident_id": int, "kind": str, "due_at": str, "fired_at": str, "data": str},
         pk="id",
     )
-    db["timers"].create_index(["fired_at", "due_at"])
-    db["handled_requests"].create({"key": str, "at": str}, pk="key")
-    db["outbox"].create(
+    db.table("timers").create_index(["fired_at", "due_at"])
+    db.table("handled_requests").create({"key": str, "at": str}, pk="key")
+    db.table("outbox").create(
         {
             "id": int,
             "incident_id": int,
@@ -128,41 +139,41 @@ def _migration_1(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["checklist"].create(
+    db.table("checklist").create(
         {"incident_id": int, "item_id": str, "done_by": str, "done_at": str}, pk=("incident_id", "item_id")
     )
     # What the chat adapter already did for an incident (channel made, header posted, DM sent, …), so a
     # re-run after a failure completes the missing steps and repeats none.
-    db["deliveries"].create({"key": str, "incident_id": int, "ref": str, "at": str}, pk="key")
+    db.table("deliveries").create({"key": str, "incident_id": int, "ref": str, "at": str}, pk="key")
 
 
 def _migration_2(db: sqlite_utils.Database) -> None:
     """Timers that can be cancelled, outbox retries, and the lease that keeps a second bot off the file."""
-    db["timers"].add_column("cancelled_at", str)
-    db["timers"].create_index(["incident_id", "kind"])
-    db["outbox"].add_column("next_attempt_at", str)
-    db["outbox"].add_column("failed_at", str)
-    db["outbox"].add_column("last_error", str)
-    db["outbox"].create_index(["sent_at", "failed_at", "next_attempt_at"])
-    db["leases"].create({"name": str, "holder": str, "expires_at": float}, pk="name")
+    db.table("timers").add_column("cancelled_at", str)
+    db.table("timers").create_index(["incident_id", "kind"])
+    db.table("outbox").add_column("next_attempt_at", str)
+    db.table("outbox").add_column("failed_at", str)
+    db.table("outbox").add_column("last_error", str)
+    db.table("outbox").create_index(["sent_at", "failed_at", "next_attempt_at"])
+    db.table("leases").create({"name": str, "holder": str, "expires_at": float}, pk="name")
 
 
 def _migration_3(db: sqlite_utils.Database) -> None:
     """Small facts about the file itself, such as a sped-up clock's anchor."""
-    db["meta"].create({"key": str, "value": str}, pk="key")
+    db.table("meta").create({"key": str, "value": str}, pk="key")
 
 
 def _migration_4(db: sqlite_utils.Database) -> None:
     """The next-update time a draft version promises in public, so the bot holds the team to that moment."""
-    db["drafts"].add_column("promised_at", str)  # the moment, as the timer uses it
-    db["drafts"].add_column("promise_text", str)  # the words the text says it in ("22:00 CET"), to find it again
+    db.table("drafts").add_column("promised_at", str)  # the moment, as the timer uses it
+    db.table("drafts").add_column("promise_text", str)  # the words the text says it in ("22:00 CET"), to find it again
 
 
 def _migration_5(db: sqlite_utils.Database) -> None:
     """What each request asked for, kept until its listener finished: a kill -9 after the ack loses nothing."""
-    db["handled_requests"].add_column("body", str)
-    db["handled_requests"].add_column("finished_at", str)
-    db["handled_requests"].create_index(["finished_at"])
+    db.table("handled_requests").add_column("body", str)
+    db.table("handled_requests").add_column("finished_at", str)
+    db.table("handled_requests").create_index(["finished_at"])
 
 
 def _migration_6(db: sqlite_utils.Database) -> None:
@@ -171,35 +182,52 @@ def _migration_6(db: sqlite_utils.Database) -> None:
     Without them a declare, `/crisis list`, App Home and a report each scanned the deliveries (about 15 rows
     per incident), the outbox, every cancelled timer, or all incidents ever declared.
     """
-    db["deliveries"].create_index(["incident_id"])
-    db["outbox"].create_index(["incident_id"])
+    db.table("deliveries").create_index(["incident_id"])
+    db.table("outbox").create_index(["incident_id"])
     # Pending timers only: every resolved incident leaves cancelled timers (fired_at NULL too), which the old
     # (fired_at, due_at) index made every due-timer check and every countdown walk through.
     db.execute("DROP INDEX IF EXISTS idx_timers_fired_at_due_at")
     db.execute("CREATE INDEX idx_timers_pending ON timers (due_at) WHERE fired_at IS NULL AND cancelled_at IS NULL")
-    db["incidents"].create_index(["status", "resolved_at"])
-    db["incidents"].create_index(["channel_name"])
+    db.table("incidents").create_index(["status", "resolved_at"])
+    db.table("incidents").create_index(["channel_name"])
     # Deliberately no index on declared_by: one person may have declared most of the history, and the
     # repeat check (recent_declare) must walk the few active incidents, not all of theirs.
 
 
-MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6]
+def _migration_7(db: sqlite_utils.Database) -> None:
+    """When an incident's set-up was complete, on the incident: the core's duplicate-declare rule reads it.
+
+    Before, the rule joined on the chat adapter's own bookkeeping (its `<id>:ready` delivery key), so the core
+    depended on how one adapter named its steps. Backfilled from those keys; the old rows stay (nothing reads
+    them any more).
+    """
+    db.table("incidents").add_column("setup_done_at", str)
+    db.execute(
+        "UPDATE incidents SET setup_done_at = (SELECT d.at FROM deliveries d WHERE d.key = incidents.id || ':ready')"
+    )
+
+
+MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6, _migration_7]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class TimerStore:
     """Timers, the outbox and the single-process lease (mixed into Store: same connection, same file)."""
 
-    db: sqlite_utils.Database
-    transaction: Any
+    if TYPE_CHECKING:  # Store provides them
+
+        @property
+        def db(self) -> sqlite_utils.Database: ...
+
+        def transaction(self) -> AbstractContextManager[sqlite_utils.Database]: ...
 
     def add_timers(self, rows: list[dict[str, Any]]) -> None:
         encoded = [_encode({**r, "data": json.dumps(r.get("data") or {}, default=str)}) for r in rows]
         with self.transaction() as db:
-            db["timers"].insert_all(encoded)
+            db.table("timers").insert_all(encoded)
 
     def due_timers(self, now: datetime, limit: int = 500) -> list[Timer]:
-        rows = self.db["timers"].rows_where(
+        rows = self.db.table("timers").rows_where(
             "fired_at IS NULL AND cancelled_at IS NULL AND due_at <= ?",
             [now.isoformat()],
             order_by="due_at, id",
@@ -209,11 +237,11 @@ class TimerStore:
 
     def pending_timers(self, incident_id: int | None = None) -> list[Timer]:
         where = "fired_at IS NULL AND cancelled_at IS NULL" + (" AND incident_id = ?" if incident_id else "")
-        rows = self.db["timers"].rows_where(where, [incident_id] if incident_id else [], order_by="due_at, id")
+        rows = self.db.table("timers").rows_where(where, [incident_id] if incident_id else [], order_by="due_at, id")
         return [_timer(r) for r in rows]
 
     def timers(self, incident_id: int) -> list[Timer]:
-        return [_timer(r) for r in self.db["timers"].rows_where("incident_id = ?", [incident_id], order_by="id")]
+        return [_timer(r) for r in self.db.table("timers").rows_where("incident_id = ?", [incident_id], order_by="id")]
 
     def next_due(self) -> datetime | None:
         row = self.db.execute(
@@ -236,10 +264,10 @@ class TimerStore:
             where += f" AND kind IN ({','.join('?' * len(kinds))})"
             args += list(kinds)
         with self.transaction() as db:
-            return db.execute(f"UPDATE timers SET cancelled_at = ? WHERE {where}", args).rowcount
+            return int(db.execute(f"UPDATE timers SET cancelled_at = ? WHERE {where}", args).rowcount)
 
     # ---- outbox --------------------------------------------------------------------------------
-    def add_outbox(self, incident_id: int, kind: str, now: datetime, **data: Any) -> int:
+    def add_outbox(self, incident_id: int, kind: NoticeKind, now: datetime, **data: Any) -> int:
         row = {
             "incident_id": incident_id,
             "kind": kind,
@@ -249,9 +277,9 @@ class TimerStore:
             "next_attempt_at": now.isoformat(),
         }
         with self.transaction() as db:
-            return int(db["outbox"].insert(row).last_pk)
+            return _pk(db.table("outbox").insert(row).last_pk)
 
-    def add_outbox_once(self, incident_id: int, kind: str, now: datetime, **data: Any) -> int | None:
+    def add_outbox_once(self, incident_id: int, kind: NoticeKind, now: datetime, **data: Any) -> int | None:
         """Like add_outbox, unless the same kind is already waiting for that incident (e.g. header redraws)."""
         with self.transaction() as db:
             waiting = db.execute(
@@ -261,7 +289,7 @@ class TimerStore:
             return None if waiting else self.add_outbox(incident_id, kind, now, **data)
 
     def pending_outbox(self, now: datetime, limit: int = 200) -> list[OutboxMessage]:
-        rows = self.db["outbox"].rows_where(
+        rows = self.db.table("outbox").rows_where(
             "sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?",
             [now.isoformat()],
             order_by="id",
@@ -271,7 +299,7 @@ class TimerStore:
 
     def outbox(self, incident_id: int | None = None) -> list[OutboxMessage]:
         where, args = ("incident_id = ?", [incident_id]) if incident_id else (None, [])
-        return [_outbox(r) for r in self.db["outbox"].rows_where(where, args, order_by="id")]
+        return [_outbox(r) for r in self.db.table("outbox").rows_where(where, args, order_by="id")]
 
     def next_outbox_attempt(self) -> datetime | None:
         row = self.db.execute(
@@ -279,7 +307,9 @@ class TimerStore:
         ).fetchone()
         return parse_iso(row[0]) if row and row[0] else None
 
-    def drop_pending_outbox(self, incident_id: int, now: datetime, keep: tuple[str, ...] = ()) -> list[str]:
+    def drop_pending_outbox(
+        self, incident_id: int, now: datetime, keep: tuple[NoticeKind, ...] = ()
+    ) -> list[NoticeKind]:
         """Give up on an incident's undelivered rows (except the kinds in `keep`); returns the kinds dropped.
 
         Marked failed rather than deleted, so the row still says what was never sent and why."""
@@ -321,8 +351,8 @@ class TimerStore:
         with self.transaction() as db:
             row = db.execute("SELECT holder, expires_at FROM leases WHERE name = ?", [name]).fetchone()
             if row and row[0] not in (holder, steal_from) and row[1] > now:
-                return row[0]
-            db["leases"].upsert({"name": name, "holder": holder, "expires_at": now + ttl}, pk="name")
+                return str(row[0])
+            db.table("leases").upsert({"name": name, "holder": holder, "expires_at": now + ttl}, pk="name")
             return None
 
     def release_lease(self, name: str, holder: str) -> None:
@@ -430,7 +460,7 @@ class Store(TimerStore):
 
     # ---- schema --------------------------------------------------------------------------------
     def schema_version(self) -> int:
-        return self.db.execute("PRAGMA user_version").fetchone()[0]
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def migrate(self) -> int:
         """Upgrade the file in place to SCHEMA_VERSION; refuse a file written by newer code."""
@@ -469,7 +499,7 @@ class Store(TimerStore):
 
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction() as db:
-            db["meta"].upsert({"key": key, "value": value}, pk="key")
+            db.table("meta").upsert({"key": key, "value": value}, pk="key")
 
     # ---- incidents -----------------------------------------------------------------------------
     def next_code(self, year: int, prefix: str = "CR") -> str:
@@ -481,12 +511,11 @@ class Store(TimerStore):
         return f"{prefix}-{year}-{row[0] + 1:03d}"
 
     def insert_incident(self, **fields: Any) -> Incident:
-        row = self.db["incidents"].insert(_encode(fields)).last_pk
-        return self.incident(int(row))
+        return self.incident(_pk(self.db.table("incidents").insert(_encode(fields)).last_pk))
 
     def incident(self, incident_id: int) -> Incident:
         try:
-            row = self.db["incidents"].get(incident_id)
+            row = self.db.table("incidents").get(incident_id)
         except sqlite_utils.db.NotFoundError as exc:  # e.g. a button of a database since replaced
             raise NotFound("error.not_found") from exc
         return Incident.model_validate(_decode(row))
@@ -496,16 +525,16 @@ class Store(TimerStore):
         return self.incident(incident_id) if row else None
 
     def incident_by_code(self, code: str) -> Incident | None:
-        rows = list(self.db["incidents"].rows_where("code = ?", [code.upper()], limit=1))
+        rows = list(self.db.table("incidents").rows_where("code = ?", [code.upper()], limit=1))
         return Incident.model_validate(_decode(rows[0])) if rows else None
 
     def incident_by_channel(self, channel_id: str) -> Incident | None:
-        rows = list(self.db["incidents"].rows_where("channel_id = ?", [channel_id], order_by="id desc", limit=1))
+        rows = list(self.db.table("incidents").rows_where("channel_id = ?", [channel_id], order_by="id desc", limit=1))
         return Incident.model_validate(_decode(rows[0])) if rows else None
 
     def incidents(self, status: str | None = None) -> list[Incident]:
         where, args = ("status = ?", [status]) if status else (None, [])
-        rows = self.db["incidents"].rows_where(where, args, order_by="id")
+        rows = self.db.table("incidents").rows_where(where, args, order_by="id")
         return [Incident.model_validate(_decode(r)) for r in rows]
 
     def channel_name_used(self, name: str) -> bool:
@@ -517,7 +546,7 @@ class Store(TimerStore):
         offset = 0
         while True:
             rows = list(
-                self.db["incidents"].rows_where(
+                self.db.table("incidents").rows_where(
                     "status = 'resolved'", order_by="resolved_at DESC, id", limit=batch, offset=offset
                 )
             )
@@ -529,9 +558,9 @@ class Store(TimerStore):
     def recent_declare(self, user: str, title: str, since: datetime) -> Incident | None:
         """The same person's incident with this title: declared since `since`, or never fully set up."""
         rows = list(
-            self.db["incidents"].rows_where(
-                "declared_by = ? AND lower(title) = lower(?) AND status = 'active' AND (declared_at >= ? OR NOT EXISTS "
-                "(SELECT 1 FROM deliveries d WHERE d.key = incidents.id || ':ready'))",
+            self.db.table("incidents").rows_where(
+                "declared_by = ? AND lower(title) = lower(?) AND status = 'active' "
+                "AND (declared_at >= ? OR setup_done_at IS NULL)",
                 [user, title, since.isoformat()],
                 order_by="id desc",
                 limit=1,
@@ -540,11 +569,11 @@ class Store(TimerStore):
         return Incident.model_validate(_decode(rows[0])) if rows else None
 
     def update_incident(self, incident_id: int, **fields: Any) -> Incident:
-        self.db["incidents"].update(incident_id, _encode(fields))
+        self.db.table("incidents").update(incident_id, _encode(fields))
         return self.incident(incident_id)
 
     # ---- timeline ------------------------------------------------------------------------------
-    def add_event(self, incident_id: int, at: datetime, actor: str, kind: str, /, **data: Any) -> Event:
+    def add_event(self, incident_id: int, at: datetime, actor: str, kind: EventKind, /, **data: Any) -> Event:
         fields = {
             "incident_id": incident_id,
             "at": at.isoformat(),
@@ -552,10 +581,10 @@ class Store(TimerStore):
             "kind": kind,
             "data": json.dumps(data, default=str, ensure_ascii=False),
         }
-        event_id = self.db["events"].insert(fields).last_pk
+        event_id = _pk(self.db.table("events").insert(fields).last_pk)
         return Event(id=event_id, incident_id=incident_id, at=at, actor=actor, kind=kind, data=data)
 
-    def events(self, incident_id: int, kind: str | None = None) -> list[Event]:
+    def events(self, incident_id: int, kind: EventKind | None = None) -> list[Event]:
         where = "incident_id = ?" + (" AND kind = ?" if kind else "")
         args = [incident_id, kind] if kind else [incident_id]
         return [
@@ -567,67 +596,69 @@ class Store(TimerStore):
                 kind=r["kind"],
                 data=json.loads(r["data"] or "{}"),
             )
-            for r in self.db["events"].rows_where(where, args, order_by="id")
+            for r in self.db.table("events").rows_where(where, args, order_by="id")
         ]
 
     # ---- drafts and approvals ------------------------------------------------------------------
     def insert_draft(self, **fields: Any) -> Draft:
-        return self.draft(int(self.db["drafts"].insert(_encode(fields)).last_pk))
+        return self.draft(_pk(self.db.table("drafts").insert(_encode(fields)).last_pk))
 
     def draft(self, draft_id: int) -> Draft:
-        return Draft.model_validate(_decode(self.db["drafts"].get(draft_id)))
+        return Draft.model_validate(_decode(self.db.table("drafts").get(draft_id)))
 
     def drafts(self, incident_id: int, kind: str | None = None) -> list[Draft]:
         where = "incident_id = ?" + (" AND kind = ?" if kind else "")
         args = [incident_id, kind] if kind else [incident_id]
-        return [Draft.model_validate(_decode(r)) for r in self.db["drafts"].rows_where(where, args, order_by="id")]
+        return [
+            Draft.model_validate(_decode(r)) for r in self.db.table("drafts").rows_where(where, args, order_by="id")
+        ]
 
     def update_draft(self, draft_id: int, **fields: Any) -> Draft:
-        self.db["drafts"].update(draft_id, _encode(fields))
+        self.db.table("drafts").update(draft_id, _encode(fields))
         return self.draft(draft_id)
 
     def add_approval(self, approval: Approval) -> bool:
         """Record a decision; False when that role already decided on that version."""
         before = self.db.conn.total_changes
-        self.db["approvals"].insert(_encode(approval.model_dump()), ignore=True)
+        self.db.table("approvals").insert(_encode(approval.model_dump()), ignore=True)
         return self.db.conn.total_changes > before
 
     def approvals(self, draft_id: int, version: int | None = None) -> list[Approval]:
         where = "draft_id = ?" + (" AND version = ?" if version is not None else "")
         args = [draft_id, version] if version is not None else [draft_id]
-        rows = self.db["approvals"].rows_where(where, args, order_by="id")
+        rows = self.db.table("approvals").rows_where(where, args, order_by="id")
         return [Approval.model_validate(_decode(r)) for r in rows]
 
     # ---- roles and acknowledgements ------------------------------------------------------------
     def set_role_owners(self, role: str, users: list[str]) -> None:
         with self.transaction() as db:
-            db["role_owners"].delete_where("role = ?", [role])
-            db["role_owners"].insert_all([{"role": role, "user": u, "rank": i} for i, u in enumerate(users)])
+            db.table("role_owners").delete_where("role = ?", [role])
+            db.table("role_owners").insert_all([{"role": role, "user": u, "rank": i} for i, u in enumerate(users)])
 
     def role_owners(self) -> dict[str, list[str]]:
         owners: dict[str, list[str]] = {}
-        for row in self.db["role_owners"].rows_where(order_by="role, rank"):
+        for row in self.db.table("role_owners").rows_where(order_by="role, rank"):
             owners.setdefault(row["role"], []).append(row["user"])
         return owners
 
     def add_ack(self, ack: Ack) -> bool:
         """Record who took a role; False when the role was already taken for that incident."""
         before = self.db.conn.total_changes
-        self.db["acks"].insert(_encode(ack.model_dump()), ignore=True)
+        self.db.table("acks").insert(_encode(ack.model_dump()), ignore=True)
         return self.db.conn.total_changes > before
 
     def acks(self, incident_id: int) -> dict[str, Ack]:
-        rows = self.db["acks"].rows_where("incident_id = ?", [incident_id])
+        rows = self.db.table("acks").rows_where("incident_id = ?", [incident_id])
         return {r["role"]: Ack.model_validate(_decode(r)) for r in rows}
 
     # ---- checklist -----------------------------------------------------------------------------
     def mark_checklist(self, mark: ChecklistMark) -> bool:
         before = self.db.conn.total_changes
-        self.db["checklist"].insert(_encode(mark.model_dump()), ignore=True)
+        self.db.table("checklist").insert(_encode(mark.model_dump()), ignore=True)
         return self.db.conn.total_changes > before
 
     def checklist(self, incident_id: int) -> dict[str, ChecklistMark]:
-        rows = self.db["checklist"].rows_where("incident_id = ?", [incident_id])
+        rows = self.db.table("checklist").rows_where("incident_id = ?", [incident_id])
         return {r["item_id"]: ChecklistMark.model_validate(_decode(r)) for r in rows}
 
     # ---- idempotency -----------------------------------------------------------------------------
@@ -691,7 +722,7 @@ class Store(TimerStore):
 
     def record_delivery(self, key: str, incident_id: int, ref: str, at: datetime) -> None:
         with self.transaction() as db:
-            db["deliveries"].upsert(
+            db.table("deliveries").upsert(
                 {"key": key, "incident_id": incident_id, "ref": ref, "at": at.isoformat()}, pk="key"
             )
 
@@ -703,7 +734,7 @@ class Store(TimerStore):
         ]
         if rows:
             with self.transaction() as db:
-                db["deliveries"].upsert_all(rows, pk="key")
+                db.table("deliveries").upsert_all(rows, pk="key")
 
     def forget_tries(self, incident_id: int, steps: list[str]) -> None:
         """Drop the try notes of steps recorded under keys of their own (the outbox's `outbox:<row>:<n>`)."""
@@ -717,7 +748,7 @@ class Store(TimerStore):
         if not refs:
             return
         with self.transaction() as db:
-            db["deliveries"].upsert_all(
+            db.table("deliveries").upsert_all(
                 [
                     {"key": f"{incident_id}:{step}", "incident_id": incident_id, "ref": ref, "at": at.isoformat()}
                     for step, ref in refs.items()
@@ -726,6 +757,12 @@ class Store(TimerStore):
             )
             tries = [f"{incident_id}:try:{step}" for step in refs]
             db.execute(f"DELETE FROM deliveries WHERE key IN ({', '.join('?' * len(tries))})", tries)
+
+
+def _pk(value: object) -> int:
+    """The rowid sqlite-utils reports after an insert (typed loosely there; always set for our tables)."""
+    assert isinstance(value, int), value
+    return value
 
 
 def _timer(row: dict[str, Any]) -> Timer:

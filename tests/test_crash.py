@@ -110,7 +110,7 @@ def db(tmp_path: Path) -> Path:
 
 # ---- driving it ---------------------------------------------------------------------------------------------------
 def ready(db: Path) -> bool:
-    return read(db, lambda s: bool(s.incidents()) and s.delivery(f"{s.incidents()[0].id}:ready") == "ok")
+    return read(db, lambda s: bool(s.incidents()) and s.incidents()[0].setup_done_at is not None)
 
 
 def declare(emu: SlackEmulator, db: Path, bot: ServeProcess) -> None:

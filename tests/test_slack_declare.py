@@ -211,7 +211,7 @@ def test_the_declarers_confirmation_goes_out_in_the_last_round_not_after_it(staf
     [pin] = [c for c in calls if c.method == "pins.add"]
     # in flight at the same time as the pin: started before the pin was answered, answered about with it
     assert confirmed.at - latency < pin.at < confirmed.at + latency / 2
-    assert staffed.store.delivery(f"{staffed.store.incidents()[-1].id}:ready") == "ok"
+    assert staffed.store.incidents()[-1].setup_done_at is not None
 
 
 def test_a_step_of_the_last_round_that_fails_is_named_after_the_confirmation(staffed: Crisis) -> None:
@@ -221,7 +221,7 @@ def test_a_step_of_the_last_round_that_fails_is_named_after_the_confirmation(sta
     answers = [e["text"] for e in staffed.emu.ephemerals(ID["bram"]) if not e["text"].startswith("Declaring a ")]
     assert answers[0].startswith(f"✅ {incident.code} declared")
     assert answers[-1].startswith(f"⚠️ {incident.code} is recorded, but Slack refused: pinning the header")
-    assert staffed.store.delivery(f"{incident.id}:ready") is None
+    assert staffed.store.incident(incident.id).setup_done_at is None
 
 
 def test_declares_at_work_after_their_ack_do_not_hold_back_anyone_elses_ack(staffed: Crisis) -> None:

@@ -391,3 +391,31 @@ def test_a_version_5_database_upgrades_to_indexes_for_every_per_request_query(tm
         assert "idx_timers_fired_at_due_at" not in found, (name, found)  # every cancelled timer ever is NULL there
     # the active few, not every incident its declarer ever declared
     assert "idx_incidents_status_resolved_at" in plan(path, HISTORY_QUERIES["a person's repeated declare"])
+
+
+def test_a_version_6_database_keeps_which_incidents_were_fully_set_up(tmp_path: Path) -> None:
+    """Migration 7 moves the set-up-done fact from the adapter's `<id>:ready` delivery key onto the incident."""
+    import sqlite_utils
+
+    from bot.store import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    for migration in MIGRATIONS[:6]:
+        migration(old)
+    old.execute("PRAGMA user_version = 6")
+    old["incidents"].insert({**incident_fields("CR-2026-001"), "declared_at": AT.isoformat()})
+    old["incidents"].insert({**incident_fields("CR-2026-002"), "declared_at": AT.isoformat()})
+    set_up = AT + timedelta(seconds=3)
+    old["deliveries"].insert({"key": "1:ready", "incident_id": 1, "ref": "ok", "at": set_up.isoformat()})
+    old.conn.commit()
+    old.close()
+
+    upgraded = Store(path)
+    try:
+        assert upgraded.incident(1).setup_done_at == set_up
+        assert upgraded.incident(2).setup_done_at is None
+        later = AT + timedelta(hours=1)  # past the duplicate window: only the never-set-up one is found again
+        assert upgraded.recent_declare("U1", "customer data on a forum", later).code == "CR-2026-002"
+    finally:
+        upgraded.close()

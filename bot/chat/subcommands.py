@@ -71,7 +71,7 @@ class Typed(Protocol):
 
     def escalate(self, incident: Incident, level: int | None, step: int) -> None: ...
 
-    def gdpr_notified(self, incident: Incident) -> None:
+    def authority_notified(self, incident: Incident) -> None:
         """Redraw the header and say in the room who recorded the authority as notified."""
         ...
 
@@ -153,7 +153,7 @@ def declare(run: Typed, cmd: Command) -> None:
         drill=cmd.name == "drill",
     )
     repeat = find_repeat(desk, request)
-    if repeat is not None and desk.store.delivery(f"{repeat.id}:ready"):  # a double submit: say so at once
+    if repeat is not None and repeat.setup_done_at:  # a double submit: say so at once
         run.answer(say("declare.existing", code=repeat.code, channel=say.room(repeat.channel_id)))
         return
     run.answer(say("declare.working", scenario=book.name.in_(say.language)))
@@ -169,12 +169,12 @@ def escalate(run: Typed, cmd: Command) -> None:
     run.escalate(incident, cmd.level or None, step)
 
 
-def gdpr_notified(run: Typed, cmd: Command) -> None:
-    incident = checklist.check_gdpr_notified(run.desk, incident_here(run), run.user)  # refusals in the ack
+def authority_notified(run: Typed, cmd: Command) -> None:
+    incident = checklist.check_record_authority_notified(run.desk, incident_here(run), run.user)  # refusals in the ack
     run.quiet()
-    if checklist.gdpr_notified(run.desk, incident, run.user):
+    if checklist.record_authority_notified(run.desk, incident, run.user):
         run.answer(run.say("command.done"))
-        run.gdpr_notified(incident)
+        run.authority_notified(incident)
     else:
         run.answer(run.say("gdpr.already"))
 
@@ -235,7 +235,7 @@ HANDLERS: dict[str, Callable[[Typed, Command], None]] = {
     "drill": declare,
     "escalate": escalate,
     "deescalate": escalate,
-    "gdpr_notified": gdpr_notified,
+    "gdpr_notified": authority_notified,
     "status": show_status,
     "list": list_incidents,
     "update": status_update,

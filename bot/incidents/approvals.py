@@ -7,7 +7,7 @@ from bot.models import Approval, Draft, Incident
 
 
 def approvers_for(desk: Desk, incident: Incident) -> list[str]:
-    return desk.playbook(incident.scenario).level(incident.level).approvers
+    return list(desk.playbook(incident.scenario).level(incident.level).approvers)
 
 
 def approval_state(desk: Desk, incident: Incident, draft: Draft) -> dict[str, Approval | None]:

@@ -28,8 +28,8 @@ def complete_item(desk: Desk, incident: Incident, item_id: str, user: str) -> bo
     return done
 
 
-def check_gdpr_notified(desk: Desk, incident: Incident, user: str) -> Incident:
-    """What `gdpr_notified` refuses, decided without writing (answered in the command's ack); returns the
+def check_record_authority_notified(desk: Desk, incident: Incident, user: str) -> Incident:
+    """What `record_authority_notified` refuses, decided without writing (answered in the command's ack); returns the
     incident as it is now (its level, for the right checked on it)."""
     if desk.playbook(incident.scenario).deadlines.authority_notification_hours is None:
         raise WrongState("error.no_gdpr_clock")
@@ -39,13 +39,13 @@ def check_gdpr_notified(desk: Desk, incident: Incident, user: str) -> Incident:
     return incident
 
 
-def gdpr_notified(desk: Desk, incident: Incident, user: str) -> bool:
+def record_authority_notified(desk: Desk, incident: Incident, user: str) -> bool:
     """The authority was notified: tick the item, record it, stop the 72-hour reminders.
 
     Also after the resolve: the duty towards the regulator outlives the social-media crisis.
     """
     with desk.deciding():  # no require_active: a resolve does not end this duty (bot/incidents/gdpr.py)
-        incident = check_gdpr_notified(desk, incident, user)
+        incident = check_record_authority_notified(desk, incident, user)
         now = desk.now()
         if desk.store.events(incident.id, "gdpr_notified"):
             return False

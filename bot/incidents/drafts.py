@@ -56,7 +56,7 @@ def draft_values(
         next_update=next_update,
         update=update,
         summary=summary,
-        authority_notified=timers.gdpr_notified(desk, incident),
+        authority_notified=timers.authority_notified(desk, incident),
         done=tuple(desk.store.checklist(incident.id)),
     )
 

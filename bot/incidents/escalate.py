@@ -56,7 +56,7 @@ def escalate(desk: Desk, incident: Incident, level: int | None, user: str, step:
         check_may_escalate(desk, incident, level, user)
         book = desk.playbook(incident.scenario)
         before = set(book.level(previous).roles)
-        new_roles = [r for r in book.level(level).roles if r not in before]
+        new_roles: list[str] = [r for r in book.level(level).roles if r not in before]
         now = desk.now()
         incident = desk.store.update_incident(incident.id, level=level)
         desk.store.add_event(

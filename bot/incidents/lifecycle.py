@@ -11,7 +11,7 @@ from bot.incidents.announce import announce
 from bot.incidents.desk import Desk, require_active
 from bot.incidents.drafts import render_drafts
 from bot.incidents.roles import require_role
-from bot.models import Draft, Event, Incident
+from bot.models import Draft, Event, Incident, NoticeKind
 
 MAX_TEXT = 3000
 SURVEY_SCALE = (1, 2, 3, 4, 5)
@@ -106,7 +106,7 @@ def resolve(
         # What Slack could not take before the resolve (reminders, pages, redraws) is moot now and must not land
         # after the closing message; queued announcements stay (they go out before the "resolved" one), and so do
         # GDPR reminders while that duty outlives the resolve.
-        keep = ("announce", "gdpr_reminder") if duty_open else ("announce",)
+        keep: tuple[NoticeKind, ...] = ("announce", "gdpr_reminder") if duty_open else ("announce",)
         dropped = desk.store.drop_pending_outbox(incident.id, now, keep=keep)
         if dropped:
             desk.store.add_event(incident.id, now, "bot", "outbox_dropped", kinds=dropped)

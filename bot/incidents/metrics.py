@@ -27,7 +27,8 @@ from pydantic import BaseModel, Field
 from bot.ids import ROLES
 from bot.incidents import gdpr
 from bot.incidents.desk import Desk
-from bot.models import Event, Incident
+from bot.incidents.events import Acknowledged, LevelChanged, Resolution, payload
+from bot.models import Event, EventKind, Incident
 from bot.playbooks import Playbook
 
 # Beyond these the report suggests an improvement.
@@ -158,7 +159,8 @@ def incident_metrics(desk: Desk, incident: Incident) -> IncidentMetrics:
     first_response = minutes_between(incident.detected_at, first_post.at) if first_post else None
     cadence = _Cadence(book, start_level, changes)
     updates = _update_gaps(_post_rounds(desk, incident, events), cadence, resolved_at)
-    resolution = _last(events, "resolved")
+    resolved = _last(events, "resolved")
+    resolution = payload(resolved, Resolution) if resolved else None
     metrics = IncidentMetrics(
         code=incident.code,
         scenario=incident.scenario,
@@ -192,9 +194,9 @@ def incident_metrics(desk: Desk, incident: Incident) -> IncidentMetrics:
         refused=_count(events, "refused"),
         authority_notified_minutes=_authority_minutes(desk, incident),
         resolved_minutes=minutes_between(declared, resolved_at) if resolved_at else None,
-        summary=_text(resolution.data.get("summary")) if resolution else None,
-        impact=_text(resolution.data.get("impact")) if resolution else None,
-        lessons=_text(resolution.data.get("lessons")) if resolution else None,
+        summary=_text(resolution.summary) if resolution else None,
+        impact=_text(resolution.impact) if resolution else None,
+        lessons=_text(resolution.lessons) if resolution else None,
         survey=summarise_survey(events),
     )
     metrics.hints = improvement_hints(metrics)
@@ -202,15 +204,15 @@ def incident_metrics(desk: Desk, incident: Incident) -> IncidentMetrics:
 
 
 # ---- timeline helpers ------------------------------------------------------------------------------
-def _first(events: Iterable[Event], kind: str) -> Event | None:
+def _first(events: Iterable[Event], kind: EventKind) -> Event | None:
     return next((e for e in events if e.kind == kind), None)
 
 
-def _last(events: list[Event], kind: str) -> Event | None:
+def _last(events: list[Event], kind: EventKind) -> Event | None:
     return next((e for e in reversed(events) if e.kind == kind), None)
 
 
-def _count(events: Iterable[Event], kind: str) -> int:
+def _count(events: Iterable[Event], kind: EventKind) -> int:
     return sum(1 for e in events if e.kind == kind)
 
 
@@ -260,8 +262,8 @@ def _met(
 # ---- levels and roles ------------------------------------------------------------------------------
 def _declared_level(events: list[Event], incident: Incident) -> int:
     declared = _first(events, "declared")
-    if declared and isinstance(declared.data.get("level"), int):
-        return declared.data["level"]
+    if declared and isinstance(level := declared.data.get("level"), int):
+        return level
     changes = [e for e in events if e.kind in ("escalated", "deescalated")]
     return int(changes[0].data.get("from", incident.level)) if changes else incident.level
 
@@ -272,12 +274,13 @@ def _level_changes(events: list[Event], incident: Incident) -> list[LevelChange]
             at=e.at,
             minutes=minutes_between(incident.declared_at, e.at),
             actor=e.actor,
-            from_level=int(e.data.get("from", 0)),
-            to_level=int(e.data.get("to", 0)),
-            new_roles=list(e.data.get("new_roles") or []),
+            from_level=change.from_level,
+            to_level=change.to_level,
+            new_roles=list(change.new_roles or []),
         )
         for e in events
         if e.kind in ("escalated", "deescalated")
+        for change in [payload(e, LevelChanged)]
     ]
 
 
@@ -311,9 +314,10 @@ def _role_acks(
             paged.setdefault(role, change.at)
     acks: dict[str, Event] = {}
     for event in events:
-        if event.kind == "acknowledged" and event.data.get("role"):
-            acks.setdefault(event.data["role"], event)
-            paged.setdefault(event.data["role"], incident.declared_at)
+        taken = payload(event, Acknowledged).role if event.kind == "acknowledged" else None
+        if taken:
+            acks.setdefault(taken, event)
+            paged.setdefault(taken, incident.declared_at)
     final_roles = set(book.level(incident.level).roles) if book else set(paged)
     seats = []
     for role, since in paged.items():
@@ -432,7 +436,7 @@ def _post_rounds(desk: Desk, incident: Incident, events: list[Event]) -> list[tu
         origin = drafted.get(draft_id)
         draft = drafts.get(draft_id)
         kind = (origin.data.get("kind") if origin else None) or (draft.kind if draft else "")
-        round_key = (kind, origin.at if origin else (draft.created_at if draft else draft_id))
+        round_key: tuple[Any, ...] = (kind, origin.at if origin else (draft.created_at if draft else draft_id))
         if kind == "first_response":
             round_key = ("first_response",)
         if round_key not in seen:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,7 @@ def seats(desk: Desk, incident: Incident) -> list[RoleSeat]:
     acks = desk.store.acks(incident.id)
     level = desk.playbook(incident.scenario).level(incident.level)
     return [
-        RoleSeat(role, (owners.get(role) or [None])[0], (owners.get(role) or [])[1:], acks.get(role))
+        RoleSeat(role, next(iter(owners.get(role, [])), None), owners.get(role, [])[1:], acks.get(role))
         for role in level.roles
     ]
 
@@ -71,12 +72,17 @@ def may_see(desk: Desk, incident: Incident, user: str, owners: dict[str, list[st
     return not incident.private or takes_part(desk, incident, user, owners)
 
 
-def require_role(desk: Desk, incident: Incident, user: str, allowed: list[str], action: str) -> set[str]:
+def require_role(desk: Desk, incident: Incident, user: str, allowed: Sequence[str], action: str) -> set[str]:
     """The allowed roles `user` holds; refuse (and record the refusal) when there are none."""
     held = roles_of(desk, incident, user) & set(allowed)
     if not held:
         raise refuse(
-            desk, incident, user, NotAuthorized(action=action, allowed=allowed), action=action, allowed=allowed
+            desk,
+            incident,
+            user,
+            NotAuthorized(action=action, allowed=list(allowed)),
+            action=action,
+            allowed=list(allowed),
         )
     return held
 

@@ -8,6 +8,7 @@ adapters deliver the outbox rows; the core never calls Slack.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from bot.clock import parse_iso
 from bot.faults import crash_point
 from bot.incidents.approvals import approval_state
 from bot.incidents.desk import Desk
-from bot.models import Incident, Timer
+from bot.models import Incident, NoticeKind, Timer
 
 log = logging.getLogger("crisisbot.timers")
 
@@ -25,6 +26,11 @@ MILESTONES = (45, 30, 15, 10, 5)
 # After a missed deadline the header keeps counting: refreshes at these minutes late.
 OVERDUE_REFRESH = (5, 15, 30, 45, 60, 90, 120, 180, 240)
 ACK_STAGES = ("remind_owner", "page_backups", "page_lead")
+ACK_NOTICES: dict[str, NoticeKind] = {
+    "remind_owner": "ack_remind_owner",
+    "page_backups": "ack_page_backups",
+    "page_lead": "ack_page_lead",
+}
 GDPR_REMINDERS_HOURS_LEFT = (48, 24, 4)
 GDPR_OVERDUE_EVERY = timedelta(hours=24)  # past the deadline, legal is reminded daily until it is recorded
 UPDATE_REMINDER_BEFORE = timedelta(minutes=10)
@@ -64,7 +70,7 @@ def declare_timers(desk: Desk, incident: Incident) -> list[dict[str, Any]]:
     return [r for r in rows if r["due_at"] > now - timedelta(minutes=1) or r["kind"] == "deadline"]
 
 
-def ack_timers(desk: Desk, incident: Incident, roles: list[str]) -> list[dict[str, Any]]:
+def ack_timers(desk: Desk, incident: Incident, roles: Sequence[str]) -> list[dict[str, Any]]:
     """Remind the owner, then page the backups, then the crisis lead, one window apart."""
     window = timedelta(minutes=desk.playbook(incident.scenario).level(incident.level).ack_within_minutes)
     start = desk.now()
@@ -187,10 +193,10 @@ def _ack(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bool:
     desk.store.add_event(incident.id, desk.now(), "bot", "ack_escalation", role=role, stage=stage)
     desk.store.add_outbox(
         incident.id,
-        f"ack_{stage}",
+        ACK_NOTICES[stage],
         desk.now(),
         role=role,
-        owner=(owners or [None])[0],
+        owner=next(iter(owners), None),
         backups=owners[1:],
         **_late_note(late),
     )
@@ -211,7 +217,7 @@ def _update(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bo
 
 
 def _gdpr(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bool:
-    if gdpr_notified(desk, incident):
+    if authority_notified(desk, incident):
         return False
     hours_left = timer.data["hours_left"]
     desk.store.add_event(incident.id, desk.now(), "bot", "gdpr_reminder", hours_left=hours_left)
@@ -256,7 +262,8 @@ def pending_approvals(desk: Desk, incident: Incident) -> list[dict[str, Any]]:
     return waiting
 
 
-def gdpr_notified(desk: Desk, incident: Incident) -> bool:
+def authority_notified(desk: Desk, incident: Incident) -> bool:
+    """Whether the data-protection authority is recorded as notified (the checklist item, the command or the resolve)."""
     return "notify_authority" in desk.store.checklist(incident.id) or bool(
         desk.store.events(incident.id, "gdpr_notified")
     )

@@ -80,7 +80,9 @@ class Closer:
         if name != PROVISION:
             return f"{incident.id}:{name}" in done
         drafts = self.desk.store.drafts(incident.id)
-        return f"{incident.id}:ready" in done and all(f"{incident.id}:draft:{d.id}" in done for d in drafts)
+        return self.desk.store.incident(incident.id).setup_done_at is not None and all(
+            f"{incident.id}:draft:{d.id}" in done for d in drafts
+        )
 
     # ---- the run ---------------------------------------------------------------------------------
     def run(self, incident: Incident) -> Closed:

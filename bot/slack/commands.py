@@ -72,13 +72,13 @@ class Invocation:
 
     @property
     def user(self) -> str:
-        return self.command["user_id"]
+        return str(self.command["user_id"])
 
     @property
     def room(self) -> str | None:
         return self.command.get("channel_id")
 
-    def answer(self, text: str = "", blocks: list[dict] | None = None) -> None:
+    def answer(self, text: str = "", blocks: list[dict[str, Any]] | None = None) -> None:
         """Ephemeral answer: in the ack while Slack waits, by response_url after that."""
         text = fit(text, MESSAGE_LIMIT)
         if self.acked:
@@ -115,7 +115,7 @@ class Invocation:
     def escalate(self, incident: Incident, level: int | None, step: int) -> None:
         self.slack.escalate(self.client, incident, level, self.user, step=step)
 
-    def gdpr_notified(self, incident: Incident) -> None:
+    def authority_notified(self, incident: Incident) -> None:
         self.slack.refresh_header(self.client, incident)
         text = self.slack.say(incident.language)("gdpr.notified", user=mention(self.user))
         self.slack.post(self.client, incident.channel_id, text)

@@ -17,7 +17,7 @@ from bot.clock import parse_iso
 from bot.faults import crash_point
 from bot.incidents.desk import Desk
 from bot.messages import local_time
-from bot.models import Incident, OutboxMessage
+from bot.models import Incident, NoticeKind, OutboxMessage
 from bot.slack import readback, render
 from bot.slack.flows import SlackDesk
 from bot.slack.provision import channel_url, invite_people, uninvited_text
@@ -31,7 +31,7 @@ CONVERSATION_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
 class SlackDeliverer:
     def __init__(self, slack: SlackDesk, client: WebClient) -> None:
         self.slack, self.client = slack, client
-        self.handlers: dict[str, Callable[[Incident, OutboxMessage, Wording], None]] = {
+        self.handlers: dict[NoticeKind, Callable[[Incident, OutboxMessage, Wording], None]] = {
             "header_refresh": lambda incident, _m, _s: self.slack.refresh_header(self.client, incident, strict=True),
             "first_response_reminder": self._reminder,
             "deadline_missed": self._deadline_missed,

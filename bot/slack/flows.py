@@ -19,6 +19,7 @@ from bot.chat.message import Button, text_with_buttons
 from bot.chat.wording import Wording
 from bot.errors import CrisisError, SlackLookupFailed
 from bot.ids import LANGUAGES
+from bot.incidents import facts
 from bot.incidents.declare import DeclareRequest, declare
 from bot.incidents.desk import Desk
 from bot.incidents.drafts import DraftOutcome
@@ -168,7 +169,7 @@ class SlackDesk:
         say = self.say_to(client, declarer, wait=True)
         channel = channel_link(incident.channel_id)
         if not result.complete:
-            self.desk.store.add_event(incident.id, self.desk.now(), "bot", "setup_failed", steps=result.failed)
+            facts.record(self.desk, incident, facts.SetupFailed(result.failed))
             tell(say("declare.setup_failed", code=incident.code, steps=_steps(result.failed, say), channel=channel))
         elif declared.existing and result.done:  # a declare that failed or died midway, finished by typing it again
             tell(say("declare.resumed", code=incident.code, steps=_steps(result.done, say), channel=channel))
@@ -226,7 +227,7 @@ class SlackDesk:
     def _close(self, client: WebClient, incident: Incident) -> Closed:
         result = Closer(self, client).run(incident)
         if result.failed:  # on the timeline too, for the evaluation
-            self.desk.store.add_event(incident.id, self.desk.now(), "bot", "closing_failed", steps=result.failed)
+            facts.record(self.desk, incident, facts.ClosingFailed(result.failed))
         return result
 
     def closing_pending(self, client: WebClient, incident: Incident) -> list[str]:

@@ -26,6 +26,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.chat import cards
 from bot.chat.wording import Wording
+from bot.incidents import facts
 from bot.incidents.desk import Desk
 from bot.incidents.roles import seats
 from bot.models import Incident
@@ -188,10 +189,9 @@ class Provisioner:
             alongside = functools.partial(confirm, incident) if confirm and last and result.complete else None
             steps = [s for s in round_steps(incident) if f"{incident.id}:{s.name}" not in done]
             result.confirmed = self._round(incident, steps, result, alongside)
-        ready = f"{incident.id}:ready"
-        if result.complete and self.desk.store.delivery(ready) is None:
+        if result.complete and incident.setup_done_at is None:
             # from now on an identical declare after the first minute makes a new incident, not a resume
-            self.desk.store.record_delivery(ready, incident.id, "ok", self.desk.now())
+            result.incident = facts.record(self.desk, incident, facts.SetupDone())
         return result
 
     def _round(
@@ -294,10 +294,7 @@ class Provisioner:
         now = self.desk.now()
         with self.desk.store.transaction():
             self.desk.store.record_deliveries(incident.id, {"channel": channel["id"]}, now)
-            self.desk.store.add_event(
-                incident.id, now, "bot", "channel_created", channel=channel["id"], name=channel["name"]
-            )
-            return self.desk.store.update_incident(incident.id, channel_id=channel["id"], channel_name=channel["name"])
+            return facts.record(self.desk, incident, facts.RoomCreated(channel["id"], channel["name"]))
 
     def _room_steps(self, incident: Incident) -> list[Step]:
         """The header, the room's topic and members, and the DMs: all need only the channel id."""
@@ -354,7 +351,7 @@ class Provisioner:
 
     def _pinged(self, incident: Incident, user: str, roles: list[str], ref: str) -> None:
         if ref != UNREACHABLE:
-            self.desk.store.add_event(incident.id, self.desk.now(), "bot", "pinged", user=user, roles=roles)
+            facts.record(self.desk, incident, facts.PersonPaged(user, roles))
 
     def _content_steps(self, incident: Incident) -> list[Step]:
         """Pin the header, page newly added people in the channel, post the drafts."""

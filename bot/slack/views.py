@@ -39,7 +39,7 @@ def _pt(text: str) -> PlainTextObject:
     return PlainTextObject(text=text)
 
 
-def declare_modal(desk: Desk, say: Wording, channel_id: str | None) -> dict:
+def declare_modal(desk: Desk, say: Wording, channel_id: str | None) -> dict[str, Any]:
     lang = say.language
     scenarios = [Option(value=sid, text=_pt(book.name.in_(lang)[:75])) for sid, book in desk.playbooks.items()]
     levels = [Option(value=str(n), text=_pt(say("modal.declare.level_option", level=n))) for n in LEVELS]
@@ -109,7 +109,7 @@ def parse_declare(values: dict[str, Any], now: datetime, say: Wording) -> tuple[
     return declare_form(answers, now, say)
 
 
-def edit_modal(draft: Draft, say: Wording) -> dict:
+def edit_modal(draft: Draft, say: Wording) -> dict[str, Any]:
     limit = limit_of(draft.network)
     view = View(
         type="modal",
@@ -146,7 +146,7 @@ def _typed_max(network: str, limit: int) -> int:
     return SLACK_INPUT_MAX if network == "x" else min(SLACK_INPUT_MAX, max(limit, 1))
 
 
-def reject_modal(draft: Draft, say: Wording) -> dict:
+def reject_modal(draft: Draft, say: Wording) -> dict[str, Any]:
     view = View(
         type="modal",
         callback_id="draft_reject",
@@ -165,7 +165,7 @@ def reject_modal(draft: Draft, say: Wording) -> dict:
     return view.to_dict()
 
 
-def metadata(view: dict) -> dict[str, Any]:
+def metadata(view: dict[str, Any]) -> dict[str, Any]:
     try:
         data = json.loads(view.get("private_metadata") or "{}")
     except ValueError:
@@ -203,7 +203,7 @@ def text_of(values: dict[str, Any], block: str) -> str:
     return _text(values, block) or ""
 
 
-def resolve_modal(incident_id: int, code: str, say: Wording, ask_authority: bool = False) -> dict:
+def resolve_modal(incident_id: int, code: str, say: Wording, ask_authority: bool = False) -> dict[str, Any]:
     """Summary, impact and first lessons: the start of the evaluation; for an open GDPR duty, its state."""
     view = View(
         type="modal",
@@ -262,7 +262,7 @@ def parse_authority(values: dict[str, Any], now: datetime, say: Wording) -> tupl
     return authority_answer(_selected(values, "authority"), _datetime(values, "authority_at"), now, say)
 
 
-def survey_modal(incident_id: int, code: str, say: Wording) -> dict:
+def survey_modal(incident_id: int, code: str, say: Wording) -> dict[str, Any]:
     """Three questions after the incident: two scores and one open answer."""
     scale = [Option(value=str(n), text=_pt(say(f"modal.survey.scale.{n}"))) for n in range(1, 6)]
     view = View(
