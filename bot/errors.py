@@ -83,6 +83,9 @@ class NotAuthorized(CrisisError):
     # The timeline event of the refusal (incident id, actor, data): Desk.deciding records it again when the
     # transaction it was written in rolls back because of this very refusal.
     refusal: tuple[int, str, dict[str, Any]] | None = None
+    # True while that event is not on the timeline: the refusal was decided in Desk.checking (before an ack,
+    # where nothing is written), and the caller records it once it has answered (Desk.record_refusal).
+    unrecorded: bool = False
 
 
 class StaleDraft(CrisisError):

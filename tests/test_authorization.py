@@ -213,3 +213,20 @@ def test_the_list_says_how_many_more_in_dutch(tmp_path) -> None:
             f"…en nog {60 - len(shown)}. Typ `/crisis status` in het kanaal van een incident om dat te bekijken."
         )
         assert_valid_for_slack(local.emulator)
+
+
+# ==== a form submitted after its opener lost the right ===============================================================
+def test_an_edit_form_submitted_after_losing_the_role_is_refused_in_the_form_and_on_the_timeline(
+    staffed: Crisis,
+) -> None:
+    incident = staffed.declare()
+    staffed.click_draft("chen", incident, "x", "draft_edit")  # legal may edit: the form opens
+    staffed.store.set_role_owners("legal", [ID["dewi"]])  # then legal is someone else's
+    refused = len(staffed.events(incident, "refused"))
+    response = staffed.submit("chen", {"text": {"value": {"type": "plain_text_input", "value": "We are on it."}}})
+    assert response.json is not None and response.json["response_action"] == "errors"
+    assert response.json["errors"]["text"].startswith("You may not edit drafts"), response.json["errors"]
+    assert staffed.emu.open_view(ID["chen"]) is not None  # the form stays open with what chen typed
+    [refusal] = staffed.events(incident, "refused")[refused:]  # recorded once, after the answer
+    assert (refusal.actor, refusal.data["action"]) == (ID["chen"], "edit")
+    assert not staffed.events(incident, "edited") and staffed.drafts(incident)["x"].version == 1

@@ -314,7 +314,7 @@ def test_save_edit_racing_mark_as_posted_never_returns_a_posted_draft_to_pending
     def save_edit() -> BotResponse:
         return team.emu.submit_view(ID["chen"], edit, text_value("text", "We found the cause. More at 14:00."))
 
-    with in_turn(team.store, "mark_posted", "edit_draft"):  # the edit read "approved"; the posting wrote first
+    with in_turn(team.store, "mark_posted", "check_edit"):  # the edit read "approved"; the posting wrote first
         assert at_once(team, mark_posted, save_edit) == [200, 200]
     x = team.drafts(incident)["x"]
     assert (x.status, x.version, x.posted_by) == ("posted", 1, ID["bram"])
@@ -324,6 +324,28 @@ def test_save_edit_racing_mark_as_posted_never_returns_a_posted_draft_to_pending
     error = form["errors"].get("text", "")
     assert "already posted" in error and "/crisis update" in error, error
     assert "📣 Posted by <@U0BRAM>" in str(team.draft_message(incident, "x")["blocks"])
+
+
+def test_an_edit_checked_before_a_posting_but_saved_after_it_is_refused_by_a_notice(team: Crisis) -> None:
+    incident = declare(team, "Leaked sort codes")
+    approve_fully(team, incident, "x")
+    x = team.drafts(incident)["x"]
+    edit = open_form(team, "chen", lambda: team.click_draft("chen", incident, "x", "draft_edit"))
+    told = Told(team)
+
+    def mark_posted() -> BotResponse:
+        return team.emu.click(ID["bram"], "draft_mark_posted", channel_id=incident.channel_id, ts=x.message_ts)
+
+    def save_edit() -> BotResponse:
+        return team.emu.submit_view(ID["chen"], edit, text_value("text", "We found the cause. More at 15:00."))
+
+    with in_turn(team.store, "mark_posted", "edit_draft"):  # the edit's check passed; the posting wrote first
+        assert at_once(team, mark_posted, save_edit) == [200, 200]
+    x = team.drafts(incident)["x"]
+    assert (x.status, x.version, x.posted_by) == ("posted", 1, ID["bram"])
+    assert not team.events(incident, "edited") and len(team.events(incident, "first_response")) == 1
+    assert team.emu.open_view(ID["chen"]) is None, "the form was acknowledged, so it closed"
+    assert [t for t in told("chen") if "already posted" in t and "/crisis update" in t], told("chen")
 
 
 def test_a_rejected_version_collects_no_approval_from_a_home_tab_drawn_before_the_rejection(team: Crisis) -> None:

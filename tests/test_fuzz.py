@@ -24,11 +24,11 @@ from conftest import FUZZ_EXAMPLES, ID, Crisis, staffed_desk
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from bot.chat import commands
 from bot.errors import CrisisError, UsageError
 from bot.models import Incident
 from bot.sandbox.model import APP_ID, TEAM_DOMAIN, VERIFICATION_TOKEN
 from bot.sandbox.transport import BotResponse, events_url, send_signed
-from bot.slack import commands
 
 FORM = "application/x-www-form-urlencoded"
 LEAKS = ("Traceback", 'File "/', "Exception", "Error:", "sqlite", "pydantic", "NoneType", "KeyError")

@@ -28,16 +28,24 @@ def complete_item(desk: Desk, incident: Incident, item_id: str, user: str) -> bo
     return done
 
 
+def check_record_authority_notified(desk: Desk, incident: Incident, user: str) -> Incident:
+    """What `record_authority_notified` refuses, decided without writing (answered in the command's ack); returns the
+    incident as it is now (its level, for the right checked on it)."""
+    if desk.playbook(incident.scenario).deadlines.authority_notification_hours is None:
+        raise WrongState("error.no_gdpr_clock")
+    with desk.checking():
+        incident = desk.store.incident(incident.id)
+        check_may_stop_clock(desk, incident, user)
+    return incident
+
+
 def record_authority_notified(desk: Desk, incident: Incident, user: str) -> bool:
     """The authority was notified: tick the item, record it, stop the 72-hour reminders.
 
     Also after the resolve: the duty towards the regulator outlives the social-media crisis.
     """
-    if desk.playbook(incident.scenario).deadlines.authority_notification_hours is None:
-        raise WrongState("error.no_gdpr_clock")
     with desk.deciding():  # no require_active: a resolve does not end this duty (bot/incidents/gdpr.py)
-        incident = desk.store.incident(incident.id)  # as it is now: its level, for the right checked on it
-        check_may_stop_clock(desk, incident, user)
+        incident = check_record_authority_notified(desk, incident, user)
         now = desk.now()
         if desk.store.events(incident.id, "gdpr_notified"):
             return False

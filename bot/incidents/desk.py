@@ -53,10 +53,40 @@ class Desk:
                 yield
         except NotAuthorized as exc:
             if outermost and exc.refusal is not None:
-                incident_id, actor, data = exc.refusal
-                with self.store.transaction():
-                    self.store.add_event(incident_id, self.now(), actor, "refused", **data)
+                exc.unrecorded = True
+                self.record_refusal(exc)
             raise
+
+    @contextmanager
+    def checking(self) -> Iterator[None]:
+        """Checks a request answers in its acknowledgement, run without writing anything.
+
+        The only write before an ack is the request's own record (bot/slack/app.py), so what a form or a command
+        refuses before its ack is decided in a transaction that is always rolled back: the incident, draft and
+        roles are read consistently, and the refusal's timeline event is undone with it. The caller records that
+        event once it has answered (`record_refusal`); the verb checks again under the write lock when it runs.
+        Inside a verb's transaction a check simply joins it.
+        """
+        if self.store.db.conn.in_transaction:
+            yield
+            return
+        try:
+            with self.store.transaction():
+                yield
+                raise _Unwritten
+        except _Unwritten:
+            return
+        except NotAuthorized as exc:
+            exc.unrecorded = exc.refusal is not None
+            raise
+
+    def record_refusal(self, exc: Exception) -> None:
+        """Put a refusal whose event was rolled back on the timeline (a no-op for any other error)."""
+        if isinstance(exc, NotAuthorized) and exc.unrecorded and exc.refusal is not None:
+            incident_id, actor, data = exc.refusal
+            with self.store.transaction():
+                self.store.add_event(incident_id, self.now(), actor, "refused", **data)
+            exc.unrecorded = False
 
     def playbook(self, scenario: str) -> Playbook:
         book = self.playbooks.get(scenario)
@@ -72,6 +102,10 @@ class Desk:
     @property
     def language(self) -> str:
         return self.settings.language
+
+
+class _Unwritten(Exception):
+    """Rolls a check's transaction back (Desk.checking)."""
 
 
 def require_active(incident: Incident) -> Incident:

@@ -157,10 +157,10 @@ def _not_rejected(draft: Draft) -> None:
         raise WrongState("error.draft_rejected", network=draft.network, version=draft.version)
 
 
-def edit_draft(desk: Desk, draft_id: int, user: str, text: str, version: int) -> DraftOutcome:
-    """Save `text` as the draft's next version; earlier approvals no longer count."""
+def check_edit(desk: Desk, draft_id: int, user: str, text: str, version: int) -> tuple[Draft, Incident]:
+    """Everything `edit_draft` refuses, decided without writing (the edit form's errors, before its ack)."""
     text = text.strip()
-    with desk.deciding():  # checked on the draft as it is now: a concurrent click may have posted or edited it
+    with desk.checking():
         draft, incident = check_may_edit(desk, draft_id, version, user)
         if not text:
             raise UsageError("error.empty_draft")
@@ -168,6 +168,14 @@ def edit_draft(desk: Desk, draft_id: int, user: str, text: str, version: int) ->
             raise UsageError(
                 "error.over_limit", length=measured_length(draft.network, text), limit=limit_of(draft.network)
             )
+    return draft, incident
+
+
+def edit_draft(desk: Desk, draft_id: int, user: str, text: str, version: int) -> DraftOutcome:
+    """Save `text` as the draft's next version; earlier approvals no longer count."""
+    text = text.strip()
+    with desk.deciding():  # checked on the draft as it is now: a concurrent click may have posted or edited it
+        draft, incident = check_edit(desk, draft_id, user, text, version)
         if text == draft.text:
             return DraftOutcome(draft, incident, changed=False)
         kept = bool(draft.promise_text) and str(draft.promise_text) in text  # an edit may drop or change the time
@@ -225,13 +233,25 @@ def approve_draft(desk: Desk, draft_id: int, version: int, user: str) -> DraftOu
     return DraftOutcome(draft, incident, changed=bool(added))
 
 
-def reject_draft(desk: Desk, draft_id: int, version: int, user: str, reason: str) -> DraftOutcome:
-    """Send the version back with a reason; an edit makes a new version to approve."""
+def _reason(reason: str) -> str:
     reason = " ".join(reason.split())
     if not reason:
         raise UsageError("error.reject_needs_reason")
     if len(reason) > MAX_REASON:  # the form stops at it; a hand-made request must not get past it either
         raise UsageError("error.text_too_long", limit=MAX_REASON)
+    return reason
+
+
+def check_reject(desk: Desk, draft_id: int, version: int, user: str, reason: str) -> tuple[Draft, Incident]:
+    """Everything `reject_draft` refuses, decided without writing (the reject form's errors, before its ack)."""
+    _reason(reason)
+    with desk.checking():
+        return check_may_decide(desk, draft_id, version, user)
+
+
+def reject_draft(desk: Desk, draft_id: int, version: int, user: str, reason: str) -> DraftOutcome:
+    """Send the version back with a reason; an edit makes a new version to approve."""
+    reason = _reason(reason)
     with desk.deciding():  # on the draft as it is now: it may have been posted or edited since the form opened
         draft, incident, held = _decider(desk, draft_id, version, user)
         if draft.status == "rejected":

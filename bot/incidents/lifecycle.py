@@ -60,6 +60,19 @@ def check_may_finish_resolve(desk: Desk, incident: Incident, user: str) -> None:
     require_role(desk, incident, user, desk.playbook(incident.scenario).resolve_by, "resolve")
 
 
+def check_resolve(desk: Desk, incident: Incident, user: str, summary: str) -> Incident:
+    """Everything `resolve` refuses, decided without writing (the resolve form's errors, before its ack);
+    returns the incident as it is now."""
+    _text(summary, "error.empty_summary")
+    with desk.checking():
+        incident = desk.store.incident(incident.id)
+        if not incident.active:  # a backup lead (or a double submit) came first: nothing to correct in the form
+            resolved = desk.store.events(incident.id, "resolved")
+            raise AlreadyDone("error.already_resolved", code=incident.code, user=resolved[0].actor if resolved else "")
+        check_may_resolve(desk, incident, user)
+    return incident
+
+
 @dataclass(frozen=True)
 class Resolved:
     incident: Incident
@@ -83,11 +96,7 @@ def resolve(
     summary = _text(summary, "error.empty_summary")
     book = desk.playbook(incident.scenario)
     with desk.deciding():  # decided on the incident as it is now: one resolve, however many submit at once
-        incident = desk.store.incident(incident.id)
-        if not incident.active:  # a backup lead (or a double submit) came first: nothing to correct in the form
-            resolved = desk.store.events(incident.id, "resolved")
-            raise AlreadyDone("error.already_resolved", code=incident.code, user=resolved[0].actor if resolved else "")
-        check_may_resolve(desk, incident, user)
+        incident = check_resolve(desk, incident, user, summary)
         now = desk.now()
         # The form's answer first: a closing draft may say the authority was notified only once that is recorded.
         duty_open = gdpr.record_at_resolve(desk, incident, user, authority, now)
@@ -124,10 +133,15 @@ def participants(desk: Desk, incident: Incident, until_resolved: bool = False) -
     return [p for p in dict.fromkeys(people) if p and p != "bot"]
 
 
-def answer_survey(desk: Desk, incident: Incident, user: str, process: int, role_clarity: int, improve: str) -> Event:
-    """One participant's answers; a later answer from the same person replaces the earlier one in reports."""
+def check_survey(process: int, role_clarity: int) -> None:
+    """What `answer_survey` refuses (the survey form's error, before its ack)."""
     if process not in SURVEY_SCALE or role_clarity not in SURVEY_SCALE:
         raise UsageError("error.survey_scale")
+
+
+def answer_survey(desk: Desk, incident: Incident, user: str, process: int, role_clarity: int, improve: str) -> Event:
+    """One participant's answers; a later answer from the same person replaces the earlier one in reports."""
+    check_survey(process, role_clarity)
     with desk.store.transaction():
         return desk.store.add_event(
             incident.id,

@@ -1,111 +1,135 @@
-"""`/crisis …`: parse the text into a typed command, then call the core. Wrong input says what to type."""
+"""`/crisis …`: the slash command's listener, and the Slack side of a typed command (`Invocation`).
+
+The grammar is bot/chat/commands.py and what each subcommand does is bot/chat/subcommands.py; here is only
+how Slack is answered (the ack while Slack waits, the response_url after it), how its forms are opened, and
+the Slack work a handler asks for (SlackDesk's set-up and redraws, until they move to bot/chat/).
+"""
 
 from __future__ import annotations
 
-import re
+import contextlib
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from bot.errors import BadLevel, UsageError
-from bot.ids import LEVELS
+from slack_bolt import Ack, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
-# Only a level that exists is read as one (`2`, or `L2` as crisis plans write it); any other first word starts
-# the title, so `/crisis declare service-outage 500 errors on checkout` is titled "500 errors on checkout".
-DECLARE_LEVEL = re.compile(rf"(?i)l?[{''.join(map(str, LEVELS))}]")
-MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$")
-SUBCOMMANDS = (
-    "help",
-    "declare",
-    "drill",
-    "roles",
-    "escalate",
-    "deescalate",
-    "gdpr",
-    "status",
-    "list",
-    "update",
-    "note",
-    "resolve",
-)
+from bot.chat import commands, status, subcommands
+from bot.chat.wording import Wording
+from bot.errors import CrisisError
+from bot.incidents.declare import DeclareRequest
+from bot.incidents.desk import Desk
+from bot.incidents.roles import Person
+from bot.models import Incident
+from bot.slack import render, views
+from bot.slack.flows import SlackDesk, why
+from bot.slack.render import MESSAGE_LIMIT
+from bot.slack.text import fit
+
+log = logging.getLogger("crisisbot.slack")
 
 
-@dataclass(frozen=True)
-class Command:
-    name: str  # "", "help", "declare", "drill", "roles", "roles_set"
-    scenario: str = ""
-    level: int | None = None
-    title: str = ""
-    role: str = ""
-    users: list[str] = field(default_factory=list)
+def crisis(slack: SlackDesk) -> Callable[..., None]:
+    """The Bolt listener for `/crisis`: parse, hand over to the subcommand, say what went wrong."""
+
+    def listener(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        run = Invocation(slack, client, ack, respond, command, slack.say_to(client, command["user_id"]))
+        try:
+            cmd = commands.parse(command.get("text") or "")
+            subcommands.HANDLERS[cmd.name](run, cmd)
+        except CrisisError as exc:
+            try:
+                run.answer(slack.explain(exc, run.say))
+            finally:  # a refusal a check decided before the ack goes on the timeline now, answered or not
+                slack.desk.record_refusal(exc)
+        except (SlackApiError, OSError) as exc:  # e.g. a form whose trigger expired (a request finished at start-up)
+            log.warning("/crisis %s: Slack refused %s", (command.get("text") or "").split(" ")[0], why(exc))
+            with contextlib.suppress(SlackApiError, OSError):  # Slack may refuse this too; the log line stays
+                run.answer(run.say("error.command_failed"))
+
+    listener.__name__ = "crisis"
+    return listener
 
 
-def parse(text: str) -> Command:
-    """Turn the slash command's text into a Command, or raise UsageError naming what to type."""
-    words = text.split()
-    if not words:
-        return Command("")
-    head, rest = words[0].lower(), words[1:]
-    if head == "help":
-        return Command("help")
-    if head in ("declare", "drill"):
-        return _declare(head, rest)
-    if head in ("status", "list", "resolve") and not rest:
-        return Command(head)
-    if head in ("update", "note"):
-        body = text.strip()[len(words[0]) :].strip()
-        if not body:
-            raise UsageError(f"error.empty_{head}")
-        return Command(head, title=body)
-    if head in ("escalate", "deescalate"):
-        if len(rest) > 1:
-            raise UsageError("error.escalate_usage")
-        return Command(head, level=_level(rest[0]) if rest else None)
-    if head == "gdpr":
-        if [w.lower() for w in rest] != ["notified"]:
-            raise UsageError("error.gdpr_usage")
-        return Command("gdpr_notified")
-    if head == "roles":
-        if not rest:
-            return Command("roles")
-        if rest[0].lower() == "set":
-            return _roles_set(rest[1:])
-        raise UsageError("error.roles_usage")
-    raise UsageError("error.unknown_command", command=words[0][:40])
+@dataclass
+class Invocation:
+    """One `/crisis` request in Slack (bot/chat/subcommands.py's Typed): who, where, and how to answer them."""
 
+    slack: SlackDesk
+    client: WebClient
+    ack: Ack
+    respond: Respond
+    command: dict[str, Any]
+    say: Wording
+    acked: bool = field(default=False)
 
-def _declare(head: str, rest: list[str]) -> Command:
-    if not rest:
-        raise UsageError("error.declare_usage")
-    scenario, rest = rest[0].lower(), rest[1:]
-    level = None
-    if rest and DECLARE_LEVEL.fullmatch(rest[0]):
-        level = int(rest[0][-1])
-        rest = rest[1:]
-    title = " ".join(rest)
-    if not title and head == "declare":
-        raise UsageError("error.empty_title")
-    return Command(head, scenario=scenario, level=level, title=title)
+    @property
+    def desk(self) -> Desk:
+        return self.slack.desk
 
+    @property
+    def user(self) -> str:
+        return str(self.command["user_id"])
 
-def _level(word: str) -> int:
-    """`2`, `L2`, `level2` or `L-2` is 2; `-1`, `4` or `two` is refused."""
-    if not re.fullmatch(r"(?i)(l|level)?-?\d{1,3}", word):
-        raise BadLevel(level=word[:10])
-    level = int(re.sub(r"(?i)^(level|l)-?", "", word))
-    if level not in LEVELS:
-        raise BadLevel(level=word[:10])
-    return level
+    @property
+    def room(self) -> str | None:
+        return self.command.get("channel_id")
 
+    def answer(self, text: str = "", blocks: list[dict[str, Any]] | None = None) -> None:
+        """Ephemeral answer: in the ack while Slack waits, by response_url after that."""
+        text = fit(text, MESSAGE_LIMIT)
+        if self.acked:
+            self.respond(response_type="ephemeral", replace_original=False, text=text, blocks=blocks)
+        else:
+            self.ack(response_type="ephemeral", text=text, blocks=blocks)
+            self.acked = True
 
-def _roles_set(rest: list[str]) -> Command:
-    if not rest:
-        raise UsageError("error.roles_set_usage")
-    role, mentions = rest[0], rest[1:]
-    users = []
-    for word in mentions:
-        match = MENTION.match(word)
-        if not match:
-            raise UsageError("error.no_mention", word=word[:40])
-        users.append(match.group(1))
-    if not users:
-        raise UsageError("error.roles_set_usage")
-    return Command("roles_set", role=role, users=users)
+    def quiet(self) -> None:
+        if not self.acked:
+            self.ack()
+            self.acked = True
+
+    def open_declare_form(self) -> None:
+        view = views.declare_modal(self.desk, self.say, self.room)
+        self.client.views_open(trigger_id=self.command["trigger_id"], view=view)
+
+    def open_resolve_form(self, incident: Incident, ask_authority: bool) -> None:
+        view = views.resolve_modal(incident.id, incident.code, self.say, ask_authority)
+        self.client.views_open(trigger_id=self.command["trigger_id"], view=view)
+
+    def answer_status(self, incident: Incident | None) -> None:
+        if incident is None:
+            self.answer(self.say("status.choose"), blocks=render.blocks(status.choose(self.desk, self.say, self.user)))
+        else:
+            self.answer(status.status_text(self.desk, incident, self.say))
+
+    def answer_list(self) -> None:
+        self.answer(status.list_text(self.desk, self.say, self.user))
+
+    def declare(self, request: DeclareRequest) -> None:
+        self.slack.declare(self.client, request, self.answer)
+
+    def escalate(self, incident: Incident, level: int | None, step: int) -> None:
+        self.slack.escalate(self.client, incident, level, self.user, step=step)
+
+    def authority_notified(self, incident: Incident) -> None:
+        self.slack.refresh_header(self.client, incident)
+        self.slack.delivered(self.client, incident)  # the note in the channel, queued by the verb
+
+    def delivered(self, incident: Incident) -> None:
+        self.slack.delivered(self.client, incident)
+
+    def people(self, users: list[str]) -> dict[str, Person]:
+        return self.slack.people(self.client, users)
+
+    def person(self, user: str) -> Person | None:
+        return self.slack.person(self.client, user)
+
+    def closing_pending(self, incident: Incident) -> list[str]:
+        return self.slack.closing_pending(self.client, incident)
+
+    def finish_closing(self, incident: Incident) -> None:
+        self.answer(*self.slack.finish_resolve(self.client, incident, self.say))

@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
 
 from markupsafe import Markup
 from slack_sdk import WebClient
@@ -15,10 +14,11 @@ from slack_sdk.errors import SlackApiError
 
 from bot.chat.after import After, Outbox, Unheld
 from bot.chat.closing import Closed, Closer, outcome
+from bot.chat.explain import explain
 from bot.chat.setup import SetUp
 from bot.chat.wording import Wording
-from bot.errors import ConfigError, CrisisError, NotAuthorized, SchemaError, SlackLookupFailed
-from bot.ids import LANGUAGES, NETWORKS, ROLES
+from bot.errors import CrisisError, SlackLookupFailed
+from bot.ids import LANGUAGES
 from bot.incidents import facts
 from bot.incidents.declare import DeclareRequest, declare
 from bot.incidents.desk import Desk
@@ -30,7 +30,7 @@ from bot.slack.activity import Activity
 from bot.slack.bridge import RedrawPort
 from bot.slack.port import SlackPort, drawn, refusals
 from bot.slack.render import MESSAGE_LIMIT
-from bot.slack.text import SLACK, channel_link, escape_entities, fit, mention
+from bot.slack.text import SLACK, channel_link, fit, mention
 
 log = logging.getLogger("crisisbot.slack")
 LANGUAGE_CACHE_SECONDS = 3600
@@ -114,32 +114,7 @@ class SlackDesk:
         return language
 
     def explain(self, exc: CrisisError, say: Wording) -> str:
-        """The user-facing sentence for a domain error, with role ids turned into role names."""
-        if isinstance(exc, ConfigError | SchemaError):  # file names and paths are for the log, not for people
-            log.error("%s", exc)
-            return say(exc.key)
-        params: dict[str, Any] = dict(exc.params)
-        if "allowed" in params:
-            params["allowed"] = ", ".join(say.role(r) for r in params["allowed"])
-        if "valid" in params:  # our own ids, as code so they stay typeable (escaping turns `_` into `ˍ`)
-            params["valid"] = Markup(", ".join(f"`{escape_entities(v)}`" for v in str(params["valid"]).split(", ")))
-        if params.get("network") in NETWORKS:
-            params["network"] = say.network(params["network"])
-        if params.get("role") in ROLES:
-            params["role"] = say.role(params["role"])
-        if "user" in params:  # a core error names a person by id: mentioned, so Slack shows their name
-            params["user"] = mention(params["user"])
-        if isinstance(params.get("person"), str):  # a Slack member id: shown as a mention, and typed out as it is
-            params["person_id"] = params["person"]
-            params["person"] = mention(params["person"])
-        if isinstance(exc, NotAuthorized) and exc.key == "error.not_authorized":
-            params.setdefault("action", "")
-            params["action"] = say(f"action.{params['action']}") if params["action"] else ""
-        try:
-            return say(exc.key, **params)
-        except Exception:  # a missing variable in a translated string must not hide the real error
-            log.exception("UI string %s failed to render", exc.key)
-            return say("error.generic")
+        return explain(exc, say)  # wording, not Slack: bot/chat/explain.py
 
     # ---- declare -------------------------------------------------------------------------------
     def declare(self, client: WebClient, request: DeclareRequest, tell: Callable[[str], None]) -> Incident:

@@ -1,12 +1,12 @@
-"""Modals: declare, edit a draft, reject a draft. Builders and the parsing of their submissions."""
+"""Modals: declare, edit, reject, resolve, survey. Block Kit builders, and the values read out of a submission
+(what they may be is bot/chat/forms.py's to say)."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
 from slack_sdk.models.blocks import (
     CheckboxesElement,
     ContextBlock,
@@ -22,6 +22,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.chat.forms import DeclareAnswers, DeclareForm, FieldErrors, authority_answer, declare_form
 from bot.chat.wording import Wording
 from bot.ids import LEVELS
 from bot.incidents import gdpr
@@ -38,7 +39,7 @@ def _pt(text: str) -> PlainTextObject:
     return PlainTextObject(text=text)
 
 
-def declare_modal(desk: Desk, say: Wording, channel_id: str | None) -> dict:
+def declare_modal(desk: Desk, say: Wording, channel_id: str | None) -> dict[str, Any]:
     lang = say.language
     scenarios = [Option(value=sid, text=_pt(book.name.in_(lang)[:75])) for sid, book in desk.playbooks.items()]
     levels = [Option(value=str(n), text=_pt(say("modal.declare.level_option", level=n))) for n in LEVELS]
@@ -95,45 +96,20 @@ def declare_modal(desk: Desk, say: Wording, channel_id: str | None) -> dict:
     return view.to_dict()
 
 
-class DeclareForm(BaseModel):
-    scenario: str
-    level: int
-    title: str
-    description: str = ""
-    detected_at: datetime | None = None
-    private: bool = False
-
-
-def parse_declare(values: dict[str, Any], now: datetime, say: Wording) -> tuple[DeclareForm | None, dict[str, str]]:
-    """The declare modal's values, or field errors to show in the modal."""
-    scenario = _selected(values, "scenario")
-    level = _selected(values, "level") or str(DEFAULT_LEVEL)
-    title = " ".join((_text(values, "title") or "").split())
-    errors: dict[str, str] = {}
-    if not scenario:
-        errors["scenario"] = say("modal.declare.need_scenario")
-    if level not in {str(n) for n in LEVELS}:  # the form only offers 1–3
-        errors["level"] = say("error.bad_level", level=level[:10])
-    if not title:
-        errors["title"] = say("error.empty_title")
-    detected = _datetime(values, "detected")
-    if detected and detected > now + timedelta(minutes=1):
-        errors["detected"] = say("modal.declare.detected_future")
-    if errors:
-        return None, errors
-    private = bool(_value(values, "private").get("selected_options"))
-    form = DeclareForm(
-        scenario=scenario or "",
-        level=int(level),
-        title=title,
-        description=_text(values, "description") or "",
-        detected_at=detected,
-        private=private,
+def parse_declare(values: dict[str, Any], now: datetime, say: Wording) -> tuple[DeclareForm | None, FieldErrors]:
+    """The declare modal's values, or field errors to show in the modal (checked in bot/chat/forms.py)."""
+    answers = DeclareAnswers(
+        scenario=_selected(values, "scenario"),
+        level=_selected(values, "level"),
+        title=_text(values, "title"),
+        description=_text(values, "description"),
+        detected=_datetime(values, "detected"),
+        private=bool(_value(values, "private").get("selected_options")),
     )
-    return form, {}
+    return declare_form(answers, now, say)
 
 
-def edit_modal(draft: Draft, say: Wording) -> dict:
+def edit_modal(draft: Draft, say: Wording) -> dict[str, Any]:
     limit = limit_of(draft.network)
     view = View(
         type="modal",
@@ -170,7 +146,7 @@ def _typed_max(network: str, limit: int) -> int:
     return SLACK_INPUT_MAX if network == "x" else min(SLACK_INPUT_MAX, max(limit, 1))
 
 
-def reject_modal(draft: Draft, say: Wording) -> dict:
+def reject_modal(draft: Draft, say: Wording) -> dict[str, Any]:
     view = View(
         type="modal",
         callback_id="draft_reject",
@@ -189,7 +165,7 @@ def reject_modal(draft: Draft, say: Wording) -> dict:
     return view.to_dict()
 
 
-def metadata(view: dict) -> dict[str, Any]:
+def metadata(view: dict[str, Any]) -> dict[str, Any]:
     try:
         data = json.loads(view.get("private_metadata") or "{}")
     except ValueError:
@@ -227,7 +203,7 @@ def text_of(values: dict[str, Any], block: str) -> str:
     return _text(values, block) or ""
 
 
-def resolve_modal(incident_id: int, code: str, say: Wording, ask_authority: bool = False) -> dict:
+def resolve_modal(incident_id: int, code: str, say: Wording, ask_authority: bool = False) -> dict[str, Any]:
     """Summary, impact and first lessons: the start of the evaluation; for an open GDPR duty, its state."""
     view = View(
         type="modal",
@@ -281,22 +257,12 @@ def _authority_blocks(say: Wording) -> list[InputBlock]:
     ]
 
 
-def parse_authority(values: dict[str, Any], now: datetime, say: Wording) -> tuple[gdpr.Answer | None, dict[str, str]]:
-    """The resolve form's GDPR answer (None when the form did not ask), or field errors for the modal."""
-    choice = _selected(values, "authority")
-    if choice is None:
-        return None, {}
-    if choice != "notified":
-        return gdpr.Answer(notified=False), {}
-    at = _datetime(values, "authority_at")
-    if at is None:
-        return None, {"authority_at": say("gdpr_duty.when_needed")}
-    if at > now + gdpr.FUTURE_SLACK:
-        return None, {"authority_at": say("gdpr_duty.when_future")}
-    return gdpr.Answer(notified=True, at=at), {}
+def parse_authority(values: dict[str, Any], now: datetime, say: Wording) -> tuple[gdpr.Answer | None, FieldErrors]:
+    """The resolve modal's GDPR answer (None when it did not ask), or field errors (checked in bot/chat/forms.py)."""
+    return authority_answer(_selected(values, "authority"), _datetime(values, "authority_at"), now, say)
 
 
-def survey_modal(incident_id: int, code: str, say: Wording) -> dict:
+def survey_modal(incident_id: int, code: str, say: Wording) -> dict[str, Any]:
     """Three questions after the incident: two scores and one open answer."""
     scale = [Option(value=str(n), text=_pt(say(f"modal.survey.scale.{n}"))) for n in range(1, 6)]
     view = View(

@@ -1,0 +1,114 @@
+"""The `/crisis …` grammar: the typed text → a `Command`, or a UsageError saying what to type.
+
+Platform-neutral: any chat platform's slash command (or message) hands its text to `parse`; what each command
+then does is bot/chat/subcommands.py."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from bot.errors import BadLevel, UsageError
+from bot.ids import LEVELS
+
+# Only a level that exists is read as one (`2`, or `L2` as crisis plans write it); any other first word starts
+# the title, so `/crisis declare service-outage 500 errors on checkout` is titled "500 errors on checkout".
+DECLARE_LEVEL = re.compile(rf"(?i)l?[{''.join(map(str, LEVELS))}]")
+MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$")
+SUBCOMMANDS = (
+    "help",
+    "declare",
+    "drill",
+    "roles",
+    "escalate",
+    "deescalate",
+    "gdpr",
+    "status",
+    "list",
+    "update",
+    "note",
+    "resolve",
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # "", "help", "declare", "drill", "roles", "roles_set"
+    scenario: str = ""
+    level: int | None = None
+    title: str = ""
+    role: str = ""
+    users: list[str] = field(default_factory=list)
+
+
+def parse(text: str) -> Command:
+    """Turn the slash command's text into a Command, or raise UsageError naming what to type."""
+    words = text.split()
+    if not words:
+        return Command("")
+    head, rest = words[0].lower(), words[1:]
+    if head == "help":
+        return Command("help")
+    if head in ("declare", "drill"):
+        return _declare(head, rest)
+    if head in ("status", "list", "resolve") and not rest:
+        return Command(head)
+    if head in ("update", "note"):
+        body = text.strip()[len(words[0]) :].strip()
+        if not body:
+            raise UsageError(f"error.empty_{head}")
+        return Command(head, title=body)
+    if head in ("escalate", "deescalate"):
+        if len(rest) > 1:
+            raise UsageError("error.escalate_usage")
+        return Command(head, level=_level(rest[0]) if rest else None)
+    if head == "gdpr":
+        if [w.lower() for w in rest] != ["notified"]:
+            raise UsageError("error.gdpr_usage")
+        return Command("gdpr_notified")
+    if head == "roles":
+        if not rest:
+            return Command("roles")
+        if rest[0].lower() == "set":
+            return _roles_set(rest[1:])
+        raise UsageError("error.roles_usage")
+    raise UsageError("error.unknown_command", command=words[0][:40])
+
+
+def _declare(head: str, rest: list[str]) -> Command:
+    if not rest:
+        raise UsageError("error.declare_usage")
+    scenario, rest = rest[0].lower(), rest[1:]
+    level = None
+    if rest and DECLARE_LEVEL.fullmatch(rest[0]):
+        level = int(rest[0][-1])
+        rest = rest[1:]
+    title = " ".join(rest)
+    if not title and head == "declare":
+        raise UsageError("error.empty_title")
+    return Command(head, scenario=scenario, level=level, title=title)
+
+
+def _level(word: str) -> int:
+    """`2`, `L2`, `level2` or `L-2` is 2; `-1`, `4` or `two` is refused."""
+    if not re.fullmatch(r"(?i)(l|level)?-?\d{1,3}", word):
+        raise BadLevel(level=word[:10])
+    level = int(re.sub(r"(?i)^(level|l)-?", "", word))
+    if level not in LEVELS:
+        raise BadLevel(level=word[:10])
+    return level
+
+
+def _roles_set(rest: list[str]) -> Command:
+    if not rest:
+        raise UsageError("error.roles_set_usage")
+    role, mentions = rest[0], rest[1:]
+    users = []
+    for word in mentions:
+        match = MENTION.match(word)
+        if not match:
+            raise UsageError("error.no_mention", word=word[:40])
+        users.append(match.group(1))
+    if not users:
+        raise UsageError("error.roles_set_usage")
+    return Command("roles_set", role=role, users=users)

@@ -1,0 +1,80 @@
+"""What a submitted form may say: the declare and resolve forms' values checked, field by field.
+
+A platform draws the form and reads the values out of its own payload (bot/slack/views.py for Slack's
+modals); what counts as a valid answer, and the sentence under a field when it is not, is decided here.
+Field names are the form's own (`scenario`, `title`, `authority_at`…), which a platform uses as its inputs' ids.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+
+from bot.chat.wording import Wording
+from bot.ids import LEVELS
+from bot.incidents import gdpr
+from bot.incidents.declare import DEFAULT_LEVEL
+
+FieldErrors = dict[str, str]  # field → the sentence shown under it
+
+
+class DeclareForm(BaseModel):
+    scenario: str
+    level: int
+    title: str
+    description: str = ""
+    detected_at: datetime | None = None
+    private: bool = False
+
+
+class DeclareAnswers(BaseModel):
+    """The declare form's values as the platform read them (None: the field was not answered)."""
+
+    scenario: str | None = None
+    level: str | None = None
+    title: str | None = None
+    description: str | None = None
+    detected: datetime | None = None
+    private: bool = False
+
+
+def declare_form(answers: DeclareAnswers, now: datetime, say: Wording) -> tuple[DeclareForm | None, FieldErrors]:
+    """The declare form's values, or field errors to show in the form."""
+    level = answers.level or str(DEFAULT_LEVEL)
+    title = " ".join((answers.title or "").split())
+    errors: FieldErrors = {}
+    if not answers.scenario:
+        errors["scenario"] = say("modal.declare.need_scenario")
+    if level not in {str(n) for n in LEVELS}:  # the form only offers 1–3
+        errors["level"] = say("error.bad_level", level=level[:10])
+    if not title:
+        errors["title"] = say("error.empty_title")
+    if answers.detected and answers.detected > now + timedelta(minutes=1):
+        errors["detected"] = say("modal.declare.detected_future")
+    if errors:
+        return None, errors
+    form = DeclareForm(
+        scenario=answers.scenario or "",
+        level=int(level),
+        title=title,
+        description=answers.description or "",
+        detected_at=answers.detected,
+        private=answers.private,
+    )
+    return form, {}
+
+
+def authority_answer(
+    choice: str | None, at: datetime | None, now: datetime, say: Wording
+) -> tuple[gdpr.Answer | None, FieldErrors]:
+    """The resolve form's GDPR answer (None when the form did not ask), or field errors for the form."""
+    if choice is None:
+        return None, {}
+    if choice != "notified":
+        return gdpr.Answer(notified=False), {}
+    if at is None:
+        return None, {"authority_at": say("gdpr_duty.when_needed")}
+    if at > now + gdpr.FUTURE_SLACK:
+        return None, {"authority_at": say("gdpr_duty.when_future")}
+    return gdpr.Answer(notified=True, at=at), {}
