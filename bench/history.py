@@ -74,7 +74,7 @@ def play_template(local: LocalCrisisDesk, clock: ManualClock) -> int:
 
     command(DECLARER, f"declare {SCENARIO} 2 Customer emails exposed on a partner portal")
     incident = latest(local)
-    channel = str(incident.channel_id)
+    channel = str(incident.room_ref)
     for who in ("anna", "chen", "dewi"):
         later(2)
         dm = emulator.dm_channel_of(ID[who])
@@ -86,9 +86,9 @@ def play_template(local: LocalCrisisDesk, clock: ManualClock) -> int:
     for draft in store.drafts(incident.id):
         for who in ("anna", "chen"):
             later(1)
-            click(who, "draft_approve", channel, str(draft.message_ts))
+            click(who, "draft_approve", channel, str(draft.message_ref))
     x = next(d for d in store.drafts(incident.id) if d.network == "x")
-    click(DECLARER, "draft_mark_posted", channel, str(x.message_ts))
+    click(DECLARER, "draft_mark_posted", channel, str(x.message_ref))
     for n in range(NOTES):
         later(3)
         command("dewi", f"note Call {n} with the partner: logs checked, nothing new leaked", channel)
@@ -179,8 +179,8 @@ def build_history(store: Store, template: Template, count: int, end: datetime) -
         row.update(
             id=new_id,
             code=f"CR-{declared.year}-{number:03d}",
-            channel_id=f"CH{new_id:08d}",
-            channel_name=name,
+            room_ref=f"CH{new_id:08d}",
+            room_name=name,
             private=int(k % 10 == 9),
         )
         tables["incidents"].append(row)
@@ -235,7 +235,7 @@ def open_workspace(folder: Path, name: str, template: Template, count: int, acti
     for n in range(active):
         local.emulator.slash_command(ID[DECLARER], f"declare {SCENARIO} 2 Live incident {n}")
         local.settle(timeout=60)
-    return Workspace(name, local, db, report_code, str(latest(local).channel_id), built)
+    return Workspace(name, local, db, report_code, str(latest(local).room_ref), built)
 
 
 def _timed(action: Callable[[], Any]) -> float:

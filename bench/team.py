@@ -41,8 +41,8 @@ def ready(local: LocalCrisisDesk, incident: Incident) -> bool:
     store = local.desk.store
     incident = store.incident(incident.id)
     return bool(
-        incident.channel_id
-        and local.emulator.pins(incident.channel_id)
-        and all(d.message_ts for d in store.drafts(incident.id))
+        incident.room_ref
+        and local.emulator.pins(incident.room_ref)
+        and all(d.message_ref for d in store.drafts(incident.id))
         and incident.setup_done_at
     )

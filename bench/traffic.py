@@ -58,7 +58,7 @@ def targets(local: LocalCrisisDesk) -> list[Target]:
     found = []
     for incident in store.incidents("active"):
         header = store.delivery(f"{incident.id}:header")
-        if not (incident.channel_id and header):
+        if not (incident.room_ref and header):
             continue
         book = local.desk.playbook(incident.scenario)
         level = book.level(incident.level)
@@ -73,10 +73,10 @@ def targets(local: LocalCrisisDesk) -> list[Target]:
         found.append(
             Target(
                 incident.id,
-                incident.channel_id,
+                incident.room_ref,
                 header,
                 [item.id for item in book.checklist.first_hour],
-                [d.message_ts for d in store.drafts(incident.id) if d.message_ts],
+                [d.message_ref for d in store.drafts(incident.id) if d.message_ref],
                 [owners[r] for r in level.approvers if r in owners],
                 dms,
             )

@@ -108,7 +108,7 @@ class DemoScript:
             who,
             self.ui("button.done"),
             "checklist_done",
-            channel_id=incident.channel_id or "",
+            channel_id=incident.room_ref or "",
             ts=header,
             value=f"{incident.id}:{item}",
         )
@@ -125,7 +125,7 @@ class DemoScript:
 
         self.step("demo.step1")
         breach = self.declare_in_modal("bram", "data-breach", 2, "breach", detected_minutes_ago=25)
-        channel = breach.channel_id or ""
+        channel = breach.room_ref or ""
         drafts = {d.network: d for d in desk.store.drafts(breach.id)}
 
         self.step("demo.step2")
@@ -145,7 +145,7 @@ class DemoScript:
 
         self.step("demo.step5")
         x = drafts["x"]
-        self.click("chen", self.ui("button.edit"), "draft_edit", channel_id=channel, ts=x.message_ts or "")
+        self.click("chen", self.ui("button.edit"), "draft_edit", channel_id=channel, ts=x.message_ref or "")
         view = self.emu.open_view(self.people["chen"]) or {}
         new_text = self.legal_edit(desk.store.draft(x.id).text)
         self.console.print("[bold magenta]@chen[/] " + self.say("demo.saves") + f"\n  [italic]{escape(new_text)}[/]")
@@ -155,33 +155,33 @@ class DemoScript:
         self.show_new()
 
         self.step("demo.step6")
-        self.click("gijs", self.ui("button.approve"), "draft_approve", channel_id=channel, ts=x.message_ts or "")
+        self.click("gijs", self.ui("button.approve"), "draft_approve", channel_id=channel, ts=x.message_ref or "")
 
         self.step("demo.step7")
         self.pause()
         for draft in drafts.values():
             for name in ("anna", "chen"):
                 self.click(
-                    name, self.ui("button.approve"), "draft_approve", channel_id=channel, ts=draft.message_ts or ""
+                    name, self.ui("button.approve"), "draft_approve", channel_id=channel, ts=draft.message_ref or ""
                 )
 
         self.step("demo.step8")
         self.pause()
         for draft in drafts.values():
-            ts = draft.message_ts or ""
+            ts = draft.message_ref or ""
             self.click("bram", self.ui("button.mark_posted"), "draft_mark_posted", channel_id=channel, ts=ts)
         self.tick("bram", breach, "first_public_response")
 
         self.step("demo.step9")
         outage = self.declare_in_modal("eli", "service-outage", 2, "outage", detected_minutes_ago=57)
         self.step("demo.step10")
-        missed = self.wait_for_post(outage.channel_id or "", "⚠️")
+        missed = self.wait_for_post(outage.room_ref or "", "⚠️")
         self.step("demo.step11")
         self.click(
             "anna",
             self.ui("button.escalate", level=3),
             "escalate",
-            channel_id=outage.channel_id or "",
+            channel_id=outage.room_ref or "",
             ts=missed["ts"],
         )
         for name in ("anna", "bram", "fleur"):
@@ -214,7 +214,7 @@ class DemoScript:
 
     def resolve(self, incident: Incident) -> None:
         desk = self.local.desk
-        self.emu.slash_command(self.people["anna"], "resolve", channel_id=incident.channel_id)
+        self.emu.slash_command(self.people["anna"], "resolve", channel_id=incident.room_ref)
         self.local.settle()
         view = self.emu.open_view(self.people["anna"]) or {}
         notes = desk.store.events(incident.id, "note")
@@ -263,11 +263,11 @@ class DemoScript:
     def show_header(self, incident: Incident) -> None:
         """The pinned header in full, as it stands now."""
         ts = self.local.desk.store.delivery(f"{incident.id}:header") or ""
-        message = self.emu.message(incident.channel_id or "", ts) or {}
+        message = self.emu.message(incident.room_ref or "", ts) or {}
         event = Event(
             kind="message_posted",
-            channel_id=incident.channel_id,
-            channel=incident.channel_name,
+            channel_id=incident.room_ref,
+            channel=incident.room_name,
             user=message.get("user"),
             text=message.get("text", ""),
             blocks=message.get("blocks") or [],

@@ -81,8 +81,8 @@ class Incident(BaseModel):
     drill: bool = False
     private: bool = False
     language: str = "en"
-    channel_id: str | None = None
-    channel_name: str | None = None
+    room_ref: str | None = None  # the incident's room on its chat platform (a Slack channel id)
+    room_name: str | None = None
     declared_by: str
     declared_at: datetime
     detected_at: datetime
@@ -105,7 +105,7 @@ class Draft(BaseModel):
     text: str
     version: int = 1
     status: DraftStatus = "pending"
-    message_ts: str | None = None
+    message_ref: str | None = None  # the draft's message on the platform (a Slack ts)
     created_at: datetime
     updated_at: datetime
     posted_at: datetime | None = None

@@ -207,7 +207,27 @@ def _migration_7(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6, _migration_7]
+def _migration_8(db: sqlite_utils.Database) -> None:
+    """Platform-neutral names for what an incident is on its chat platform: `room_ref`/`room_name` (a Slack
+    channel's id and name today, a Teams thread or channel next) and a draft's `message_ref` (Slack's ts).
+
+    SQLite (3.25+) renames the columns in place, indexes included; no row is rewritten.
+    """
+    db.execute("ALTER TABLE incidents RENAME COLUMN channel_id TO room_ref")
+    db.execute("ALTER TABLE incidents RENAME COLUMN channel_name TO room_name")
+    db.execute("ALTER TABLE drafts RENAME COLUMN message_ts TO message_ref")
+
+
+MIGRATIONS = [
+    _migration_1,
+    _migration_2,
+    _migration_3,
+    _migration_4,
+    _migration_5,
+    _migration_6,
+    _migration_7,
+    _migration_8,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -528,8 +548,8 @@ class Store(TimerStore):
         rows = list(self.db.table("incidents").rows_where("code = ?", [code.upper()], limit=1))
         return Incident.model_validate(_decode(rows[0])) if rows else None
 
-    def incident_by_channel(self, channel_id: str) -> Incident | None:
-        rows = list(self.db.table("incidents").rows_where("channel_id = ?", [channel_id], order_by="id desc", limit=1))
+    def incident_by_room(self, room_ref: str) -> Incident | None:
+        rows = list(self.db.table("incidents").rows_where("room_ref = ?", [room_ref], order_by="id desc", limit=1))
         return Incident.model_validate(_decode(rows[0])) if rows else None
 
     def incidents(self, status: str | None = None) -> list[Incident]:
@@ -537,9 +557,9 @@ class Store(TimerStore):
         rows = self.db.table("incidents").rows_where(where, args, order_by="id")
         return [Incident.model_validate(_decode(r)) for r in rows]
 
-    def channel_name_used(self, name: str) -> bool:
+    def room_name_used(self, name: str) -> bool:
         """Whether one of our incidents already has a Slack channel of this name (Slack would say name_taken)."""
-        return self.db.execute("SELECT 1 FROM incidents WHERE channel_name = ? LIMIT 1", [name]).fetchone() is not None
+        return self.db.execute("SELECT 1 FROM incidents WHERE room_name = ? LIMIT 1", [name]).fetchone() is not None
 
     def recently_resolved(self, batch: int = 50) -> Iterator[Incident]:
         """Resolved incidents, most recently resolved first, read a batch at a time (the caller stops early)."""

@@ -72,13 +72,13 @@ class Crisis:
 
     def draft_message(self, incident: Incident, network: str) -> dict[str, Any]:
         draft = self.drafts(incident)[network]
-        message = self.emu.message(incident.channel_id, draft.message_ts)
+        message = self.emu.message(incident.room_ref, draft.message_ref)
         assert message is not None
         return message
 
     def click_draft(self, who: str, incident: Incident, network: str, action_id: str) -> BotResponse:
         draft = self.drafts(incident)[network]
-        return self.click(who, action_id, channel_id=incident.channel_id, ts=draft.message_ts)
+        return self.click(who, action_id, channel_id=incident.room_ref, ts=draft.message_ref)
 
     def last_ephemeral(self, who: str) -> str:
         notes = self.emu.ephemerals(ID[who])

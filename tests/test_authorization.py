@@ -24,7 +24,7 @@ ADVISED_TEXT = 4000  # Slack truncates a message's text past 40,000 characters a
 
 def header(crisis: Crisis, incident: Incident) -> dict[str, Any]:
     ts = crisis.store.delivery(f"{incident.id}:header")
-    message = crisis.emu.message(incident.channel_id, ts)
+    message = crisis.emu.message(incident.room_ref, ts)
     assert message is not None
     return message
 
@@ -41,7 +41,7 @@ def test_the_gdpr_checklist_item_is_for_legal_and_the_crisis_lead_only(staffed: 
     before = db_rows(staffed)
     for who in ("gijs", "dewi", "bram"):  # nobody, communications, the social media manager (who declared)
         staffed.click(
-            who, "checklist_done", channel_id=incident.channel_id, ts=ts, value=f"{incident.id}:notify_authority"
+            who, "checklist_done", channel_id=incident.room_ref, ts=ts, value=f"{incident.id}:notify_authority"
         )
         note = staffed.last_ephemeral(who)
         assert note.startswith("You may not stop the 72-hour GDPR clock"), note
@@ -54,7 +54,7 @@ def test_the_gdpr_checklist_item_is_for_legal_and_the_crisis_lead_only(staffed: 
     assert gdpr_timers(staffed, incident) and "notify_authority" not in staffed.store.checklist(incident.id)
 
     staffed.click(
-        "chen", "checklist_done", channel_id=incident.channel_id, ts=ts, value=f"{incident.id}:notify_authority"
+        "chen", "checklist_done", channel_id=incident.room_ref, ts=ts, value=f"{incident.id}:notify_authority"
     )
     assert staffed.store.checklist(incident.id)["notify_authority"].done_by == ID["chen"]
     assert [e.actor for e in staffed.events(incident, "gdpr_notified")] == [ID["chen"]]
@@ -67,9 +67,9 @@ def test_a_playbook_may_let_communications_stop_the_gdpr_clock(staffed: Crisis) 
         update={"gdpr_notified_by": ["legal", "crisis_lead", "communications"]}
     )
     incident = staffed.declare()
-    staffed.cmd("gijs", "gdpr notified", channel_id=incident.channel_id)
+    staffed.cmd("gijs", "gdpr notified", channel_id=incident.room_ref)
     assert staffed.last_ephemeral("gijs").startswith("You may not stop the 72-hour GDPR clock")
-    staffed.cmd("dewi", "gdpr notified", channel_id=incident.channel_id)
+    staffed.cmd("dewi", "gdpr notified", channel_id=incident.room_ref)
     assert [e.actor for e in staffed.events(incident, "gdpr_notified")] == [ID["dewi"]]
     assert gdpr_timers(staffed, incident) == []
 

@@ -100,12 +100,12 @@ def test_a_description_of_pasted_html_declares_fully_with_the_description_cut_cl
     [incident] = [i for i in team.store.incidents() if i.title == "Promo page leaked"]
     assert incident.description == PASTED_HTML.strip()  # stored as typed
 
-    messages = team.emu.messages(incident.channel_id)
+    messages = team.emu.messages(incident.room_ref)
     header = next(m for m in messages if m["blocks"][0]["type"] == "header")
     summary = header["blocks"][1]["text"]["text"]
     assert "Promo page leaked" in summary and "&lt;tr&gt;&lt;td&gt;&amp;lt;b" in summary
     assert_cut_cleanly(summary, 3000)
-    assert len(team.drafts(incident)) == 3 and all(d.message_ts for d in team.drafts(incident).values())
+    assert len(team.drafts(incident)) == 3 and all(d.message_ref for d in team.drafts(incident).values())
     for name in ("anna", "chen", "dewi", "eli"):
         assert [m for m in team.emu.dms(ID[name]) if incident.code in m["text"]], name
     told = [e["text"] for e in team.emu.ephemerals(ID["bram"])[seen:]]
@@ -121,7 +121,7 @@ def test_a_reject_reason_of_ampersands_is_shown_cut_and_the_approve_button_goes(
     team.submit("chen", {"reason": {"value": {"type": "plain_text_input", "value": "&" * 1000}}})
     draft = team.drafts(incident)["x"]
     assert (draft.status, draft.reject_reason) == ("rejected", "&" * 1000)
-    message = team.emu.message(incident.channel_id, x.message_ts)
+    message = team.emu.message(incident.room_ref, x.message_ref)
     buttons = [e["text"]["text"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert buttons == ["Edit"]
     [line] = [b["elements"][0]["text"] for b in message["blocks"] if b["type"] == "context"]
@@ -143,8 +143,8 @@ def test_a_reject_reason_longer_than_the_form_allows_is_a_field_error_and_change
 def test_an_internal_update_that_grows_when_escaped_is_posted_cut_cleanly(team: Crisis) -> None:
     incident = declare(team, "Leak with a long update")
     update = ("R&D <team> says: " * 200)[:3000]
-    team.cmd("dewi", f"update {update}", channel_id=incident.channel_id)
-    [posted] = [m for m in team.emu.messages(incident.channel_id) if "R&amp;D" in m.get("text", "")]
+    team.cmd("dewi", f"update {update}", channel_id=incident.room_ref)
+    [posted] = [m for m in team.emu.messages(incident.room_ref) if "R&amp;D" in m.get("text", "")]
     assert_cut_cleanly(posted["text"], 3000)
     section = posted["blocks"][0]["text"]["text"]
     assert section.startswith("📣") or "<@U0DEWI>" in section
@@ -259,12 +259,12 @@ def test_a_full_disk_still_answers_every_command_and_a_rerun_finishes_the_half_m
     seen = len(crisis.emu.ephemerals(ID["bram"]))
     crisis.cmd("bram", "declare data-breach 2 Disk full during a leak")
     [incident] = [i for i in store.incidents() if i.id != earlier.id]
-    assert incident.channel_id is None and len(crisis.emu.calls_to("conversations.create")) == 2  # half made
+    assert incident.room_ref is None and len(crisis.emu.calls_to("conversations.create")) == 2  # half made
     monkeypatch.setattr(crisis.emu.ws, "create_channel", create)
 
     seen_anna = len(crisis.emu.ephemerals(ID["anna"]))
     crisis.cmd("bram", "declare data-breach 2 Disk full during a leak")  # again, still full
-    crisis.cmd("anna", "note A journalist called", channel_id=earlier.channel_id)
+    crisis.cmd("anna", "note A journalist called", channel_id=earlier.room_ref)
     crisis.click_draft("anna", earlier, "x", "draft_approve")  # a click: its answer comes by response_url
     for who, since in (("bram", seen), ("anna", seen_anna)):
         told = [e["text"] for e in crisis.emu.ephemerals(ID[who])[since:]]
@@ -280,10 +280,10 @@ def test_a_full_disk_still_answers_every_command_and_a_rerun_finishes_the_half_m
     store.limit_size(None)  # room again
     crisis.cmd("bram", "declare data-breach 2 Disk full during a leak")
     [incident] = [i for i in store.incidents() if i.id != earlier.id]
-    assert len(crisis.emu.calls_to("conversations.create")) == 2 and incident.channel_id
-    messages = crisis.emu.messages(incident.channel_id)
+    assert len(crisis.emu.calls_to("conversations.create")) == 2 and incident.room_ref
+    messages = crisis.emu.messages(incident.room_ref)
     assert len([m for m in messages if m["blocks"] and m["blocks"][0]["type"] == "header"]) == 1
-    assert len(drafts := crisis.drafts(incident)) == 3 and all(d.message_ts for d in drafts.values())
+    assert len(drafts := crisis.drafts(incident)) == 3 and all(d.message_ref for d in drafts.values())
     for name in ("anna", "chen", "dewi", "eli"):
         assert len([m for m in crisis.emu.dms(ID[name]) if incident.code in m["text"]]) == 1, name
     assert crisis.last_ephemeral("bram").startswith(f"✅ {incident.code} is set up now"), crisis.last_ephemeral("bram")
@@ -335,9 +335,9 @@ def test_a_slack_failure_anywhere_in_a_crisis_is_told_in_plain_words(team: Crisi
     team.click_draft("chen", incident, "facebook", "draft_reject")
     if team.emu.open_view(ID["chen"]):
         team.submit("chen", {"reason": {"value": {"type": "plain_text_input", "value": "Too vague"}}})
-    team.cmd("dewi", "update Export stopped", channel_id=incident.channel_id)
-    team.cmd("anna", "escalate 3", channel_id=incident.channel_id)
-    team.cmd("anna", "resolve", channel_id=incident.channel_id)
+    team.cmd("dewi", "update Export stopped", channel_id=incident.room_ref)
+    team.cmd("anna", "escalate 3", channel_id=incident.room_ref)
+    team.cmd("anna", "resolve", channel_id=incident.room_ref)
     if team.emu.open_view(ID["anna"]):
         team.submit("anna", {"summary": {"value": {"type": "plain_text_input", "value": "Export stopped"}}})
     leaks = [t for t in everything_people_see(team.emu) if LEAK.search(t)]
@@ -354,7 +354,7 @@ def test_an_undeliverable_reminder_is_reported_in_plain_words(tmp_path) -> None:
         for _ in range(8):  # the announcement is tried six times with backoff, then given up
             clock.advance(minutes=10)
             local.tick()
-        [report] = [m["text"] for m in crisis.emu.messages(incident.channel_id) if "after several tries" in m["text"]]
+        [report] = [m["text"] for m in crisis.emu.messages(incident.room_ref) if "after several tries" in m["text"]]
         assert "the announcement to leadership" in report and "Slack did not accept it" in report
         assert not LEAK.search(report), report
         assert [t for t in everything_people_see(crisis.emu) if LEAK.search(t)] == []

@@ -113,18 +113,18 @@ def in_turn(store: Store, *order: str) -> Iterator[None]:
 
 # ---- reading Slack ------------------------------------------------------------------------------------------
 def texts(crisis: Crisis, incident: Incident) -> list[str]:
-    return [m.get("text", "") for m in crisis.emu.messages(incident.channel_id)]
+    return [m.get("text", "") for m in crisis.emu.messages(incident.room_ref)]
 
 
 def last_message(crisis: Crisis, incident: Incident, starts: str) -> dict[str, Any]:
-    return [m for m in crisis.emu.messages(incident.channel_id) if m.get("text", "").startswith(starts)][-1]
+    return [m for m in crisis.emu.messages(incident.room_ref) if m.get("text", "").startswith(starts)][-1]
 
 
 def draft_messages(crisis: Crisis, incident: Incident) -> list[dict[str, Any]]:
     """The bot's draft messages in the incident channel (each carries metadata naming its `draft:<id>` step)."""
     return [
         m
-        for m in crisis.emu.messages(incident.channel_id)
+        for m in crisis.emu.messages(incident.room_ref)
         if str((m.get("metadata") or {}).get("event_payload", {}).get("step", "")).startswith("draft:")
     ]
 
@@ -172,27 +172,27 @@ def text_value(block: str, text: str) -> dict[str, Any]:
 # ==== Draft public update: one set of drafts per internal update, per reminder ======================================
 def test_three_people_and_a_double_click_on_draft_public_update_make_one_set_of_drafts(team: Crisis) -> None:
     incident = declare(team, "Leaked invoices")
-    team.cmd("eli", "update Portal closed at 09:40; no new access since", channel_id=incident.channel_id)
+    team.cmd("eli", "update Portal closed at 09:40; no new access since", channel_id=incident.room_ref)
     update = last_message(team, incident, "📝")
     told = Told(team)
 
     def click(who: str) -> Callable[[], BotResponse]:
-        return lambda: team.emu.click(ID[who], "draft_update", channel_id=incident.channel_id, ts=update["ts"])
+        return lambda: team.emu.click(ID[who], "draft_update", channel_id=incident.room_ref, ts=update["ts"])
 
     assert at_once(team, click("dewi"), click("dewi"), click("bram"), click("anna")) == [200] * 4
     updates = team.store.drafts(incident.id, "status_update")
     assert sorted(d.network for d in updates) == ["facebook", "linkedin", "x"]
-    assert all("Portal closed at 09:40" in d.text and d.message_ts for d in updates)
+    assert all("Portal closed at 09:40" in d.text and d.message_ref for d in updates)
     assert len([e for e in team.events(incident, "drafted") if e.data["kind"] == "status_update"]) == 3
     assert len(draft_messages(team, incident)) == 3 + 3  # the declare's drafts and one set of update drafts
     repeats = told("dewi") + told("bram") + told("anna")
     assert len(repeats) == 3 and all("already drafted" in t for t in repeats), repeats
 
     # another internal update is another intent: its own set
-    team.cmd("eli", "update Affected customers are being emailed", channel_id=incident.channel_id)
+    team.cmd("eli", "update Affected customers are being emailed", channel_id=incident.room_ref)
     second = last_message(team, incident, "📝")
     for _ in range(2):
-        team.click("dewi", "draft_update", channel_id=incident.channel_id, ts=second["ts"])
+        team.click("dewi", "draft_update", channel_id=incident.room_ref, ts=second["ts"])
     updates = team.store.drafts(incident.id, "status_update")
     assert len(updates) == 6 and sum("being emailed" in d.text for d in updates) == 3
     assert len(draft_messages(team, incident)) == 3 + 6
@@ -209,11 +209,11 @@ def test_a_double_click_on_the_update_reminder_makes_one_set_of_drafts(team: Cri
     told = Told(team)
 
     def click(who: str) -> Callable[[], BotResponse]:
-        return lambda: team.emu.click(ID[who], "draft_update", channel_id=incident.channel_id, ts=reminder["ts"])
+        return lambda: team.emu.click(ID[who], "draft_update", channel_id=incident.room_ref, ts=reminder["ts"])
 
     assert at_once(team, click("dewi"), click("dewi"), click("bram")) == [200] * 3
     updates = team.store.drafts(incident.id, "status_update")
-    assert sorted(d.network for d in updates) == ["facebook", "linkedin", "x"] and all(d.message_ts for d in updates)
+    assert sorted(d.network for d in updates) == ["facebook", "linkedin", "x"] and all(d.message_ref for d in updates)
     assert len(draft_messages(team, incident)) == 3 + 3
     assert len(told("dewi") + told("bram")) == 2
 
@@ -228,7 +228,7 @@ def test_two_people_pressing_escalate_to_level_3_at_once_escalate_once(team: Cri
     invites = len(team.emu.calls_to("conversations.invite"))
 
     def click(who: str) -> Callable[[], BotResponse]:
-        return lambda: team.emu.click(ID[who], "escalate", channel_id=incident.channel_id, ts=missed["ts"])
+        return lambda: team.emu.click(ID[who], "escalate", channel_id=incident.room_ref, ts=missed["ts"])
 
     with in_turn(team.store, "escalate", "escalate"):  # both read level 2 before either wrote
         assert at_once(team, click("anna"), click("fleur")) == [200, 200]
@@ -245,7 +245,7 @@ def test_two_people_pressing_escalate_to_level_3_at_once_escalate_once(team: Cri
     # pressed again later: says so, changes nothing
     told = Told(team)
     events = len(team.events(incident))
-    team.click("anna", "escalate", channel_id=incident.channel_id, ts=missed["ts"])
+    team.click("anna", "escalate", channel_id=incident.room_ref, ts=missed["ts"])
     assert len(team.events(incident)) == events and team.store.incident(incident.id).level == 3
     assert ["already at level 3" in t for t in told("anna")] == [True]
 
@@ -254,7 +254,7 @@ def test_escalate_and_deescalate_typed_at_once_are_serialised(team: Crisis) -> N
     incident = declare(team, "Leaked birth dates")
 
     def typed(who: str, text: str) -> Callable[[], BotResponse]:
-        return lambda: team.emu.slash_command(ID[who], text, channel_id=incident.channel_id)
+        return lambda: team.emu.slash_command(ID[who], text, channel_id=incident.room_ref)
 
     with in_turn(team.store, "escalate", "escalate"):  # both read level 2 before either wrote
         assert at_once(team, typed("anna", "escalate"), typed("fleur", "deescalate")) == [200, 200]
@@ -271,7 +271,7 @@ def test_lead_and_backup_lead_submitting_resolve_at_once_resolve_once(team: Cris
     try:
         incident = declare(team, "Leaked order history")
         views = {
-            who: open_form(team, who, lambda who=who: team.cmd(who, "resolve", channel_id=incident.channel_id))
+            who: open_form(team, who, lambda who=who: team.cmd(who, "resolve", channel_id=incident.room_ref))
             for who in ("anna", "gijs")
         }
         told = Told(team)
@@ -309,7 +309,7 @@ def test_save_edit_racing_mark_as_posted_never_returns_a_posted_draft_to_pending
     edit = open_form(team, "chen", lambda: team.click_draft("chen", incident, "x", "draft_edit"))
 
     def mark_posted() -> BotResponse:
-        return team.emu.click(ID["bram"], "draft_mark_posted", channel_id=incident.channel_id, ts=x.message_ts)
+        return team.emu.click(ID["bram"], "draft_mark_posted", channel_id=incident.room_ref, ts=x.message_ref)
 
     def save_edit() -> BotResponse:
         return team.emu.submit_view(ID["chen"], edit, text_value("text", "We found the cause. More at 14:00."))
@@ -334,7 +334,7 @@ def test_an_edit_checked_before_a_posting_but_saved_after_it_is_refused_by_a_not
     told = Told(team)
 
     def mark_posted() -> BotResponse:
-        return team.emu.click(ID["bram"], "draft_mark_posted", channel_id=incident.channel_id, ts=x.message_ts)
+        return team.emu.click(ID["bram"], "draft_mark_posted", channel_id=incident.room_ref, ts=x.message_ref)
 
     def save_edit() -> BotResponse:
         return team.emu.submit_view(ID["chen"], edit, text_value("text", "We found the cause. More at 15:00."))
@@ -374,11 +374,11 @@ def test_a_rejected_version_stays_rejected_after_a_level_change_whatever_was_dra
     drawn = team.draft_message(incident, "x")  # (chen's copy of the message, with Approve on it)
     team.click_draft("anna", incident, "x", "draft_reject")  # … the crisis lead rejects it
     team.submit("anna", text_value("reason", "Names the wrong system"))
-    team.cmd("anna", "deescalate 1", channel_id=incident.channel_id)  # level 1: legal alone approves
+    team.cmd("anna", "deescalate 1", channel_id=incident.room_ref)  # level 1: legal alone approves
     assert team.drafts(incident)["x"].status == "rejected"
     told = Told(team)
 
-    stale_click(team, "chen", "draft_approve", drawn, channel_id=incident.channel_id, ts=drawn["ts"])
+    stale_click(team, "chen", "draft_approve", drawn, channel_id=incident.room_ref, ts=drawn["ts"])
     team.local.settle()
     x = team.drafts(incident)["x"]
     assert x.status == "rejected" and not team.events(incident, "draft_ready")
@@ -401,7 +401,7 @@ def test_reject_racing_mark_as_posted_leaves_the_rejected_version_unposted(team:
             return team.emu.submit_view(ID["gijs"], reject, text_value("reason", "Names the wrong system"))
 
         def mark_posted() -> BotResponse:
-            return team.emu.click(ID["bram"], "draft_mark_posted", channel_id=incident.channel_id, ts=x.message_ts)
+            return team.emu.click(ID["bram"], "draft_mark_posted", channel_id=incident.room_ref, ts=x.message_ref)
 
         with in_turn(team.store, "reject_draft", "mark_posted"):  # the posting read "approved"; the reject wrote
             assert at_once(team, submit_reject, mark_posted) == [200, 200]
@@ -419,7 +419,7 @@ def test_an_approval_racing_a_change_of_role_owner_is_refused(team: Crisis) -> N
     told = Told(team)
 
     def approve() -> BotResponse:
-        return team.emu.click(ID["chen"], "draft_approve", channel_id=incident.channel_id, ts=x.message_ts)
+        return team.emu.click(ID["chen"], "draft_approve", channel_id=incident.room_ref, ts=x.message_ref)
 
     def reassign() -> BotResponse:
         return team.emu.slash_command(ID["anna"], "roles set legal <@U0GIJS|gijs>")
@@ -436,12 +436,12 @@ def test_an_approval_racing_a_change_of_role_owner_is_refused(team: Crisis) -> N
 
 
 def _update(team: Crisis, incident: Incident) -> Callable[[], BotResponse]:
-    return lambda: team.emu.slash_command(ID["eli"], "update Login works again", channel_id=incident.channel_id)
+    return lambda: team.emu.slash_command(ID["eli"], "update Login works again", channel_id=incident.room_ref)
 
 
 def _checklist(team: Crisis, incident: Incident) -> Callable[[], BotResponse]:
-    header = team.emu.messages(incident.channel_id)[0]
-    return lambda: team.emu.click(ID["bram"], "checklist_done", channel_id=incident.channel_id, ts=header["ts"])
+    header = team.emu.messages(incident.room_ref)[0]
+    return lambda: team.emu.click(ID["bram"], "checklist_done", channel_id=incident.room_ref, ts=header["ts"])
 
 
 def _acknowledge(team: Crisis, incident: Incident) -> Callable[[], BotResponse]:
@@ -449,13 +449,13 @@ def _acknowledge(team: Crisis, incident: Incident) -> Callable[[], BotResponse]:
 
 
 def _draft_update(team: Crisis, incident: Incident) -> Callable[[], BotResponse]:
-    team.cmd("eli", "update Login works again", channel_id=incident.channel_id)
+    team.cmd("eli", "update Login works again", channel_id=incident.room_ref)
     update = last_message(team, incident, "📝")
-    return lambda: team.emu.click(ID["dewi"], "draft_update", channel_id=incident.channel_id, ts=update["ts"])
+    return lambda: team.emu.click(ID["dewi"], "draft_update", channel_id=incident.room_ref, ts=update["ts"])
 
 
 def _escalate(team: Crisis, incident: Incident) -> Callable[[], BotResponse]:
-    return lambda: team.emu.slash_command(ID["fleur"], "escalate", channel_id=incident.channel_id)
+    return lambda: team.emu.slash_command(ID["fleur"], "escalate", channel_id=incident.room_ref)
 
 
 RACING_A_RESOLVE = {  # what a person does → (the core verb, how and who, what it would leave on the timeline)
@@ -476,7 +476,7 @@ def test_changes_racing_the_resolve_are_refused_as_resolved(team: Crisis, race: 
     actions = {action: RACING_A_RESOLVE[action] for action in RACES[race]}
     requests = [prepare(team, incident) for _, prepare, _, _ in actions.values()]
     before = {e.id for e in team.events(incident)}
-    form = open_form(team, "anna", lambda: team.cmd("anna", "resolve", channel_id=incident.channel_id))
+    form = open_form(team, "anna", lambda: team.cmd("anna", "resolve", channel_id=incident.room_ref))
     told = Told(team)
 
     def resolve() -> BotResponse:

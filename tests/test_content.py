@@ -53,7 +53,7 @@ def texts(blocks: Any) -> str:
 
 def header_of(crisis: Crisis, incident) -> str:
     ts = crisis.store.delivery(f"{incident.id}:header")
-    message = crisis.emu.message(incident.channel_id, ts)
+    message = crisis.emu.message(incident.room_ref, ts)
     assert message is not None
     return texts(message["blocks"])
 
@@ -78,7 +78,7 @@ def test_plan_header_and_help_give_the_first_hour_from_detection_from_one_playbo
         plan = render_plan(desk.settings, desk.playbooks, desk.messages, language)
         crisis.clock.advance(minutes=46)  # declared at detection: the 45 minutes are up
         crisis.local.tick()
-        missed = [m["text"] for m in crisis.emu.messages(incident.channel_id) if m.get("text", "").startswith("⚠️")]
+        missed = [m["text"] for m in crisis.emu.messages(incident.room_ref) if m.get("text", "").startswith("⚠️")]
     assert rule in header and rule in help_text
     assert missed and rule in missed[-1] and "1-hour" not in missed[-1] and "1 uur" not in missed[-1]
     scenario_line = {"en": "First public response **{}**.", "nl": "Eerste publieke reactie **{}**."}[language]
@@ -95,8 +95,8 @@ def test_channel_names_carry_the_companys_date_around_midnight_utc(tmp_path):
         before = declare(crisis, "Customer emails exposed")
         clock.advance(hours=1)  # 23:30 UTC is 00:30 on the 15th in Amsterdam
         after = declare(crisis, "Login down", scenario="service-outage")
-    assert before.channel_name == "crisis-20260314-data-breach"
-    assert after.channel_name == "crisis-20260315-service-outage"
+    assert before.room_name == "crisis-20260314-data-breach"
+    assert after.room_name == "crisis-20260315-service-outage"
 
 
 def test_the_plan_names_monitoring_tools_and_the_24_7_watch_from_the_playbooks(tmp_path):
@@ -180,10 +180,10 @@ def test_every_scenarios_first_response_fits_each_network_and_speaks_to_it(desk:
         if scenario == "slow-response":
             assert all(WAITING[language] in d.text.lower() for d in desk.drafts(incident).values())
         # the status update and the closing posts of the same incident fit too, hashtag and FAQ link included
-        desk.cmd("dewi", f"update {UPDATE}", channel_id=incident.channel_id)
-        note = [m for m in desk.emu.messages(incident.channel_id) if m.get("text", "").startswith("📝")][-1]
-        desk.click("dewi", "draft_update", channel_id=incident.channel_id, ts=note["ts"])
-        desk.cmd("anna", "resolve", channel_id=incident.channel_id)
+        desk.cmd("dewi", f"update {UPDATE}", channel_id=incident.room_ref)
+        note = [m for m in desk.emu.messages(incident.room_ref) if m.get("text", "").startswith("📝")][-1]
+        desk.click("dewi", "draft_update", channel_id=incident.room_ref, ts=note["ts"])
+        desk.cmd("anna", "resolve", channel_id=incident.room_ref)
         desk.submit("anna", {"summary": {"value": {"type": "plain_text_input", "value": "Fixed."}}})
         later = [d for d in desk.store.drafts(incident.id) if d.kind in ("status_update", "resolved")]
         assert sorted(d.kind for d in later) == ["resolved"] * 3 + ["status_update"] * 3, scenario
@@ -206,9 +206,9 @@ def test_closing_drafts_claim_only_recorded_facts_and_offer_the_summary_to_the_e
     desk.clock.advance(days=1)
     incident = declare(desk, "Customer emails exposed")
     if how == "gdpr-command":
-        desk.cmd("chen", "gdpr notified", channel_id=incident.channel_id)
+        desk.cmd("chen", "gdpr notified", channel_id=incident.room_ref)
     desk.clock.advance(hours=2)
-    desk.cmd("anna", "resolve", channel_id=incident.channel_id)
+    desk.cmd("anna", "resolve", channel_id=incident.room_ref)
     answer = {  # the resolve form asks (issue 12 §2); "not yet" is its default
         "authority": {"value": {"type": "radio_buttons", "selected_option": {"value": "notified"}}},
         "authority_at": {"value": {"type": "datetimepicker", "selected_date_time": int(desk.clock.now().timestamp())}},
@@ -228,7 +228,7 @@ def test_closing_drafts_claim_only_recorded_facts_and_offer_the_summary_to_the_e
     for draft in closing:
         assert SUMMARY not in draft.text  # the internal summary is not public wording
         assert measured_length(draft.network, draft.text) <= limit_of(draft.network)
-        message = desk.emu.message(incident.channel_id, draft.message_ts)
+        message = desk.emu.message(incident.room_ref, draft.message_ref)
         assert message is not None and SUMMARY in texts(message["blocks"])  # offered to the editor, next to it
     linkedin = next(d.text for d in closing if d.network == "linkedin")
     recorded, old_claim = CLAIM[language]

@@ -121,10 +121,10 @@ def declare(emu: SlackEmulator, db: Path, bot: ServeProcess) -> None:
 def approve_buttons(emu: SlackEmulator, db: Path) -> tuple[str, str, list[str]]:
     incident = read(db, lambda s: s.incidents()[0])
     x = read(db, lambda s: next(d for d in s.drafts(incident.id) if d.network == "x"))
-    message = emu.message(incident.channel_id, x.message_ts)
+    message = emu.message(incident.room_ref, x.message_ref)
     assert message is not None
     buttons = [e["action_id"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    return incident.channel_id, x.message_ts, buttons
+    return incident.room_ref, x.message_ref, buttons
 
 
 def approve(emu: SlackEmulator, db: Path, bot: ServeProcess) -> None:
@@ -165,7 +165,7 @@ def resolve(emu: SlackEmulator, db: Path, bot: ServeProcess) -> None:
     incident = read(db, lambda s: s.incidents()[0])
     already = incident.status == "resolved"
     forms = len(emu.views(ID["anna"]))
-    emu.slash_command(ID["anna"], "resolve", channel_id=incident.channel_id)
+    emu.slash_command(ID["anna"], "resolve", channel_id=incident.room_ref)
     if not already:
         emu.wait_for(lambda: bot.died() or len(emu.views(ID["anna"])) > forms, timeout=10)
         if bot.died():
@@ -196,29 +196,29 @@ def state(emu: SlackEmulator, db: Path) -> dict[str, Any]:
     [incident] = read(db, lambda s: s.incidents())
     events = read(db, lambda s: s.events(incident.id))
     channels = [c for c in emu.calls_to("conversations.create") if c.response.get("ok")]
-    channel = emu.channel(incident.channel_id)
+    channel = emu.channel(incident.room_ref)
     drafts = read(db, lambda s: s.drafts(incident.id))
     return {
         "channels created": [c.response["channel"]["name"] for c in channels],
         "members": sorted(channel["members"]),
         "topic": channel["topic"]["value"],
-        "messages": sorted(kind_of(m) for m in emu.messages(incident.channel_id)),
-        "pins": [kind_of(emu.message(incident.channel_id, p["ts"]) or {}) for p in emu.pins(incident.channel_id)],
+        "messages": sorted(kind_of(m) for m in emu.messages(incident.room_ref)),
+        "pins": [kind_of(emu.message(incident.room_ref, p["ts"]) or {}) for p in emu.pins(incident.room_ref)],
         "buttons": sorted(  # what the redraws leave: a resolved incident's header and drafts lose their buttons
             (
                 kind_of(m),
                 tuple(e["action_id"] for b in m.get("blocks") or [] if b["type"] == "actions" for e in b["elements"]),
             )
-            for m in emu.messages(incident.channel_id)
+            for m in emu.messages(incident.room_ref)
             if m.get("blocks")
         ),
-        "files shared": sorted(f["name"] for f in emu.files if incident.channel_id in f["channels"]),
+        "files shared": sorted(f["name"] for f in emu.files if incident.room_ref in f["channels"]),
         "dms": {name: [kind_of(m) for m in emu.dms(ID[name]) if incident.code in m.get("text", "")] for name in OWNERS},
         "events": sorted(
             (e.kind, e.actor, str(e.data.get("user", "")), str(e.data.get("network", ""))) for e in events
         ),
         "deliveries": sorted(read(db, lambda s: s.deliveries(incident.id))),
-        "drafts": [(d.network, d.status, d.version, bool(d.message_ts)) for d in drafts],
+        "drafts": [(d.network, d.status, d.version, bool(d.message_ref)) for d in drafts],
         "approvals": [
             (d.network, a.approver, a.role) for d in drafts for a in read(db, lambda s, d=d: s.approvals(d.id))
         ],
@@ -401,7 +401,7 @@ ACKED = {  # the request killed after its ack, and which ack() of the process th
 def header_of(emu: SlackEmulator, db: Path) -> str:
     incident = read(db, lambda s: s.incidents()[0])
     header_ts = read(db, lambda s: s.delivery(f"{incident.id}:header"))
-    return str((emu.message(incident.channel_id, header_ts) or {}).get("blocks"))
+    return str((emu.message(incident.room_ref, header_ts) or {}).get("blocks"))
 
 
 def chen_waits(emu: SlackEmulator, db: Path) -> bool:
@@ -428,7 +428,7 @@ def test_an_acknowledged_request_survives_a_kill_9_right_after_its_ack(
             if request_kind == "acknowledge-click":
                 answer = emu.click(ID["chen"], "acknowledge", channel_id=emu.dm_channel_of(ID["chen"]))
             elif request_kind == "resolve-form":
-                emu.slash_command(ID["anna"], "resolve", channel_id=incident.channel_id)
+                emu.slash_command(ID["anna"], "resolve", channel_id=incident.room_ref)
                 form = emu.wait_for(lambda: emu.open_view(ID["anna"]), timeout=10)
                 answer = emu.submit_view(ID["anna"], form["id"], RESOLVE_VALUES)
             else:

@@ -28,7 +28,7 @@ def desk(tmp_path: Path) -> Iterator[Desk]:
 def test_the_room_created_is_on_the_timeline_and_on_the_incident(desk: Desk) -> None:
     incident = declare(desk, REQUEST).incident
     incident = facts.record(desk, incident, facts.RoomCreated("C1", "crisis-customer-emails"))
-    assert (incident.channel_id, incident.channel_name) == ("C1", "crisis-customer-emails")
+    assert (incident.room_ref, incident.room_name) == ("C1", "crisis-customer-emails")
     [created] = desk.store.events(incident.id, "channel_created")
     assert created.data == {"channel": "C1", "name": "crisis-customer-emails"}
 

@@ -277,7 +277,7 @@ def shared_files(crisis: Crisis) -> list[str]:
 
 
 def paged_messages(crisis: Crisis, incident: Incident) -> int:
-    return sum(1 for m in crisis.emu.messages(incident.channel_id) if m.get("text", "").startswith(PAGED))
+    return sum(1 for m in crisis.emu.messages(incident.room_ref) if m.get("text", "").startswith(PAGED))
 
 
 def assert_same(actual: dict[str, Any], expected: dict[str, Any]) -> None:
@@ -293,13 +293,13 @@ def assert_one_of_each(crisis: Crisis, incident: Incident) -> None:
     assert [i.id for i in crisis.store.incidents()] == [incident.id]
     created = [c for c in crisis.emu.calls_to("conversations.create") if c.response.get("ok")]
     assert len(created) == 1
-    messages = crisis.emu.messages(incident.channel_id)
+    messages = crisis.emu.messages(incident.room_ref)
     headers = [m for m in messages if (m.get("blocks") or [{}])[0].get("type") == "header"]
     assert len(headers) == 1
-    assert [p["ts"] for p in crisis.emu.pins(incident.channel_id)] == [headers[0]["ts"]]
+    assert [p["ts"] for p in crisis.emu.pins(incident.room_ref)] == [headers[0]["ts"]]
     drafts = crisis.store.drafts(incident.id)
     posted = [m for m in messages if any(b.get("block_id", "").startswith("draft-") for b in m.get("blocks") or [])]
-    assert sorted(m["ts"] for m in posted) == sorted(d.message_ts for d in drafts if d.message_ts)
+    assert sorted(m["ts"] for m in posted) == sorted(d.message_ref for d in drafts if d.message_ref)
     assert len(posted) == len(drafts) == 3
     for name in OWNERS:
         assert len([m for m in crisis.emu.dms(ID[name]) if incident.code in m.get("text", "")]) == 1, name
@@ -331,7 +331,7 @@ def resolve(crisis: Crisis, incident: Incident) -> None:
 def ready_to_resolve(crisis: Crisis) -> Incident:
     incident = crisis.declare(DECLARE)
     approve_x(crisis, incident)
-    crisis.cmd("anna", "resolve", channel_id=incident.channel_id)
+    crisis.cmd("anna", "resolve", channel_id=incident.room_ref)
     assert crisis.emu.open_view(ID["anna"])["callback_id"] == "resolve"
     return incident
 
@@ -508,13 +508,13 @@ def retry(crisis: Crisis, who: str, notice: dict[str, Any]) -> str:
 def retype(crisis: Crisis, who: str, incident: Incident) -> list[str]:
     """Type `/crisis resolve` again in the incident channel; returns the answers."""
     seen = len(crisis.emu.ephemerals(ID[who]))
-    crisis.cmd(who, "resolve", channel_id=incident.channel_id)
+    crisis.cmd(who, "resolve", channel_id=incident.room_ref)
     return [e["text"] for e in crisis.emu.ephemerals(ID[who])[seen:]]
 
 
 def closing_counts(crisis: Crisis, incident: Incident) -> dict[str, Any]:
     """The resolve's visible results, counted: what a doubled or lost step would change."""
-    messages = crisis.emu.messages(incident.channel_id)
+    messages = crisis.emu.messages(incident.room_ref)
     return {
         "closing": len([m for m in messages if m.get("text", "").startswith(f"✅ {incident.code} resolved")]),
         "closing_drafts": sorted(
@@ -522,7 +522,7 @@ def closing_counts(crisis: Crisis, incident: Incident) -> dict[str, Any]:
                 m["ts"]
                 for m in messages
                 for d in crisis.store.drafts(incident.id, "resolved")
-                if d.message_ts == m["ts"]
+                if d.message_ref == m["ts"]
             ).values()
         ),
         "files": shared_files(crisis),
@@ -562,7 +562,7 @@ def test_resolve_survives_a_failure(tmp_path: Path, clean: dict[str, Any], case:
         [notice] = notices(crisis, "anna", seen)
         text = notice["text"]
         assert text.startswith(f"⚠️ {incident.code} is resolved, but Slack refused: "), text
-        assert f"Press *Retry* below, or type `/crisis resolve` again in <#{incident.channel_id}>" in text
+        assert f"Press *Retry* below, or type `/crisis resolve` again in <#{incident.room_ref}>" in text
         assert [e["action_id"] for b in notice["blocks"] if b["type"] == "actions" for e in b["elements"]] == [
             "resolve_retry"
         ]
@@ -608,7 +608,7 @@ def test_resolve_notice_names_the_refused_steps_and_how_to_redo_them(tmp_path: P
         [event] = crisis.events(incident, "closing_failed")
         [survey] = [s for s in event.data["steps"] if s.startswith("survey:")]
         assert event.data["steps"] == ["report", survey]
-        who, code, channel = survey.split(":")[1], incident.code, incident.channel_id
+        who, code, channel = survey.split(":")[1], incident.code, incident.room_ref
         [notice] = notices(crisis, "anna", seen)
         expected = {
             "en": (
@@ -753,7 +753,7 @@ def test_resolve_retry_double_click_is_done_once(tmp_path: Path, clean: dict[str
 
 # ---- notices after a person's action: through the outbox ------------------------------------------------------
 def channel_posts(crisis: Crisis, incident: Incident, prefix: str) -> list[dict[str, Any]]:
-    return [m for m in crisis.emu.messages(incident.channel_id) if m.get("text", "").startswith(prefix)]
+    return [m for m in crisis.emu.messages(incident.room_ref) if m.get("text", "").startswith(prefix)]
 
 
 def escalation_posts_at(path: Path) -> int:
@@ -761,7 +761,7 @@ def escalation_posts_at(path: Path) -> int:
     with fresh_desk(path) as crisis:
         incident = crisis.declare(DECLARE)
         since = len(crisis.emu.calls)
-        crisis.cmd("anna", "escalate 3", channel_id=incident.channel_id)
+        crisis.cmd("anna", "escalate 3", channel_id=incident.room_ref)
         posts = [c for c in crisis.emu.calls[since:] if c.method == "chat.postMessage"]
         return next(i for i, c in enumerate(posts) if c.args.get("text", "").startswith("⬆️"))
 
@@ -773,7 +773,7 @@ def test_escalation_notice_slack_refused_once_arrives_after_the_retry_exactly_on
     with fresh_desk(tmp_path / "crisis.db") as crisis:
         incident = crisis.declare(DECLARE)
         crisis.emu.fail("chat.postMessage", error="channel_not_found", times=1, after=before)
-        crisis.cmd("anna", "escalate 3", channel_id=incident.channel_id)
+        crisis.cmd("anna", "escalate 3", channel_id=incident.room_ref)
         assert crisis.store.incident(incident.id).level == 3
         assert channel_posts(crisis, incident, "⬆️") == []  # refused: waiting for its retry
         [row] = [m for m in crisis.store.outbox(incident.id) if m.kind == "escalation"]
@@ -785,7 +785,7 @@ def test_escalation_notice_slack_refused_once_arrives_after_the_retry_exactly_on
         crisis.clock.advance(minutes=5)
         crisis.local.tick()
         assert len(channel_posts(crisis, incident, "⬆️")) == 1
-        texts = Counter(m.get("text", "") for m in crisis.emu.messages(incident.channel_id))
+        texts = Counter(m.get("text", "") for m in crisis.emu.messages(incident.room_ref))
         assert all(n == 1 for n in texts.values()), texts
 
 
@@ -794,7 +794,7 @@ def test_internal_update_post_slack_refused_once_arrives_after_the_retry_with_it
     with fresh_desk(tmp_path / "crisis.db") as crisis:
         incident = crisis.declare(DECLARE)
         crisis.emu.fail("chat.postMessage", error="channel_not_found", times=1)
-        crisis.cmd("dewi", "update Portal closed at 09:40", channel_id=incident.channel_id)
+        crisis.cmd("dewi", "update Portal closed at 09:40", channel_id=incident.room_ref)
         assert crisis.last_ephemeral("dewi") == "Update posted in the channel and on the timeline."
         assert channel_posts(crisis, incident, "📝") == []
         crisis.clock.advance(seconds=21)

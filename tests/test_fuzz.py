@@ -329,10 +329,10 @@ def click_body(crisis: Crisis, who: str, action: dict[str, Any], incident: Incid
         "token": VERIFICATION_TOKEN,
         "trigger_id": f"fuzz.{n}.{who}",
         "team": {"id": crisis.emu.team_id, "domain": TEAM_DOMAIN},
-        "container": {"type": "message", "message_ts": "1.000001", "channel_id": incident.channel_id},
-        "channel": {"id": incident.channel_id, "name": "crisis"},
+        "container": {"type": "message", "message_ts": "1.000001", "channel_id": incident.room_ref},
+        "channel": {"id": incident.room_ref, "name": "crisis"},
         "actions": [action],
-        "response_url": f"{crisis.emu.base_url}response/{crisis.emu.ws.issue_hook(ID[who], incident.channel_id)}",
+        "response_url": f"{crisis.emu.base_url}response/{crisis.emu.ws.issue_hook(ID[who], incident.room_ref)}",
     }
     return urlencode({"payload": json.dumps(payload)})
 

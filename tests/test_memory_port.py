@@ -50,10 +50,10 @@ class Setup:
 
     def provision(self, incident: Incident) -> list[str]:
         store, now = self.desk.store, self.desk.now()
-        if incident.channel_id is None:
+        if incident.room_ref is None:
             room = self.port.create_room(incident.code.lower(), private=False)
             incident = facts.record(self.desk, incident, facts.RoomCreated(room.ref, room.name))
-        room = str(incident.channel_id)
+        room = str(incident.room_ref)
         level = self.desk.playbook(incident.scenario).level(incident.level)
         owners = store.role_owners()
         self.port.invite(room, [p for role in level.roles for p in owners.get(role, [])[:1]])
@@ -61,19 +61,19 @@ class Setup:
             ref = self.port.post(room, self._header(incident), Tag(incident.code, "header"))
             store.record_deliveries(incident.id, {"header": ref}, now)
         for draft in store.drafts(incident.id):
-            if draft.message_ts is None:
+            if draft.message_ref is None:
                 ref = self.port.post(room, self._draft(incident, draft), Tag(incident.code, f"draft:{draft.id}"))
-                store.update_draft(draft.id, message_ts=ref)
+                store.update_draft(draft.id, message_ref=ref)
                 store.record_deliveries(incident.id, {f"draft:{draft.id}": ref}, now)
         facts.record(self.desk, incident, facts.SetupDone())
         return []
 
     def redraw_header(self, incident: Incident) -> None:
         ref = str(self.desk.store.delivery(f"{incident.id}:header"))
-        self.port.update(str(incident.channel_id), ref, self._header(self.desk.store.incident(incident.id)))
+        self.port.update(str(incident.room_ref), ref, self._header(self.desk.store.incident(incident.id)))
 
     def redraw_draft(self, incident: Incident, draft: Draft) -> None:
-        self.port.update(str(incident.channel_id), str(draft.message_ts), self._draft(incident, draft))
+        self.port.update(str(incident.room_ref), str(draft.message_ref), self._draft(incident, draft))
 
     def wording_for(self, person: str) -> Wording:
         locale = self.port.locale(person) or ""
@@ -123,7 +123,7 @@ def approved(desk: Desk, incident: Incident, draft: Draft) -> Draft:
 def test_a_whole_incident_runs_on_the_memory_port(world: tuple[Desk, MemoryPort, Setup, TimerRunner]) -> None:
     desk, port, setup, runner = world
     incident = declared(desk, setup)
-    room = str(incident.channel_id)
+    room = str(incident.room_ref)
     assert port.room(room).members >= {ID["anna"], ID["chen"]}
 
     for role, person in [("crisis_lead", "anna"), ("legal", "chen")]:
@@ -176,7 +176,7 @@ def test_a_refused_closing_step_is_named_and_a_rerun_does_only_it(
 
     again = closer.run(incident)
     assert again.complete and again.did == ["report"]
-    assert len(port.tagged(str(incident.channel_id), "closing")) == 1
+    assert len(port.tagged(str(incident.room_ref), "closing")) == 1
 
 
 def test_a_closing_message_whose_answer_was_lost_is_found_by_its_tag_not_posted_again(
@@ -189,7 +189,7 @@ def test_a_closing_message_whose_answer_was_lost_is_found_by_its_tag_not_posted_
     closer = Closer(desk, port, setup)
     assert "closing" in closer.run(incident).failed
     assert closer.run(incident).complete
-    assert len(port.tagged(str(incident.channel_id), "closing")) == 1
+    assert len(port.tagged(str(incident.room_ref), "closing")) == 1
 
 
 def test_an_outbox_post_whose_answer_was_lost_goes_out_once(
@@ -197,7 +197,7 @@ def test_an_outbox_post_whose_answer_was_lost_goes_out_once(
 ) -> None:
     desk, port, setup, runner = world
     incident = declared(desk, setup)
-    room = str(incident.channel_id)
+    room = str(incident.room_ref)
     port.fail("post", OSError("timed out"), lost=True)
     advance(desk, runner, 30)
     advance(desk, runner, timedelta(minutes=1).total_seconds() / 60)  # the runner's retry, 20 s later
@@ -213,7 +213,7 @@ def test_the_update_reminder_names_every_role_the_core_addressed(
     draft = approved(desk, incident, draft)
     mark_posted(desk, draft.id, draft.version, ID["bram"])
     advance(desk, runner, 24 * 60)
-    reminders = [t for t in port.texts(str(incident.channel_id)) if "update" in t.lower() and "due" in t.lower()]
+    reminders = [t for t in port.texts(str(incident.room_ref)) if "update" in t.lower() and "due" in t.lower()]
     row = next(m for m in desk.store.outbox(incident.id) if m.kind == "update_reminder")
     assert row.data["roles"] == ["communications", "social_media_manager"]
     assert reminders and f"@{ID['bram']}" in reminders[0]  # the social media manager, not only communications

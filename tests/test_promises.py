@@ -12,11 +12,11 @@ from conftest import ID, START, Crisis, declare, staffed_desk
 
 
 def header(crisis: Crisis, incident) -> str:
-    return str(crisis.emu.messages(incident.channel_id)[0]["blocks"])
+    return str(crisis.emu.messages(incident.room_ref)[0]["blocks"])
 
 
 def channel_texts(crisis: Crisis, incident) -> list[str]:
-    return [m.get("text", "") for m in crisis.emu.messages(incident.channel_id)]
+    return [m.get("text", "") for m in crisis.emu.messages(incident.room_ref)]
 
 
 def update_reminders(crisis: Crisis, incident) -> list[str]:
@@ -62,7 +62,7 @@ def test_the_update_reminder_comes_before_the_promised_time_not_a_cadence_after_
     approve(staffed, incident)
     staffed.clock.advance(minutes=40)
     staffed.click_draft("bram", incident, "x", "draft_mark_posted")  # posted 10:40 CET
-    staffed.cmd("anna", "status", channel_id=incident.channel_id)
+    staffed.cmd("anna", "status", channel_id=incident.room_ref)
     assert "Next public update due 12:00" in staffed.last_ephemeral("anna")
 
     staffed.clock.advance(minutes=69)  # 11:49 CET: not yet (posted + cadence − 10 would be 12:30)
@@ -83,9 +83,9 @@ def test_public_times_carry_the_timezone_and_the_date_when_it_is_not_today(staff
     dutch_incident = declare(dutch, "Klantgegevens gelekt")
     assert "Volgende update om 01:30 CET op 15 maart." in dutch.drafts(dutch_incident)["x"].text
     staffed.clock.advance(hours=1)  # 00:30 CET: the same day as the promise now
-    staffed.cmd("eli", "update Portal closed", channel_id=english.channel_id)
-    message = [m for m in staffed.emu.messages(english.channel_id) if m.get("text", "").startswith("📝")][-1]
-    staffed.click("dewi", "draft_update", channel_id=english.channel_id, ts=message["ts"])
+    staffed.cmd("eli", "update Portal closed", channel_id=english.room_ref)
+    message = [m for m in staffed.emu.messages(english.room_ref) if m.get("text", "").startswith("📝")][-1]
+    staffed.click("dewi", "draft_update", channel_id=english.room_ref, ts=message["ts"])
     update = next(d for d in staffed.store.drafts(english.id, "status_update") if d.network == "x")
     assert "Next update at 02:30 CET." in update.text
 
@@ -107,7 +107,7 @@ def test_posting_a_text_whose_promise_is_about_to_lapse_warns_and_offers_a_redra
     buttons = [e["action_id"] for b in notice["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert buttons == ["draft_redraft_time", "draft_post_anyway"]
 
-    staffed.click("bram", "draft_redraft_time", channel_id=incident.channel_id, ts=notice["ts"])
+    staffed.click("bram", "draft_redraft_time", channel_id=incident.room_ref, ts=notice["ts"])
     draft = staffed.drafts(incident)["x"]
     assert draft.version == 3 and draft.status == "pending"  # a new version, approved as usual
     assert "We are sorry. Next update at 13:55 CET." in draft.text  # the edit is kept, the time is new
@@ -126,7 +126,7 @@ def test_post_anyway_posts_and_holds_the_team_to_the_promise_it_made(staffed: Cr
     staffed.clock.advance(minutes=115)
     staffed.click_draft("bram", incident, "x", "draft_mark_posted")
     notice = staffed.emu.ephemerals(ID["bram"])[-1]
-    staffed.click("bram", "draft_post_anyway", channel_id=incident.channel_id, ts=notice["ts"])
+    staffed.click("bram", "draft_post_anyway", channel_id=incident.room_ref, ts=notice["ts"])
     assert staffed.drafts(incident)["x"].status == "posted"
     assert staffed.events(incident, "posted")[0].data["anyway"] is True
     staffed.local.tick()  # the reminder's moment (11:50 CET) has passed: it comes at once, for 12:00
@@ -193,14 +193,14 @@ def test_a_data_breach_header_shows_the_72_hour_authority_deadline(staffed: Cris
     assert "First public response" in text  # next to the first-response countdown
     outage = staffed.declare("declare service-outage 2 Login down", who="eli")
     assert "GDPR" not in header(staffed, outage)
-    staffed.cmd("chen", "gdpr notified", channel_id=incident.channel_id)
+    staffed.cmd("chen", "gdpr notified", channel_id=incident.room_ref)
     assert "✅ notified 10:00 CET" in header(staffed, incident)
     assert "Melding bij de AP (AVG)" in header(dutch, dutch.declare())
 
 
 def test_resolve_asks_about_the_authority_and_legal_is_reminded_until_gdpr_notified(staffed: Crisis) -> None:
     incident = staffed.declare()
-    staffed.cmd("anna", "resolve", channel_id=incident.channel_id)
+    staffed.cmd("anna", "resolve", channel_id=incident.room_ref)
     form = staffed.emu.open_view(ID["anna"])
     blocks = {b.get("block_id"): b for b in form["blocks"]}
     assert blocks["authority"]["element"]["type"] == "radio_buttons" and not blocks["authority"].get("optional")
@@ -220,7 +220,7 @@ def test_resolve_asks_about_the_authority_and_legal_is_reminded_until_gdpr_notif
     assert "notify by 10:00 CET on 17 March · 2 days to go" in header(staffed, incident)  # redrawn with it
     assert any("48 hours left" in m["text"] for m in staffed.emu.dms(ID["chen"]))
 
-    staffed.cmd("chen", "gdpr notified", channel_id=incident.channel_id)  # in the resolved incident
+    staffed.cmd("chen", "gdpr notified", channel_id=incident.room_ref)  # in the resolved incident
     assert staffed.last_ephemeral("chen") == "Done."
     assert staffed.store.pending_timers(incident.id) == []
     assert "✅ notified" in header(staffed, incident)
@@ -233,7 +233,7 @@ def test_resolve_asks_about_the_authority_and_legal_is_reminded_until_gdpr_notif
 def test_resolve_records_when_the_authority_was_notified(staffed: Crisis) -> None:
     incident = staffed.declare()
     staffed.clock.advance(hours=3)
-    staffed.cmd("anna", "resolve", channel_id=incident.channel_id)
+    staffed.cmd("anna", "resolve", channel_id=incident.room_ref)
     answer = {"authority": {"value": {"type": "radio_buttons", "selected_option": {"value": "notified"}}}}
     response = staffed.submit("anna", resolve_values(**answer))  # notified, but when?
     assert "authority_at" in (response.json or {}).get("errors", {})
@@ -255,7 +255,7 @@ def test_past_the_deadline_legal_is_reminded_daily_and_the_report_flags_the_miss
     incident = staffed.declare()
     staffed.clock.advance(hours=73)  # the 72 hours have passed without a notification
     staffed.local.tick()
-    staffed.cmd("anna", "resolve", channel_id=incident.channel_id)
+    staffed.cmd("anna", "resolve", channel_id=incident.room_ref)
     staffed.submit("anna", resolve_values())
     report = report_of(staffed)
     assert "no notification of the data-protection authority is recorded, and the 72-hour deadline passed" in report

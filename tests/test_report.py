@@ -100,7 +100,7 @@ def escalate_after_posting(script: Script, incident: Incident) -> None:
     for who, minutes in (("dewi", 26), ("eli", 27), ("bram", 28)):
         script.acknowledge(who, minutes)
     script.advance_to(30)
-    script.crisis.cmd("anna", "escalate 3", channel_id=incident.channel_id)
+    script.crisis.cmd("anna", "escalate 3", channel_id=incident.room_ref)
     script.acknowledge("fleur", 34)
 
 

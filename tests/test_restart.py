@@ -65,7 +65,7 @@ def assert_each_effect_once(emu: SlackEmulator, db: Path) -> None:
     reminders = Counter(e.data["left"] for e in store.events(1, "reminder_sent"))
     assert reminders == Counter({30: 1, 15: 1, 5: 1})
     assert len(store.events(1, "deadline_missed")) == 1
-    channel = store.incident(1).channel_id
+    channel = store.incident(1).room_ref
     posts = Counter(m.get("text", "")[:40] for m in emu.messages(channel) if m.get("text", "")[:1] in "⏰⚠")
     assert all(n == 1 for n in posts.values()), posts
     assert sum(1 for text in posts if text.startswith("⏰")) == 3
@@ -216,7 +216,7 @@ def test_an_escalation_notice_slack_accepted_before_a_kill_9_is_not_posted_twice
                 emu.slash_command(ID["anna"], f"roles set {person.role} <@{person.id}|{person.name}>")
         emu.slash_command(ID["bram"], "declare data-breach 2 Customer emails exposed")
         emu.wait_for(lambda: Store(db).incidents() and Store(db).incident(1).setup_done_at is not None, timeout=15)
-        channel = Store(db).incident(1).channel_id
+        channel = Store(db).incident(1).room_ref
         emu.slash_command(ID["anna"], "escalate 3", channel_id=channel)
         assert bot.wait_exit(30) == 137
     finally:

@@ -205,15 +205,15 @@ def notices(crisis: Crisis, channel: str) -> list[str]:
 
 def test_a_level_3_escalation_brings_in_the_roles_it_adds(staffed: Crisis) -> None:
     incident = staffed.declare("declare negative-reviews 1 One-star storm on Google")
-    before = members(staffed, incident.channel_id)
-    staffed.cmd("anna", "escalate 3", channel_id=incident.channel_id)
+    before = members(staffed, incident.room_ref)
+    staffed.cmd("anna", "escalate 3", channel_id=incident.room_ref)
     book = staffed.local.desk.playbooks["negative-reviews"]
     added = set(book.level(3).roles) - set(book.level(1).roles)
     assert added  # the escalation pulls roles in
     owners = {OWNER_OF[role].id for role in book.level(3).roles}
     assert owners - before  # some of them were not in the channel yet…
-    assert owners <= members(staffed, incident.channel_id)  # …and now everyone of level 3 is
-    assert notices(staffed, incident.channel_id) == []
+    assert owners <= members(staffed, incident.room_ref)  # …and now everyone of level 3 is
+    assert notices(staffed, incident.room_ref) == []
 
 
 def test_a_declare_brings_in_everyone_else_when_one_owner_is_deactivated(staffed: Crisis) -> None:
@@ -222,15 +222,15 @@ def test_a_declare_brings_in_everyone_else_when_one_owner_is_deactivated(staffed
     assert staffed.last_ephemeral("bram").startswith(f"✅ {incident.code} declared")
     level = staffed.local.desk.playbooks["data-breach"].level(2)
     everyone_else = {OWNER_OF[r].id for r in level.roles if r != "legal"}
-    assert everyone_else <= members(staffed, incident.channel_id)
-    assert ID["chen"] not in members(staffed, incident.channel_id)
-    [notice] = notices(staffed, incident.channel_id)
+    assert everyone_else <= members(staffed, incident.room_ref)
+    assert ID["chen"] not in members(staffed, incident.room_ref)
+    [notice] = notices(staffed, incident.room_ref)
     assert "<@U0CHEN> (Legal): the account is deactivated" in notice
     assert "`/crisis roles set legal @person`" in notice
     assert staffed.events(incident, "setup_failed") == []
     # a re-run finds it all done: no second notice, no second invite
     staffed.cmd("bram", "declare data-breach 2 Customer emails exposed")
-    assert len(notices(staffed, incident.channel_id)) == 1
+    assert len(notices(staffed, incident.room_ref)) == 1
 
 
 def test_a_declare_with_an_owner_slack_does_not_know_still_sets_up_the_rest(tmp_path: Path) -> None:
@@ -244,9 +244,9 @@ def test_a_declare_with_an_owner_slack_does_not_know_still_sets_up_the_rest(tmp_
         assert crisis.last_ephemeral("bram").startswith(f"✅ {incident.code}")
         assert crisis.events(incident, "setup_failed") == []
         level = local.desk.playbooks["data-breach"].level(2)
-        assert {OWNER_OF[r].id for r in level.roles if r != "legal"} <= members(crisis, incident.channel_id)
+        assert {OWNER_OF[r].id for r in level.roles if r != "legal"} <= members(crisis, incident.room_ref)
         [notice] = [
-            m["text"] for m in crisis.emu.messages(incident.channel_id) if m.get("text", "").startswith("⚠️ Slack kon")
+            m["text"] for m in crisis.emu.messages(incident.room_ref) if m.get("text", "").startswith("⚠️ Slack kon")
         ]
         assert f"<@{GONE}> (Juridisch adviseur): Slack kent dit account niet" in notice
         assert "`/crisis roles set legal @person`" in notice
@@ -266,9 +266,9 @@ def test_paging_backups_brings_in_the_ones_slack_will_add_and_names_the_others(s
     staffed.clock.advance(minutes=15)
     staffed.local.tick()  # the backups are paged
     assert any("backup for Legal" in m["text"] for m in staffed.emu.dms(ID["dewi"]))
-    texts = [m.get("text", "") for m in staffed.emu.messages(incident.channel_id)]
+    texts = [m.get("text", "") for m in staffed.emu.messages(incident.room_ref)]
     assert any("paging the backups: <@U0DEWI>" in t for t in texts)
-    [notice] = notices(staffed, incident.channel_id)
+    [notice] = notices(staffed, incident.room_ref)
     assert "<@U0GIJS> (Legal): the account is deactivated" in notice
     assert not any("could not deliver" in t for t in texts)  # the outbox row went through, no retries left over
     assert staffed.store.pending_outbox(staffed.clock.now() + timedelta(days=1)) == []
@@ -277,12 +277,12 @@ def test_paging_backups_brings_in_the_ones_slack_will_add_and_names_the_others(s
 def test_an_escalation_whose_invite_fails_for_one_person_brings_in_the_rest_and_says_so(staffed: Crisis) -> None:
     incident = staffed.declare("declare negative-reviews 1 One-star storm on Google")
     staffed.emu.deactivate_user(ID["fleur"])  # the spokesperson left; level 3 pulls the role in
-    staffed.cmd("anna", "escalate 3", channel_id=incident.channel_id)
+    staffed.cmd("anna", "escalate 3", channel_id=incident.room_ref)
     book = staffed.local.desk.playbooks["negative-reviews"]
     assert "spokesperson" in book.level(3).roles and "spokesperson" not in book.level(1).roles
     others = {OWNER_OF[role].id for role in book.level(3).roles if role != "spokesperson"}
-    assert others <= members(staffed, incident.channel_id) and ID["fleur"] not in members(staffed, incident.channel_id)
-    [notice] = notices(staffed, incident.channel_id)
+    assert others <= members(staffed, incident.room_ref) and ID["fleur"] not in members(staffed, incident.room_ref)
+    [notice] = notices(staffed, incident.room_ref)
     assert "<@U0FLEUR> (Spokesperson): the account is deactivated" in notice
     assert "`/crisis roles set spokesperson @person`" in notice
     assert staffed.store.incident(incident.id).level == 3

@@ -99,7 +99,7 @@ def command_request(crisis: Crisis, title: str) -> tuple[str, str, Callable]:
 def click_request(crisis: Crisis, title: str) -> tuple[str, str, Callable]:
     incident = declare(crisis, title)
     x = crisis.drafts(incident)["x"]
-    payload = crisis.emu.click_payload(ID["anna"], "draft_approve", channel_id=incident.channel_id, ts=x.message_ts)
+    payload = crisis.emu.click_payload(ID["anna"], "draft_approve", channel_id=incident.room_ref, ts=x.message_ref)
     return urlencode({"payload": json.dumps(payload)}), FORM, lambda: bool(crisis.store.approvals(x.id))
 
 
@@ -252,14 +252,14 @@ def test_user_text_at_every_entry_point_never_reaches_slack_as_mentions_links_or
     submit(team, "chen", {"reason": NASTY})
     assert team.drafts(incident)["facebook"].reject_reason == NASTY
     # an internal update, turned into public update drafts; a note; a message added by the shortcut
-    team.cmd("eli", f"update {NASTY}", channel_id=incident.channel_id)
-    update = [m for m in team.emu.messages(incident.channel_id) if m.get("text", "").startswith("📝")][-1]
-    team.click("dewi", "draft_update", channel_id=incident.channel_id, ts=update["ts"])
+    team.cmd("eli", f"update {NASTY}", channel_id=incident.room_ref)
+    update = [m for m in team.emu.messages(incident.room_ref) if m.get("text", "").startswith("📝")][-1]
+    team.click("dewi", "draft_update", channel_id=incident.room_ref, ts=update["ts"])
     assert any(NASTY in d.text for d in team.store.drafts(incident.id, "status_update"))
-    team.cmd("dewi", f"note {NASTY}", channel_id=incident.channel_id)
-    team.emu.user_message(ID["eli"], incident.channel_id, NASTY)
-    message = team.emu.messages(incident.channel_id)[-1]
-    team.emu.message_shortcut(ID["eli"], "add_to_timeline", channel_id=incident.channel_id, ts=message["ts"])
+    team.cmd("dewi", f"note {NASTY}", channel_id=incident.room_ref)
+    team.emu.user_message(ID["eli"], incident.room_ref, NASTY)
+    message = team.emu.messages(incident.room_ref)[-1]
+    team.emu.message_shortcut(ID["eli"], "add_to_timeline", channel_id=incident.room_ref, ts=message["ts"])
     team.local.settle()
     assert [e.data["text"] for e in team.events(incident, "note")] == [NASTY, NASTY]
     # roles: a mention that is not one, and unknown words echoed back
@@ -268,7 +268,7 @@ def test_user_text_at_every_entry_point_never_reaches_slack_as_mentions_links_or
     team.cmd("gijs", NASTY)
     team.cmd("gijs", f"declare {NASTY}")
     # resolve: summary, impact, lessons; then the survey's open answer
-    team.cmd("anna", "resolve", channel_id=incident.channel_id)
+    team.cmd("anna", "resolve", channel_id=incident.room_ref)
     submit(team, "anna", {"summary": NASTY, "impact": NASTY, "lessons": NASTY})
     assert team.store.incident(incident.id).status == "resolved"
     dm = team.emu.dms(ID["chen"])[-1]
@@ -287,7 +287,7 @@ def test_user_text_at_every_entry_point_never_reaches_slack_as_mentions_links_or
     assert len(found) > 40  # the scan saw the header, DMs, drafts, notes, answers, closing posts …
     assert_inert(found)
     # …and the text is there, defused: entities instead of angle brackets, look-alikes instead of marks
-    header = json.dumps(team.emu.messages(incident.channel_id)[0]["blocks"], ensure_ascii=False)
+    header = json.dumps(team.emu.messages(incident.room_ref)[0]["blocks"], ensure_ascii=False)
     assert "&lt;!channel&gt;" in header and "&lt;https://evil.example|x&gt;" in header and "∗bold∗" in header
     assert team.store.role_owners()["legal"] == [ID["chen"]]
 
@@ -306,9 +306,9 @@ def test_template_syntax_in_user_text_is_shown_literally_and_never_evaluated(tea
     calls = len(team.emu.calls)
     incident = declare(team, injection)
     assert incident.title == " ".join(injection.split())
-    team.cmd("eli", f"update {injection}", channel_id=incident.channel_id)
-    update = [m for m in team.emu.messages(incident.channel_id) if m.get("text", "").startswith("📝")][-1]
-    team.click("dewi", "draft_update", channel_id=incident.channel_id, ts=update["ts"])
+    team.cmd("eli", f"update {injection}", channel_id=incident.room_ref)
+    update = [m for m in team.emu.messages(incident.room_ref) if m.get("text", "").startswith("📝")][-1]
+    team.click("dewi", "draft_update", channel_id=incident.room_ref, ts=update["ts"])
     updates = team.store.drafts(incident.id, "status_update")
     assert updates and all(injection in d.text for d in updates)  # a value in the template, not template code
     team.local.settle()
@@ -325,7 +325,7 @@ def test_template_syntax_in_user_text_is_shown_literally_and_never_evaluated(tea
         "Undefined",
     ):
         assert evaluated not in sent, evaluated  # what the expression would have produced
-    header = json.dumps(team.emu.messages(incident.channel_id)[0]["blocks"], ensure_ascii=False)
+    header = json.dumps(team.emu.messages(incident.room_ref)[0]["blocks"], ensure_ascii=False)
     assert escape(incident.title) in header  # shown as typed (made inert for mrkdwn)
 
 
@@ -398,7 +398,7 @@ def act(crisis: Crisis, incident: Incident, who: str, action: str) -> None:
             }[action],
         )
     else:
-        crisis.cmd(who, action.replace("_", " "), channel_id=incident.channel_id)
+        crisis.cmd(who, action.replace("_", " "), channel_id=incident.room_ref)
 
 
 def went_through(crisis: Crisis, incident: Incident, who: str, action: str) -> None:
@@ -478,7 +478,7 @@ def test_no_token_or_signing_secret_in_any_log_line(team: Crisis, caplog: pytest
             team.click_draft(who, incident, "x", "draft_approve")
         team.click_draft("bram", incident, "x", "draft_mark_posted")
         team.click_draft("gijs", incident, "facebook", "draft_approve")  # refused
-        team.cmd("anna", "resolve", channel_id=incident.channel_id)
+        team.cmd("anna", "resolve", channel_id=incident.room_ref)
         submit(team, "anna", {"summary": "Closed, customers told"})
         forged = urlencode(team.emu.slash_command_fields(ID["gijs"], "help"))
         assert post(team, forged, FORM, signed(forged, secret="nope")) == 401
@@ -510,9 +510,9 @@ def test_no_token_or_signing_secret_in_the_output_of_crisisbot_serve(emu: SlackE
         x = next(d for d in store.drafts(incident.id) if d.network == "x")
         store.close()
         for who in ("anna", "chen"):
-            emu.click(ID[who], "draft_approve", channel_id=incident.channel_id, ts=x.message_ts)
+            emu.click(ID[who], "draft_approve", channel_id=incident.room_ref, ts=x.message_ref)
         emu.wait_for(lambda: len(emu.calls_to("chat.update")) >= 2, timeout=10)
-        emu.slash_command(ID["anna"], "resolve", channel_id=incident.channel_id)
+        emu.slash_command(ID["anna"], "resolve", channel_id=incident.room_ref)
         emu.wait_for(lambda: emu.open_view(ID["anna"]), timeout=10)
         view = emu.open_view(ID["anna"])
         emu.submit_view(ID["anna"], view["id"], {"summary": {"value": {"type": "plain_text_input", "value": "Closed"}}})

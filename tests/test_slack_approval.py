@@ -16,7 +16,7 @@ def test_acknowledge_from_dm_updates_header_and_dm(staffed: Crisis) -> None:
     staffed.click("chen", "acknowledge", channel_id=dm)
     acks = staffed.store.acks(incident.id)
     assert acks["legal"].user == ID["chen"]
-    header = staffed.emu.messages(incident.channel_id)[0]
+    header = staffed.emu.messages(incident.room_ref)[0]
     assert "Legal: <@U0CHEN> ✅ acknowledged 10:04" in str(header["blocks"])  # Amsterdam time (UTC+1)
     dm_message = staffed.emu.dms(ID["chen"])[-1]
     assert "acknowledged by <@U0CHEN>" in str(dm_message["blocks"])
@@ -26,9 +26,9 @@ def test_acknowledge_from_dm_updates_header_and_dm(staffed: Crisis) -> None:
 
 def test_checklist_done_ticks_the_item_off(staffed: Crisis) -> None:
     incident = staffed.declare()
-    header = staffed.emu.messages(incident.channel_id)[0]
-    staffed.click("bram", "checklist_done", channel_id=incident.channel_id, ts=header["ts"])
-    header = staffed.emu.message(incident.channel_id, header["ts"])
+    header = staffed.emu.messages(incident.room_ref)[0]
+    staffed.click("bram", "checklist_done", channel_id=incident.room_ref, ts=header["ts"])
+    header = staffed.emu.message(incident.room_ref, header["ts"])
     assert "✅ ~Pause all scheduled posts" in str(header["blocks"])
     assert staffed.store.checklist(incident.id)["pause_scheduled_posts"].done_by == ID["bram"]
 
@@ -79,11 +79,9 @@ def test_mark_as_posted_records_first_response_and_stops_the_countdown(staffed: 
 
     incident = staffed.store.incident(incident.id)
     assert incident.first_response_at == staffed.clock.now()
-    header = str(staffed.emu.messages(incident.channel_id)[0]["blocks"])
+    header = str(staffed.emu.messages(incident.room_ref)[0]["blocks"])
     assert "posted 10:25, 25 minutes after detection" in header and "left" not in header
-    notes = [
-        m["text"] for m in staffed.emu.messages(incident.channel_id) if "First public response" in m.get("text", "")
-    ]
+    notes = [m["text"] for m in staffed.emu.messages(incident.room_ref) if "First public response" in m.get("text", "")]
     assert len(notes) == 1 and "X" in notes[0]
     draft_message = str(staffed.draft_message(incident, "x")["blocks"])
     assert "Posted by <@U0BRAM> at 10:25" in draft_message and "draft_mark_posted" not in draft_message
@@ -98,7 +96,7 @@ def test_late_first_response_is_marked_late(staffed: Crisis) -> None:
     staffed.clock.advance(minutes=75)
     staffed.click_draft("anna", incident, "facebook", "draft_mark_posted")
     assert staffed.events(incident, "first_response")[0].data["late"] is True
-    header = str(staffed.emu.messages(incident.channel_id)[0]["blocks"])
+    header = str(staffed.emu.messages(incident.room_ref)[0]["blocks"])
     assert "(late)" in header
 
 
@@ -131,7 +129,7 @@ def test_dutch_workspace_speaks_dutch(tmp_path) -> None:
         crisis = Crisis(local, ManualClock(START))
         crisis.set_roles()
         incident = crisis.declare()
-        header = str(local.emulator.messages(incident.channel_id)[0]["blocks"])
+        header = str(local.emulator.messages(incident.room_ref)[0]["blocks"])
         assert "Datalek" in header and "minuten" in header
         labels = [
             e["text"]["text"]

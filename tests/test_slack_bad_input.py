@@ -298,7 +298,7 @@ def test_empty_roles_are_shown_with_a_typeable_roles_set_command(team: Crisis) -
         team.cmd("anna", "roles")
         assert hint in team.last_ephemeral("anna")
         incident = declare(team, "Leak without a social media manager", who="anna")
-        assert hint in json.dumps(team.emu.messages(incident.channel_id)[0]["blocks"], ensure_ascii=False)
+        assert hint in json.dumps(team.emu.messages(incident.room_ref)[0]["blocks"], ensure_ascii=False)
     finally:
         team.store.set_role_owners("social_media_manager", [ID["bram"]])
 
@@ -312,12 +312,12 @@ def test_same_declare_within_a_minute_points_to_the_existing_incident(team: Cris
     assert db_changes(team, before) == {}
     assert api_methods(team, before) == []  # no channel, no message: only the answers
     note = told(team, "bram", before)[-1]
-    assert first.code in note and f"<#{first.channel_id}>" in note and "Nothing new was created" in note
+    assert first.code in note and f"<#{first.room_ref}>" in note and "Nothing new was created" in note
 
     team.clock.advance(minutes=2)
     before = watch(team)
     second = declare(team, "Card data on pastebin")
-    assert second.id != first.id and second.channel_id != first.channel_id
+    assert second.id != first.id and second.room_ref != first.room_ref
     assert len(incident_channels(team, before)) == 1
     assert second.code in told(team, "bram", before)[-1]
 
@@ -341,10 +341,10 @@ def test_one_click_delivered_again_and_again_records_one_approval(team: Crisis) 
     before = watch(team)
 
     # the same request five times at once: the original and four Slack retries
-    body = click_body(team, "anna", "draft_approve", incident.channel_id, x.message_ts)
+    body = click_body(team, "anna", "draft_approve", incident.room_ref, x.message_ref)
     answers = deliver_at_once(team, [body] * 5, as_retries=True)
     # the same request three times in a row
-    body = click_body(team, "anna", "draft_approve", incident.channel_id, facebook.message_ts)
+    body = click_body(team, "anna", "draft_approve", incident.room_ref, facebook.message_ref)
     for n in range(3):
         answers.append(deliver(team, body, retry_num=n or None))
         team.local.settle()
@@ -360,7 +360,7 @@ def test_one_click_delivered_again_and_again_records_one_approval(team: Crisis) 
                 [
                     c
                     for c in new_calls(team, before)
-                    if c.method == "chat.update" and c.args.get("ts") == draft.message_ts
+                    if c.method == "chat.update" and c.args.get("ts") == draft.message_ref
                 ]
             )
             == 1
@@ -371,7 +371,7 @@ def test_concurrent_clicks_on_the_last_approval_make_the_draft_ready_once(team: 
     incident = declare(team, "Leaked payroll")
     x = team.drafts(incident)["x"]
     team.click_draft("anna", incident, "x", "draft_approve")
-    bodies = [click_body(team, "chen", "draft_approve", incident.channel_id, x.message_ts) for _ in range(5)]
+    bodies = [click_body(team, "chen", "draft_approve", incident.room_ref, x.message_ref) for _ in range(5)]
     assert [a.status for a in deliver_at_once(team, bodies)] == [200] * 5  # five distinct clicks at once
     assert [a.approver for a in team.store.approvals(x.id)] == [ID["anna"], ID["chen"]]
     assert len(team.events(incident, "approved")) == 2
@@ -408,10 +408,10 @@ def test_double_clicks_on_approve_acknowledge_and_mark_as_posted_count_once(team
     before = watch(team)
     for _ in range(2):
         team.click(
-            "bram", "draft_mark_posted", channel_id=incident.channel_id, ts=x.message_ts, value=value, block_id=block_id
+            "bram", "draft_mark_posted", channel_id=incident.room_ref, ts=x.message_ref, value=value, block_id=block_id
         )
     assert len(team.events(incident, "posted")) == 1 and len(team.events(incident, "first_response")) == 1
-    notes = [m for m in team.emu.messages(incident.channel_id) if "First public response is live" in m.get("text", "")]
+    notes = [m for m in team.emu.messages(incident.room_ref) if "First public response is live" in m.get("text", "")]
     assert len(notes) == 1
     assert told(team, "bram", before) == []  # the second click is silently harmless
 
@@ -421,14 +421,14 @@ def test_concurrent_clicks_on_mark_as_posted_post_once_and_stop_the_countdown_on
     approve_fully(team, incident, "x")
     approve_fully(team, incident, "facebook")
     bodies = [
-        click_body(team, who, "draft_mark_posted", incident.channel_id, team.drafts(incident)[network].message_ts)
+        click_body(team, who, "draft_mark_posted", incident.room_ref, team.drafts(incident)[network].message_ref)
         for network in ("x", "facebook")
         for who in ("bram", "bram", "anna")
     ]
     assert [a.status for a in deliver_at_once(team, bodies)] == [200] * 6
     assert sorted(e.data["network"] for e in team.events(incident, "posted")) == ["facebook", "x"]
     assert len(team.events(incident, "first_response")) == 1
-    notes = [m for m in team.emu.messages(incident.channel_id) if "First public response is live" in m.get("text", "")]
+    notes = [m for m in team.emu.messages(incident.room_ref) if "First public response is live" in m.get("text", "")]
     assert len(notes) == 1
 
 
@@ -460,7 +460,7 @@ def test_approve_of_a_stale_version_is_refused_and_records_nothing(team: Crisis)
     assert team.drafts(incident)["x"].version == 2
     before = watch(team)
     team.click(
-        "anna", "draft_approve", channel_id=incident.channel_id, ts=x.message_ts, value=old_value, block_id=block_id
+        "anna", "draft_approve", channel_id=incident.room_ref, ts=x.message_ref, value=old_value, block_id=block_id
     )
     note = told(team, "anna", before)
     assert len(note) == 1 and "review the new version" in note[0].lower() and "version 1" in note[0]
@@ -508,7 +508,7 @@ def test_reject_needs_a_reason_and_then_shows_it_with_an_edit_button(team: Crisi
     team.submit("chen", {"reason": {"value": {"type": "plain_text_input", "value": "Wrong date: it began Monday"}}})
     draft = team.drafts(incident)["x"]
     assert (draft.status, draft.reject_reason) == ("rejected", "Wrong date: it began Monday")
-    message = team.emu.message(incident.channel_id, x.message_ts)
+    message = team.emu.message(incident.room_ref, x.message_ref)
     assert "Wrong date: it began Monday" in json.dumps(message["blocks"])
     assert buttons(message) == ["Edit"]
     assert team.emu.open_view(ID["chen"]) is None
@@ -521,7 +521,7 @@ def test_mark_as_posted_before_approval_or_by_a_non_poster_is_refused(team: Cris
     value, block_id = draft_value(team, incident, "x")
     before = watch(team)
     team.click(
-        "bram", "draft_mark_posted", channel_id=incident.channel_id, ts=x.message_ts, value=value, block_id=block_id
+        "bram", "draft_mark_posted", channel_id=incident.room_ref, ts=x.message_ref, value=value, block_id=block_id
     )
     note = told(team, "bram", before)
     assert len(note) == 1 and "not fully approved" in note[0]
@@ -547,7 +547,7 @@ def test_web_api_failure_midway_through_declare_is_reported_and_finished_by_runn
     team.emu.fail("chat.postMessage", error="channel_not_found", times=2, after=2)
     team.cmd("bram", f"declare data-breach 2 {title}")
     [incident] = [i for i in team.store.incidents() if i.title == title]
-    assert incident.channel_id
+    assert incident.room_ref
     # the ack ("Declaring…") and the final answer may reach Slack in either order: read the answer itself
     answers = [text for text in told(team, "bram", before) if "Slack refused" in text]
     assert len(answers) == 1
@@ -566,15 +566,15 @@ def test_web_api_failure_midway_through_declare_is_reported_and_finished_by_runn
 
     team.cmd("bram", f"declare data-breach 2 {title}")
     assert [i.id for i in team.store.incidents() if i.title == title] == [incident.id]
-    assert incident_channels(team, before) == [incident.channel_id]
-    messages = team.emu.messages(incident.channel_id)
+    assert incident_channels(team, before) == [incident.room_ref]
+    messages = team.emu.messages(incident.room_ref)
     headers = [m for m in messages if (m.get("blocks") or [{}])[0].get("type") == "header"]
     assert len(headers) == 1
-    assert [p["ts"] for p in team.emu.pins(incident.channel_id)] == [headers[0]["ts"]]
+    assert [p["ts"] for p in team.emu.pins(incident.room_ref)] == [headers[0]["ts"]]
     assert "paged" in headers[0]["text"]  # the owners are paged in the header's own text, once
     drafts = [m for m in messages if any(b.get("block_id", "").startswith("draft-") for b in m.get("blocks", []))]
     assert len(drafts) == 3
-    assert {d.message_ts for d in team.drafts(incident).values()} == {m["ts"] for m in drafts}
+    assert {d.message_ref for d in team.drafts(incident).values()} == {m["ts"] for m in drafts}
     for name in OWNERS_L2:
         assert len([m for m in team.emu.dms(ID[name]) if incident.code in m["text"]]) == 1, name
     assert len(team.events(incident, "pinged")) == len(OWNERS_L2)
@@ -589,8 +589,8 @@ def test_rate_limited_channel_creation_is_retried_and_the_declare_completes(team
     incident = declare(team, "Leak claimed on forum", scenario="negative-reviews")
     creates = [c for c in new_calls(team, before) if c.method == "conversations.create"]
     assert [c.status for c in creates] == [429, 200]
-    assert incident_channels(team, before) == [team.store.incident(incident.id).channel_id]
-    assert len(team.drafts(incident)) == 3 and all(d.message_ts for d in team.drafts(incident).values())
+    assert incident_channels(team, before) == [team.store.incident(incident.id).room_ref]
+    assert len(team.drafts(incident)) == 3 and all(d.message_ref for d in team.drafts(incident).values())
     assert team.events(incident, "setup_failed") == []
 
 
@@ -599,7 +599,7 @@ def test_forged_or_stale_signature_is_refused_with_401_and_changes_nothing(team:
     incident = declare(team, "Leaked tickets")
     x = team.drafts(incident)["x"]
     body = command_body(team, "gijs", "declare other 2 Forged crisis")
-    click = click_body(team, "gijs", "draft_approve", incident.channel_id, x.message_ts)
+    click = click_body(team, "gijs", "draft_approve", incident.room_ref, x.message_ref)
     before = watch(team)
     for request in (body, click):
         assert deliver(team, request, secret="not-the-signing-secret").status == 401
@@ -633,7 +633,7 @@ def test_user_text_never_reaches_slack_as_mentions_links_or_formatting(team: Cri
     ]
     for raw in ("<!channel>", "<!here>", "<https://evil", "<@U0GIJS>", "*bold*", "_x_", "~y~"):
         assert not [s for s in sent if raw in s], raw
-    header = json.dumps(team.emu.messages(incident.channel_id)[0]["blocks"], ensure_ascii=False)
+    header = json.dumps(team.emu.messages(incident.room_ref)[0]["blocks"], ensure_ascii=False)
     assert "&lt;!channel&gt;" in header and "&lt;https://evil.example|click&gt;" in header
     assert team.store.role_owners()["legal"] == [ID["chen"]]
 

@@ -19,7 +19,7 @@ def test_declare_opens_channel_pins_header_pages_owners_and_posts_three_drafts(s
 
     incident = staffed.store.incidents()[-1]
     assert incident.code == "CR-2026-001" and incident.level == 2 and incident.scenario == "data-breach"
-    channel = staffed.emu.channel(incident.channel_id)
+    channel = staffed.emu.channel(incident.room_ref)
     assert channel["name"] == "crisis-20260314-data-breach"
     assert "CR-2026-001" in channel["topic"]["value"]
     # declarer and the owners of the level-2 roles are members; spokesperson (level 3) is not
@@ -27,9 +27,9 @@ def test_declare_opens_channel_pins_header_pages_owners_and_posts_three_drafts(s
     assert {ID["bram"], ID["anna"], ID["chen"], ID["dewi"], ID["eli"]} <= members
     assert ID["fleur"] not in members
 
-    messages = staffed.emu.messages(incident.channel_id)
+    messages = staffed.emu.messages(incident.room_ref)
     header = messages[0]
-    assert [p["ts"] for p in staffed.emu.pins(incident.channel_id)] == [header["ts"]]
+    assert [p["ts"] for p in staffed.emu.pins(incident.room_ref)] == [header["ts"]]
     header_text = str(header["blocks"])
     for expected in (
         "CR-2026-001",
@@ -53,14 +53,14 @@ def test_declare_opens_channel_pins_header_pages_owners_and_posts_three_drafts(s
         actions = [e for b in dm[0]["blocks"] for e in [b.get("accessory") or {}, *b.get("elements", [])]]
         acknowledge = any(a.get("action_id") == "acknowledge" and a["text"]["text"] == "Acknowledge" for a in actions)
         assert acknowledge == (name != "bram")  # the declarer's own role counts as acknowledged
-        assert any(a.get("url", "").endswith(incident.channel_id) for a in actions)
+        assert any(a.get("url", "").endswith(incident.room_ref) for a in actions)
     assert staffed.store.acks(incident.id)["social_media_manager"].user == ID["bram"]
     assert staffed.emu.dms(ID["fleur"]) == []
 
     drafts = staffed.drafts(incident)
     assert sorted(drafts) == ["facebook", "linkedin", "x"]
     for network, draft in drafts.items():
-        message = staffed.emu.message(incident.channel_id, draft.message_ts)
+        message = staffed.emu.message(incident.room_ref, draft.message_ref)
         labels = [e["text"]["text"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
         assert labels == ["Approve", "Edit", "Reject"], network
         assert re.search(r"\d+/(280|63206|3000) characters", str(message["blocks"]))
@@ -83,7 +83,7 @@ def test_declare_uses_few_round_trips_and_parallel_calls(staffed: Crisis) -> Non
 def test_channel_name_clash_gets_a_suffix(staffed: Crisis) -> None:
     staffed.cmd("bram", "declare service-outage 2 Login down")
     staffed.cmd("anna", "declare service-outage 2 Payments down")
-    names = sorted(i.channel_name for i in staffed.store.incidents())
+    names = sorted(i.room_name for i in staffed.store.incidents())
     assert names == ["crisis-20260314-service-outage", "crisis-20260314-service-outage-002"]
 
 
@@ -98,13 +98,13 @@ def test_drill_uses_drill_channel_and_code(staffed: Crisis) -> None:
     staffed.cmd("anna", "drill negative-reviews 1")
     incident = staffed.store.incidents()[-1]
     assert incident.drill and incident.code.startswith("DR-2026-")
-    assert incident.channel_name.startswith("drill-20260314-negative-reviews")
-    assert "DRILL" in str(staffed.emu.messages(incident.channel_id)[0]["blocks"])
+    assert incident.room_name.startswith("drill-20260314-negative-reviews")
+    assert "DRILL" in str(staffed.emu.messages(incident.room_ref)[0]["blocks"])
 
 
 def test_declare_without_owners_still_works_and_says_who_is_missing(crisis: Crisis) -> None:
     incident = crisis.declare()
-    header = crisis.emu.messages(incident.channel_id)[0]
+    header = crisis.emu.messages(incident.room_ref)[0]
     assert "nobody assigned" in str(header["blocks"]) and "/crisis roles set legal" in str(header["blocks"])
 
 
@@ -124,7 +124,7 @@ def test_declare_modal_opens_and_submission_declares(staffed: Crisis) -> None:
     incident = staffed.store.incidents()[-1]
     assert (incident.scenario, incident.level, incident.title) == ("service-outage", 3, "App down in NL")
     assert staffed.emu.open_view(ID["anna"]) is None
-    assert ID["fleur"] in staffed.emu.channel(incident.channel_id)["members"]  # level 3 pulls in the CEO
+    assert ID["fleur"] in staffed.emu.channel(incident.room_ref)["members"]  # level 3 pulls in the CEO
 
 
 def test_declare_modal_refuses_empty_title_in_the_field(staffed: Crisis) -> None:
@@ -153,7 +153,7 @@ def test_detected_at_starts_the_countdown_earlier(staffed: Crisis) -> None:
     )
     incident = staffed.store.incidents()[-1]
     assert (incident.first_response_due - incident.declared_at).total_seconds() == 40 * 60
-    assert "40 minutes left" in str(staffed.emu.messages(incident.channel_id)[0]["blocks"])
+    assert "40 minutes left" in str(staffed.emu.messages(incident.room_ref)[0]["blocks"])
 
 
 # ---- speed: no round trip the bot can know the answer to (issue 11 §6) ---------------------------------------------
@@ -168,7 +168,7 @@ def test_the_second_declare_of_a_scenario_that_day_gets_its_own_name_without_a_n
     assert [c.args["name"] for c in creates] == ["crisis-20260314-service-outage-002"]
     assert all(c.response["ok"] for c in creates)
     second = staffed.store.incidents()[-1]
-    assert second.channel_name == "crisis-20260314-service-outage-002"
+    assert second.room_name == "crisis-20260314-service-outage-002"
     assert staffed.last_ephemeral("anna").startswith(f"✅ {second.code} declared")
 
 
@@ -179,7 +179,7 @@ def test_a_name_someone_else_took_still_falls_back_on_name_taken(staffed: Crisis
     incident = staffed.declare("declare service-outage 2 Login down")
     creates = staffed.emu.calls_to("conversations.create")
     assert [c.response.get("error") for c in creates] == ["name_taken", None]
-    assert incident.channel_name == "crisis-20260314-service-outage-001"
+    assert incident.room_name == "crisis-20260314-service-outage-001"
 
 
 def test_a_first_declare_answers_the_declarer_in_their_own_language(staffed: Crisis) -> None:
@@ -191,11 +191,11 @@ def test_a_first_declare_answers_the_declarer_in_their_own_language(staffed: Cri
     incident = staffed.store.incidents()[-1]
     answers = [e["text"] for e in staffed.emu.ephemerals("U0NOOR") if not e["text"].startswith("Declaring a ")]
     assert answers == [
-        f"✅ {incident.code} gemeld: <#{incident.channel_id}>. Het team is opgeroepen en de "
+        f"✅ {incident.code} gemeld: <#{incident.room_ref}>. Het team is opgeroepen en de "
         "concepten wachten op goedkeuring."
     ], answers
     assert incident.language == "en"
-    assert "Level 2" in str(staffed.emu.messages(incident.channel_id)[0]["blocks"])  # the channel stays English
+    assert "Level 2" in str(staffed.emu.messages(incident.room_ref)[0]["blocks"])  # the channel stays English
     assert [c.args["user"] for c in staffed.emu.calls_to("users.info")].count("U0NOOR") == 1
 
 

@@ -69,7 +69,7 @@ def test_home_lists_my_incident_and_the_drafts_waiting_for_me(staffed: Crisis) -
     view = _open(staffed, "chen")
     text = _text(view)
     assert "CR-2026-001" in text and "Customer emails exposed" in text and "Data breach · level 2" in text
-    assert f"<#{incident.channel_id}>" in text
+    assert f"<#{incident.room_ref}>" in text
     assert "60 minutes left" in text  # the header's countdown wording
     assert "Legal: ⏳ not acknowledged yet" in text
     assert [(v, label) for _, v, label in _buttons(view, "acknowledge")] == [(f"{incident.id}:legal", "Acknowledge")]

@@ -35,7 +35,7 @@ def authority_notified(at: datetime) -> dict:
 def test_status_in_channel_shows_the_state(staffed: Crisis) -> None:
     incident = staffed.declare()
     staffed.click("chen", "acknowledge", channel_id=staffed.emu.dm_channel_of(ID["chen"]))
-    staffed.cmd("anna", "status", channel_id=incident.channel_id)
+    staffed.cmd("anna", "status", channel_id=incident.room_ref)
     text = staffed.last_ephemeral("anna")
     for expected in (
         "CR-2026-001",
@@ -71,23 +71,23 @@ def test_list_shows_active_incidents_with_countdown_and_owners(staffed: Crisis) 
 
 def test_update_posts_internally_and_turns_into_public_drafts(staffed: Crisis) -> None:
     incident = staffed.declare()
-    staffed.cmd("eli", "update Portal closed at 09:40; no new access since", channel_id=incident.channel_id)
-    message = [m for m in staffed.emu.messages(incident.channel_id) if m.get("text", "").startswith("📝")][-1]
+    staffed.cmd("eli", "update Portal closed at 09:40; no new access since", channel_id=incident.room_ref)
+    message = [m for m in staffed.emu.messages(incident.room_ref) if m.get("text", "").startswith("📝")][-1]
     assert "Portal closed at 09:40" in message["text"]
     assert staffed.events(incident, "status_update")[0].data["text"].startswith("Portal closed")
-    staffed.click("dewi", "draft_update", channel_id=incident.channel_id, ts=message["ts"])
+    staffed.click("dewi", "draft_update", channel_id=incident.room_ref, ts=message["ts"])
     updates = staffed.store.drafts(incident.id, "status_update")
-    assert len(updates) == 3 and all(d.message_ts for d in updates)
+    assert len(updates) == 3 and all(d.message_ref for d in updates)
     assert any("Portal closed at 09:40" in d.text for d in updates)
 
 
 def test_note_and_message_shortcut_land_on_the_timeline(staffed: Crisis) -> None:
     incident = staffed.declare()
-    staffed.cmd("dewi", "note Journalist called, call back at 15:00", channel_id=incident.channel_id)
+    staffed.cmd("dewi", "note Journalist called, call back at 15:00", channel_id=incident.room_ref)
     assert staffed.events(incident, "note")[0].data["text"] == "Journalist called, call back at 15:00"
-    staffed.emu.user_message(ID["eli"], incident.channel_id, "Root cause: expired partner API key")
-    message = staffed.emu.messages(incident.channel_id)[-1]
-    staffed.emu.message_shortcut(ID["eli"], "add_to_timeline", channel_id=incident.channel_id, ts=message["ts"])
+    staffed.emu.user_message(ID["eli"], incident.room_ref, "Root cause: expired partner API key")
+    message = staffed.emu.messages(incident.room_ref)[-1]
+    staffed.emu.message_shortcut(ID["eli"], "add_to_timeline", channel_id=incident.room_ref, ts=message["ts"])
     staffed.local.settle()
     notes = staffed.events(incident, "note")
     assert notes[-1].data["text"] == "Root cause: expired partner API key"
@@ -109,14 +109,14 @@ def test_commands_in_the_wrong_place_or_shape_change_nothing(
 ) -> None:
     incident = staffed.declare()
     before = (len(staffed.events(incident)), staffed.store.incident(incident.id))
-    staffed.cmd("anna", text, channel_id=incident.channel_id if where == "channel" else None)
+    staffed.cmd("anna", text, channel_id=incident.room_ref if where == "channel" else None)
     assert expected in staffed.last_ephemeral("anna")
     assert (len(staffed.events(incident)), staffed.store.incident(incident.id)) == before
 
 
 def test_resolve_by_someone_who_is_not_the_crisis_lead_is_refused(staffed: Crisis) -> None:
     incident = staffed.declare()
-    staffed.cmd("bram", "resolve", channel_id=incident.channel_id)
+    staffed.cmd("bram", "resolve", channel_id=incident.room_ref)
     assert "You may not resolve this incident here" in staffed.last_ephemeral("bram")
     assert staffed.emu.open_view(ID["bram"]) is None
     assert staffed.store.incident(incident.id).status == "active"
@@ -124,11 +124,11 @@ def test_resolve_by_someone_who_is_not_the_crisis_lead_is_refused(staffed: Crisi
 
 def test_escalate_and_deescalate_change_roles_and_approval_rule(staffed: Crisis) -> None:
     incident = staffed.declare()
-    staffed.cmd("anna", "escalate", channel_id=incident.channel_id)
+    staffed.cmd("anna", "escalate", channel_id=incident.room_ref)
     assert staffed.store.incident(incident.id).level == 3
-    assert ID["fleur"] in staffed.emu.channel(incident.channel_id)["members"]
-    assert "level 3" in staffed.emu.channel(incident.channel_id)["topic"]["value"]
-    staffed.cmd("anna", "deescalate 1", channel_id=incident.channel_id)
+    assert ID["fleur"] in staffed.emu.channel(incident.room_ref)["members"]
+    assert "level 3" in staffed.emu.channel(incident.room_ref)["topic"]["value"]
+    staffed.cmd("anna", "deescalate 1", channel_id=incident.room_ref)
     assert staffed.store.incident(incident.id).level == 1
     assert [e.kind for e in staffed.events(incident) if "escalated" in e.kind] == ["escalated", "deescalated"]
 
@@ -142,7 +142,7 @@ def test_resolve_closes_everything_posts_report_and_asks_the_survey(staffed: Cri
     staffed.click_draft("bram", incident, "x", "draft_mark_posted")
     staffed.clock.advance(hours=2)
 
-    staffed.cmd("anna", "resolve", channel_id=incident.channel_id)
+    staffed.cmd("anna", "resolve", channel_id=incident.room_ref)
     assert staffed.emu.open_view(ID["anna"])["callback_id"] == "resolve"
     # the authority was notified: then nothing outlives the resolve (an open GDPR duty would, see test_promises)
     staffed.submit("anna", {**_resolve_values(), **authority_notified(staffed.clock.now())})
@@ -156,12 +156,12 @@ def test_resolve_closes_everything_posts_report_and_asks_the_survey(staffed: Cri
         "impact": "1,200 customers",
         "lessons": "Pre-approve a holding statement",
     }
-    texts = [m.get("text", "") for m in staffed.emu.messages(incident.channel_id)]
+    texts = [m.get("text", "") for m in staffed.emu.messages(incident.room_ref)]
     assert any(t.startswith("✅ CR-2026-001 resolved by <@U0ANNA>") for t in texts)
-    header = str(staffed.emu.messages(incident.channel_id)[0]["blocks"])
+    header = str(staffed.emu.messages(incident.room_ref)[0]["blocks"])
     assert "Resolved" in header and "checklist_done" not in header
     closing = staffed.store.drafts(incident.id, "resolved")
-    assert len(closing) == 3 and all(d.message_ts for d in closing)
+    assert len(closing) == 3 and all(d.message_ref for d in closing)
     # the closing drafts still go through approval after the resolve
     staffed.click_draft("anna", incident, "x", "draft_approve")
     assert any(a.role == "crisis_lead" for a in staffed.store.approvals(staffed.drafts(incident)["x"].id))
@@ -183,7 +183,7 @@ def test_resolve_closes_everything_posts_report_and_asks_the_survey(staffed: Cri
     answer = staffed.events(incident, "survey_answer")[0]
     assert answer.actor == ID["chen"] and answer.data["questions"] == {"q1": 4, "q2": 5, "q3": "Faster legal review"}
     # afterwards: nothing more on this incident
-    staffed.cmd("eli", "update Still fine", channel_id=incident.channel_id)
+    staffed.cmd("eli", "update Still fine", channel_id=incident.room_ref)
     assert "resolved" in staffed.last_ephemeral("eli")
 
 
@@ -195,8 +195,8 @@ def test_announcements_channel_hears_declare_escalate_and_resolve(tmp_path) -> N
         crisis = Crisis(local, clock)
         crisis.set_roles()
         incident = crisis.declare()
-        crisis.cmd("anna", "escalate 3", channel_id=incident.channel_id)
-        crisis.cmd("anna", "resolve", channel_id=incident.channel_id)
+        crisis.cmd("anna", "escalate 3", channel_id=incident.room_ref)
+        crisis.cmd("anna", "resolve", channel_id=incident.room_ref)
         crisis.submit("anna", _resolve_values())
         local.tick()
         posts = [m.get("text", "") for m in local.emulator.messages(GENERAL_ID)]

@@ -344,7 +344,7 @@ HISTORY_QUERIES = {
     "outbox of one incident": "SELECT * FROM outbox WHERE incident_id = 1",
     "active incidents": "SELECT * FROM incidents WHERE status = 'active' ORDER BY id",
     "recently resolved": "SELECT * FROM incidents WHERE status = 'resolved' ORDER BY resolved_at DESC, id LIMIT 50",
-    "a channel name of ours": "SELECT 1 FROM incidents WHERE channel_name = 'crisis-20260314-data-breach' LIMIT 1",
+    "a channel name of ours": "SELECT 1 FROM incidents WHERE room_name = 'crisis-20260314-data-breach' LIMIT 1",
     "codes of a year": "SELECT COUNT(*) FROM incidents WHERE code >= 'CR-2026-' AND code < 'CR-2026.'",
     "due timers": "SELECT * FROM timers WHERE fired_at IS NULL AND cancelled_at IS NULL AND due_at <= '2026' "
     "ORDER BY due_at, id LIMIT 500",
@@ -376,7 +376,8 @@ def test_a_version_5_database_upgrades_to_indexes_for_every_per_request_query(tm
     for name, sql in HISTORY_QUERIES.items():
         if name in ("codes of a year", "due timers", "pending timers of one incident"):
             continue  # a range on the code index; the timers' old index, which walks every cancelled timer
-        assert "SCAN" in plan(path, sql), name  # before: each read its whole table
+        before = sql.replace("room_name", "channel_name")  # the column's name before migration 8
+        assert "SCAN" in plan(path, before), name  # before: each read its whole table
 
     upgraded = Store(path)
     try:
@@ -417,5 +418,29 @@ def test_a_version_6_database_keeps_which_incidents_were_fully_set_up(tmp_path: 
         assert upgraded.incident(2).setup_done_at is None
         later = AT + timedelta(hours=1)  # past the duplicate window: only the never-set-up one is found again
         assert upgraded.recent_declare("U1", "customer data on a forum", later).code == "CR-2026-002"
+    finally:
+        upgraded.close()
+
+
+def test_migration_8_gives_the_platform_references_neutral_names_and_keeps_their_values(tmp_path: Path) -> None:
+    """A file from before keeps its incidents' rooms and drafts' messages, under the names the layer uses."""
+    import sqlite_utils
+
+    from bot.store import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    for migration in MIGRATIONS[:7]:
+        migration(old)
+    old.execute("PRAGMA user_version = 7")
+    old["incidents"].insert({**incident_fields("CR-2026-001"), "channel_id": "C0123", "channel_name": "crisis-x"})
+    old.conn.commit()
+    old.close()
+    upgraded = Store(path)
+    try:
+        incident = upgraded.incident_by_room("C0123")
+        assert incident is not None and (incident.room_ref, incident.room_name) == ("C0123", "crisis-x")
+        assert upgraded.room_name_used("crisis-x")
+        assert "message_ref" in {c for (_, c, *_) in inspect(path, "PRAGMA table_info(drafts)")}
     finally:
         upgraded.close()

@@ -14,11 +14,11 @@ from bot.scheduler import AlreadyRunning, TimerRunner
 
 
 def channel_texts(crisis: Crisis, incident) -> list[str]:
-    return [m.get("text", "") for m in crisis.emu.messages(incident.channel_id)]
+    return [m.get("text", "") for m in crisis.emu.messages(incident.room_ref)]
 
 
 def header(crisis: Crisis, incident) -> str:
-    return str(crisis.emu.messages(incident.channel_id)[0]["blocks"])
+    return str(crisis.emu.messages(incident.room_ref)[0]["blocks"])
 
 
 def test_countdown_refreshes_header_and_reminds_with_waiting_drafts(staffed: Crisis) -> None:
@@ -58,7 +58,7 @@ def test_missed_deadline_turns_header_overdue_pings_lead_and_spokesperson_and_of
     staffed.clock.advance(minutes=61)
     staffed.local.tick()
     assert "OVERDUE since 11:00" in header(staffed, incident)
-    missed = [m for m in staffed.emu.messages(incident.channel_id) if m.get("text", "").startswith("⚠️")]
+    missed = [m for m in staffed.emu.messages(incident.room_ref) if m.get("text", "").startswith("⚠️")]
     assert len(missed) == 1 and "<@U0ANNA>" in missed[0]["text"] and "<@U0FLEUR>" in missed[0]["text"]
     assert any("no public response" in m["text"] for m in staffed.emu.dms(ID["fleur"]))
     assert staffed.events(incident, "deadline_missed")
@@ -67,10 +67,10 @@ def test_missed_deadline_turns_header_overdue_pings_lead_and_spokesperson_and_of
     staffed.local.tick()
     assert "31 minutes late" in header(staffed, incident)  # it keeps counting
 
-    staffed.click("anna", "escalate", channel_id=incident.channel_id, ts=missed[0]["ts"])
+    staffed.click("anna", "escalate", channel_id=incident.room_ref, ts=missed[0]["ts"])
     incident = staffed.store.incident(incident.id)
     assert incident.level == 3
-    assert ID["fleur"] in staffed.emu.channel(incident.channel_id)["members"]
+    assert ID["fleur"] in staffed.emu.channel(incident.room_ref)["members"]
     assert any(
         b.get("accessory", {}).get("action_id") == "acknowledge"
         for m in staffed.emu.dms(ID["fleur"])
@@ -98,12 +98,12 @@ def test_mark_as_posted_cancels_the_countdown_and_starts_the_update_cadence(staf
     # promised it at 12:00 CET, so that is when it is due (not 12:20, posting time + cadence: issue 12)
     staffed.clock.advance(minutes=50)
     staffed.local.tick()
-    reminder = [m for m in staffed.emu.messages(incident.channel_id) if m.get("text", "").startswith("🗓")]
+    reminder = [m for m in staffed.emu.messages(incident.room_ref) if m.get("text", "").startswith("🗓")]
     assert len(reminder) == 1 and "12:00" in reminder[0]["text"]
-    staffed.click("dewi", "draft_update", channel_id=incident.channel_id, ts=reminder[0]["ts"])
+    staffed.click("dewi", "draft_update", channel_id=incident.room_ref, ts=reminder[0]["ts"])
     updates = staffed.store.drafts(incident.id, "status_update")
     assert sorted(d.network for d in updates) == ["facebook", "linkedin", "x"]
-    assert all(d.message_ts for d in updates)
+    assert all(d.message_ref for d in updates)
 
 
 def test_unacknowledged_role_reminds_owner_then_pages_backups_then_the_lead(staffed: Crisis) -> None:
@@ -117,7 +117,7 @@ def test_unacknowledged_role_reminds_owner_then_pages_backups_then_the_lead(staf
     assert any("Reminder" in m["text"] for m in staffed.emu.dms(ID["chen"]))
     staffed.clock.advance(minutes=window)
     staffed.local.tick()
-    assert ID["gijs"] in staffed.emu.channel(incident.channel_id)["members"]
+    assert ID["gijs"] in staffed.emu.channel(incident.room_ref)["members"]
     assert any("backup for Legal" in m["text"] for m in staffed.emu.dms(ID["gijs"]))
 
     staffed.click("gijs", "acknowledge", channel_id=staffed.emu.dm_channel_of(ID["gijs"]))
@@ -138,7 +138,7 @@ def test_gdpr_clock_reminds_legal_and_stops_when_notified(staffed: Crisis) -> No
     staffed.local.tick()
     assert any("48 hours left" in t for t in channel_texts(staffed, incident))
     assert any("48 hours left" in m["text"] for m in staffed.emu.dms(ID["chen"]))
-    staffed.cmd("chen", "gdpr notified", channel_id=incident.channel_id)
+    staffed.cmd("chen", "gdpr notified", channel_id=incident.room_ref)
     assert staffed.store.checklist(incident.id)["notify_authority"].done_by == ID["chen"]
     assert not [t for t in staffed.store.pending_timers(incident.id) if t.kind == "gdpr"]
     staffed.clock.advance(hours=48)
@@ -198,7 +198,7 @@ def test_undelivered_messages_are_dropped_at_resolve_not_sent_after_the_closing_
     """A reminder Slack could not take during a hiccup is moot once the incident is resolved: the resolve drops it
     (in its own transaction, on the timeline), and no retry posts it after the closing message."""
     incident, reminder = refused_reminder(staffed, times=1)
-    staffed.cmd("anna", "resolve", channel_id=incident.channel_id)
+    staffed.cmd("anna", "resolve", channel_id=incident.room_ref)
     staffed.submit("anna", {k: {"value": {"type": "plain_text_input", "value": v}} for k, v in RESOLUTION.items()})
     closing = [t for t in channel_texts(staffed, incident) if t.startswith("✅ CR-2026-001 resolved")]
     assert len(closing) == 1

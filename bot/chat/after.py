@@ -93,18 +93,18 @@ class After:
     def refresh_header(self, incident: Incident, strict: bool = False) -> None:
         """Redraw the pinned header; `strict` raises when the platform refuses (for the outbox to retry)."""
         ref = self.desk.store.delivery(f"{incident.id}:header")
-        if not (ref and incident.channel_id):
+        if not (ref and incident.room_ref):
             return
         self._update(
-            incident.channel_id, ref, cards.header_card(self.desk, incident, self.say(incident.language)), strict
+            incident.room_ref, ref, cards.header_card(self.desk, incident, self.say(incident.language)), strict
         )
 
     def refresh_draft(self, incident: Incident, draft: Draft, strict: bool = False) -> None:
         """Redraw a draft's message; `strict` raises when the platform refuses (for a step that is re-run)."""
-        if not (draft.message_ts and incident.channel_id):
+        if not (draft.message_ref and incident.room_ref):
             return
         message = cards.draft_card(self.desk, incident, draft, self.say(incident.language))
-        self._update(incident.channel_id, draft.message_ts, message, strict)
+        self._update(incident.room_ref, draft.message_ref, message, strict)
 
     def refresh_dm(self, incident: Incident, user: str) -> None:
         """Redraw the page a person got for their roles (their Acknowledge buttons)."""
@@ -113,7 +113,7 @@ class After:
             return
         room, message_ref = ref.split(":", 1)
         roles = [r for r, who in owners_in(self.desk, incident).items() if who == user]
-        url = self.port.dialect.room_url(incident.channel_id)
+        url = self.port.dialect.room_url(incident.room_ref)
         card = cards.role_dm_card(self.desk, incident, user, roles, self.say(incident.language), url)
         self._update(room, message_ref, card)
 

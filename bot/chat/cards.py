@@ -229,7 +229,7 @@ def role_dm_card(
         title=incident.title,
         scenario=book.name.in_(say.language),
         level=incident.level,
-        channel=say.room(incident.channel_id),
+        channel=say.room(incident.room_ref),
     )
     parts: list[Part] = [Text(intro)]
     for role in roles:

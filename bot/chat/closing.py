@@ -110,13 +110,13 @@ class Closer:
 
     def _steps(self, incident: Incident) -> list[Step]:
         store, port, code = self.desk.store, self.port, incident.code
-        room = str(incident.channel_id)
+        room = str(incident.room_ref)
         steps: list[Step] = []
-        if store.delivery(f"{incident.id}:header") and incident.channel_id:
+        if store.delivery(f"{incident.id}:header") and incident.room_ref:
             steps.append(Step(StepKey("redraw", "header"), lambda: self._redraw(incident)))
         closing_kind = self.desk.playbook(incident.scenario).drafts.resolve
         for draft in store.drafts(incident.id):
-            if draft.kind != closing_kind and draft.message_ts and incident.channel_id:
+            if draft.kind != closing_kind and draft.message_ref and incident.room_ref:
                 steps.append(Step(StepKey("redraw", f"draft:{draft.id}"), partial(self._redraw, incident, draft)))
         closing = StepKey("closing")
         steps.append(
@@ -188,7 +188,7 @@ class Closer:
         if duty is not None and duty.notified_at is None:  # said in the same message: no extra platform call
             due = public_time(duty.deadline, say.language, self.desk.settings.tz, self.desk.now(), self.desk.messages)
             text += "\n\n" + say("gdpr_duty.still_open", due=due, missed=duty.missed(self.desk.now()))
-        return self.port.post(str(incident.channel_id), Message(text), Tag(incident.code, "closing"))
+        return self.port.post(str(incident.room_ref), Message(text), Tag(incident.code, "closing"))
 
     def _report(self, incident: Incident) -> str:
         """The evaluation report (Markdown) and its timeline chart (PNG), uploaded to the incident's room."""
@@ -200,7 +200,7 @@ class Closer:
             )
             comment = say("resolve.report", code=incident.code)
             return self.port.upload(
-                str(incident.channel_id),
+                str(incident.room_ref),
                 markdown,
                 markdown.name,
                 markdown.stem,
@@ -262,7 +262,7 @@ def outcome(incident: Incident, result: Closed, say: Wording, rerun: bool) -> Me
             "resolve.steps_failed",
             code=incident.code,
             steps=step_list(result.failed, say),
-            channel=say.room(incident.channel_id),
+            channel=say.room(incident.room_ref),
         )
         return text_with_buttons(text, [retry_button(incident, say)])
     if rerun and result.did:

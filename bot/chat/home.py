@@ -159,7 +159,7 @@ def _incident_group(desk: Desk, part: _Part, user: str, owners: dict[str, list[s
         title=incident.title,
         scenario=_scenario_name(desk, incident, say.language),
         level=incident.level,
-        channel=say.room(incident.channel_id),
+        channel=say.room(incident.room_ref),
     )
     group: list[Part] = [Fields((countdown_text(desk, incident, say), _your_part(desk, part, user, owners, say)), line)]
     if incident.active:

@@ -63,7 +63,7 @@ class Deliverer:
         accepted it, so a retry or a restart sends only the ones still missing.
         """
         incident = self.desk.store.incident(message.incident_id)
-        if not incident.channel_id:
+        if not incident.room_ref:
             raise RuntimeError(f"{incident.code} has no channel yet")
         self._row, self._step, self._code = message, 0, incident.code
         self.handlers[message.kind](incident, message, self.say(incident.language))
@@ -151,7 +151,7 @@ class Deliverer:
                         rule=rule,
                         code=incident.code,
                         title=incident.title,
-                        channel=say.room(incident.channel_id),
+                        channel=say.room(incident.room_ref),
                     ),
                 )
 
@@ -173,7 +173,7 @@ class Deliverer:
             self._post(incident, say("outbox.ack_no_backups", role=say.role(role)))
             return
         # A backup may be in the room already (they own another role): the port brings in everyone it can.
-        failed = self.port.invite(str(incident.channel_id), [u for u in dict.fromkeys(backups) if u])
+        failed = self.port.invite(str(incident.room_ref), [u for u in dict.fromkeys(backups) if u])
         reachable = [u for u in backups if u not in failed]
         for user in reachable:
             self._dm(
@@ -183,7 +183,7 @@ class Deliverer:
                     role=say.role(role),
                     code=incident.code,
                     title=incident.title,
-                    channel=say.room(incident.channel_id),
+                    channel=say.room(incident.room_ref),
                 ),
                 self._ack_button(incident, role, say),
             )
@@ -225,7 +225,7 @@ class Deliverer:
         legal = self.holder(incident, "legal")
         if legal:
             key = "gdpr_duty.overdue_dm" if hours < 0 else "outbox.gdpr_dm"
-            self._dm(legal, say(key, hours=abs(hours), code=incident.code, channel=say.room(incident.channel_id)))
+            self._dm(legal, say(key, hours=abs(hours), code=incident.code, channel=say.room(incident.room_ref)))
 
     def _announce(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
         book = self.desk.playbook(incident.scenario)
@@ -235,7 +235,7 @@ class Deliverer:
             title=incident.title,
             scenario=book.name.in_(say.language),
             level=message.data.get("level", incident.level),
-            channel=say.room(incident.channel_id),
+            channel=say.room(incident.room_ref),
             drill=incident.drill,
         )
         self._once(message.data["channel"], text, None, by_name=True)
@@ -256,13 +256,13 @@ class Deliverer:
     # ---- sending -------------------------------------------------------------------------------
     def _ack_button(self, incident: Incident, role: str, say: Wording) -> list[Button]:
         buttons = [Button("acknowledge", say("button.acknowledge"), f"{incident.id}:{role}", "primary")]
-        url = say.dialect.room_url(incident.channel_id)
+        url = say.dialect.room_url(incident.room_ref)
         if url:
             buttons.append(Button("open_channel", say("button.open_channel"), url=url))
         return buttons
 
     def _post(self, incident: Incident, text: str, buttons: list[Button] | None = None) -> None:
-        self._once(incident.channel_id or "", text, buttons)
+        self._once(incident.room_ref or "", text, buttons)
 
     def _dm(self, user: str, text: str, buttons: list[Button] | None = None) -> None:
         self._once(user, text, buttons, person=True)

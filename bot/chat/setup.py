@@ -111,13 +111,13 @@ class SetUp:
     def _run(self, incident: Incident, confirm: Callable[[Incident], bool] | None = None) -> Provisioned:
         result = Provisioned(incident)
         runner = Runner(self.desk.store, incident.id, self.desk.now, f"declare {incident.code}")
-        if incident.channel_id is None:
+        if incident.room_ref is None:
             # The header and drafts do not need the room: build them on another thread while this one waits
             # for the room to be made, so the next rounds' calls go out without that CPU time between them.
             prebuilt = pool().submit(self._prebuild, incident)
             incident = self._room(incident, runner, result)
             self._messages = prebuilt.result()
-        if incident.channel_id is None:
+        if incident.room_ref is None:
             return result
         result.incident = incident
         self._paging = self._unpaged(incident, runner)
@@ -151,7 +151,7 @@ class SetUp:
         # A name one of our incidents has is taken for sure: start at the clash name (the incident's number)
         # instead of paying a name_taken round trip. name_taken stays the fallback for names others made.
         tz = self.desk.settings.tz
-        first = 1 if self.desk.store.channel_name_used(channel_name(incident, tz)) else 0
+        first = 1 if self.desk.store.room_name_used(channel_name(incident, tz)) else 0
         for attempt in range(first, first + 5):
             name = channel_name(incident, tz, attempt)
             runner.note_tried([CHANNEL], name)
@@ -172,7 +172,7 @@ class SetUp:
         return incident
 
     def _find_room(self, incident: Incident, name: str) -> Room | None:
-        taken = lambda ref: self.desk.store.incident_by_channel(ref) is not None  # noqa: E731
+        taken = lambda ref: self.desk.store.incident_by_room(ref) is not None  # noqa: E731
         return self.port.find_room(name, incident.private, taken) if name else None
 
     def _note_room(self, incident: Incident, runner: Runner, room: Room) -> Incident:
@@ -183,7 +183,7 @@ class SetUp:
     # ---- round 2: header, topic, invites, DMs ---------------------------------------------------------
     def _room_steps(self, incident: Incident, runner: Runner) -> list[Step]:
         """The header, the room's topic and members, and the DMs: all need only the room's ref."""
-        room, say, port = str(incident.channel_id), self.say, self.port
+        room, say, port = str(incident.room_ref), self.say, self.port
         people = _people_by_role(seats(self.desk, incident))
         level = str(incident.level)
         topic = say("channel.topic", code=incident.code, title=incident.title, level=incident.level)
@@ -219,7 +219,7 @@ class SetUp:
             say = self.say
             text = say("header.paging", code=incident.code, title=incident.title, people=_mentions(people, say))
             header = dataclasses.replace(header, text=text)
-        return self.port.post(str(incident.channel_id), header, Tag(incident.code, str(HEADER)))
+        return self.port.post(str(incident.room_ref), header, Tag(incident.code, str(HEADER)))
 
     def _unreachable(self, user: str) -> str | None:
         return UNREACHABLE if user in self._uninvited else None
@@ -231,7 +231,7 @@ class SetUp:
     # ---- round 3: pin, paging, drafts -----------------------------------------------------------------
     def _content_steps(self, incident: Incident, runner: Runner) -> list[Step]:
         """Pin the header, page newly added people in the room, post the drafts."""
-        room, say, port, code = str(incident.channel_id), self.say, self.port, incident.code
+        room, say, port, code = str(incident.room_ref), self.say, self.port, incident.code
         header_ref = runner.ref(HEADER)
         people = self._paging  # page in the room whoever this run DMs for the first time
         look = self._in_room(incident)
@@ -277,7 +277,7 @@ class SetUp:
         """Everyone the platform will add is brought in; the ref keeps who could not be, for the notice after the
         header."""
         users = [u for u in dict.fromkeys([incident.declared_by, *people]) if u]
-        failed = self.port.invite(str(incident.channel_id), users)
+        failed = self.port.invite(str(incident.room_ref), users)
         if failed:
             log.warning("declare %s: the platform would not add %s", incident.code, failed)
         self._uninvited.update(failed)
@@ -288,7 +288,7 @@ class SetUp:
         return "ok"
 
     def _posted_draft(self, draft_id: int, ref: str) -> None:
-        self.desk.store.update_draft(draft_id, message_ts=ref)
+        self.desk.store.update_draft(draft_id, message_ref=ref)
 
     def _pin(self, room: str, ref: str) -> str:
         try:
@@ -299,21 +299,21 @@ class SetUp:
         return "ok"
 
     def _dm(self, incident: Incident, user: str, roles: list[str]) -> str:
-        url = self.port.dialect.room_url(incident.channel_id)
+        url = self.port.dialect.room_url(incident.room_ref)
         card = role_dm_card(self.desk, incident, user, roles, self.say, url)
         return self.port.dm(user, card, Tag(incident.code, f"dm:{user}"))
 
     def _draft(self, incident: Incident, draft: Draft) -> str:
         key = StepKey("draft", str(draft.id))
         card = self._messages.pop(key, None) or draft_card(self.desk, incident, draft, self.say)
-        return self.port.post(str(incident.channel_id), card, Tag(incident.code, str(key)))
+        return self.port.post(str(incident.room_ref), card, Tag(incident.code, str(key)))
 
     # ---- where a run that died may have left a step ---------------------------------------------------
     def _in_room(self, incident: Incident) -> Finder:
         """One history read for all of a round's messages in the room."""
 
         def find(keys: set[StepKey]) -> dict[StepKey, str]:
-            refs = self.port.find_posts(str(incident.channel_id), incident.code, {str(k) for k in keys})
+            refs = self.port.find_posts(str(incident.room_ref), incident.code, {str(k) for k in keys})
             return {k: refs[str(k)] for k in keys if str(k) in refs}
 
         return find

@@ -26,7 +26,7 @@ def status_text(desk: Desk, incident: Incident, say: Wording) -> str:
             scenario=book.name.in_(say.language),
             level=incident.level,
             status=say(f"status.state.{incident.status}"),
-            channel=say.room(incident.channel_id),
+            channel=say.room(incident.room_ref),
         ),
         countdown_text(desk, incident, say).replace("\n", " "),
     ]
@@ -113,7 +113,7 @@ def _list_line(desk: Desk, incident: Incident, say: Wording) -> str:
         title=incident.title,
         level=incident.level,
         scenario=book.name.in_(say.language),
-        channel=say.room(incident.channel_id),
+        channel=say.room(incident.room_ref),
         countdown=Markup(countdown_text(desk, incident, say).split("\n")[-1]),
         owners=owners,
     )

@@ -94,7 +94,7 @@ class Typed(Protocol):
 
 def incident_here(run: Typed) -> Incident:
     """The incident whose room the command was typed in."""
-    incident = run.desk.store.incident_by_channel(run.room) if run.room else None
+    incident = run.desk.store.incident_by_room(run.room) if run.room else None
     if incident is None:
         raise UsageError("error.not_in_incident_channel")
     return incident
@@ -156,7 +156,7 @@ def declare(run: Typed, cmd: Command) -> None:
     )
     repeat = find_repeat(desk, request)
     if repeat is not None and repeat.setup_done_at:  # a double submit: say so at once
-        run.answer(say("declare.existing", code=repeat.code, channel=say.room(repeat.channel_id)))
+        run.answer(say("declare.existing", code=repeat.code, channel=say.room(repeat.room_ref)))
         return
     run.answer(say("declare.working", scenario=book.name.in_(say.language)))
     run.declare(request)
@@ -182,7 +182,7 @@ def authority_notified(run: Typed, cmd: Command) -> None:
 
 
 def show_status(run: Typed, cmd: Command) -> None:
-    run.answer_status(run.desk.store.incident_by_channel(run.room) if run.room else None)
+    run.answer_status(run.desk.store.incident_by_room(run.room) if run.room else None)
 
 
 def list_incidents(run: Typed, cmd: Command) -> None:

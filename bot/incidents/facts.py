@@ -59,7 +59,7 @@ def record(desk: Desk, incident: Incident, fact: Fact) -> Incident:
         match fact:
             case RoomCreated(ref=ref, name=name):
                 store.add_event(incident.id, now, "bot", "channel_created", channel=ref, name=name)
-                return store.update_incident(incident.id, channel_id=ref, channel_name=name)
+                return store.update_incident(incident.id, room_ref=ref, room_name=name)
             case PersonPaged(user=user, roles=roles):
                 store.add_event(incident.id, now, "bot", "pinged", user=user, roles=roles)
             case SetupFailed(steps=steps):

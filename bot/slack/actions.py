@@ -193,7 +193,7 @@ def add_to_timeline(slack: SlackDesk) -> Callable[..., None]:
         say = slack.say_to(client, user)
         message = body.get("message") or {}
         try:
-            incident = slack.desk.store.incident_by_channel(body.get("channel", {}).get("id", ""))
+            incident = slack.desk.store.incident_by_room(body.get("channel", {}).get("id", ""))
             if incident is None:
                 raise UsageError("error.shortcut_not_in_incident")
             lifecycle.add_note(

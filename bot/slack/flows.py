@@ -131,7 +131,7 @@ class SlackDesk:
 
         def confirm(incident: Incident) -> bool:
             text = self.say_to(client, declarer, wait=True)(
-                "declare.done", code=incident.code, channel=channel_link(incident.channel_id)
+                "declare.done", code=incident.code, channel=channel_link(incident.room_ref)
             )
             return _told(tell, text)
 
@@ -140,7 +140,7 @@ class SlackDesk:
         )
         incident = result.incident
         say = self.say_to(client, declarer, wait=True)
-        channel = channel_link(incident.channel_id)
+        channel = channel_link(incident.room_ref)
         failed, done = [str(k) for k in result.failed], [str(k) for k in result.done]
         if not result.complete:
             facts.record(self.desk, incident, facts.SetupFailed(failed))
@@ -173,7 +173,7 @@ class SlackDesk:
         result = self._close(client, incident)
         if result.failed:
             told = outcome(result.incident, result, self.say_to(client, user, wait=True), rerun=False)
-            self.notify(client, incident.channel_id, user, told.text, drawn(told))
+            self.notify(client, incident.room_ref, user, told.text, drawn(told))
 
     def finish_resolve(self, client: WebClient, incident: Incident, say: Wording) -> tuple[str, list[dict] | None]:
         """Re-run the closing steps not done yet; returns what to tell whoever asked, with Retry if still refused."""

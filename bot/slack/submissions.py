@@ -102,7 +102,7 @@ def edit_submitted(form: Submission) -> None:
     try:
         outcome = drafts.edit_draft(desk, draft_id, form.user, text, version)
     except CrisisError as exc:  # e.g. marked as posted between the check and the edit
-        form.notify(incident.channel_id, exc)
+        form.notify(incident.room_ref, exc)
         return
     form.slack.after_draft_change(form.client, outcome)
 
@@ -119,7 +119,7 @@ def reject_submitted(form: Submission) -> None:
     try:
         outcome = drafts.reject_draft(desk, draft_id, version, form.user, reason)
     except CrisisError as exc:  # e.g. marked as posted between the check and the reject
-        form.notify(incident.channel_id, exc)
+        form.notify(incident.room_ref, exc)
         return
     form.slack.after_draft_change(form.client, outcome)
 
@@ -140,7 +140,7 @@ def resolve_submitted(form: Submission) -> None:
         incident = lifecycle.check_resolve(desk, incident, form.user, summary)
     except AlreadyDone as exc:  # resolved by someone else a moment before: nothing to correct in this form
         form.ack()
-        form.notify(incident.channel_id, exc)
+        form.notify(incident.room_ref, exc)
         return
     except CrisisError as exc:
         form.refuse("summary", exc, say)
@@ -151,7 +151,7 @@ def resolve_submitted(form: Submission) -> None:
             desk, incident, form.user, summary, form.text("impact"), form.text("lessons"), authority=authority
         )
     except CrisisError as exc:  # e.g. a backup lead's resolve came between the check and this one
-        form.notify(incident.channel_id, exc)
+        form.notify(incident.room_ref, exc)
         return
     slack.after_resolve(form.client, resolved, form.user)
 
