@@ -64,7 +64,7 @@ class CrisisWebClient(WebClient):
     """slack_sdk's client with a crash point after every Web API call Slack answered (restart tests), and
     BadAnswer for an answer the bot cannot use."""
 
-    def api_call(self, api_method: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def api_call(self, api_method: str, *args: Any, **kwargs: Any) -> Any:
         try:
             response = super().api_call(api_method, *args, **kwargs)
         except (json.JSONDecodeError, UnicodeDecodeError, http.client.HTTPException) as exc:

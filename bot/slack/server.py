@@ -202,7 +202,7 @@ def serve(desk: Desk, host: str = "0.0.0.0") -> None:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
             log.info("Socket Mode")
-            SocketModeHandler(bot.app, desk.settings.slack_app_token.get_secret_value()).start()
+            SocketModeHandler(bot.app, desk.settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
             return
         server = http_server(bot, host=host, port=desk.settings.port)
         log.info("listening on http://%s:%s/slack/events (health: /healthz)", host, server.effective_port)
