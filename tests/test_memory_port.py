@@ -144,7 +144,7 @@ def test_a_whole_incident_runs_on_the_memory_port(world: tuple[Desk, MemoryPort,
     advance(desk, runner, 5)
 
     resolved = resolve(desk, desk.store.incident(incident.id), ID["anna"], "Contained", lessons="Rotate keys")
-    closer = Closer(desk, port, setup)
+    closer = Closer(desk, port, setup.wording_for)
     result = closer.run(resolved.incident)
     assert result.complete, result.failed
     closing = port.tagged(room, "closing")
@@ -168,7 +168,7 @@ def test_a_refused_closing_step_is_named_and_a_rerun_does_only_it(
     incident = declared(desk, setup)
     resolve(desk, incident, ID["anna"], "Contained")
     port.fail("upload", Refused("ratelimited"))
-    closer = Closer(desk, port, setup)
+    closer = Closer(desk, port, setup.wording_for)
     first = closer.run(incident)
     assert first.failed == ["report"]
     told = outcome(first.incident, first, setup.say(incident), rerun=False)
@@ -186,7 +186,7 @@ def test_a_closing_message_whose_answer_was_lost_is_found_by_its_tag_not_posted_
     incident = declared(desk, setup)
     resolve(desk, incident, ID["anna"], "Contained")
     port.fail("post", OSError("timed out"), lost=True)  # the platform posted it; the bot never heard
-    closer = Closer(desk, port, setup)
+    closer = Closer(desk, port, setup.wording_for)
     assert "closing" in closer.run(incident).failed
     assert closer.run(incident).complete
     assert len(port.tagged(str(incident.room_ref), "closing")) == 1

@@ -87,7 +87,10 @@ class After:
             Button("draft_redraft_time", say("promise.button_redraft"), value, style="primary"),
             Button("draft_post_anyway", say("promise.button_anyway"), value),
         ]
-        self.port.tell(user, room, text_with_buttons(text, buttons))
+        try:
+            self.port.tell(user, room, text_with_buttons(text, buttons))
+        except (Refused, OSError) as exc:  # a warning nobody got: the draft is unchanged, they can click again
+            log.warning("could not notify %s: %s", user, exc.reason if isinstance(exc, Refused) else type(exc).__name__)
 
     # ---- redraws ---------------------------------------------------------------------------------------------
     def refresh_header(self, incident: Incident, strict: bool = False) -> None:

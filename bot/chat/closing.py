@@ -17,13 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Protocol
 
 from jinja2.exceptions import SecurityError
 from markupsafe import Markup
 
+from bot.chat.after import After, Unheld
 from bot.chat.message import Button, Message, text_with_buttons
 from bot.chat.port import Port, Refused, Tag
+from bot.chat.setup import SetUp
 from bot.chat.steps import LookUpFailed, Runner, Step, StepKey, one_run_at_a_time
 from bot.chat.wording import Wording
 from bot.errors import CrisisError
@@ -36,19 +37,6 @@ from bot.report import write_report
 
 log = logging.getLogger("crisisbot.chat")
 PROVISION = StepKey("provision")  # the closing drafts (and anything declare left undone): the set-up's own steps
-
-
-class Surroundings(Protocol):
-    """What the closing steps take from the rest of the layer: the redraws (raising when the platform refuses),
-    declare's set-up run (returns the steps it could not do), and a person's wording (their own language)."""
-
-    def redraw_header(self, incident: Incident) -> None: ...
-
-    def redraw_draft(self, incident: Incident, draft: Draft) -> None: ...
-
-    def provision(self, incident: Incident) -> list[str]: ...
-
-    def wording_for(self, person: str) -> Wording: ...
 
 
 def report_name(incident: Incident) -> str:
@@ -68,8 +56,13 @@ class Closed:
 
 
 class Closer:
-    def __init__(self, desk: Desk, port: Port, around: Surroundings) -> None:
-        self.desk, self.port, self.around = desk, port, around
+    """The closing steps on one port. The redraws are the after-verb policy's (bot/chat/after.py), the closing
+    drafts declare's set-up's (bot/chat/setup.py); `wording_for` is a person's wording in their own language
+    (the locale cache's), the workspace's when not given."""
+
+    def __init__(self, desk: Desk, port: Port, wording_for: Callable[[str], Wording] | None = None) -> None:
+        self.desk, self.port = desk, port
+        self.wording_for = wording_for or (lambda person: self.say(None))
 
     def say(self, language: str | None) -> Wording:
         return Wording(self.desk.messages, language or self.desk.language, self.port.dialect)
@@ -99,7 +92,7 @@ class Closer:
                 if self._done(incident, step.key, self.desk.store.deliveries(incident.id)):
                     continue
                 if step.key == PROVISION:
-                    result.failed += self.around.provision(incident)
+                    result.failed += self._provision(incident)
                 else:
                     self._do(incident, step, result)
             after = self.desk.store.deliveries(incident.id)
@@ -165,11 +158,16 @@ class Closer:
     # ---- steps -----------------------------------------------------------------------------------
     def _redraw(self, incident: Incident, draft: Draft | None = None) -> str:
         """The header (or an earlier draft) as resolved: no more checklist or approval buttons."""
+        after = After(self.desk, self.port, Unheld(), self.say)  # strict: a refusal is this step's, retried
         if draft is None:
-            self.around.redraw_header(incident)
+            after.refresh_header(incident, strict=True)
         else:
-            self.around.redraw_draft(incident, self.desk.store.draft(draft.id))
+            after.refresh_draft(incident, self.desk.store.draft(draft.id), strict=True)
         return "ok"
+
+    def _provision(self, incident: Incident) -> list[str]:
+        """Declare's set-up run again: posts the closing drafts (and whatever declare left undone); the failures."""
+        return [str(k) for k in SetUp(self.desk, self.port, self.say(incident.language)).run(incident).failed]
 
     def _closing(self, incident: Incident) -> str:
         say = self.say(incident.language)
@@ -219,7 +217,7 @@ class Closer:
         return names
 
     def _survey(self, incident: Incident, person: str) -> str:
-        say = self.around.wording_for(person)
+        say = self.wording_for(person)
         button = Button("survey_open", say("button.survey"), str(incident.id), "primary")
         text = say("survey.dm", code=incident.code, title=incident.title)
         return self.port.dm(person, text_with_buttons(text, [button]), Tag(incident.code, f"survey:{person}"))

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from typing import Any
 
 from markupsafe import Markup
 from slack_sdk import WebClient
@@ -27,8 +28,7 @@ from bot.incidents.lifecycle import Resolved
 from bot.incidents.roles import Person
 from bot.models import Draft, Incident
 from bot.slack.activity import Activity
-from bot.slack.bridge import RedrawPort
-from bot.slack.port import SlackPort, drawn, refusals
+from bot.slack.port import SlackPort, drawn
 from bot.slack.render import MESSAGE_LIMIT
 from bot.slack.text import SLACK, channel_link, fit, mention
 
@@ -175,7 +175,9 @@ class SlackDesk:
             told = outcome(result.incident, result, self.say_to(client, user, wait=True), rerun=False)
             self.notify(client, incident.room_ref, user, told.text, drawn(told))
 
-    def finish_resolve(self, client: WebClient, incident: Incident, say: Wording) -> tuple[str, list[dict] | None]:
+    def finish_resolve(
+        self, client: WebClient, incident: Incident, say: Wording
+    ) -> tuple[str, list[dict[str, Any]] | None]:
         """Re-run the closing steps not done yet; returns what to tell whoever asked, with Retry if still refused."""
         result = self._close(client, incident)
         told = outcome(result.incident, result, say, rerun=True)
@@ -192,12 +194,12 @@ class SlackDesk:
         return self.closer(client).pending(incident)
 
     def closer(self, client: WebClient) -> Closer:
-        return Closer(self.desk, SlackPort(client), _SlackSurroundings(self, client))
+        return Closer(self.desk, SlackPort(client), lambda person: self.say_to(client, person, wait=True))
 
     # ---- redraws (the policy is bot/chat/after.py's) -------------------------------------------------
     def after(self, client: WebClient) -> After:
         """The after-verb policy on this request's client; the notices its verbs queued go out through the outbox."""
-        return After(self.desk, RedrawPort(client), self.outbox, self.say)
+        return After(self.desk, SlackPort(client), self.outbox, self.say)
 
     def refresh_header(self, client: WebClient, incident: Incident, strict: bool = False) -> None:
         """Redraw the pinned header; `strict` raises when Slack refuses (for the outbox to retry)."""
@@ -224,7 +226,7 @@ class SlackDesk:
         self.after(client).delivered(incident)
 
     def notify(
-        self, client: WebClient, channel: str | None, user: str, text: str, blocks: list[dict] | None = None
+        self, client: WebClient, channel: str | None, user: str, text: str, blocks: list[dict[str, Any]] | None = None
     ) -> None:
         """Tell `user` privately: ephemeral in `channel`, else (not a member, or Slack did not answer) by DM."""
         text = fit(text, MESSAGE_LIMIT)
@@ -238,28 +240,6 @@ class SlackDesk:
             client.chat_postMessage(channel=user, text=text, blocks=blocks)
         except (SlackApiError, OSError) as exc:
             log.warning("could not notify %s: %s", user, why(exc))
-
-
-class _SlackSurroundings:
-    """bot/chat/closing.py's Surroundings: what the closing steps still take from SlackDesk (the Block Kit redraws,
-    the Provisioner, the cached locale look-up), with Slack's refusals as the port's."""
-
-    def __init__(self, slack: SlackDesk, client: WebClient) -> None:
-        self.slack, self.client = slack, client
-
-    def redraw_header(self, incident: Incident) -> None:
-        with refusals("chat.update"):
-            self.slack.refresh_header(self.client, incident, strict=True)
-
-    def redraw_draft(self, incident: Incident, draft: Draft) -> None:
-        with refusals("chat.update"):
-            self.slack.refresh_draft(self.client, incident, draft, strict=True)
-
-    def provision(self, incident: Incident) -> list[str]:
-        return self.slack.provision(self.client, incident)
-
-    def wording_for(self, person: str) -> Wording:
-        return self.slack.say_to(self.client, person, wait=True)
 
 
 def _told(tell: Callable[[str], None], text: str) -> bool:
