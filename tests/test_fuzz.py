@@ -583,7 +583,7 @@ def test_every_usage_error_renders_for_any_echoed_value(desk: Crisis, full: bool
             for p in ("command", "scenario", "level", "word", "role", "limit", "length", "seen", "current", "network")
         }
         params["valid"] = "a, b"
-        text = slack.explain(CrisisError(key, **params), slack.say())
+        text = slack.explain(CrisisError(key, **params), slack.wording())
         assert text.strip()
         if "7*7" in value:
             assert "49" not in text  # shown as typed, never evaluated

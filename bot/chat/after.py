@@ -44,9 +44,9 @@ class Unheld:
 class After:
     """The after-verb policy of one request, on one port."""
 
-    def __init__(self, desk: Desk, port: Port, outbox: Outbox, say: Callable[[str], Wording]) -> None:
+    def __init__(self, desk: Desk, port: Port, outbox: Outbox, wording: Callable[[str], Wording]) -> None:
         self.desk, self.port, self.outbox = desk, port, outbox
-        self.say = say  # the incident's wording in a language
+        self.wording = wording  # the incident's wording in a language
 
     # ---- after a verb ----------------------------------------------------------------------------------------
     def after_draft_change(self, outcome: DraftOutcome) -> None:
@@ -99,14 +99,14 @@ class After:
         if not (ref and incident.room_ref):
             return
         self._update(
-            incident.room_ref, ref, cards.header_card(self.desk, incident, self.say(incident.language)), strict
+            incident.room_ref, ref, cards.header_card(self.desk, incident, self.wording(incident.language)), strict
         )
 
     def refresh_draft(self, incident: Incident, draft: Draft, strict: bool = False) -> None:
         """Redraw a draft's message; `strict` raises when the platform refuses (for a step that is re-run)."""
         if not (draft.message_ref and incident.room_ref):
             return
-        message = cards.draft_card(self.desk, incident, draft, self.say(incident.language))
+        message = cards.draft_card(self.desk, incident, draft, self.wording(incident.language))
         self._update(incident.room_ref, draft.message_ref, message, strict)
 
     def refresh_dm(self, incident: Incident, user: str) -> None:
@@ -117,7 +117,7 @@ class After:
         room, message_ref = ref.split(":", 1)
         roles = [r for r, who in owners_in(self.desk, incident).items() if who == user]
         url = self.port.dialect.room_url(incident.room_ref)
-        card = cards.role_dm_card(self.desk, incident, user, roles, self.say(incident.language), url)
+        card = cards.role_dm_card(self.desk, incident, user, roles, self.wording(incident.language), url)
         self._update(room, message_ref, card)
 
     def _update(self, room: str, ref: str, message: Message, strict: bool = False) -> None:

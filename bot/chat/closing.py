@@ -62,9 +62,9 @@ class Closer:
 
     def __init__(self, desk: Desk, port: Port, wording_for: Callable[[str], Wording] | None = None) -> None:
         self.desk, self.port = desk, port
-        self.wording_for = wording_for or (lambda person: self.say(None))
+        self.wording_for = wording_for or (lambda person: self.wording(None))
 
-    def say(self, language: str | None) -> Wording:
+    def wording(self, language: str | None) -> Wording:
         return Wording(self.desk.messages, language or self.desk.language, self.port.dialect)
 
     # ---- what is missing -------------------------------------------------------------------------
@@ -158,7 +158,7 @@ class Closer:
     # ---- steps -----------------------------------------------------------------------------------
     def _redraw(self, incident: Incident, draft: Draft | None = None) -> str:
         """The header (or an earlier draft) as resolved: no more checklist or approval buttons."""
-        after = After(self.desk, self.port, Unheld(), self.say)  # strict: a refusal is this step's, retried
+        after = After(self.desk, self.port, Unheld(), self.wording)  # strict: a refusal is this step's, retried
         if draft is None:
             after.refresh_header(incident, strict=True)
         else:
@@ -167,10 +167,10 @@ class Closer:
 
     def _provision(self, incident: Incident) -> list[str]:
         """Declare's set-up run again: posts the closing drafts (and whatever declare left undone); the failures."""
-        return [str(k) for k in SetUp(self.desk, self.port, self.say(incident.language)).run(incident).failed]
+        return [str(k) for k in SetUp(self.desk, self.port, self.wording(incident.language)).run(incident).failed]
 
     def _closing(self, incident: Incident) -> str:
-        say = self.say(incident.language)
+        say = self.wording(incident.language)
         event = self.desk.store.events(incident.id, "resolved")[0]
         took = (incident.resolved_at or event.at) - incident.detected_at
         text = say(
@@ -190,7 +190,7 @@ class Closer:
 
     def _report(self, incident: Incident) -> str:
         """The evaluation report (Markdown) and its timeline chart (PNG), uploaded to the incident's room."""
-        say = self.say(incident.language)
+        say = self.wording(incident.language)
         with tempfile.TemporaryDirectory(prefix="crisisbot-report-") as folder:
             names = self.names(participants(self.desk, incident))
             markdown, chart = write_report(

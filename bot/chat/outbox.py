@@ -53,7 +53,7 @@ class Deliverer:
             "authority_notified": self._notice(notices.authority_notified),
         }
 
-    def say(self, language: str | None = None) -> Wording:
+    def wording(self, language: str | None = None) -> Wording:
         return Wording(self.desk.messages, language or self.desk.language, self.port.dialect)
 
     def deliver(self, message: OutboxMessage) -> None:
@@ -66,7 +66,7 @@ class Deliverer:
         if not incident.room_ref:
             raise RuntimeError(f"{incident.code} has no channel yet")
         self._row, self._step, self._code = message, 0, incident.code
-        self.handlers[message.kind](incident, message, self.say(incident.language))
+        self.handlers[message.kind](incident, message, self.wording(incident.language))
 
     _row: OutboxMessage | None = None
     _step = 0
@@ -76,7 +76,7 @@ class Deliverer:
         """Tell the room in plain words what did not go out; the platform's error is in the log (the runner's)."""
         self._row = None
         incident = self.desk.store.incident(message.incident_id)
-        say = self.say(incident.language)
+        say = self.wording(incident.language)
         self._post(incident, say("outbox.failed", what=Markup(say(f"outbox.kind.{message.kind}"))))
 
     # ---- who to address ------------------------------------------------------------------------

@@ -34,7 +34,7 @@ def button(slack: SlackDesk, work: ButtonWork) -> Callable[..., None]:
     def listener(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
         user = body.get("user", {}).get("id", "")
-        say = slack.say_to(client, user, wait=True) if user else slack.say()  # acked already: we may look
+        say = slack.wording_for(client, user, wait=True) if user else slack.wording()  # acked already: we may look
         action = (body.get("actions") or [{}])[0]
         try:
             work(slack, client, body, user, action.get("value"))
@@ -84,7 +84,7 @@ def draft_post_anyway(slack: SlackDesk, client: WebClient, body: dict[str, Any],
     """From the warning about a lapsing promise: the poster knows, and posts the text as it is."""
     draft_id, version = ids(value)
     outcome = drafts.mark_posted(slack.desk, draft_id, number(version), user, anyway=True)
-    _replace_notice(body, slack.say_to(client, user)("promise.posted_anyway"))
+    _replace_notice(body, slack.wording_for(client, user)("promise.posted_anyway"))
     slack.after_draft_change(client, outcome)
 
 
@@ -92,7 +92,7 @@ def draft_redraft_time(slack: SlackDesk, client: WebClient, body: dict[str, Any]
     """From the warning about a lapsing promise: a new version with a fresh next-update time."""
     draft_id, version = ids(value)
     outcome = drafts.redraft_with_new_time(slack.desk, draft_id, number(version), user)
-    say = slack.say_to(client, user)
+    say = slack.wording_for(client, user)
     _replace_notice(body, say("promise.redrafted", version=outcome.draft.version, at=outcome.draft.promise_text))
     slack.after_draft_change(client, outcome)
 
@@ -100,13 +100,13 @@ def draft_redraft_time(slack: SlackDesk, client: WebClient, body: dict[str, Any]
 def draft_edit(slack: SlackDesk, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
     draft_id, version = ids(value)
     draft, incident = drafts.check_may_edit(slack.desk, draft_id, number(version), user)
-    client.views_open(trigger_id=body["trigger_id"], view=views.edit_modal(draft, slack.say(incident.language)))
+    client.views_open(trigger_id=body["trigger_id"], view=views.edit_modal(draft, slack.wording(incident.language)))
 
 
 def draft_reject(slack: SlackDesk, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
     draft_id, version = ids(value)
     draft, incident = drafts.check_may_decide(slack.desk, draft_id, number(version), user)
-    client.views_open(trigger_id=body["trigger_id"], view=views.reject_modal(draft, slack.say(incident.language)))
+    client.views_open(trigger_id=body["trigger_id"], view=views.reject_modal(draft, slack.wording(incident.language)))
 
 
 def escalate(slack: SlackDesk, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
@@ -128,14 +128,14 @@ def show_status(slack: SlackDesk, client: WebClient, body: dict[str, Any], user:
     incident = slack.desk.store.incident(number(value or ""))
     if not roles.may_see(slack.desk, incident, user):  # a button from someone else's list, or a forged value
         raise NotAuthorized("error.private_incident")
-    tell(client, body, None, status.status_text(slack.desk, incident, slack.say_to(client, user)))
+    tell(client, body, None, status.status_text(slack.desk, incident, slack.wording_for(client, user)))
 
 
 def survey_open(slack: SlackDesk, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
     incident = slack.desk.store.incident(number(value or ""))
     client.views_open(
         trigger_id=body["trigger_id"],
-        view=views.survey_modal(incident.id, incident.code, slack.say_to(client, user)),
+        view=views.survey_modal(incident.id, incident.code, slack.wording_for(client, user)),
     )
 
 
@@ -164,7 +164,7 @@ def resolve_retry(slack: SlackDesk) -> Callable[..., None]:
     def listener(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
         user = body.get("user", {}).get("id", "")
-        say = slack.say_to(client, user, wait=True)
+        say = slack.wording_for(client, user, wait=True)
         try:
             incident = slack.desk.store.incident(number((body.get("actions") or [{}])[0].get("value")))
             lifecycle.check_may_finish_resolve(slack.desk, incident, user)
@@ -190,7 +190,7 @@ def add_to_timeline(slack: SlackDesk) -> Callable[..., None]:
     def listener(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
         user = body.get("user", {}).get("id", "")
-        say = slack.say_to(client, user)
+        say = slack.wording_for(client, user)
         message = body.get("message") or {}
         try:
             incident = slack.desk.store.incident_by_room(body.get("channel", {}).get("id", ""))

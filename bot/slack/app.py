@@ -140,7 +140,7 @@ def build_app(slack: SlackDesk, *, token: str, signing_secret: str, api_url: str
         """A failure outside the listeners (a middleware): logged, and a slash command still gets an answer."""
         log.error("a request failed outside its listener (a middleware)", exc_info=error)
         if response is not None and body.get("command"):
-            text = slack.say()("error.cannot_save" if disk_full(error) else "error.unexpected")
+            text = slack.wording()("error.cannot_save" if disk_full(error) else "error.unexpected")
             return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
         return None
 
@@ -154,7 +154,7 @@ def answer_failure(slack: SlackDesk, exc: Exception, kwargs: dict[str, Any]) -> 
     Before the ack the words are the ack itself; after it they go by response_url, else by DM.
     """
     log.error("a request failed", exc_info=exc)
-    text = slack.say()("error.cannot_save" if disk_full(exc) else "error.unexpected")
+    text = slack.wording()("error.cannot_save" if disk_full(exc) else "error.unexpected")
     ack, respond = kwargs.get("ack"), kwargs.get("respond")
     command = kwargs.get("command")
     body = kwargs.get("body") or command or {}

@@ -18,6 +18,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.chat import commands, status, subcommands
+from bot.chat.people import people
 from bot.chat.wording import Wording
 from bot.errors import CrisisError
 from bot.incidents.declare import DeclareRequest
@@ -26,6 +27,7 @@ from bot.incidents.roles import Person
 from bot.models import Incident
 from bot.slack import render, views
 from bot.slack.flows import SlackDesk, why
+from bot.slack.port import SlackPort
 from bot.slack.render import MESSAGE_LIMIT
 from bot.slack.text import fit
 
@@ -36,7 +38,7 @@ def crisis(slack: SlackDesk) -> Callable[..., None]:
     """The Bolt listener for `/crisis`: parse, hand over to the subcommand, say what went wrong."""
 
     def listener(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        run = Invocation(slack, client, ack, respond, command, slack.say_to(client, command["user_id"]))
+        run = Invocation(slack, client, ack, respond, command, slack.wording_for(client, command["user_id"]))
         try:
             cmd = commands.parse(command.get("text") or "")
             subcommands.HANDLERS[cmd.name](run, cmd)
@@ -123,10 +125,10 @@ class Invocation:
         self.slack.delivered(self.client, incident)
 
     def people(self, users: list[str]) -> dict[str, Person]:
-        return self.slack.people(self.client, users)
+        return people(SlackPort(self.client), users)
 
     def person(self, user: str) -> Person | None:
-        return self.slack.person(self.client, user)
+        return SlackPort(self.client).person(user)
 
     def closing_pending(self, incident: Incident) -> list[str]:
         return self.slack.closing_pending(self.client, incident)

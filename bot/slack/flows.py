@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import Any
 
 from markupsafe import Markup
@@ -16,16 +13,15 @@ from slack_sdk.errors import SlackApiError
 from bot.chat.after import After, Outbox, Unheld
 from bot.chat.closing import Closed, Closer, outcome
 from bot.chat.explain import explain
+from bot.chat.people import Languages
 from bot.chat.setup import SetUp
 from bot.chat.wording import Wording
-from bot.errors import CrisisError, SlackLookupFailed
-from bot.ids import LANGUAGES
+from bot.errors import CrisisError
 from bot.incidents import facts
 from bot.incidents.declare import DeclareRequest, declare
 from bot.incidents.desk import Desk
 from bot.incidents.drafts import DraftOutcome
 from bot.incidents.lifecycle import Resolved
-from bot.incidents.roles import Person
 from bot.models import Draft, Incident
 from bot.slack.activity import Activity
 from bot.slack.port import SlackPort, drawn
@@ -33,7 +29,6 @@ from bot.slack.render import MESSAGE_LIMIT
 from bot.slack.text import SLACK, channel_link, fit, mention
 
 log = logging.getLogger("crisisbot.slack")
-LANGUAGE_CACHE_SECONDS = 3600
 
 
 class SlackDesk:
@@ -42,76 +37,15 @@ class SlackDesk:
     def __init__(self, desk: Desk, activity: Activity) -> None:
         self.desk = desk
         self.activity = activity
-        self._languages: dict[str, tuple[str, float]] = {}
-        self._looking: dict[str, Future[str]] = {}  # look-ups in flight, joined instead of asked twice
-        self._looking_lock = threading.Lock()
+        self.languages = Languages(desk, SLACK)  # what every request learnt of a person's language
         self.outbox: Outbox = Unheld()  # the timer runner, once the bot has one (bot/slack/server.py)
 
-    def say(self, language: str | None = None) -> Wording:
-        return Wording(self.desk.messages, language or self.desk.language, SLACK)
+    def wording(self, language: str | None = None) -> Wording:
+        return self.languages.wording(language)
 
-    def say_to(self, client: WebClient, user: str, wait: bool = False) -> Wording:
-        """Wording in the user's own Slack language where we speak it, else the workspace's.
-
-        Before an ack there is no time for a users.info round trip: unless `wait`, an unknown user gets
-        the workspace language this once while their locale is looked up in the background.
-        """
-        cached = self._languages.get(user)
-        if cached and cached[1] > time.monotonic():
-            return self.say(cached[0])
-        lookup = self._look_up(client, user)
-        return self.say(lookup.result()) if wait else self.say()
-
-    def _look_up(self, client: WebClient, user: str) -> Future[str]:
-        """The user's language from Slack, on a thread of its own; a look-up already under way is joined."""
-        with self._looking_lock:
-            pending = self._looking.get(user)
-            if pending is not None:
-                return pending
-            future: Future[str] = Future()
-            self._looking[user] = future
-
-        def look() -> None:
-            try:
-                future.set_result(self.user_language(client, user))
-            except BaseException as exc:  # never leave a waiter hanging
-                future.set_exception(exc)
-            finally:
-                with self._looking_lock:
-                    self._looking.pop(user, None)
-
-        threading.Thread(target=look, name="crisisbot-locale", daemon=True).start()
-        return future
-
-    def user_names(self, client: WebClient, users: list[str]) -> dict[str, str]:
-        """Display names for a report, so it reads "Anna de Vries" rather than a user id."""
-        port = SlackPort(client)
-        names = {user: port.display_name(user) for user in users}
-        return {user: name for user, name in names.items() if name}
-
-    def people(self, client: WebClient, users: list[str]) -> dict[str, Person]:
-        """What Slack says about each account (users.info), for a verb that must know who it is dealing with.
-
-        An account Slack does not know is an answer; Slack not answering raises, for the person asking to retry.
-        """
-        found: dict[str, Person] = {}
-        for user in dict.fromkeys(users):
-            person = self.person(client, user)
-            if person is None:
-                raise SlackLookupFailed("error.roles_set_check_failed", person=user)
-            found[user] = person
-        return found
-
-    def person(self, client: WebClient, user: str) -> Person | None:
-        """What Slack says about one account; None when Slack did not answer (logged)."""
-        return SlackPort(client).person(user)
-
-    def user_language(self, client: WebClient, user: str) -> str:
-        """Look the user's locale up in Slack (and remember it for an hour)."""
-        locale = SlackPort(client).locale(user) or ""  # no locale: the workspace language is a fine answer
-        language = locale[:2] if locale[:2] in LANGUAGES else self.desk.language
-        self._languages[user] = (language, time.monotonic() + LANGUAGE_CACHE_SECONDS)
-        return language
+    def wording_for(self, client: WebClient, user: str, wait: bool = False) -> Wording:
+        """Wording in the user's own Slack language where we speak it (bot/chat/people.py)."""
+        return self.languages.wording_for(SlackPort(client), user, wait)
 
     def explain(self, exc: CrisisError, say: Wording) -> str:
         return explain(exc, say)  # wording, not Slack: bot/chat/explain.py
@@ -125,21 +59,21 @@ class SlackDesk:
         round (see SetUp.run in bot/chat/setup.py); should a step of that round fail, a second message says which.
         """
         declarer = request.declared_by
-        self.say_to(client, declarer)  # starts (or joins) the look-up of their language; nothing waits for it here
+        self.wording_for(client, declarer)  # starts (or joins) the look-up of their language; nothing waits for it here
         declared = declare(self.desk, request)
         incident = declared.incident
 
         def confirm(incident: Incident) -> bool:
-            text = self.say_to(client, declarer, wait=True)(
+            text = self.wording_for(client, declarer, wait=True)(
                 "declare.done", code=incident.code, channel=channel_link(incident.room_ref)
             )
             return _told(tell, text)
 
-        result = SetUp(self.desk, SlackPort(client), self.say(incident.language)).run(
+        result = SetUp(self.desk, SlackPort(client), self.wording(incident.language)).run(
             incident, confirm=None if declared.existing else confirm
         )
         incident = result.incident
-        say = self.say_to(client, declarer, wait=True)
+        say = self.wording_for(client, declarer, wait=True)
         channel = channel_link(incident.room_ref)
         failed, done = [str(k) for k in result.failed], [str(k) for k in result.done]
         if not result.complete:
@@ -154,7 +88,9 @@ class SlackDesk:
 
     def provision(self, client: WebClient, incident: Incident) -> list[str]:
         """Post whatever the incident has that Slack does not yet (new drafts, new people); returns failures."""
-        return [str(k) for k in SetUp(self.desk, SlackPort(client), self.say(incident.language)).run(incident).failed]
+        return [
+            str(k) for k in SetUp(self.desk, SlackPort(client), self.wording(incident.language)).run(incident).failed
+        ]
 
     def escalate(self, client: WebClient, incident: Incident, level: int | None, user: str, step: int = 0) -> None:
         """Change the level, page whoever it pulls in, redraw what the rule touches (bot/chat/after.py)."""
@@ -172,7 +108,7 @@ class SlackDesk:
         incident = resolved.incident
         result = self._close(client, incident)
         if result.failed:
-            told = outcome(result.incident, result, self.say_to(client, user, wait=True), rerun=False)
+            told = outcome(result.incident, result, self.wording_for(client, user, wait=True), rerun=False)
             self.notify(client, incident.room_ref, user, told.text, drawn(told))
 
     def finish_resolve(
@@ -194,12 +130,12 @@ class SlackDesk:
         return self.closer(client).pending(incident)
 
     def closer(self, client: WebClient) -> Closer:
-        return Closer(self.desk, SlackPort(client), lambda person: self.say_to(client, person, wait=True))
+        return Closer(self.desk, SlackPort(client), lambda person: self.wording_for(client, person, wait=True))
 
     # ---- redraws (the policy is bot/chat/after.py's) -------------------------------------------------
     def after(self, client: WebClient) -> After:
         """The after-verb policy on this request's client; the notices its verbs queued go out through the outbox."""
-        return After(self.desk, SlackPort(client), self.outbox, self.say)
+        return After(self.desk, SlackPort(client), self.outbox, self.wording)
 
     def refresh_header(self, client: WebClient, incident: Incident, strict: bool = False) -> None:
         """Redraw the pinned header; `strict` raises when Slack refuses (for the outbox to retry)."""
@@ -218,7 +154,7 @@ class SlackDesk:
 
     def warn_promise(self, client: WebClient, channel: str | None, user: str, exc: CrisisError, value: str) -> None:
         """The text promises an update that is (nearly) due: say so, with a redraft and a post-anyway button."""
-        say = self.say_to(client, user, wait=True)
+        say = self.wording_for(client, user, wait=True)
         self.after(client).warn_promise(channel, user, self.explain(exc, say), value, say)
 
     def delivered(self, client: WebClient, incident: Incident) -> None:

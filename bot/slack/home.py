@@ -46,7 +46,7 @@ def _fit(groups: list[list[Block]], budget: int) -> int:
 
 def home_view(slack: SlackDesk, user: str, language: str) -> dict[str, Any]:
     """The Home tab for `user`: their active incidents, drafts waiting for them, their roles, recent closures."""
-    screen = home(slack.desk, user, slack.say(language))
+    screen = home(slack.desk, user, slack.wording(language))
     incident_groups = [_blocks(g) for g in screen.incidents]
     draft_groups = [_blocks(g) for g in screen.drafts]
     # Fixed: the title, the two list headings and the divider between them, the tail, and one line under

@@ -52,7 +52,7 @@ class Submission:
 
     def notify(self, channel: str | None, exc: CrisisError) -> None:
         """A refusal decided after the ack (the form has closed): an ephemeral notice in `channel`, else a DM."""
-        say = self.slack.say_to(self.client, self.user, wait=True)
+        say = self.slack.wording_for(self.client, self.user, wait=True)
         self.slack.notify(self.client, channel, self.user, self.slack.explain(exc, say))
 
 
@@ -69,7 +69,7 @@ def form(slack: SlackDesk, handle: Callable[[Submission], None]) -> Callable[...
 
 
 def declare_submitted(form: Submission) -> None:
-    slack, say = form.slack, form.slack.say()
+    slack, say = form.slack, form.slack.wording()
     parsed, errors = views.parse_declare(form.values, slack.desk.now(), say)
     if parsed is None:
         form.ack(response_action="errors", errors=errors)
@@ -96,7 +96,7 @@ def edit_submitted(form: Submission) -> None:
         draft_id, version = number(form.meta.get("draft")), number(form.meta.get("version"))
         _, incident = drafts.check_edit(desk, draft_id, form.user, text, version)
     except CrisisError as exc:
-        form.refuse("text", exc, form.slack.say())
+        form.refuse("text", exc, form.slack.wording())
         return
     form.ack()
     try:
@@ -113,7 +113,7 @@ def reject_submitted(form: Submission) -> None:
         draft_id, version = number(form.meta.get("draft")), number(form.meta.get("version"))
         _, incident = drafts.check_reject(desk, draft_id, version, form.user, reason)
     except CrisisError as exc:
-        form.refuse("reason", exc, form.slack.say())
+        form.refuse("reason", exc, form.slack.wording())
         return
     form.ack()
     try:
@@ -126,7 +126,7 @@ def reject_submitted(form: Submission) -> None:
 
 def resolve_submitted(form: Submission) -> None:
     slack, desk = form.slack, form.slack.desk
-    say = slack.say_to(form.client, form.user)
+    say = slack.wording_for(form.client, form.user)
     authority, errors = views.parse_authority(form.values, desk.now(), say)
     if errors:
         form.ack(response_action="errors", errors=errors)
@@ -165,7 +165,7 @@ def _finish_replayed_resolve(form: Submission, incident: Incident) -> None:
 
 
 def survey_submitted(form: Submission) -> None:
-    say = form.slack.say_to(form.client, form.user)
+    say = form.slack.wording_for(form.client, form.user)
     try:
         incident = form.slack.desk.store.incident(number(form.meta.get("incident")))
         process, role_clarity = (
