@@ -54,20 +54,20 @@ def acknowledge(slack: SlackDesk, client: WebClient, body: dict[str, Any], user:
     incident_id, role = ids(value)
     incident = slack.desk.store.incident(incident_id)
     roles.acknowledge(slack.desk, incident, role, user)
-    slack.refresh_header(client, incident)
-    slack.refresh_dm(client, incident, user)
+    slack.flow(client).after().refresh_header(incident)
+    slack.flow(client).after().refresh_dm(incident, user)
 
 
 def checklist_done(slack: SlackDesk, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
     incident_id, item = ids(value)
     incident = slack.desk.store.incident(incident_id)
     if checklist.complete_item(slack.desk, incident, item, user):
-        slack.refresh_header(client, incident)
+        slack.flow(client).after().refresh_header(incident)
 
 
 def draft_approve(slack: SlackDesk, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
     draft_id, version = ids(value)
-    slack.after_draft_change(client, drafts.approve_draft(slack.desk, draft_id, number(version), user))
+    slack.flow(client).after().after_draft_change(drafts.approve_draft(slack.desk, draft_id, number(version), user))
 
 
 def draft_mark_posted(slack: SlackDesk, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
@@ -77,7 +77,7 @@ def draft_mark_posted(slack: SlackDesk, client: WebClient, body: dict[str, Any],
     except PromiseLapsing as exc:  # say so before it is public: offer a new time, or posting anyway
         slack.warn_promise(client, body.get("channel", {}).get("id"), user, exc, str(value))
         return
-    slack.after_draft_change(client, outcome)
+    slack.flow(client).after().after_draft_change(outcome)
 
 
 def draft_post_anyway(slack: SlackDesk, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
@@ -85,7 +85,7 @@ def draft_post_anyway(slack: SlackDesk, client: WebClient, body: dict[str, Any],
     draft_id, version = ids(value)
     outcome = drafts.mark_posted(slack.desk, draft_id, number(version), user, anyway=True)
     _replace_notice(body, slack.wording_for(client, user)("promise.posted_anyway"))
-    slack.after_draft_change(client, outcome)
+    slack.flow(client).after().after_draft_change(outcome)
 
 
 def draft_redraft_time(slack: SlackDesk, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
@@ -94,7 +94,7 @@ def draft_redraft_time(slack: SlackDesk, client: WebClient, body: dict[str, Any]
     outcome = drafts.redraft_with_new_time(slack.desk, draft_id, number(version), user)
     say = slack.wording_for(client, user)
     _replace_notice(body, say("promise.redrafted", version=outcome.draft.version, at=outcome.draft.promise_text))
-    slack.after_draft_change(client, outcome)
+    slack.flow(client).after().after_draft_change(outcome)
 
 
 def draft_edit(slack: SlackDesk, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
@@ -111,7 +111,7 @@ def draft_reject(slack: SlackDesk, client: WebClient, body: dict[str, Any], user
 
 def escalate(slack: SlackDesk, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
     incident_id, level = ids(value)
-    slack.escalate(client, slack.desk.store.incident(incident_id), number(level), user)
+    slack.flow(client).escalate(slack.desk.store.incident(incident_id), number(level), user)
 
 
 def draft_update(slack: SlackDesk, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
@@ -119,7 +119,7 @@ def draft_update(slack: SlackDesk, client: WebClient, body: dict[str, Any], user
     head, _, event_id = (value or "").partition(":")
     incident = slack.desk.store.incident(number(head))
     made = drafts.draft_update(slack.desk, incident, user, number(event_id) if event_id else None)
-    slack.provision(client, made.incident)  # also posts what an earlier click could not (Slack refused it)
+    slack.flow(client).provision(made.incident)  # also posts what an earlier click could not (Slack refused it)
     if not made.changed:
         raise AlreadyDone("error.update_already_drafted", user=made.by)
 

@@ -115,14 +115,14 @@ class Invocation:
         self.slack.declare(self.client, request, self.answer)
 
     def escalate(self, incident: Incident, level: int | None, step: int) -> None:
-        self.slack.escalate(self.client, incident, level, self.user, step=step)
+        self.slack.flow(self.client).escalate(incident, level, self.user, step=step)
 
     def authority_notified(self, incident: Incident) -> None:
-        self.slack.refresh_header(self.client, incident)
-        self.slack.delivered(self.client, incident)  # the note in the channel, queued by the verb
+        self.slack.flow(self.client).after().refresh_header(incident)
+        self.slack.flow(self.client).after().delivered(incident)  # the note in the channel, queued by the verb
 
     def delivered(self, incident: Incident) -> None:
-        self.slack.delivered(self.client, incident)
+        self.slack.flow(self.client).after().delivered(incident)
 
     def people(self, users: list[str]) -> dict[str, Person]:
         return people(SlackPort(self.client), users)
@@ -131,7 +131,7 @@ class Invocation:
         return SlackPort(self.client).person(user)
 
     def closing_pending(self, incident: Incident) -> list[str]:
-        return self.slack.closing_pending(self.client, incident)
+        return self.slack.flow(self.client).closing_pending(incident)
 
     def finish_closing(self, incident: Incident) -> None:
         self.answer(*self.slack.finish_resolve(self.client, incident, self.say))

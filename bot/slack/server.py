@@ -150,7 +150,7 @@ def build_bot(desk: Desk, activity: Activity | None = None) -> Bot:
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         api_url=settings.slack_api_url,
     )
-    redraw = lambda incident: slack.refresh_header(app.client, incident, strict=True)  # noqa: E731
+    redraw = lambda incident: slack.flow(app.client).after().refresh_header(incident, strict=True)  # noqa: E731
     runner = TimerRunner(desk, Deliverer(desk, SlackPort(app.client), redraw), guard=activity.working)
     slack.outbox = runner  # a request delivers the notices its verb queued right after it (bot/chat/after.py)
     return Bot(app, slack, runner, warm_up(app))

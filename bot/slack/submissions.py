@@ -104,7 +104,7 @@ def edit_submitted(form: Submission) -> None:
     except CrisisError as exc:  # e.g. marked as posted between the check and the edit
         form.notify(incident.room_ref, exc)
         return
-    form.slack.after_draft_change(form.client, outcome)
+    form.slack.flow(form.client).after().after_draft_change(outcome)
 
 
 def reject_submitted(form: Submission) -> None:
@@ -121,7 +121,7 @@ def reject_submitted(form: Submission) -> None:
     except CrisisError as exc:  # e.g. marked as posted between the check and the reject
         form.notify(incident.room_ref, exc)
         return
-    form.slack.after_draft_change(form.client, outcome)
+    form.slack.flow(form.client).after().after_draft_change(outcome)
 
 
 def resolve_submitted(form: Submission) -> None:
@@ -153,7 +153,7 @@ def resolve_submitted(form: Submission) -> None:
     except CrisisError as exc:  # e.g. a backup lead's resolve came between the check and this one
         form.notify(incident.room_ref, exc)
         return
-    slack.after_resolve(form.client, resolved, form.user)
+    slack.flow(form.client).after_resolve(resolved, form.user)
 
 
 def _finish_replayed_resolve(form: Submission, incident: Incident) -> None:
@@ -161,7 +161,7 @@ def _finish_replayed_resolve(form: Submission, incident: Incident) -> None:
     with form.slack.desk.checking():
         lifecycle.check_may_finish_resolve(form.slack.desk, incident, form.user)
     form.ack()
-    form.slack.after_resolve(form.client, lifecycle.Resolved(incident, []), form.user)
+    form.slack.flow(form.client).after_resolve(lifecycle.Resolved(incident, []), form.user)
 
 
 def survey_submitted(form: Submission) -> None:
