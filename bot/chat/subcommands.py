@@ -13,8 +13,11 @@ from typing import Protocol
 
 from markupsafe import Markup
 
+from bot.chat import status
 from bot.chat.cards import first_response_rule
 from bot.chat.commands import Command
+from bot.chat.flow import Flow
+from bot.chat.message import Message
 from bot.chat.wording import Wording
 from bot.errors import UsageError
 from bot.ids import ROLES
@@ -27,7 +30,7 @@ from bot.models import Incident
 
 class Typed(Protocol):
     """One typed command as its platform hands it over: who typed it where, how to answer, and what the
-    platform does for the handlers (drawing forms, the set-up and redraws of bot/slack/flows.py for now)."""
+    platform does for the handlers (drawing forms and answers); the rest is the application layer's (`flow`)."""
 
     @property
     def desk(self) -> Desk: ...
@@ -58,37 +61,18 @@ class Typed(Protocol):
 
     def open_resolve_form(self, incident: Incident, ask_authority: bool) -> None: ...
 
-    # ---- what the platform shows or does after a verb ------------------------------------------------
-    def answer_status(self, incident: Incident | None) -> None:
-        """The incident's status; without one, the incidents the typer may see to choose from."""
+    def show(self, message: Message) -> None:
+        """A private answer with parts (buttons, a choice) the platform draws; as `answer` otherwise."""
         ...
 
-    def answer_list(self) -> None: ...
+    # ---- what the platform does ---------------------------------------------------------------------------
+    @property
+    def flow(self) -> Flow:
+        """The application layer on this request's port (bot/chat/flow.py): set-up, redraws, closing steps."""
+        ...
 
     def declare(self, request: DeclareRequest) -> None:
-        """Declare and set the incident up, answering the typer how it went."""
-        ...
-
-    def escalate(self, incident: Incident, level: int | None, step: int) -> None: ...
-
-    def authority_notified(self, incident: Incident) -> None:
-        """Redraw the header and deliver the room's note of who recorded the authority (queued by the verb)."""
-        ...
-
-    def delivered(self, incident: Incident) -> None:
-        """Deliver the notices the verb queued for the incident now, not at the outbox's next tick."""
-        ...
-
-    def people(self, users: list[str]) -> dict[str, roles.Person]:
-        """What the platform says about each account; raises SlackLookupFailed when it does not answer."""
-        ...
-
-    def person(self, user: str) -> roles.Person | None: ...
-
-    def closing_pending(self, incident: Incident) -> list[str]: ...
-
-    def finish_closing(self, incident: Incident) -> None:
-        """Re-run the closing steps not done yet and answer how it went (with Retry if still refused)."""
+        """Declare and set the incident up, answering the typer how it went (through the platform's reply)."""
         ...
 
 
@@ -134,9 +118,9 @@ def show_roles(run: Typed, cmd: Command) -> None:
 def set_roles(run: Typed, cmd: Command) -> None:
     role = roles.check_role(cmd.role)  # a typo is answered at once, before asking the platform about anyone
     run.quiet()  # asking about each person may take longer than the acknowledgement may wait
-    people = run.people(cmd.users)
+    people = run.flow.people(cmd.users)
     # Whether the one typing is a workspace admin: the platform not answering only leaves them their other rights.
-    actor = people.get(run.user) or run.person(run.user) or roles.Person(run.user)
+    actor = people.get(run.user) or run.flow.port.person(run.user) or roles.Person(run.user)
     users = roles.set_role_owners(run.desk, actor, role, [people[u] for u in cmd.users])
     say = run.say
     backups = Markup(", ").join(say.mention(u) for u in users[1:])
@@ -168,7 +152,7 @@ def escalate(run: Typed, cmd: Command) -> None:
     with run.desk.checking():  # refusals in the ack
         check_may_escalate(run.desk, incident, cmd.level or incident.level + step, run.user)
     run.answer(run.say("command.working"))
-    run.escalate(incident, cmd.level or None, step)
+    run.flow.escalate(incident, cmd.level or None, run.user, step=step)
 
 
 def authority_notified(run: Typed, cmd: Command) -> None:
@@ -176,17 +160,24 @@ def authority_notified(run: Typed, cmd: Command) -> None:
     run.quiet()
     if checklist.record_authority_notified(run.desk, incident, run.user):
         run.answer(run.say("command.done"))
-        run.authority_notified(incident)
+        after = run.flow.after()
+        after.refresh_header(incident)
+        after.delivered(incident)  # the note in the room of who recorded the authority, queued by the verb
     else:
         run.answer(run.say("gdpr.already"))
 
 
 def show_status(run: Typed, cmd: Command) -> None:
-    run.answer_status(run.desk.store.incident_by_room(run.room) if run.room else None)
+    incident = run.desk.store.incident_by_room(run.room) if run.room else None
+    if incident is None:  # the incidents the typer may see, to choose from
+        choice = status.choose(run.desk, run.say, run.user)
+        run.show(Message(run.say("status.choose"), choice.parts))
+    else:
+        run.answer(status.status_text(run.desk, incident, run.say))
 
 
 def list_incidents(run: Typed, cmd: Command) -> None:
-    run.answer_list()
+    run.answer(status.list_text(run.desk, run.say, run.user))
 
 
 def status_update(run: Typed, cmd: Command) -> None:
@@ -195,7 +186,7 @@ def status_update(run: Typed, cmd: Command) -> None:
     run.quiet()  # recorded after the ack: "recorded" (or why not) follows it
     lifecycle.post_status_update(run.desk, incident, run.user, cmd.title)
     run.answer(run.say("update.recorded"))
-    run.delivered(incident)  # the update in the room, with its button, queued by the verb
+    run.flow.after().delivered(incident)  # the update in the room, with its button, queued by the verb
 
 
 def note(run: Typed, cmd: Command) -> None:
@@ -221,11 +212,11 @@ def finish_resolve(run: Typed, incident: Incident) -> None:
     """`/crisis resolve` in a resolved incident: never a second resolve, but the closing steps the platform refused."""
     with run.desk.checking():  # refusals go in the ack
         lifecycle.check_may_finish_resolve(run.desk, incident, run.user)
-    if not run.closing_pending(incident):
+    if not run.flow.closing_pending(incident):
         run.answer(run.say("resolve.nothing_missing", code=incident.code))
         return
     run.answer(run.say("resolve.finishing", code=incident.code))
-    run.finish_closing(incident)
+    run.show(run.flow.finish_resolve(incident, run.say))
 
 
 HANDLERS: dict[str, Callable[[Typed, Command], None]] = {

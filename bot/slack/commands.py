@@ -17,17 +17,17 @@ from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.chat import commands, status, subcommands
-from bot.chat.people import people
+from bot.chat import commands, subcommands
+from bot.chat.flow import Flow
+from bot.chat.message import Message
 from bot.chat.wording import Wording
 from bot.errors import CrisisError
 from bot.incidents.declare import DeclareRequest
 from bot.incidents.desk import Desk
-from bot.incidents.roles import Person
 from bot.models import Incident
-from bot.slack import render, views
+from bot.slack import views
 from bot.slack.flows import SlackDesk, why
-from bot.slack.port import SlackPort
+from bot.slack.port import drawn
 from bot.slack.render import MESSAGE_LIMIT
 from bot.slack.text import fit
 
@@ -102,36 +102,12 @@ class Invocation:
         view = views.resolve_modal(incident.id, incident.code, self.say, ask_authority)
         self.client.views_open(trigger_id=self.command["trigger_id"], view=view)
 
-    def answer_status(self, incident: Incident | None) -> None:
-        if incident is None:
-            self.answer(self.say("status.choose"), blocks=render.blocks(status.choose(self.desk, self.say, self.user)))
-        else:
-            self.answer(status.status_text(self.desk, incident, self.say))
+    def show(self, message: Message) -> None:
+        self.answer(message.text, drawn(message))
 
-    def answer_list(self) -> None:
-        self.answer(status.list_text(self.desk, self.say, self.user))
+    @property
+    def flow(self) -> Flow:
+        return self.slack.flow(self.client)
 
     def declare(self, request: DeclareRequest) -> None:
         self.slack.declare(self.client, request, self.answer)
-
-    def escalate(self, incident: Incident, level: int | None, step: int) -> None:
-        self.slack.flow(self.client).escalate(incident, level, self.user, step=step)
-
-    def authority_notified(self, incident: Incident) -> None:
-        self.slack.flow(self.client).after().refresh_header(incident)
-        self.slack.flow(self.client).after().delivered(incident)  # the note in the channel, queued by the verb
-
-    def delivered(self, incident: Incident) -> None:
-        self.slack.flow(self.client).after().delivered(incident)
-
-    def people(self, users: list[str]) -> dict[str, Person]:
-        return people(SlackPort(self.client), users)
-
-    def person(self, user: str) -> Person | None:
-        return SlackPort(self.client).person(user)
-
-    def closing_pending(self, incident: Incident) -> list[str]:
-        return self.slack.flow(self.client).closing_pending(incident)
-
-    def finish_closing(self, incident: Incident) -> None:
-        self.answer(*self.slack.finish_resolve(self.client, incident, self.say))
