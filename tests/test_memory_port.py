@@ -4,7 +4,7 @@ declare → acknowledge → edit → approve → posted → escalate → resolve
 (bot/chat/outbox.py through the scheduler's runner) and resolve's closing steps (bot/chat/closing.py) on
 tests/memory_port.py. Declare's set-up is still Slack's (bot/slack/provision.py) until bot/chat/setup.py lands: here `Setup`
 stands in for it (a room, invites, the header and draft cards of bot/chat/cards.py, recorded as the Provisioner
-records them) and for the redraws, which are SlackDesk's (bot/slack/flows.py) in the Slack adapter.
+records them) and for the redraws, which are Requests's (bot/slack/requests.py) in the Slack adapter.
 """
 
 from __future__ import annotations

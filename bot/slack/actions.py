@@ -19,16 +19,16 @@ from bot.chat import status
 from bot.errors import AlreadyDone, CrisisError, NotAuthorized, PromiseLapsing, UsageError
 from bot.incidents import checklist, drafts, lifecycle, roles
 from bot.slack import views
-from bot.slack.flows import SlackDesk, why
 from bot.slack.home import from_home, publish_home
+from bot.slack.requests import Requests, why
 
 log = logging.getLogger("crisisbot.slack")
 
 # A button's work once it is acknowledged: (slack, client, body, clicker, the button's value).
-ButtonWork = Callable[[SlackDesk, WebClient, dict[str, Any], str, str | None], None]
+ButtonWork = Callable[[Requests, WebClient, dict[str, Any], str, str | None], None]
 
 
-def button(slack: SlackDesk, work: ButtonWork) -> Callable[..., None]:
+def button(slack: Requests, work: ButtonWork) -> Callable[..., None]:
     """The Bolt listener for a button: ack() at once, do the work, tell the clicker ephemerally what went wrong."""
 
     def listener(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
@@ -50,7 +50,7 @@ def button(slack: SlackDesk, work: ButtonWork) -> Callable[..., None]:
     return listener
 
 
-def acknowledge(slack: SlackDesk, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
+def acknowledge(slack: Requests, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
     incident_id, role = ids(value)
     incident = slack.desk.store.incident(incident_id)
     roles.acknowledge(slack.desk, incident, role, user)
@@ -58,19 +58,19 @@ def acknowledge(slack: SlackDesk, client: WebClient, body: dict[str, Any], user:
     slack.flow(client).after().refresh_dm(incident, user)
 
 
-def checklist_done(slack: SlackDesk, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
+def checklist_done(slack: Requests, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
     incident_id, item = ids(value)
     incident = slack.desk.store.incident(incident_id)
     if checklist.complete_item(slack.desk, incident, item, user):
         slack.flow(client).after().refresh_header(incident)
 
 
-def draft_approve(slack: SlackDesk, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
+def draft_approve(slack: Requests, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
     draft_id, version = ids(value)
     slack.flow(client).after().after_draft_change(drafts.approve_draft(slack.desk, draft_id, number(version), user))
 
 
-def draft_mark_posted(slack: SlackDesk, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
+def draft_mark_posted(slack: Requests, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
     draft_id, version = ids(value)
     try:
         outcome = drafts.mark_posted(slack.desk, draft_id, number(version), user)
@@ -80,7 +80,7 @@ def draft_mark_posted(slack: SlackDesk, client: WebClient, body: dict[str, Any],
     slack.flow(client).after().after_draft_change(outcome)
 
 
-def draft_post_anyway(slack: SlackDesk, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
+def draft_post_anyway(slack: Requests, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
     """From the warning about a lapsing promise: the poster knows, and posts the text as it is."""
     draft_id, version = ids(value)
     outcome = drafts.mark_posted(slack.desk, draft_id, number(version), user, anyway=True)
@@ -88,7 +88,7 @@ def draft_post_anyway(slack: SlackDesk, client: WebClient, body: dict[str, Any],
     slack.flow(client).after().after_draft_change(outcome)
 
 
-def draft_redraft_time(slack: SlackDesk, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
+def draft_redraft_time(slack: Requests, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
     """From the warning about a lapsing promise: a new version with a fresh next-update time."""
     draft_id, version = ids(value)
     outcome = drafts.redraft_with_new_time(slack.desk, draft_id, number(version), user)
@@ -97,24 +97,24 @@ def draft_redraft_time(slack: SlackDesk, client: WebClient, body: dict[str, Any]
     slack.flow(client).after().after_draft_change(outcome)
 
 
-def draft_edit(slack: SlackDesk, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
+def draft_edit(slack: Requests, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
     draft_id, version = ids(value)
     draft, incident = drafts.check_may_edit(slack.desk, draft_id, number(version), user)
     client.views_open(trigger_id=body["trigger_id"], view=views.edit_modal(draft, slack.wording(incident.language)))
 
 
-def draft_reject(slack: SlackDesk, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
+def draft_reject(slack: Requests, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
     draft_id, version = ids(value)
     draft, incident = drafts.check_may_decide(slack.desk, draft_id, number(version), user)
     client.views_open(trigger_id=body["trigger_id"], view=views.reject_modal(draft, slack.wording(incident.language)))
 
 
-def escalate(slack: SlackDesk, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
+def escalate(slack: Requests, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
     incident_id, level = ids(value)
     slack.flow(client).escalate(slack.desk.store.incident(incident_id), number(level), user)
 
 
-def draft_update(slack: SlackDesk, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
+def draft_update(slack: Requests, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
     """From an update reminder (`<incident>`) or an internal update (`<incident>:<event>`): one set per intent."""
     head, _, event_id = (value or "").partition(":")
     incident = slack.desk.store.incident(number(head))
@@ -124,14 +124,14 @@ def draft_update(slack: SlackDesk, client: WebClient, body: dict[str, Any], user
         raise AlreadyDone("error.update_already_drafted", user=made.by)
 
 
-def show_status(slack: SlackDesk, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
+def show_status(slack: Requests, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
     incident = slack.desk.store.incident(number(value or ""))
     if not roles.may_see(slack.desk, incident, user):  # a button from someone else's list, or a forged value
         raise NotAuthorized("error.private_incident")
     tell(client, body, None, status.status_text(slack.desk, incident, slack.wording_for(client, user)))
 
 
-def survey_open(slack: SlackDesk, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
+def survey_open(slack: Requests, client: WebClient, body: dict[str, Any], user: str, value: str | None) -> None:
     incident = slack.desk.store.incident(number(value or ""))
     client.views_open(
         trigger_id=body["trigger_id"],
@@ -158,7 +158,7 @@ BUTTONS: dict[str, ButtonWork] = {
 }
 
 
-def resolve_retry(slack: SlackDesk) -> Callable[..., None]:
+def resolve_retry(slack: Requests) -> Callable[..., None]:
     """The Retry button on the notice about refused closing steps: do the missing ones, once."""
 
     def listener(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
@@ -184,7 +184,7 @@ def open_channel(ack: Ack) -> None:
     ack()  # a link button: Slack opens the URL, we only confirm receipt
 
 
-def add_to_timeline(slack: SlackDesk) -> Callable[..., None]:
+def add_to_timeline(slack: Requests) -> Callable[..., None]:
     """The message shortcut "Add to crisis timeline": the message becomes a note of the channel's incident."""
 
     def listener(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:

@@ -32,9 +32,9 @@ from bot.faults import crash_point
 from bot.incidents.desk import Desk
 from bot.slack import actions, commands, replay, submissions
 from bot.slack.acking import prompt_ack
-from bot.slack.flows import SlackDesk, why
 from bot.slack.home import register_home
 from bot.slack.render import plain
+from bot.slack.requests import Requests, why
 from bot.store import disk_full
 
 log = logging.getLogger("crisisbot.slack")
@@ -98,7 +98,7 @@ def make_client(token: str, api_url: str, timeout: int = 10) -> WebClient:
     )
 
 
-def build_app(slack: SlackDesk, *, token: str, signing_secret: str, api_url: str) -> App:
+def build_app(slack: Requests, *, token: str, signing_secret: str, api_url: str) -> App:
     """The Bolt app for the desk, talking to the Web API at `api_url`."""
     desk = slack.desk
     app = App(
@@ -148,7 +148,7 @@ def build_app(slack: SlackDesk, *, token: str, signing_secret: str, api_url: str
     return app
 
 
-def answer_failure(slack: SlackDesk, exc: Exception, kwargs: dict[str, Any]) -> None:
+def answer_failure(slack: Requests, exc: Exception, kwargs: dict[str, Any]) -> None:
     """A listener failed in a way nobody foresaw: the details go to the log, the person gets plain words.
 
     Before the ack the words are the ack itself; after it they go by response_url, else by DM.
@@ -188,7 +188,7 @@ def _claim(desk: Desk, key: str, body: str) -> bool:
 
 
 # ---- the listeners, in one table -----------------------------------------------------------------------
-def _register(app: App, slack: SlackDesk) -> None:
+def _register(app: App, slack: Requests) -> None:
     """Every listener: what Slack calls the input → the small function that handles it (each acks first)."""
     track = slack.activity.track
     app.command("/crisis")(track(commands.crisis(slack)))

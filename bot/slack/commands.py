@@ -2,7 +2,7 @@
 
 The grammar is bot/chat/commands.py and what each subcommand does is bot/chat/subcommands.py; here is only
 how Slack is answered (the ack while Slack waits, the response_url after it), how its forms are opened, and
-the Slack work a handler asks for (SlackDesk's set-up and redraws, until they move to bot/chat/).
+the Slack work a handler asks for (Requests's set-up and redraws, until they move to bot/chat/).
 """
 
 from __future__ import annotations
@@ -26,15 +26,15 @@ from bot.incidents.declare import DeclareRequest
 from bot.incidents.desk import Desk
 from bot.models import Incident
 from bot.slack import views
-from bot.slack.flows import SlackDesk, why
 from bot.slack.port import drawn
 from bot.slack.render import MESSAGE_LIMIT
+from bot.slack.requests import Requests, why
 from bot.slack.text import fit
 
 log = logging.getLogger("crisisbot.slack")
 
 
-def crisis(slack: SlackDesk) -> Callable[..., None]:
+def crisis(slack: Requests) -> Callable[..., None]:
     """The Bolt listener for `/crisis`: parse, hand over to the subcommand, say what went wrong."""
 
     def listener(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
@@ -60,7 +60,7 @@ def crisis(slack: SlackDesk) -> Callable[..., None]:
 class Invocation:
     """One `/crisis` request in Slack (bot/chat/subcommands.py's Typed): who, where, and how to answer them."""
 
-    slack: SlackDesk
+    slack: Requests
     client: WebClient
     ack: Ack
     respond: Respond

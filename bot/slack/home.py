@@ -18,8 +18,8 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.chat.home import Group, home
-from bot.slack.flows import SlackDesk
 from bot.slack.render import part_blocks
+from bot.slack.requests import Requests
 
 log = logging.getLogger("crisisbot.slack")
 
@@ -44,7 +44,7 @@ def _fit(groups: list[list[Block]], budget: int) -> int:
     return len(groups)
 
 
-def home_view(slack: SlackDesk, user: str, language: str) -> dict[str, Any]:
+def home_view(slack: Requests, user: str, language: str) -> dict[str, Any]:
     """The Home tab for `user`: their active incidents, drafts waiting for them, their roles, recent closures."""
     screen = home(slack.desk, user, slack.wording(language))
     incident_groups = [_blocks(g) for g in screen.incidents]
@@ -61,7 +61,7 @@ def home_view(slack: SlackDesk, user: str, language: str) -> dict[str, Any]:
 
 
 # ---- Slack -------------------------------------------------------------------------------------------
-def publish_home(slack: SlackDesk, client: WebClient, user: str) -> None:
+def publish_home(slack: Requests, client: WebClient, user: str) -> None:
     """Draw `user`'s Home tab (in the workspace language). A refusal is logged: the state is already saved."""
     try:
         client.views_publish(user_id=user, view=home_view(slack, user, slack.desk.language))
@@ -74,7 +74,7 @@ def from_home(body: dict[str, Any]) -> bool:
     return (body.get("view") or {}).get("type") == "home"
 
 
-def register_home(app: App, slack: SlackDesk) -> None:
+def register_home(app: App, slack: Requests) -> None:
     """Answer `app_home_opened` with the person's Home tab. Safe to call more than once for the same app."""
     with _register_lock:
         if getattr(app, _REGISTERED, False):

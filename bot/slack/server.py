@@ -23,9 +23,9 @@ from bot.incidents.desk import Desk
 from bot.scheduler import TimerRunner
 from bot.slack.activity import Activity
 from bot.slack.app import build_app
-from bot.slack.flows import SlackDesk
 from bot.slack.port import SlackPort
 from bot.slack.replay import finish_unfinished
+from bot.slack.requests import Requests
 from bot.slack.warmup import compile_wording, warm_up
 
 log = logging.getLogger("crisisbot")
@@ -119,7 +119,7 @@ class Bot:
     """The running parts of one bot process: the Bolt app, its Slack view of the desk, the timer runner."""
 
     app: App
-    slack: SlackDesk
+    slack: Requests
     runner: TimerRunner
     authorized: threading.Event  # set once the start-up token check is over (bot/slack/warmup.py)
 
@@ -143,7 +143,7 @@ def build_bot(desk: Desk, activity: Activity | None = None) -> Bot:
         )
     assert settings.slack_bot_token and settings.slack_signing_secret
     activity = activity or Activity()
-    slack = SlackDesk(desk, activity)
+    slack = Requests(desk, activity)
     app = build_app(
         slack,
         token=settings.slack_bot_token.get_secret_value(),

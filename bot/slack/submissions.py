@@ -24,7 +24,7 @@ from bot.incidents.declare import DeclareRequest
 from bot.models import Incident
 from bot.slack import replay, views
 from bot.slack.actions import number
-from bot.slack.flows import SlackDesk
+from bot.slack.requests import Requests
 from bot.slack.text import fit
 
 ERROR_LIMIT = 150  # a field error shown under a modal input: one short sentence
@@ -34,7 +34,7 @@ ERROR_LIMIT = 150  # a field error shown under a modal input: one short sentence
 class Submission:
     """One submitted form: who sent it, what it says, and the ways to answer them."""
 
-    slack: SlackDesk
+    slack: Requests
     ack: Ack
     client: WebClient
     user: str
@@ -56,7 +56,7 @@ class Submission:
         self.slack.notify(self.client, channel, self.user, self.slack.explain(exc, say))
 
 
-def form(slack: SlackDesk, handle: Callable[[Submission], None]) -> Callable[..., None]:
+def form(slack: Requests, handle: Callable[[Submission], None]) -> Callable[..., None]:
     """The Bolt listener for a modal's submission, handing `handle` the submission."""
 
     def listener(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext) -> None:

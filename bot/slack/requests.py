@@ -1,4 +1,10 @@
-"""What the Slack adapter does for each input: call the core, then redraw what changed in Slack."""
+"""What a Slack request gets from the bot: the chat layer on its WebClient, the person's wording, Slack's replies.
+
+The listeners (bot/slack/actions.py, commands.py, submissions.py, home.py) hold one `Requests` for the process
+(the desk, the people's languages, the outbox runner) and make from it, per request, the application layer on
+that request's Web API client (`flow`, bot/chat/flow.py). What stays here is Slack's: a reply by response_url
+that Slack refused, Block Kit for an answer with buttons, a private notice by ephemeral or DM.
+"""
 
 from __future__ import annotations
 
@@ -27,8 +33,9 @@ from bot.slack.text import SLACK, fit, mention
 log = logging.getLogger("crisisbot.slack")
 
 
-class SlackDesk:
-    """The domain desk seen from Slack: wording, redraws and the declare flow."""
+class Requests:
+    """The bot as Slack's listeners use it; each request brings its own WebClient. (Was SlackDesk: a grab-bag
+    of wording, redraws and the declare flow, most of which is bot/chat's now.)"""
 
     def __init__(self, desk: Desk, activity: Activity) -> None:
         self.desk = desk
