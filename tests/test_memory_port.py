@@ -17,19 +17,19 @@ import pytest
 from conftest import ID, START
 from memory_port import MemoryPort
 
-from bot.chat import cards
-from bot.chat.closing import Closer, outcome
-from bot.chat.message import Actions, Message
+from bot.chat.after import Unheld
+from bot.chat.closing import outcome
+from bot.chat.flow import Flow
+from bot.chat.message import Actions
 from bot.chat.outbox import Deliverer
-from bot.chat.port import Refused, Tag
-from bot.chat.wording import Wording
+from bot.chat.people import Languages
+from bot.chat.port import Refused
 from bot.clock import ManualClock
 from bot.config import load_settings
-from bot.incidents import Desk, facts, open_desk
+from bot.incidents import Desk, open_desk
 from bot.incidents.approvals import approvers_for
-from bot.incidents.declare import DeclareRequest, declare
+from bot.incidents.declare import DeclareRequest
 from bot.incidents.drafts import approve_draft, edit_draft, mark_posted
-from bot.incidents.escalate import escalate
 from bot.incidents.lifecycle import resolve
 from bot.incidents.roles import acknowledge
 from bot.localdesk import CAST
@@ -37,57 +37,8 @@ from bot.models import Draft, Incident
 from bot.scheduler import TimerRunner
 
 
-class Setup:
-    """Stand-in for declare's set-up and the redraws (bot/chat/setup.py and cards.py once they land): a room,
-    its members, a header and one message per draft, recorded the way the Provisioner records them; and
-    bot/chat/closing.py's Surroundings."""
-
-    def __init__(self, desk: Desk, port: MemoryPort) -> None:
-        self.desk, self.port = desk, port
-
-    def say(self, incident: Incident) -> Wording:
-        return Wording(self.desk.messages, incident.language, self.port.dialect)
-
-    def provision(self, incident: Incident) -> list[str]:
-        store, now = self.desk.store, self.desk.now()
-        if incident.room_ref is None:
-            room = self.port.create_room(incident.code.lower(), private=False)
-            incident = facts.record(self.desk, incident, facts.RoomCreated(room.ref, room.name))
-        room = str(incident.room_ref)
-        level = self.desk.playbook(incident.scenario).level(incident.level)
-        owners = store.role_owners()
-        self.port.invite(room, [p for role in level.roles for p in owners.get(role, [])[:1]])
-        if store.delivery(f"{incident.id}:header") is None:
-            ref = self.port.post(room, self._header(incident), Tag(incident.code, "header"))
-            store.record_deliveries(incident.id, {"header": ref}, now)
-        for draft in store.drafts(incident.id):
-            if draft.message_ref is None:
-                ref = self.port.post(room, self._draft(incident, draft), Tag(incident.code, f"draft:{draft.id}"))
-                store.update_draft(draft.id, message_ref=ref)
-                store.record_deliveries(incident.id, {f"draft:{draft.id}": ref}, now)
-        facts.record(self.desk, incident, facts.SetupDone())
-        return []
-
-    def redraw_header(self, incident: Incident) -> None:
-        ref = str(self.desk.store.delivery(f"{incident.id}:header"))
-        self.port.update(str(incident.room_ref), ref, self._header(self.desk.store.incident(incident.id)))
-
-    def redraw_draft(self, incident: Incident, draft: Draft) -> None:
-        self.port.update(str(incident.room_ref), str(draft.message_ref), self._draft(incident, draft))
-
-    def wording_for(self, person: str) -> Wording:
-        locale = self.port.locale(person) or ""
-        return Wording(self.desk.messages, locale[:2] or self.desk.language, self.port.dialect)
-
-    def _header(self, incident: Incident) -> Message:
-        return cards.header_card(self.desk, incident, self.say(incident))
-
-    def _draft(self, incident: Incident, draft: Draft) -> Message:
-        return cards.draft_card(self.desk, incident, draft, self.say(incident))
-
-
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[Desk, MemoryPort, Setup, TimerRunner]]:
+def world(tmp_path: Path) -> Iterator[tuple[Desk, MemoryPort, Flow, TimerRunner]]:
     clock = ManualClock(START)
     desk = open_desk(load_settings(environ={"CRISISBOT_DB": str(tmp_path / "crisis.db")}), clock=clock)
     port = MemoryPort()
@@ -95,8 +46,10 @@ def world(tmp_path: Path) -> Iterator[tuple[Desk, MemoryPort, Setup, TimerRunner
         port.add_person(person.id, person.real_name, "en-GB")
         if person.role:
             desk.store.set_role_owners(person.role, [person.id])
-    setup = Setup(desk, port)
-    yield desk, port, setup, TimerRunner(desk, Deliverer(desk, port, setup.redraw_header))
+    flow = Flow(desk, port, Languages(desk, port.dialect), Unheld())
+    runner = TimerRunner(desk, Deliverer(desk, port, lambda incident: flow.after().refresh_header(incident, True)))
+    flow.outbox = runner  # the notices a verb queued go out right after its redraws, as in the Slack adapter
+    yield desk, port, flow, runner
 
 
 def advance(desk: Desk, runner: TimerRunner, minutes: float) -> None:
@@ -105,24 +58,34 @@ def advance(desk: Desk, runner: TimerRunner, minutes: float) -> None:
     runner.tick()
 
 
-def declared(desk: Desk, setup: Setup) -> Incident:
+def declared(desk: Desk, flow: Flow) -> Incident:
+    """Declared and set up by the application layer (bot/chat/setup.py), the declarer told how it went."""
     request = DeclareRequest(scenario="data-breach", title="Customer emails <@U0ANNA> exposed", declared_by=ID["bram"])
-    incident = declare(desk, request).incident
-    setup.provision(incident)
+    answers: list[str] = []
+
+    def told(text: str) -> bool:  # the platform took the answer
+        answers.append(text)
+        return True
+
+    incident = flow.declare(request, answers.append, told)
+    assert answers, "the declarer is told"
     return desk.store.incident(incident.id)
 
 
-def approved(desk: Desk, incident: Incident, draft: Draft) -> Draft:
-    """Approved by the owner of each role the approval rule names."""
+def approved(desk: Desk, incident: Incident, draft: Draft, flow: Flow | None = None) -> Draft:
+    """Approved by the owner of each role the approval rule names (each approval redrawn, given a `flow`)."""
     owners = desk.store.role_owners()
     for role in approvers_for(desk, incident):
-        draft = approve_draft(desk, draft.id, draft.version, owners[role][0]).draft
+        outcome = approve_draft(desk, draft.id, draft.version, owners[role][0])
+        if flow is not None:
+            flow.after().after_draft_change(outcome)
+        draft = outcome.draft
     return draft
 
 
-def test_a_whole_incident_runs_on_the_memory_port(world: tuple[Desk, MemoryPort, Setup, TimerRunner]) -> None:
-    desk, port, setup, runner = world
-    incident = declared(desk, setup)
+def test_a_whole_incident_runs_on_the_memory_port(world: tuple[Desk, MemoryPort, Flow, TimerRunner]) -> None:
+    desk, port, flow, runner = world
+    incident = declared(desk, flow)
     room = str(incident.room_ref)
     assert port.room(room).members >= {ID["anna"], ID["chen"]}
 
@@ -133,18 +96,18 @@ def test_a_whole_incident_runs_on_the_memory_port(world: tuple[Desk, MemoryPort,
     assert f"@{ID['anna']}" in reminder and f"@{ID['bram']}" in reminder
 
     draft = next(d for d in desk.store.drafts(incident.id) if d.network == "x")
-    draft = edit_draft(desk, draft.id, ID["bram"], "We are looking into it.", draft.version).draft
-    setup.redraw_draft(incident, draft)
-    draft = approved(desk, incident, draft)
+    edited = edit_draft(desk, draft.id, ID["bram"], "We are looking into it.", draft.version)
+    flow.after().after_draft_change(edited)
+    draft = approved(desk, incident, edited.draft, flow)
     posted = mark_posted(desk, draft.id, draft.version, ID["bram"])
+    flow.after().after_draft_change(posted)
     assert posted.first_response
 
-    escalate(desk, incident, 3, ID["anna"])
-    setup.provision(desk.store.incident(incident.id))
+    flow.escalate(desk.store.incident(incident.id), 3, ID["anna"])
     advance(desk, runner, 5)
 
     resolved = resolve(desk, desk.store.incident(incident.id), ID["anna"], "Contained", lessons="Rotate keys")
-    closer = Closer(desk, port, setup.wording_for)
+    closer = flow.closer()
     result = closer.run(resolved.incident)
     assert result.complete, result.failed
     closing = port.tagged(room, "closing")
@@ -162,16 +125,16 @@ def test_a_whole_incident_runs_on_the_memory_port(world: tuple[Desk, MemoryPort,
 
 
 def test_a_refused_closing_step_is_named_and_a_rerun_does_only_it(
-    world: tuple[Desk, MemoryPort, Setup, TimerRunner],
+    world: tuple[Desk, MemoryPort, Flow, TimerRunner],
 ) -> None:
-    desk, port, setup, _ = world
-    incident = declared(desk, setup)
+    desk, port, flow, _ = world
+    incident = declared(desk, flow)
     resolve(desk, incident, ID["anna"], "Contained")
     port.fail("upload", Refused("ratelimited"))
-    closer = Closer(desk, port, setup.wording_for)
+    closer = flow.closer()
     first = closer.run(incident)
     assert first.failed == ["report"]
-    told = outcome(first.incident, first, setup.say(incident), rerun=False)
+    told = outcome(first.incident, first, flow.languages.wording(incident.language), rerun=False)
     assert "resolve_retry" in [b.id for part in told.parts if hasattr(part, "buttons") for b in part.buttons]
 
     again = closer.run(incident)
@@ -180,23 +143,23 @@ def test_a_refused_closing_step_is_named_and_a_rerun_does_only_it(
 
 
 def test_a_closing_message_whose_answer_was_lost_is_found_by_its_tag_not_posted_again(
-    world: tuple[Desk, MemoryPort, Setup, TimerRunner],
+    world: tuple[Desk, MemoryPort, Flow, TimerRunner],
 ) -> None:
-    desk, port, setup, _ = world
-    incident = declared(desk, setup)
+    desk, port, flow, _ = world
+    incident = declared(desk, flow)
     resolve(desk, incident, ID["anna"], "Contained")
     port.fail("post", OSError("timed out"), lost=True)  # the platform posted it; the bot never heard
-    closer = Closer(desk, port, setup.wording_for)
+    closer = flow.closer()
     assert "closing" in closer.run(incident).failed
     assert closer.run(incident).complete
     assert len(port.tagged(str(incident.room_ref), "closing")) == 1
 
 
 def test_an_outbox_post_whose_answer_was_lost_goes_out_once(
-    world: tuple[Desk, MemoryPort, Setup, TimerRunner],
+    world: tuple[Desk, MemoryPort, Flow, TimerRunner],
 ) -> None:
-    desk, port, setup, runner = world
-    incident = declared(desk, setup)
+    desk, port, flow, runner = world
+    incident = declared(desk, flow)
     room = str(incident.room_ref)
     port.fail("post", OSError("timed out"), lost=True)
     advance(desk, runner, 30)
@@ -205,10 +168,10 @@ def test_an_outbox_post_whose_answer_was_lost_goes_out_once(
 
 
 def test_the_update_reminder_names_every_role_the_core_addressed(
-    world: tuple[Desk, MemoryPort, Setup, TimerRunner],
+    world: tuple[Desk, MemoryPort, Flow, TimerRunner],
 ) -> None:
-    desk, port, setup, runner = world
-    incident = declared(desk, setup)
+    desk, port, flow, runner = world
+    incident = declared(desk, flow)
     draft = next(d for d in desk.store.drafts(incident.id) if d.network == "x")
     draft = approved(desk, incident, draft)
     mark_posted(desk, draft.id, draft.version, ID["bram"])
