@@ -12,7 +12,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from markupsafe import Markup
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -28,7 +27,7 @@ from bot.models import Incident
 from bot.slack.activity import Activity
 from bot.slack.port import SlackPort, drawn
 from bot.slack.render import MESSAGE_LIMIT
-from bot.slack.text import SLACK, fit, mention
+from bot.slack.text import SLACK, fit
 
 log = logging.getLogger("crisisbot.slack")
 
@@ -98,10 +97,6 @@ def _told(tell: Callable[[str], None], text: str) -> bool:
         log.warning("could not answer the declarer: %s", why(exc))
         return False
     return True
-
-
-def user_markup(user: str) -> Markup:
-    return mention(user)
 
 
 def why(exc: Exception) -> str:
