@@ -2,8 +2,8 @@
 
 The listeners (bot/slack/actions.py, commands.py, submissions.py, home.py) hold one `Requests` for the process
 (the desk, the people's languages, the outbox runner) and make from it, per request, the application layer on
-that request's Web API client (`flow`, bot/chat/flow.py). What stays here is Slack's: a reply by response_url
-that Slack refused, Block Kit for an answer with buttons, a private notice by ephemeral or DM.
+that request's Web API client (`flow`, bot/chat/flow.py; a private notice is its `tell`, on SlackPort). What stays
+here is Slack's: a reply by response_url that Slack refused, Block Kit for an answer with buttons.
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ from bot.incidents.desk import Desk
 from bot.models import Incident
 from bot.slack.activity import Activity
 from bot.slack.port import SlackPort, drawn
-from bot.slack.render import MESSAGE_LIMIT
-from bot.slack.text import SLACK, fit
+from bot.slack.text import SLACK
 
 log = logging.getLogger("crisisbot.slack")
 
@@ -71,22 +70,6 @@ class Requests:
         """The text promises an update that is (nearly) due: say so, with a redraft and a post-anyway button."""
         say = self.wording_for(client, user, wait=True)
         self.flow(client).after().warn_promise(channel, user, self.explain(exc, say), value, say)
-
-    def notify(
-        self, client: WebClient, channel: str | None, user: str, text: str, blocks: list[dict[str, Any]] | None = None
-    ) -> None:
-        """Tell `user` privately: ephemeral in `channel`, else (not a member, or Slack did not answer) by DM."""
-        text = fit(text, MESSAGE_LIMIT)
-        try:
-            if channel:
-                client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
-                return
-        except (SlackApiError, OSError):
-            pass  # the bot or the person is not in that channel, or Slack did not answer: a DM instead
-        try:
-            client.chat_postMessage(channel=user, text=text, blocks=blocks)
-        except (SlackApiError, OSError) as exc:
-            log.warning("could not notify %s: %s", user, why(exc))
 
 
 def _told(tell: Callable[[str], None], text: str) -> bool:

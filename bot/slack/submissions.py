@@ -17,6 +17,7 @@ from typing import Any
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
+from bot.chat.message import Message
 from bot.chat.wording import Wording
 from bot.errors import AlreadyDone, CrisisError
 from bot.incidents import drafts, lifecycle
@@ -53,7 +54,7 @@ class Submission:
     def notify(self, channel: str | None, exc: CrisisError) -> None:
         """A refusal decided after the ack (the form has closed): an ephemeral notice in `channel`, else a DM."""
         say = self.slack.wording_for(self.client, self.user, wait=True)
-        self.slack.notify(self.client, channel, self.user, self.slack.explain(exc, say))
+        self.slack.flow(self.client).tell(self.user, channel, Message(self.slack.explain(exc, say)))
 
 
 def form(slack: Requests, handle: Callable[[Submission], None]) -> Callable[..., None]:
@@ -82,7 +83,7 @@ def declare_submitted(form: Submission) -> None:
     request = DeclareRequest(declared_by=form.user, **parsed.model_dump())
 
     def tell(text: str) -> None:
-        slack.notify(form.client, channel, form.user, text)
+        slack.flow(form.client).tell(form.user, channel, Message(text))
 
     try:
         slack.declare(form.client, request, tell)
@@ -178,7 +179,7 @@ def survey_submitted(form: Submission) -> None:
         return
     form.ack()
     lifecycle.answer_survey(form.slack.desk, incident, form.user, process, role_clarity, form.text("q3"))
-    form.slack.notify(form.client, None, form.user, say("survey.thanks", code=incident.code))
+    form.slack.flow(form.client).tell(form.user, None, Message(say("survey.thanks", code=incident.code)))
 
 
 FORMS: dict[str, Callable[[Submission], None]] = {
