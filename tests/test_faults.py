@@ -256,7 +256,7 @@ def snapshot(crisis: Crisis) -> dict[str, Any]:
         for r in db["events"].rows
         if r["kind"] not in ("setup_failed", "closing_failed")
     )
-    drafts = [{k: v for k, v in r.items() if k != "message_ts"} for r in db["drafts"].rows]
+    drafts = [{k: v for k, v in r.items() if k != "message_ref"} for r in db["drafts"].rows]
     return {
         "slack": slack,
         "incidents": list(db["incidents"].rows),

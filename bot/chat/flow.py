@@ -16,6 +16,7 @@ from bot.chat.message import Message
 from bot.chat.people import Languages, people
 from bot.chat.port import Port, Refused
 from bot.chat.setup import SetUp
+from bot.chat.steps import StepKey
 from bot.chat.wording import Wording
 from bot.incidents import facts
 from bot.incidents.declare import DeclareRequest, declare
@@ -68,9 +69,9 @@ class Flow:
         failed, done = [str(k) for k in result.failed], [str(k) for k in result.done]
         if not result.complete:
             facts.record(self.desk, incident, facts.SetupFailed(failed))
-            tell(say("declare.setup_failed", code=incident.code, steps=_steps(failed, say), channel=channel))
+            tell(say("declare.setup_failed", code=incident.code, steps=_steps(result.failed, say), channel=channel))
         elif declared.existing and done:  # a declare that failed or died midway, finished by typing it again
-            tell(say("declare.resumed", code=incident.code, steps=_steps(done, say), channel=channel))
+            tell(say("declare.resumed", code=incident.code, steps=_steps(result.done, say), channel=channel))
         elif not result.confirmed:
             key = "declare.existing" if declared.existing else "declare.done"
             tell(say(key, code=incident.code, channel=channel))
@@ -132,6 +133,6 @@ class Flow:
             )
 
 
-def _steps(names: list[str], say: Wording) -> str:
-    """Step names (`dm:U…`, `draft:3`) as the declarer reads them, each kind once."""
-    return ", ".join(say(f"step.{kind}") for kind in dict.fromkeys(name.split(":")[0] for name in names))
+def _steps(keys: list[StepKey], say: Wording) -> str:
+    """Steps (`dm:U…`, `draft:3`) as the declarer reads them, each kind once."""
+    return ", ".join(say(f"step.{kind}") for kind in dict.fromkeys(key.kind for key in keys))
