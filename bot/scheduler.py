@@ -24,6 +24,7 @@ from typing import Protocol
 
 from apscheduler.job import Job
 from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.errors import CrisisError
@@ -140,7 +141,8 @@ class TimerRunner:
     # ---- the work --------------------------------------------------------------------------------
     def arm(self) -> None:
         """Point the wake-up job at the earliest pending timer or outbox retry."""
-        if self.scheduler is None:
+        scheduler = self.scheduler  # stop() may clear it meanwhile (a request still delivering at shut-down)
+        if scheduler is None:
             return
         store = self.desk.store
         # While a request holds rows it delivers them itself, then re-arms: a held row due now must not spin the wake-up.
@@ -156,7 +158,10 @@ class TimerRunner:
             if self._wake is not None:
                 with contextlib.suppress(JobLookupError):
                     self._wake.remove()
-            self._wake = self.scheduler.add_job(self.tick, "date", run_date=run_date)
+            try:
+                self._wake = scheduler.add_job(self.tick, "date", run_date=run_date)
+            except SchedulerNotRunningError:  # shut down since: the next start arms from the database
+                self._wake = None
 
     def tick(self) -> list[Fired]:
         """Fire every due timer and deliver the outbox; safe to call from any thread, any time."""

@@ -44,9 +44,8 @@ RESOLVE_POINTS = 17  # counted from the end of the declare; see the module's doc
 RESOLVE_SAMPLE = {  # CI's kill points in the resolve: each kind of call, and every closing step not safe to repeat
     2: "views.open: the form is open, nothing resolved yet",
     7: "the closing message",
-    10: "the last closing draft",
     15: "files.completeUploadExternal: the report shared",
-    17: "the last survey DM",  # --full adds the rest: 4 (a redraw, safe to repeat), 13 (an upload URL, nothing shared), 16
+    17: "the last survey DM",  # --full adds the rest: 4 (a redraw, safe to repeat), 10 (a closing draft, as the closing message), 13 (an upload URL), 16
 }
 SURVEYED = ("bram", "anna")  # the declarer and the resolver: everyone who acted up to the resolve
 RESOLVE_VALUES = {
