@@ -81,7 +81,8 @@ class Incident(BaseModel):
     drill: bool = False
     private: bool = False
     language: str = "en"
-    room_ref: str | None = None  # the incident's room on its chat platform (a Slack channel id)
+    platform: str = "slack"  # the chat platform it lives on (migration 9): `slack` or `teams`
+    room_ref: str | None = None  # the incident's room on its platform (a Slack channel id, a Teams thread)
     room_name: str | None = None
     declared_by: str
     declared_at: datetime

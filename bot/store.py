@@ -218,6 +218,18 @@ def _migration_8(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE drafts RENAME COLUMN message_ts TO message_ref")
 
 
+def _migration_9(db: sqlite_utils.Database) -> None:
+    """Which chat platform an incident lives on (`slack`, `teams`): the scheduler and outbox deliver through that
+    platform's port. And `platform_refs`, what a platform adapter must remember that the platform will not tell it
+    again (Teams: conversation references for proactive messages, the crisis channel's service URL, a person's
+    1:1 conversation, a report file's download token). Keyed by platform and the adapter's own key; `value` is
+    the adapter's JSON."""
+    db.table("incidents").add_column("platform", str, not_null_default="slack")
+    db.table("platform_refs").create(
+        {"platform": str, "key": str, "value": str, "at": str}, pk=("platform", "key"), not_null={"value"}
+    )
+
+
 MIGRATIONS = [
     _migration_1,
     _migration_2,
@@ -227,6 +239,7 @@ MIGRATIONS = [
     _migration_6,
     _migration_7,
     _migration_8,
+    _migration_9,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -547,6 +560,29 @@ class Store(TimerStore):
     def incident_by_code(self, code: str) -> Incident | None:
         rows = list(self.db.table("incidents").rows_where("code = ?", [code.upper()], limit=1))
         return Incident.model_validate(_decode(rows[0])) if rows else None
+
+    # ---- what a platform adapter remembers (migration 9) ----------------------------------------------------
+    def platform_ref(self, platform: str, key: str) -> Any | None:
+        """The JSON value an adapter stored under `key`, None when it has none."""
+        row = self.db.execute(
+            "SELECT value FROM platform_refs WHERE platform = ? AND key = ?", [platform, key]
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put_platform_ref(self, platform: str, key: str, value: Any, at: datetime) -> None:
+        with self.transaction():
+            self.db.table("platform_refs").upsert(
+                {"platform": platform, "key": key, "value": json.dumps(value), "at": at.isoformat()},
+                pk=("platform", "key"),
+            )
+
+    def platform_refs(self, platform: str, prefix: str = "") -> dict[str, Any]:
+        """Every value an adapter stored under a key starting with `prefix`."""
+        rows = self.db.execute(
+            "SELECT key, value FROM platform_refs WHERE platform = ? AND substr(key, 1, ?) = ?",
+            [platform, len(prefix), prefix],
+        ).fetchall()
+        return {key: json.loads(value) for key, value in rows}
 
     def incident_by_room(self, room_ref: str) -> Incident | None:
         rows = list(self.db.table("incidents").rows_where("room_ref = ?", [room_ref], order_by="id desc", limit=1))

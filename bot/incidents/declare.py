@@ -33,6 +33,7 @@ class DeclareRequest(BaseModel):
     private: bool = False
     drill: bool = False
     language: str | None = None
+    platform: str = "slack"  # where it was declared, and where it will live (bot/models.py Incident.platform)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ def declare(desk: Desk, request: DeclareRequest) -> Declared:
             drill=request.drill,
             private=request.private,
             language=request.language or desk.language,
+            platform=request.platform,
             declared_by=request.declared_by,
             declared_at=now,
             detected_at=detected,
