@@ -248,10 +248,14 @@ class Connector:
             for client in self._clients.values():
                 await client.close()
 
+        if self._loop.is_closed():
+            return
         if self._loop.is_running():
             asyncio.run_coroutine_threadsafe(close_all(), self._loop).result(5)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
+        self._clients.clear()
+        self._loop.close()
 
     # ---- retries ------------------------------------------------------------------------------------
     def _run(self, method: str, call: Callable[[], Awaitable[T]]) -> T:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.chat.audience import restricted
-from bot.chat.message import Message
+from bot.chat.message import Message, Text
 from bot.chat.port import Attachment, Dialect, Port, Refused, Room, Tag
 from bot.chat.wording import Wording
 from bot.config import Settings
@@ -86,7 +86,8 @@ class TeamsPort:
         if not self.channel:
             raise Refused("no_crisis_channel", "create_room")
         say = Wording(self.desk.messages, self.desk.language, self.dialect)
-        root = render.activity(Message(say("teams_thread.setting_up", name=name)))
+        text = say("teams_thread.setting_up", name=name)
+        root = render.activity(Message(text, (Text(text),)))
         answer = self._new_thread(self.channel, root)
         room = Room(thread_ref(self.channel, answer), name)
         self.refs.note_room(name, room.ref)
