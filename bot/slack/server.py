@@ -17,7 +17,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
 from bot.chat.outbox import Deliverer
-from bot.config import Settings
+from bot.config import describe_start
 from bot.errors import ConfigError
 from bot.incidents.desk import Desk
 from bot.scheduler import TimerRunner
@@ -178,15 +178,6 @@ def stop_http_server(server: Any, thread: threading.Thread, timeout: float = 5.0
 
     server.trigger.pull_trigger(close_everything)
     thread.join(timeout)
-
-
-def describe_start(settings: Settings) -> str:
-    """One start-up line: where config comes from, never a token."""
-    source = str(settings.config_path) if settings.config_path else "built-in defaults (no crisisbot.yaml found)"
-    return (
-        f"config: {source}; playbooks: {settings.playbooks_dir}; database: {settings.db_path}; "
-        f"language: {settings.language}; Slack API: {settings.slack_api_url}; clock speed: {settings.clock_speed}"
-    )
 
 
 def serve(desk: Desk, host: str = "0.0.0.0") -> None:
