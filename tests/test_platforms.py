@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+import time
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +31,7 @@ from bot.incidents.declare import DeclareRequest
 from bot.localdesk import CAST
 from bot.models import Incident
 from bot.scheduler import TimerRunner
-from bot.serving import build, chosen
+from bot.serving import build, chosen, serve
 from tests.fixtures_foundation import isolate
 
 World = tuple[Desk, dict[str, MemoryPort], dict[str, Deliverer]]
@@ -159,3 +162,55 @@ def test_the_cli_refuses_an_unknown_platform_and_an_unconfigured_one(
     nothing = runner.invoke(app, ["serve"], env=env)
     assert nothing.exit_code == 2 and "neither Slack nor Teams is configured" in nothing.output
     assert "Traceback" not in nothing.output
+
+
+class RecordingTeams:
+    """What `bot.teams.server.build` returns once wire lands, here on the in-memory port: a PlatformBot."""
+
+    name = "teams"
+
+    def __init__(self, deliverer: Deliverer) -> None:
+        self.deliverer = deliverer
+        self.started = threading.Event()
+        self.stopped = threading.Event()
+
+    def start(self) -> None:
+        self.started.set()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+def test_serve_runs_teams_from_its_server_module_on_the_shared_runner(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve --platform teams` imports bot.teams.server, hands it the desk and the one runner, routes Teams' rows
+    to its deliverer, and stops it on the way out."""
+    desk, ports, deliverers = world
+    on_teams = declared(desk, ports["teams"], "teams")
+    TimerRunner(desk, Platforms(desk, deliverers)).flush_outbox()
+    given: list[tuple[Desk, TimerRunner]] = []
+    teams = RecordingTeams(deliverers["teams"])
+
+    def build_teams(desk: Desk, runner: TimerRunner) -> RecordingTeams:
+        given.append((desk, runner))
+        return teams
+
+    monkeypatch.setitem(sys.modules, "bot.teams.server", types.SimpleNamespace(build=build_teams))
+    calls = len(ports["teams"].calls)
+    redraw_queued(desk, on_teams)
+    stop = threading.Event()
+    serving = threading.Thread(target=serve, args=(desk, "teams", "127.0.0.1", stop))
+    serving.start()
+    try:
+        assert teams.started.wait(10)
+        (asked,) = given
+        assert asked[0] is desk and asked[1].deliverer.deliverers == {"teams": teams.deliverer}  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 10  # the runner's catch-up tick delivers the waiting row on Teams
+        while pending(desk) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pending(desk) == set() and ports["teams"].calls[calls:] == ["update"]
+    finally:
+        stop.set()
+        serving.join(10)
+    assert teams.stopped.is_set() and not serving.is_alive()
