@@ -16,6 +16,7 @@ the bot added to a team is remembered, and the crisis channel greeted once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 import re
@@ -228,7 +229,7 @@ class TeamsAgent(Agent):
             return lambda: self.click(activity, reply)
         if name in ("task/fetch", "task/submit"):
             return lambda: submitted.dialog(self.bot, activity, name, reply, cast(str, person_of(activity)))
-        return lambda: reply.offer(None)
+        return lambda: None  # an invoke we do not use: answered empty (the turn's default)
 
     # ---- messages: commands ---------------------------------------------------------------------------------
     def message(self, activity: dict[str, Any]) -> None:
@@ -248,10 +249,8 @@ class TeamsAgent(Agent):
                 self.bot.desk.record_refusal(exc)
         except (Refused, OSError) as exc:
             log.warning("a Teams command failed: %s", exc.reason if isinstance(exc, Refused) else type(exc).__name__)
-            try:
+            with contextlib.suppress(Refused, OSError):  # Teams may refuse this too; the log line stays
                 run.answer(say("teams.command_failed"))
-            except (Refused, OSError):
-                pass
 
     # ---- card actions -------------------------------------------------------------------------------------------
     def click(self, activity: dict[str, Any], reply: Reply) -> None:
@@ -261,7 +260,9 @@ class TeamsAgent(Agent):
         clicked = TeamsClick(self.bot.desk, self.bot.port, self.bot.flow(cast(Port, port)), activity, user, say, reply)
         if clicked.verb == clicks.REFRESH:
             try:
-                reply.offer(clicks.refreshed(self.bot.desk, self.bot.port, clicked.value, user, self.bot.languages.wording))
+                reply.offer(
+                    clicks.refreshed(self.bot.desk, self.bot.port, clicked.value, user, self.bot.languages.wording)
+                )
             except CrisisError as exc:
                 reply.offer(notice_answer(explain(exc, say)))
             return
@@ -272,7 +273,11 @@ class TeamsAgent(Agent):
         try:
             buttons.press(verb, clicked)
         except (Refused, OSError) as exc:  # Teams refused, or no answer in time
-            log.warning("action %s: Teams refused %s", clicked.verb, exc.reason if isinstance(exc, Refused) else type(exc).__name__)
+            log.warning(
+                "action %s: Teams refused %s",
+                clicked.verb,
+                exc.reason if isinstance(exc, Refused) else type(exc).__name__,
+            )
             clicked.answer(say("teams.teams_failed"))
 
 

@@ -26,7 +26,6 @@ from microsoft_agents.hosting.core.connector import ConnectorClientBase, UserTok
 from microsoft_agents.hosting.core.connector.client import UserTokenClient
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
-
 log = logging.getLogger("crisisbot.teams")
 FILE_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,100}")
 
@@ -58,7 +57,7 @@ async def _turn_failed(context: TurnContext, error: Exception) -> None:
 
 
 def make_adapter() -> CloudAdapter:
-    adapter = CloudAdapter(channel_service_client_factory=InboundOnly())  # type: ignore[arg-type]
+    adapter = CloudAdapter(channel_service_client_factory=InboundOnly())
     adapter.on_turn_error = _turn_failed
     return adapter
 
@@ -68,7 +67,7 @@ def make_app(agent: Agent, config: AgentAuthConfiguration, adapter: CloudAdapter
     app = web.Application(client_max_size=1024 * 1024)  # activities are small; Teams' own cap is ~28 KB a card
     app["agent_configuration"] = config  # where the SDK's JWT check finds what to validate against
 
-    @jwt_authorization_decorator
+    @jwt_authorization_decorator  # type: ignore[untyped-decorator]  # the SDK's decorator has no annotations
     async def messages(request: web.Request) -> web.StreamResponse:
         response = await adapter.process(request, agent)
         return response if response is not None else web.Response(status=202)

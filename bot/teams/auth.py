@@ -41,7 +41,7 @@ class LocalSigningKeys(_JwkClientManager):
     """The SDK's JWKS client manager, reading every key from one local JWKS URL (the emulator's)."""
 
     def __init__(self, keys_url: str) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # the SDK's __init__ has no annotations
         self.keys_url = keys_url
 
     def _get_jwk_client(self, jwks_uri: str) -> _JwkClientCacheEntry:
@@ -60,7 +60,7 @@ def use_signing_keys(settings: Settings) -> None:
         JwtTokenValidator._jwk_client_manager = LocalSigningKeys(keys_url(settings.teams_login_url))
         log.info("Teams: activity tokens are checked against the local keys at %s", keys_url(settings.teams_login_url))
     elif isinstance(JwtTokenValidator._jwk_client_manager, LocalSigningKeys):
-        JwtTokenValidator._jwk_client_manager = _JwkClientManager()
+        JwtTokenValidator._jwk_client_manager = _JwkClientManager()  # type: ignore[no-untyped-call]
 
 
 def warn_if_anonymous(settings: Settings) -> None:

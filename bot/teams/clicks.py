@@ -27,7 +27,7 @@ from bot.chat.port import Refused
 from bot.chat.wording import Wording
 from bot.errors import UsageError
 from bot.incidents.desk import Desk
-from bot.teams import dialogs
+from bot.teams import dialogs, render
 from bot.teams.port import TeamsPort
 
 log = logging.getLogger("crisisbot.teams")
@@ -74,7 +74,7 @@ class ClickPort:
 
     def update(self, room: str, ref: str, message: Message) -> None:
         if self.clicked and ref == self.clicked:
-            self.reply.offer(card_answer(self._port.card(message, self.viewer)))
+            self.reply.offer(card_answer(self._port.card_for(message, self.viewer)))
         self._port.update(room, ref, message)
 
     def __getattr__(self, name: str) -> Any:
@@ -112,7 +112,7 @@ class TeamsClick:
     def show(self, message: Message) -> None:
         """A message with buttons goes to the clicker's 1:1 chat; its text is the invoke's answer meanwhile."""
         self.flow.tell(self.user, None, message)
-        self.reply.offer(notice_answer(self.port.plain(message.text)))
+        self.reply.offer(notice_answer(render.plain(message.text, self.port.display_name)))
 
     def open_form(self, kind: FormKind, **what: Any) -> None:
         """Teams opens a dialog only from an Action.Submit (task/fetch): the clicker's card becomes the form's opener."""
@@ -122,7 +122,7 @@ class TeamsClick:
 
     def replace_notice(self, message: Message) -> None:
         """The clicked notice becomes `message`: for the clicker at once, and the message itself for later views."""
-        self.reply.offer(card_answer(self.port.card(message, self.user)))
+        self.reply.offer(card_answer(self.port.card_for(message, self.user)))
         if self.clicked:
             try:
                 self.port.update(self.conversation, self.clicked, message)
@@ -139,5 +139,4 @@ def refreshed(desk: Desk, port: TeamsPort, key: str | None, viewer: str, wording
     draft = desk.store.draft(int(ident))
     incident = desk.store.incident(draft.incident_id)
     message = draft_card(desk, incident, draft, wording(incident.language))
-    return card_answer(port.card(message, viewer))
-
+    return card_answer(port.card_for(message, viewer))

@@ -40,7 +40,12 @@ def opener(kind: str, say: Wording, **what: Any) -> dict[str, Any]:
     draft = what.get("draft")
     if isinstance(draft, Draft):
         actions.append(
-            {"type": "Action.Execute", "title": say("modal.cancel"), "verb": "refresh", "data": {"value": f"draft:{draft.id}"}}
+            {
+                "type": "Action.Execute",
+                "title": say("modal.cancel"),
+                "verb": "refresh",
+                "data": {"value": f"draft:{draft.id}"},
+            }
         )
     return _card([_text(plain(say(f"teams.opener.{kind}")))], actions)
 
@@ -63,7 +68,12 @@ def task(title: str, card: dict[str, Any]) -> dict[str, Any]:
     return {
         "task": {
             "type": "continue",
-            "value": {"title": title, "width": "medium", "height": "large", "card": {"contentType": CARD_TYPE, "content": card}},
+            "value": {
+                "title": title,
+                "width": "medium",
+                "height": "large",
+                "card": {"contentType": CARD_TYPE, "content": card},
+            },
         }
     }
 
@@ -73,7 +83,9 @@ def notice(text: str) -> dict[str, Any]:
     return {"task": {"type": "message", "value": plain(text)}}
 
 
-def form(desk: Desk, kind: str, say: Wording, meta: Values, values: Values | None = None, errors: FieldErrors | None = None) -> dict[str, Any]:
+def form(
+    desk: Desk, kind: str, say: Wording, meta: Values, values: Values | None = None, errors: FieldErrors | None = None
+) -> dict[str, Any]:
     """The dialog of `kind`, filled with `values` and showing `errors` (a refused submit)."""
     values, errors = values or {}, errors or {}
     builders = {"declare": _declare, "resolve": _resolve, "edit": _edit, "reject": _reject, "survey": _survey}
@@ -94,7 +106,14 @@ def _declare(desk: Desk, say: Wording, meta: Values, values: Values) -> list[dic
     return [
         _choice("scenario", say("modal.declare.scenario"), scenarios, values.get("scenario"), required=True),
         _choice("level", say("modal.declare.level"), levels, values.get("level") or str(DEFAULT_LEVEL), required=True),
-        _input("title", say("modal.declare.title_label"), values, MAX_TITLE, placeholder=say("modal.declare.title_hint"), required=True),
+        _input(
+            "title",
+            say("modal.declare.title_label"),
+            values,
+            MAX_TITLE,
+            placeholder=say("modal.declare.title_hint"),
+            required=True,
+        ),
         _input("description", say("modal.declare.description"), values, MAX_DESCRIPTION, multiline=True),
         _text(plain(say("modal.declare.detected")), weight="Bolder"),
         _text(plain(say("modal.declare.detected_hint")), isSubtle=True, size="Small"),
@@ -115,7 +134,9 @@ def _resolve(desk: Desk, say: Wording, meta: Values, values: Values) -> list[dic
     if meta.get("ask_authority"):
         answers = [{"title": say(f"gdpr_duty.answer_{v}"), "value": v} for v in ("not_yet", "notified")]
         body += [
-            _choice("authority", say("gdpr_duty.question"), answers, values.get("authority") or "not_yet", expanded=True),
+            _choice(
+                "authority", say("gdpr_duty.question"), answers, values.get("authority") or "not_yet", expanded=True
+            ),
             _text(plain(say("gdpr_duty.question_hint")), isSubtle=True, size="Small"),
             _text(plain(say("gdpr_duty.when")), weight="Bolder"),
             {"type": "Input.Date", "id": "authority_date", **_value(values, "authority_date")},
@@ -205,9 +226,22 @@ def _value(values: Values, field: str) -> dict[str, Any]:
 
 
 def _input(
-    field: str, label: str, values: Values, limit: int, *, multiline: bool = False, placeholder: str = "", required: bool = False
+    field: str,
+    label: str,
+    values: Values,
+    limit: int,
+    *,
+    multiline: bool = False,
+    placeholder: str = "",
+    required: bool = False,
 ) -> dict[str, Any]:
-    element: dict[str, Any] = {"type": "Input.Text", "id": field, "label": plain(label), "maxLength": limit, "isMultiline": multiline}
+    element: dict[str, Any] = {
+        "type": "Input.Text",
+        "id": field,
+        "label": plain(label),
+        "maxLength": limit,
+        "isMultiline": multiline,
+    }
     if placeholder:
         element["placeholder"] = plain(placeholder)
     if required:

@@ -156,7 +156,9 @@ def resolve_submitted(form: Submit) -> None:
         return
     summary = form.text("summary")
     try:
-        incident = lifecycle.check_resolve(desk, desk.store.incident(number(form.meta.get("incident"))), form.user, summary)
+        incident = lifecycle.check_resolve(
+            desk, desk.store.incident(number(form.meta.get("incident"))), form.user, summary
+        )
     except AlreadyDone as exc:  # resolved by someone else a moment before: nothing to correct in this form
         form.close()
         form.notify(exc)
@@ -218,7 +220,9 @@ def installed(bot: Bot, activity: dict[str, Any]) -> None:
     try:
         bot.port.post(desk.settings.teams_crisis_channel, Message(say("teams.hello")))
     except (Refused, OSError) as exc:
-        log.warning("could not greet the crisis channel: %s", exc.reason if isinstance(exc, Refused) else type(exc).__name__)
+        log.warning(
+            "could not greet the crisis channel: %s", exc.reason if isinstance(exc, Refused) else type(exc).__name__
+        )
         return
     desk.store.put_platform_ref(PLATFORM, HELLO, desk.now().isoformat(), desk.now())
 

@@ -18,7 +18,7 @@ from bot.chat.wording import Wording
 from bot.incidents.declare import DeclareRequest
 from bot.incidents.desk import Desk
 from bot.models import Incident
-from bot.teams import dialogs
+from bot.teams import dialogs, render
 from bot.teams.port import TeamsPort
 
 log = logging.getLogger("crisisbot.teams")
@@ -62,11 +62,19 @@ class TeamsTyped:
         """Nothing to acknowledge: Teams had its HTTP answer before the work began."""
 
     def open_declare_form(self) -> None:
-        self.port.reply_card(self.conversation, dialogs.opener("declare", self.say), reply_to=self._reply_to())
+        self._reply_card(dialogs.opener("declare", self.say))
 
     def open_resolve_form(self, incident: Incident, ask_authority: bool) -> None:
-        card = dialogs.opener("resolve", self.say, incident=incident, ask_authority=ask_authority)
-        self.port.reply_card(self.conversation, card, reply_to=self._reply_to())
+        self._reply_card(dialogs.opener("resolve", self.say, incident=incident, ask_authority=ask_authority))
+
+    def _reply_card(self, card: dict[str, Any]) -> None:
+        """A card of the bot's own (a dialog's opener: its button is an Action.Submit, no neutral Button is)."""
+        activity = {"type": "message", "attachments": [{"contentType": render.CARD_TYPE, "content": card}]}
+        reply_to = self._reply_to()
+        if reply_to:
+            self.port.connector.reply(self.conversation, reply_to, activity)
+        else:
+            self.port.connector.send(self.conversation, activity)
 
     def declare(self, request: DeclareRequest) -> None:
         """Declare and set up; a "declared" Teams refused is told again after the set-up (bot/chat/flow.py)."""
@@ -77,6 +85,8 @@ class TeamsTyped:
         try:
             self.answer(text)
         except (Refused, OSError) as exc:
-            log.warning("could not answer the declarer: %s", exc.reason if isinstance(exc, Refused) else type(exc).__name__)
+            log.warning(
+                "could not answer the declarer: %s", exc.reason if isinstance(exc, Refused) else type(exc).__name__
+            )
             return False
         return True
