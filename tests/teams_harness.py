@@ -74,7 +74,9 @@ class TeamsDesk:
         self.settle()
         return response
 
-    def declare(self, text: str = "crisis declare data-breach 2 Customer emails exposed", who: str = "bram") -> Incident:
+    def declare(
+        self, text: str = "crisis declare data-breach 2 Customer emails exposed", who: str = "bram"
+    ) -> Incident:
         self.say(who, text, self.emulator.crisis_channel)
         return self.store.incidents()[-1]
 

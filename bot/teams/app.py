@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -65,7 +66,9 @@ def make_adapter() -> CloudAdapter:
 def make_app(agent: Agent, config: AgentAuthConfiguration, adapter: CloudAdapter, files: Files) -> web.Application:
     """The aiohttp application: messages (token-checked by the SDK), health, report files."""
     app = web.Application(client_max_size=1024 * 1024)  # activities are small; Teams' own cap is ~28 KB a card
-    app["agent_configuration"] = config  # where the SDK's JWT check finds what to validate against
+    with warnings.catch_warnings():  # the SDK's JWT check reads this plain string key, not an aiohttp AppKey
+        warnings.simplefilter("ignore", web.NotAppKeyWarning)
+        app["agent_configuration"] = config
 
     @jwt_authorization_decorator  # type: ignore[untyped-decorator]  # the SDK's decorator has no annotations
     async def messages(request: web.Request) -> web.StreamResponse:

@@ -201,7 +201,7 @@ SUBMITS: dict[str, Callable[[Submit], None]] = {
 
 
 # ---- installed ------------------------------------------------------------------------------------------------
-HELLO = "hello"  # platform_refs: the crisis channel was greeted
+HELLO = "teams:hello"  # the request key (handled_requests) of greeting the crisis channel
 
 
 def installed(bot: Bot, activity: dict[str, Any]) -> None:
@@ -214,7 +214,9 @@ def installed(bot: Bot, activity: dict[str, Any]) -> None:
         desk.store.put_platform_ref(PLATFORM, "team", team, desk.now())
     if not _joined(activity) or not desk.settings.teams_crisis_channel:
         return
-    if desk.store.platform_ref(PLATFORM, HELLO):
+    # An install brings two activities at once (installationUpdate, conversationUpdate): one key, one greeting,
+    # claimed before the post (a greeting Teams refused is not repeated; the log says so).
+    if not desk.store.claim_request(HELLO, desk.now()):
         return
     say = bot.languages.wording()
     try:
@@ -223,8 +225,6 @@ def installed(bot: Bot, activity: dict[str, Any]) -> None:
         log.warning(
             "could not greet the crisis channel: %s", exc.reason if isinstance(exc, Refused) else type(exc).__name__
         )
-        return
-    desk.store.put_platform_ref(PLATFORM, HELLO, desk.now().isoformat(), desk.now())
 
 
 def _joined(activity: dict[str, Any]) -> bool:
