@@ -616,3 +616,29 @@ def test_the_sdks_connector_client_and_jwt_validator_work_against_the_emulator(e
         "get_conversation_member",
         "create_conversation",
     ]
+
+
+# ----- transcript ---------------------------------------------------------------------------------------
+def test_the_condensed_transcript_shows_posts_changes_clicks_and_dms(emu: TeamsEmulator, bot: Connector) -> None:
+    from rich.console import Console
+
+    from bot.sandbox.teams.transcript import Condenser, card_lines
+
+    anna, bram = emu.add_user("Anna"), emu.add_user("Bram")
+    header = card("Data breach · level 2", "Countdown: 59 minutes", actions=[execute("acknowledge", "Acknowledge")])
+    assert card_lines(header) == ["Data breach · level 2", "Countdown: 59 minutes", "[ Acknowledge ]"]
+    thread = bot.start_thread(message(header)).json
+    header["body"][1]["text"] = "Countdown: 58 minutes · Anna acknowledged"
+    bot.update(thread["id"], thread["activityId"], message(header))
+    for person in (anna, bram):
+        params = {"members": [{"id": person.id}], "tenantId": emu.tenant_id, "activity": message(card("You are paged"))}
+        bot.create(params)
+    anna.invoke_action(thread["activityId"], "acknowledge")
+    console = Console(record=True, width=140)
+    for renderable in Condenser(words={"pressed": "{user} drukte op „{label}”"}).render(emu.events):
+        console.print(renderable)
+    text = console.export_text()
+    assert "Data breach · level 2" in text and "[ Acknowledge ]" in text
+    assert "✎ #crisis ›" in text and "Countdown: 58 minutes · Anna acknowledged" in text
+    assert "✉ DMs to @Anna, @Bram: You are paged" in text
+    assert "Anna drukte op „Acknowledge”" in text

@@ -167,7 +167,8 @@ class TeamsUser:
             version = len(stored.history)
         if trigger == "manual":
             label = t.label(conv.id)
-            t.emit(Event("card_action", conv.id, label, self.name, str(action.get("verb")), activity_id=activity_id))
+            title = str(action.get("title") or action.get("verb"))
+            t.emit(Event("card_action", conv.id, label, self.name, title, activity_id=activity_id, data={"data": data}))
         resp = self._emu.deliver(activity)
         card = response_card(resp.json)
         if card is not None and self._emu.check_card("invoke_response", card):
