@@ -642,3 +642,54 @@ def test_the_condensed_transcript_shows_posts_changes_clicks_and_dms(emu: TeamsE
     assert "✎ #crisis ›" in text and "Countdown: 58 minutes · Anna acknowledged" in text
     assert "✉ DMs to @Anna, @Bram: You are paged" in text
     assert "Anna drukte op „Acknowledge”" in text
+
+
+def test_team_details_channels_and_the_sdks_paged_members_path(emu: TeamsEmulator, bot: Connector) -> None:
+    emu.add_user("Anna")
+    details = http("GET", f"{emu.service_url}v3/teams/{emu.team_id}", token=bot.token)
+    assert details.status == 200 and details.json["id"] == emu.team_id and details.json["memberCount"] == 1
+    channels = http("GET", f"{emu.service_url}v3/teams/{emu.team_id}/conversations", token=bot.token).json
+    assert {c["id"] for c in channels["conversations"]} == {emu.team_id, emu.crisis_channel}
+    assert http("GET", f"{emu.service_url}v3/teams/19:other@thread.tacv2", token=bot.token).status == 404
+    paged = bot.get(emu.team_id, "pagedMembers", query="pageSize=50&continuationToken=")
+    assert paged.status == 200 and len(paged.json["members"]) == 1
+
+
+def test_submit_buttons_send_a_message_value_or_open_a_dialog(
+    emu: TeamsEmulator, bot: Connector, receiver: Receiver
+) -> None:
+    anna = emu.add_user("Anna")
+    buttons = [
+        {"type": "Action.Submit", "title": "Send", "data": {"value": "x"}},
+        {"type": "Action.Submit", "title": "Edit", "data": {"msteams": {"type": "task/fetch"}, "form": "edit"}},
+    ]
+    root = bot.start_thread(message(card("Draft", actions=buttons))).json["activityId"]
+    anna.press_submit(root, "Send", inputs={"note": "n"})
+    sent = receiver.activities()[-1]
+    assert sent["type"] == "message" and sent["value"] == {"value": "x", "note": "n"} and sent["replyToId"] == root
+    anna.press_submit(root, "Edit")
+    fetch = receiver.activities()[-1]
+    assert fetch["name"] == "task/fetch" and fetch["value"]["data"]["form"] == "edit"
+    assert fetch["conversation"]["id"] == f"{emu.crisis_channel};messageid={root}"
+    with pytest.raises(LookupError):
+        anna.press_submit(root, "Delete")
+
+
+def test_a_person_outside_the_team_can_install_the_app_for_themselves(
+    emu: TeamsEmulator, bot: Connector, receiver: Receiver
+) -> None:
+    olaf = emu.add_user("Olaf", in_team=False)
+    params = {"members": [{"id": olaf.aad_id}], "tenantId": emu.tenant_id}
+    assert bot.create(params).status == 403
+    olaf.install_personal()
+    added = receiver.activities()[-1]
+    assert added["type"] == "conversationUpdate" and added["conversation"]["conversationType"] == "personal"
+    assert bot.create(params).json["id"] == olaf.chat_id
+
+
+def test_an_invoke_answer_over_the_size_cap_is_recorded(emu: TeamsEmulator, bot: Connector, receiver: Receiver) -> None:
+    anna = emu.add_user("Anna")
+    receiver.respond = lambda a: (200, {"statusCode": 200, "type": CARD_TYPE, "value": card("y" * 30_000)})
+    root = bot.start_thread(message(card("x", actions=[execute("go", "Go")]))).json["activityId"]
+    anna.invoke_action(root, "go")
+    assert emu.invalid and "byte limit" in emu.invalid[0]

@@ -20,7 +20,8 @@ endpoint or `emu.issue_token()`, else 401): `POST v3/conversations` (a channel p
 `members: [{"id": 29:… or Entra object id}]` + `tenantId`), `POST v3/conversations/{id}/activities` (to a
 channel: a new thread; to a thread or 1:1: a message), `POST …/activities/{activityId}` (reply), `PUT`/`DELETE
 …/activities/{activityId}` (only the bot's own: else 403), `GET …/members`, `…/members/{29:… or object id}`,
-`…/pagedmembers?pageSize=&continuationToken=`. Errors are Teams' `{"error": {"code", "message"}}`: 404
+`…/pagedmembers?pageSize=&continuationToken=` (any case, as the SDK's `pagedMembers`), `GET v3/teams/{team id}`
+and `…/conversations` (team details, channels). Errors are Teams' `{"error": {"code", "message"}}`: 404
 ConversationNotFound / ActivityNotFoundInConversation / MemberNotFoundInConversation, 403
 BotNotInConversationRoster (app not installed: `TeamsEmulator(installed=False)` or `uninstall()`), 403 Forbidden
 (someone else's activity; a user outside the tenant), 400 BadArgument (invalid card: `emu.refused`/`emu.invalid`),
@@ -32,12 +33,22 @@ https://api.botframework.com, `aud` the app id, `serviceurl`), `GET /.well-known
 
 People (`TeamsUser`): `say(text, where)` (None = 1:1 chat; a channel id = a new post; a thread id or root id =
 a reply), `invoke_action(activity_id, verb, data=None, inputs=None, stale=False)`, `view(activity_id)`,
-`fetch_task(data, where)` / `submit_task(data, where)` (task modules), `.id` (29:…), `.aad_id`, `.chat_id`.
+`press_submit(activity_id, title, inputs)` (an Action.Submit: a message with `value`, or task/fetch when its data
+has `msteams.type` "task/fetch"), `fetch_task(data, where)` / `submit_task(data, where)` (task modules),
+`install_personal()`, `.id` (29:…), `.aad_id`, `.chat_id`, `.open_dialog`.
 The emulator: `deliver(activity, token=...)`, `redeliver(activity_id)` (same id again), `fail(endpoint, error=,
 times=, after=, retry_after=, hang_seconds=, status=)` / `clear_faults()` (the Slack emulator's API),
 `calls`/`calls_to(endpoint)`, `events` + `on_event(listener)` (transcripts), `activities(conversation)`,
 `activity(id)`, `history(id)`, `thread(root_id)`, `threads()`, `chat(user)`, `card_of(id)`, `problems`,
-`assert_clean()`, `wait_for(condition)`.
+`assert_clean()`, `wait_for(condition)`, `environ()` (the bot's env for this emulator), `issue_token()`,
+`revoke_tokens()`, `channel_token(audience=, expires_in=)`, `install()` / `uninstall()`, `remove_from_team(user)`.
+`bot.sandbox.teams.transcript`: `card_lines(card)`, `render_event(event, words)`, `Condenser(words=).render(events)`.
+
+Decisions where Teams' docs leave room: a card's top-level `msteams` property (mention entities, width) is Teams'
+own and is checked apart from the 1.5 schema (which forbids unknown properties); refresh.userIds are matched
+against 29: ids (user MRIs), other forms are listed in `problems`; the size cap is measured on the activity's
+compact UTF-8 JSON; an invoke answer's card is validated too (refusals in `refused` with endpoint
+"invoke_response" / "task/fetch" / "task/submit").
 """
 
 from __future__ import annotations

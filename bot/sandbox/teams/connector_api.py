@@ -239,3 +239,30 @@ class ConnectorApi:
         if start + size < len(members):
             answer["continuationToken"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
         return 200, answer
+
+    def _get_team_details(self, req: Request) -> tuple[int, Any]:
+        team = self._team(req.conversation_id)
+        members = len(self.t.team_members())
+        return 200, {
+            "id": team,
+            "name": self.t.team_name,
+            "aadGroupId": self.t.team_aad_group_id,
+            "channelCount": len(self.t.channel_names),
+            "memberCount": members,
+            "type": "standard",
+        }
+
+    def _get_team_channels(self, req: Request) -> tuple[int, Any]:
+        self._team(req.conversation_id)
+        # Teams leaves the General channel's name out (clients show their own word for it).
+        channels = [
+            {"id": cid, "name": None if cid == self.t.team_id else name} for cid, name in self.t.channel_names.items()
+        ]
+        return 200, {"conversations": channels}
+
+    def _team(self, team_id: str | None) -> str:
+        if team_id != self.t.team_id:
+            raise errors.ConnectorError(404, "NotFound", "Team not found.")
+        if not self.t.installed:
+            raise errors.not_in_roster()
+        return team_id

@@ -10,7 +10,7 @@ from typing import Any
 from bot.sandbox.model import Fault
 from bot.sandbox.serving import LoopbackServer, Recorded, Served
 from bot.sandbox.teams import inbound
-from bot.sandbox.teams.cards import MAX_BYTES, card_problems
+from bot.sandbox.teams.cards import MAX_BYTES, card_problems, payload_size
 from bot.sandbox.teams.connector_api import ConnectorApi
 from bot.sandbox.teams.keys import SigningKeys
 from bot.sandbox.teams.model import Event, Refusal, guid, thread_conversation
@@ -327,6 +327,9 @@ class TeamsEmulator(Recorded, Served):
     def check_card(self, where: str, card: dict[str, Any]) -> bool:
         """Validate a card the bot answered an invoke with; record a refusal when Teams could not render it."""
         problems = card_problems(card)
+        size = payload_size(card)
+        if size > self.api.max_bytes:
+            problems.append(f"the card is {size} bytes, over the {self.api.max_bytes} byte limit")
         if problems:
             with self.tenant.lock:
                 self._invoke_refusals.append(Refusal(where, 0, "InvalidCard", "; ".join(problems), {"card": card}))

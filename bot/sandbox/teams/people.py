@@ -27,6 +27,18 @@ def execute_actions(node: Any) -> Iterator[dict[str, Any]]:
             yield from execute_actions(item)
 
 
+def submit_actions(node: Any) -> Iterator[dict[str, Any]]:
+    """Yield every Action.Submit in a card."""
+    if isinstance(node, dict):
+        if node.get("type") == "Action.Submit":
+            yield node
+        for value in node.values():
+            yield from submit_actions(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from submit_actions(item)
+
+
 def response_card(body: dict[str, Any] | None) -> dict[str, Any] | None:
     """Return the card of an adaptiveCard/action invoke response, if it carries one."""
     if body and body.get("statusCode") == 200 and body.get("type") == CARD_TYPE and isinstance(body.get("value"), dict):
@@ -95,6 +107,15 @@ class TeamsUser:
             t.store(conv, copy.deepcopy(activity), from_bot=False, sender=self.id)
             t.inbound[activity_id] = conv.id
         t.emit(Event("user_message", conv.id, t.label(conv.id), self.name, activity["text"], activity_id=activity_id))
+        return self._emu.deliver(activity)
+
+    def install_personal(self) -> BotResponse:
+        """Add the app for oneself (personal scope): conversationUpdate with the bot added, in the 1:1 chat."""
+        t = self._emu.tenant
+        with t.lock:
+            conv = t.personal_chat(self.member)
+            activity = inbound.bot_added(t, conv, self.member.account(), t.ids.next())
+            activity["channelData"].pop("eventType", None)
         return self._emu.deliver(activity)
 
     def _target(self, where: str | None) -> Conversation:
@@ -174,6 +195,26 @@ class TeamsUser:
         if card is not None and self._emu.check_card("invoke_response", card):
             self._emu.remember_view(self.id, activity_id, version, card)
         return resp
+
+    def press_submit(self, activity_id: str, title: str, inputs: dict[str, Any] | None = None) -> BotResponse:
+        """Press an Action.Submit by its title: a dialog button (data.msteams.type "task/fetch") sends task/fetch;
+        any other sends a message activity whose `value` is the button's data with the inputs merged in."""
+        card = self.view(activity_id)
+        action = next((a for a in submit_actions(card) if a.get("title") == title), None)
+        if action is None:
+            raise LookupError(f"{self.name} sees no button {title!r} on activity {activity_id}")
+        data = dict(action.get("data") or {}) if isinstance(action.get("data"), dict) else {}
+        data.update(inputs or {})
+        if (data.get("msteams") or {}).get("type") == "task/fetch":
+            return self._task("task/fetch", data, activity_id)
+        t = self._emu.tenant
+        with t.lock:
+            conv = self._target(activity_id)
+            activity = inbound.message(t, conv, self.member, "", t.ids.next(), False)
+            activity.update({"value": data, "replyToId": activity_id})
+            del activity["text"]
+            t.inbound[activity["id"]] = conv.id
+        return self._emu.deliver(activity)
 
     # ----- dialogs (task modules) -----------------------------------------------------------------
     def fetch_task(self, data: dict[str, Any] | None = None, where: str | None = None) -> BotResponse:

@@ -34,7 +34,10 @@ AFTER_WORK = ("lost_response", "cut_connection")
 def route(method: str, path: str) -> Request | None:
     """Map a Connector path (after `v3/`) to its endpoint; None when it is not one."""
     parts = [unquote(p) for p in path.split("/")]
-    if not parts or parts[0] != "conversations":
+    if parts[0] == "teams" and len(parts) in (2, 3) and method == "GET":
+        team_endpoint = "get_team_details" if len(parts) == 2 else "get_team_channels"
+        return Request(team_endpoint, conversation_id=parts[1]) if parts[2:] in ([], ["conversations"]) else None
+    if parts[0] != "conversations":
         return None
     if len(parts) == 1:
         return Request("create_conversation") if method == "POST" else None
@@ -48,7 +51,7 @@ def route(method: str, path: str) -> Request | None:
         ("GET", 2, "members"): "get_conversation_member",
         ("GET", 1, "pagedmembers"): "get_conversation_paged_members",
     }
-    endpoint = table.get((method, len(rest), rest[0] if rest else ""))
+    endpoint = table.get((method, len(rest), rest[0].lower() if rest else ""))  # Teams' paths ignore case
     if endpoint is None:
         return None
     req = Request(endpoint, conversation_id=cid)
