@@ -693,3 +693,26 @@ def test_an_invoke_answer_over_the_size_cap_is_recorded(emu: TeamsEmulator, bot:
     root = bot.start_thread(message(card("x", actions=[execute("go", "Go")]))).json["activityId"]
     anna.invoke_action(root, "go")
     assert emu.invalid and "byte limit" in emu.invalid[0]
+
+
+def test_the_fast_validator_agrees_with_plain_draft_6_validation() -> None:
+    from jsonschema import Draft6Validator
+
+    from bot.sandbox.teams.cards import SCHEMA_PATH
+
+    plain = Draft6Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+    column = {"type": "ColumnSet", "columns": [{"type": "Column", "items": [{"type": "TextBlock", "text": "x"}]}]}
+    cards = [
+        card("ok", actions=[execute("go", "Go")]),
+        {**card("x"), "body": [column]},
+        {**card("x"), "body": [{"type": "TextBlok", "text": "x"}]},
+        {**card("x"), "body": [{"type": "TextBlock", "text": "x", "size": "huge"}]},
+        {**card("x"), "body": [{"type": "Image"}]},
+        {**card("x"), "actions": [{"type": "Action.Http", "title": "x"}]},
+        {**card("x"), "body": [{"type": "ActionSet", "actions": [{"type": "Action.ShowCard", "card": card("in")}]}]},
+        {**card("x"), "selectAction": {"type": "Action.ShowCard", "card": card("in")}},
+        {**card("x"), "body": [{"type": "Input.Text", "id": "t", "label": "Title", "maxLength": "ten"}]},
+    ]
+    for sample in cards:
+        fast_ok = not [p for p in card_problems(sample) if p.startswith("schema:")]
+        assert fast_ok == plain.is_valid(sample), sample
