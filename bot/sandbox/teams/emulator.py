@@ -7,8 +7,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from bot.sandbox.loopback import LoopbackServer, Recorded, Served
 from bot.sandbox.model import Fault
-from bot.sandbox.serving import LoopbackServer, Recorded, Served
 from bot.sandbox.teams import inbound
 from bot.sandbox.teams.cards import MAX_BYTES, card_problems, payload_size
 from bot.sandbox.teams.connector_api import ConnectorApi

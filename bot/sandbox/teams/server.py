@@ -16,9 +16,9 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from bot.sandbox.loopback import FaultBook, Handler, LoopbackServer, write
+from bot.sandbox.loopback import serve as serve_on_loopback
 from bot.sandbox.model import Fault
-from bot.sandbox.serving import FaultBook, Handler, LoopbackServer, write
-from bot.sandbox.serving import serve as serve_on_loopback
 from bot.sandbox.teams import errors
 from bot.sandbox.teams.connector_api import ConnectorApi, Request
 from bot.sandbox.teams.keys import SigningKeys
