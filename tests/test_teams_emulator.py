@@ -716,3 +716,20 @@ def test_the_fast_validator_agrees_with_plain_draft_6_validation() -> None:
     for sample in cards:
         fast_ok = not [p for p in card_problems(sample) if p.startswith("schema:")]
         assert fast_ok == plain.is_valid(sample), sample
+
+
+def test_opt_in_rate_limits_per_thread(receiver: Receiver) -> None:
+    from bot.sandbox.teams.throttle import Throttle
+
+    with TeamsEmulator(bot_url=receiver.url, rate_limits=True) as emu:
+        bot = Connector(emu, emu.issue_token())
+        one, two = (bot.start_thread(message(card(name))).json for name in ("one", "two"))
+        statuses = [bot.send(one["id"], message(text=str(i))).status for i in range(8)]
+        assert statuses == [201] * 7 + [429]
+        limited = bot.send(one["id"], message(text="again"))
+        assert limited.status == 429 and int(limited.headers["Retry-After"]) >= 1
+        assert limited.json["error"]["code"] == "TooManyRequests"
+        assert bot.send(two["id"], message(text="other thread")).status == 201
+    throttle = Throttle()
+    assert [throttle.retry_after("c", now=100 + i * 0.1) for i in range(8)][-1] == 1
+    assert throttle.retry_after("c", now=102.5) is None  # the 2-second window moved on

@@ -25,7 +25,8 @@ and `…/conversations` (team details, channels). Errors are Teams' `{"error": {
 ConversationNotFound / ActivityNotFoundInConversation / MemberNotFoundInConversation, 403
 BotNotInConversationRoster (app not installed: `TeamsEmulator(installed=False)` or `uninstall()`), 403 Forbidden
 (someone else's activity; a user outside the tenant), 400 BadArgument (invalid card: `emu.refused`/`emu.invalid`),
-413 MessageSizeTooBig (activity over 28 KB).
+413 MessageSizeTooBig (activity over 28 KB), 429 TooManyRequests + Retry-After with `rate_limits=True` (Teams'
+per-thread limits: 7 ops/1 s, 8/2 s, 60/30 s, 1800/h; off by default) or from `fail(error="ratelimited")`.
 
 The login side (`emu.login_url`, for TEAMS_LOGIN_URL): `POST /oauth2/v2.0/token` (client credentials with
 `emu.app_id`/`emu.app_secret`), `GET /discovery/keys` (JWKS of the key that signs activities: RS256, `iss`

@@ -15,6 +15,7 @@ from bot.sandbox.teams import errors
 from bot.sandbox.teams.cards import MAX_BYTES, activity_problems, payload_size
 from bot.sandbox.teams.model import Conversation, Event, Member, Refusal
 from bot.sandbox.teams.tenant import Tenant, card_attachments
+from bot.sandbox.teams.throttle import Throttle
 
 PAGE_DEFAULT = 200  # Get Conversation Paged Members: Teams' default and limits on pageSize
 PAGE_MIN, PAGE_MAX = 50, 500
@@ -36,10 +37,11 @@ class Request:
 class ConnectorApi:
     """The handlers, with the content checks Teams applies to what bots send."""
 
-    def __init__(self, tenant: Tenant, *, max_bytes: int = MAX_BYTES) -> None:
+    def __init__(self, tenant: Tenant, *, max_bytes: int = MAX_BYTES, rate_limits: bool = False) -> None:
         self.t = tenant
         self.max_bytes = max_bytes
         self.refused: list[Refusal] = []
+        self.throttle = Throttle() if rate_limits else None
 
     def handle(self, req: Request) -> tuple[int, Any]:
         """Run one call; the content is checked before the tenant's lock is taken (validation is the slow part)."""
@@ -51,6 +53,9 @@ class ConnectorApi:
         )
         if req.endpoint in ("create_conversation", "send_to_conversation", "reply_to_activity", "update_activity"):
             req.verdict = self.verdict(body) if body is not None or req.endpoint != "create_conversation" else None
+        wait = self.throttle.retry_after(req.conversation_id or "") if self.throttle and req.conversation_id else None
+        if wait is not None:
+            raise errors.ConnectorError(429, "TooManyRequests", f"Rate limit exceeded; retry after {wait} s.", wait)
         with self.t.lock:
             result: tuple[int, Any] = handler(req)
             return result

@@ -38,6 +38,7 @@ class TeamsEmulator(Recorded, Served):
         anonymous: bool = False,
         max_bytes: int = MAX_BYTES,
         bot_timeout: float = BOT_TIMEOUT,
+        rate_limits: bool = False,
     ) -> None:
         self.bot_url = bot_url
         self.anonymous = anonymous  # send activities without Authorization (the bot's local anonymous mode)
@@ -46,7 +47,7 @@ class TeamsEmulator(Recorded, Served):
         self.app_secret = app_secret
         self.tenant = Tenant(app_id=self.app_id, tenant_id=tenant_id or guid(), installed=installed)
         self.keys = SigningKeys(self.app_id, self.tenant.tenant_id)
-        self.api = ConnectorApi(self.tenant, max_bytes=max_bytes)
+        self.api = ConnectorApi(self.tenant, max_bytes=max_bytes, rate_limits=rate_limits)  # throttle.py
         self._server = ConnectorServer(self.api, self.keys, app_secret, latency=latency)
         self._book = self._server  # calls, calls_to, reset_calls, clear_faults (Recorded)
         self._users: dict[str, TeamsUser] = {}

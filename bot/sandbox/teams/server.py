@@ -138,14 +138,17 @@ class ConnectorServer(FaultBook):
         elif fault is not None:
             self._fail(req, call.endpoint, args, fault)
         else:
-            status, answer = self._dispatch(call)
+            headers: dict[str, str] = {}
+            status, answer = self._dispatch(call, headers)
             self.record(call.endpoint, args, status, answer)
-            _send(req, status, answer)
+            _send(req, status, answer, headers)
 
-    def _dispatch(self, call: Request) -> tuple[int, Any]:
+    def _dispatch(self, call: Request, headers: dict[str, str] | None = None) -> tuple[int, Any]:
         try:
             return self.api.handle(call)
         except errors.ConnectorError as exc:
+            if exc.retry_after is not None and headers is not None:
+                headers["Retry-After"] = str(exc.retry_after)
             return exc.status, exc.body()
         except Exception:
             # An emulator bug must be loud, not look like an answer the bot should handle.
