@@ -733,3 +733,40 @@ def test_opt_in_rate_limits_per_thread(receiver: Receiver) -> None:
     throttle = Throttle()
     assert [throttle.retry_after("c", now=100 + i * 0.1) for i in range(8)][-1] == 1
     assert throttle.retry_after("c", now=102.5) is None  # the 2-second window moved on
+
+
+def test_the_sdk_parses_every_kind_of_activity_the_emulator_sends(
+    emu: TeamsEmulator, bot: Connector, receiver: Receiver
+) -> None:
+    from microsoft_agents.activity import Activity
+
+    anna = emu.add_user("Anna", locale="nl-NL")
+    emu.install()
+    anna.say("crisis status", where=emu.crisis_channel)
+    anna.say("crisis help")
+    root = bot.start_thread(message(card("x", actions=[execute("go", "Go")]))).json["activityId"]
+    anna.say("crisis note hello", where=root)
+    anna.invoke_action(root, "go")
+    anna.fetch_task({"form": "declare"})
+    anna.submit_task({"title": "t"})
+    kinds = []
+    for raw in receiver.activities():
+        parsed = Activity.model_validate(raw)
+        kinds.append(parsed.type)
+        assert parsed.service_url == emu.service_url and parsed.recipient.id == emu.bot_id
+        assert parsed.conversation.tenant_id == emu.tenant_id
+    assert kinds == [
+        "installationUpdate",
+        "conversationUpdate",
+        "message",
+        "message",
+        "message",
+        "invoke",
+        "invoke",
+        "invoke",
+    ]
+    mention = Activity.model_validate(receiver.activities("message")[0]).get_mentions()[0]
+    assert mention.mentioned.id == emu.bot_id
+    reply = Activity.model_validate(receiver.activities("message")[2])
+    assert reply.conversation.id == f"{emu.crisis_channel};messageid={root}" and reply.reply_to_id == root
+    assert Activity.model_validate(receiver.activities("invoke")[0]).get_conversation_reference().service_url
