@@ -770,3 +770,11 @@ def test_the_sdk_parses_every_kind_of_activity_the_emulator_sends(
     reply = Activity.model_validate(receiver.activities("message")[2])
     assert reply.conversation.id == f"{emu.crisis_channel};messageid={root}" and reply.reply_to_id == root
     assert Activity.model_validate(receiver.activities("invoke")[0]).get_conversation_reference().service_url
+
+
+def test_anonymous_mode_accepts_connector_calls_without_authorization_but_not_bad_tokens(receiver: Receiver) -> None:
+    with TeamsEmulator(bot_url=receiver.url, anonymous=True) as emu:
+        assert Connector(emu, None).start_thread(message(card("local"))).status == 201
+        assert Connector(emu, "forged").start_thread(message(card("local"))).status == 401
+        emu.anonymous = False
+        assert Connector(emu, None).start_thread(message(card("local"))).status == 401

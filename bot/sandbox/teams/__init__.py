@@ -15,7 +15,8 @@ Typical use::
         assert emu.invalid == []                        # every card was valid (schema 1.5, ≤ 28 KB, ≤ 60 userIds)
 
 The Connector (`emu.service_url` = `http://127.0.0.1:PORT/teams/`, each call needs a Bearer token from the token
-endpoint or `emu.issue_token()`, else 401): `POST v3/conversations` (a channel post starting a thread:
+endpoint or `emu.issue_token()`, else 401; with `anonymous=True`, as the SDK's local anonymous mode sends them, calls
+without Authorization are accepted too): `POST v3/conversations` (a channel post starting a thread:
 `channelData.channel.id` + `activity`, answers `{"id": "<channel>;messageid=<root>", "activityId"}`; a 1:1:
 `members: [{"id": 29:… or Entra object id}]` + `tenantId`), `POST v3/conversations/{id}/activities` (to a
 channel: a new thread; to a thread or 1:1: a message), `POST …/activities/{activityId}` (reply), `PUT`/`DELETE

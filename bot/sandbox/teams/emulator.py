@@ -41,7 +41,6 @@ class TeamsEmulator(Recorded, Served):
         rate_limits: bool = False,
     ) -> None:
         self.bot_url = bot_url
-        self.anonymous = anonymous  # send activities without Authorization (the bot's local anonymous mode)
         self.bot_timeout = bot_timeout
         self.app_id = app_id or guid()
         self.app_secret = app_secret
@@ -50,6 +49,7 @@ class TeamsEmulator(Recorded, Served):
         self.api = ConnectorApi(self.tenant, max_bytes=max_bytes, rate_limits=rate_limits)  # throttle.py
         self._server = ConnectorServer(self.api, self.keys, app_secret, latency=latency)
         self._book = self._server  # calls, calls_to, reset_calls, clear_faults (Recorded)
+        self.anonymous = anonymous
         self._users: dict[str, TeamsUser] = {}
         self._delivered: dict[str, dict[str, Any]] = {}  # activity id -> what was sent to the bot
         self._views: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}  # (user, activity) -> (version, card)
@@ -117,6 +117,16 @@ class TeamsEmulator(Recorded, Served):
     def bot_name(self) -> str:
         """Return the bot's display name (what `<at>…</at>` mentions show)."""
         return self.tenant.bot_name
+
+    @property
+    def anonymous(self) -> bool:
+        """Return whether the bot runs in local anonymous mode: activities go without Authorization, and Connector
+        calls without one are accepted (a token that is sent must still be valid)."""
+        return self._server.anonymous
+
+    @anonymous.setter
+    def anonymous(self, value: bool) -> None:
+        self._server.anonymous = value
 
     @property
     def latency(self) -> float:

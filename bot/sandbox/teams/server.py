@@ -74,6 +74,9 @@ class ConnectorServer(FaultBook):
         self.latency = latency
         self.base_url = ""
         self.fault_status: dict[int, int] = {}  # id(fault) -> HTTP status for custom error codes
+        # Local anonymous mode (the SDK's ANONYMOUS_ALLOWED): its replies carry no Authorization at all, as with the
+        # Agents Playground; a token that is sent must still be one the emulator issued.
+        self.anonymous = False
 
     def add_fault(self, fault: Fault, status: int = 400) -> None:
         """Schedule a failure; `status` is the HTTP status of a custom error code."""
@@ -129,7 +132,10 @@ class ConnectorServer(FaultBook):
         args["body"] = call.body
         if self.latency:
             time.sleep(self.latency)
-        if not self.keys.accepts(_bearer(req)):
+        token = _bearer(req)
+        if not (
+            self.keys.accepts(token) or (self.anonymous and token is None and not req.headers.get("Authorization"))
+        ):
             self._answer(req, call.endpoint, args, errors.unauthorized())
             return
         fault = self._take_fault(call.endpoint)
