@@ -778,3 +778,118 @@ def test_anonymous_mode_accepts_connector_calls_without_authorization_but_not_ba
         assert Connector(emu, "forged").start_thread(message(card("local"))).status == 401
         emu.anonymous = False
         assert Connector(emu, None).start_thread(message(card("local"))).status == 401
+
+
+# ----- a bot on the pinned SDK (CloudAdapter, JWT middleware) against the emulator -------------------------
+class _EmulatorTokens:
+    """The SDK's Connections, handing out the emulator's tokens (what a test's stub token provider does)."""
+
+    def __init__(self, emu: TeamsEmulator) -> None:
+        self.emu = emu
+
+    async def get_access_token(self, resource_url: str, scopes: list[str], force_refresh: bool = False) -> str:
+        return self.emu.issue_token()
+
+    def get_token_provider(self, claims: Any, service_url: str) -> _EmulatorTokens:
+        return self
+
+    def get_default_connection(self) -> _EmulatorTokens:
+        return self
+
+    def get_connection(self, name: str) -> _EmulatorTokens:
+        return self
+
+    def get_default_connection_configuration(self) -> Any:
+        from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration
+
+        return AgentAuthConfiguration(client_id=self.emu.app_id, tenant_id=self.emu.tenant_id)
+
+
+def _sdk_bot(emu: TeamsEmulator, *, anonymous: bool) -> Any:
+    from aiohttp import web
+    from microsoft_agents.activity import Activity, AdaptiveCardInvokeResponse, Attachment
+    from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_middleware, start_agent_process
+    from microsoft_agents.hosting.core import AgentApplication, MemoryStorage, TurnContext, TurnState
+    from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration
+
+    tokens = _EmulatorTokens(emu)
+    adapter = CloudAdapter(connection_manager=tokens)  # type: ignore[arg-type]
+    app = AgentApplication[TurnState](storage=MemoryStorage(), connection_manager=tokens, start_typing_timer=False)
+    button = execute("ack", "Acknowledge")
+
+    @app.activity("message")
+    async def on_message(context: TurnContext, state: TurnState) -> None:
+        content = card(f"you said {context.activity.text}", actions=[button])
+        await context.send_activity(
+            Activity(type="message", attachments=[Attachment(content_type=CARD_TYPE, content=content)])
+        )
+
+    @app.adaptive_card.action_execute("ack")
+    async def on_ack(context: TurnContext, state: TurnState, data: Any) -> AdaptiveCardInvokeResponse:
+        value = card(f"acknowledged by {context.activity.from_property.name}")
+        return AdaptiveCardInvokeResponse(status_code=200, type=CARD_TYPE, value=value)
+
+    async def messages(request: web.Request) -> web.StreamResponse | None:
+        return await start_agent_process(request, app, adapter)
+
+    webapp = web.Application(middlewares=[jwt_authorization_middleware])
+    webapp.router.add_post("/api/messages", messages)
+    webapp["agent_configuration"] = AgentAuthConfiguration(  # the SDK's middleware reads this string key
+        client_id=emu.app_id, tenant_id=emu.tenant_id, anonymous_allowed=anonymous
+    )
+    return webapp
+
+
+@pytest.fixture
+def sdk_server() -> Iterator[Callable[[Any], str]]:
+    """Serve aiohttp apps on a loop thread of their own; returns a function that serves one and gives its URL."""
+    import asyncio
+
+    from aiohttp import web
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    runners: list[web.AppRunner] = []
+
+    async def start(webapp: web.Application) -> str:
+        runner = web.AppRunner(webapp)
+        await runner.setup()
+        runners.append(runner)
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        return f"http://127.0.0.1:{port}/api/messages"
+
+    yield lambda webapp: asyncio.run_coroutine_threadsafe(start(webapp), loop).result(timeout=10)
+    for runner in runners:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=5)
+    loop.close()
+
+
+# The SDK's aiohttp middleware keeps its state under string keys, which aiohttp warns about.
+@pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
+@pytest.mark.parametrize("anonymous", [False, True])
+def test_a_bot_on_the_sdk_talks_to_the_emulator(
+    emu: TeamsEmulator, sdk_server: Callable[[Any], str], anonymous: bool
+) -> None:
+    from unittest import mock
+
+    from microsoft_agents.hosting.core.authorization import _entra_issuers
+
+    emu.anonymous = anonymous
+    emu.bot_url = sdk_server(_sdk_bot(emu, anonymous=anonymous))
+    anna = emu.add_user("Anna")
+    with mock.patch.dict(_entra_issuers.BOTFRAMEWORK_JWKS_URIS, {CHANNEL_ISSUER: emu.keys_url}):
+        assert anna.say("crisis status", where=emu.crisis_channel).status in (200, 202)
+        (thread,) = emu.threads()
+        reply = emu.wait_for(lambda: emu.activities(thread)[1:])[0]
+        assert emu.card_of(reply["id"])["body"][0]["text"] == "you said crisis status"  # the SDK removed the mention
+        resp = anna.invoke_action(reply["id"], "ack")
+        assert resp.status == 200 and resp.json["value"]["body"][0]["text"] == "acknowledged by Anna"
+        assert anna.view(reply["id"])["body"][0]["text"] == "acknowledged by Anna"
+        if not anonymous:  # an activity signed for another bot is refused by the SDK's JWT validation
+            assert emu.deliver(emu.delivered[0], token=emu.channel_token(audience="another-bot")).status == 401
+    assert emu.invalid == [] and emu.problems == []
