@@ -309,6 +309,55 @@ def manifest(
     sys.stdout.write(render_manifest(url))
 
 
+@app.command("teams-package")
+@_friendly
+def teams_package(
+    app_id: Annotated[
+        str | None,
+        typer.Option(
+            help="the Entra app (bot) id, a GUID (default: $CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID)"
+        ),
+    ] = None,
+    domain: Annotated[
+        str | None, typer.Option(help="the bot's public host, e.g. crisis.example.com (default: $TEAMS_PUBLIC_URL's)")
+    ] = None,
+    dedicated_channels: Annotated[
+        bool,
+        typer.Option(
+            "--dedicated-channels",
+            help="ask for Channel.Create.Group (RSC): a channel per incident instead of a thread",
+        ),
+    ] = False,
+    website: Annotated[
+        str | None,
+        typer.Option(
+            help="https page for the app's developer, privacy and terms links (default: the config's plan_url)"
+        ),
+    ] = None,
+    output: Annotated[Path, typer.Option("--out", help="where to write the zip")] = Path("crisis-desk-teams.zip"),
+    config: ConfigOption = None,
+) -> None:
+    """Build the Teams app package (manifest.json, icons, Dutch strings), checked against Microsoft's schema.
+
+    Upload the zip in Teams (Apps → Manage your apps → Upload an app) or the Teams admin center.
+    Example: crisisbot teams-package --app-id 0f8a3c2e-5b1d-4e7a-9c6f-2d4b8a1e7f90 --domain crisis.example.com
+    """
+    from bot.teams.package import PackageRequest, build_package
+
+    settings = load_settings(config)
+    request = PackageRequest(
+        # getattr until bot/config.py's Teams settings land (issue 14, `shared`).
+        app_id=app_id or getattr(settings, "teams_app_id", None),
+        domain=domain or getattr(settings, "teams_public_url", None),
+        dedicated_channels=dedicated_channels,
+        developer=settings.company.name,
+        website=website or settings.company.plan_url,
+    )
+    path = build_package(request, output)
+    mode = "a channel per incident (Channel.Create.Group)" if dedicated_channels else "a thread per incident"
+    out.print(f"wrote {path} ({mode}); upload it in Teams or the Teams admin center", markup=False)
+
+
 @app.command()
 @_friendly
 def demo(
