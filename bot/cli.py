@@ -339,11 +339,15 @@ def teams_package(
 ) -> None:
     """Build the Teams app package (manifest.json, icons, Dutch strings), checked against Microsoft's schema.
 
-    Upload the zip in Teams (Apps → Manage your apps → Upload an app) or the Teams admin center.
-    Example: crisisbot teams-package --app-id 0f8a3c2e-5b1d-4e7a-9c6f-2d4b8a1e7f90 --domain crisis.example.com
+    Upload the zip in the Teams admin center (Teams apps → Manage apps → Upload new app) or with Teams'
+    "Upload a custom app". Example: crisisbot teams-package --app-id <client id> --domain crisis.example.com
     """
     from bot.teams.package import PackageRequest, build_package
 
+    if website is not None and not website.startswith("https://"):
+        raise ConfigError(
+            [f"--website: {website[:80]!r} is not an https URL — e.g. https://intranet.example.com/crisis"]
+        )
     settings = load_settings(config)
     request = PackageRequest(
         # getattr until bot/config.py's Teams settings land (issue 14, `shared`).

@@ -137,6 +137,17 @@ def test_a_missing_app_id_or_domain_is_refused_with_what_to_give(tmp_path: Path)
     assert not list(Path.cwd().glob("*.zip"))
 
 
+def test_the_developer_links_point_at_the_companys_page_and_only_an_https_one(tmp_path: Path) -> None:
+    page = "https://intranet.example.com/crisis-plan"
+    manifest = json.loads(_package(tmp_path, "--website", page)["manifest.json"])
+    assert {manifest["developer"][k] for k in ("websiteUrl", "privacyUrl", "termsOfUseUrl")} == {page}
+    assert_refused(
+        cli("teams-package", "--app-id", APP_ID, "--domain", DOMAIN, "--website", "intranet/crisis"),
+        "--website",
+        "not an https URL",
+    )
+
+
 def _copy_of_app_package(tmp_path: Path) -> Path:
     source = tmp_path / "appPackage"
     shutil.copytree(app_package_dir(), source)
