@@ -15,7 +15,7 @@ from jsonschema import Draft4Validator
 from PIL import Image
 
 from bot.chat import commands
-from bot.config import PACKAGE_DIR
+from bot.config import PACKAGE_DIR, Settings
 from bot.errors import ConfigError, UsageError
 from bot.teams.package import PackageRequest, app_package_dir, build_package
 from tests.fixtures_foundation import assert_refused, cli, isolate
@@ -74,6 +74,16 @@ def test_the_bot_offers_every_command_in_personal_chat_and_in_the_team(tmp_path:
         assert all(c["description"].strip() for c in entry["commands"])
 
 
+def test_command_texts_fit_the_limits_of_earlier_manifest_versions_too(tmp_path: Path) -> None:
+    """v1.30 allows 128/4,000 characters; manifests up to v1.27 allowed 32 and 128: stay within what every client shows."""
+    files = _package(tmp_path)
+    bot, dutch = json.loads(files["manifest.json"])["bots"][0], json.loads(files["nl.json"])
+    for entry in bot["commandLists"]:
+        assert len(entry["commands"]) <= 12
+        assert all(len(c["title"]) <= 32 and len(c["description"]) <= 128 for c in entry["commands"])
+    assert all(len(text) <= 128 for key, text in dutch.items() if key.endswith(".description"))
+
+
 @pytest.mark.parametrize("title", EXPECTED_TITLES)
 def test_each_listed_command_is_one_the_grammar_knows(title: str) -> None:
     """Clicking a command in Teams inserts its title: the parser must take it (or ask for what is missing)."""
@@ -112,6 +122,18 @@ def test_dedicated_channel_mode_asks_for_channel_create_group_rsc(tmp_path: Path
     assert manifest["authorization"] == {
         "permissions": {"resourceSpecific": [{"name": "Channel.Create.Group", "type": "Application"}]}
     }
+
+
+@pytest.mark.skipif(
+    not hasattr(Settings, "model_fields") or "teams_app_id" not in Settings.model_fields,
+    reason="bot/config.py's Teams settings are not on this branch yet (issue 14, `shared`)",
+)
+def test_the_app_id_and_domain_default_to_the_bots_own_settings(tmp_path: Path) -> None:
+    env = {TEAMS_ENV[0]: APP_ID, TEAMS_ENV[1]: f"https://{DOMAIN}"}
+    result = cli("teams-package", "--out", tmp_path / "app.zip", env=env)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(zipfile.ZipFile(tmp_path / "app.zip").read("manifest.json"))
+    assert (manifest["id"], manifest["validDomains"]) == (APP_ID, [DOMAIN])
 
 
 def test_a_domain_given_as_a_url_becomes_its_host(tmp_path: Path) -> None:
