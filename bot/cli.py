@@ -334,6 +334,10 @@ def teams_package(
             help="https page for the app's developer, privacy and terms links (default: the config's plan_url)"
         ),
     ] = None,
+    app_version: Annotated[
+        str | None,
+        typer.Option(help="the package's version, three numbers; raise it for each re-upload (default: crisisbot's)"),
+    ] = None,
     output: Annotated[Path, typer.Option("--out", help="where to write the zip")] = Path("crisis-desk-teams.zip"),
     config: ConfigOption = None,
 ) -> None:
@@ -356,6 +360,7 @@ def teams_package(
         dedicated_channels=dedicated_channels,
         developer=settings.company.name,
         website=website or settings.company.plan_url,
+        app_version=app_version,
     )
     path = build_package(request, output)
     mode = "a channel per incident (Channel.Create.Group)" if dedicated_channels else "a thread per incident"

@@ -97,6 +97,10 @@ def test_dutch_tenants_see_dutch_command_descriptions(tmp_path: Path) -> None:
     files = _package(tmp_path)
     manifest, dutch = json.loads(files["manifest.json"]), json.loads(files["nl.json"])
     assert manifest["localizationInfo"]["additionalLanguages"] == [{"languageTag": "nl", "file": "nl.json"}]
+    # Teams wants the localization file on the manifest's own schema version.
+    assert dutch["$schema"] == (
+        "https://developer.microsoft.com/json-schemas/teams/v1.30/MicrosoftTeams.Localization.schema.json"
+    )
     for i, entry in enumerate(manifest["bots"][0]["commandLists"]):
         for j, command in enumerate(entry["commands"]):
             translated = dutch.get(f"bots[0].commandLists[{i}].commands[{j}].description")
@@ -168,6 +172,13 @@ def test_the_developer_links_point_at_the_companys_page_and_only_an_https_one(tm
         "--website",
         "not an https URL",
     )
+
+
+def test_a_re_upload_gets_the_version_it_is_given_and_only_a_version_teams_takes(tmp_path: Path) -> None:
+    assert json.loads(_package(tmp_path, "--app-version", "1.4.0")["manifest.json"])["version"] == "1.4.0"
+    for bad in ("1.4", "v1.4.0", "01.4.0"):
+        args = ("teams-package", "--app-id", APP_ID, "--domain", DOMAIN, "--app-version", bad)
+        assert_refused(cli(*args), "--app-version", f"{bad!r} is not a version")
 
 
 def _copy_of_app_package(tmp_path: Path) -> Path:

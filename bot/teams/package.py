@@ -33,6 +33,7 @@ RSC_CHANNEL_CREATE = {"name": "Channel.Create.Group", "type": "Application"}
 GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 DOMAIN = re.compile(rf"^{LABEL}(?:\.{LABEL})*(?::[0-9]{{1,5}})?$")
+SEMVER = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")  # the schema's, without leading zeros
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 APP_ID_SOURCE = "--app-id (or CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID)"
 DOMAIN_SOURCE = "--domain (or TEAMS_PUBLIC_URL)"
@@ -45,6 +46,7 @@ class PackageRequest:
     dedicated_channels: bool = False
     developer: str = "Crisis Desk"
     website: str = ""  # where the developer/privacy/terms links point; default https://<domain>/
+    app_version: str | None = None  # default: the crisisbot release
 
 
 def app_package_dir() -> Path:
@@ -80,7 +82,7 @@ def fill_manifest(template: dict[str, Any], request: PackageRequest) -> dict[str
     values = {
         "APP_ID": app_id,
         "BOT_DOMAIN": domain,
-        "APP_VERSION": _app_version(),
+        "APP_VERSION": _app_version(request.app_version),
         "DEVELOPER_NAME": request.developer[:32],
         "WEBSITE_URL": request.website if request.website.startswith("https://") else f"https://{domain}/",
     }
@@ -136,8 +138,14 @@ def _domain(value: str | None) -> str:
     return host.lower()
 
 
-def _app_version() -> str:
-    """The crisisbot release: Teams wants the manifest's version raised whenever an updated package is uploaded."""
+def _app_version(value: str | None) -> str:
+    """The crisisbot release unless given: Teams wants the version raised whenever an updated package is uploaded."""
+    if value is not None:
+        if not SEMVER.match(value):
+            raise ConfigError(
+                [f"--app-version: {value[:40]!r} is not a version Teams takes — three numbers, e.g. 1.0.3"]
+            )
+        return value
     try:
         return version("crisisbot")
     except PackageNotFoundError:
