@@ -363,9 +363,8 @@ def teams_package(
         )
     settings = load_settings(config)
     request = PackageRequest(
-        # getattr until bot/config.py's Teams settings land (issue 14, `shared`).
-        app_id=app_id or getattr(settings, "teams_app_id", None),
-        domain=domain or getattr(settings, "teams_public_url", None),
+        app_id=app_id or settings.teams_app_id,
+        domain=domain or settings.teams_public_url,
         dedicated_channels=dedicated_channels,
         developer=settings.company.name,
         website=website or settings.company.plan_url,
