@@ -893,3 +893,23 @@ def test_a_bot_on_the_sdk_talks_to_the_emulator(
         if not anonymous:  # an activity signed for another bot is refused by the SDK's JWT validation
             assert emu.deliver(emu.delivered[0], token=emu.channel_token(audience="another-bot")).status == 401
     assert emu.invalid == [] and emu.problems == []
+
+
+def test_people_mention_others_and_joining_the_team_is_announced(emu: TeamsEmulator, receiver: Receiver) -> None:
+    anna, chen = emu.add_user("Anna"), emu.add_user("Chen Wu", in_team=False)
+    with pytest.raises(ValueError):
+        anna.say("crisis owner legal Chen", where=emu.crisis_channel, mentions=(chen,))
+    anna.say("crisis owner legal <at>Chen Wu</at>", where=emu.crisis_channel, mentions=(chen,))
+    mentions = [e for e in receiver.activities()[-1]["entities"] if e["type"] == "mention"]
+    assert [m["mentioned"]["id"] for m in mentions] == [emu.bot_id, chen.id]
+    assert mentions[1] == {
+        "type": "mention",
+        "mentioned": {"id": chen.id, "name": "Chen Wu"},
+        "text": "<at>Chen Wu</at>",
+    }
+    emu.join_team(chen)
+    joined = receiver.activities()[-1]
+    assert joined["type"] == "conversationUpdate" and joined["membersAdded"] == [
+        {"id": chen.id, "aadObjectId": chen.aad_id}
+    ]
+    assert chen.member.in_team

@@ -173,6 +173,18 @@ class TeamsEmulator(Recorded, Served):
         """Return every person, in the order added."""
         return list(self._users.values())
 
+    def join_team(self, user: TeamsUser) -> BotResponse | None:
+        """The person joins the team: conversationUpdate (membersAdded, teamMemberAdded) to the bot when installed."""
+        t = self.tenant
+        with t.lock:
+            user.member.in_team = True
+            if not t.installed:
+                return None
+            conv = t.conversations[t.team_id]
+            activity = inbound.bot_added(t, conv, {"id": "29:1teamowner", "name": "Team owner"}, t.ids.next())
+            activity["membersAdded"] = [{"id": user.id, "aadObjectId": user.aad_id}]
+        return self.deliver(activity)
+
     def remove_from_team(self, user: TeamsUser) -> None:
         """The person leaves the team (still in the tenant)."""
         with self.tenant.lock:

@@ -90,11 +90,14 @@ class TeamsUser:
         return self._emu.tenant.personal_chat(self.member).id
 
     # ----- messages ---------------------------------------------------------------------------
-    def say(self, text: str, where: str | None = None, *, mention: bool | None = None) -> BotResponse:
+    def say(
+        self, text: str, where: str | None = None, *, mention: bool | None = None, mentions: tuple[TeamsUser, ...] = ()
+    ) -> BotResponse:
         """Post `text`: None = the 1:1 chat; a channel id = a new post; a thread id or root id = a reply there.
 
         In a channel or thread the bot only hears a message that @mentions it: `mention` defaults to True there,
-        and the text becomes `<at>Crisis Desk</at> <text>` with its mention entity.
+        and the text becomes `<at>Crisis Desk</at> <text>` with its mention entity. `mentions`: people the text
+        mentions as `<at>Name</at>` (e.g. "crisis owner legal <at>Chen Wu</at>"), each with its mention entity.
         """
         t = self._emu.tenant
         with t.lock:
@@ -103,7 +106,8 @@ class TeamsUser:
             if conv.kind == "channel":
                 conv = t.new_thread(conv.id, activity_id)
             wants_mention = conv.kind != "personal" if mention is None else mention
-            activity = inbound.message(t, conv, self.member, text, activity_id, wants_mention)
+            people = tuple(user.member for user in mentions)
+            activity = inbound.message(t, conv, self.member, text, activity_id, wants_mention, people)
             t.store(conv, copy.deepcopy(activity), from_bot=False, sender=self.id)
             t.inbound[activity_id] = conv.id
         t.emit(Event("user_message", conv.id, t.label(conv.id), self.name, activity["text"], activity_id=activity_id))
