@@ -455,6 +455,8 @@ def test_timeout_hangs_then_answers_504_and_latency_slows_every_call(emu: TeamsE
 # ----- cards as people see them ------------------------------------------------------------------------
 def test_card_action_invoke_and_user_specific_views(emu: TeamsEmulator, bot: Connector, receiver: Receiver) -> None:
     anna, gijs = emu.add_user("Anna"), emu.add_user("Gijs")
+    for i in range(58):  # 60 members: only the people in refresh.userIds get the automatic refresh
+        emu.add_user(f"Person {i}")
 
     def respond(activity: dict[str, Any]) -> tuple[int, Any]:
         if activity.get("name") != "adaptiveCard/action":
@@ -493,6 +495,20 @@ def test_card_action_invoke_and_user_specific_views(emu: TeamsEmulator, bot: Con
     assert gijs.invoke_action(root, "draft_approve", {"value": "d1"}, stale=True).status == 200
     assert [e.kind for e in emu.events].count("card_action") == 2
     emu.assert_clean()
+
+
+def test_in_a_conversation_of_fewer_than_60_everyone_gets_the_automatic_refresh(
+    emu: TeamsEmulator, bot: Connector, receiver: Receiver
+) -> None:
+    anna, gijs = emu.add_user("Anna"), emu.add_user("Gijs")
+    receiver.respond = lambda a: (
+        200,
+        {"statusCode": 200, "type": CARD_TYPE, "value": card(f"for {a['from']['name']}")},
+    )
+    refresh = {"action": {"type": "Action.Execute", "verb": "refresh"}, "userIds": [anna.id]}
+    root = bot.start_thread(message(card("base", refresh=refresh))).json["activityId"]
+    assert gijs.view(root)["body"][0]["text"] == "for Gijs"  # not listed, yet refreshed: the bot decides per person
+    assert receiver.activities("invoke")[-1]["from"]["id"] == gijs.id
 
 
 def test_an_invalid_card_in_an_invoke_response_is_recorded(

@@ -10,7 +10,7 @@ Typical use::
         emu.install()                                   # installationUpdate + conversationUpdate to the bot
         anna.say("crisis status", where=emu.crisis_channel)   # "<at>Crisis Desk</at> crisis status", signed JWT
         root = emu.wait_for(lambda: emu.threads())[0]   # thread conversation ids "<channel>;messageid=<root>"
-        card = anna.view(activity_id)                   # what Anna sees (runs the refresh invoke if she is in userIds)
+        card = anna.view(activity_id)                   # what Anna sees (runs the refresh invoke: see below)
         resp = anna.invoke_action(activity_id, "acknowledge")  # adaptiveCard/action; resp.json = invoke response
         assert emu.invalid == []                        # every card was valid (schema 1.5, ≤ 28 KB, ≤ 60 userIds)
 
@@ -48,7 +48,9 @@ times=, after=, retry_after=, hang_seconds=, status=)` / `clear_faults()` (the S
 
 Decisions where Teams' docs leave room: a card's top-level `msteams` property (mention entities, width) is Teams'
 own and is checked apart from the 1.5 schema (which forbids unknown properties); refresh.userIds are matched
-against 29: ids (user MRIs), other forms are listed in `problems`; the size cap is measured on the activity's
+against 29: ids (user MRIs, as "User Specific Views" shows), other forms are listed in `problems`; in a
+conversation of fewer than 60 members every viewer gets the automatic refresh (Microsoft's RefreshDefinition
+docs), so a bot must choose each requester's buttons itself; the size cap is measured on the activity's
 compact UTF-8 JSON; an invoke answer's card is validated too (refusals in `refused` with endpoint
 "invoke_response" / "task/fetch" / "task/submit").
 """

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from bot.sandbox.teams import inbound
-from bot.sandbox.teams.cards import card_problems
+from bot.sandbox.teams.cards import MAX_REFRESH_USERS, card_problems
 from bot.sandbox.teams.model import CARD_TYPE, Conversation, Event, Member, Refusal, thread_conversation
 from bot.sandbox.transport import BotResponse
 
@@ -142,19 +142,30 @@ class TeamsUser:
     def view(self, activity_id: str) -> dict[str, Any] | None:
         """Return the card of an activity as this person sees it (None: deleted or no card).
 
-        Someone listed in the card's refresh.userIds gets their own view: the client runs the refresh
-        Action.Execute (trigger "automatic") and shows the card the bot answers; everyone else sees the base card,
-        or the card the bot answered their own last click with, until the message changes.
+        A card with a refresh Action.Execute is refreshed automatically (the client sends adaptiveCard/action with
+        trigger "automatic" and shows the card the bot answers) for the people in refresh.userIds (user MRIs) and,
+        in a conversation of fewer than 60 members, for everyone (Microsoft's RefreshDefinition docs): so the bot
+        must decide per requester who gets buttons. Others see the base card, or the card the bot answered their
+        own last click with, until the message changes.
         """
         card = self._emu.card_of(activity_id)
         if card is None:
             return None
         refresh = card.get("refresh") if isinstance(card.get("refresh"), dict) else None
-        if refresh and self.id in (refresh.get("userIds") or []) and isinstance(refresh.get("action"), dict):
+        if refresh and isinstance(refresh.get("action"), dict) and self._auto_refreshed(activity_id, refresh):
             action = refresh["action"]
             resp = self._invoke_card(activity_id, action, dict(action.get("data") or {}), "automatic")
             return response_card(resp.json) or card
         return self._emu.user_view(self.id, activity_id) or card
+
+    def _auto_refreshed(self, activity_id: str, refresh: dict[str, Any]) -> bool:
+        if self.id in (refresh.get("userIds") or []):
+            return True
+        t = self._emu.tenant
+        with t.lock:
+            stored = t.activities.get(activity_id)
+            conv = t.conversations.get(stored.conversation_id) if stored else None
+            return conv is not None and len(t.conversation_members(conv)) < MAX_REFRESH_USERS
 
     def invoke_action(
         self,
