@@ -9,9 +9,10 @@ Typical use::
         emu.bot_url = start_the_bot(env)                # e.g. "http://127.0.0.1:3978/api/messages"
         emu.install()                                   # installationUpdate + conversationUpdate to the bot
         anna.say("crisis status", where=emu.crisis_channel)   # "<at>Crisis Desk</at> crisis status", signed JWT
-        root = emu.wait_for(lambda: emu.threads())[0]   # thread conversation ids "<channel>;messageid=<root>"
-        card = anna.view(activity_id)                   # what Anna sees (runs the refresh invoke: see below)
-        resp = anna.invoke_action(activity_id, "acknowledge")  # adaptiveCard/action; resp.json = invoke response
+        thread = emu.threads()[0]                       # thread conversation ids "<channel>;messageid=<root id>"
+        answer = emu.wait_for(lambda: emu.activities(thread)[1:])[0]   # the bot's reply in that thread
+        card = anna.view(answer["id"])                  # what Anna sees (runs the refresh invoke: see below)
+        resp = anna.invoke_action(answer["id"], "acknowledge")  # adaptiveCard/action; resp.json = invoke response
         assert emu.invalid == []                        # every card was valid (schema 1.5, ≤ 28 KB, ≤ 60 userIds)
 
 The Connector (`emu.service_url` = `http://127.0.0.1:PORT/teams/`, each call needs a Bearer token from the token
@@ -34,7 +35,8 @@ The login side (`emu.login_url`, for TEAMS_LOGIN_URL): `POST /oauth2/v2.0/token`
 https://api.botframework.com, `aud` the app id, `serviceurl`), `GET /.well-known/openid-configuration`.
 
 People (`TeamsUser`): `say(text, where, mentions=(user, …))` (None = 1:1 chat; a channel id = a new post; a thread
-id or root id = a reply; others mentioned as `<at>Name</at>` in the text), `invoke_action(activity_id, verb, data=None, inputs=None, stale=False)`, `view(activity_id)`,
+id or root id = a reply; others mentioned as `<at>Name</at>` in the text), `invoke_action(activity_id, verb,
+data=None, inputs=None, stale=False)`, `view(activity_id)`,
 `press_submit(activity_id, title, inputs)` (an Action.Submit: a message with `value`, or task/fetch when its data
 has `msteams.type` "task/fetch"), `fetch_task(data, where)` / `submit_task(data, where)` (task modules),
 `install_personal()`, `.id` (29:…), `.aad_id`, `.chat_id`, `.open_dialog`.
@@ -43,7 +45,8 @@ times=, after=, retry_after=, hang_seconds=, status=)` / `clear_faults()` (the S
 `calls`/`calls_to(endpoint)`, `events` + `on_event(listener)` (transcripts), `activities(conversation)`,
 `activity(id)`, `history(id)`, `thread(root_id)`, `threads()`, `chat(user)`, `card_of(id)`, `problems`,
 `assert_clean()`, `wait_for(condition)`, `environ()` (the bot's env for this emulator), `issue_token()`,
-`revoke_tokens()`, `channel_token(audience=, expires_in=)`, `install()` / `uninstall()`, `join_team(user)` / `remove_from_team(user)`.
+`revoke_tokens()`, `channel_token(audience=, expires_in=)`, `install()` / `uninstall()`, `join_team(user)` /
+`remove_from_team(user)`.
 `bot.sandbox.teams.transcript`: `card_lines(card)`, `render_event(event, words)`, `Condenser(words=).render(events)`.
 
 Decisions where Teams' docs leave room: a card's top-level `msteams` property (mention entities, width) is Teams'
