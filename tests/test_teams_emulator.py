@@ -929,3 +929,16 @@ def test_people_mention_others_and_joining_the_team_is_announced(emu: TeamsEmula
         {"id": chen.id, "aadObjectId": chen.aad_id}
     ]
     assert chen.member.in_team
+
+
+def test_people_only_see_cards_where_they_are_and_card_mentions_of_strangers_are_flagged(
+    emu: TeamsEmulator, bot: Connector
+) -> None:
+    anna, olaf = emu.add_user("Anna"), emu.add_user("Olaf", in_team=False)
+    root = bot.start_thread(message(card("team only"))).json["activityId"]
+    assert anna.view(root) is not None
+    with pytest.raises(LookupError):
+        olaf.view(root)
+    stranger = {"type": "mention", "text": "<at>Zed</at>", "mentioned": {"id": "29:1zed", "name": "Zed"}}
+    bot.start_thread(message(card("<at>Zed</at> hi", msteams={"entities": [stranger]})))
+    assert any("29:1zed" in p for p in emu.problems)

@@ -88,6 +88,11 @@ class ConnectorApi:
     def _check_mentions(self, activity: dict[str, Any]) -> None:
         """Note what Teams would render wrongly: a mention not in the text, refresh.userIds that are not 29: ids."""
         for content in card_attachments(activity):
+            extra = content.get("msteams")
+            for entity in (extra.get("entities") if isinstance(extra, dict) else None) or []:
+                mentioned = str(((entity or {}).get("mentioned") or {}).get("id") or "")
+                if mentioned and self.t.find_member(mentioned) is None:
+                    self.t.problems.append(f"card mention of an unknown id {mentioned!r}")
             refresh = content.get("refresh")
             for user_id in (refresh.get("userIds") if isinstance(refresh, dict) else None) or []:
                 if not str(user_id).startswith("29:"):

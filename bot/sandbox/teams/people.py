@@ -151,6 +151,7 @@ class TeamsUser:
         card = self._emu.card_of(activity_id)
         if card is None:
             return None
+        self._target(activity_id)  # raises LookupError for a thread or chat this person is not in
         refresh = card.get("refresh") if isinstance(card.get("refresh"), dict) else None
         if refresh and isinstance(refresh.get("action"), dict) and self._auto_refreshed(activity_id, refresh):
             action = refresh["action"]
