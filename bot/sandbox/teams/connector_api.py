@@ -161,8 +161,8 @@ class ConnectorApi:
             raise errors.conversation_not_found()
         if not self.t.installed:
             raise errors.not_in_roster()
-        if not isinstance(activity, dict):
-            raise errors.bad_argument("An activity is required to start a conversation in a channel.")
+        if not isinstance(activity, dict) or activity.get("type", "message") != "message":
+            raise errors.bad_argument("A message activity is required to start a conversation in a channel.")
         activity_id = self.post(conv, self.check_content(req, activity), None)
         thread = self.t.activities[activity_id].conversation_id
         return 201, {"id": thread, "activityId": activity_id, "serviceUrl": self.t.service_url}
