@@ -47,7 +47,8 @@ times=, after=, retry_after=, hang_seconds=, status=)` / `clear_faults()` (the S
 `assert_clean()`, `wait_for(condition)`, `environ()` (the bot's env for this emulator), `issue_token()`,
 `revoke_tokens()`, `channel_token(audience=, expires_in=)`, `install()` / `uninstall()`, `join_team(user)` /
 `remove_from_team(user)`.
-`bot.sandbox.teams.transcript`: `card_lines(card)`, `render_event(event, words)`, `Condenser(words=).render(events)`.
+`bot.sandbox.teams.transcript`: `card_lines(card)`, `render_event(event, words)`, `render_transcript(events)`,
+`Condenser(words=).render(events)`.
 
 Decisions where Teams' docs leave room: a card's top-level `msteams` property (mention entities, width) is Teams'
 own and is checked apart from the 1.5 schema (which forbids unknown properties); refresh.userIds are matched

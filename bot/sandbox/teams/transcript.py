@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rich.console import RenderableType
+from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.text import Text
 
@@ -109,6 +109,11 @@ def render_event(event: Event, words: dict[str, str] | None = None) -> Renderabl
     }
     style = {"refused": "red", "task_opened": "cyan", "message_deleted": "dim"}.get(kind, "")
     return Text(lines.get(kind, f"{kind}: {event.text}"), style=style)
+
+
+def render_transcript(events: list[Event], words: dict[str, str] | None = None) -> Group:
+    """Return every event, in full, as one renderable group (`emu.events[since:]` for a part)."""
+    return Group(*(render_event(e, words) for e in events))
 
 
 class Condenser:
