@@ -11,6 +11,7 @@ transcript is condensed like the Slack demo's (bot/sandbox/teams_transcript.py).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import urllib.request
 from typing import Any
@@ -24,9 +25,12 @@ from bot.localteams import LocalTeamsDesk
 from bot.models import Incident
 from bot.sandbox.teams import Event, response_card, task_card
 from bot.sandbox.teams.people import execute_actions
-from bot.sandbox.teams_transcript import TEAMS_WORDS, TeamsCondenser, card_lines
+from bot.sandbox.teams.transcript import WORDS, Condenser, card_lines
 
 NOTICE = "application/vnd.microsoft.activity.message"  # an invoke answered with a text, not a card
+# What the cast does is narrated by the demo itself ("@anna clicks Acknowledge"): not repeated from the emulator.
+NARRATED = ("user_message", "card_action", "task_opened", "task_submitted")
+DEMO_WORDS = ("sees", "no_buttons", "notice")  # the demo's own transcript words beside the emulator's
 
 
 class TeamsDemoScript(Story):
@@ -34,8 +38,9 @@ class TeamsDemoScript(Story):
         super().__init__(local.desk, local.cast, console, language, speed)
         self.local, self.emu, self.people = local, local.emulator, local.people
         self.seen = 0
-        words = {key: self.say(f"transcript.{key}") for key in TEAMS_WORDS}
-        self.condenser = TeamsCondenser(self.where, words=words)
+        self.words = {key: self.say(f"transcript.{key}") for key in (*WORDS, *DEMO_WORDS)}
+        self.condenser = Condenser(words={key: self.words[key] for key in WORDS})
+        self.whole: set[str] = set()  # header cards already shown in full once
         self.checks: dict[str, bool] = {}  # what the story must show, by name (all must hold for exit 0)
         self.waited: set[str] = set()  # the bot's posts a wait_for_post already found
 
@@ -50,12 +55,29 @@ class TeamsDemoScript(Story):
         return label.split(" › ")[0] if label.startswith("#") else label
 
     def show_new(self) -> None:
-        """Print what appeared in Teams since the last step, condensed."""
+        """Print what appeared in Teams since the last step, condensed; a thread's root shown whole the first time
+        it becomes the incident's header card."""
         self.local.settle()
-        for incident in self.desk.store.incidents():
-            self.condenser.in_full.add(self.desk.store.delivery(f"{incident.id}:header") or "")
+        headers = {self.desk.store.delivery(f"{i.id}:header") or "" for i in self.desk.store.incidents()}
         events = self.emu.events[self.seen :]
         self.seen += len(events)
+        batch: list[Event] = []
+        for event in events:
+            if event.kind in NARRATED:
+                continue
+            # a card message's text is its notification summary, which Teams does not show in the conversation
+            text = "" if event.cards else event.text
+            named = dataclasses.replace(event, conversation=self.where(event), text=text)
+            if event.kind == "message_updated" and event.activity_id in headers - self.whole:
+                self.whole.add(event.activity_id or "")
+                self._print(batch)
+                batch = []
+                self.console.print(self.condenser.full(dataclasses.replace(named, kind="message_posted")))
+            else:
+                batch.append(named)
+        self._print(batch)
+
+    def _print(self, events: list[Event]) -> None:
         for rendered in self.condenser.render(events):
             self.console.print(rendered)
 
@@ -65,7 +87,7 @@ class TeamsDemoScript(Story):
     def answered(self, who: str, body: dict[str, Any] | None) -> None:
         """An invoke answered with a text: Teams shows it to the clicker alone."""
         if body and body.get("type") == NOTICE:
-            line = self.condenser.words["notice"].format(user="@" + who, text=str(body.get("value") or ""))
+            line = self.words["notice"].format(user="@" + who, text=str(body.get("value") or ""))
             self.console.print(Text(line, style="dim"))
 
     # ---- the cast's actions --------------------------------------------------------------------
@@ -90,7 +112,7 @@ class TeamsDemoScript(Story):
         self.local.settle()
         self.show_new()
         title = ((fetched.json or {}).get("task") or {}).get("value", {}).get("title", "")
-        self.console.print(Text(self.condenser.words["form"].format(title=title, user="@" + who), style="cyan"))
+        self.console.print(Text(self.words["form"].format(title=title, user="@" + who), style="cyan"))
         form = person.open_dialog
         response = person.submit_task({**_submit_data(form), **answers}, where=where)
         self.local.settle()
@@ -113,8 +135,8 @@ class TeamsDemoScript(Story):
         """What `who` sees of a card (their own view when they are in its refresh.userIds): its decision buttons."""
         card = self.people[who].view(activity_id)
         verbs = [str(a.get("title")) for a in execute_actions(card) if a.get("verb") != "refresh"]
-        text = "  ".join(f"[ {v} ]" for v in verbs) or self.condenser.words["no_buttons"]
-        self.console.print(Text(self.condenser.words["sees"].format(user="@" + who, text=text), style="cyan"))
+        text = "  ".join(f"[ {v} ]" for v in verbs) or self.words["no_buttons"]
+        self.console.print(Text(self.words["sees"].format(user="@" + who, text=text), style="cyan"))
         return verbs
 
     # ---- the story -----------------------------------------------------------------------------
@@ -217,11 +239,12 @@ class TeamsDemoScript(Story):
     def chart_served(self, conversation: str) -> bool:
         """The summary card's chart is an Image by URL on the bot's own listener: fetch it as Teams would."""
         for activity in reversed(self.emu.activities(conversation)):
-            for line in card_lines(self.emu.card_of(str(activity["id"]))):
-                if line.startswith("[image:") and "/api/files/" in line:
-                    url = line.rsplit(" ", 1)[-1]
-                    with urllib.request.urlopen(url, timeout=10) as answer:  # the bot's own 127.0.0.1 listener
-                        return bool(answer.status == 200 and answer.read(8).startswith(b"\x89PNG"))
+            urls = _image_urls(self.emu.card_of(str(activity["id"])))
+            if urls:
+                with urllib.request.urlopen(urls[0], timeout=10) as answer:  # the bot's own 127.0.0.1 listener
+                    png = answer.read()
+                self.console.print(Text(self.say("demo.teams.chart", url=urls[0], size=len(png)), style="cyan"))
+                return bool(answer.status == 200 and png.startswith(b"\x89PNG"))
         return False
 
     def show_header(self, incident: Incident) -> None:
@@ -229,7 +252,8 @@ class TeamsDemoScript(Story):
         ref = self.desk.store.delivery(f"{incident.id}:header") or ""
         data = self.emu.activity(ref) or {}
         card = self.emu.card_of(ref)
-        event = Event("message_posted", incident.room_ref, None, self.emu.bot_name, cards=[card] if card else [])
+        where = f"#crisis › {incident.code}"
+        event = Event("message_posted", incident.room_ref, where, self.emu.bot_name, cards=[card] if card else [])
         event.activity_id = str(data.get("id") or ref)
         self.console.print(self.condenser.full(event))
 
@@ -280,6 +304,16 @@ def _action(activity: dict[str, Any], verb: str, prefix: str) -> bool:
             if action.get("verb") == verb and str(value or "").startswith(prefix):
                 return True
     return False
+
+
+def _image_urls(node: Any) -> list[str]:
+    """The URLs of a card's Image elements."""
+    if isinstance(node, dict):
+        own = [str(node["url"])] if node.get("type") == "Image" and node.get("url") else []
+        return own + [url for value in node.values() for url in _image_urls(value)]
+    if isinstance(node, list):
+        return [url for item in node for url in _image_urls(item)]
+    return []
 
 
 def _submit_data(card: dict[str, Any] | None) -> dict[str, Any]:
