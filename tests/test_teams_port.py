@@ -16,6 +16,8 @@ from conftest import START
 from bot.chat.cards import draft_card
 from bot.chat.message import Message, Text, text_with_buttons
 from bot.chat.port import Refused, Tag
+from bot.chat.setup import SetUp
+from bot.chat.steps import StepKey
 from bot.chat.wording import Wording
 from bot.clock import ManualClock
 from bot.config import Settings, load_settings
@@ -104,7 +106,7 @@ def test_create_room_starts_a_thread_and_the_header_replaces_its_root(world: Wor
     assert header == root  # replaced in place: the header is the thread's first post
     assert "**CR-2026-001** header <at>Anna de Vries</at>" in says(emu, root)
     (entity,) = (emu.card_of(root) or {})["msteams"]["entities"]
-    assert entity["mentioned"] == {"id": world.people["anna"].aad_id, "name": "Anna de Vries"}
+    assert entity["mentioned"] == {"id": world.people["anna"].id, "name": "Anna de Vries"}  # by her 29: id
     reply = port.post(room.ref, Message("a reply", (Text("second"),)), Tag("CR-2026-001", "mention:2"))
     assert [a["id"] for a in emu.thread(root)] == [root, reply]
     port.update(room.ref, reply, Message("edited", (Text("edited"),)))
@@ -273,3 +275,33 @@ def test_tokens_come_from_the_login_url_once(world: World):
     world.port.create_room("crisis-token", private=False)
     world.port.create_room("crisis-token-2", private=False)
     assert len(world.emu.calls_to("token")) == 1
+
+
+def test_the_declare_set_up_runs_on_teams_and_a_dead_runs_posts_are_found_in_the_ledger(world: World):
+    """bot/chat/setup.py's plan on TeamsPort: the thread, the header as its root, a DM to each role owner, the
+    drafts in the thread; then a run that died after Teams took the drafts (tried, not recorded) finds them."""
+    desk, port, emu, people = world.desk, world.port, world.emu, world.people
+    request = DeclareRequest(scenario="data-breach", title="Emails exposed", declared_by=people["bram"].aad_id)
+    incident = declare(desk, request).incident
+    say = Wording(desk.messages, "en", port.dialect)
+    result = SetUp(desk, port, say).run(incident)
+    assert result.complete, result.failed
+    incident = desk.store.incident(incident.id)
+    root = str(root_of(str(incident.room_ref)))
+    assert desk.store.delivery(f"{incident.id}:header") == root
+    drafts = desk.store.drafts(incident.id)
+    thread = [a["id"] for a in emu.thread(root)]
+    assert thread[0] == root and {str(d.message_ref) for d in drafts} <= set(thread)
+    assert "Emails exposed" in says(emu, root)  # the header replaced the "being set up" root
+    for name in ("anna", "bram", "chen"):
+        assert emu.chat(people[name]), f"{name} was paged in their 1:1 chat"
+    sends = len(emu.calls_to("send_to_conversation"))
+    keys = [f"{incident.id}:draft:{d.id}" for d in drafts]
+    with desk.store.transaction():  # what a run killed after Teams' answers and the ledger, before its record, left
+        for key in keys:
+            desk.store.db.execute("DELETE FROM deliveries WHERE key = ?", [key])
+    desk.store.note_tries(incident.id, {f"draft:{d.id}": "{}" for d in drafts}, desk.now())
+    again = SetUp(desk, world.fresh_port(), say).run(desk.store.incident(incident.id))
+    assert again.complete and {StepKey("draft", str(d.id)) for d in drafts} <= set(again.done)
+    assert len(emu.calls_to("send_to_conversation")) == sends  # found, not posted again
+    assert [desk.store.delivery(k) for k in keys] == [str(d.message_ref) for d in drafts]

@@ -43,6 +43,19 @@ PEOPLE = {
 }
 ID = {name: guid for name, (guid, _, _) in PEOPLE.items()}
 NAMES = {guid: real for guid, real, _ in PEOPLE.values()}
+
+
+class Known:
+    """The people the renderer asks: their names; no Teams ids (the entity carries the Entra object id)."""
+
+    def display_name(self, person: str) -> str | None:
+        return NAMES.get(person)
+
+    def teams_id(self, person: str) -> str | None:
+        return None
+
+
+KNOWN = Known()
 ROOM = "19:crisis0channel@thread.tacv2;messageid=1700000000001"
 HOSTILE_LINE = "<at>Anna de Vries</at> **bold** _it_ ~s~ `c` [click](https://evil.example) # head {{DATE(x)}}"
 HOSTILE = (
@@ -152,7 +165,7 @@ EVERY_PART = Message(
 
 
 def test_every_part_renders_to_a_valid_adaptive_card():
-    card = render.card(EVERY_PART, names=NAMES.get)
+    card = render.card(EVERY_PART, people=KNOWN)
     valid(card)
     assert (card["type"], card["version"], card["msteams"]["width"]) == ("AdaptiveCard", "1.5", "Full")
     body = card["body"]
@@ -205,12 +218,12 @@ def test_every_part_renders_to_a_valid_adaptive_card():
 
 
 def test_an_activity_carries_the_card_and_a_summary_and_plain_text_carries_its_mentions():
-    drawn = render.activity(EVERY_PART, names=NAMES.get)
+    drawn = render.activity(EVERY_PART, people=KNOWN)
     assert drawn["type"] == "message" and drawn["summary"] == "fallback with Anna de Vries"
     (attachment,) = drawn["attachments"]
     assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
     valid(attachment["content"])
-    text = render.activity(Message("Paging *now*: " + mention(ID["dewi"]) + "\nsecond line"), names=NAMES.get)
+    text = render.activity(Message("Paging *now*: " + mention(ID["dewi"]) + "\nsecond line"), people=KNOWN)
     assert text["text"] == "Paging **now**: <at>Dewi Bakker</at>\n\nsecond line" and text["textFormat"] == "markdown"
     assert text["entities"] == [
         {"type": "mention", "text": "<at>Dewi Bakker</at>", "mentioned": {"id": ID["dewi"], "name": "Dewi Bakker"}}
@@ -252,7 +265,7 @@ def test_a_ten_kilobyte_text_is_cut_to_fit_the_cap():
     huge = escape(HOSTILE * 60)[:10_000]
     mentions = " ".join(mention(guid) for guid in ID.values())
     parts = (*tuple(Text(huge + " " + mentions) for _ in range(6)), Verbatim(HOSTILE * 100))
-    drawn = render.activity(Message(huge, parts), names=NAMES.get)
+    drawn = render.activity(Message(huge, parts), people=KNOWN)
     assert render.size(drawn) <= render.MESSAGE_BYTES
     card = drawn["attachments"][0]["content"]
     valid(card)
@@ -288,16 +301,16 @@ def test_the_layers_cards_render_valid(desk: Desk, language: str):
     cards.append(Message(status_text(desk, incident, say)))
     cards.append(choose(desk, say, ID["bram"]))
     for message in cards:
-        card = render.card(message, names=NAMES.get)
+        card = render.card(message, people=KNOWN)
         valid(card)
         for text in texts(card):
             assert "<at:" not in text and "[x](" not in text
         named = {e["mentioned"]["id"] for e in card["msteams"]["entities"]}
         assert named <= set(ID.values())
-    header = render.card(cards[0], names=NAMES.get)
+    header = render.card(cards[0], people=KNOWN)
     named = {e["mentioned"]["name"] for e in header["msteams"]["entities"]}
     assert {"Bram Jansen", "Chen Wu"} <= named  # the declarer, and legal who acknowledged
-    dm = render.card(cards[-3], names=NAMES.get)
+    dm = render.card(cards[-3], people=KNOWN)
     assert any(a.get("type") == "Action.OpenUrl" and "teams.microsoft.com/l/message" in a["url"] for a in actions(dm))
 
 
@@ -309,7 +322,7 @@ def test_the_closing_outcome_and_resolve_steps_render_valid(desk: Desk):
     failed = outcome(resolved, Closed(resolved, failed=["closing", "report"]), say, rerun=False)
     done = outcome(resolved, Closed(resolved, did=["closing"]), say, rerun=True)
     for message in (failed, done):
-        valid(render.card(message, names=NAMES.get))
+        valid(render.card(message, people=KNOWN))
     (retry,) = actions(render.card(failed))
     assert (retry["verb"], retry["data"]) == ("resolve_retry", {"value": str(incident.id)})
 

@@ -66,17 +66,19 @@ class TeamsPort:
     def _activity(self, message: Message) -> dict[str, Any]:
         rule = restricted(self.desk, message) if message.parts else None
         user_ids = [self._mri(p) for p in rule.people] if rule else []
-        return render.activity(message, restricted=rule, user_ids=[u for u in user_ids if u], names=self._name)
+        return render.activity(message, restricted=rule, user_ids=[u for u in user_ids if u], people=self)
 
     def card_for(self, message: Message, viewer: str | None) -> dict[str, Any]:
         """The card `viewer` sees (a refresh invoke's answer): with the buttons they may press."""
         rule = restricted(self.desk, message) if message.parts else None
         user_ids = [self._mri(p) for p in rule.people] if rule else []
         ids = [u for u in user_ids if u]
-        return render.card(message, viewer, restricted=rule, user_ids=ids, names=self._name)
+        return render.card(message, viewer, restricted=rule, user_ids=ids, people=self)
 
-    def _name(self, person: str) -> str | None:
-        return self.display_name(person)
+    def teams_id(self, person: str) -> str | None:
+        """The person's Teams user id (29:…) if known already: a mention never waits for a look-up of it."""
+        known = self.refs.person(person).get("id")
+        return str(known) if known else None
 
     # ---- rooms --------------------------------------------------------------------------------------
     def create_room(self, name: str, private: bool) -> Room:
@@ -211,7 +213,7 @@ class TeamsPort:
         documents = [
             (t, url) for (_, name, _), (t, url) in zip(files, links, strict=True) if not name.lower().endswith(".png")
         ]
-        self.connector.send(room, render.files_activity(comment, images, documents, names=self._name))
+        self.connector.send(room, render.files_activity(comment, images, documents, people=self))
         refs = ",".join(tokens)
         self.refs.note_upload(room, filename, refs)
         return refs
