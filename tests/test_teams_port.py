@@ -145,6 +145,10 @@ def test_invite_names_who_is_not_in_the_team(world: World):
     missing = world.port.invite(room.ref, [people["anna"].aad_id, people["outsider"].aad_id, people["gast"].aad_id])
     assert missing == {people["outsider"].aad_id: NOT_IN_TEAM}
     assert world.port.invite(room.ref, []) == {}
+    world.emu.remove_from_team(people["anna"])  # the membership looked up is trusted for a while, then checked again
+    assert world.port.invite(room.ref, [people["anna"].aad_id]) == {}
+    world.desk.clock.advance(hours=13)  # type: ignore[attr-defined]
+    assert world.port.invite(room.ref, [people["anna"].aad_id]) == {people["anna"].aad_id: NOT_IN_TEAM}
 
 
 def test_people_from_the_members_api_and_from_activities(world: World):
@@ -229,6 +233,11 @@ def test_read_back_comes_from_the_ledger(world: World):
     assert later.find_room("crisis-20260314-readback", False, lambda ref: False) == room
     assert later.find_room("crisis-20260314-readback", False, lambda ref: ref == room.ref) is None
     assert later.room_by_name(world.emu.crisis_channel) == world.emu.crisis_channel
+    # an announcement (the outbox posts to the configured channel): a new post, read back under the channel's id
+    channel = world.emu.general_channel
+    announced = later.post(channel, Message("announced"), Tag("CR-2026-002", "outbox:9:0"))
+    assert f"{channel};messageid={announced}" in world.emu.threads(channel)
+    assert world.fresh_port().find_posts(channel, "CR-2026-002", {"outbox:9:0"}) == {"outbox:9:0": announced}
 
 
 def test_a_draft_card_refreshes_for_its_deciders_by_their_teams_ids(world: World):

@@ -18,6 +18,7 @@ import logging
 import mimetypes
 import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ NOT_IN_TEAM = "not_in_team"
 PRIVATE_REFUSED = "private_not_supported"
 UNKNOWN_MEMBER = {"MemberNotFoundInConversation", "http_404"}
 HEADER_STEP = "header"
+MEMBER_FRESH = timedelta(hours=12)  # a team membership looked up is trusted this long (people leave teams)
 
 
 def thread_ref(channel: str, root: str) -> str:
@@ -134,11 +136,12 @@ class TeamsPort:
             ref = self.connector.send(room, self._activity(message))
         elif PERSON.fullmatch(room):
             return self.dm(room, message, tag).split(":", 1)[1]
-        else:
+        else:  # a channel (the announcements one, by id or name): a new post starts its own thread
             channel = room if CHANNEL_ID.fullmatch(room) else self.room_by_name(room)
             if channel is None:
                 raise Refused("channel_not_found", "post")
             ref = self._new_thread(channel, self._activity(message))
+            room = channel  # noted under the channel's id: the outbox reads it back by room_by_name's answer
         if tag is not None:
             self.refs.note_sent(tag.code, tag.step, room, ref)
         return ref
@@ -252,7 +255,8 @@ class TeamsPort:
         """The person as a member of the team (remembered), None when they are not one; raises when Teams did
         not answer."""
         known = self.refs.person(person)
-        if known.get("id") and known.get("in_team"):
+        checked = known.get("in_team_at")
+        if known.get("id") and checked and self.desk.now() - datetime.fromisoformat(checked) < MEMBER_FRESH:
             return known
         if not self.team_id:
             return known if known.get("id") else None
@@ -267,7 +271,7 @@ class TeamsPort:
             id=member.get("id"),
             name=member.get("name"),
             guest=member.get("userRole") == "guest",
-            in_team=True,
+            in_team_at=self.desk.now().isoformat(),
         )
         return self.refs.person(person)
 
