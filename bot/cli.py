@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from pydantic import ValidationError
@@ -274,23 +274,32 @@ def report(
 def serve(
     config: ConfigOption = None,
     host: Annotated[str, typer.Option(help="address to listen on (HTTP mode)")] = "0.0.0.0",
-    port: Annotated[int | None, typer.Option(help="port (default $PORT or 3000)")] = None,
+    port: Annotated[int | None, typer.Option(help="Slack's port (default $PORT or 3000)")] = None,
+    platform: Annotated[
+        str | None,
+        typer.Option(help="slack, teams or both (default: each platform whose credentials are set)"),
+    ] = None,
 ) -> None:
-    """Run the bot: HTTP at POST /slack/events (and GET /healthz), or Socket Mode when SLACK_APP_TOKEN is set.
+    """Run the bot. Slack: HTTP at POST /slack/events (and GET /healthz), or Socket Mode when SLACK_APP_TOKEN is
+    set; needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET. Teams: POST /api/messages on $TEAMS_PORT (default 3978);
+    needs the CONNECTIONS__SERVICE_CONNECTION__SETTINGS__* variables. One process may serve both.
 
-    Needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET. Example: PORT=3000 crisisbot serve
+    Example: PORT=3000 crisisbot serve --platform both
     """
     from bot.incidents import open_desk
     from bot.logs import setup_logging
-    from bot.slack.server import serve as run
+    from bot.serving import Choice
+    from bot.serving import serve as run
 
+    if platform not in (None, "slack", "teams", "both"):
+        raise ConfigError([f"--platform: unknown platform {platform!r} — valid: slack, teams or both"])
     setup_logging()
     settings = load_settings(config)
     if port is not None:
         settings = settings.model_copy(update={"port": port})
     desk = open_desk(settings)
     desk.store.check_writable()
-    run(desk, host=host)
+    run(desk, platform=cast(Choice, platform), host=host)  # checked above
 
 
 @app.command()

@@ -7,12 +7,22 @@ runs on the playbooks and messages shipped inside the package, for a neutral com
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError, not_utf8
@@ -27,7 +37,28 @@ def default_dir(name: str) -> Path:
     return installed if installed.exists() else PACKAGE_DIR.parent / name
 
 
-SlackUserId = Annotated[str, Field(pattern=r"^[UW][A-Z0-9]+$", description="a Slack member id, e.g. U0ANNA")]
+SLACK_MEMBER = re.compile(r"^[UW][A-Z0-9]+$")
+ENTRA_OBJECT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _person_id(value: object) -> str:
+    """A Slack member id (`U0ANNA`) or a Teams person's Entra object id (a GUID): the core's person ids.
+
+    Entra ids are case-insensitive; they are kept lower-case, as Teams sends `aadObjectId`, so one person is one id.
+    """
+    if not isinstance(value, str):
+        raise ValueError("a person is a Slack member id (e.g. U0ANNA) or an Entra object id (a GUID)")
+    if SLACK_MEMBER.fullmatch(value):
+        return value
+    if ENTRA_OBJECT.fullmatch(value.strip().lower()):
+        return value.strip().lower()
+    raise ValueError(
+        f"{value[:60]!r} is neither a Slack member id (e.g. U0ANNA) nor an Entra object id "
+        "(a GUID like 8c0f3a52-1d2e-4b7a-9c3d-5e6f7a8b9c0d)"
+    )
+
+
+PersonId = Annotated[str, BeforeValidator(_person_id)]
 
 
 class Company(BaseModel):
@@ -68,8 +99,8 @@ class FileConfig(BaseModel):
     messages: str | None = None
     database: str | None = None
     announcements_channel: str | None = None
-    role_owners: dict[RoleId, list[SlackUserId]] = Field(default_factory=dict)
-    admins: list[SlackUserId] = Field(default_factory=list)  # may always change role owners, like the crisis lead
+    role_owners: dict[RoleId, list[PersonId]] = Field(default_factory=dict)
+    admins: list[PersonId] = Field(default_factory=list)  # may always change role owners, like the crisis lead
 
 
 def _env(*names: str, **constraints: Any) -> Any:
@@ -92,6 +123,20 @@ class EnvSettings(BaseSettings):
     clock_speed: float | None = _env("CRISISBOT_CLOCK_SPEED", gt=0, allow_inf_nan=False)
     port: int | None = _env("PORT", gt=0, lt=65536)
     announcements_channel: str | None = _env("CRISISBOT_ANNOUNCEMENTS_CHANNEL")
+    # Microsoft Teams: the Agents SDK's own variable names for the bot's Entra app, so one .env serves both.
+    teams_app_id: str | None = _env("CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID")
+    teams_app_password: SecretStr | None = _env("CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET")
+    teams_tenant_id: str | None = _env("CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID")
+    teams_anonymous: bool | None = _env("CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED")
+    teams_crisis_channel: str | None = _env("TEAMS_CRISIS_CHANNEL")
+    teams_team_id: str | None = _env("TEAMS_TEAM_ID")
+    teams_service_url: str | None = _env("TEAMS_SERVICE_URL")
+    teams_port: int | None = _env("TEAMS_PORT", gt=0, lt=65536)
+    teams_public_url: str | None = _env("TEAMS_PUBLIC_URL")
+    teams_login_url: str | None = _env("TEAMS_LOGIN_URL")
+
+
+TEAMS_SERVICE_URL = "https://smba.trafficmanager.net/teams/"
 
 
 class Settings(BaseModel):
@@ -113,6 +158,26 @@ class Settings(BaseModel):
     slack_api_url: str
     clock_speed: float = Field(gt=0)
     port: int
+    # Microsoft Teams (bot/teams/): the README's Teams table. Unset, `crisisbot serve` serves Slack only.
+    teams_app_id: str | None = None
+    teams_app_password: SecretStr | None = None
+    teams_tenant_id: str | None = None
+    teams_anonymous: bool = False  # local runs only: requests without a token are let in (a warning at start-up)
+    teams_crisis_channel: str | None = None  # `19:…@thread.tacv2`: incident threads start here
+    teams_team_id: str | None = None  # that channel's team, for member look-ups
+    teams_service_url: str = TEAMS_SERVICE_URL  # the last one an activity brought wins (platform_refs)
+    teams_port: int = 3978
+    teams_public_url: str | None = None  # the bot's public https base, for report downloads
+    teams_login_url: str | None = None  # emulator/local only: token endpoint and signing keys
+
+    @property
+    def slack_configured(self) -> bool:
+        return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    @property
+    def teams_configured(self) -> bool:
+        """An app id with its secret, or anonymous local mode (the emulator, the Agents Playground)."""
+        return bool(self.teams_app_id and (self.teams_app_password or self.teams_anonymous))
 
     @property
     def language(self) -> str:
@@ -152,6 +217,30 @@ def load_settings(config: Path | str | None = None, environ: dict[str, str] | No
         slack_api_url=_api_url(env.slack_api_url or "https://slack.com/api/"),
         clock_speed=1.0 if env.clock_speed is None else env.clock_speed,
         port=3000 if env.port is None else env.port,
+        **_teams(env),
+    )
+
+
+def _teams(env: EnvSettings) -> dict[str, Any]:
+    """The Teams settings; the unset ones keep Settings' defaults."""
+    names = ("app_id", "app_password", "tenant_id", "anonymous", "crisis_channel", "team_id", "public_url", "login_url")
+    given = {f"teams_{name}": getattr(env, f"teams_{name}") for name in names}
+    given["teams_service_url"] = _api_url(env.teams_service_url) if env.teams_service_url else None
+    given["teams_port"] = env.teams_port
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def describe_start(settings: Settings) -> str:
+    """One start-up line: where config comes from and which platforms are set up, never a token or secret."""
+    source = str(settings.config_path) if settings.config_path else "built-in defaults (no crisisbot.yaml found)"
+    teams = "not configured"
+    if settings.teams_configured:
+        teams = f"app {settings.teams_app_id}, port {settings.teams_port}, Bot Connector {settings.teams_service_url}"
+        teams += ", anonymous (local only)" if settings.teams_anonymous else ""
+    return (
+        f"config: {source}; playbooks: {settings.playbooks_dir}; database: {settings.db_path}; "
+        f"language: {settings.language}; Slack API: {settings.slack_api_url}; Teams: {teams}; "
+        f"clock speed: {settings.clock_speed}"
     )
 
 
@@ -215,4 +304,4 @@ def _api_url(url: str) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-__all__ = ["LANGUAGES", "Company", "FileConfig", "Settings", "default_dir", "load_settings"]
+__all__ = ["LANGUAGES", "Company", "FileConfig", "Settings", "default_dir", "describe_start", "load_settings"]

@@ -68,6 +68,11 @@ def _dead_here(holder: str) -> bool:
     return False
 
 
+class Waiting(Exception):
+    """Raised by a Deliverer for a row this process cannot deliver (its platform is not served here): the row keeps
+    its attempts and waits for a process that serves it, instead of being retried into failure."""
+
+
 class Deliverer(Protocol):
     def deliver(self, message: OutboxMessage) -> None: ...
 
@@ -92,6 +97,7 @@ class TimerRunner:
         self._held: Counter[int] = Counter()  # incidents whose outbox rows a request delivers itself (`holding`)
         self._held_lock = threading.Lock()  # not the tick's lock: a request must not wait for a tick's Slack calls
         self.lateness: list[float] = []  # seconds late per fired timer, for the benchmarks
+        self._waiting: set[int] = set()  # rows already logged as waiting for a platform not served here
 
     # ---- life cycle ------------------------------------------------------------------------------
     def acquire(self) -> None:
@@ -208,6 +214,9 @@ class TimerRunner:
                 continue
             try:
                 self.deliverer.deliver(message)
+            except Waiting as exc:
+                self._wait(message, str(exc))
+                continue
             except Exception as exc:  # any platform failure: keep the row, try again later
                 self._failed(message, f"{type(exc).__name__}: {exc}")
                 continue
@@ -221,6 +230,12 @@ class TimerRunner:
         if incident_id is not None:
             return message.incident_id == incident_id
         return message.incident_id not in self._held
+
+    def _wait(self, message: OutboxMessage, why: str) -> None:
+        """A row for a platform this process does not serve: said once per row, not counted as an attempt."""
+        if message.id not in self._waiting:
+            self._waiting.add(message.id)
+            log.warning("outbox %s (%s) waits: %s", message.id, message.kind, why)
 
     def _failed(self, message: OutboxMessage, error: str) -> None:
         now = self.desk.now()

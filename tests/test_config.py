@@ -12,7 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.clock import ManualClock, SystemClock, parse_iso, utc
-from bot.config import default_dir, load_settings
+from bot.config import default_dir, describe_start, load_settings
 from bot.errors import ConfigError
 from bot.playbooks import load_playbooks
 from tests.fixtures_foundation import isolate, make_project
@@ -163,6 +163,102 @@ def test_tokens_are_secret_and_never_appear_in_repr() -> None:
     shown = repr(settings) + str(settings) + settings.model_dump_json() + repr(settings.model_dump())
     for secret in TOKENS.values():
         assert secret not in shown
+
+
+# ---- Microsoft Teams -------------------------------------------------------------------------------
+TEAMS = {
+    "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID": "3f0e8d44-aaaa-4bbb-8ccc-0123456789ab",
+    "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET": "Qx8~teams-client-secret-value~Zz",
+    "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+    "TEAMS_CRISIS_CHANNEL": "19:crisis@thread.tacv2",
+    "TEAMS_TEAM_ID": "19:team@thread.tacv2",
+    "TEAMS_SERVICE_URL": "http://127.0.0.1:9999/teams",
+    "TEAMS_PORT": "3979",
+    "TEAMS_PUBLIC_URL": "https://crisis.example.com",
+    "TEAMS_LOGIN_URL": "http://127.0.0.1:9998",
+}
+
+
+def test_teams_settings_have_their_defaults_when_unset() -> None:
+    settings = load_settings(environ={})
+    assert settings.teams_app_id is None and settings.teams_app_password is None
+    assert settings.teams_service_url == "https://smba.trafficmanager.net/teams/"
+    assert settings.teams_port == 3978
+    assert settings.teams_anonymous is False
+    assert not settings.teams_configured and not settings.slack_configured
+
+
+def test_teams_settings_come_from_the_sdk_and_teams_variables() -> None:
+    settings = load_settings(environ=TEAMS)
+    assert settings.teams_app_id == TEAMS["CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID"]
+    assert settings.teams_tenant_id == TEAMS["CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID"]
+    assert settings.teams_crisis_channel == "19:crisis@thread.tacv2"
+    assert settings.teams_team_id == "19:team@thread.tacv2"
+    assert settings.teams_service_url == "http://127.0.0.1:9999/teams/"  # the connector joins paths onto it
+    assert (settings.teams_port, settings.teams_public_url) == (3979, "https://crisis.example.com")
+    assert settings.teams_login_url == "http://127.0.0.1:9998"
+    assert settings.teams_configured
+
+
+def test_teams_secret_is_secret_and_never_in_repr_or_the_start_line() -> None:
+    settings = load_settings(environ={**TOKENS, **TEAMS})
+    secret = TEAMS["CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET"]
+    assert isinstance(settings.teams_app_password, SecretStr)
+    assert settings.teams_app_password.get_secret_value() == secret
+    line = describe_start(settings)
+    shown = repr(settings) + str(settings) + settings.model_dump_json() + line
+    for value in [secret, *TOKENS.values()]:
+        assert value not in shown
+    assert "Teams: app 3f0e8d44-aaaa-4bbb-8ccc-0123456789ab, port 3979" in line
+
+
+def test_anonymous_teams_is_configured_without_a_secret_and_says_so_at_start() -> None:
+    settings = load_settings(
+        environ={
+            "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID": "bot",
+            "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED": "true",
+        }
+    )
+    assert settings.teams_anonymous and settings.teams_configured
+    assert "anonymous (local only)" in describe_start(settings)
+    assert "Teams: not configured" in describe_start(load_settings(environ={}))
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TEAMS_PORT", "teams"),
+        ("TEAMS_PORT", "70000"),
+        ("CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED", "maybe"),
+    ],
+)
+def test_invalid_teams_values_are_refused_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={name: value})
+    assert caught.value.problems[0].startswith(f"environment: {name}:")
+
+
+def test_role_owners_and_admins_accept_slack_ids_and_entra_object_ids(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "crisisbot.yaml",
+        "role_owners:\n  crisis_lead: [U0ANNA, 8C0F3A52-1D2E-4B7A-9C3D-5E6F7A8B9C0D]\n"
+        "admins: [W0BOSS, 2b1d0e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f]\n",
+    )
+    settings = load_settings(config, environ={})
+    assert settings.role_owners["crisis_lead"] == ["U0ANNA", "8c0f3a52-1d2e-4b7a-9c3d-5e6f7a8b9c0d"]  # lower-cased
+    assert settings.admins == ["W0BOSS", "2b1d0e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"]
+
+
+@pytest.mark.parametrize(
+    "person", ["anna", "u0anna", "8c0f3a52-1d2e-4b7a-9c3d", "29:1abc", "8c0f3a521d2e4b7a9c3d5e6f7a8b9c0d"]
+)
+def test_a_person_that_is_neither_a_slack_nor_an_entra_id_is_refused_with_its_line(tmp_path: Path, person: str) -> None:
+    config = write_config(tmp_path / "crisisbot.yaml", f"company:\n  name: Acme\nadmins: [U0ANNA, '{person}']\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, environ={})
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"{config}:3: admins.1: {person!r} is neither a Slack member id")
+    assert "Entra object id" in problem
 
 
 # ---- the config file -------------------------------------------------------------------------------

@@ -81,17 +81,6 @@ class After:
         with self.outbox.holding(incident.id):
             pass
 
-    def warn_promise(self, room: str | None, user: str, text: str, value: str, say: Wording) -> None:
-        """The text promises an update that is (nearly) due: say so, with a redraft and a post-anyway button."""
-        buttons = [
-            Button("draft_redraft_time", say("promise.button_redraft"), value, style="primary"),
-            Button("draft_post_anyway", say("promise.button_anyway"), value),
-        ]
-        try:
-            self.port.tell(user, room, text_with_buttons(text, buttons))
-        except (Refused, OSError) as exc:  # a warning nobody got: the draft is unchanged, they can click again
-            log.warning("could not notify %s: %s", user, exc.reason if isinstance(exc, Refused) else type(exc).__name__)
-
     # ---- redraws ---------------------------------------------------------------------------------------------
     def refresh_header(self, incident: Incident, strict: bool = False) -> None:
         """Redraw the pinned header; `strict` raises when the platform refuses (for the outbox to retry)."""
@@ -136,3 +125,12 @@ def owners_in(desk: Desk, incident: Incident) -> dict[str, str | None]:
     owners = desk.store.role_owners()
     level = desk.playbook(incident.scenario).level(incident.level)
     return {role: next(iter(owners.get(role) or []), None) for role in level.roles}
+
+
+def promise_warning(text: str, value: str, say: Wording) -> Message:
+    """The text promises an update that is (nearly) due: `text` says so, with a redraft and a post-anyway button."""
+    buttons = [
+        Button("draft_redraft_time", say("promise.button_redraft"), value, style="primary"),
+        Button("draft_post_anyway", say("promise.button_anyway"), value),
+    ]
+    return text_with_buttons(text, buttons)

@@ -15,6 +15,33 @@ from bot.ids import LEVELS
 # the title, so `/crisis declare service-outage 500 errors on checkout` is titled "500 errors on checkout".
 DECLARE_LEVEL = re.compile(rf"(?i)l?[{''.join(map(str, LEVELS))}]")
 MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$")
+
+
+@dataclass(frozen=True)
+class Mentions:
+    """How a platform's typed text mentions a person: a whole word matching `pattern`, group 1 the person's id.
+
+    `error` is the UsageError key for a word that is no mention (its wording names the platform's way to type one);
+    `lower` keeps ids case-insensitive (Entra object ids)."""
+
+    pattern: re.Pattern[str]
+    error: str = "error.no_mention"
+    lower: bool = False
+
+    def person(self, word: str) -> str:
+        match = self.pattern.match(word)
+        if not match:
+            raise UsageError(self.error, word=word[:40])
+        return match.group(1).lower() if self.lower else match.group(1)
+
+
+SLACK_MENTIONS = Mentions(MENTION)
+# Teams: the adapter replaces each `<at>…</at>` of a message with `<@entra-object-id>` from its mention entities.
+TEAMS_MENTIONS = Mentions(
+    re.compile(r"^<@([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})>$"),
+    error="error.no_mention_teams",
+    lower=True,
+)
 SUBCOMMANDS = (
     "help",
     "declare",
@@ -41,8 +68,10 @@ class Command:
     users: list[str] = field(default_factory=list)
 
 
-def parse(text: str) -> Command:
-    """Turn the slash command's text into a Command, or raise UsageError naming what to type."""
+def parse(text: str, mentions: Mentions = SLACK_MENTIONS) -> Command:
+    """Turn the slash command's text into a Command, or raise UsageError naming what to type.
+
+    `mentions` is how the platform's text mentions people (`roles set`): Slack's `<@U…>` unless told."""
     words = text.split()
     if not words:
         return Command("")
@@ -70,7 +99,7 @@ def parse(text: str) -> Command:
         if not rest:
             return Command("roles")
         if rest[0].lower() == "set":
-            return _roles_set(rest[1:])
+            return _roles_set(rest[1:], mentions)
         raise UsageError("error.roles_usage")
     raise UsageError("error.unknown_command", command=words[0][:40])
 
@@ -99,16 +128,11 @@ def _level(word: str) -> int:
     return level
 
 
-def _roles_set(rest: list[str]) -> Command:
+def _roles_set(rest: list[str], mentions: Mentions) -> Command:
     if not rest:
         raise UsageError("error.roles_set_usage")
-    role, mentions = rest[0], rest[1:]
-    users = []
-    for word in mentions:
-        match = MENTION.match(word)
-        if not match:
-            raise UsageError("error.no_mention", word=word[:40])
-        users.append(match.group(1))
+    role, words = rest[0], rest[1:]
+    users = [mentions.person(word) for word in words]
     if not users:
         raise UsageError("error.roles_set_usage")
     return Command("roles_set", role=role, users=users)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -25,7 +24,7 @@ from bot.incidents.declare import DeclareRequest
 from bot.incidents.desk import Desk
 from bot.models import Incident
 from bot.slack.activity import Activity
-from bot.slack.port import SlackPort, drawn
+from bot.slack.port import SlackPort
 from bot.slack.text import SLACK
 
 log = logging.getLogger("crisisbot.slack")
@@ -58,18 +57,6 @@ class Requests:
     def declare(self, client: WebClient, request: DeclareRequest, tell: Callable[[str], None]) -> Incident:
         """Declare (or resume) and set up (bot/chat/flow.py); a refused "declared" is told again after the set-up."""
         return self.flow(client).declare(request, tell, lambda text: _told(tell, text))
-
-    def finish_resolve(
-        self, client: WebClient, incident: Incident, say: Wording
-    ) -> tuple[str, list[dict[str, Any]] | None]:
-        """Re-run the closing steps not done yet; returns what to tell whoever asked, with Retry if still refused."""
-        told = self.flow(client).finish_resolve(incident, say)
-        return told.text, drawn(told)
-
-    def warn_promise(self, client: WebClient, channel: str | None, user: str, exc: CrisisError, value: str) -> None:
-        """The text promises an update that is (nearly) due: say so, with a redraft and a post-anyway button."""
-        say = self.wording_for(client, user, wait=True)
-        self.flow(client).after().warn_promise(channel, user, self.explain(exc, say), value, say)
 
 
 def _told(tell: Callable[[str], None], text: str) -> bool:

@@ -17,7 +17,6 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
 from bot.chat.outbox import Deliverer
-from bot.config import Settings
 from bot.errors import ConfigError
 from bot.incidents.desk import Desk
 from bot.scheduler import TimerRunner
@@ -122,9 +121,12 @@ class Bot:
     slack: Requests
     runner: TimerRunner
     authorized: threading.Event  # set once the start-up token check is over (bot/slack/warmup.py)
+    deliverer: Deliverer  # Slack's outbox deliverer (the runner's, or one of bot/chat/platforms.py's)
 
 
-def build_bot(desk: Desk, activity: Activity | None = None) -> Bot:
+def build_bot(desk: Desk, activity: Activity | None = None, runner: TimerRunner | None = None) -> Bot:
+    """The Bolt app and its outbox deliverer; with `runner` (bot/serving.py's, shared by every platform served) the
+    requests deliver through it, else through a runner of Slack's own."""
     settings = desk.settings
     missing = [
         name
@@ -151,9 +153,10 @@ def build_bot(desk: Desk, activity: Activity | None = None) -> Bot:
         api_url=settings.slack_api_url,
     )
     redraw = lambda incident: slack.flow(app.client).after().refresh_header(incident, strict=True)  # noqa: E731
-    runner = TimerRunner(desk, Deliverer(desk, SlackPort(app.client), redraw), guard=activity.working)
+    deliverer = Deliverer(desk, SlackPort(app.client), redraw)
+    runner = runner or TimerRunner(desk, deliverer, guard=activity.working)
     slack.outbox = runner  # a request delivers the notices its verb queued right after it (bot/chat/after.py)
-    return Bot(app, slack, runner, warm_up(app))
+    return Bot(app, slack, runner, warm_up(app), deliverer)
 
 
 def http_server(bot: Bot, host: str = "0.0.0.0", port: int = 3000, threads: int = 16) -> Any:
@@ -180,32 +183,41 @@ def stop_http_server(server: Any, thread: threading.Thread, timeout: float = 5.0
     thread.join(timeout)
 
 
-def describe_start(settings: Settings) -> str:
-    """One start-up line: where config comes from, never a token."""
-    source = str(settings.config_path) if settings.config_path else "built-in defaults (no crisisbot.yaml found)"
-    return (
-        f"config: {source}; playbooks: {settings.playbooks_dir}; database: {settings.db_path}; "
-        f"language: {settings.language}; Slack API: {settings.slack_api_url}; clock speed: {settings.clock_speed}"
-    )
+class SlackServing:
+    """Slack in `crisisbot serve` (bot/serving.py's PlatformBot): HTTP on PORT, or Socket Mode when SLACK_APP_TOKEN
+    is set; the outbox runner is the one every platform of the process shares."""
 
+    name = "slack"
 
-def serve(desk: Desk, host: str = "0.0.0.0") -> None:
-    """Run until interrupted: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on PORT."""
-    log.info("Crisis Desk starting — %s", describe_start(desk.settings))
-    bot = build_bot(desk)
-    compile_wording(desk)  # in the background: the server starts at once, first requests find it done
-    bot.runner.start()  # timers that came due while the bot was down fire on the scheduler's thread
-    # requests acknowledged but not finished by a process that died: finished while the server starts
-    threading.Thread(target=finish_unfinished, args=(bot.app, desk), name="crisisbot-replay", daemon=True).start()
-    try:
+    def __init__(self, desk: Desk, runner: TimerRunner, host: str = "0.0.0.0") -> None:
+        self.desk, self.host = desk, host
+        self.bot = build_bot(desk, runner=runner)
+        self.deliverer = self.bot.deliverer
+        self._close: Callable[[], None] | None = None
+
+    def start(self) -> None:
+        """Listen (in the background) and finish what a dead process acknowledged; returns at once."""
+        desk = self.desk
+        compile_wording(desk)  # in the background: the server starts at once, first requests find it done
+        # requests acknowledged but not finished by a process that died: finished while the server starts
+        threading.Thread(
+            target=finish_unfinished, args=(self.bot.app, desk), name="crisisbot-replay", daemon=True
+        ).start()
         if desk.settings.slack_app_token:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
             log.info("Socket Mode")
-            SocketModeHandler(bot.app, desk.settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
+            handler = SocketModeHandler(self.bot.app, desk.settings.slack_app_token.get_secret_value())
+            handler.connect()  # type: ignore[no-untyped-call]
+            self._close = handler.close
             return
-        server = http_server(bot, host=host, port=desk.settings.port)
-        log.info("listening on http://%s:%s/slack/events (health: /healthz)", host, server.effective_port)
-        server.run()
-    finally:
-        bot.runner.stop()
+        server = http_server(self.bot, host=self.host, port=desk.settings.port)
+        log.info("listening on http://%s:%s/slack/events (health: /healthz)", self.host, server.effective_port)
+        thread = threading.Thread(target=server.run, name="crisisbot-slack-http", daemon=True)
+        thread.start()
+        self._close = lambda: stop_http_server(server, thread)
+
+    def stop(self) -> None:
+        if self._close is not None:
+            self._close()
+            self._close = None

@@ -17,6 +17,7 @@ from typing import Any
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
+from bot.chat.buttons import number
 from bot.chat.message import Message
 from bot.chat.wording import Wording
 from bot.errors import AlreadyDone, CrisisError
@@ -24,7 +25,6 @@ from bot.incidents import drafts, lifecycle
 from bot.incidents.declare import DeclareRequest
 from bot.models import Incident
 from bot.slack import replay, views
-from bot.slack.actions import number
 from bot.slack.requests import Requests
 from bot.slack.text import fit
 

@@ -1,0 +1,527 @@
+"""Tests for the Bot Connector emulator (bot/sandbox/teams): real HTTP into it, and what it sends to a bot."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+import pytest
+
+from bot.sandbox.teams import CARD_TYPE, CHANNEL_ISSUER, TeamsEmulator, card_problems
+
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    json: Any
+
+
+def http(method: str, url: str, body: Any = None, token: str | None = None, *, timeout: float = 5.0) -> Answer:
+    """One real HTTP call (JSON in, JSON out)."""
+    data = None if body is None else json.dumps(body).encode("utf-8")
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with OPENER.open(request, timeout=timeout) as resp:
+            status, raw, hdrs = resp.status, resp.read(), dict(resp.headers)
+    except urllib.error.HTTPError as exc:
+        status, raw, hdrs = exc.code, exc.read(), dict(exc.headers)
+    return Answer(status, hdrs, json.loads(raw) if raw else None)
+
+
+def card(*texts: str, **extra: Any) -> dict[str, Any]:
+    body = [{"type": "TextBlock", "text": t, "wrap": True} for t in texts]
+    return {"type": "AdaptiveCard", "version": "1.5", "body": body, **extra}
+
+
+def message(content: dict[str, Any] | None = None, text: str = "") -> dict[str, Any]:
+    activity: dict[str, Any] = {"type": "message", "text": text}
+    if content is not None:
+        activity["attachments"] = [{"contentType": CARD_TYPE, "content": content}]
+    return activity
+
+
+def execute(verb: str, title: str, value: str = "v") -> dict[str, Any]:
+    return {"type": "Action.Execute", "title": title, "verb": verb, "data": {"value": value}}
+
+
+class Connector:
+    """The bot's side of the Connector REST API, over plain HTTP."""
+
+    def __init__(self, emu: TeamsEmulator, token: str | None) -> None:
+        self.emu = emu
+        self.token = token
+
+    def url(self, *parts: str) -> str:
+        return (
+            self.emu.service_url + "v3/conversations" + "".join("/" + urllib.parse.quote(p, safe=":@;=") for p in parts)
+        )
+
+    def create(self, params: dict[str, Any]) -> Answer:
+        return http("POST", self.url(), params, self.token)
+
+    def start_thread(self, activity: dict[str, Any], channel: str | None = None) -> Answer:
+        channel_data = {"channel": {"id": channel or self.emu.crisis_channel}, "tenant": {"id": self.emu.tenant_id}}
+        return self.create({"isGroup": True, "channelData": channel_data, "activity": activity})
+
+    def send(self, conversation: str, activity: dict[str, Any]) -> Answer:
+        return http("POST", self.url(conversation, "activities"), activity, self.token)
+
+    def reply(self, conversation: str, activity_id: str, activity: dict[str, Any]) -> Answer:
+        return http("POST", self.url(conversation, "activities", activity_id), activity, self.token)
+
+    def update(self, conversation: str, activity_id: str, activity: dict[str, Any]) -> Answer:
+        return http("PUT", self.url(conversation, "activities", activity_id), activity, self.token)
+
+    def delete(self, conversation: str, activity_id: str) -> Answer:
+        return http("DELETE", self.url(conversation, "activities", activity_id), None, self.token)
+
+    def get(self, conversation: str, *rest: str, query: str = "") -> Answer:
+        return http("GET", self.url(conversation, *rest) + (f"?{query}" if query else ""), None, self.token)
+
+
+def fetch_token(emu: TeamsEmulator, secret: str | None = None) -> Answer:
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": emu.app_id,
+        "client_secret": secret or emu.app_secret,
+        "scope": "https://api.botframework.com/.default",
+    }
+    request = urllib.request.Request(
+        emu.token_url,
+        data=urllib.parse.urlencode(form).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        method="POST",
+    )
+    try:
+        with OPENER.open(request, timeout=5) as resp:
+            return Answer(resp.status, dict(resp.headers), json.loads(resp.read()))
+    except urllib.error.HTTPError as exc:
+        return Answer(exc.code, dict(exc.headers), json.loads(exc.read()))
+
+
+@dataclass
+class Receiver:
+    """A tiny bot endpoint: records each request (headers, activity) and answers with `respond(activity)`."""
+
+    respond: Callable[[dict[str, Any]], tuple[int, Any]] = lambda activity: (200, None)
+    requests: list[tuple[dict[str, str], dict[str, Any]]] = field(default_factory=list)
+    url: str = ""
+
+    def activities(self, kind: str | None = None) -> list[dict[str, Any]]:
+        return [a for _, a in self.requests if kind in (None, a.get("type"))]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    rec = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            activity = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            rec.requests.append((dict(self.headers), activity))
+            status, body = rec.respond(activity)
+            data = json.dumps(body).encode() if body is not None else b""
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    rec.url = f"http://127.0.0.1:{server.server_address[1]}/api/messages"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield rec
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def emu(receiver: Receiver) -> Iterator[TeamsEmulator]:
+    with TeamsEmulator(bot_url=receiver.url) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def bot(emu: TeamsEmulator) -> Connector:
+    return Connector(emu, emu.issue_token())
+
+
+# ----- authentication -------------------------------------------------------------------------------
+def test_every_connector_call_needs_a_token_the_emulator_issued(emu: TeamsEmulator) -> None:
+    for token in (None, "not-a-token", jwt.encode({"aud": "x"}, "k" * 32, algorithm="HS256")):
+        answer = Connector(emu, token).start_thread(message(card("hi")))
+        assert answer.status == 401
+        assert answer.json["error"]["code"] == "Unauthorized"
+    assert emu.activities(emu.crisis_channel) == []
+
+    got = fetch_token(emu)
+    assert got.status == 200 and got.json["token_type"] == "Bearer" and got.json["expires_in"] > 0
+    assert Connector(emu, got.json["access_token"]).start_thread(message(card("hi"))).status == 201
+
+
+def test_the_token_endpoint_refuses_a_wrong_secret_and_revoked_tokens_stop_working(emu: TeamsEmulator) -> None:
+    refused = fetch_token(emu, secret="wrong")
+    assert refused.status == 401 and refused.json["error"] == "invalid_client"
+    bot = Connector(emu, fetch_token(emu).json["access_token"])
+    emu.revoke_tokens()
+    assert bot.start_thread(message(card("hi"))).status == 401
+
+
+def test_signed_activity_reaches_the_bot_and_its_jwt_verifies_with_the_jwks(
+    emu: TeamsEmulator, receiver: Receiver
+) -> None:
+    anna = emu.add_user("Anna de Vries", locale="nl-NL")
+    resp = anna.say("crisis status", where=emu.crisis_channel)
+    assert resp.status == 200
+    headers, activity = receiver.requests[-1]
+    token = headers["Authorization"].removeprefix("Bearer ")
+    key = jwt.PyJWKClient(emu.keys_url).get_signing_key_from_jwt(token)
+    claims = jwt.decode(token, key.key, algorithms=["RS256"], audience=emu.app_id, issuer=CHANNEL_ISSUER)
+    assert claims["serviceurl"] == emu.service_url == activity["serviceUrl"]
+    with pytest.raises(jwt.InvalidAudienceError):
+        jwt.decode(token, key.key, algorithms=["RS256"], audience="someone-else")
+
+    assert activity["text"] == "<at>Crisis Desk</at> crisis status"
+    mention = next(e for e in activity["entities"] if e["type"] == "mention")
+    assert mention == {
+        "type": "mention",
+        "mentioned": {"id": emu.bot_id, "name": "Crisis Desk"},
+        "text": "<at>Crisis Desk</at>",
+    }
+    assert activity["from"] == {"id": anna.id, "name": "Anna de Vries", "aadObjectId": anna.aad_id}
+    assert activity["conversation"]["id"] == f"{emu.crisis_channel};messageid={activity['id']}"
+    assert activity["channelData"]["tenant"]["id"] == emu.tenant_id
+    assert activity["channelData"]["channel"]["id"] == emu.crisis_channel
+    assert activity["locale"] == "nl-NL"
+
+
+def test_anonymous_mode_sends_no_authorization_and_personal_messages_carry_no_mention(receiver: Receiver) -> None:
+    with TeamsEmulator(bot_url=receiver.url, anonymous=True) as emu:
+        bram = emu.add_user("Bram Jansen")
+        bram.say("crisis help")
+    headers, activity = receiver.requests[-1]
+    assert "Authorization" not in headers
+    assert activity["text"] == "crisis help"
+    assert activity["conversation"]["conversationType"] == "personal"
+    assert activity["conversation"]["id"] == bram.chat_id
+    assert not [e for e in activity["entities"] if e["type"] == "mention"]
+
+
+def test_redelivery_sends_the_same_activity_id_again(emu: TeamsEmulator, receiver: Receiver) -> None:
+    anna = emu.add_user("Anna")
+    anna.say("crisis status", where=emu.crisis_channel)
+    first = receiver.activities()[-1]
+    emu.redeliver(first["id"])
+    assert [a["id"] for a in receiver.activities()] == [first["id"], first["id"]]
+    assert receiver.activities()[-1]["text"] == first["text"]
+
+
+def test_install_sends_installation_update_and_bot_added(emu: TeamsEmulator, receiver: Receiver) -> None:
+    emu.install()
+    kinds = [(a["type"], a.get("action"), a.get("channelData", {}).get("eventType")) for a in receiver.activities()]
+    assert kinds == [("installationUpdate", "add", None), ("conversationUpdate", None, "teamMemberAdded")]
+    assert receiver.activities()[-1]["membersAdded"] == [{"id": emu.bot_id}]
+    assert receiver.activities()[-1]["channelData"]["team"]["id"] == emu.team_id
+
+
+# ----- conversations and activities ------------------------------------------------------------------
+def test_create_conversation_in_a_channel_starts_a_thread(emu: TeamsEmulator, bot: Connector) -> None:
+    answer = bot.start_thread(message(card("Incident being set up")))
+    assert answer.status == 201
+    root = answer.json["activityId"]
+    assert answer.json["id"] == f"{emu.crisis_channel};messageid={root}"
+    assert emu.threads() == [answer.json["id"]]
+    (stored,) = emu.thread(root)
+    assert stored["id"] == root and stored["from"]["id"] == emu.bot_id
+    assert stored["conversation"]["id"] == answer.json["id"]
+    assert [e.kind for e in emu.events] == ["thread_started"]
+
+
+def test_send_and_reply_land_in_the_thread(emu: TeamsEmulator, bot: Connector) -> None:
+    thread = bot.start_thread(message(card("root"))).json
+    first = bot.send(thread["id"], message(text="first reply"))
+    second = bot.reply(emu.crisis_channel, thread["activityId"], message(text="second reply"))
+    third = bot.reply(thread["id"], first.json["id"], message(text="third reply"))
+    assert (first.status, second.status, third.status) == (201, 201, 201)
+    texts = [a.get("text") for a in emu.thread(thread["activityId"])]
+    assert texts == ["", "first reply", "second reply", "third reply"]
+    assert all(a["replyToId"] == thread["activityId"] for a in emu.thread(thread["activityId"])[1:2])
+    # A send to the channel itself is a new post: a second thread.
+    assert bot.send(emu.crisis_channel, message(text="new post")).status == 201
+    assert len(emu.threads()) == 2
+
+
+def test_update_replaces_in_place_and_keeps_the_history(emu: TeamsEmulator, bot: Connector) -> None:
+    thread = bot.start_thread(message(card("setting up"))).json
+    answer = bot.update(thread["id"], thread["activityId"], message(card("Header: data breach")))
+    assert answer.status == 200 and answer.json == {"id": thread["activityId"]}
+    assert emu.card_of(thread["activityId"])["body"][0]["text"] == "Header: data breach"
+    assert emu.history(thread["activityId"])[0]["attachments"][0]["content"]["body"][0]["text"] == "setting up"
+    # The channel's id with the root's id works too (the root is the channel's post).
+    assert bot.update(emu.crisis_channel, thread["activityId"], message(card("v3"))).status == 200
+
+
+def test_updating_or_deleting_what_the_bot_did_not_send_is_refused(emu: TeamsEmulator, bot: Connector) -> None:
+    anna = emu.add_user("Anna")
+    anna.say("hello", where=emu.crisis_channel)
+    mine = emu.activities(emu.crisis_channel)[0]
+    conv = mine["conversation"]["id"]
+    for answer in (bot.update(conv, mine["id"], message(text="hacked")), bot.delete(conv, mine["id"])):
+        assert answer.status == 403 and answer.json["error"]["code"] == "Forbidden"
+    assert emu.activity(mine["id"])["text"] == mine["text"]
+    missing = bot.update(conv, "1234", message(text="x"))
+    assert missing.status == 404 and missing.json["error"]["code"] == "ActivityNotFoundInConversation"
+    unknown = bot.send("19:nope@thread.tacv2", message(text="x"))
+    assert unknown.status == 404 and unknown.json["error"]["code"] == "ConversationNotFound"
+
+
+def test_delete_removes_the_activity(emu: TeamsEmulator, bot: Connector) -> None:
+    thread = bot.start_thread(message(card("root"))).json
+    reply = bot.send(thread["id"], message(text="oops")).json["id"]
+    assert bot.delete(thread["id"], reply).status == 200
+    assert [a["id"] for a in emu.thread(thread["activityId"])] == [thread["activityId"]]
+    assert emu.activity(reply) is None
+    assert bot.delete(thread["id"], reply).status == 404
+
+
+def test_a_bot_not_in_the_team_is_refused(receiver: Receiver) -> None:
+    with TeamsEmulator(bot_url=receiver.url, installed=False) as emu:
+        bot = Connector(emu, emu.issue_token())
+        answer = bot.start_thread(message(card("root")))
+        assert answer.status == 403 and answer.json["error"]["code"] == "BotNotInConversationRoster"
+        assert bot.get(emu.team_id, "members").status == 403
+        emu.install()
+        assert bot.start_thread(message(card("root"))).status == 201
+
+
+def test_personal_conversations(emu: TeamsEmulator, bot: Connector) -> None:
+    anna = emu.add_user("Anna")
+    outsider = emu.add_user("Olaf", in_team=False)
+    params = {"isGroup": False, "members": [{"id": anna.aad_id}], "tenantId": emu.tenant_id}
+    first = bot.create(params)
+    again = bot.create({**params, "members": [{"id": anna.id}]})
+    assert first.status == 201 and first.json["id"] == again.json["id"] == anna.chat_id
+    with_message = bot.create({**params, "activity": message(card("Please acknowledge"))})
+    assert with_message.json["activityId"] == emu.chat(anna)[-1]["id"]
+    assert [e.kind for e in emu.events][-1] == "dm"
+
+    assert bot.create({"members": [{"id": anna.id}]}).status == 400  # Teams needs the tenant id
+    nobody = bot.create({**params, "members": [{"id": "00000000-0000-0000-0000-000000000000"}]})
+    assert nobody.status == 403 and nobody.json["error"]["code"] == "Forbidden"
+    not_installed = bot.create({**params, "members": [{"id": outsider.id}]})
+    assert not_installed.status == 403 and not_installed.json["error"]["code"] == "BotNotInConversationRoster"
+    group = bot.create({**params, "isGroup": True, "members": [{"id": anna.id}, {"id": outsider.id}]})
+    assert group.status == 400
+
+
+def test_members_by_bot_framework_id_or_object_id_and_paged(emu: TeamsEmulator, bot: Connector) -> None:
+    anna = emu.add_user("Anna de Vries", locale="nl-NL")
+    guest = emu.add_user("Gwen Guest", guest=True)
+    for i in range(118):
+        emu.add_user(f"Person {i}")
+    emu.add_user("Olaf", in_team=False)
+    members = bot.get(emu.team_id, "members").json
+    assert len(members) == 120
+    by_id = bot.get(emu.team_id, "members", anna.id).json
+    by_aad = bot.get(emu.crisis_channel, "members", anna.aad_id).json
+    assert by_id == by_aad
+    assert (
+        by_id["aadObjectId"] == anna.aad_id and by_id["name"] == "Anna de Vries" and by_id["tenantId"] == emu.tenant_id
+    )
+    assert bot.get(emu.team_id, "members", guest.id).json["userRole"] == "guest"
+    missing = bot.get(emu.team_id, "members", "29:1nobody")
+    assert missing.status == 404 and missing.json["error"]["code"] == "MemberNotFoundInConversation"
+
+    seen, token, pages = [], "", 0
+    while True:
+        query = "pageSize=50" + (f"&continuationToken={urllib.parse.quote(token)}" if token else "")
+        page = bot.get(emu.team_id, "pagedmembers", query=query).json
+        seen += [m["id"] for m in page["members"]]
+        pages += 1
+        token = page.get("continuationToken") or ""
+        if not token:
+            break
+    assert pages == 3 and len(set(seen)) == 120
+
+
+# ----- card validation -------------------------------------------------------------------------------
+def test_an_invalid_card_is_refused_with_bad_argument_and_recorded(emu: TeamsEmulator, bot: Connector) -> None:
+    bad = {"type": "AdaptiveCard", "version": "1.5", "body": [{"type": "TextBlok", "text": "typo"}]}
+    answer = bot.start_thread(message(bad))
+    assert answer.status == 400 and answer.json["error"]["code"] == "BadArgument"
+    assert emu.activities(emu.crisis_channel) == []
+    assert len(emu.refused) == 1 and emu.refused[0].endpoint == "create_conversation"
+    with pytest.raises(AssertionError, match="BadArgument"):
+        emu.assert_clean()
+
+
+def test_card_checks_version_and_refresh_user_limit(emu: TeamsEmulator, bot: Connector) -> None:
+    assert card_problems(card("ok")) == []
+    assert card_problems({**card("x"), "version": "1.6"})
+    refresh = {"action": {"type": "Action.Execute", "verb": "refresh"}, "userIds": [f"29:1u{i}" for i in range(60)]}
+    thread = bot.start_thread(message(card("sixty", refresh=refresh))).json
+    assert "activityId" in thread
+    too_many = {**refresh, "userIds": refresh["userIds"] + ["29:1extra"]}
+    answer = bot.update(thread["id"], thread["activityId"], message(card("sixty-one", refresh=too_many)))
+    assert answer.status == 400 and "at most 60" in answer.json["error"]["message"]
+    assert emu.card_of(thread["activityId"])["body"][0]["text"] == "sixty"
+
+
+def test_activities_over_28_kb_are_refused_with_message_size_too_big(emu: TeamsEmulator, bot: Connector) -> None:
+    thread = bot.start_thread(message(card("root"))).json
+    fits = bot.send(thread["id"], message(card("x" * 27_000)))
+    assert fits.status == 201
+    big = bot.send(thread["id"], message(card("x" * 29_000)))
+    assert big.status == 413 and big.json["error"]["code"] == "MessageSizeTooBig"
+    assert len(emu.thread(thread["activityId"])) == 2
+    assert emu.invalid and "MessageSizeTooBig" in emu.invalid[0]
+
+
+# ----- faults ---------------------------------------------------------------------------------------
+def test_rate_limit_answers_429_with_retry_after_and_changes_nothing(emu: TeamsEmulator, bot: Connector) -> None:
+    emu.fail("create_conversation", error="ratelimited", retry_after=7)
+    answer = bot.start_thread(message(card("root")))
+    assert answer.status == 429 and answer.headers["Retry-After"] == "7"
+    assert emu.activities(emu.crisis_channel) == []
+    assert bot.start_thread(message(card("root"))).status == 201
+
+
+def test_server_errors_times_and_after(emu: TeamsEmulator, bot: Connector) -> None:
+    thread = bot.start_thread(message(card("root"))).json
+    emu.fail("send_to_conversation", error="internal_error", times=2, after=1)
+    statuses = [bot.send(thread["id"], message(text=str(i))).status for i in range(4)]
+    assert statuses == [201, 500, 500, 201]
+    assert [a.get("text") for a in emu.thread(thread["activityId"])][1:] == ["0", "3"]
+    emu.fail(None, error="service_unavailable")
+    assert bot.get(emu.team_id, "members").status == 503
+    emu.fail("update_activity", error="ConversationBlockedByUser", status=403)
+    blocked = bot.update(thread["id"], thread["activityId"], message(card("x")))
+    assert blocked.status == 403 and blocked.json["error"]["code"] == "ConversationBlockedByUser"
+    emu.fail("send_to_conversation", times=5)
+    emu.clear_faults()
+    assert bot.send(thread["id"], message(text="ok")).status == 201
+
+
+def test_lost_response_does_the_work_but_the_answer_never_arrives(emu: TeamsEmulator, bot: Connector) -> None:
+    thread = bot.start_thread(message(card("root"))).json
+    emu.fail("send_to_conversation", error="lost_response", hang_seconds=1.0)
+    with pytest.raises(TimeoutError):
+        bot_send_with_timeout(bot, thread["id"], 0.3)
+    assert [a.get("text") for a in emu.thread(thread["activityId"])][1:] == ["lost"]
+    (call,) = emu.calls_to("send_to_conversation")[-1:]
+    assert call.response.get("lost_response") is True
+
+
+def bot_send_with_timeout(bot: Connector, conversation: str, timeout: float) -> None:
+    request = urllib.request.Request(
+        bot.url(conversation, "activities"),
+        data=json.dumps(message(text="lost")).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {bot.token}"},
+        method="POST",
+    )
+    OPENER.open(request, timeout=timeout).read()
+
+
+def test_timeout_hangs_then_answers_504_and_latency_slows_every_call(emu: TeamsEmulator, bot: Connector) -> None:
+    emu.fail("get_conversation_members", error="timeout", hang_seconds=0.2)
+    started = time.perf_counter()
+    assert bot.get(emu.team_id, "members").status == 504
+    assert time.perf_counter() - started >= 0.2
+    emu.latency = 0.1
+    started = time.perf_counter()
+    assert bot.get(emu.team_id, "members").status == 200
+    assert time.perf_counter() - started >= 0.1
+
+
+# ----- cards as people see them ------------------------------------------------------------------------
+def test_card_action_invoke_and_user_specific_views(emu: TeamsEmulator, bot: Connector, receiver: Receiver) -> None:
+    anna, gijs = emu.add_user("Anna"), emu.add_user("Gijs")
+
+    def respond(activity: dict[str, Any]) -> tuple[int, Any]:
+        if activity.get("name") != "adaptiveCard/action":
+            return 200, None
+        action = activity["value"]["action"]
+        who = activity["from"]["name"]
+        text = f"{who} pressed {action['verb']} ({action['data'].get('value')}, {action['data'].get('note')})"
+        body = card(text, actions=[execute("draft_approve", "Approve", "d1")])
+        return 200, {"statusCode": 200, "type": CARD_TYPE, "value": body}
+
+    receiver.respond = respond
+    refresh = {
+        "action": {"type": "Action.Execute", "verb": "refresh", "data": {"value": "draft:d1"}},
+        "userIds": [anna.id],
+    }
+    thread = bot.start_thread(message(card("Draft for X", refresh=refresh))).json
+    root = thread["activityId"]
+
+    assert gijs.view(root)["body"][0]["text"] == "Draft for X"  # not in userIds: the base card
+    assert not receiver.activities("invoke")
+    seen = anna.view(root)  # in userIds: the client runs the refresh invoke
+    assert seen["body"][0]["text"] == "Anna pressed refresh (draft:d1, None)"
+    invoke = receiver.activities("invoke")[-1]
+    assert invoke["value"]["trigger"] == "automatic" and invoke["replyToId"] == root
+    assert invoke["conversation"]["id"] == thread["id"]
+
+    resp = anna.invoke_action(root, "draft_approve", inputs={"note": "fine"})
+    assert resp.status == 200 and resp.json["statusCode"] == 200
+    pressed = receiver.activities("invoke")[-1]["value"]
+    assert pressed == {
+        "action": {"type": "Action.Execute", "verb": "draft_approve", "data": {"value": "d1", "note": "fine"}},
+        "trigger": "manual",
+    }
+    with pytest.raises(LookupError):  # Gijs's card has no Approve button
+        gijs.invoke_action(root, "draft_approve")
+    assert gijs.invoke_action(root, "draft_approve", {"value": "d1"}, stale=True).status == 200
+    assert [e.kind for e in emu.events].count("card_action") == 2
+    emu.assert_clean()
+
+
+def test_an_invalid_card_in_an_invoke_response_is_recorded(
+    emu: TeamsEmulator, bot: Connector, receiver: Receiver
+) -> None:
+    anna = emu.add_user("Anna")
+    receiver.respond = lambda a: (200, {"statusCode": 200, "type": CARD_TYPE, "value": {"type": "AdaptiveCard"}})
+    root = bot.start_thread(message(card("x", actions=[execute("go", "Go")]))).json["activityId"]
+    anna.invoke_action(root, "go")
+    assert emu.invalid and emu.invalid[0].startswith("invoke_response")
+    assert anna.view(root)["body"][0]["text"] == "x"  # Teams could not show it: the base card stays
+
+
+def test_task_fetch_and_submit(emu: TeamsEmulator, receiver: Receiver) -> None:
+    bram = emu.add_user("Bram")
+    form = card("Declare an incident", actions=[{"type": "Action.Submit", "title": "Declare"}])
+
+    def respond(activity: dict[str, Any]) -> tuple[int, Any]:
+        if activity.get("name") == "task/fetch":
+            value = {"title": "Declare", "card": {"contentType": CARD_TYPE, "content": form}}
+            return 200, {"task": {"type": "continue", "value": value}}
+        return 200, {"task": {"type": "message", "value": "Declared."}}
+
+    receiver.respond = respond
+    opened = bram.fetch_task({"form": "declare"}, where=emu.crisis_channel)
+    assert opened.json["task"]["type"] == "continue" and bram.open_dialog == form
+    fetch = receiver.activities("invoke")[-1]
+    assert fetch["name"] == "task/fetch" and fetch["value"]["data"] == {"form": "declare"}
+    done = bram.submit_task({"scenario": "data-breach", "level": "2"}, where=emu.crisis_channel)
+    assert done.json["task"]["value"] == "Declared." and bram.open_dialog is None
+    assert receiver.activities("invoke")[-1]["value"]["data"] == {"scenario": "data-breach", "level": "2"}
+    assert [e.kind for e in emu.events][-2:] == ["task_opened", "task_submitted"]
