@@ -7,8 +7,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from conftest import START
@@ -29,24 +27,9 @@ from bot.teams.port import NOT_IN_TEAM, TeamsPort, root_of
 from bot.teams.text import mention
 
 
-class TeamsSettings(SimpleNamespace):
-    """The desk's settings plus the Teams fields the contract names (read with getattr by the port)."""
-
-
-def teams_settings(base: Settings, emu: TeamsEmulator, **more: Any) -> Any:
-    fields = {name: getattr(base, name) for name in type(base).model_fields}
-    return TeamsSettings(
-        **fields,
-        teams_app_id=emu.app_id,
-        teams_app_password=emu.app_secret,
-        teams_tenant_id=emu.tenant_id,
-        teams_crisis_channel=emu.crisis_channel,
-        teams_team_id=emu.team_id,
-        teams_service_url=emu.service_url,
-        teams_login_url=emu.login_url,
-        teams_public_url="https://crisis.example.com",
-        **more,
-    )
+def teams_environ(emu: TeamsEmulator, db: Path) -> dict[str, str]:
+    """The bot's environment against this emulator (the contract's settings), on a real SQLite file."""
+    return {**emu.environ(), "CRISISBOT_DB": str(db), "TEAMS_PUBLIC_URL": "https://crisis.example.com"}
 
 
 @dataclass
@@ -56,7 +39,7 @@ class World:
     port: TeamsPort
     connector: Connector
     people: dict[str, TeamsUser]
-    settings: Any
+    settings: Settings
     connectors: list[Connector]
 
     def fresh_port(self) -> TeamsPort:
@@ -77,11 +60,10 @@ def world(tmp_path: Path) -> Iterator[World]:
             "gast": emu.add_user("Guus Gast", guest=True),
             "outsider": emu.add_user("Olga Buiten", in_team=False),
         }
-        base = load_settings(environ={"CRISISBOT_DB": str(tmp_path / "crisis.db")})
-        desk = open_desk(base, clock=ManualClock(START))
+        settings = load_settings(environ=teams_environ(emu, tmp_path / "crisis.db"))
+        desk = open_desk(settings, clock=ManualClock(START))
         for name, role in (("anna", "crisis_lead"), ("bram", "social_media_manager"), ("chen", "legal")):
             desk.store.set_role_owners(role, [people[name].aad_id])
-        settings = teams_settings(base, emu)
         connector = Connector(settings, desk.store, call_timeout=1.0, total_time=6.0)
         made = World(emu, desk, TeamsPort(desk, connector, settings), connector, people, settings, [connector])
         yield made

@@ -30,7 +30,7 @@ from bot.config import Settings
 from bot.incidents.desk import Desk
 from bot.incidents.roles import Person
 from bot.teams import render
-from bot.teams.connector import Connector, setting
+from bot.teams.connector import Connector
 from bot.teams.refs import Refs
 from bot.teams.text import PERSON, TeamsDialect
 
@@ -59,10 +59,10 @@ class TeamsPort:
     def __init__(self, desk: Desk, connector: Connector, settings: Settings) -> None:
         self.desk, self.connector, self.settings = desk, connector, settings
         self.refs = Refs(desk.store, desk.now)
-        self.dialect: Dialect = TeamsDialect(setting(settings, "teams_tenant_id"))
-        self.tenant_id: str | None = setting(settings, "teams_tenant_id")
-        self.team_id: str | None = setting(settings, "teams_team_id")
-        self.channel: str | None = setting(settings, "teams_crisis_channel")
+        self.dialect: Dialect = TeamsDialect(settings.teams_tenant_id)
+        self.tenant_id = settings.teams_tenant_id
+        self.team_id = settings.teams_team_id
+        self.channel = settings.teams_crisis_channel
 
     # ---- drawing ------------------------------------------------------------------------------------
     def _activity(self, message: Message) -> dict[str, Any]:
@@ -203,7 +203,7 @@ class TeamsPort:
         self, room: str, path: Path, filename: str, title: str, comment: str, also: tuple[Attachment, ...] = ()
     ) -> str:
         """The files kept under tokens (served at `/api/files/<token>`) and a card with the chart and the links."""
-        base = setting(self.settings, "teams_public_url")
+        base = self.settings.teams_public_url
         if not base:
             raise Refused("no_public_url", "upload")
         files = [(path, filename, title), *also]

@@ -52,7 +52,13 @@ def card_problems(card: Any) -> list[str]:
     refresh = card.get("refresh")
     if isinstance(refresh, dict) and len(refresh.get("userIds") or []) > MAX_REFRESH_USERS:
         problems.append(f"refresh.userIds has {len(refresh['userIds'])} users; at most {MAX_REFRESH_USERS}")
-    error = best_match(_validator().iter_errors(card))
+    # `msteams` (width, mention entities) is Teams' own root property ("Format cards in Teams"), which the
+    # Adaptive Cards schema's root (additionalProperties: false) does not know: Teams reads it, so it is
+    # checked apart rather than refused.
+    teams = card.get("msteams")
+    if teams is not None and not isinstance(teams, dict):
+        problems.append('"msteams" must be an object')
+    error = best_match(_validator().iter_errors({k: v for k, v in card.items() if k != "msteams"}))
     if error is not None:
         where = "/" + "/".join(str(p) for p in error.absolute_path)
         problems.append(f"schema: {error.message[:300]} at {where}")
