@@ -82,10 +82,18 @@ class LoginUrlTokens:
         self.form = {"grant_type": "client_credentials", "client_id": app_id, "client_secret": secret}
         self.form["scope"] = BOT_SCOPE
         self._token, self._until = "", 0.0
+        self._lock: asyncio.Lock | None = None  # made on the loop: calls at once ask for one token, not one each
 
     async def token(self) -> str:
         if self._token and time.monotonic() < self._until:
             return self._token
+        self._lock = self._lock or asyncio.Lock()
+        async with self._lock:
+            if self._token and time.monotonic() < self._until:
+                return self._token
+            return await self._fetch()
+
+    async def _fetch(self) -> str:
         timeout = aiohttp.ClientTimeout(total=CALL_TIMEOUT)
         async with aiohttp.ClientSession(timeout=timeout) as session, session.post(self.url, data=self.form) as answer:
             body = await answer.json(content_type=None)

@@ -18,6 +18,7 @@ import logging
 import mimetypes
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ NOT_IN_TEAM = "not_in_team"
 PRIVATE_REFUSED = "private_not_supported"
 UNKNOWN_MEMBER = {"MemberNotFoundInConversation", "http_404"}
 HEADER_STEP = "header"
+LOOKUPS = 8  # member look-ups at once (the team's role owners, an invite's people)
 MEMBER_FRESH = timedelta(hours=12)  # a team membership looked up is trusted this long (people leave teams)
 
 
@@ -63,6 +65,11 @@ class TeamsPort:
         self.tenant_id = settings.teams_tenant_id
         self.team_id = settings.teams_team_id
         self.channel = settings.teams_crisis_channel
+        self._pool = ThreadPoolExecutor(max_workers=LOOKUPS, thread_name_prefix="crisisbot-teams-lookup")
+
+    def close(self) -> None:
+        """Stop the look-up threads (the connector is its owner's to close)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     # ---- drawing ------------------------------------------------------------------------------------
     def _activity(self, message: Message) -> dict[str, Any]:
@@ -92,7 +99,13 @@ class TeamsPort:
         say = Wording(self.desk.messages, self.desk.language, self.dialect)
         text = say("teams_thread.setting_up", name=name)
         root = render.activity(Message(text, (Text(text),)))
+        # The next round mentions and pages the role owners: look up who is not known yet while Teams makes the
+        # thread, so those look-ups add no round trip of their own.
+        owners = {p for people in self.desk.store.role_owners().values() for p in people}
+        warming = [self._pool.submit(self._account_or_none, p) for p in owners if not self._fresh(p)]
         answer = self._new_thread(self.channel, root)
+        for each in warming:
+            each.result()
         room = Room(thread_ref(self.channel, answer), name)
         self.refs.note_room(name, room.ref)
         return room
@@ -120,11 +133,9 @@ class TeamsPort:
 
     def invite(self, room: str, people: list[str]) -> dict[str, str]:
         """Who of `people` is not a member of the team (and so cannot read the thread), with "not_in_team"."""
-        missing: dict[str, str] = {}
-        for person in dict.fromkeys(p for p in people if p):
-            if self._account(person) is None:
-                missing[person] = NOT_IN_TEAM
-        return missing
+        wanted = list(dict.fromkeys(p for p in people if p))
+        accounts = list(self._pool.map(self._account, wanted))  # at once: one round trip, not one per person
+        return {person: NOT_IN_TEAM for person, account in zip(wanted, accounts, strict=True) if account is None}
 
     # ---- messages -----------------------------------------------------------------------------------
     def post(self, room: str, message: Message, tag: Tag | None = None) -> str:
@@ -254,11 +265,10 @@ class TeamsPort:
     def _account(self, person: str) -> dict[str, Any] | None:
         """The person as a member of the team (remembered), None when they are not one; raises when Teams did
         not answer."""
-        known = self.refs.person(person)
-        checked = known.get("in_team_at")
-        if known.get("id") and checked and self.desk.now() - datetime.fromisoformat(checked) < MEMBER_FRESH:
-            return known
-        if not self.team_id:
+        if self._fresh(person):
+            return self.refs.person(person)
+        if not self.team_id:  # no team to ask: who wrote to the bot is known, nobody else
+            known = self.refs.person(person)
             return known if known.get("id") else None
         try:
             member = self.connector.member(self.team_id, person)
@@ -277,11 +287,25 @@ class TeamsPort:
 
     def _mri(self, person: str) -> str | None:
         """The person's Teams user id (29:…), which refresh.userIds takes."""
-        try:
-            account = self._account(person)
-        except (Refused, OSError):
-            account = None
+        known = self.teams_id(person)  # a person's Teams id does not change: no need to ask again
+        if known:
+            return known
+        account = self._account_or_none(person)
         return str(account["id"]) if account else None
+
+    def _account_or_none(self, person: str) -> dict[str, Any] | None:
+        """`_account`, with Teams' silence or refusal logged and taken as "not known"."""
+        try:
+            return self._account(person)
+        except (Refused, OSError) as exc:
+            log.warning("member look-up %s: %s", person, exc.reason if isinstance(exc, Refused) else type(exc).__name__)
+            return None
+
+    def _fresh(self, person: str) -> bool:
+        """Whether the person's team membership was looked up lately (and so is trusted)."""
+        known = self.refs.person(person)
+        checked = known.get("in_team_at")
+        return bool(known.get("id") and checked and self.desk.now() - datetime.fromisoformat(checked) < MEMBER_FRESH)
 
     def locale(self, person: str) -> str | None:
         return self.refs.person(person).get("locale") or None
@@ -303,10 +327,7 @@ class TeamsPort:
         known = self.refs.person(person).get("name")
         if known:
             return str(known)
-        try:
-            account = self._account(person)
-        except (Refused, OSError):
-            return None
+        account = self._account_or_none(person)
         return str(account["name"]) if account and account.get("name") else None
 
     # ---- inbound ------------------------------------------------------------------------------------
