@@ -296,3 +296,26 @@ def test_the_declare_set_up_runs_on_teams_and_a_dead_runs_posts_are_found_in_the
     assert again.complete and {StepKey("draft", str(d.id)) for d in drafts} <= set(again.done)
     assert len(emu.calls_to("send_to_conversation")) == sends  # found, not posted again
     assert [desk.store.delivery(k) for k in keys] == [str(d.message_ref) for d in drafts]
+
+
+def test_reply_answers_where_the_activity_came_from_and_remember_keeps_the_service_url(world: World):
+    emu, port, chen = world.emu, world.port, world.people["chen"]
+    room = port.create_room("crisis-reply", private=False)
+    root = str(root_of(room.ref))
+    answer = port.reply(room.ref, Message("status", (Text("where it stands"),)), reply_to=root)
+    assert emu.thread(root)[-1]["id"] == answer and emu.thread(root)[-1]["replyToId"] == root
+    # Chen wrote to the bot in their 1:1 chat (`chat_id` opens it); the activity tells the port where it is
+    port.remember(
+        {
+            "serviceUrl": emu.service_url,
+            "from": {"id": chen.id, "name": "Chen Wu", "aadObjectId": chen.aad_id.upper()},  # any case: one person
+            "conversation": {"id": chen.chat_id, "conversationType": "personal"},
+            "locale": "en-GB",
+        }
+    )
+    in_chat = port.reply(chen.chat_id, Message("only for you"))
+    assert emu.chat(chen)[-1]["id"] == in_chat
+    port.dm(chen.aad_id, Message("a page"))  # the chat the activity came from: no new conversation
+    assert emu.calls_to("create_conversation") == emu.calls_to("create_conversation")[:1]
+    assert world.desk.store.platform_ref("teams", "service_url") == emu.service_url
+    assert world.fresh_port().locale(chen.aad_id) == "en-GB"

@@ -23,8 +23,9 @@ from bot.chat.wording import Wording
 from bot.clock import ManualClock
 from bot.config import load_settings
 from bot.incidents import Desk, open_desk
+from bot.incidents.approvals import approvers_for
 from bot.incidents.declare import DeclareRequest, declare
-from bot.incidents.drafts import approve_draft
+from bot.incidents.drafts import approve_draft, mark_posted, reject_draft
 from bot.incidents.lifecycle import resolve
 from bot.incidents.roles import acknowledge
 from bot.models import Incident
@@ -314,10 +315,43 @@ def test_the_layers_cards_render_valid(desk: Desk, language: str):
     assert any(a.get("type") == "Action.OpenUrl" and "teams.microsoft.com/l/message" in a["url"] for a in actions(dm))
 
 
-def test_the_closing_outcome_and_resolve_steps_render_valid(desk: Desk):
+def test_drafts_in_every_state_render_valid(desk: Desk):
     incident = incident_of(desk)
     say = Wording(desk.messages, "en", TEAMS)
-    resolve(desk, incident, ID["anna"], summary="Fixed **it** <at>x</at>", impact="none", lessons="more")
+    draft = desk.store.drafts(incident.id)[0]
+    for role in approvers_for(desk, incident):
+        approve_draft(desk, draft.id, draft.version, desk.store.role_owners()[role][0])
+    approved = desk.store.draft(draft.id)
+    assert approved.status == "approved"
+    card = render.card(draft_card(desk, incident, approved, say), people=KNOWN)
+    valid(card)
+    mono = [r for b in card["body"] if b["type"] == "RichTextBlock" for r in b["inlines"]]
+    assert mono and mono[0]["fontType"] == "Monospace" and mono[0]["text"] == approved.text  # ready to copy
+    mark_posted(desk, draft.id, approved.version, ID["bram"], anyway=True)
+    posted = render.card(draft_card(desk, incident, desk.store.draft(draft.id), say), people=KNOWN)
+    valid(posted)
+    assert actions(posted) == [] and "Bram Jansen" in " ".join(texts(posted))
+    other = desk.store.drafts(incident.id)[1]
+    reject_draft(desk, other.id, other.version, ID["chen"], "Too **vague** <at>Anna de Vries</at>")
+    rejected = render.card(draft_card(desk, incident, desk.store.draft(other.id), say), people=KNOWN)
+    valid(rejected)
+    assert [a["verb"] for a in actions(rejected)] == ["draft_edit"]
+    assert {e["mentioned"]["name"] for e in rejected["msteams"]["entities"]} == {"Chen Wu"}  # not the typed one
+
+
+def test_the_closing_message_outcome_and_resolve_steps_render_valid(desk: Desk):
+    incident = incident_of(desk)
+    say = Wording(desk.messages, "en", TEAMS)
+    summary = "Fixed **it** <at>Anna de Vries</at>\n- not a list"
+    resolve(desk, incident, ID["anna"], summary=summary, impact="none", lessons="[more](https://evil.example)")
+    closing = say("resolve.closing", code=incident.code, user=mention(ID["anna"]), took="1 h", summary=summary,
+                  impact="none", lessons="[more](https://evil.example)")  # fmt: skip
+    drawn = render.activity(Message(closing), people=KNOWN)  # posted as text, as bot/chat/closing.py does
+    assert drawn["entities"] == [
+        {"type": "mention", "text": "<at>Anna de Vries</at>", "mentioned": {"id": ID["anna"], "name": "Anna de Vries"}}
+    ]
+    assert drawn["text"].count("<at>") == 1 and "](" not in drawn["text"] and "\n- " not in drawn["text"]
+    valid(render.card(Message(closing), people=KNOWN))
     resolved = desk.store.incident(incident.id)
     failed = outcome(resolved, Closed(resolved, failed=["closing", "report"]), say, rerun=False)
     done = outcome(resolved, Closed(resolved, did=["closing"]), say, rerun=True)
