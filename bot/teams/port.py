@@ -28,6 +28,7 @@ from bot.chat.message import Message, Text
 from bot.chat.port import Attachment, Dialect, Port, Refused, Room, Tag
 from bot.chat.wording import Wording
 from bot.config import Settings
+from bot.faults import crash_point
 from bot.incidents.desk import Desk
 from bot.incidents.roles import Person
 from bot.teams import render
@@ -154,8 +155,15 @@ class TeamsPort:
             ref = self._new_thread(channel, self._activity(message))
             room = channel  # noted under the channel's id: the outbox reads it back by room_by_name's answer
         if tag is not None:
-            self.refs.note_sent(tag.code, tag.step, room, ref)
+            self._note_sent(tag, room, ref)
         return ref
+
+    def _note_sent(self, tag: Tag, room: str, ref: str) -> None:
+        """The ledger entry a later run reads back. A kill between Teams' answer and it re-sends once (Teams has
+        no history to find the message in); a kill after it is found (the crash points name both moments)."""
+        crash_point("teams_accepted")
+        self.refs.note_sent(tag.code, tag.step, room, ref)
+        crash_point("teams_noted")
 
     def dm(self, person: str, message: Message, tag: Tag | None = None) -> str:
         """To the person's 1:1 chat (made with the first message when there is none); `<person>:<activity id>`."""
@@ -166,7 +174,7 @@ class TeamsPort:
         else:
             chat, ref = self._open_chat(person, activity)
         if tag is not None:
-            self.refs.note_sent(tag.code, tag.step, person, ref)
+            self._note_sent(tag, person, ref)
         return f"{person}:{ref}"
 
     def _open_chat(self, person: str, activity: dict[str, Any]) -> tuple[str, str]:
