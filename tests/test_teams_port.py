@@ -145,6 +145,9 @@ def test_people_from_the_members_api_and_from_activities(world: World):
     outsider = port.person(people["outsider"].aad_id)
     assert outsider and not outsider.known
     assert port.display_name(people["chen"].aad_id) == "Chen Wu"
+    assert port.entra_id(people["chen"].id) == people["chen"].aad_id  # known from the look-up just made
+    assert world.fresh_port().entra_id(people["bram"].id) == people["bram"].aad_id  # asked the team's members
+    assert port.entra_id("29:1nobody") is None
     assert port.locale(people["anna"].aad_id) is None  # the members API gives no locale: an activity does
     port.remember(
         {

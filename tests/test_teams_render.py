@@ -229,7 +229,10 @@ def test_an_activity_carries_the_card_and_a_summary_and_plain_text_carries_its_m
     assert text["entities"] == [
         {"type": "mention", "text": "<at>Dewi Bakker</at>", "mentioned": {"id": ID["dewi"], "name": "Dewi Bakker"}}
     ]
-    valid(render.card(Message("just text")))  # a card of a message without parts: its text as a paragraph
+    valid(render.card(Message("just text")))
+    assert (
+        render.plain("*Paged* " + mention(ID["dewi"]), NAMES.get) == "Paged Dewi Bakker"
+    )  # names by a function  # a card of a message without parts: its text as a paragraph
 
 
 def test_hostile_user_text_stays_inert(desk: Desk):

@@ -315,6 +315,23 @@ class TeamsPort:
         checked = known.get("in_team_at")
         return bool(known.get("id") and checked and self.desk.now() - datetime.fromisoformat(checked) < MEMBER_FRESH)
 
+    def entra_id(self, teams_id: str) -> str | None:
+        """The core's id (Entra object id) of a person Teams names by their 29: id (a mention entity): from the
+        refs, else the team's members (remembered then); None when neither knows them."""
+        known = self.refs.by_teams_id(teams_id)
+        if known or not self.team_id:
+            return known
+        try:
+            member = self.connector.member(self.team_id, teams_id)
+        except (Refused, OSError) as exc:
+            log.warning("member look-up: %s", exc.reason if isinstance(exc, Refused) else type(exc).__name__)
+            return None
+        aad = str(member.get("aadObjectId") or "").lower()
+        if not PERSON.fullmatch(aad):
+            return None
+        self.refs.note_person(aad, id=teams_id, name=member.get("name"), in_team_at=self.desk.now().isoformat())
+        return aad
+
     def locale(self, person: str) -> str | None:
         return self.refs.person(person).get("locale") or None
 

@@ -72,6 +72,13 @@ class Refs:
                 self._people[person] = merged
             self._put(f"person:{person}", merged)
 
+    def by_teams_id(self, teams_id: str) -> str | None:
+        """The Entra object id of the person whose Teams id (29:…) this is, when known."""
+        for key, known in self.store.platform_refs(PLATFORM, "person:").items():
+            if isinstance(known, dict) and known.get("id") == teams_id:
+                return key.removeprefix("person:")
+        return None
+
     # ---- the sent ledger ------------------------------------------------------------------------------
     def sent(self, code: str, step: str) -> dict[str, str] | None:
         found = self._get(f"sent:{code}:{step}")

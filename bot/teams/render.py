@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -78,9 +78,21 @@ class _Drawing:
         return self.restricted is None or self.restricted.may_press(self.viewer, button)
 
 
-def plain(text: str, people: People | None = None) -> str:
-    """`text` without markup: for a notification's summary and the card's fallback text."""
-    drawing = _Drawing(len(text) + 1, people, None, None)
+@dataclass(frozen=True)
+class _Names:
+    """People known by name only (a `display_name` function)."""
+
+    display_name: Callable[[str], str | None]
+
+    def teams_id(self, person: str) -> str | None:
+        return None
+
+
+def plain(text: str, people: People | Callable[[str], str | None] | None = None) -> str:
+    """`text` without markup: for a notification's summary, an invoke's message, the card's fallback text.
+    `people` names the mentioned (a People, or just a function from a person to their display name)."""
+    known = _Names(people) if callable(people) else people
+    drawing = _Drawing(len(text) + 1, known, None, None)
     text = _BOLD.sub(r"\1", text)
     return MENTION.sub(lambda m: drawing.name(m.group(1)), text)
 
