@@ -25,7 +25,7 @@ from bot.config import Settings, load_settings
 from bot.incidents import Desk, open_desk
 from bot.incidents.declare import DeclareRequest, declare
 from bot.sandbox.teams import TeamsEmulator, TeamsUser
-from bot.teams.connector import Connector
+from bot.teams.connector import Anonymous, Connector, LoginUrlTokens, MsalTokens, tokens_for
 from bot.teams.port import NOT_IN_TEAM, TeamsPort, root_of
 from bot.teams.text import mention
 
@@ -333,7 +333,7 @@ from bot.chat.setup import SetUp
 from bot.chat.wording import Wording
 from bot.config import load_settings
 from bot.incidents import open_desk
-from bot.teams.connector import Connector
+from bot.teams.connector import Anonymous, Connector, LoginUrlTokens, MsalTokens, tokens_for
 from bot.teams.port import TeamsPort
 
 settings = load_settings()
@@ -372,3 +372,32 @@ def test_a_kill_after_the_ledger_write_repeats_no_message_it_noted(world: World,
     assert {StepKey.parse(k.partition(f"{incident.code}:")[2]) for k in after} >= {
         StepKey("draft", str(d.id)) for d in desk.store.drafts(incident.id)
     }
+
+
+def test_the_login_the_settings_call_for(tmp_path: Path):
+    """Production asks Entra through the SDK's MSAL; TEAMS_LOGIN_URL (local only) the given token endpoint; no app
+    id, no token (anonymous local mode)."""
+    app = {
+        "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID": "00000000-0000-4000-8000-0000000000a1",
+        "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET": "secret",
+        "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID": "00000000-0000-4000-8000-0000000000b2",
+    }
+    assert isinstance(tokens_for(load_settings(environ=app)), MsalTokens)
+    local = tokens_for(load_settings(environ={**app, "TEAMS_LOGIN_URL": "http://127.0.0.1:1/login"}))
+    assert isinstance(local, LoginUrlTokens) and local.url == "http://127.0.0.1:1/login/oauth2/v2.0/token"
+    assert isinstance(tokens_for(load_settings(environ={})), Anonymous)
+
+
+def test_a_wrong_secret_is_refused_and_nothing_is_posted(world: World, tmp_path: Path):
+    env = {
+        **teams_environ(world.emu, tmp_path / "other.db"),
+        "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET": "no",
+    }
+    settings = load_settings(environ=env)
+    desk = open_desk(settings, clock=ManualClock(START))
+    connector = Connector(settings, desk.store, call_timeout=1.0, total_time=3.0)
+    world.connectors.append(connector)
+    with pytest.raises(Refused) as refused:
+        TeamsPort(desk, connector, settings).create_room("crisis-wrong-secret", private=False)
+    assert refused.value.reason == "invalid_client"
+    assert world.emu.calls_to("create_conversation") == []
