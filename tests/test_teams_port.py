@@ -405,3 +405,11 @@ def test_a_wrong_secret_is_refused_and_nothing_is_posted(world: World, tmp_path:
         TeamsPort(desk, connector, settings).create_room("crisis-wrong-secret", private=False)
     assert refused.value.reason == "invalid_client"
     assert world.emu.calls_to("create_conversation") == []
+
+
+def test_a_dm_to_a_chat_that_is_gone_opens_a_new_one(world: World):
+    anna = world.people["anna"]
+    world.port.refs.note_person(anna.aad_id, chat="a:1gone")  # a chat id Teams no longer knows
+    ref = world.port.dm(anna.aad_id, Message("still reaches her"))
+    assert world.emu.chat(anna)[-1]["id"] == ref.split(":", 1)[1]
+    assert world.port.refs.person(anna.aad_id)["chat"] == anna.chat_id

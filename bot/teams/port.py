@@ -40,6 +40,7 @@ log = logging.getLogger("crisisbot.teams")
 THREAD = ";messageid="
 CHANNEL_ID = re.compile(r"19:[^;\s]+@thread\.[a-z0-9]+")
 NOT_IN_TEAM = "not_in_team"
+GONE = "ConversationNotFound"
 PRIVATE_REFUSED = "private_not_supported"
 UNKNOWN_MEMBER = {"MemberNotFoundInConversation", "http_404"}
 HEADER_STEP = "header"
@@ -169,9 +170,15 @@ class TeamsPort:
         """To the person's 1:1 chat (made with the first message when there is none); `<person>:<activity id>`."""
         activity = self._activity(message)
         chat = self.refs.person(person).get("chat")
+        ref = ""
         if chat:
-            ref = self.connector.send(str(chat), activity)
-        else:
+            try:
+                ref = self.connector.send(str(chat), activity)
+            except Refused as exc:
+                if exc.reason != GONE:
+                    raise
+                log.info("the 1:1 chat with %s is gone: opening a new one", person)  # e.g. the app reinstalled
+        if not ref:
             chat, ref = self._open_chat(person, activity)
         if tag is not None:
             self._note_sent(tag, person, ref)

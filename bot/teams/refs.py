@@ -35,7 +35,7 @@ class Refs:
     def __init__(self, store: Store, now: Callable[[], datetime]) -> None:
         self.store, self.now = store, now
         self._people: dict[str, dict[str, Any]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a merge reads and writes under it: no field lost to a race
 
     def _get(self, key: str) -> Any:
         return self.store.platform_ref(PLATFORM, key)
@@ -65,12 +65,12 @@ class Refs:
     def note_person(self, person: str, **fields: Any) -> None:
         """Merge what an activity or a look-up said about a person; written only when something changed."""
         person = person.lower()
-        known = self.person(person)
-        merged = {**known, **{k: v for k, v in fields.items() if v not in (None, "")}}
-        if merged != known:
-            with self._lock:
+        with self._lock:
+            known = self.person(person)
+            merged = {**known, **{k: v for k, v in fields.items() if v not in (None, "")}}
+            if merged != known:
                 self._people[person] = merged
-            self._put(f"person:{person}", merged)
+                self._put(f"person:{person}", merged)
 
     def by_teams_id(self, teams_id: str) -> str | None:
         """The Entra object id of the person whose Teams id (29:…) this is, when known."""
