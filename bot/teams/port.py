@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.chat.audience import restricted
+from bot.chat.audience import Restricted, restricted
 from bot.chat.message import Message, Text
 from bot.chat.port import Attachment, Dialect, Port, Refused, Room, Tag
 from bot.chat.wording import Wording
@@ -74,17 +74,20 @@ class TeamsPort:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # ---- drawing ------------------------------------------------------------------------------------
-    def _activity(self, message: Message) -> dict[str, Any]:
+    def _audience(self, message: Message) -> tuple[Restricted | None, list[str]]:
+        """Whose buttons the message has (a draft's decisions), and their Teams ids for the card's refresh."""
         rule = restricted(self.desk, message) if message.parts else None
-        user_ids = [self._mri(p) for p in rule.people] if rule else []
-        return render.activity(message, restricted=rule, user_ids=[u for u in user_ids if u], people=self)
+        teams_ids = [self._mri(p) for p in rule.people] if rule else []
+        return rule, [t for t in teams_ids if t]
+
+    def _activity(self, message: Message) -> dict[str, Any]:
+        rule, user_ids = self._audience(message)
+        return render.activity(message, restricted=rule, user_ids=user_ids, people=self)
 
     def card_for(self, message: Message, viewer: str | None) -> dict[str, Any]:
         """The card `viewer` sees (a refresh invoke's answer): with the buttons they may press."""
-        rule = restricted(self.desk, message) if message.parts else None
-        user_ids = [self._mri(p) for p in rule.people] if rule else []
-        ids = [u for u in user_ids if u]
-        return render.card(message, viewer, restricted=rule, user_ids=ids, people=self)
+        rule, user_ids = self._audience(message)
+        return render.card(message, viewer, restricted=rule, user_ids=user_ids, people=self)
 
     def teams_id(self, person: str) -> str | None:
         """The person's Teams user id (29:…) if known already: a mention never waits for a look-up of it."""
