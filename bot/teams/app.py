@@ -28,6 +28,8 @@ from microsoft_agents.hosting.core.connector.client import UserTokenClient
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
 log = logging.getLogger("crisisbot.teams")
+# The SDK's JWT check stores its claims under a plain string request key: aiohttp's advice is not ours to follow.
+warnings.filterwarnings("ignore", "It is recommended to use web.RequestKey", web.NotAppKeyWarning)
 FILE_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,100}")
 
 
