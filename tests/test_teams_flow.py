@@ -291,3 +291,42 @@ def test_typed_markup_and_mentions_stay_inert_in_every_card(teams: TeamsDesk) ->
 def test_a_mention_in_a_title_becomes_the_name_without_its_markup(teams: TeamsDesk) -> None:
     incident = teams.declare("crisis declare data-breach 2 <at>Gijs Mulder</at> saw it first")
     assert teams.store.incident(incident.id).title == "Gijs Mulder saw it first"
+
+
+def test_roles_set_reads_the_people_mentioned_as_teams_sends_them(teams: TeamsDesk) -> None:
+    """Teams' mention entities name a person by their 29: id only; the bot finds their Entra object id."""
+    teams.say("anna", "crisis roles", teams.emulator.crisis_channel)
+    activity = dict(teams.emulator.delivered[-1], id=f"{teams.emulator.delivered[-1]['id']}7")
+    chen, gijs = teams.people["chen"], teams.people["gijs"]
+    activity["text"] = activity["text"].replace(
+        "crisis roles", f"crisis roles set legal <at>{chen.name}</at> <at>{gijs.name}</at>"
+    )
+    activity["entities"] = [
+        *activity["entities"],
+        *(
+            {"type": "mention", "text": f"<at>{p.name}</at>", "mentioned": {"id": p.id, "name": p.name}}
+            for p in (chen, gijs)
+        ),
+    ]
+    assert teams.emulator.deliver(activity).status == 202
+    teams.settle()
+    assert teams.store.role_owners()["legal"] == [chen.aad_id, gijs.aad_id]
+
+
+def test_the_survey_from_its_dm_button_through_its_dialog(teams: TeamsDesk, incident: Incident) -> None:
+    room = incident.room_ref or ""
+    anna = teams.people["anna"]
+    teams.say("anna", "crisis resolve", room)
+    anna.fetch_task(_submit_of(teams.emulator.card_of(teams.emulator.activities(room)[-1]["id"])), where=room)
+    anna.submit_task({**_submit_of(anna.open_dialog), "summary": "Done", "authority": "not_yet"}, where=room)
+    teams.settle()
+    survey = next(a for a in teams.emulator.chat(anna) if "survey_open" in verbs(teams.emulator.card_of(a["id"])))
+    opener = teams.click("anna", survey["id"], "survey_open")
+    anna.fetch_task(_submit_of(response_card(opener.json)), where=None)
+    refused = anna.submit_task({**_submit_of(anna.open_dialog), "q1": "9", "q2": "4"})
+    teams.settle()
+    assert anna.open_dialog is not None and refused.json and "task" in refused.json
+    anna.submit_task({**_submit_of(anna.open_dialog), "q1": "4", "q2": "5", "q3": "More drills"})
+    teams.settle()
+    answers = [e for e in teams.store.events(incident.id) if e.kind == "survey_answer"]
+    assert len(answers) == 1 and any("Thank you" in t for t in replies(teams, anna.chat_id))

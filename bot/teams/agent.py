@@ -236,7 +236,7 @@ class TeamsAgent(Agent):
         user = cast(str, person_of(activity))
         say = self.bot.wording_for(user)
         run = TeamsTyped(self.bot.desk, self.bot.port, self.bot.flow(), activity, user, say)
-        text = command_text(activity)
+        text = command_text(activity, self.aad_of)
         if activity.get("value") and not text:
             return  # an old-style card submit: every button the bot draws is an Action.Execute or a dialog
         try:
@@ -251,6 +251,32 @@ class TeamsAgent(Agent):
             log.warning("a Teams command failed: %s", exc.reason if isinstance(exc, Refused) else type(exc).__name__)
             with contextlib.suppress(Refused, OSError):  # Teams may refuse this too; the log line stays
                 run.answer(say("teams.command_failed"))
+
+    def aad_of(self, mentioned: dict[str, Any]) -> str | None:
+        """A mentioned person's Entra object id: Teams' mention entities name them by their 29: id, which the
+        refs know from their own activities, else the team's member list does (remembered then)."""
+        for key in ("aadObjectId", "id"):
+            value = mentioned.get(key)
+            if isinstance(value, str) and ENTRA_OBJECT.fullmatch(value.lower()):
+                return value.lower()
+        mri = mentioned.get("id")
+        if not isinstance(mri, str) or not mri:
+            return None
+        for key, known in self.bot.desk.store.platform_refs("teams", "person:").items():
+            if isinstance(known, dict) and known.get("id") == mri:
+                return key.removeprefix("person:")
+        if not self.bot.port.team_id:
+            return None
+        try:
+            member = self.bot.port.connector.member(self.bot.port.team_id, mri)
+        except (Refused, OSError) as exc:
+            log.warning("mention look-up: %s", exc.reason if isinstance(exc, Refused) else type(exc).__name__)
+            return None
+        aad = str(member.get("aadObjectId") or "").lower()
+        if not ENTRA_OBJECT.fullmatch(aad):
+            return None
+        self.bot.port.refs.note_person(aad, id=mri, name=member.get("name"), in_team=True)
+        return aad
 
     # ---- card actions -------------------------------------------------------------------------------------------
     def click(self, activity: dict[str, Any], reply: Reply) -> None:
@@ -281,7 +307,7 @@ class TeamsAgent(Agent):
             clicked.answer(say("teams.teams_failed"))
 
 
-def command_text(activity: dict[str, Any]) -> str:
+def command_text(activity: dict[str, Any], aad_of: Callable[[dict[str, Any]], str | None]) -> str:
     """The command in a message: the bot's @mention dropped, each person's replaced by `<@entra-id>` (the
     mention syntax bot/chat/commands.py reads for Teams), HTML entities undone, a leading `crisis` dropped."""
     text = str(activity.get("text") or "")
@@ -293,8 +319,8 @@ def command_text(activity: dict[str, Any]) -> str:
         if mentioned.get("id") == bot_id:
             text = text.replace(entity["text"], " ", 1)
             continue
-        aad = mentioned.get("aadObjectId") or mentioned.get("id")
-        if isinstance(aad, str) and ENTRA_OBJECT.fullmatch(aad.lower()):
-            text = text.replace(entity["text"], f" <@{aad.lower()}> ", 1)
+        aad = aad_of(mentioned)
+        if aad:
+            text = text.replace(entity["text"], f" <@{aad}> ", 1)
     text = html.unescape(TAG.sub(" ", text))  # what is left of markup; a mention not resolved stays its name
     return COMMAND_WORD.sub("", text, count=1).strip()
