@@ -75,7 +75,11 @@ def assert_each_effect_once(emu: SlackEmulator, db: Path) -> None:
         assert row.sent_at is not None, row
 
 
-@pytest.mark.parametrize("crash_at", ["timer_effect:2", "timer_committed:2", "timer_committed:9"])
+# One crash point of each kind by default; the others with --full (CI's 10-minute budget: each is a serve run).
+@pytest.mark.parametrize(
+    "crash_at",
+    ["timer_effect:2", pytest.param("timer_committed:2", marks=pytest.mark.slow), "timer_committed:9"],
+)
 def test_crash_around_a_timer_firing_loses_and_repeats_nothing(
     emu: SlackEmulator, tmp_path: Path, crash_at: str
 ) -> None:
@@ -87,7 +91,7 @@ def test_crash_around_a_timer_firing_loses_and_repeats_nothing(
     assert_each_effect_once(emu, db)
 
 
-@pytest.mark.parametrize("crash_at", ["outbox_delivered:3", "slack_accepted:3"])
+@pytest.mark.parametrize("crash_at", [pytest.param("outbox_delivered:3", marks=pytest.mark.slow), "slack_accepted:3"])
 def test_crash_after_slack_accepted_repeats_nothing(emu: SlackEmulator, tmp_path: Path, crash_at: str) -> None:
     """Slack took a timer's message and the process died before noting it: the restarted bot finds it by its
     metadata instead of posting it again."""
