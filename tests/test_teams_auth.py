@@ -148,3 +148,38 @@ def test_an_activity_pointing_the_bot_at_another_service_url_than_its_token_name
     teams.settle()
     assert teams.store.incidents() == []
     assert teams.serving.port.refs.service_url() == teams.emulator.service_url
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        {"channelData": "not an object"},
+        {"from": "not an account"},
+        {"entities": [{"type": "mention", "text": "<at>x</at>", "mentioned": "nobody"}]},
+        {"type": "invoke", "name": "adaptiveCard/action", "value": "junk"},
+        {"type": "invoke", "name": "adaptiveCard/action", "value": {"action": {"verb": "draft_approve", "data": [1]}}},
+        {"type": "invoke", "name": "task/submit", "value": {"data": {"dialog": "resolve", "incident": "1; DROP"}}},
+        {"type": "invoke", "name": "task/fetch", "value": {"data": {"dialog": "../../etc"}}},
+    ],
+)
+def test_activities_shaped_unlike_teams_sends_are_answered_plainly_and_change_nothing(
+    teams: TeamsDesk, spoil: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    activity = {**_a_message(teams, "crisis declare data-breach 2 Spoiled"), **spoil}
+    response = teams.emulator.deliver(activity)
+    teams.settle()
+    assert response.status in (200, 202, 400), response.body
+    assert "Traceback" not in response.body and "Error" not in response.body
+    assert teams.store.incidents() == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR and r.name.startswith("crisisbot")]
+
+
+def test_a_refresh_or_dialog_for_a_draft_that_does_not_exist_is_answered_plainly(teams: TeamsDesk) -> None:
+    incident = teams.declare()
+    ref = teams.drafts(incident)["x"].message_ref or ""
+    gone = teams.click("anna", ref, "refresh", data={"value": "draft:999999"})
+    assert gone.json and gone.json["type"] == "application/vnd.microsoft.activity.message"
+    fetched = teams.people["anna"].fetch_task(
+        {"dialog": "edit", "draft": 999999, "version": 1}, where=incident.room_ref
+    )
+    assert fetched.json and fetched.json["task"]["type"] == "message"

@@ -122,8 +122,10 @@ def person_of(activity: dict[str, Any]) -> str | None:
 
 
 def tenant_of(activity: dict[str, Any]) -> str | None:
-    tenant = ((activity.get("channelData") or {}).get("tenant") or {}).get("id")
-    return tenant or (activity.get("conversation") or {}).get("tenantId")
+    data = activity.get("channelData")
+    tenant = data.get("tenant") if isinstance(data, dict) else None
+    found = tenant.get("id") if isinstance(tenant, dict) else None
+    return found or (activity.get("conversation") or {}).get("tenantId")
 
 
 class TeamsAgent(Agent):
@@ -323,7 +325,9 @@ def command_text(activity: dict[str, Any], aad_of: Callable[[dict[str, Any]], st
     for entity in activity.get("entities") or []:
         if not isinstance(entity, dict) or entity.get("type") != "mention" or not isinstance(entity.get("text"), str):
             continue
-        mentioned = entity.get("mentioned") or {}
+        mentioned = entity.get("mentioned")
+        if not isinstance(mentioned, dict):
+            continue
         if mentioned.get("id") == bot_id:
             text = text.replace(entity["text"], " ", 1)
             continue

@@ -26,6 +26,7 @@ from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration, 
 from microsoft_agents.hosting.core.connector import ConnectorClientBase, UserTokenClientBase
 from microsoft_agents.hosting.core.connector.client import UserTokenClient
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
+from pydantic import ValidationError
 
 log = logging.getLogger("crisisbot.teams")
 # The SDK's JWT check stores its claims under a plain string request key: aiohttp's advice is not ours to follow.
@@ -74,7 +75,11 @@ def make_app(agent: Agent, config: AgentAuthConfiguration, adapter: CloudAdapter
 
     @jwt_authorization_decorator  # type: ignore[untyped-decorator]  # the SDK's decorator has no annotations
     async def messages(request: web.Request) -> web.StreamResponse:
-        response = await adapter.process(request, agent)
+        try:
+            response = await adapter.process(request, agent)
+        except ValidationError:  # a body shaped unlike any activity (the SDK parses it into its model)
+            log.warning("refused a body that is no activity")
+            return web.json_response({"error": "not an activity"}, status=400)
         return response if response is not None else web.Response(status=202)
 
     async def healthz(request: web.Request) -> web.StreamResponse:

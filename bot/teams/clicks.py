@@ -89,11 +89,13 @@ class TeamsClick:
     ) -> None:
         self.desk, self.port, self.flow, self.activity, self.user, self.say = desk, port, flow, activity, user, say
         self.reply = reply
-        action = (activity.get("value") or {}).get("action") or {}
+        value = activity.get("value")
+        action = value.get("action") if isinstance(value, dict) else None
+        action = action if isinstance(action, dict) else {}
         data = action.get("data")
-        value = data.get("value") if isinstance(data, dict) else None
+        pressed = data.get("value") if isinstance(data, dict) else None
         self.verb: str = str(action.get("verb") or "")
-        self.value: str | None = value if isinstance(value, str) else None
+        self.value: str | None = pressed if isinstance(pressed, str) else None
 
     @property
     def conversation(self) -> str:
@@ -134,9 +136,9 @@ def refreshed(desk: Desk, port: TeamsPort, key: str | None, viewer: str, wording
     """Verb `refresh`: the viewer's own view of the card `key` names (`draft:<id>`); nothing is refused, the
     buttons are simply the ones they may press."""
     kind, _, ident = (key or "").partition(":")
-    if kind != "draft" or not ident.isascii() or not ident.isdigit():
+    if kind != "draft":
         raise UsageError("error.bad_button")
-    draft = desk.store.draft(int(ident))
+    draft = dialogs.draft_of(desk, ident)
     incident = desk.store.incident(draft.incident_id)
     message = draft_card(desk, incident, draft, wording(incident.language))
     return card_answer(port.card_for(message, viewer))
