@@ -12,6 +12,7 @@ import pytest
 
 from bot.models import Incident
 from bot.sandbox.teams.people import execute_actions, response_card
+from bot.teams.server import TeamsServing
 from tests.teams_harness import TeamsDesk, start_teams
 
 CARD = "application/vnd.microsoft.card.adaptive"
@@ -330,3 +331,23 @@ def test_the_survey_from_its_dm_button_through_its_dialog(teams: TeamsDesk, inci
     teams.settle()
     answers = [e for e in teams.store.events(incident.id) if e.kind == "survey_answer"]
     assert len(answers) == 1 and any("Thank you" in t for t in replies(teams, anna.chat_id))
+
+
+def test_a_declare_answered_by_a_process_that_died_is_finished_at_the_next_start(teams: TeamsDesk) -> None:
+    """The activity was claimed and noted, the process died before the set-up: a restart finishes it, once."""
+    teams.serving.stop()
+    teams.people["bram"].say("crisis declare data-breach 2 Died midway", teams.emulator.crisis_channel)  # no bot
+    activity = teams.emulator.delivered[-1]
+    assert teams.store.claim_request(f"teams:{activity['id']}", teams.desk.now())  # what the dead process did
+    teams.store.put_platform_ref("teams", f"pending:{activity['id']}", activity, teams.desk.now())
+    restarted = TeamsServing(teams.desk, teams.runner, host="127.0.0.1", port=0)
+    teams.serving = restarted
+    restarted.start()
+    teams.emulator.bot_url = restarted.url
+    teams.settle()
+    incident = teams.store.incidents()[-1]
+    assert incident.title == "Died midway" and teams.store.incident(incident.id).setup_done_at is not None
+    assert teams.store.platform_refs("teams", "pending:") == {f"pending:{activity['id']}": None}
+    assert teams.emulator.redeliver(activity["id"]).status == 202  # Teams sending it again: dropped
+    teams.settle()
+    assert len(teams.store.incidents()) == 1

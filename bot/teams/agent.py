@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import html
 import logging
 import re
@@ -44,7 +45,7 @@ from bot.config import ENTRA_OBJECT
 from bot.errors import CrisisError
 from bot.incidents.desk import Desk
 from bot.store import disk_full
-from bot.teams import clicks, submitted
+from bot.teams import clicks, replay, submitted
 from bot.teams.clicks import ClickPort, Reply, TeamsClick, notice_answer
 from bot.teams.port import TeamsPort
 from bot.teams.text import TEAMS
@@ -185,16 +186,23 @@ class TeamsAgent(Agent):
                 asyncio.get_running_loop().call_later(60, self._in_flight.pop, ident, None)
 
     # ---- on a worker thread ---------------------------------------------------------------------------------
-    def _work(self, activity: dict[str, Any], work: Callable[[], None], reply: Reply | None = None) -> None:
-        """Claim the activity's key, remember what it tells of its sender, do the work; never let it escape."""
+    def _work(
+        self, activity: dict[str, Any], work: Callable[[], None], reply: Reply | None = None, replayed: bool = False
+    ) -> None:
+        """Claim the activity's key, remember what it tells of its sender, do the work (noted until it ends, for
+        a restart to finish: bot/teams/replay.py); never let a failure escape."""
         person = person_of(activity)
+        noted = False
         try:
-            if not self._claim(activity):
+            if not replayed and not self._claim(activity):
                 log.info("dropped a repeated Teams activity (%s)", activity.get("type"))
                 if reply is not None:
                     reply.offer(notice_answer(self.bot.wording_for(person or "")("teams.already_handled")))
                 return
             self.bot.port.remember(activity)
+            if replay.replayable(activity) and activity.get("id"):
+                replay.note(self.bot.desk, activity)
+                noted = True
             work()
         except Exception as exc:  # a bug or a full disk: the log has the details, the person plain words
             log.error("a Teams %s failed", activity.get("type"), exc_info=exc)
@@ -202,8 +210,24 @@ class TeamsAgent(Agent):
             if reply is None or not reply.offer(notice_answer(text)):
                 self._tell_failure(activity, text)
         finally:
+            if noted:
+                with contextlib.suppress(sqlite3.Error):  # a full disk: the work is done, the note stays
+                    replay.done(self.bot.desk, activity)
             if reply is not None:
                 reply.offer(notice_answer(self.bot.wording_for(person or "")("teams.done")))
+
+    def finish_unfinished(self) -> int:
+        """At start-up: work again on what a process that died had answered but not finished; returns how many."""
+        pending = replay.unfinished(self.bot.desk)
+        for activity in pending:
+            log.info("finishing a Teams %s answered before a restart", activity.get("type"))
+            name = str(activity.get("name") or "")
+            work = self._routed(activity) if activity.get("type") != "invoke" else None
+            reply = Reply()
+            if work is None:
+                work = self._invoked(activity, name, reply)
+            self.bot.workers.submit(functools.partial(self._work, activity, work, reply, replayed=True))
+        return len(pending)
 
     def _claim(self, activity: dict[str, Any]) -> bool:
         ident = activity.get("id")

@@ -92,6 +92,7 @@ class TeamsServing:
         if failure:
             raise failure[0]
         log.info("Teams: listening on http://%s:%s/api/messages (health: /healthz)", self.host, self.bound_port)
+        self.agent.finish_unfinished()  # answered by a process that died before it was done: finished now
 
     async def _listen(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None)
