@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -351,3 +352,52 @@ def test_a_declare_answered_by_a_process_that_died_is_finished_at_the_next_start
     assert teams.emulator.redeliver(activity["id"]).status == 202  # Teams sending it again: dropped
     teams.settle()
     assert len(teams.store.incidents()) == 1
+
+
+def test_a_double_click_makes_one_approval(teams: TeamsDesk, incident: Incident) -> None:
+    """Two invokes (two activity ids) at once: the core decides under its write lock, once."""
+    draft = teams.drafts(incident)["x"]
+    ref = draft.message_ref or ""
+    anna = teams.people["anna"]
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: anna.invoke_action(ref, "draft_approve"), range(2)))
+    teams.settle()
+    assert [a.status for a in answers] == [200, 200]
+    assert len(teams.store.approvals(draft.id)) == 1
+
+
+def test_reject_through_its_dialog(teams: TeamsDesk, incident: Incident) -> None:
+    draft = teams.drafts(incident)["x"]
+    ref = draft.message_ref or ""
+    chen = teams.people["chen"]
+    opener = teams.click("chen", ref, "draft_reject")
+    chen.fetch_task(_submit_of(response_card(opener.json)), where=incident.room_ref)
+    empty = chen.submit_task({**_submit_of(chen.open_dialog), "reason": ""}, where=incident.room_ref)
+    teams.settle()
+    assert empty.json and empty.json["task"]["type"] == "continue" and teams.store.draft(draft.id).status == "pending"
+    chen.submit_task({**_submit_of(chen.open_dialog), "reason": "Too vague about the data"}, where=incident.room_ref)
+    teams.settle()
+    assert teams.store.draft(draft.id).status == "rejected"
+    assert "Too vague" in texts(teams.emulator.card_of(ref))
+    back = teams.click("chen", ref, "refresh", data={"value": f"draft:{draft.id}"})  # the opener's Cancel
+    assert back.json and back.json["type"] == CARD
+
+
+def test_the_clickers_card_is_answered_before_the_other_redraws() -> None:
+    """Every Bot Connector call takes 0.3 s here: the invoke's answer (the clicker's DM, done) needs none of them,
+    the header's redraw follows after it."""
+    with start_teams(latency=0.3) as teams:
+        incident = teams.declare()
+        header = teams.header_id(incident)
+        versions = len(teams.emulator.history(header))
+        answer = teams.people["chen"].invoke_action(teams.dm_id(incident, "chen"), "acknowledge")
+        assert answer.json and answer.json["type"] == CARD and answer.elapsed < 0.3
+        teams.settle()
+        assert len(teams.emulator.history(header)) > versions
+
+
+def test_installing_greets_the_crisis_channel_once(teams: TeamsDesk) -> None:
+    teams.emulator.install()
+    teams.settle()
+    greetings = [e for e in teams.emulator.events if e.kind == "thread_started" and "Crisis Desk" in e.text]
+    assert len(greetings) == 1

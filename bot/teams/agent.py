@@ -92,7 +92,7 @@ class Workers:
             wait(pending, timeout=left)
 
     def stop(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=False)
+        self.pool.shutdown(wait=False)
 
 
 @dataclass

@@ -114,6 +114,7 @@ class TeamsServing:
             thread.join(START_SECONDS)
             loop.close()
         self.bot.workers.wait_idle(START_SECONDS)
+        self.bot.workers.stop()
         self.connector.close()
 
 
