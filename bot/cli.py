@@ -318,6 +318,63 @@ def manifest(
     sys.stdout.write(render_manifest(url))
 
 
+@app.command("teams-package")
+@_friendly
+def teams_package(
+    app_id: Annotated[
+        str | None,
+        typer.Option(
+            help="the Entra app (bot) id, a GUID (default: $CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID)"
+        ),
+    ] = None,
+    domain: Annotated[
+        str | None, typer.Option(help="the bot's public host, e.g. crisis.example.com (default: $TEAMS_PUBLIC_URL's)")
+    ] = None,
+    dedicated_channels: Annotated[
+        bool,
+        typer.Option(
+            "--dedicated-channels",
+            help="ask for Channel.Create.Group (RSC): a channel per incident instead of a thread",
+        ),
+    ] = False,
+    website: Annotated[
+        str | None,
+        typer.Option(
+            help="https page for the app's developer, privacy and terms links (default: the config's plan_url)"
+        ),
+    ] = None,
+    app_version: Annotated[
+        str | None,
+        typer.Option(help="the package's version, three numbers; raise it for each re-upload (default: crisisbot's)"),
+    ] = None,
+    output: Annotated[Path, typer.Option("--out", help="where to write the zip")] = Path("crisis-desk-teams.zip"),
+    config: ConfigOption = None,
+) -> None:
+    """Build the Teams app package (manifest.json, icons, Dutch strings), checked against Microsoft's schema.
+
+    Upload the zip in the Teams admin center (Teams apps → Manage apps → Upload new app) or with Teams'
+    "Upload a custom app". Example: crisisbot teams-package --app-id <client id> --domain crisis.example.com
+    """
+    from bot.teams.package import PackageRequest, build_package
+
+    if website is not None and not website.startswith("https://"):
+        raise ConfigError(
+            [f"--website: {website[:80]!r} is not an https URL — e.g. https://intranet.example.com/crisis"]
+        )
+    settings = load_settings(config)
+    request = PackageRequest(
+        app_id=app_id or settings.teams_app_id,
+        domain=domain or settings.teams_public_url,
+        dedicated_channels=dedicated_channels,
+        developer=settings.company.name,
+        website=website or settings.company.plan_url,
+        app_version=app_version,
+    )
+    path = build_package(request, output)
+    mode = "a channel per incident (Channel.Create.Group)" if dedicated_channels else "a thread per incident"
+    out.print(f"wrote {path} ({mode}); upload it in Teams or the Teams admin center", markup=False)
+
+
 @app.command()
 @_friendly
 def demo(
