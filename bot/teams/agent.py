@@ -18,14 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import html
 import logging
 import re
 import sqlite3
-import threading
-import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -33,66 +29,26 @@ from urllib.parse import urlsplit
 from microsoft_agents.activity import Activity, ActivityTypes, InvokeResponse
 from microsoft_agents.hosting.core import Agent, TurnContext
 
-from bot.chat import buttons, commands, subcommands
 from bot.chat.after import Outbox
-from bot.chat.explain import explain
 from bot.chat.flow import Flow
 from bot.chat.message import Message
 from bot.chat.people import Languages
 from bot.chat.port import Port, Refused
 from bot.chat.wording import Wording
 from bot.config import ENTRA_OBJECT
-from bot.errors import CrisisError
 from bot.incidents.desk import Desk
 from bot.store import disk_full
-from bot.teams import clicks, replay, submitted
-from bot.teams.clicks import ClickPort, Reply, TeamsClick, notice_answer
+from bot.teams import clicks, messages, replay, submitted
+from bot.teams.clicks import Reply, notice_answer
 from bot.teams.port import TeamsPort
 from bot.teams.text import TEAMS
-from bot.teams.typed import TeamsTyped
+from bot.teams.workers import Workers
 
 log = logging.getLogger("crisisbot.teams")
-WORKER_THREADS = 32
 INVOKE_WAIT = 10.0  # seconds an invoke waits for its answer: Teams gives up after 15
 KEY_PREFIX = "teams:"  # request keys in handled_requests, apart from Slack's trigger and event ids
 COMMAND_WORD = re.compile(r"(?i)^\s*/?crisis\b")
 TAG = re.compile(r"<(?!@)[^<>]*>")  # a tag, but not the `<@entra-id>` mention tokens put in
-
-
-class Workers:
-    """The activities' worker threads, and what a local run waits for to know the bot is idle."""
-
-    def __init__(self, threads: int = WORKER_THREADS) -> None:
-        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="crisisbot-teams")
-        self._pending: set[Future[Any]] = set()
-        self._lock = threading.Lock()
-
-    def submit(self, work: Callable[[], Any]) -> Future[Any]:
-        with self._lock:
-            future = self.pool.submit(work)
-            self._pending.add(future)
-        future.add_done_callback(self._done)
-        return future
-
-    def _done(self, future: Future[Any]) -> None:
-        with self._lock:
-            self._pending.discard(future)
-
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Block until no activity is being worked on (work may start more work); False after `timeout` s."""
-        end = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                pending = list(self._pending)
-            if not pending:
-                return True
-            left = end - time.monotonic()
-            if left <= 0:
-                return False
-            wait(pending, timeout=left)
-
-    def stop(self) -> None:
-        self.pool.shutdown(wait=False)
 
 
 @dataclass
@@ -251,112 +207,16 @@ class TeamsAgent(Agent):
 
     def _routed(self, activity: dict[str, Any]) -> Callable[[], None]:
         if activity.get("type") == ActivityTypes.message:
-            return lambda: self.message(activity)
+            return lambda: messages.typed(self.bot, activity, cast(str, person_of(activity)))
         return lambda: submitted.installed(self.bot, activity)
 
     def _invoked(self, activity: dict[str, Any], name: str, reply: Reply) -> Callable[[], None]:
         if name == "adaptiveCard/action":
-            return lambda: self.click(activity, reply)
+            return lambda: clicks.clicked(self.bot, activity, reply, cast(str, person_of(activity)))
         if name in ("task/fetch", "task/submit"):
             return lambda: submitted.dialog(self.bot, activity, name, reply, cast(str, person_of(activity)))
         return lambda: None  # an invoke we do not use: answered empty (the turn's default)
 
-    # ---- messages: commands ---------------------------------------------------------------------------------
-    def message(self, activity: dict[str, Any]) -> None:
-        user = cast(str, person_of(activity))
-        say = self.bot.wording_for(user)
-        run = TeamsTyped(self.bot.desk, self.bot.port, self.bot.flow(), activity, user, say)
-        text = command_text(activity, self.aad_of)
-        if activity.get("value") and not text:
-            return  # an old-style card submit: every button the bot draws is an Action.Execute or a dialog
-        try:
-            cmd = commands.parse(text, commands.TEAMS_MENTIONS)
-            subcommands.HANDLERS[cmd.name](run, cmd)
-        except CrisisError as exc:
-            try:
-                run.answer(explain(exc, say))
-            finally:
-                self.bot.desk.record_refusal(exc)
-        except (Refused, OSError) as exc:
-            log.warning("a Teams command failed: %s", exc.reason if isinstance(exc, Refused) else type(exc).__name__)
-            with contextlib.suppress(Refused, OSError):  # Teams may refuse this too; the log line stays
-                run.answer(say("teams.command_failed"))
-
-    def aad_of(self, mentioned: dict[str, Any]) -> str | None:
-        """A mentioned person's Entra object id: Teams' mention entities name them by their 29: id, which the
-        refs know from their own activities, else the team's member list does (remembered then)."""
-        for key in ("aadObjectId", "id"):
-            value = mentioned.get(key)
-            if isinstance(value, str) and ENTRA_OBJECT.fullmatch(value.lower()):
-                return value.lower()
-        mri = mentioned.get("id")
-        if not isinstance(mri, str) or not mri:
-            return None
-        for key, known in self.bot.desk.store.platform_refs("teams", "person:").items():
-            if isinstance(known, dict) and known.get("id") == mri:
-                return key.removeprefix("person:")
-        if not self.bot.port.team_id:
-            return None
-        try:
-            member = self.bot.port.connector.member(self.bot.port.team_id, mri)
-        except (Refused, OSError) as exc:
-            log.warning("mention look-up: %s", exc.reason if isinstance(exc, Refused) else type(exc).__name__)
-            return None
-        aad = str(member.get("aadObjectId") or "").lower()
-        if not ENTRA_OBJECT.fullmatch(aad):
-            return None
-        self.bot.port.refs.note_person(aad, id=mri, name=member.get("name"), in_team=True)
-        return aad
-
-    # ---- card actions -------------------------------------------------------------------------------------------
-    def click(self, activity: dict[str, Any], reply: Reply) -> None:
-        user = cast(str, person_of(activity))
-        say = self.bot.wording_for(user)
-        port = ClickPort(self.bot.port, activity.get("replyToId"), user, reply)
-        clicked = TeamsClick(self.bot.desk, self.bot.port, self.bot.flow(cast(Port, port)), activity, user, say, reply)
-        if clicked.verb == clicks.REFRESH:
-            try:
-                reply.offer(
-                    clicks.refreshed(self.bot.desk, self.bot.port, clicked.value, user, self.bot.languages.wording)
-                )
-            except CrisisError as exc:
-                reply.offer(notice_answer(explain(exc, say)))
-            return
-        verb = buttons.BUTTONS.get(clicked.verb)
-        if verb is None:
-            clicked.answer(say("error.bad_button"))
-            return
-        try:
-            buttons.press(verb, clicked)
-        except (Refused, OSError) as exc:  # Teams refused, or no answer in time
-            log.warning(
-                "action %s: Teams refused %s",
-                clicked.verb,
-                exc.reason if isinstance(exc, Refused) else type(exc).__name__,
-            )
-            clicked.answer(say("teams.teams_failed"))
-
 
 def _host(url: str) -> str:
     return (urlsplit(url).hostname or "").lower() + f":{urlsplit(url).port or ''}"
-
-
-def command_text(activity: dict[str, Any], aad_of: Callable[[dict[str, Any]], str | None]) -> str:
-    """The command in a message: the bot's @mention dropped, each person's replaced by `<@entra-id>` (the
-    mention syntax bot/chat/commands.py reads for Teams), HTML entities undone, a leading `crisis` dropped."""
-    text = str(activity.get("text") or "")
-    bot_id = (activity.get("recipient") or {}).get("id")
-    for entity in activity.get("entities") or []:
-        if not isinstance(entity, dict) or entity.get("type") != "mention" or not isinstance(entity.get("text"), str):
-            continue
-        mentioned = entity.get("mentioned")
-        if not isinstance(mentioned, dict):
-            continue
-        if mentioned.get("id") == bot_id:
-            text = text.replace(entity["text"], " ", 1)
-            continue
-        aad = aad_of(mentioned)
-        if aad:
-            text = text.replace(entity["text"], f" <@{aad}> ", 1)
-    text = html.unescape(TAG.sub(" ", text))  # what is left of markup; a mention not resolved stays its name
-    return COMMAND_WORD.sub("", text, count=1).strip()

@@ -17,18 +17,23 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+from bot.chat import buttons
 from bot.chat.buttons import FormKind
 from bot.chat.cards import draft_card
+from bot.chat.explain import explain
 from bot.chat.flow import Flow
 from bot.chat.message import Message
-from bot.chat.port import Refused
+from bot.chat.port import Port, Refused
 from bot.chat.wording import Wording
-from bot.errors import UsageError
+from bot.errors import CrisisError, UsageError
 from bot.incidents.desk import Desk
 from bot.teams import dialogs, render
 from bot.teams.port import TeamsPort
+
+if TYPE_CHECKING:
+    from bot.teams.agent import Bot
 
 log = logging.getLogger("crisisbot.teams")
 CARD = "application/vnd.microsoft.card.adaptive"
@@ -142,3 +147,29 @@ def refreshed(desk: Desk, port: TeamsPort, key: str | None, viewer: str, wording
     incident = desk.store.incident(draft.incident_id)
     message = draft_card(desk, incident, draft, wording(incident.language))
     return card_answer(port.card_for(message, viewer))
+
+
+def clicked(bot: Bot, activity: dict[str, Any], reply: Reply, user: str) -> None:
+    """Run the button (bot/chat/buttons.py) or the refresh the invoke asks for; its answer goes in `reply`."""
+    say = bot.wording_for(user)
+    port = ClickPort(bot.port, activity.get("replyToId"), user, reply)
+    click = TeamsClick(bot.desk, bot.port, bot.flow(cast(Port, port)), activity, user, say, reply)
+    if click.verb == REFRESH:
+        try:
+            reply.offer(refreshed(bot.desk, bot.port, click.value, user, bot.languages.wording))
+        except CrisisError as exc:
+            reply.offer(notice_answer(explain(exc, say)))
+        return
+    verb = buttons.BUTTONS.get(click.verb)
+    if verb is None:
+        click.answer(say("error.bad_button"))
+        return
+    try:
+        buttons.press(verb, click)
+    except (Refused, OSError) as exc:  # Teams refused, or no answer in time
+        log.warning(
+            "action %s: Teams refused %s",
+            click.verb,
+            exc.reason if isinstance(exc, Refused) else type(exc).__name__,
+        )
+        click.answer(say("teams.teams_failed"))
