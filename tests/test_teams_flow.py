@@ -5,6 +5,7 @@ against the Adaptive Cards 1.5 schema and Teams' caps (`emulator.problems`)."""
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -401,3 +402,25 @@ def test_installing_greets_the_crisis_channel_once(teams: TeamsDesk) -> None:
     teams.settle()
     greetings = [e for e in teams.emulator.events if e.kind == "thread_started" and "Crisis Desk" in e.text]
     assert len(greetings) == 1
+
+
+def test_the_evaluation_report_is_a_card_whose_chart_and_markdown_the_bot_serves() -> None:
+    with start_teams(public=True) as teams:
+        incident = teams.declare()
+        room = incident.room_ref or ""
+        anna = teams.people["anna"]
+        teams.say("anna", "crisis resolve", room)
+        anna.fetch_task(_submit_of(teams.emulator.card_of(teams.emulator.activities(room)[-1]["id"])), where=room)
+        anna.submit_task({**_submit_of(anna.open_dialog), "summary": "Closed", "authority": "not_yet"}, where=room)
+        teams.settle()
+        urls = [
+            str(n.get("url"))
+            for a in teams.emulator.activities(room)
+            for n in nodes(a.get("attachments"))
+            if n.get("type") in ("Image", "Action.OpenUrl") and "/api/files/" in str(n.get("url"))
+        ]
+        assert len(urls) >= 2, "the chart and the Markdown"
+        for url in urls:
+            with urllib.request.urlopen(url, timeout=10) as served:
+                assert served.status == 200 and served.read()
+        assert teams.emulator.problems == []

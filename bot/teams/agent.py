@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,8 +46,6 @@ from bot.teams.workers import Workers
 log = logging.getLogger("crisisbot.teams")
 INVOKE_WAIT = 10.0  # seconds an invoke waits for its answer: Teams gives up after 15
 KEY_PREFIX = "teams:"  # request keys in handled_requests, apart from Slack's trigger and event ids
-COMMAND_WORD = re.compile(r"(?i)^\s*/?crisis\b")
-TAG = re.compile(r"<(?!@)[^<>]*>")  # a tag, but not the `<@entra-id>` mention tokens put in
 
 
 @dataclass
