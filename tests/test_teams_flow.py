@@ -180,6 +180,15 @@ def _submit_of(card: dict[str, Any] | None) -> dict[str, Any]:
     return found[0]
 
 
+def resolve_by_dialog(teams: TeamsDesk, incident: Incident, summary: str) -> None:
+    """Anna types `crisis resolve` in the thread, opens the dialog from the answer's button and submits it."""
+    room, anna = incident.room_ref or "", teams.people["anna"]
+    teams.say("anna", "crisis resolve", room)
+    anna.fetch_task(_submit_of(teams.emulator.card_of(teams.emulator.activities(room)[-1]["id"])), where=room)
+    anna.submit_task({**_submit_of(anna.open_dialog), "summary": summary, "authority": "not_yet"}, where=room)
+    teams.settle()
+
+
 def test_edit_through_its_dialog_makes_a_new_version_and_a_stale_approve_is_refused(
     teams: TeamsDesk, incident: Incident
 ) -> None:
@@ -317,12 +326,8 @@ def test_roles_set_reads_the_people_mentioned_as_teams_sends_them(teams: TeamsDe
 
 
 def test_the_survey_from_its_dm_button_through_its_dialog(teams: TeamsDesk, incident: Incident) -> None:
-    room = incident.room_ref or ""
     anna = teams.people["anna"]
-    teams.say("anna", "crisis resolve", room)
-    anna.fetch_task(_submit_of(teams.emulator.card_of(teams.emulator.activities(room)[-1]["id"])), where=room)
-    anna.submit_task({**_submit_of(anna.open_dialog), "summary": "Done", "authority": "not_yet"}, where=room)
-    teams.settle()
+    resolve_by_dialog(teams, incident, "Done")
     survey = next(a for a in teams.emulator.chat(anna) if "survey_open" in verbs(teams.emulator.card_of(a["id"])))
     opener = teams.click("anna", survey["id"], "survey_open")
     anna.fetch_task(_submit_of(response_card(opener.json)), where=None)
@@ -408,11 +413,7 @@ def test_the_evaluation_report_is_a_card_whose_chart_and_markdown_the_bot_serves
     with start_teams(public=True) as teams:
         incident = teams.declare()
         room = incident.room_ref or ""
-        anna = teams.people["anna"]
-        teams.say("anna", "crisis resolve", room)
-        anna.fetch_task(_submit_of(teams.emulator.card_of(teams.emulator.activities(room)[-1]["id"])), where=room)
-        anna.submit_task({**_submit_of(anna.open_dialog), "summary": "Closed", "authority": "not_yet"}, where=room)
-        teams.settle()
+        resolve_by_dialog(teams, incident, "Closed")
         urls = [
             str(n.get("url"))
             for a in teams.emulator.activities(room)
