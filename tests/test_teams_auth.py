@@ -111,6 +111,21 @@ def test_anonymous_mode_only_when_the_sdk_variable_says_so(caplog: pytest.LogCap
     assert any("ANONYMOUS MODE" in r.getMessage() for r in caplog.records)
 
 
+def test_signed_mode_says_nothing_of_anonymous_but_warns_of_the_local_login_url(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="crisisbot.teams"), start_teams(install=False) as local:
+        assert local.emulator.deliver(_unsigned_copy(local)).status == 401
+    said = [r.getMessage() for r in caplog.records]
+    assert not any("ANONYMOUS" in line for line in said) and any("TEAMS_LOGIN_URL is set" in line for line in said)
+
+
+def _unsigned_copy(teams: TeamsDesk) -> dict[str, Any]:
+    activity = _a_message(teams)
+    teams.emulator.anonymous = True
+    return activity
+
+
 def test_someone_from_another_tenant_is_refused_and_nothing_changes(teams: TeamsDesk) -> None:
     activity = _a_message(teams, "crisis declare data-breach 2 From outside")
     activity["channelData"]["tenant"]["id"] = "00000000-0000-4000-8000-000000000000"

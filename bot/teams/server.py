@@ -69,7 +69,7 @@ class TeamsServing:
 
     def start(self) -> None:
         """Listen in the background; returns once the port is bound (raises if it could not be)."""
-        auth.warn_if_anonymous(self.desk.settings)
+        auth.warn_if_local(self.desk.settings)
         started = threading.Event()
         failure: list[BaseException] = []
         self._loop = asyncio.new_event_loop()
