@@ -425,3 +425,12 @@ def test_the_evaluation_report_is_a_card_whose_chart_and_markdown_the_bot_serves
             with urllib.request.urlopen(url, timeout=10) as served:
                 assert served.status == 200 and served.read()
         assert teams.emulator.problems == []
+
+
+def test_a_checklist_item_done_on_the_header_answers_with_the_header(teams: TeamsDesk, incident: Incident) -> None:
+    header = teams.header_id(incident)
+    done = next(a for a in execute_actions(teams.emulator.card_of(header)) if a.get("verb") == "checklist_done")
+    response = teams.click("anna", header, "checklist_done", data=done["data"])
+    assert response.json and response.json["type"] == CARD
+    assert incident.code in texts(response_card(response.json))
+    assert len(teams.store.checklist(incident.id)) == 1
