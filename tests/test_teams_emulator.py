@@ -147,7 +147,7 @@ def receiver() -> Iterator[Receiver]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     rec.url = f"http://127.0.0.1:{server.server_address[1]}/api/messages"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield rec
     server.shutdown()
@@ -455,6 +455,8 @@ def test_timeout_hangs_then_answers_504_and_latency_slows_every_call(emu: TeamsE
 # ----- cards as people see them ------------------------------------------------------------------------
 def test_card_action_invoke_and_user_specific_views(emu: TeamsEmulator, bot: Connector, receiver: Receiver) -> None:
     anna, gijs = emu.add_user("Anna"), emu.add_user("Gijs")
+    for i in range(58):  # 60 members: only the people in refresh.userIds get the automatic refresh
+        emu.add_user(f"Person {i}")
 
     def respond(activity: dict[str, Any]) -> tuple[int, Any]:
         if activity.get("name") != "adaptiveCard/action":
@@ -493,6 +495,20 @@ def test_card_action_invoke_and_user_specific_views(emu: TeamsEmulator, bot: Con
     assert gijs.invoke_action(root, "draft_approve", {"value": "d1"}, stale=True).status == 200
     assert [e.kind for e in emu.events].count("card_action") == 2
     emu.assert_clean()
+
+
+def test_in_a_conversation_of_fewer_than_60_everyone_gets_the_automatic_refresh(
+    emu: TeamsEmulator, bot: Connector, receiver: Receiver
+) -> None:
+    anna, gijs = emu.add_user("Anna"), emu.add_user("Gijs")
+    receiver.respond = lambda a: (
+        200,
+        {"statusCode": 200, "type": CARD_TYPE, "value": card(f"for {a['from']['name']}")},
+    )
+    refresh = {"action": {"type": "Action.Execute", "verb": "refresh"}, "userIds": [anna.id]}
+    root = bot.start_thread(message(card("base", refresh=refresh))).json["activityId"]
+    assert gijs.view(root)["body"][0]["text"] == "for Gijs"  # not listed, yet refreshed: the bot decides per person
+    assert receiver.activities("invoke")[-1]["from"]["id"] == gijs.id
 
 
 def test_an_invalid_card_in_an_invoke_response_is_recorded(
@@ -616,3 +632,313 @@ def test_the_sdks_connector_client_and_jwt_validator_work_against_the_emulator(e
         "get_conversation_member",
         "create_conversation",
     ]
+
+
+# ----- transcript ---------------------------------------------------------------------------------------
+def test_the_condensed_transcript_shows_posts_changes_clicks_and_dms(emu: TeamsEmulator, bot: Connector) -> None:
+    from rich.console import Console
+
+    from bot.sandbox.teams.transcript import Condenser, card_lines
+
+    anna, bram = emu.add_user("Anna"), emu.add_user("Bram")
+    header = card("Data breach · level 2", "Countdown: 59 minutes", actions=[execute("acknowledge", "Acknowledge")])
+    assert card_lines(header) == ["Data breach · level 2", "Countdown: 59 minutes", "[ Acknowledge ]"]
+    thread = bot.start_thread(message(header)).json
+    header["body"][1]["text"] = "Countdown: 58 minutes · Anna acknowledged"
+    bot.update(thread["id"], thread["activityId"], message(header))
+    for person in (anna, bram):
+        params = {"members": [{"id": person.id}], "tenantId": emu.tenant_id, "activity": message(card("You are paged"))}
+        bot.create(params)
+    anna.invoke_action(thread["activityId"], "acknowledge")
+    console = Console(record=True, width=140)
+    for renderable in Condenser(words={"pressed": "{user} drukte op „{label}”"}).render(emu.events):
+        console.print(renderable)
+    text = console.export_text()
+    assert "Data breach · level 2" in text and "[ Acknowledge ]" in text
+    assert "✎ #crisis ›" in text and "Countdown: 58 minutes · Anna acknowledged" in text
+    assert "✉ DMs to @Anna, @Bram: You are paged" in text
+    assert "Anna drukte op „Acknowledge”" in text
+
+
+def test_team_details_channels_and_the_sdks_paged_members_path(emu: TeamsEmulator, bot: Connector) -> None:
+    emu.add_user("Anna")
+    details = http("GET", f"{emu.service_url}v3/teams/{emu.team_id}", token=bot.token)
+    assert details.status == 200 and details.json["id"] == emu.team_id and details.json["memberCount"] == 1
+    channels = http("GET", f"{emu.service_url}v3/teams/{emu.team_id}/conversations", token=bot.token).json
+    assert {c["id"] for c in channels["conversations"]} == {emu.team_id, emu.crisis_channel}
+    assert http("GET", f"{emu.service_url}v3/teams/19:other@thread.tacv2", token=bot.token).status == 404
+    paged = bot.get(emu.team_id, "pagedMembers", query="pageSize=50&continuationToken=")
+    assert paged.status == 200 and len(paged.json["members"]) == 1
+
+
+def test_submit_buttons_send_a_message_value_or_open_a_dialog(
+    emu: TeamsEmulator, bot: Connector, receiver: Receiver
+) -> None:
+    anna = emu.add_user("Anna")
+    buttons = [
+        {"type": "Action.Submit", "title": "Send", "data": {"value": "x"}},
+        {"type": "Action.Submit", "title": "Edit", "data": {"msteams": {"type": "task/fetch"}, "form": "edit"}},
+    ]
+    root = bot.start_thread(message(card("Draft", actions=buttons))).json["activityId"]
+    anna.press_submit(root, "Send", inputs={"note": "n"})
+    sent = receiver.activities()[-1]
+    assert sent["type"] == "message" and sent["value"] == {"value": "x", "note": "n"} and sent["replyToId"] == root
+    anna.press_submit(root, "Edit")
+    fetch = receiver.activities()[-1]
+    assert fetch["name"] == "task/fetch" and fetch["value"]["data"]["form"] == "edit"
+    assert fetch["conversation"]["id"] == f"{emu.crisis_channel};messageid={root}"
+    with pytest.raises(LookupError):
+        anna.press_submit(root, "Delete")
+
+
+def test_a_person_outside_the_team_can_install_the_app_for_themselves(
+    emu: TeamsEmulator, bot: Connector, receiver: Receiver
+) -> None:
+    olaf = emu.add_user("Olaf", in_team=False)
+    params = {"members": [{"id": olaf.aad_id}], "tenantId": emu.tenant_id}
+    assert bot.create(params).status == 403
+    olaf.install_personal()
+    added = receiver.activities()[-1]
+    assert added["type"] == "conversationUpdate" and added["conversation"]["conversationType"] == "personal"
+    assert bot.create(params).json["id"] == olaf.chat_id
+
+
+def test_an_invoke_answer_over_the_size_cap_is_recorded(emu: TeamsEmulator, bot: Connector, receiver: Receiver) -> None:
+    anna = emu.add_user("Anna")
+    receiver.respond = lambda a: (200, {"statusCode": 200, "type": CARD_TYPE, "value": card("y" * 30_000)})
+    root = bot.start_thread(message(card("x", actions=[execute("go", "Go")]))).json["activityId"]
+    anna.invoke_action(root, "go")
+    assert emu.invalid and "byte limit" in emu.invalid[0]
+
+
+def test_the_fast_validator_agrees_with_plain_draft_6_validation() -> None:
+    from jsonschema import Draft6Validator
+
+    from bot.sandbox.teams.cards import SCHEMA_PATH
+
+    plain = Draft6Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+    column = {"type": "ColumnSet", "columns": [{"type": "Column", "items": [{"type": "TextBlock", "text": "x"}]}]}
+    cards = [
+        card("ok", actions=[execute("go", "Go")]),
+        {**card("x"), "body": [column]},
+        {**card("x"), "body": [{"type": "TextBlok", "text": "x"}]},
+        {**card("x"), "body": [{"type": "TextBlock", "text": "x", "size": "huge"}]},
+        {**card("x"), "body": [{"type": "Image"}]},
+        {**card("x"), "actions": [{"type": "Action.Http", "title": "x"}]},
+        {**card("x"), "body": [{"type": "ActionSet", "actions": [{"type": "Action.ShowCard", "card": card("in")}]}]},
+        {**card("x"), "selectAction": {"type": "Action.ShowCard", "card": card("in")}},
+        {**card("x"), "body": [{"type": "Input.Text", "id": "t", "label": "Title", "maxLength": "ten"}]},
+    ]
+    for sample in cards:
+        fast_ok = not [p for p in card_problems(sample) if p.startswith("schema:")]
+        assert fast_ok == plain.is_valid(sample), sample
+
+
+def test_opt_in_rate_limits_per_thread(receiver: Receiver) -> None:
+    from bot.sandbox.teams.throttle import Throttle
+
+    with TeamsEmulator(bot_url=receiver.url, rate_limits=True) as emu:
+        bot = Connector(emu, emu.issue_token())
+        one, two = (bot.start_thread(message(card(name))).json for name in ("one", "two"))
+        statuses = [bot.send(one["id"], message(text=str(i))).status for i in range(8)]
+        assert statuses == [201] * 7 + [429]
+        limited = bot.send(one["id"], message(text="again"))
+        assert limited.status == 429 and int(limited.headers["Retry-After"]) >= 1
+        assert limited.json["error"]["code"] == "TooManyRequests"
+        assert bot.send(two["id"], message(text="other thread")).status == 201
+    throttle = Throttle()
+    assert [throttle.retry_after("c", now=100 + i * 0.1) for i in range(8)][-1] == 1
+    assert throttle.retry_after("c", now=102.5) is None  # the 2-second window moved on
+
+
+def test_the_sdk_parses_every_kind_of_activity_the_emulator_sends(
+    emu: TeamsEmulator, bot: Connector, receiver: Receiver
+) -> None:
+    from microsoft_agents.activity import Activity
+
+    anna = emu.add_user("Anna", locale="nl-NL")
+    emu.install()
+    anna.say("crisis status", where=emu.crisis_channel)
+    anna.say("crisis help")
+    root = bot.start_thread(message(card("x", actions=[execute("go", "Go")]))).json["activityId"]
+    anna.say("crisis note hello", where=root)
+    anna.invoke_action(root, "go")
+    anna.fetch_task({"form": "declare"})
+    anna.submit_task({"title": "t"})
+    kinds = []
+    for raw in receiver.activities():
+        parsed = Activity.model_validate(raw)
+        kinds.append(parsed.type)
+        assert parsed.service_url == emu.service_url and parsed.recipient.id == emu.bot_id
+        assert parsed.conversation.tenant_id == emu.tenant_id
+    assert kinds == [
+        "installationUpdate",
+        "conversationUpdate",
+        "message",
+        "message",
+        "message",
+        "invoke",
+        "invoke",
+        "invoke",
+    ]
+    mention = Activity.model_validate(receiver.activities("message")[0]).get_mentions()[0]
+    assert mention.mentioned.id == emu.bot_id
+    reply = Activity.model_validate(receiver.activities("message")[2])
+    assert reply.conversation.id == f"{emu.crisis_channel};messageid={root}" and reply.reply_to_id == root
+    assert Activity.model_validate(receiver.activities("invoke")[0]).get_conversation_reference().service_url
+
+
+def test_anonymous_mode_accepts_connector_calls_without_authorization_but_not_bad_tokens(receiver: Receiver) -> None:
+    with TeamsEmulator(bot_url=receiver.url, anonymous=True) as emu:
+        assert Connector(emu, None).start_thread(message(card("local"))).status == 201
+        assert Connector(emu, "forged").start_thread(message(card("local"))).status == 401
+        emu.anonymous = False
+        assert Connector(emu, None).start_thread(message(card("local"))).status == 401
+
+
+# ----- a bot on the pinned SDK (CloudAdapter, JWT middleware) against the emulator -------------------------
+class _EmulatorTokens:
+    """The SDK's Connections, handing out the emulator's tokens (what a test's stub token provider does)."""
+
+    def __init__(self, emu: TeamsEmulator) -> None:
+        self.emu = emu
+
+    async def get_access_token(self, resource_url: str, scopes: list[str], force_refresh: bool = False) -> str:
+        return self.emu.issue_token()
+
+    def get_token_provider(self, claims: Any, service_url: str) -> _EmulatorTokens:
+        return self
+
+    def get_default_connection(self) -> _EmulatorTokens:
+        return self
+
+    def get_connection(self, name: str) -> _EmulatorTokens:
+        return self
+
+    def get_default_connection_configuration(self) -> Any:
+        from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration
+
+        return AgentAuthConfiguration(client_id=self.emu.app_id, tenant_id=self.emu.tenant_id)
+
+
+def _sdk_bot(emu: TeamsEmulator, *, anonymous: bool) -> Any:
+    from aiohttp import web
+    from microsoft_agents.activity import Activity, AdaptiveCardInvokeResponse, Attachment
+    from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_middleware, start_agent_process
+    from microsoft_agents.hosting.core import AgentApplication, MemoryStorage, TurnContext, TurnState
+    from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration
+
+    tokens = _EmulatorTokens(emu)
+    adapter = CloudAdapter(connection_manager=tokens)  # type: ignore[arg-type]
+    app = AgentApplication[TurnState](storage=MemoryStorage(), connection_manager=tokens, start_typing_timer=False)
+    button = execute("ack", "Acknowledge")
+
+    @app.activity("message")
+    async def on_message(context: TurnContext, state: TurnState) -> None:
+        content = card(f"you said {context.activity.text}", actions=[button])
+        await context.send_activity(
+            Activity(type="message", attachments=[Attachment(content_type=CARD_TYPE, content=content)])
+        )
+
+    @app.adaptive_card.action_execute("ack")
+    async def on_ack(context: TurnContext, state: TurnState, data: Any) -> AdaptiveCardInvokeResponse:
+        value = card(f"acknowledged by {context.activity.from_property.name}")
+        return AdaptiveCardInvokeResponse(status_code=200, type=CARD_TYPE, value=value)
+
+    async def messages(request: web.Request) -> web.StreamResponse | None:
+        return await start_agent_process(request, app, adapter)
+
+    webapp = web.Application(middlewares=[jwt_authorization_middleware])
+    webapp.router.add_post("/api/messages", messages)
+    webapp["agent_configuration"] = AgentAuthConfiguration(  # the SDK's middleware reads this string key
+        client_id=emu.app_id, tenant_id=emu.tenant_id, anonymous_allowed=anonymous
+    )
+    return webapp
+
+
+@pytest.fixture
+def sdk_server() -> Iterator[Callable[[Any], str]]:
+    """Serve aiohttp apps on a loop thread of their own; returns a function that serves one and gives its URL."""
+    import asyncio
+
+    from aiohttp import web
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    runners: list[web.AppRunner] = []
+
+    async def start(webapp: web.Application) -> str:
+        runner = web.AppRunner(webapp)
+        await runner.setup()
+        runners.append(runner)
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        return f"http://127.0.0.1:{port}/api/messages"
+
+    yield lambda webapp: asyncio.run_coroutine_threadsafe(start(webapp), loop).result(timeout=10)
+    for runner in runners:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=5)
+    loop.close()
+
+
+# The SDK's aiohttp middleware keeps its state under string keys, which aiohttp warns about.
+@pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
+@pytest.mark.parametrize("anonymous", [False, True])
+def test_a_bot_on_the_sdk_talks_to_the_emulator(
+    emu: TeamsEmulator, sdk_server: Callable[[Any], str], anonymous: bool
+) -> None:
+    from unittest import mock
+
+    from microsoft_agents.hosting.core.authorization import _entra_issuers
+
+    emu.anonymous = anonymous
+    emu.bot_url = sdk_server(_sdk_bot(emu, anonymous=anonymous))
+    anna = emu.add_user("Anna")
+    with mock.patch.dict(_entra_issuers.BOTFRAMEWORK_JWKS_URIS, {CHANNEL_ISSUER: emu.keys_url}):
+        assert anna.say("crisis status", where=emu.crisis_channel).status in (200, 202)
+        (thread,) = emu.threads()
+        reply = emu.wait_for(lambda: emu.activities(thread)[1:])[0]
+        assert emu.card_of(reply["id"])["body"][0]["text"] == "you said crisis status"  # the SDK removed the mention
+        resp = anna.invoke_action(reply["id"], "ack")
+        assert resp.status == 200 and resp.json["value"]["body"][0]["text"] == "acknowledged by Anna"
+        assert anna.view(reply["id"])["body"][0]["text"] == "acknowledged by Anna"
+        if not anonymous:  # an activity signed for another bot is refused by the SDK's JWT validation
+            assert emu.deliver(emu.delivered[0], token=emu.channel_token(audience="another-bot")).status == 401
+    assert emu.invalid == [] and emu.problems == []
+
+
+def test_people_mention_others_and_joining_the_team_is_announced(emu: TeamsEmulator, receiver: Receiver) -> None:
+    anna, chen = emu.add_user("Anna"), emu.add_user("Chen Wu", in_team=False)
+    with pytest.raises(ValueError):
+        anna.say("crisis owner legal Chen", where=emu.crisis_channel, mentions=(chen,))
+    anna.say("crisis owner legal <at>Chen Wu</at>", where=emu.crisis_channel, mentions=(chen,))
+    mentions = [e for e in receiver.activities()[-1]["entities"] if e["type"] == "mention"]
+    assert [m["mentioned"]["id"] for m in mentions] == [emu.bot_id, chen.id]
+    assert mentions[1] == {
+        "type": "mention",
+        "mentioned": {"id": chen.id, "name": "Chen Wu"},
+        "text": "<at>Chen Wu</at>",
+    }
+    emu.join_team(chen)
+    joined = receiver.activities()[-1]
+    assert joined["type"] == "conversationUpdate" and joined["membersAdded"] == [
+        {"id": chen.id, "aadObjectId": chen.aad_id}
+    ]
+    assert chen.member.in_team
+
+
+def test_people_only_see_cards_where_they_are_and_card_mentions_of_strangers_are_flagged(
+    emu: TeamsEmulator, bot: Connector
+) -> None:
+    anna, olaf = emu.add_user("Anna"), emu.add_user("Olaf", in_team=False)
+    root = bot.start_thread(message(card("team only"))).json["activityId"]
+    assert anna.view(root) is not None
+    with pytest.raises(LookupError):
+        olaf.view(root)
+    stranger = {"type": "mention", "text": "<at>Zed</at>", "mentioned": {"id": "29:1zed", "name": "Zed"}}
+    bot.start_thread(message(card("<at>Zed</at> hi", msteams={"entities": [stranger]})))
+    assert any("29:1zed" in p for p in emu.problems)

@@ -17,9 +17,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot.sandbox.events_api import EventActions
+from bot.sandbox.loopback import LoopbackServer, Recorded, Served
 from bot.sandbox.model import GENERAL_ID, Channel, Event, Fault, User
 from bot.sandbox.server import ApiServer, serve
-from bot.sandbox.serving import LoopbackServer, Recorded, Served
 from bot.sandbox.workspace import Workspace
 
 

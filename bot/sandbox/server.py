@@ -17,11 +17,11 @@ from urllib.parse import parse_qs, urlsplit
 # Importing the method modules registers their handlers in METHODS.
 from bot.sandbox import api_conversations, api_messages, api_views, scopes  # noqa: F401
 from bot.sandbox.api_base import METHODS, ApiError
+from bot.sandbox.loopback import FaultBook, LoopbackServer
+from bot.sandbox.loopback import serve as serve_on_loopback
+from bot.sandbox.loopback import write as _write
 from bot.sandbox.model import Fault
 from bot.sandbox.responses import deliver_response_url
-from bot.sandbox.serving import FaultBook, LoopbackServer
-from bot.sandbox.serving import serve as serve_on_loopback
-from bot.sandbox.serving import write as _write
 from bot.sandbox.workspace import Workspace
 
 # Fault kinds where Slack does the call but its answer cannot be used (see SlackEmulator.fail).

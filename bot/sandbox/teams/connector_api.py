@@ -15,6 +15,7 @@ from bot.sandbox.teams import errors
 from bot.sandbox.teams.cards import MAX_BYTES, activity_problems, payload_size
 from bot.sandbox.teams.model import Conversation, Event, Member, Refusal
 from bot.sandbox.teams.tenant import Tenant, card_attachments
+from bot.sandbox.teams.throttle import Throttle
 
 PAGE_DEFAULT = 200  # Get Conversation Paged Members: Teams' default and limits on pageSize
 PAGE_MIN, PAGE_MAX = 50, 500
@@ -30,48 +31,68 @@ class Request:
     member_id: str | None = None
     query: dict[str, str] = field(default_factory=dict)
     body: Any = None
+    verdict: errors.ConnectorError | None = None  # the content check's refusal, made before the lock is taken
 
 
 class ConnectorApi:
     """The handlers, with the content checks Teams applies to what bots send."""
 
-    def __init__(self, tenant: Tenant, *, max_bytes: int = MAX_BYTES) -> None:
+    def __init__(self, tenant: Tenant, *, max_bytes: int = MAX_BYTES, rate_limits: bool = False) -> None:
         self.t = tenant
         self.max_bytes = max_bytes
         self.refused: list[Refusal] = []
+        self.throttle = Throttle() if rate_limits else None
 
     def handle(self, req: Request) -> tuple[int, Any]:
-        """Run one call."""
+        """Run one call; the content is checked before the tenant's lock is taken (validation is the slow part)."""
         handler = getattr(self, f"_{req.endpoint}")
+        body = (
+            req.body.get("activity")
+            if req.endpoint == "create_conversation" and isinstance(req.body, dict)
+            else req.body
+        )
+        if req.endpoint in ("create_conversation", "send_to_conversation", "reply_to_activity", "update_activity"):
+            req.verdict = self.verdict(body) if body is not None or req.endpoint != "create_conversation" else None
+        wait = self.throttle.retry_after(req.conversation_id or "") if self.throttle and req.conversation_id else None
+        if wait is not None:
+            raise errors.ConnectorError(429, "TooManyRequests", f"Rate limit exceeded; retry after {wait} s.", wait)
         with self.t.lock:
             result: tuple[int, Any] = handler(req)
             return result
 
     # ----- content checks ---------------------------------------------------------------------
-    def check_content(self, endpoint: str, activity: Any) -> dict[str, Any]:
-        """Refuse what Teams refuses (not an object, invalid card, over the size cap); record each refusal."""
+    def verdict(self, activity: Any) -> errors.ConnectorError | None:
+        """Return Teams' refusal of an activity's content (not an object, empty, over the cap, a bad card), if any."""
         if not isinstance(activity, dict):
-            raise errors.bad_syntax("The request body must be an Activity object.")
+            return errors.bad_syntax("The request body must be an Activity object.")
         if activity.get("type", "message") == "message" and not (activity.get("text") or activity.get("attachments")):
-            raise errors.bad_argument("A message needs text or attachments.")
+            return errors.bad_argument("A message needs text or attachments.")
         size = payload_size(activity)
-        problem: errors.ConnectorError | None = None
         if size > self.max_bytes:
-            problem = errors.too_big(size, self.max_bytes)
-        else:
-            problems = activity_problems(activity)
-            if problems:
-                problem = errors.bad_argument("Invalid Adaptive Card: " + "; ".join(problems))
+            return errors.too_big(size, self.max_bytes)
+        problems = activity_problems(activity)
+        return errors.bad_argument("Invalid Adaptive Card: " + "; ".join(problems)) if problems else None
+
+    def check_content(self, req: Request, activity: Any) -> dict[str, Any]:
+        """Refuse what Teams refuses; record each refusal (a content refusal, not a bad request shape)."""
+        problem = req.verdict
         if problem is not None:
-            self.refused.append(Refusal(endpoint, problem.status, problem.code, problem.message, activity))
-            self.t.emit(Event("refused", text=f"{problem.code}: {problem.message}", data={"endpoint": endpoint}))
+            if problem.code != "BadSyntax":
+                self.refused.append(Refusal(req.endpoint, problem.status, problem.code, problem.message, activity))
+                event = Event("refused", text=f"{problem.code}: {problem.message}", data={"endpoint": req.endpoint})
+                self.t.emit(event)
             raise problem
         self._check_mentions(activity)
-        return activity
+        return dict(activity)
 
     def _check_mentions(self, activity: dict[str, Any]) -> None:
         """Note what Teams would render wrongly: a mention not in the text, refresh.userIds that are not 29: ids."""
         for content in card_attachments(activity):
+            extra = content.get("msteams")
+            for entity in (extra.get("entities") if isinstance(extra, dict) else None) or []:
+                mentioned = str(((entity or {}).get("mentioned") or {}).get("id") or "")
+                if mentioned and self.t.find_member(mentioned) is None:
+                    self.t.problems.append(f"card mention of an unknown id {mentioned!r}")
             refresh = content.get("refresh")
             for user_id in (refresh.get("userIds") if isinstance(refresh, dict) else None) or []:
                 if not str(user_id).startswith("29:"):
@@ -129,24 +150,24 @@ class ConnectorApi:
             raise errors.ConnectorError(403, "Forbidden", "The tenant id does not match the bot's tenant.")
         channel = (channel_data.get("channel") or {}).get("id")
         if channel:
-            return self._create_thread(channel, params.get("activity"))
+            return self._create_thread(req, channel, params.get("activity"))
         if not tenant:
             raise errors.bad_argument("A tenantId is required to create a 1:1 conversation in Teams.")
-        return self._create_personal(params)
+        return self._create_personal(req, params)
 
-    def _create_thread(self, channel: str, activity: Any) -> tuple[int, Any]:
+    def _create_thread(self, req: Request, channel: str, activity: Any) -> tuple[int, Any]:
         conv = self.t.conversations.get(channel)
         if conv is None or conv.kind != "channel":
             raise errors.conversation_not_found()
         if not self.t.installed:
             raise errors.not_in_roster()
-        if not isinstance(activity, dict):
-            raise errors.bad_argument("An activity is required to start a conversation in a channel.")
-        activity_id = self.post(conv, self.check_content("create_conversation", activity), None)
+        if not isinstance(activity, dict) or activity.get("type", "message") != "message":
+            raise errors.bad_argument("A message activity is required to start a conversation in a channel.")
+        activity_id = self.post(conv, self.check_content(req, activity), None)
         thread = self.t.activities[activity_id].conversation_id
         return 201, {"id": thread, "activityId": activity_id, "serviceUrl": self.t.service_url}
 
-    def _create_personal(self, params: dict[str, Any]) -> tuple[int, Any]:
+    def _create_personal(self, req: Request, params: dict[str, Any]) -> tuple[int, Any]:
         members = params.get("members") or []
         if params.get("isGroup") or len(members) != 1 or not isinstance(members[0], dict):
             raise errors.bad_argument("A bot can only create a 1:1 conversation with exactly one member.")
@@ -154,7 +175,7 @@ class ConnectorApi:
         conv = self.t.personal_chat(member)
         answer: dict[str, Any] = {"id": conv.id, "serviceUrl": self.t.service_url}
         if isinstance(params.get("activity"), dict):
-            answer["activityId"] = self.post(conv, self.check_content("create_conversation", params["activity"]), None)
+            answer["activityId"] = self.post(conv, self.check_content(req, params["activity"]), None)
         return 201, answer
 
     def _reachable(self, key: str) -> Member:
@@ -168,13 +189,13 @@ class ConnectorApi:
 
     def _send_to_conversation(self, req: Request) -> tuple[int, Any]:
         conv = self.t.conversation(req.conversation_id or "")
-        activity = self.check_content("send_to_conversation", req.body)
+        activity = self.check_content(req, req.body)
         # To a channel: a new post (its own thread); to a thread's id: a reply in it; to a 1:1: a message.
         return 201, {"id": self.post(conv, activity, None)}
 
     def _reply_to_activity(self, req: Request) -> tuple[int, Any]:
         conv = self.t.conversation(req.conversation_id or "")
-        activity = self.check_content("reply_to_activity", req.body)
+        activity = self.check_content(req, req.body)
         reply_to = req.activity_id or ""
         stored = self.t.activities.get(reply_to)
         if conv.kind == "channel" and stored is not None:  # a reply to any post of a thread lands in that thread
@@ -188,7 +209,7 @@ class ConnectorApi:
         stored = self.t.find_activity(conv, req.activity_id or "")
         if not stored.from_bot:
             raise errors.not_own_activity()
-        activity = self.check_content("update_activity", req.body)
+        activity = self.check_content(req, req.body)
         target = self.t.conversations[stored.conversation_id]
         data = self.t.stamp(activity, target, stored.id)
         data["timestamp"] = stored.data.get("timestamp")
@@ -239,3 +260,30 @@ class ConnectorApi:
         if start + size < len(members):
             answer["continuationToken"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
         return 200, answer
+
+    def _get_team_details(self, req: Request) -> tuple[int, Any]:
+        team = self._team(req.conversation_id)
+        members = len(self.t.team_members())
+        return 200, {
+            "id": team,
+            "name": self.t.team_name,
+            "aadGroupId": self.t.team_aad_group_id,
+            "channelCount": len(self.t.channel_names),
+            "memberCount": members,
+            "type": "standard",
+        }
+
+    def _get_team_channels(self, req: Request) -> tuple[int, Any]:
+        self._team(req.conversation_id)
+        # Teams leaves the General channel's name out (clients show their own word for it).
+        channels = [
+            {"id": cid, "name": None if cid == self.t.team_id else name} for cid, name in self.t.channel_names.items()
+        ]
+        return 200, {"conversations": channels}
+
+    def _team(self, team_id: str | None) -> str:
+        if team_id != self.t.team_id:
+            raise errors.ConnectorError(404, "NotFound", "Team not found.")
+        if not self.t.installed:
+            raise errors.not_in_roster()
+        return team_id

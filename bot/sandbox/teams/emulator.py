@@ -7,10 +7,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from bot.sandbox.loopback import LoopbackServer, Recorded, Served
 from bot.sandbox.model import Fault
-from bot.sandbox.serving import LoopbackServer, Recorded, Served
 from bot.sandbox.teams import inbound
-from bot.sandbox.teams.cards import MAX_BYTES, card_problems
+from bot.sandbox.teams.cards import MAX_BYTES, card_problems, payload_size
 from bot.sandbox.teams.connector_api import ConnectorApi
 from bot.sandbox.teams.keys import SigningKeys
 from bot.sandbox.teams.model import Event, Refusal, guid, thread_conversation
@@ -38,17 +38,18 @@ class TeamsEmulator(Recorded, Served):
         anonymous: bool = False,
         max_bytes: int = MAX_BYTES,
         bot_timeout: float = BOT_TIMEOUT,
+        rate_limits: bool = False,
     ) -> None:
         self.bot_url = bot_url
-        self.anonymous = anonymous  # send activities without Authorization (the bot's local anonymous mode)
         self.bot_timeout = bot_timeout
         self.app_id = app_id or guid()
         self.app_secret = app_secret
         self.tenant = Tenant(app_id=self.app_id, tenant_id=tenant_id or guid(), installed=installed)
         self.keys = SigningKeys(self.app_id, self.tenant.tenant_id)
-        self.api = ConnectorApi(self.tenant, max_bytes=max_bytes)
+        self.api = ConnectorApi(self.tenant, max_bytes=max_bytes, rate_limits=rate_limits)  # throttle.py
         self._server = ConnectorServer(self.api, self.keys, app_secret, latency=latency)
         self._book = self._server  # calls, calls_to, reset_calls, clear_faults (Recorded)
+        self.anonymous = anonymous
         self._users: dict[str, TeamsUser] = {}
         self._delivered: dict[str, dict[str, Any]] = {}  # activity id -> what was sent to the bot
         self._views: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}  # (user, activity) -> (version, card)
@@ -118,6 +119,16 @@ class TeamsEmulator(Recorded, Served):
         return self.tenant.bot_name
 
     @property
+    def anonymous(self) -> bool:
+        """Return whether the bot runs in local anonymous mode: activities go without Authorization, and Connector
+        calls without one are accepted (a token that is sent must still be valid)."""
+        return self._server.anonymous
+
+    @anonymous.setter
+    def anonymous(self, value: bool) -> None:
+        self._server.anonymous = value
+
+    @property
     def latency(self) -> float:
         """Return the seconds slept per Connector and token call."""
         return self._server.latency
@@ -161,6 +172,18 @@ class TeamsEmulator(Recorded, Served):
     def users(self) -> list[TeamsUser]:
         """Return every person, in the order added."""
         return list(self._users.values())
+
+    def join_team(self, user: TeamsUser) -> BotResponse | None:
+        """The person joins the team: conversationUpdate (membersAdded, teamMemberAdded) to the bot when installed."""
+        t = self.tenant
+        with t.lock:
+            user.member.in_team = True
+            if not t.installed:
+                return None
+            conv = t.conversations[t.team_id]
+            activity = inbound.bot_added(t, conv, {"id": "29:1teamowner", "name": "Team owner"}, t.ids.next())
+            activity["membersAdded"] = [{"id": user.id, "aadObjectId": user.aad_id}]
+        return self.deliver(activity)
 
     def remove_from_team(self, user: TeamsUser) -> None:
         """The person leaves the team (still in the tenant)."""
@@ -327,6 +350,9 @@ class TeamsEmulator(Recorded, Served):
     def check_card(self, where: str, card: dict[str, Any]) -> bool:
         """Validate a card the bot answered an invoke with; record a refusal when Teams could not render it."""
         problems = card_problems(card)
+        size = payload_size(card)
+        if size > self.api.max_bytes:
+            problems.append(f"the card is {size} bytes, over the {self.api.max_bytes} byte limit")
         if problems:
             with self.tenant.lock:
                 self._invoke_refusals.append(Refusal(where, 0, "InvalidCard", "; ".join(problems), {"card": card}))

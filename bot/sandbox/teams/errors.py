@@ -8,11 +8,12 @@ from typing import Any
 class ConnectorError(Exception):
     """An HTTP error answer of the Bot Connector service."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, retry_after: int | None = None) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after  # seconds, sent as the Retry-After header (429)
 
     def body(self) -> dict[str, Any]:
         """Return the ErrorResponse body."""

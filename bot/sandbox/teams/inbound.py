@@ -25,15 +25,29 @@ def base(t: Tenant, conv: Conversation, kind: str, sender: dict[str, Any], activ
 
 
 def message(
-    t: Tenant, conv: Conversation, member: Member, text: str, activity_id: str, mention: bool
+    t: Tenant,
+    conv: Conversation,
+    member: Member,
+    text: str,
+    activity_id: str,
+    mention: bool,
+    people: tuple[Member, ...] = (),
 ) -> dict[str, Any]:
-    """A person's message; in a channel it @mentions the bot (`<at>Crisis Desk</at> …`), as Teams requires."""
+    """A person's message; in a channel it @mentions the bot (`<at>Crisis Desk</at> …`), as Teams requires.
+
+    Each of `people` must appear in the text as `<at>Name</at>`; Teams adds a mention entity for each (29: id, name).
+    """
     activity = base(t, conv, "message", member.account(), activity_id)
     entities: list[dict[str, Any]] = []
     if mention:
         at = f"<at>{t.bot_name}</at>"
         text = f"{at} {text}"
         entities.append({"type": "mention", "mentioned": t.bot_account(), "text": at})
+    for person in people:
+        at = f"<at>{person.name}</at>"
+        if at not in text:
+            raise ValueError(f"the text must contain {at} to mention {person.name}")
+        entities.append({"type": "mention", "mentioned": {"id": person.id, "name": person.name}, "text": at})
     entities.append({"type": "clientInfo", "locale": member.locale, "country": member.locale[-2:], "platform": "Web"})
     activity.update({"text": text, "textFormat": "plain", "locale": member.locale, "entities": entities})
     if conv.kind == "thread" and conv.root_id != activity_id:

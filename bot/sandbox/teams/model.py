@@ -126,7 +126,7 @@ class Event:
 
     kind is one of: thread_started, message_posted, message_updated, message_deleted, dm, user_message,
     card_action, task_opened, task_submitted, installed, refused.
-    `conversation` is a label: "#crisis", "#crisis › thread 1700…", "@Anna"; `user` is who acted or who sees it.
+    `conversation` is a label: "#crisis", "#crisis › thread 1", "@Anna"; `user` is who acted or who sees it.
     """
 
     kind: str

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from bot.sandbox.teams import inbound
-from bot.sandbox.teams.cards import card_problems
+from bot.sandbox.teams.cards import MAX_REFRESH_USERS, card_problems
 from bot.sandbox.teams.model import CARD_TYPE, Conversation, Event, Member, Refusal, thread_conversation
 from bot.sandbox.transport import BotResponse
 
@@ -25,6 +25,18 @@ def execute_actions(node: Any) -> Iterator[dict[str, Any]]:
     elif isinstance(node, list):
         for item in node:
             yield from execute_actions(item)
+
+
+def submit_actions(node: Any) -> Iterator[dict[str, Any]]:
+    """Yield every Action.Submit in a card."""
+    if isinstance(node, dict):
+        if node.get("type") == "Action.Submit":
+            yield node
+        for value in node.values():
+            yield from submit_actions(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from submit_actions(item)
 
 
 def response_card(body: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -78,11 +90,14 @@ class TeamsUser:
         return self._emu.tenant.personal_chat(self.member).id
 
     # ----- messages ---------------------------------------------------------------------------
-    def say(self, text: str, where: str | None = None, *, mention: bool | None = None) -> BotResponse:
+    def say(
+        self, text: str, where: str | None = None, *, mention: bool | None = None, mentions: tuple[TeamsUser, ...] = ()
+    ) -> BotResponse:
         """Post `text`: None = the 1:1 chat; a channel id = a new post; a thread id or root id = a reply there.
 
         In a channel or thread the bot only hears a message that @mentions it: `mention` defaults to True there,
-        and the text becomes `<at>Crisis Desk</at> <text>` with its mention entity.
+        and the text becomes `<at>Crisis Desk</at> <text>` with its mention entity. `mentions`: people the text
+        mentions as `<at>Name</at>` (e.g. "crisis owner legal <at>Chen Wu</at>"), each with its mention entity.
         """
         t = self._emu.tenant
         with t.lock:
@@ -91,10 +106,20 @@ class TeamsUser:
             if conv.kind == "channel":
                 conv = t.new_thread(conv.id, activity_id)
             wants_mention = conv.kind != "personal" if mention is None else mention
-            activity = inbound.message(t, conv, self.member, text, activity_id, wants_mention)
+            people = tuple(user.member for user in mentions)
+            activity = inbound.message(t, conv, self.member, text, activity_id, wants_mention, people)
             t.store(conv, copy.deepcopy(activity), from_bot=False, sender=self.id)
             t.inbound[activity_id] = conv.id
         t.emit(Event("user_message", conv.id, t.label(conv.id), self.name, activity["text"], activity_id=activity_id))
+        return self._emu.deliver(activity)
+
+    def install_personal(self) -> BotResponse:
+        """Add the app for oneself (personal scope): conversationUpdate with the bot added, in the 1:1 chat."""
+        t = self._emu.tenant
+        with t.lock:
+            conv = t.personal_chat(self.member)
+            activity = inbound.bot_added(t, conv, self.member.account(), t.ids.next())
+            activity["channelData"].pop("eventType", None)
         return self._emu.deliver(activity)
 
     def _target(self, where: str | None) -> Conversation:
@@ -117,19 +142,31 @@ class TeamsUser:
     def view(self, activity_id: str) -> dict[str, Any] | None:
         """Return the card of an activity as this person sees it (None: deleted or no card).
 
-        Someone listed in the card's refresh.userIds gets their own view: the client runs the refresh
-        Action.Execute (trigger "automatic") and shows the card the bot answers; everyone else sees the base card,
-        or the card the bot answered their own last click with, until the message changes.
+        A card with a refresh Action.Execute is refreshed automatically (the client sends adaptiveCard/action with
+        trigger "automatic" and shows the card the bot answers) for the people in refresh.userIds (user MRIs) and,
+        in a conversation of fewer than 60 members, for everyone (Microsoft's RefreshDefinition docs): so the bot
+        must decide per requester who gets buttons. Others see the base card, or the card the bot answered their
+        own last click with, until the message changes.
         """
         card = self._emu.card_of(activity_id)
         if card is None:
             return None
+        self._target(activity_id)  # raises LookupError for a thread or chat this person is not in
         refresh = card.get("refresh") if isinstance(card.get("refresh"), dict) else None
-        if refresh and self.id in (refresh.get("userIds") or []) and isinstance(refresh.get("action"), dict):
+        if refresh and isinstance(refresh.get("action"), dict) and self._auto_refreshed(activity_id, refresh):
             action = refresh["action"]
             resp = self._invoke_card(activity_id, action, dict(action.get("data") or {}), "automatic")
             return response_card(resp.json) or card
         return self._emu.user_view(self.id, activity_id) or card
+
+    def _auto_refreshed(self, activity_id: str, refresh: dict[str, Any]) -> bool:
+        if self.id in (refresh.get("userIds") or []):
+            return True
+        t = self._emu.tenant
+        with t.lock:
+            stored = t.activities.get(activity_id)
+            conv = t.conversations.get(stored.conversation_id) if stored else None
+            return conv is not None and len(t.conversation_members(conv)) < MAX_REFRESH_USERS
 
     def invoke_action(
         self,
@@ -167,12 +204,33 @@ class TeamsUser:
             version = len(stored.history)
         if trigger == "manual":
             label = t.label(conv.id)
-            t.emit(Event("card_action", conv.id, label, self.name, str(action.get("verb")), activity_id=activity_id))
+            title = str(action.get("title") or action.get("verb"))
+            t.emit(Event("card_action", conv.id, label, self.name, title, activity_id=activity_id, data={"data": data}))
         resp = self._emu.deliver(activity)
         card = response_card(resp.json)
         if card is not None and self._emu.check_card("invoke_response", card):
             self._emu.remember_view(self.id, activity_id, version, card)
         return resp
+
+    def press_submit(self, activity_id: str, title: str, inputs: dict[str, Any] | None = None) -> BotResponse:
+        """Press an Action.Submit by its title: a dialog button (data.msteams.type "task/fetch") sends task/fetch;
+        any other sends a message activity whose `value` is the button's data with the inputs merged in."""
+        card = self.view(activity_id)
+        action = next((a for a in submit_actions(card) if a.get("title") == title), None)
+        if action is None:
+            raise LookupError(f"{self.name} sees no button {title!r} on activity {activity_id}")
+        data = dict(action.get("data") or {}) if isinstance(action.get("data"), dict) else {}
+        data.update(inputs or {})
+        if (data.get("msteams") or {}).get("type") == "task/fetch":
+            return self._task("task/fetch", data, activity_id)
+        t = self._emu.tenant
+        with t.lock:
+            conv = self._target(activity_id)
+            activity = inbound.message(t, conv, self.member, "", t.ids.next(), False)
+            activity.update({"value": data, "replyToId": activity_id})
+            del activity["text"]
+            t.inbound[activity["id"]] = conv.id
+        return self._emu.deliver(activity)
 
     # ----- dialogs (task modules) -----------------------------------------------------------------
     def fetch_task(self, data: dict[str, Any] | None = None, where: str | None = None) -> BotResponse:

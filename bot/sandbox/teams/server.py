@@ -16,9 +16,9 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from bot.sandbox.loopback import FaultBook, Handler, LoopbackServer, write
+from bot.sandbox.loopback import serve as serve_on_loopback
 from bot.sandbox.model import Fault
-from bot.sandbox.serving import FaultBook, Handler, LoopbackServer, write
-from bot.sandbox.serving import serve as serve_on_loopback
 from bot.sandbox.teams import errors
 from bot.sandbox.teams.connector_api import ConnectorApi, Request
 from bot.sandbox.teams.keys import SigningKeys
@@ -34,7 +34,10 @@ AFTER_WORK = ("lost_response", "cut_connection")
 def route(method: str, path: str) -> Request | None:
     """Map a Connector path (after `v3/`) to its endpoint; None when it is not one."""
     parts = [unquote(p) for p in path.split("/")]
-    if not parts or parts[0] != "conversations":
+    if parts[0] == "teams" and len(parts) in (2, 3) and method == "GET":
+        team_endpoint = "get_team_details" if len(parts) == 2 else "get_team_channels"
+        return Request(team_endpoint, conversation_id=parts[1]) if parts[2:] in ([], ["conversations"]) else None
+    if parts[0] != "conversations":
         return None
     if len(parts) == 1:
         return Request("create_conversation") if method == "POST" else None
@@ -48,7 +51,7 @@ def route(method: str, path: str) -> Request | None:
         ("GET", 2, "members"): "get_conversation_member",
         ("GET", 1, "pagedmembers"): "get_conversation_paged_members",
     }
-    endpoint = table.get((method, len(rest), rest[0] if rest else ""))
+    endpoint = table.get((method, len(rest), rest[0].lower() if rest else ""))  # Teams' paths ignore case
     if endpoint is None:
         return None
     req = Request(endpoint, conversation_id=cid)
@@ -71,6 +74,9 @@ class ConnectorServer(FaultBook):
         self.latency = latency
         self.base_url = ""
         self.fault_status: dict[int, int] = {}  # id(fault) -> HTTP status for custom error codes
+        # Local anonymous mode (the SDK's ANONYMOUS_ALLOWED): its replies carry no Authorization at all, as with the
+        # Agents Playground; a token that is sent must still be one the emulator issued.
+        self.anonymous = False
 
     def add_fault(self, fault: Fault, status: int = 400) -> None:
         """Schedule a failure; `status` is the HTTP status of a custom error code."""
@@ -126,7 +132,10 @@ class ConnectorServer(FaultBook):
         args["body"] = call.body
         if self.latency:
             time.sleep(self.latency)
-        if not self.keys.accepts(_bearer(req)):
+        token = _bearer(req)
+        if not (
+            self.keys.accepts(token) or (self.anonymous and token is None and not req.headers.get("Authorization"))
+        ):
             self._answer(req, call.endpoint, args, errors.unauthorized())
             return
         fault = self._take_fault(call.endpoint)
@@ -135,14 +144,17 @@ class ConnectorServer(FaultBook):
         elif fault is not None:
             self._fail(req, call.endpoint, args, fault)
         else:
-            status, answer = self._dispatch(call)
+            headers: dict[str, str] = {}
+            status, answer = self._dispatch(call, headers)
             self.record(call.endpoint, args, status, answer)
-            _send(req, status, answer)
+            _send(req, status, answer, headers)
 
-    def _dispatch(self, call: Request) -> tuple[int, Any]:
+    def _dispatch(self, call: Request, headers: dict[str, str] | None = None) -> tuple[int, Any]:
         try:
             return self.api.handle(call)
         except errors.ConnectorError as exc:
+            if exc.retry_after is not None and headers is not None:
+                headers["Retry-After"] = str(exc.retry_after)
             return exc.status, exc.body()
         except Exception:
             # An emulator bug must be loud, not look like an answer the bot should handle.

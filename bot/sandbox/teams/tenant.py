@@ -97,15 +97,18 @@ class Tenant:
                 self.problems.append(f"event listener failed: {exc!r}")
 
     def label(self, conversation_id: str) -> str:
-        """Return a readable name: "#crisis", "#crisis › 1700…", "@Anna"."""
+        """Return a readable name: "#crisis", "#crisis › thread 1", "@Anna"."""
         conv = self.conversations.get(conversation_id)
         if conv is None:
             return conversation_id
         if conv.kind == "personal":
             member = self.members.get(conv.user_id or "")
             return f"@{member.name}" if member else conversation_id
-        if conv.kind == "thread":
-            return f"#{self.channel_names.get(conv.channel_id or '', '?')} › {conv.root_id}"
+        if conv.kind == "thread":  # threads numbered in their channel: "#crisis › thread 2"
+            siblings = [
+                c.id for c in self.conversations.values() if c.kind == "thread" and c.channel_id == conv.channel_id
+            ]
+            return f"#{self.channel_names.get(conv.channel_id or '', '?')} › thread {siblings.index(conv.id) + 1}"
         return f"#{self.channel_names.get(conv.id, '?')}"
 
     # ----- conversations ----------------------------------------------------------------------

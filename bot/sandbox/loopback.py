@@ -1,4 +1,4 @@
-"""What both emulators (Slack, Teams) share: the fault book and call log, the loopback HTTP server, the lifecycle."""
+"""What both emulators (Slack, Teams) share: the loopback HTTP server, the fault book and call log, the lifecycle."""
 
 from __future__ import annotations
 
