@@ -39,6 +39,8 @@ def typed(bot: Bot, activity: dict[str, Any], user: str) -> None:
     text = command_text(activity, lambda mentioned: mentioned_person(bot, mentioned))
     if activity.get("value") and not text:
         return  # an old-style card submit: every button the bot draws is an Action.Execute or opens a dialog
+    if text.lower() == "declare":  # Teams users type the verb they see on the help card: the form, as `crisis`
+        text = ""
     try:
         cmd = commands.parse(text, commands.TEAMS_MENTIONS)
         subcommands.HANDLERS[cmd.name](run, cmd)
