@@ -133,7 +133,7 @@ class TeamsAgent(Agent):
             return await asyncio.wait_for(asyncio.shield(answer), INVOKE_WAIT)
         except TimeoutError:
             log.warning("a Teams %s took over %s s: answered before its work was done", name, INVOKE_WAIT)
-            return notice_answer(self.bot.wording_for(person_of(activity) or "")("teams.still_working"))
+            return notice_answer(self.bot.languages.wording()("teams.still_working"))  # on the loop: no look-up
         finally:
             if ident:
                 asyncio.get_running_loop().call_later(60, self._in_flight.pop, ident, None)

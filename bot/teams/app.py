@@ -13,6 +13,7 @@ token requests per turn would cost an invoke's 100 ms budget for clients nobody 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import warnings
@@ -97,7 +98,7 @@ Files = Callable[[str], tuple[str, str, bytes] | None]  # token → (name, conte
 def file_handler(files: Files) -> Callable[[web.Request], Any]:
     async def serve_file(request: web.Request) -> web.StreamResponse:
         token = request.match_info["token"]
-        found = files(token) if FILE_TOKEN.fullmatch(token) else None
+        found = await asyncio.to_thread(files, token) if FILE_TOKEN.fullmatch(token) else None  # SQLite: off the loop
         if found is None:
             raise web.HTTPNotFound(text="not found")
         name, kind, data = found
