@@ -123,7 +123,7 @@ class TeamsClick:
 
     def open_form(self, kind: FormKind, **what: Any) -> None:
         """Teams opens a dialog only from an Action.Submit (task/fetch): the clicker's card becomes the form's opener."""
-        opener = dialogs.opener(kind, self.say, back=self.value, **what)
+        opener = dialogs.opener(kind, self.say, **what)
         if not self.reply.offer(card_answer(opener)):
             self.port.tell(self.user, None, Message(self.say("teams.form_elsewhere")))
 
