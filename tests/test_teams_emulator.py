@@ -525,3 +525,94 @@ def test_task_fetch_and_submit(emu: TeamsEmulator, receiver: Receiver) -> None:
     assert done.json["task"]["value"] == "Declared." and bram.open_dialog is None
     assert receiver.activities("invoke")[-1]["value"]["data"] == {"scenario": "data-breach", "level": "2"}
     assert [e.kind for e in emu.events][-2:] == ["task_opened", "task_submitted"]
+
+
+# ----- Teams' own card property, edge cases the bot meets ------------------------------------------------
+def test_cards_may_carry_teams_mentions_and_bad_elements_are_explained(emu: TeamsEmulator, bot: Connector) -> None:
+    anna = emu.add_user("Anna")
+    entity = {"type": "mention", "text": "<at>Anna</at>", "mentioned": {"id": anna.aad_id, "name": "Anna"}}
+    mentioning = card("<at>Anna</at> please acknowledge", msteams={"entities": [entity], "width": "Full"})
+    assert card_problems(mentioning) == []
+    assert bot.start_thread(message(mentioning)).status == 201
+    wrong = card("nobody here", msteams={"entities": [entity]})
+    assert "does not appear" in card_problems(wrong)[0]
+    unknown = card("x")
+    unknown["body"][0]["colour"] = "red"
+    assert card_problems(unknown) == [
+        "schema: Additional properties are not allowed ('colour' was unexpected) at /body/0"
+    ]
+
+
+def test_typing_is_not_kept_empty_messages_are_refused_and_entra_ids_in_user_ids_are_flagged(
+    emu: TeamsEmulator, bot: Connector
+) -> None:
+    thread = bot.start_thread(message(card("root"))).json
+    assert bot.send(thread["id"], {"type": "typing"}).status == 201
+    assert len(emu.thread(thread["activityId"])) == 1
+    empty = bot.send(thread["id"], {"type": "message"})
+    assert empty.status == 400 and empty.json["error"]["code"] == "BadArgument"
+    anna = emu.add_user("Anna")
+    refresh = {"action": {"type": "Action.Execute", "verb": "refresh"}, "userIds": [anna.aad_id]}
+    assert bot.send(thread["id"], message(card("draft", refresh=refresh))).status == 201
+    assert any("29:" in p for p in emu.problems)
+
+
+def test_the_bot_may_reply_to_an_invoke_it_got(emu: TeamsEmulator, bot: Connector, receiver: Receiver) -> None:
+    anna = emu.add_user("Anna")
+    root = bot.start_thread(message(card("x", actions=[execute("go", "Go")]))).json
+    anna.invoke_action(root["activityId"], "go")
+    invoke_id = receiver.activities("invoke")[-1]["id"]
+    assert bot.reply(root["id"], invoke_id, message(text="done")).status == 201
+    assert bot.reply(anna.chat_id, invoke_id, message(text="wrong place")).status == 404
+
+
+# ----- the SDK's own client and token validator against the emulator -----------------------------------
+def test_the_sdks_connector_client_and_jwt_validator_work_against_the_emulator(emu: TeamsEmulator) -> None:
+    import asyncio
+    from unittest import mock
+
+    from microsoft_agents.activity import Activity, Attachment, ChannelAccount, ConversationParameters
+    from microsoft_agents.hosting.core.authorization import _entra_issuers
+    from microsoft_agents.hosting.core.authorization.agent_auth_configuration import AgentAuthConfiguration
+    from microsoft_agents.hosting.core.authorization.jwt.jwt_token_validator import JwtTokenValidator
+    from microsoft_agents.hosting.core.connector.client import ConnectorClient
+
+    anna = emu.add_user("Anna")
+
+    async def run() -> None:
+        client = ConnectorClient(emu.service_url, fetch_token(emu).json["access_token"])
+        root = Activity(type="message", attachments=[Attachment(content_type=CARD_TYPE, content=card("root"))])
+        params = ConversationParameters(
+            is_group=True, channel_data={"channel": {"id": emu.crisis_channel}}, activity=root, tenant_id=emu.tenant_id
+        )
+        thread = await client.conversations.create_conversation(params)
+        assert thread.id == f"{emu.crisis_channel};messageid={thread.activity_id}"
+        reply = await client.conversations.reply_to_activity(
+            thread.id, thread.activity_id, Activity(type="message", text="hi")
+        )
+        await client.conversations.update_activity(thread.id, thread.activity_id, root)
+        await client.conversations.delete_activity(thread.id, reply.id)
+        member = await client.conversations.get_conversation_member(emu.team_id, anna.aad_id)
+        assert member.id == anna.id
+        chat = await client.conversations.create_conversation(
+            ConversationParameters(members=[ChannelAccount(id=anna.aad_id)], tenant_id=emu.tenant_id)
+        )
+        assert chat.id == anna.chat_id
+        await client.close()
+        config = AgentAuthConfiguration(client_id=emu.app_id, tenant_id=emu.tenant_id)
+        with mock.patch.dict(_entra_issuers.BOTFRAMEWORK_JWKS_URIS, {CHANNEL_ISSUER: emu.keys_url}):
+            identity = await JwtTokenValidator(config).validate_token(emu.channel_token())
+            assert identity.claims["serviceurl"] == emu.service_url
+            with pytest.raises(ValueError):
+                await JwtTokenValidator(config).validate_token(emu.channel_token(audience="another-bot"))
+
+    asyncio.run(run())
+    assert emu.invalid == [] and emu.problems == []
+    assert [c.method for c in emu.calls][-6:] == [
+        "create_conversation",
+        "reply_to_activity",
+        "update_activity",
+        "delete_activity",
+        "get_conversation_member",
+        "create_conversation",
+    ]

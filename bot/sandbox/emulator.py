@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import copy
 import threading
-import time
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Any
 
 from bot.sandbox.events_api import EventActions
-from bot.sandbox.model import GENERAL_ID, Call, Channel, Event, Fault, User
+from bot.sandbox.model import GENERAL_ID, Channel, Event, Fault, User
 from bot.sandbox.server import ApiServer, serve
+from bot.sandbox.serving import LoopbackServer, Recorded, Served
 from bot.sandbox.workspace import Workspace
 
-T = TypeVar("T")
 
-
-class SlackEmulator(EventActions):
+class SlackEmulator(EventActions, Recorded, Served):
     """A generic fake Slack workspace for tests, demos and benchmarks."""
 
     def __init__(
@@ -50,31 +48,13 @@ class SlackEmulator(EventActions):
         self.ws = Workspace(team_id)
         # The bot token's OAuth scopes (as the manifest grants them); a call needing another gets missing_scope.
         self._api = ApiServer(self.ws, token=token, latency=latency, scopes=scopes)
-        self._httpd: Any = None
-        self._thread: threading.Thread | None = None
+        self._book = self._api  # calls, calls_to, reset_calls, clear_faults (Recorded)
 
     # ----- lifecycle ------------------------------------------------------------------------
-    def start(self) -> SlackEmulator:
-        """Serve on 127.0.0.1 with an ephemeral port (daemon thread); returns self."""
-        if self._httpd is None:
-            self._httpd, self._thread = serve(self._api)
-            self.ws.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}/"
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._httpd = self._thread = None
-
-    def __enter__(self) -> SlackEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _serve(self) -> tuple[LoopbackServer, threading.Thread]:
+        served = serve(self._api)
+        self.ws.base_url = f"http://127.0.0.1:{served[0].server_address[1]}/"
+        return served
 
     @property
     def base_url(self) -> str:
@@ -154,26 +134,7 @@ class SlackEmulator(EventActions):
         """
         self._api.add_fault(Fault(method, error, times, after, retry_after, hang_seconds))
 
-    def clear_faults(self) -> None:
-        """Cancel all scheduled failures."""
-        self._api.clear_faults()
-
     # ----- recording ------------------------------------------------------------------------
-    @property
-    def calls(self) -> list[Call]:
-        """Return every Web API call so far (also "response_url" and "upload" requests)."""
-        with self._api._lock:
-            return list(self._api.calls)
-
-    def calls_to(self, method: str) -> list[Call]:
-        """Return the calls of one method."""
-        return [c for c in self.calls if c.method == method]
-
-    def reset_calls(self) -> None:
-        """Forget recorded calls."""
-        with self._api._lock:
-            self._api.calls.clear()
-
     @property
     def events(self) -> list[Event]:
         """Return the visible history (for transcripts), oldest first."""
@@ -185,17 +146,6 @@ class SlackEmulator(EventActions):
         """Return things Slack would have refused outside the Web API (bad acks, response_url misuse)."""
         with self.ws.lock:
             return list(self.ws.problems)
-
-    def wait_for(self, condition: Callable[[], T], timeout: float = 5.0, interval: float = 0.01) -> T:
-        """Poll `condition` until it returns something truthy (Bolt may act after acking)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = condition()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"condition not met within {timeout}s")
-            time.sleep(interval)
 
     # ----- queries --------------------------------------------------------------------------
     def _channel_dict(self, channel: Channel | None) -> dict[str, Any] | None:

@@ -5,69 +5,38 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import sys
 import threading
 import time
 import traceback
 from collections.abc import Iterable
 from email.parser import BytesParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 # Importing the method modules registers their handlers in METHODS.
 from bot.sandbox import api_conversations, api_messages, api_views, scopes  # noqa: F401
 from bot.sandbox.api_base import METHODS, ApiError
-from bot.sandbox.model import Call, Fault
+from bot.sandbox.model import Fault
 from bot.sandbox.responses import deliver_response_url
+from bot.sandbox.serving import FaultBook, LoopbackServer
+from bot.sandbox.serving import serve as serve_on_loopback
+from bot.sandbox.serving import write as _write
 from bot.sandbox.workspace import Workspace
 
 # Fault kinds where Slack does the call but its answer cannot be used (see SlackEmulator.fail).
 MALFORMED = ("truncated_json", "cut_connection", "missing_field")
 
 
-class ApiServer:
+class ApiServer(FaultBook):
     """Routes requests, checks auth, injects faults, records calls."""
 
     def __init__(self, ws: Workspace, *, token: str, latency: float = 0.0, scopes: Iterable[str] | None = None) -> None:
+        super().__init__()
         self.ws = ws
         self.token = token
         self.scopes = set(scopes) if scopes is not None else None  # None: every scope granted
         self.latency = latency
-        self.faults: list[Fault] = []
-        self.calls: list[Call] = []
-        self._lock = threading.Lock()
-
-    # ----- faults and recording ---------------------------------------------------------
-    def add_fault(self, fault: Fault) -> None:
-        """Schedule a failure."""
-        with self._lock:
-            self.faults.append(fault)
-
-    def clear_faults(self) -> None:
-        """Drop all scheduled failures."""
-        with self._lock:
-            self.faults.clear()
-
-    def _take_fault(self, method: str) -> Fault | None:
-        """Count this call against every matching fault; return the one that fires, if any."""
-        with self._lock:
-            fired: Fault | None = None
-            for fault in self.faults:
-                if not fault.matches(method):
-                    continue
-                if fault.after > 0:
-                    fault.after -= 1
-                elif fired is None and fault.times > 0:
-                    fault.times -= 1
-                    fired = fault
-            self.faults = [f for f in self.faults if f.times > 0]
-            return fired
-
-    def record(self, method: str, args: dict[str, Any], status: int, response: dict[str, Any]) -> None:
-        """Append a Call record."""
-        with self._lock:
-            self.calls.append(Call(method, args, status, response, time.time()))
 
     # ----- request handling ---------------------------------------------------------------
     def handle(self, req: BaseHTTPRequestHandler) -> None:
@@ -233,54 +202,6 @@ def _send_text(req: BaseHTTPRequestHandler, status: int, text: str) -> None:
     _write(req, status, text.encode("utf-8"), "text/plain; charset=utf-8", None)
 
 
-def _write(req: BaseHTTPRequestHandler, status: int, data: bytes, ctype: str, headers: dict[str, str] | None) -> None:
-    try:
-        req.send_response(status)
-        req.send_header("Content-Type", ctype)
-        req.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
-            req.send_header(key, value)
-        req.end_headers()
-        req.wfile.write(data)
-        req.wfile.flush()
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the client gave up (e.g. after a timeout fault); nothing left to tell it
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _HTTPServer
-    wbufsize = 1 << 16  # headers and body leave in one send instead of two
-
-    def do_GET(self) -> None:
-        self.server.app.handle(self)
-
-    do_POST = do_GET
-    do_PUT = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet: tests and the demo print their own transcript."""
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 256  # benchmarks fire many concurrent calls; the default backlog is 5
-
-    def __init__(self, app: ApiServer) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.app = app
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Ignore clients that hung up (timeouts are part of the game); report anything else."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-def serve(app: ApiServer) -> tuple[_HTTPServer, threading.Thread]:
+def serve(app: ApiServer) -> tuple[LoopbackServer, threading.Thread]:
     """Start serving `app` on an ephemeral loopback port in a daemon thread."""
-    httpd = _HTTPServer(app)
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="slack-emulator", daemon=True
-    )
-    thread.start()
-    return httpd, thread
+    return serve_on_loopback(app, "slack-emulator")

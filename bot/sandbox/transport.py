@@ -60,6 +60,11 @@ def send_signed(
         headers["X-Slack-Retry-Num"] = str(retry_num)
         headers["X-Slack-Retry-Reason"] = retry_reason
     request = urllib.request.Request(url, data=body.encode("utf-8"), headers=headers, method="POST")
+    return exchange(request, timeout)
+
+
+def exchange(request: urllib.request.Request, timeout: float) -> BotResponse:
+    """Send one request to the bot and return its answer (status 0: unreachable, too slow, or gone mid-answer)."""
     started = time.perf_counter()
     try:
         with _OPENER.open(request, timeout=timeout) as resp:
@@ -67,7 +72,7 @@ def send_signed(
     except urllib.error.HTTPError as exc:
         status, text = exc.code, exc.read().decode("utf-8", "replace")
     except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
-        # unreachable, too slow, or gone mid-answer (a killed bot): for Slack, no answer at all
+        # unreachable, too slow, or gone mid-answer (a killed bot): for the platform, no answer at all
         status, text = 0, f"{type(exc).__name__}: {exc}"
     elapsed = time.perf_counter() - started
     parsed: dict[str, Any] | None = None

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft6Validator
-from jsonschema.exceptions import best_match
+from jsonschema.exceptions import ValidationError, best_match
 
 from bot.sandbox.teams.model import CARD_TYPE
 
@@ -37,6 +37,37 @@ def _version(value: Any) -> tuple[int, ...] | None:
         return None
 
 
+def _explain(error: ValidationError) -> ValidationError:
+    """Descend an anyOf over element types to the branch of the instance's own `type` (its errors say what is wrong)."""
+    while error.validator == "anyOf" and error.context:
+        branches: dict[Any, list[ValidationError]] = {}
+        for sub in error.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        own = [errs for errs in branches.values() if not any(list(e.relative_path) == ["type"] for e in errs)]
+        if len(own) != 1:
+            break
+        error = best_match(own[0]) or error
+    return error
+
+
+def _msteams_problems(card: dict[str, Any]) -> list[str]:
+    """Check Teams' own card property (`msteams`: mention entities, width), which the 1.5 schema does not know."""
+    extra = card.get("msteams")
+    if extra is None:
+        return []
+    if not isinstance(extra, dict):
+        return ['"msteams" must be an object']
+    problems: list[str] = []
+    text = json.dumps(card.get("body") or [], ensure_ascii=False)
+    for entity in extra.get("entities") or []:
+        mentioned = entity.get("mentioned") if isinstance(entity, dict) else None
+        if not isinstance(mentioned, dict) or entity.get("type") != "mention" or not mentioned.get("id"):
+            problems.append("msteams.entities: each needs type mention, text and mentioned.id")
+        elif str(entity.get("text") or "") not in text:
+            problems.append(f"msteams.entities: {entity.get('text')!r} does not appear in the card's text")
+    return problems
+
+
 def card_problems(card: Any) -> list[str]:
     """Return why Teams would refuse this Adaptive Card (the attachment's `content`)."""
     if not isinstance(card, dict):
@@ -52,8 +83,12 @@ def card_problems(card: Any) -> list[str]:
     refresh = card.get("refresh")
     if isinstance(refresh, dict) and len(refresh.get("userIds") or []) > MAX_REFRESH_USERS:
         problems.append(f"refresh.userIds has {len(refresh['userIds'])} users; at most {MAX_REFRESH_USERS}")
-    error = best_match(_validator().iter_errors(card))
+    problems.extend(_msteams_problems(card))
+    # Teams accepts its `msteams` property on the card; the schema (additionalProperties: false) would not.
+    plain = {k: v for k, v in card.items() if k != "msteams"}
+    error = best_match(_validator().iter_errors(plain))
     if error is not None:
+        error = _explain(error)
         where = "/" + "/".join(str(p) for p in error.absolute_path)
         problems.append(f"schema: {error.message[:300]} at {where}")
     return problems

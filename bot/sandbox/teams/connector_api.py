@@ -52,6 +52,8 @@ class ConnectorApi:
         """Refuse what Teams refuses (not an object, invalid card, over the size cap); record each refusal."""
         if not isinstance(activity, dict):
             raise errors.bad_syntax("The request body must be an Activity object.")
+        if activity.get("type", "message") == "message" and not (activity.get("text") or activity.get("attachments")):
+            raise errors.bad_argument("A message needs text or attachments.")
         size = payload_size(activity)
         problem: errors.ConnectorError | None = None
         if size > self.max_bytes:
@@ -68,7 +70,12 @@ class ConnectorApi:
         return activity
 
     def _check_mentions(self, activity: dict[str, Any]) -> None:
-        """A mention whose text is missing from the message renders as nothing: note it as a problem."""
+        """Note what Teams would render wrongly: a mention not in the text, refresh.userIds that are not 29: ids."""
+        for content in card_attachments(activity):
+            refresh = content.get("refresh")
+            for user_id in (refresh.get("userIds") if isinstance(refresh, dict) else None) or []:
+                if not str(user_id).startswith("29:"):
+                    self.t.problems.append(f"refresh.userIds holds {user_id!r}: Teams matches user MRIs (29:…)")
         text = str(activity.get("text") or "")
         for entity in activity.get("entities") or []:
             if isinstance(entity, dict) and entity.get("type") == "mention":
@@ -83,6 +90,8 @@ class ConnectorApi:
     def post(self, conv: Conversation, activity: dict[str, Any], reply_to: str | None) -> str:
         """Store the bot's activity: a new thread (channel post), a reply in a thread, or a 1:1 message."""
         t = self.t
+        if activity.get("type") == "typing":
+            return t.ids.next()  # shown for a moment, never kept
         target = t.thread_of(conv, reply_to)
         activity_id = t.ids.next()
         if target is None:  # a new post in a channel starts its own thread, whose id carries the post's id
@@ -170,8 +179,8 @@ class ConnectorApi:
         stored = self.t.activities.get(reply_to)
         if conv.kind == "channel" and stored is not None:  # a reply to any post of a thread lands in that thread
             reply_to = stored.conversation_id.rsplit("=", 1)[-1]
-        elif conv.kind != "channel":
-            self.t.find_activity(conv, reply_to)
+        elif conv.kind != "channel" and self.t.inbound.get(reply_to) != conv.id:
+            self.t.find_activity(conv, reply_to)  # an answer to an invoke replies to the invoke's id: also fine
         return 201, {"id": self.post(conv, activity, reply_to)}
 
     def _update_activity(self, req: Request) -> tuple[int, Any]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import copy
 import threading
-import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from bot.sandbox.model import Call, Fault
+from bot.sandbox.model import Fault
+from bot.sandbox.serving import LoopbackServer, Recorded, Served
 from bot.sandbox.teams import inbound
 from bot.sandbox.teams.cards import MAX_BYTES, card_problems
 from bot.sandbox.teams.connector_api import ConnectorApi
@@ -20,11 +20,10 @@ from bot.sandbox.teams.server import LOGIN_PREFIX, SERVICE_PREFIX, ConnectorServ
 from bot.sandbox.teams.tenant import Tenant, card_attachments
 from bot.sandbox.transport import BotResponse
 
-T = TypeVar("T")
 APP_SECRET = "sandbox-teams-secret"
 
 
-class TeamsEmulator:
+class TeamsEmulator(Recorded, Served):
     """A generic fake Teams tenant (one team: General + a crisis channel) for tests, demos and benchmarks."""
 
     def __init__(
@@ -49,35 +48,17 @@ class TeamsEmulator:
         self.keys = SigningKeys(self.app_id, self.tenant.tenant_id)
         self.api = ConnectorApi(self.tenant, max_bytes=max_bytes)
         self._server = ConnectorServer(self.api, self.keys, app_secret, latency=latency)
-        self._httpd: Any = None
-        self._thread: threading.Thread | None = None
+        self._book = self._server  # calls, calls_to, reset_calls, clear_faults (Recorded)
         self._users: dict[str, TeamsUser] = {}
         self._delivered: dict[str, dict[str, Any]] = {}  # activity id -> what was sent to the bot
         self._views: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}  # (user, activity) -> (version, card)
         self._invoke_refusals: list[Refusal] = []
 
     # ----- lifecycle ------------------------------------------------------------------------
-    def start(self) -> TeamsEmulator:
-        """Serve on 127.0.0.1 with an ephemeral port (daemon thread); returns self."""
-        if self._httpd is None:
-            self._httpd, self._thread = serve(self._server)
-            self.tenant.service_url = self.service_url
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._httpd = self._thread = None
-
-    def __enter__(self) -> TeamsEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _serve(self) -> tuple[LoopbackServer, threading.Thread]:
+        served = serve(self._server)
+        self.tenant.service_url = self.service_url
+        return served
 
     @property
     def base_url(self) -> str:
@@ -256,26 +237,7 @@ class TeamsEmulator:
         """
         self._server.add_fault(Fault(endpoint, error, times, after, retry_after, hang_seconds), status)
 
-    def clear_faults(self) -> None:
-        """Cancel all scheduled failures."""
-        self._server.clear_faults()
-
     # ----- recording ------------------------------------------------------------------------
-    @property
-    def calls(self) -> list[Call]:
-        """Return every Connector and token call so far (failed and fault-injected ones too)."""
-        with self._server._lock:
-            return list(self._server.calls)
-
-    def calls_to(self, endpoint: str) -> list[Call]:
-        """Return the calls of one endpoint."""
-        return [c for c in self.calls if c.method == endpoint]
-
-    def reset_calls(self) -> None:
-        """Forget recorded calls."""
-        with self._server._lock:
-            self._server.calls.clear()
-
     @property
     def events(self) -> list[Event]:
         """Return the visible history (for transcripts), oldest first."""
@@ -309,17 +271,6 @@ class TeamsEmulator:
         trouble = self.invalid + self.problems
         if trouble:
             raise AssertionError("Teams emulator saw problems:\n" + "\n".join(trouble))
-
-    def wait_for(self, condition: Callable[[], T], timeout: float = 5.0, interval: float = 0.01) -> T:
-        """Poll `condition` until it returns something truthy (the bot may act after answering)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = condition()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"condition not met within {timeout}s")
-            time.sleep(interval)
 
     # ----- queries --------------------------------------------------------------------------
     def activities(self, conversation_id: str) -> list[dict[str, Any]]:

@@ -93,6 +93,7 @@ class TeamsUser:
             wants_mention = conv.kind != "personal" if mention is None else mention
             activity = inbound.message(t, conv, self.member, text, activity_id, wants_mention)
             t.store(conv, copy.deepcopy(activity), from_bot=False, sender=self.id)
+            t.inbound[activity_id] = conv.id
         t.emit(Event("user_message", conv.id, t.label(conv.id), self.name, activity["text"], activity_id=activity_id))
         return self._emu.deliver(activity)
 
@@ -162,6 +163,7 @@ class TeamsUser:
             pressed = {"type": "Action.Execute", "id": action.get("id"), "verb": action.get("verb"), "data": data}
             value = {"action": {k: v for k, v in pressed.items() if v is not None}, "trigger": trigger}
             activity = inbound.invoke(t, conv, self.member, "adaptiveCard/action", value, t.ids.next(), activity_id)
+            t.inbound[activity["id"]] = conv.id
             version = len(stored.history)
         if trigger == "manual":
             label = t.label(conv.id)
@@ -187,6 +189,7 @@ class TeamsUser:
             conv = self._target(where)
             value = {"data": data, "context": {"theme": "default"}}
             activity = inbound.invoke(t, conv, self.member, name, value, t.ids.next(), None)
+            t.inbound[activity["id"]] = conv.id
         resp = self._emu.deliver(activity)
         card = task_card(resp.json)
         if card is not None and self._emu.check_card(name, card):

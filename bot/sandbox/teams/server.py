@@ -9,15 +9,16 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import sys
 import threading
 import time
 import traceback
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from bot.sandbox.model import Call, Fault
+from bot.sandbox.model import Fault
+from bot.sandbox.serving import FaultBook, Handler, LoopbackServer, write
+from bot.sandbox.serving import serve as serve_on_loopback
 from bot.sandbox.teams import errors
 from bot.sandbox.teams.connector_api import ConnectorApi, Request
 from bot.sandbox.teams.keys import SigningKeys
@@ -59,51 +60,23 @@ def route(method: str, path: str) -> Request | None:
     return req
 
 
-class ConnectorServer:
+class ConnectorServer(FaultBook):
     """Routes requests, checks tokens, injects faults, records calls."""
 
     def __init__(self, api: ConnectorApi, keys: SigningKeys, app_secret: str, *, latency: float = 0.0) -> None:
+        super().__init__()
         self.api = api
         self.keys = keys
         self.app_secret = app_secret
         self.latency = latency
         self.base_url = ""
-        self.faults: list[Fault] = []
-        self.calls: list[Call] = []
         self.fault_status: dict[int, int] = {}  # id(fault) -> HTTP status for custom error codes
-        self._lock = threading.Lock()
 
-    # ----- faults and recording ---------------------------------------------------------
     def add_fault(self, fault: Fault, status: int = 400) -> None:
-        """Schedule a failure."""
+        """Schedule a failure; `status` is the HTTP status of a custom error code."""
+        super().add_fault(fault)
         with self._lock:
-            self.faults.append(fault)
             self.fault_status[id(fault)] = status
-
-    def clear_faults(self) -> None:
-        """Drop all scheduled failures."""
-        with self._lock:
-            self.faults.clear()
-
-    def _take_fault(self, endpoint: str) -> Fault | None:
-        """Count this call against every matching fault; return the one that fires, if any."""
-        with self._lock:
-            fired: Fault | None = None
-            for fault in self.faults:
-                if not fault.matches(endpoint):
-                    continue
-                if fault.after > 0:
-                    fault.after -= 1
-                elif fired is None and fault.times > 0:
-                    fault.times -= 1
-                    fired = fault
-            self.faults = [f for f in self.faults if f.times > 0]
-            return fired
-
-    def record(self, endpoint: str, args: dict[str, Any], status: int, response: Any) -> None:
-        """Append a Call record."""
-        with self._lock:
-            self.calls.append(Call(endpoint, args, status, response, time.time()))
 
     # ----- request handling ---------------------------------------------------------------
     def handle(self, req: BaseHTTPRequestHandler) -> None:
@@ -228,56 +201,15 @@ def _bearer(req: BaseHTTPRequestHandler) -> str | None:
 
 def _send(req: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
     data = b"" if body is None else json.dumps(body).encode("utf-8")
-    try:
-        req.send_response(status)
-        req.send_header("Content-Type", "application/json; charset=utf-8")
-        req.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
-            req.send_header(key, value)
-        req.end_headers()
-        req.wfile.write(data)
-        req.wfile.flush()
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the client gave up (e.g. after a timeout fault); nothing left to tell it
+    write(req, status, data, "application/json; charset=utf-8", headers)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _HTTPServer
-    protocol_version = "HTTP/1.1"  # keep-alive: the SDK's aiohttp session reuses connections
-    wbufsize = 1 << 16
-
-    def do_GET(self) -> None:
-        self.server.app.handle(self)
-
-    do_POST = do_GET
-    do_PUT = do_GET
-    do_DELETE = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet: tests and the demo print their own transcript."""
+class _KeepAlive(Handler):
+    protocol_version = "HTTP/1.1"  # the SDK's aiohttp session reuses connections, as with the real service
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 256
-
-    def __init__(self, app: ConnectorServer) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.app = app
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Ignore clients that hung up (timeouts are part of the game); report anything else."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-def serve(app: ConnectorServer) -> tuple[_HTTPServer, threading.Thread]:
+def serve(app: ConnectorServer) -> tuple[LoopbackServer, threading.Thread]:
     """Start serving `app` on an ephemeral loopback port in a daemon thread."""
-    httpd = _HTTPServer(app)
-    app.base_url = f"http://127.0.0.1:{httpd.server_address[1]}/"
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="teams-emulator", daemon=True
-    )
-    thread.start()
-    return httpd, thread
+    served = serve_on_loopback(app, "teams-emulator", _KeepAlive)
+    app.base_url = f"http://127.0.0.1:{served[0].server_address[1]}/"
+    return served

@@ -56,6 +56,7 @@ class Tenant:
         self.conversations: dict[str, Conversation] = {cid: Conversation(cid, "channel") for cid in self.channel_names}
         self.activities: dict[str, StoredActivity] = {}
         self.personal: dict[str, str] = {}  # a person's 29: id -> their 1:1 conversation id with the bot
+        self.inbound: dict[str, str] = {}  # id of an activity a person's client sent (invokes too) -> its conversation
         self.events: list[Event] = []
         self.problems: list[str] = []
         self.listeners: list[Callable[[Event], None]] = []

@@ -1,0 +1,183 @@
+"""What both emulators (Slack, Teams) share: the fault book and call log, the loopback HTTP server, the lifecycle."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol, Self, TypeVar
+
+from bot.sandbox.model import Call, Fault
+
+T = TypeVar("T")
+
+
+class App(Protocol):
+    """Anything that answers one HTTP request."""
+
+    def handle(self, req: BaseHTTPRequestHandler) -> None: ...
+
+
+class FaultBook:
+    """Scheduled failures and the record of every call, under one lock (the emulators' fail() and calls)."""
+
+    def __init__(self) -> None:
+        self.faults: list[Fault] = []
+        self.calls: list[Call] = []
+        self._lock = threading.Lock()
+
+    def add_fault(self, fault: Fault) -> None:
+        """Schedule a failure."""
+        with self._lock:
+            self.faults.append(fault)
+
+    def clear_faults(self) -> None:
+        """Drop all scheduled failures."""
+        with self._lock:
+            self.faults.clear()
+
+    def _take_fault(self, method: str) -> Fault | None:
+        """Count this call against every matching fault; return the one that fires, if any."""
+        with self._lock:
+            fired: Fault | None = None
+            for fault in self.faults:
+                if not fault.matches(method):
+                    continue
+                if fault.after > 0:
+                    fault.after -= 1
+                elif fired is None and fault.times > 0:
+                    fault.times -= 1
+                    fired = fault
+            self.faults = [f for f in self.faults if f.times > 0]
+            return fired
+
+    def record(self, method: str, args: dict[str, Any], status: int, response: Any) -> None:
+        """Append a Call record."""
+        with self._lock:
+            self.calls.append(Call(method, args, status, response, time.time()))
+
+
+def write(req: BaseHTTPRequestHandler, status: int, data: bytes, ctype: str, headers: dict[str, str] | None) -> None:
+    """Send one complete answer; a client that already hung up is no error."""
+    try:
+        req.send_response(status)
+        req.send_header("Content-Type", ctype)
+        req.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            req.send_header(key, value)
+        req.end_headers()
+        req.wfile.write(data)
+        req.wfile.flush()
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the client gave up (e.g. after a timeout fault); nothing left to tell it
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Hands every request to the server's app."""
+
+    server: LoopbackServer
+    wbufsize = 1 << 16  # headers and body leave in one send instead of two
+
+    def do_GET(self) -> None:
+        self.server.app.handle(self)
+
+    do_POST = do_GET
+    do_PUT = do_GET
+    do_DELETE = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: tests and the demo print their own transcript."""
+
+
+class LoopbackServer(ThreadingHTTPServer):
+    """A threading server on an ephemeral 127.0.0.1 port."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256  # benchmarks fire many concurrent calls; the default backlog is 5
+
+    def __init__(self, app: App, handler: type[Handler] = Handler) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
+        self.app = app
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore clients that hung up (timeouts are part of the game); report anything else."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+def serve(app: App, name: str, handler: type[Handler] = Handler) -> tuple[LoopbackServer, threading.Thread]:
+    """Start serving `app` on an ephemeral loopback port in a daemon thread."""
+    httpd = LoopbackServer(app, handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, name=name, daemon=True)
+    thread.start()
+    return httpd, thread
+
+
+class Recorded:
+    """clear_faults() and the call log of an emulator, read from its `_book`."""
+
+    _book: FaultBook
+
+    def clear_faults(self) -> None:
+        """Cancel all scheduled failures."""
+        self._book.clear_faults()
+
+    @property
+    def calls(self) -> list[Call]:
+        """Return every call so far, failed and fault-injected ones too."""
+        with self._book._lock:
+            return list(self._book.calls)
+
+    def calls_to(self, method: str) -> list[Call]:
+        """Return the calls of one method (Slack) or endpoint (Teams)."""
+        return [c for c in self.calls if c.method == method]
+
+    def reset_calls(self) -> None:
+        """Forget recorded calls."""
+        with self._book._lock:
+            self._book.calls.clear()
+
+
+class Served:
+    """start()/stop()/with and wait_for() of an emulator whose `_serve()` starts its server."""
+
+    _httpd: LoopbackServer | None = None
+    _thread: threading.Thread | None = None
+
+    def _serve(self) -> tuple[LoopbackServer, threading.Thread]:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        """Serve on 127.0.0.1 with an ephemeral port (daemon thread); returns self."""
+        if self._httpd is None:
+            self._httpd, self._thread = self._serve()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            self._httpd = self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def wait_for(self, condition: Callable[[], T], timeout: float = 5.0, interval: float = 0.01) -> T:
+        """Poll `condition` until it returns something truthy (the bot may act after answering)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = condition()
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"condition not met within {timeout}s")
+            time.sleep(interval)

@@ -1,0 +1,71 @@
+"""Who may post activities to the bot: the Agents SDK's JWT validation, configured from Settings.
+
+The SDK (`jwt_authorization_decorator` → `JwtTokenValidator`) checks every request's bearer token: RS256 signed
+by a key of the issuer's JWKS, audience = the bot's app id, the tenant bound to the issuer. Anonymous requests
+pass only with `CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED=true` (local runs), said at start-up.
+
+In production the SDK reads Microsoft's JWKS URLs. With `Settings.teams_login_url` (the emulator, tests, the
+demo) the signing keys come from `<teams_login_url>/discovery/keys` instead. The seam is the validator's one
+JWKS client manager (`JwtTokenValidator._jwk_client_manager`, 1.9.0): every validation asks it for the key of
+the token's `kid` at a URL the SDK computed; ours answers from the local URL whatever the SDK computed, and
+keeps the SDK's own caching and locking. The pinned SDK may move it: tests/test_teams_auth.py fails if it does.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration
+from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
+from microsoft_agents.hosting.core.authorization.jwt.jwt_token_validator import (
+    _JwkClientCacheEntry,
+    _JwkClientManager,
+)
+
+from bot.config import Settings
+
+log = logging.getLogger("crisisbot.teams")
+
+
+def configuration(settings: Settings) -> AgentAuthConfiguration:
+    """What the SDK's validator checks tokens against: our app id (the audience), tenant, anonymous or not."""
+    return AgentAuthConfiguration(
+        client_id=settings.teams_app_id,
+        tenant_id=settings.teams_tenant_id,
+        client_secret=settings.teams_app_password.get_secret_value() if settings.teams_app_password else None,
+        anonymous_allowed=settings.teams_anonymous,
+    )
+
+
+class LocalSigningKeys(_JwkClientManager):
+    """The SDK's JWKS client manager, reading every key from one local JWKS URL (the emulator's)."""
+
+    def __init__(self, keys_url: str) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # the SDK's __init__ has no annotations
+        self.keys_url = keys_url
+
+    def _get_jwk_client(self, jwks_uri: str) -> _JwkClientCacheEntry:
+        return super()._get_jwk_client(self.keys_url)
+
+
+def keys_url(login_url: str) -> str:
+    return f"{login_url.rstrip('/')}/discovery/keys"
+
+
+def use_signing_keys(settings: Settings) -> None:
+    """Point the SDK's validator at the local JWKS when `teams_login_url` is set; Microsoft's otherwise.
+
+    Process-wide (the SDK keeps one manager for all validators): a process validates tokens of one channel."""
+    if settings.teams_login_url:
+        JwtTokenValidator._jwk_client_manager = LocalSigningKeys(keys_url(settings.teams_login_url))
+        log.info("Teams: activity tokens are checked against the local keys at %s", keys_url(settings.teams_login_url))
+    elif isinstance(JwtTokenValidator._jwk_client_manager, LocalSigningKeys):
+        JwtTokenValidator._jwk_client_manager = _JwkClientManager()  # type: ignore[no-untyped-call]
+
+
+def warn_if_anonymous(settings: Settings) -> None:
+    if settings.teams_anonymous:
+        log.warning(
+            "Teams: ANONYMOUS MODE — activities without a token are accepted "
+            "(CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED=true). For local runs only, never in production."
+        )

@@ -1,0 +1,329 @@
+"""Teams as the application layer's port (bot/chat/port.py), on the Bot Connector (bot/teams/connector.py).
+
+An incident's room is a thread in the configured crisis channel: `Room.ref` is the thread's conversation id
+`<channel>;messageid=<root>`. `create_room` starts it with a root card saying the incident is being set up; the
+set-up's header post replaces that root in place and returns the root's id, so the header is the thread's first
+post (bots cannot pin, and a thread has no topic: `pin` and `set_topic` are no-ops). `invite` checks that the
+people are members of the team (Teams has no thread membership; the header and the paging post mention them).
+DMs and every "only you see this" go to the person's 1:1 chat with the bot, made once and remembered.
+
+People are their Entra object ids in the core; their 29: ids, names, locales and 1:1 chats are in the refs
+(bot/teams/refs.py), from their activities or a look-up in the team's members. Read-back is the sent ledger
+there: Teams gives bots no history. Nobody is a workspace admin by API: admins come from crisisbot.yaml.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bot.chat.audience import restricted
+from bot.chat.message import Message, Text
+from bot.chat.port import Attachment, Dialect, Port, Refused, Room, Tag
+from bot.chat.wording import Wording
+from bot.config import Settings
+from bot.incidents.desk import Desk
+from bot.incidents.roles import Person
+from bot.teams import render
+from bot.teams.connector import Connector, setting
+from bot.teams.refs import Refs
+from bot.teams.text import PERSON, TeamsDialect
+
+log = logging.getLogger("crisisbot.teams")
+THREAD = ";messageid="
+CHANNEL_ID = re.compile(r"19:[^;\s]+@thread\.[a-z0-9]+")
+NOT_IN_TEAM = "not_in_team"
+PRIVATE_REFUSED = "private_not_supported"
+UNKNOWN_MEMBER = {"MemberNotFoundInConversation", "http_404"}
+HEADER_STEP = "header"
+
+
+def thread_ref(channel: str, root: str) -> str:
+    return f"{channel}{THREAD}{root}"
+
+
+def root_of(room: str) -> str | None:
+    _, sep, root = room.partition(THREAD)
+    return root if sep else None
+
+
+class TeamsPort:
+    """bot/chat/port.py's Port on the Bot Connector, with `reply` and `remember` for the inbound side."""
+
+    def __init__(self, desk: Desk, connector: Connector, settings: Settings) -> None:
+        self.desk, self.connector, self.settings = desk, connector, settings
+        self.refs = Refs(desk.store, desk.now)
+        self.dialect: Dialect = TeamsDialect(setting(settings, "teams_tenant_id"))
+        self.tenant_id: str | None = setting(settings, "teams_tenant_id")
+        self.team_id: str | None = setting(settings, "teams_team_id")
+        self.channel: str | None = setting(settings, "teams_crisis_channel")
+
+    # ---- drawing ------------------------------------------------------------------------------------
+    def _activity(self, message: Message) -> dict[str, Any]:
+        rule = restricted(self.desk, message) if message.parts else None
+        user_ids = [self._mri(p) for p in rule.people] if rule else []
+        return render.activity(message, restricted=rule, user_ids=[u for u in user_ids if u], names=self._name)
+
+    def card_for(self, message: Message, viewer: str | None) -> dict[str, Any]:
+        """The card `viewer` sees (a refresh invoke's answer): with the buttons they may press."""
+        rule = restricted(self.desk, message) if message.parts else None
+        user_ids = [self._mri(p) for p in rule.people] if rule else []
+        ids = [u for u in user_ids if u]
+        return render.card(message, viewer, restricted=rule, user_ids=ids, names=self._name)
+
+    def _name(self, person: str) -> str | None:
+        return self.display_name(person)
+
+    # ---- rooms --------------------------------------------------------------------------------------
+    def create_room(self, name: str, private: bool) -> Room:
+        """A new thread in the crisis channel, its root saying the incident is being set up."""
+        if private:
+            raise Refused(PRIVATE_REFUSED, "create_room")
+        if not self.channel:
+            raise Refused("no_crisis_channel", "create_room")
+        say = Wording(self.desk.messages, self.desk.language, self.dialect)
+        text = say("teams_thread.setting_up", name=name)
+        root = render.activity(Message(text, (Text(text),)))
+        answer = self._new_thread(self.channel, root)
+        room = Room(thread_ref(self.channel, answer), name)
+        self.refs.note_room(name, room.ref)
+        return room
+
+    def _new_thread(self, channel: str, activity: dict[str, Any]) -> str:
+        """Start a thread in `channel` with `activity`; its root's id."""
+        params: dict[str, Any] = {
+            "isGroup": True,
+            "channelData": {
+                "channel": {"id": channel},
+                **({"tenant": {"id": self.tenant_id}} if self.tenant_id else {}),
+            },
+            "activity": activity,
+        }
+        if self.tenant_id:
+            params["tenantId"] = self.tenant_id
+        answer = self.connector.create_conversation(params)
+        root = str(answer.get("activityId") or root_of(str(answer.get("id", ""))) or "")
+        if not root:
+            raise OSError("create_conversation: no activity id in the answer")
+        return root
+
+    def set_topic(self, room: str, text: str) -> None:
+        """A thread has no topic: the header says it all."""
+
+    def invite(self, room: str, people: list[str]) -> dict[str, str]:
+        """Who of `people` is not a member of the team (and so cannot read the thread), with "not_in_team"."""
+        missing: dict[str, str] = {}
+        for person in dict.fromkeys(p for p in people if p):
+            if self._account(person) is None:
+                missing[person] = NOT_IN_TEAM
+        return missing
+
+    # ---- messages -----------------------------------------------------------------------------------
+    def post(self, room: str, message: Message, tag: Tag | None = None) -> str:
+        root = root_of(room)
+        if root and tag is not None and tag.step == HEADER_STEP:
+            self.connector.update(room, root, self._activity(message))  # the header replaces the thread's root
+            ref = root
+        elif root:
+            ref = self.connector.send(room, self._activity(message))
+        elif PERSON.fullmatch(room):
+            return self.dm(room, message, tag).split(":", 1)[1]
+        else:
+            channel = room if CHANNEL_ID.fullmatch(room) else self.room_by_name(room)
+            if channel is None:
+                raise Refused("channel_not_found", "post")
+            ref = self._new_thread(channel, self._activity(message))
+        if tag is not None:
+            self.refs.note_sent(tag.code, tag.step, room, ref)
+        return ref
+
+    def dm(self, person: str, message: Message, tag: Tag | None = None) -> str:
+        """To the person's 1:1 chat (made with the first message when there is none); `<person>:<activity id>`."""
+        activity = self._activity(message)
+        chat = self.refs.person(person).get("chat")
+        if chat:
+            ref = self.connector.send(str(chat), activity)
+        else:
+            chat, ref = self._open_chat(person, activity)
+        if tag is not None:
+            self.refs.note_sent(tag.code, tag.step, person, ref)
+        return f"{person}:{ref}"
+
+    def _open_chat(self, person: str, activity: dict[str, Any]) -> tuple[str, str]:
+        """Create the 1:1 chat, its first message in the same call; (chat id, activity id)."""
+        account = self._account(person)
+        member = {"id": str(account["id"]) if account else person, "aadObjectId": person}
+        params: dict[str, Any] = {"isGroup": False, "members": [member], "activity": activity}
+        if self.tenant_id:
+            params |= {"tenantId": self.tenant_id, "channelData": {"tenant": {"id": self.tenant_id}}}
+        answer = self.connector.create_conversation(params)
+        chat = str(answer.get("id") or "")
+        if not chat:
+            raise OSError("create_conversation: no conversation id in the answer")
+        self.refs.note_person(person, chat=chat)
+        ref = str(answer.get("activityId") or "") or self.connector.send(chat, activity)
+        return chat, ref
+
+    def _conversation(self, room: str) -> str:
+        """A room ref as a conversation: a person (their 1:1 chat, as `dm` answers) or the ref itself."""
+        if PERSON.fullmatch(room):
+            chat = self.refs.person(room).get("chat")
+            if not chat:
+                raise Refused("no_chat", "update")
+            return str(chat)
+        return room
+
+    def update(self, room: str, ref: str, message: Message) -> None:
+        self.connector.update(self._conversation(room), ref, self._activity(message))
+
+    def pin(self, room: str, ref: str) -> None:
+        """Bots cannot pin: the header is the thread's root post, always on top."""
+
+    def tell(self, person: str, room: str | None, message: Message) -> None:
+        """No ephemeral messages in Teams: the person's 1:1 chat with the bot."""
+        self.dm(person, message)
+
+    def reply(self, conversation: str, message: Message, reply_to: str | None = None) -> str:
+        """Answer in the conversation an activity came from (a thread, a channel, a 1:1 chat)."""
+        activity = self._activity(message)
+        if reply_to:
+            return self.connector.reply(conversation, reply_to, activity)
+        return self.connector.send(conversation, activity)
+
+    def upload(
+        self, room: str, path: Path, filename: str, title: str, comment: str, also: tuple[Attachment, ...] = ()
+    ) -> str:
+        """The files kept under tokens (served at `/api/files/<token>`) and a card with the chart and the links."""
+        base = setting(self.settings, "teams_public_url")
+        if not base:
+            raise Refused("no_public_url", "upload")
+        files = [(path, filename, title), *also]
+        tokens = [self.refs.keep_file(p, name, mimetypes.guess_type(name)[0] or "application/octet-stream")
+                  for p, name, _ in files]  # fmt: skip
+        links = [
+            (t, f"{str(base).rstrip('/')}/api/files/{token}") for (_, _, t), token in zip(files, tokens, strict=True)
+        ]
+        images = [url for (_, name, _), (_, url) in zip(files, links, strict=True) if name.lower().endswith(".png")]
+        documents = [
+            (t, url) for (_, name, _), (t, url) in zip(files, links, strict=True) if not name.lower().endswith(".png")
+        ]
+        self.connector.send(room, render.files_activity(comment, images, documents, names=self._name))
+        refs = ",".join(tokens)
+        self.refs.note_upload(room, filename, refs)
+        return refs
+
+    # ---- read-back ----------------------------------------------------------------------------------
+    def find_posts(self, room: str, code: str, steps: set[str]) -> dict[str, str]:
+        found = {step: self.refs.sent(code, step) for step in steps}
+        return {step: sent["ref"] for step, sent in found.items() if sent and sent.get("room") == room}
+
+    def find_dm(self, person: str, code: str, step: str) -> str | None:
+        sent = self.refs.sent(code, step)
+        return f"{person}:{sent['ref']}" if sent and sent.get("room") == person else None
+
+    def find_room(self, name: str, private: bool, taken: Callable[[str], bool]) -> Room | None:
+        ref = self.refs.room(name)
+        return Room(ref, name) if ref and not taken(ref) else None
+
+    def find_upload(self, room: str, filename: str) -> str | None:
+        return self.refs.upload(room, filename)
+
+    def room_by_name(self, name: str) -> str | None:
+        """A channel configured by id is its own ref; by name, the team's channel of that name (the General
+        channel, which the API gives no name, is the team's own id)."""
+        if CHANNEL_ID.fullmatch(name) or THREAD in name:
+            return name
+        wanted = name.lstrip("#").strip().lower()
+        if not (self.team_id and wanted):
+            return None
+        for channel in self.connector.channels(self.team_id):
+            if str(channel.get("name") or "General").lower() == wanted:
+                return str(channel["id"])
+        return None
+
+    # ---- people -------------------------------------------------------------------------------------
+    def _account(self, person: str) -> dict[str, Any] | None:
+        """The person as a member of the team (remembered), None when they are not one; raises when Teams did
+        not answer."""
+        known = self.refs.person(person)
+        if known.get("id") and known.get("in_team"):
+            return known
+        if not self.team_id:
+            return known if known.get("id") else None
+        try:
+            member = self.connector.member(self.team_id, person)
+        except Refused as exc:
+            if exc.reason in UNKNOWN_MEMBER:
+                return None
+            raise
+        self.refs.note_person(
+            person,
+            id=member.get("id"),
+            name=member.get("name"),
+            guest=member.get("userRole") == "guest",
+            in_team=True,
+        )
+        return self.refs.person(person)
+
+    def _mri(self, person: str) -> str | None:
+        """The person's Teams user id (29:…), which refresh.userIds takes."""
+        try:
+            account = self._account(person)
+        except (Refused, OSError):
+            account = None
+        return str(account["id"]) if account else None
+
+    def locale(self, person: str) -> str | None:
+        return self.refs.person(person).get("locale") or None
+
+    def person(self, person: str) -> Person | None:
+        """What Teams says about a person: unknown when not in the team; never a workspace admin (by API)."""
+        if not PERSON.fullmatch(person):
+            return Person(person, known=False)
+        try:
+            account = self._account(person)
+        except (Refused, OSError) as exc:
+            log.warning("member look-up %s: %s", person, exc.reason if isinstance(exc, Refused) else type(exc).__name__)
+            return None
+        if account is None:
+            return Person(person, known=False)
+        return Person(person, bot=str(account.get("id", "")).startswith("28:"))
+
+    def display_name(self, person: str) -> str | None:
+        known = self.refs.person(person).get("name")
+        if known:
+            return str(known)
+        try:
+            account = self._account(person)
+        except (Refused, OSError):
+            return None
+        return str(account["name"]) if account and account.get("name") else None
+
+    # ---- inbound ------------------------------------------------------------------------------------
+    def remember(self, activity: dict[str, Any]) -> None:
+        """What an inbound activity tells: the service URL, the sender's 29: id, name and locale, and their 1:1
+        chat when the activity came from it."""
+        url = activity.get("serviceUrl")
+        if isinstance(url, str) and url:
+            self.refs.note_service_url(url)
+        sender = activity.get("from") or {}
+        person = sender.get("aadObjectId")
+        if not (isinstance(person, str) and PERSON.fullmatch(person)):
+            return
+        conversation = activity.get("conversation") or {}
+        personal = conversation.get("conversationType") == "personal"
+        self.refs.note_person(
+            person,
+            id=sender.get("id"),
+            name=sender.get("name"),
+            locale=activity.get("locale"),
+            chat=conversation.get("id") if personal else None,
+        )
+
+
+def _satisfies_the_port(desk: Desk, connector: Connector, settings: Settings) -> Port:
+    return TeamsPort(desk, connector, settings)  # mypy checks here that TeamsPort is a Port

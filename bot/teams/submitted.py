@@ -1,0 +1,234 @@
+"""Dialogs opened and submitted (task/fetch, task/submit), and the bot being installed.
+
+A fetch answers the form (bot/teams/dialogs.py) once the core's read-only check lets the person do what it is for;
+a submit is checked the same way first, its refusal shown in the dialog with the values kept, then answered
+(the dialog closes) and carried out after the answer: the verb checks again under the write lock, and what it
+refuses then reaches the person in their 1:1 chat. The sequence is the one Slack's modal submissions follow.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bot.chat import forms
+from bot.chat.buttons import number
+from bot.chat.explain import explain
+from bot.chat.message import Message
+from bot.chat.port import Refused
+from bot.chat.wording import Wording
+from bot.errors import AlreadyDone, CrisisError
+from bot.incidents import drafts, lifecycle
+from bot.incidents.declare import DeclareRequest
+from bot.teams import dialogs
+from bot.teams.clicks import Reply
+from bot.teams.typed import TeamsTyped
+
+if TYPE_CHECKING:
+    from bot.teams.agent import Bot
+
+log = logging.getLogger("crisisbot.teams")
+PLATFORM = "teams"
+
+
+@dataclass
+class Submit:
+    """One submitted dialog: who, what it says, the answer Teams waits for."""
+
+    bot: Bot
+    activity: dict[str, Any]
+    user: str
+    say: Wording
+    kind: str
+    meta: dict[str, Any]
+    values: dict[str, Any]
+    reply: Reply
+
+    def text(self, field: str) -> str:
+        return dialogs.text(self.values, field)
+
+    def refuse(self, errors: forms.FieldErrors) -> None:
+        """The dialog stays open: the form again, the values kept, the refusal on top."""
+        self.reply.offer(dialogs.form(self.bot.desk, self.kind, self.say, self.meta, self.values, errors))
+
+    def refused(self, field: str, exc: CrisisError) -> None:
+        self.refuse({field: explain(exc, self.say)})
+        self.bot.desk.record_refusal(exc)
+
+    def close(self) -> None:
+        self.reply.offer(None)
+
+    def notify(self, exc: CrisisError) -> None:
+        """A refusal decided after the dialog closed: in the person's 1:1 chat."""
+        self.bot.flow().tell(self.user, None, Message(explain(exc, self.say)))
+
+
+def dialog(bot: Bot, activity: dict[str, Any], name: str, reply: Reply, user: str) -> None:
+    say = bot.wording_for(user)
+    data = (activity.get("value") or {}).get("data")
+    data = data if isinstance(data, dict) else {}
+    kind, meta = data.get("dialog"), dialogs.meta_of(data)
+    if kind not in dialogs.KINDS:
+        reply.offer(dialogs.notice(say("error.bad_button")))
+        return
+    try:
+        if name == "task/fetch":
+            reply.offer(fetched(bot, kind, user, say, meta))
+        else:
+            SUBMITS[kind](Submit(bot, activity, user, say, kind, meta, data, reply))
+    except CrisisError as exc:  # a forged or stale id in the metadata, or a refusal the check made
+        if not reply.offer(dialogs.notice(explain(exc, say))):
+            bot.flow().tell(user, None, Message(explain(exc, say)))
+
+
+def fetched(bot: Bot, kind: str, user: str, say: Wording, meta: dict[str, Any]) -> dict[str, Any]:
+    """The form, once the core's check lets `user` do what it is for (else why not, in the dialog)."""
+    desk = bot.desk
+    if kind in ("edit", "reject"):
+        check = drafts.check_may_edit if kind == "edit" else drafts.check_may_decide
+        check(desk, number(meta.get("draft")), number(meta.get("version")), user)
+    elif kind == "resolve":
+        with desk.checking():
+            lifecycle.check_may_resolve(desk, desk.store.incident(number(meta.get("incident"))), user)
+    elif kind == "survey":
+        desk.store.incident(number(meta.get("incident")))
+    return dialogs.form(desk, kind, say, meta)
+
+
+# ---- submits ---------------------------------------------------------------------------------------------------
+def declare_submitted(form: Submit) -> None:
+    bot = form.bot
+    parsed, errors = dialogs.declared(form.values, bot.desk, form.say)
+    if parsed is None:
+        form.refuse(errors)
+        return
+    form.close()
+    request = DeclareRequest(declared_by=form.user, platform=PLATFORM, **parsed.model_dump())
+    run = TeamsTyped(bot.desk, bot.port, bot.flow(), form.activity, form.user, form.say)
+    try:
+        run.declare(request)
+    except CrisisError as exc:
+        run.answer(explain(exc, form.say))
+
+
+def edit_submitted(form: Submit) -> None:
+    desk, text = form.bot.desk, form.text("text")
+    try:
+        draft_id, version = number(form.meta.get("draft")), number(form.meta.get("version"))
+        drafts.check_edit(desk, draft_id, form.user, text, version)
+    except CrisisError as exc:
+        form.refused("text", exc)
+        return
+    form.close()
+    try:
+        outcome = drafts.edit_draft(desk, draft_id, form.user, text, version)
+    except CrisisError as exc:  # e.g. marked as posted between the check and the edit
+        form.notify(exc)
+        return
+    form.bot.flow().after().after_draft_change(outcome)
+
+
+def reject_submitted(form: Submit) -> None:
+    desk, reason = form.bot.desk, form.text("reason")
+    try:
+        draft_id, version = number(form.meta.get("draft")), number(form.meta.get("version"))
+        drafts.check_reject(desk, draft_id, version, form.user, reason)
+    except CrisisError as exc:
+        form.refused("reason", exc)
+        return
+    form.close()
+    try:
+        outcome = drafts.reject_draft(desk, draft_id, version, form.user, reason)
+    except CrisisError as exc:
+        form.notify(exc)
+        return
+    form.bot.flow().after().after_draft_change(outcome)
+
+
+def resolve_submitted(form: Submit) -> None:
+    desk, say = form.bot.desk, form.say
+    choice = (form.text("authority") or "not_yet") if form.meta.get("ask_authority") else None
+    authority, errors = forms.authority_answer(choice, dialogs.moment(form.values, "authority", desk), desk.now(), say)
+    if errors:
+        form.refuse(errors)
+        return
+    summary = form.text("summary")
+    try:
+        incident = lifecycle.check_resolve(
+            desk, desk.store.incident(number(form.meta.get("incident"))), form.user, summary
+        )
+    except AlreadyDone as exc:  # resolved by someone else a moment before: nothing to correct in this form
+        form.close()
+        form.notify(exc)
+        return
+    except CrisisError as exc:
+        form.refused("summary", exc)
+        return
+    form.close()
+    try:
+        resolved = lifecycle.resolve(
+            desk, incident, form.user, summary, form.text("impact"), form.text("lessons"), authority=authority
+        )
+    except CrisisError as exc:
+        form.notify(exc)
+        return
+    form.bot.flow().after_resolve(resolved, form.user)
+
+
+def survey_submitted(form: Submit) -> None:
+    desk = form.bot.desk
+    try:
+        incident = desk.store.incident(number(form.meta.get("incident")))
+        process, clarity = number(form.text("q1")), number(form.text("q2"))
+        lifecycle.check_survey(process, clarity)
+    except CrisisError as exc:
+        form.refused("q1", exc)
+        return
+    form.close()
+    lifecycle.answer_survey(desk, incident, form.user, process, clarity, form.text("q3"))
+    form.bot.flow().tell(form.user, None, Message(form.say("survey.thanks", code=incident.code)))
+
+
+SUBMITS: dict[str, Callable[[Submit], None]] = {
+    "declare": declare_submitted,
+    "edit": edit_submitted,
+    "reject": reject_submitted,
+    "resolve": resolve_submitted,
+    "survey": survey_submitted,
+}
+
+
+# ---- installed ------------------------------------------------------------------------------------------------
+HELLO = "teams:hello"  # the request key (handled_requests) of greeting the crisis channel
+
+
+def installed(bot: Bot, activity: dict[str, Any]) -> None:
+    """The app added to a team (installationUpdate) or the bot to its members (conversationUpdate): remember the
+    team, and greet the crisis channel the first time."""
+    desk = bot.desk
+    channel_data = activity.get("channelData") or {}
+    team = (channel_data.get("team") or {}).get("id")
+    if team and desk.store.platform_ref(PLATFORM, "team") != team:
+        desk.store.put_platform_ref(PLATFORM, "team", team, desk.now())
+    if not _joined(activity) or not desk.settings.teams_crisis_channel:
+        return
+    # An install brings two activities at once (installationUpdate, conversationUpdate): one key, one greeting,
+    # claimed before the post (a greeting Teams refused is not repeated; the log says so).
+    if not desk.store.claim_request(HELLO, desk.now()):
+        return
+    say = bot.languages.wording()
+    try:
+        bot.port.post(desk.settings.teams_crisis_channel, Message(say("teams.hello")))
+    except (Refused, OSError) as exc:
+        log.warning(
+            "could not greet the crisis channel: %s", exc.reason if isinstance(exc, Refused) else type(exc).__name__
+        )
+
+
+def _joined(activity: dict[str, Any]) -> bool:
+    if activity.get("type") == "installationUpdate":
+        return str(activity.get("action") or "").startswith("add")
+    bot_id = (activity.get("recipient") or {}).get("id")
+    return any(isinstance(m, dict) and m.get("id") == bot_id for m in activity.get("membersAdded") or [])

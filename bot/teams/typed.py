@@ -1,0 +1,92 @@
+"""A command typed to the bot in Teams (`@Crisis Desk crisis status`) as bot/chat/subcommands.py's `Typed`.
+
+Teams has no ephemeral messages and no acknowledgement to make (the activity's HTTP answer left before the work
+started): every answer is a reply in the conversation where the command was typed (the incident's thread, a
+channel, the 1:1 chat), as Teams users expect. Teams opens a dialog only from a card's button, so a form (the
+declare form, the resolve form) is answered with a card whose button opens it (bot/teams/dialogs.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.chat.flow import Flow
+from bot.chat.message import Message
+from bot.chat.port import Refused
+from bot.chat.wording import Wording
+from bot.incidents.declare import DeclareRequest
+from bot.incidents.desk import Desk
+from bot.models import Incident
+from bot.teams import dialogs, render
+from bot.teams.port import TeamsPort
+
+log = logging.getLogger("crisisbot.teams")
+
+
+class TeamsTyped:
+    """One typed command (or a submitted dialog acting like one): who, where, and how to answer them."""
+
+    def __init__(self, desk: Desk, port: TeamsPort, flow: Flow, activity: dict[str, Any], user: str, say: Wording):
+        self.desk, self.port, self.flow, self.activity, self._user, self._say = desk, port, flow, activity, user, say
+
+    @property
+    def say(self) -> Wording:
+        return self._say
+
+    @property
+    def user(self) -> str:
+        return self._user
+
+    @property
+    def conversation(self) -> str:
+        return str((self.activity.get("conversation") or {}).get("id") or "")
+
+    @property
+    def room(self) -> str | None:
+        """The conversation typed in, unless it is the 1:1 chat (no incident lives there)."""
+        conversation = self.activity.get("conversation") or {}
+        return None if conversation.get("conversationType") == "personal" else self.conversation or None
+
+    def _reply_to(self) -> str | None:
+        ident = self.activity.get("id")
+        return ident if isinstance(ident, str) and ident and self.activity.get("type") == "message" else None
+
+    def answer(self, text: str) -> None:
+        self.show(Message(text))
+
+    def show(self, message: Message) -> None:
+        self.port.reply(self.conversation, message, reply_to=self._reply_to())
+
+    def quiet(self) -> None:
+        """Nothing to acknowledge: Teams had its HTTP answer before the work began."""
+
+    def open_declare_form(self) -> None:
+        self._reply_card(dialogs.opener("declare", self.say))
+
+    def open_resolve_form(self, incident: Incident, ask_authority: bool) -> None:
+        self._reply_card(dialogs.opener("resolve", self.say, incident=incident, ask_authority=ask_authority))
+
+    def _reply_card(self, card: dict[str, Any]) -> None:
+        """A card of the bot's own (a dialog's opener: its button is an Action.Submit, no neutral Button is)."""
+        activity = {"type": "message", "attachments": [{"contentType": render.CARD_TYPE, "content": card}]}
+        reply_to = self._reply_to()
+        if reply_to:
+            self.port.connector.reply(self.conversation, reply_to, activity)
+        else:
+            self.port.connector.send(self.conversation, activity)
+
+    def declare(self, request: DeclareRequest) -> None:
+        """Declare and set up; a "declared" Teams refused is told again after the set-up (bot/chat/flow.py)."""
+        teams = request.model_copy(update={"platform": "teams"})  # the incident lives where it was declared
+        self.flow.declare(teams, self.answer, self._told)
+
+    def _told(self, text: str) -> bool:
+        try:
+            self.answer(text)
+        except (Refused, OSError) as exc:
+            log.warning(
+                "could not answer the declarer: %s", exc.reason if isinstance(exc, Refused) else type(exc).__name__
+            )
+            return False
+        return True

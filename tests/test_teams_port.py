@@ -1,0 +1,275 @@
+"""TeamsPort against the Bot Connector emulator over real HTTP, with a real SQLite store: threads as rooms, the
+header replacing the root, DMs through a remembered 1:1 chat, team membership, retries, refusals, read-back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from conftest import START
+
+from bot.chat.cards import draft_card
+from bot.chat.message import Message, Text, text_with_buttons
+from bot.chat.port import Refused, Tag
+from bot.chat.wording import Wording
+from bot.clock import ManualClock
+from bot.config import Settings, load_settings
+from bot.incidents import Desk, open_desk
+from bot.incidents.declare import DeclareRequest, declare
+from bot.sandbox.teams import TeamsEmulator, TeamsUser
+from bot.teams.connector import Connector
+from bot.teams.port import NOT_IN_TEAM, TeamsPort, root_of
+from bot.teams.text import mention
+
+
+class TeamsSettings(SimpleNamespace):
+    """The desk's settings plus the Teams fields the contract names (read with getattr by the port)."""
+
+
+def teams_settings(base: Settings, emu: TeamsEmulator, **more: Any) -> Any:
+    fields = {name: getattr(base, name) for name in type(base).model_fields}
+    return TeamsSettings(
+        **fields,
+        teams_app_id=emu.app_id,
+        teams_app_password=emu.app_secret,
+        teams_tenant_id=emu.tenant_id,
+        teams_crisis_channel=emu.crisis_channel,
+        teams_team_id=emu.team_id,
+        teams_service_url=emu.service_url,
+        teams_login_url=emu.login_url,
+        teams_public_url="https://crisis.example.com",
+        **more,
+    )
+
+
+@dataclass
+class World:
+    emu: TeamsEmulator
+    desk: Desk
+    port: TeamsPort
+    connector: Connector
+    people: dict[str, TeamsUser]
+    settings: Any
+    connectors: list[Connector]
+
+    def fresh_port(self) -> TeamsPort:
+        """A second process's port on the same SQLite file: nothing in memory, only what the store kept."""
+        desk = open_desk(self.desk.settings, clock=ManualClock(START))
+        connector = Connector(self.settings, desk.store, call_timeout=1.0, total_time=6.0)
+        self.connectors.append(connector)
+        return TeamsPort(desk, connector, self.settings)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    with TeamsEmulator() as emu:
+        people = {
+            "anna": emu.add_user("Anna de Vries", locale="nl-NL"),
+            "bram": emu.add_user("Bram Jansen"),
+            "chen": emu.add_user("Chen Wu"),
+            "gast": emu.add_user("Guus Gast", guest=True),
+            "outsider": emu.add_user("Olga Buiten", in_team=False),
+        }
+        base = load_settings(environ={"CRISISBOT_DB": str(tmp_path / "crisis.db")})
+        desk = open_desk(base, clock=ManualClock(START))
+        for name, role in (("anna", "crisis_lead"), ("bram", "social_media_manager"), ("chen", "legal")):
+            desk.store.set_role_owners(role, [people[name].aad_id])
+        settings = teams_settings(base, emu)
+        connector = Connector(settings, desk.store, call_timeout=1.0, total_time=6.0)
+        made = World(emu, desk, TeamsPort(desk, connector, settings), connector, people, settings, [connector])
+        yield made
+        for each in made.connectors:
+            each.close()
+        assert emu.invalid == [], emu.invalid  # every card the port sent was valid for Teams
+
+
+def says(emu: TeamsEmulator, activity_id: str) -> str:
+    card = emu.card_of(activity_id) or {}
+    return " ".join(str(b.get("text", "")) for b in card.get("body", []))
+
+
+def test_create_room_starts_a_thread_and_the_header_replaces_its_root(world: World):
+    emu, port = world.emu, world.port
+    room = port.create_room("crisis-20260314-data-breach", private=False)
+    root = root_of(room.ref)
+    assert root and room.ref == f"{emu.crisis_channel};messageid={root}" and room.ref in emu.threads()
+    assert "crisis-20260314-data-breach" in says(emu, root)
+    header = port.post(room.ref, Message("header", (Text("*CR-2026-001* header " + mention(world.people["anna"].aad_id)),)),
+                       Tag("CR-2026-001", "header"))  # fmt: skip
+    assert header == root  # replaced in place: the header is the thread's first post
+    assert "**CR-2026-001** header <at>Anna de Vries</at>" in says(emu, root)
+    (entity,) = (emu.card_of(root) or {})["msteams"]["entities"]
+    assert entity["mentioned"] == {"id": world.people["anna"].aad_id, "name": "Anna de Vries"}
+    reply = port.post(room.ref, Message("a reply", (Text("second"),)), Tag("CR-2026-001", "mention:2"))
+    assert [a["id"] for a in emu.thread(root)] == [root, reply]
+    port.update(room.ref, reply, Message("edited", (Text("edited"),)))
+    assert says(emu, reply) == "edited"
+    port.set_topic(room.ref, "no topic in a thread")
+    port.pin(room.ref, root)  # both no-ops: no call
+    assert not emu.calls_to("delete_activity")
+
+
+def test_private_rooms_and_missing_channels_are_refused(world: World):
+    with pytest.raises(Refused) as refused:
+        world.port.create_room("crisis-x", private=True)
+    assert refused.value.reason == "private_not_supported"
+    assert world.emu.calls_to("create_conversation") == []
+
+
+def test_a_dm_opens_the_chat_once_and_reuses_it_after_a_restart(world: World):
+    emu, port, anna = world.emu, world.port, world.people["anna"]
+    first = port.dm(anna.aad_id, text_with_buttons("page", []), Tag("CR-2026-001", f"dm:{anna.aad_id}"))
+    person, ref = first.split(":", 1)
+    assert person == anna.aad_id and [a["id"] for a in emu.chat(anna)] == [ref]
+    assert len(emu.calls_to("create_conversation")) == 1
+    again = world.fresh_port()  # the 1:1 chat's id came from SQLite, not from memory
+    second = again.dm(anna.aad_id, Message("again"))
+    assert len(emu.calls_to("create_conversation")) == 1 and len(emu.chat(anna)) == 2
+    again.update(anna.aad_id, second.split(":", 1)[1], Message("again, edited"))
+    assert emu.chat(anna)[-1]["text"] == "again, edited"
+    again.tell(anna.aad_id, "ignored-room", Message("only you see this"))
+    assert emu.chat(anna)[-1]["text"] == "only you see this"  # no ephemeral messages in Teams: the 1:1 chat
+    assert again.find_dm(anna.aad_id, "CR-2026-001", f"dm:{anna.aad_id}") == first
+
+
+def test_invite_names_who_is_not_in_the_team(world: World):
+    room = world.port.create_room("crisis-invite", private=False)
+    people = world.people
+    missing = world.port.invite(room.ref, [people["anna"].aad_id, people["outsider"].aad_id, people["gast"].aad_id])
+    assert missing == {people["outsider"].aad_id: NOT_IN_TEAM}
+    assert world.port.invite(room.ref, []) == {}
+
+
+def test_people_from_the_members_api_and_from_activities(world: World):
+    port, people = world.port, world.people
+    anna = port.person(people["anna"].aad_id)
+    assert anna and anna.known and not anna.workspace_admin and not anna.bot  # admins come from crisisbot.yaml
+    guest = port.person(people["gast"].aad_id)
+    assert guest and guest.known and not guest.workspace_admin
+    outsider = port.person(people["outsider"].aad_id)
+    assert outsider and not outsider.known
+    assert port.display_name(people["chen"].aad_id) == "Chen Wu"
+    assert port.locale(people["anna"].aad_id) is None  # the members API gives no locale: an activity does
+    port.remember(
+        {
+            "serviceUrl": world.emu.service_url,
+            "from": {"id": people["anna"].id, "name": "Anna de Vries", "aadObjectId": people["anna"].aad_id},
+            "conversation": {"id": people["anna"].chat_id, "conversationType": "personal"},
+            "locale": "nl-NL",
+        }
+    )
+    assert world.fresh_port().locale(people["anna"].aad_id) == "nl-NL"
+
+
+def test_429_and_5xx_are_retried(world: World):
+    emu, port = world.emu, world.port
+    room = port.create_room("crisis-retry", private=False)
+    emu.fail("send_to_conversation", error="ratelimited", retry_after=1)
+    started = time.monotonic()
+    ref = port.post(room.ref, Message("after a 429", (Text("after a 429"),)))
+    assert time.monotonic() - started >= 0.9  # Retry-After was honoured
+    emu.fail("update_activity", error="internal_error", times=2)
+    port.update(room.ref, ref, Message("after two 500s", (Text("after two 500s"),)))
+    assert says(emu, ref) == "after two 500s"
+    statuses = [c.status for c in emu.calls_to("send_to_conversation")] + [
+        c.status for c in emu.calls_to("update_activity")
+    ]
+    assert statuses.count(429) == 1 and statuses.count(500) == 2
+
+
+def test_a_lost_response_is_retried_and_no_answer_is_an_oserror(world: World):
+    emu, port = world.emu, world.port
+    room = port.create_room("crisis-lost", private=False)
+    emu.fail("send_to_conversation", error="lost_response", hang_seconds=2.0)
+    ref = port.post(room.ref, Message("lost once", (Text("lost once"),)))
+    thread = emu.thread(str(root_of(room.ref)))
+    assert thread[-1]["id"] == ref
+    # The known gap: Teams has no idempotency key, so a POST whose answer was lost lands twice.
+    assert [says(emu, a["id"]) for a in thread].count("lost once") == 2
+    emu.fail("send_to_conversation", error="timeout", times=20, hang_seconds=2.0)
+    with pytest.raises(OSError):
+        port.post(room.ref, Message("never", (Text("never"),)))
+    emu.clear_faults()
+
+
+def test_refusals_come_out_as_refused_with_teams_code(world: World):
+    port, emu = world.port, world.emu
+    room = port.create_room("crisis-refused", private=False)
+    with pytest.raises(Refused) as missing:
+        port.update(room.ref, "999999999", Message("x", (Text("x"),)))
+    assert missing.value.reason == "ActivityNotFoundInConversation"
+    with pytest.raises(Refused) as unknown:
+        port.post("19:nosuchchannel@thread.tacv2;messageid=1", Message("x", (Text("x"),)))
+    assert unknown.value.reason == "ConversationNotFound"
+    emu.fail("send_to_conversation", error="BotNotInConversationRoster", status=403)
+    with pytest.raises(Refused) as roster:
+        port.post(room.ref, Message("x", (Text("x"),)))
+    assert roster.value.reason == "BotNotInConversationRoster"
+    with pytest.raises(Refused):
+        port.update(world.people["bram"].aad_id, "1", Message("no chat yet"))  # no 1:1 chat to update in
+
+
+def test_read_back_comes_from_the_ledger(world: World):
+    port = world.port
+    room = port.create_room("crisis-20260314-readback", private=False)
+    header = port.post(room.ref, Message("h", (Text("h"),)), Tag("CR-2026-002", "header"))
+    draft = port.post(room.ref, Message("d", (Text("d"),)), Tag("CR-2026-002", "draft:7"))
+    port.post(room.ref, Message("untagged", (Text("untagged"),)))
+    later = world.fresh_port()
+    found = later.find_posts(room.ref, "CR-2026-002", {"header", "draft:7", "draft:8"})
+    assert found == {"header": header, "draft:7": draft}
+    assert later.find_posts("19:other@thread.tacv2;messageid=1", "CR-2026-002", {"header"}) == {}
+    assert later.find_room("crisis-20260314-readback", False, lambda ref: False) == room
+    assert later.find_room("crisis-20260314-readback", False, lambda ref: ref == room.ref) is None
+    assert later.room_by_name(world.emu.crisis_channel) == world.emu.crisis_channel
+
+
+def test_a_draft_card_refreshes_for_its_deciders_by_their_teams_ids(world: World):
+    desk, port, people = world.desk, world.port, world.people
+    room = port.create_room("crisis-draft", private=False)
+    incident = declare(
+        desk, DeclareRequest(scenario="data-breach", title="Emails exposed", declared_by=people["bram"].aad_id)
+    ).incident
+    incident = desk.store.update_incident(incident.id, room_ref=room.ref, room_name=room.name)
+    draft = desk.store.drafts(incident.id)[0]
+    say = Wording(desk.messages, "en", port.dialect)
+    ref = port.post(room.ref, draft_card(desk, incident, draft, say), Tag(incident.code, f"draft:{draft.id}"))
+    card = world.emu.card_of(ref) or {}
+    assert card["refresh"]["action"]["data"] == {"value": f"draft:{draft.id}"}
+    assert people["chen"].id in card["refresh"]["userIds"]  # legal approves at level 2: by their 29: id
+    assert all(uid.startswith("29:") for uid in card["refresh"]["userIds"])
+    verbs = {a.get("verb") for b in card["body"] if b["type"] == "ActionSet" for a in b["actions"]}
+    assert not verbs & {"draft_approve", "draft_reject"}  # nobody's decision buttons on everyone's card
+    mine = port.card_for(draft_card(desk, incident, draft, say), people["chen"].aad_id)
+    verbs = {a.get("verb") for b in mine["body"] if b["type"] == "ActionSet" for a in b["actions"]}
+    assert "draft_approve" in verbs
+
+
+def test_upload_keeps_the_files_and_shares_a_card_with_the_chart(world: World, tmp_path: Path):
+    port, emu = world.port, world.emu
+    room = port.create_room("crisis-report", private=False)
+    report, chart = tmp_path / "CR-2026-001-report.md", tmp_path / "CR-2026-001-timeline.png"
+    report.write_text("# Report\n")
+    chart.write_bytes(b"\x89PNG fake")
+    refs = port.upload(
+        room.ref, report, report.name, report.stem, "The evaluation report", ((chart, chart.name, chart.stem),)
+    )
+    tokens = refs.split(",")
+    assert len(tokens) == 2 and port.find_upload(room.ref, report.name) == refs
+    assert world.fresh_port().refs.file(tokens[0]) == ("CR-2026-001-report.md", "text/markdown", b"# Report\n")
+    card = emu.card_of(emu.thread(str(root_of(room.ref)))[-1]["id"]) or {}
+    image = next(b for b in card["body"] if b["type"] == "Image")
+    assert image["url"] == f"https://crisis.example.com/api/files/{tokens[1]}"
+    (links,) = [b for b in card["body"] if b["type"] == "ActionSet"]
+    assert links["actions"][0]["url"].endswith(tokens[0])
+
+
+def test_tokens_come_from_the_login_url_once(world: World):
+    world.port.create_room("crisis-token", private=False)
+    world.port.create_room("crisis-token-2", private=False)
+    assert len(world.emu.calls_to("token")) == 1
