@@ -138,3 +138,13 @@ def test_health_and_report_files(teams: TeamsDesk) -> None:
     token = teams.serving.port.refs.keep_file(teams.desk.settings.db_path, "chart.png", "image/png")
     status, served, kind = _get(f"{base}/api/files/{token}")
     assert status == 200 and kind == "image/png" and served == teams.desk.settings.db_path.read_bytes()
+
+
+def test_an_activity_pointing_the_bot_at_another_service_url_than_its_token_names_is_refused(teams: TeamsDesk) -> None:
+    """A signed activity replayed with another serviceUrl would have the bot send its own token there."""
+    activity = _a_message(teams, "crisis declare data-breach 2 Redirected")
+    activity["serviceUrl"] = "http://127.0.0.1:9/teams/"
+    assert teams.emulator.deliver(activity).status == 202
+    teams.settle()
+    assert teams.store.incidents() == []
+    assert teams.serving.port.refs.service_url() == teams.emulator.service_url

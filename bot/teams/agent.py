@@ -27,6 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from microsoft_agents.activity import Activity, ActivityTypes, InvokeResponse
 from microsoft_agents.hosting.core import Agent, TurnContext
@@ -135,7 +136,7 @@ class TeamsAgent(Agent):
     async def on_turn(self, context: TurnContext) -> None:
         activity = context.activity.model_dump(mode="json", by_alias=True, exclude_none=True)
         kind, name = activity.get("type"), activity.get("name")
-        refusal = self.refusal(activity)
+        refusal = self.refusal(activity, context.identity.get_claim_value("serviceurl") if context.identity else None)
         if refusal is not None:
             log.warning("refused a Teams %s activity: %s", kind, refusal)
             if kind == ActivityTypes.invoke:
@@ -146,8 +147,11 @@ class TeamsAgent(Agent):
         elif kind in (ActivityTypes.message, ActivityTypes.conversation_update, ActivityTypes.installation_update):
             self.bot.workers.submit(lambda: self._work(activity, self._routed(activity)))
 
-    def refusal(self, activity: dict[str, Any]) -> str | None:
-        """Why an activity is refused: another tenant, or (a person's activity) no Entra object id."""
+    def refusal(self, activity: dict[str, Any], signed_url: Any = None) -> str | None:
+        """Why an activity is refused: a service URL its token was not signed for (the bot would send its own
+        token there), another tenant, or (a person's activity) no Entra object id."""
+        if isinstance(signed_url, str) and _host(signed_url) != _host(str(activity.get("serviceUrl") or "")):
+            return "a service URL its token was not issued for"
         tenant = self.bot.desk.settings.teams_tenant_id
         if tenant and (tenant_of(activity) or "").lower() != tenant.lower():
             return "from another tenant"
@@ -305,6 +309,10 @@ class TeamsAgent(Agent):
                 exc.reason if isinstance(exc, Refused) else type(exc).__name__,
             )
             clicked.answer(say("teams.teams_failed"))
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower() + f":{urlsplit(url).port or ''}"
 
 
 def command_text(activity: dict[str, Any], aad_of: Callable[[dict[str, Any]], str | None]) -> str:
