@@ -54,7 +54,8 @@ class Refs:
 
     # ---- people ---------------------------------------------------------------------------------------
     def person(self, person: str) -> dict[str, Any]:
-        """What is known of a person (by Entra object id): {} when nothing."""
+        """What is known of a person (by Entra object id, in any case): {} when nothing."""
+        person = person.lower()
         with self._lock:
             if person not in self._people:
                 found = self._get(f"person:{person}")
@@ -63,6 +64,7 @@ class Refs:
 
     def note_person(self, person: str, **fields: Any) -> None:
         """Merge what an activity or a look-up said about a person; written only when something changed."""
+        person = person.lower()
         known = self.person(person)
         merged = {**known, **{k: v for k, v in fields.items() if v not in (None, "")}}
         if merged != known:
