@@ -257,7 +257,11 @@ def approve_x(local: TeamsDesk, incident: Incident) -> list[BotResponse]:
     return [local.click(who, ref, "draft_approve") for who in ("anna", "chen")]
 
 
-RESOLUTION = {"summary": "Portal closed, affected customers emailed", "impact": "1,200 customers", "authority": "not_yet"}
+RESOLUTION = {
+    "summary": "Portal closed, affected customers emailed",
+    "impact": "1,200 customers",
+    "authority": "not_yet",
+}
 
 
 def open_resolve(local: TeamsDesk, incident: Incident, who: str = "anna") -> None:

@@ -33,12 +33,11 @@ import pytest
 from bot.sandbox.teams import TeamsEmulator
 from bot.store import Store
 from tests.teams_suites import (
-    OWNERS,
     DECLARE,
+    OWNERS,
     TeamsServeProcess,
     approve_x,
     assert_no_leak,
-    bot_messages,
     fresh_teams,
     read,
     serve_teams,
@@ -274,4 +273,3 @@ def test_an_approval_killed_after_its_answer(world: World, clean: dict[str, Any]
     for activity in bot_messages_of(world.emu, world.people["anna"].chat_id):
         assert_no_leak(shown(activity))
     world.assert_quiet_logs()
-

@@ -105,7 +105,11 @@ VERBS = st.one_of(
 
 def test_card_actions_with_any_verb_and_data(desk: TeamsDesk, incident: Incident, full: bool) -> None:
     """gijs (no role) presses anything on the X draft, the header or anna's DM: refused or answered, nothing changes."""
-    targets = {"x": desk.drafts(incident)["x"].message_ref, "h": desk.header_id(incident), "d": desk.dm_id(incident, "anna")}
+    targets = {
+        "x": desk.drafts(incident)["x"].message_ref,
+        "h": desk.header_id(incident),
+        "d": desk.dm_id(incident, "anna"),
+    }
 
     @examples(full, FUZZ["default"], FUZZ["many"])
     @given(verb=VERBS, data=st.one_of(JSONISH, st.fixed_dictionaries({"value": JSONISH})), on=st.sampled_from("xhd"))
