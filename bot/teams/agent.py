@@ -76,10 +76,12 @@ def person_of(activity: dict[str, Any]) -> str | None:
 
 
 def tenant_of(activity: dict[str, Any]) -> str | None:
+    """The tenant an activity says it comes from; None when it says nothing usable (channelData is free-form)."""
     data = activity.get("channelData")
     tenant = data.get("tenant") if isinstance(data, dict) else None
     found = tenant.get("id") if isinstance(tenant, dict) else None
-    return found or (activity.get("conversation") or {}).get("tenantId")
+    found = found or (activity.get("conversation") or {}).get("tenantId")
+    return found if isinstance(found, str) else None
 
 
 class TeamsAgent(Agent):

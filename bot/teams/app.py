@@ -48,7 +48,9 @@ class InboundOnly:
         scopes: list[str] | None = None,
         use_anonymous: bool = False,
     ) -> ConnectorClientBase:
-        return TeamsConnectorClient(endpoint=service_url, token="")
+        # never called, so never sent anywhere; an activity without a usable serviceUrl is the agent's to refuse
+        usable = isinstance(service_url, str) and service_url.startswith(("https://", "http://"))
+        return TeamsConnectorClient(endpoint=service_url if usable else "https://service-url.invalid/", token="")
 
     async def create_user_token_client(
         self, context: TurnContext, claims_identity: ClaimsIdentity, use_anonymous: bool = False

@@ -34,6 +34,7 @@ def configuration(settings: Settings) -> AgentAuthConfiguration:
         tenant_id=settings.teams_tenant_id,
         client_secret=settings.teams_app_password.get_secret_value() if settings.teams_app_password else None,
         anonymous_allowed=settings.teams_anonymous,
+        validate_issuer=True,  # off by default in 1.9.0: a token of the right key and audience but any issuer passed
     )
 
 

@@ -28,6 +28,7 @@ from bot.chat.message import Message
 from bot.chat.port import Port, Refused
 from bot.chat.wording import Wording
 from bot.errors import CrisisError, UsageError
+from bot.faults import crash_point
 from bot.incidents.desk import Desk
 from bot.teams import dialogs, render
 from bot.teams.port import TeamsPort
@@ -63,7 +64,8 @@ class Reply:
             if self.future.done():
                 return False
             self.future.set_result(body)
-            return True
+        crash_point("invoke_answered")  # restart tests: a kill -9 once Teams has the invoke's answer
+        return True
 
     @property
     def answered(self) -> bool:

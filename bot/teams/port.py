@@ -378,9 +378,10 @@ class TeamsPort:
             return
         conversation = activity.get("conversation") or {}
         personal = conversation.get("conversationType") == "personal"
+        mri = sender.get("id")
         self.refs.note_person(
             person,
-            id=sender.get("id"),
+            id=mri if isinstance(mri, str) and mri.startswith("29:") else None,  # a person's Teams id, nothing else
             name=sender.get("name"),
             locale=activity.get("locale"),
             chat=conversation.get("id") if personal else None,
