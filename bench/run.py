@@ -25,7 +25,7 @@ from bench.report import as_json, print_table, save
 RESULTS = Path(__file__).resolve().parent / "results"
 WIDE = 180
 # modules of this package, each with run(config)
-BENCHMARKS = ("ack", "declare", "history", "load", "startup", "timers")
+BENCHMARKS = ("ack", "declare", "history", "load", "startup", "teams", "timers")
 
 
 def benchmark(name: str) -> Callable[[Config], Outcome]:
@@ -35,7 +35,7 @@ def benchmark(name: str) -> Callable[[Config], Outcome]:
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Crisis Desk benchmarks against the local Slack emulator.",
+        description="Crisis Desk benchmarks against the local Slack and Bot Connector (Teams) emulators.",
         epilog="Example: python -m bench --quick --only ack",
     )
     parser.add_argument("--quick", action="store_true", help="a ~30 s smoke run with smaller numbers")

@@ -385,17 +385,23 @@ def demo(
         Path | None,
         typer.Option(help="where to write the evaluation report (default: ./report-CR-<year>-001.md and .png)"),
     ] = None,
+    platform: Annotated[
+        str, typer.Option(help="slack or teams: the built-in Slack emulator or Bot Connector (Teams) emulator")
+    ] = "slack",
 ) -> None:
-    """Play a data-breach crisis for the demo company Acme against the built-in Slack emulator: no Slack
-    account, no network. About 50 seconds at the default speed.
+    """Play a data-breach crisis for the demo company Acme against the built-in Slack emulator (or, with
+    --platform teams, the built-in Microsoft Teams Bot Connector emulator): no account, no network. About 50
+    seconds at the default speed.
 
-    Example: crisisbot demo --language nl
+    Example: crisisbot demo --language nl --platform teams
     """
     from bot.demo import run_demo
 
     if language not in LANGUAGES:
         raise ConfigError([f"--language: {language!r} is not supported — valid: {', '.join(LANGUAGES)}"])
-    raise typer.Exit(run_demo(language=language, speed=speed, transcript=transcript, report=report))
+    if platform not in ("slack", "teams"):
+        raise ConfigError([f"--platform: {platform!r} is not supported — valid: slack, teams"])
+    raise typer.Exit(run_demo(language=language, speed=speed, transcript=transcript, report=report, platform=platform))
 
 
 @app.command()

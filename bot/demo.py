@@ -19,20 +19,24 @@ from rich.markup import escape
 from rich.rule import Rule
 
 from bot.clock import SystemClock
+from bot.incidents import Desk
 from bot.localdesk import LocalCrisisDesk, start_local
 from bot.messages import duration, local_time
 from bot.models import Incident
 from bot.report import write_report
+from bot.sandbox.local import Person
 from bot.sandbox.model import Event
 from bot.sandbox.transcript import WORDS, Condenser
 
 DEMO_CONFIG = Path(__file__).resolve().parent / "sandbox" / "demo-crisisbot.yaml"
 
 
-def demo_config(language: str) -> Path:
-    """The demo company's crisisbot.yaml; a Dutch company writes its own profile in Dutch."""
-    localized = DEMO_CONFIG.with_suffix(f".{language}.yaml")
-    return localized if localized.is_file() else DEMO_CONFIG
+def demo_config(language: str, platform: str = "slack") -> Path:
+    """The demo company's crisisbot.yaml; a Dutch company writes its own profile in Dutch. Teams' names the role
+    owners by Entra object id (`demo-crisisbot.teams.yaml`), as a company on Teams configures its own."""
+    base = DEMO_CONFIG.with_suffix(".teams.yaml") if platform == "teams" else DEMO_CONFIG
+    localized = base.with_suffix(f".{language}.yaml")
+    return localized if localized.is_file() else base
 
 
 STEP_MINUTES = 3  # crisis minutes between the cast's actions; the clock speed turns them into real seconds
@@ -42,28 +46,101 @@ STORY_MINUTES = 36
 SETUP_SECONDS = 12
 
 
-def expected_seconds(speed: float) -> int:
+# The Teams story: its pauses and the acknowledgement window it waits out, plus its set-up and requests.
+TEAMS_STORY_MINUTES = 34
+TEAMS_SETUP_SECONDS = 10
+
+
+def expected_seconds(speed: float, platform: str = "slack") -> int:
+    if platform == "teams":
+        return round(TEAMS_STORY_MINUTES * 60 / speed + TEAMS_SETUP_SECONDS)
     return round(STORY_MINUTES * 60 / speed + SETUP_SECONDS)
 
 
-class DemoScript:
+class Story:
+    """What the demo's story does the same on every platform: narration, crisis-time pauses, legal's edit, the
+    resolve form's answers, the report, the first response against the target."""
+
     report_path: Path | None = None
 
-    def __init__(self, local: LocalCrisisDesk, console: Console, language: str, speed: float) -> None:
-        self.local, self.console, self.language, self.speed = local, console, language, speed
-        self.emu = local.emulator
-        self.seen = 0
-        self.people = {p.name: p.id for p in local.cast}
+    def __init__(self, desk: Desk, cast: list[Person], console: Console, language: str, speed: float) -> None:
+        self.desk, self.cast, self.console, self.language, self.speed = desk, cast, console, language, speed
         self.say = _wording(language)
-        self.ui: Callable[..., str] = lambda key, **kw: local.desk.messages.ui(language, key, **kw)
-        words = {key: self.say(f"transcript.{key}") for key in WORDS}
-        self.condenser = Condenser(self.emu, words=words)
+        self.ui: Callable[..., str] = lambda key, **kw: desk.messages.ui(language, key, **kw)
 
-    # ---- narration -----------------------------------------------------------------------------
     def step(self, key: str, **params: Any) -> None:
         self.console.print()
         self.console.print(Rule(style="cyan"))
         self.console.print(f"[bold cyan]{escape(self.say(key, **params))}[/]")
+
+    def pause(self, minutes: float = STEP_MINUTES) -> None:
+        time.sleep(minutes * 60 / self.speed)
+
+    def legal_edit(self, text: str) -> str:
+        """Legal makes the X draft precise: what is confirmed, and what customers can rely on."""
+        for number in (1, 2):
+            before, after = self.say(f"demo.legal_from_{number}"), self.say(f"demo.legal_to_{number}")
+            if before not in text:
+                raise RuntimeError(f"the X template no longer says {before!r}; update demo.legal_from_{number}")
+            text = text.replace(before, after)
+        return text
+
+    def resolve_values(self, incident: Incident) -> dict[str, str]:
+        """What the crisis lead writes in the resolve form."""
+        notes = self.desk.store.events(incident.id, "note")
+        revoked = local_time(notes[0].at if notes else self.desk.now(), self.language, self.desk.settings.tz)
+        return {
+            "summary": self.say("demo.resolve_summary", revoked=revoked),
+            "impact": self.say("demo.resolve_impact"),
+            "lessons": self.say("demo.resolve_lessons"),
+        }
+
+    def show_report(self, incident_id: int) -> None:
+        """The report's key metrics in the terminal; the whole report and its chart as files."""
+        desk = self.desk
+        names = {p.id: p.real_name for p in self.cast} | {p.aad_id: p.real_name for p in self.cast}
+        markdown, chart = write_report(
+            desk, desk.store.incident(incident_id), self.language, self.report_path, user_names=names
+        )
+        # Sections: title and facts, summary, key metrics, … — the terminal shows the key metrics only.
+        sections = markdown.read_text(encoding="utf-8").split("\n## ")
+        self.console.print(Markdown("## " + sections[2]))
+        self.console.print(self.say("demo.report_written", markdown=str(markdown), chart=str(chart)))
+
+    def first_response(self, incident_id: int) -> bool:
+        """The summary's heading and the first response against the target; False when none was posted."""
+        desk = self.desk
+        incident = desk.store.incident(incident_id)
+        self.console.print()
+        self.console.print(Rule("[bold]" + self.say("demo.summary") + "[/bold]", style="green"))
+        if incident.first_response_at is None:
+            self.console.print("[red]" + self.say("demo.no_response") + "[/red]")
+            return False
+        took = incident.first_response_at - incident.detected_at
+        target = incident.first_response_due - incident.detected_at
+        tz, lang = desk.settings.tz, self.language
+        self.console.print(
+            self.say(
+                "demo.first_response",
+                code=incident.code,
+                at=local_time(incident.first_response_at, lang, tz),
+                took=duration(took, lang),
+                target=duration(target, lang),
+                met=took <= target,
+            )
+        )
+        return True
+
+
+class DemoScript(Story):
+    def __init__(self, local: LocalCrisisDesk, console: Console, language: str, speed: float) -> None:
+        super().__init__(local.desk, local.cast, console, language, speed)
+        self.local = local
+        self.emu = local.emulator
+        self.seen = 0
+        self.people = {p.name: p.id for p in local.cast}
+        words = {key: self.say(f"transcript.{key}") for key in WORDS}
+        self.condenser = Condenser(self.emu, words=words)
 
     def show_new(self) -> None:
         """Print what appeared in Slack since the last step, condensed."""
@@ -77,9 +154,6 @@ class DemoScript:
         self.seen += len(events)
         for rendered in self.condenser.render(events):
             self.console.print(rendered)
-
-    def pause(self, minutes: float = STEP_MINUTES) -> None:
-        time.sleep(minutes * 60 / self.speed)
 
     # ---- the cast's actions --------------------------------------------------------------------
     def command(self, who: str, text: str, channel: str | None = None) -> None:
@@ -203,28 +277,12 @@ class DemoScript:
         self.show_header(desk.store.incident(breach.id))
         return self.summary(breach.id, outage.id)
 
-    def legal_edit(self, text: str) -> str:
-        """Legal makes the X draft precise: what is confirmed, and what customers can rely on."""
-        for number in (1, 2):
-            before, after = self.say(f"demo.legal_from_{number}"), self.say(f"demo.legal_to_{number}")
-            if before not in text:
-                raise RuntimeError(f"the X template no longer says {before!r}; update demo.legal_from_{number}")
-            text = text.replace(before, after)
-        return text
-
     def resolve(self, incident: Incident) -> None:
-        desk = self.local.desk
         self.emu.slash_command(self.people["anna"], "resolve", channel_id=incident.room_ref)
         self.local.settle()
         view = self.emu.open_view(self.people["anna"]) or {}
-        notes = desk.store.events(incident.id, "note")
-        revoked = local_time(notes[0].at if notes else desk.now(), self.language, desk.settings.tz)
         self.console.print("[bold magenta]@anna[/] " + self.say("demo.fills_resolve"))
-        values = {
-            "summary": self.say("demo.resolve_summary", revoked=revoked),
-            "impact": self.say("demo.resolve_impact"),
-            "lessons": self.say("demo.resolve_lessons"),
-        }
+        values = self.resolve_values(incident)
         self.emu.submit_view(
             self.people["anna"],
             view["id"],
@@ -247,18 +305,6 @@ class DemoScript:
             },
         )
         self.show_new()
-
-    def show_report(self, incident_id: int) -> None:
-        """The report's key metrics in the terminal; the whole report and its chart as files."""
-        desk = self.local.desk
-        names = {p.id: p.real_name for p in self.local.cast}
-        markdown, chart = write_report(
-            desk, desk.store.incident(incident_id), self.language, self.report_path, user_names=names
-        )
-        # Sections: title and facts, summary, key metrics, … — the terminal shows the key metrics only.
-        sections = markdown.read_text(encoding="utf-8").split("\n## ")
-        self.console.print(Markdown("## " + sections[2]))
-        self.console.print(self.say("demo.report_written", markdown=str(markdown), chart=str(chart)))
 
     def show_header(self, incident: Incident) -> None:
         """The pinned header in full, as it stands now."""
@@ -309,26 +355,12 @@ class DemoScript:
         raise TimeoutError(f"the bot did not post {prefix!r} in time")
 
     def summary(self, incident_id: int, outage_id: int) -> int:
-        desk = self.local.desk
+        desk = self.desk
         incident = desk.store.incident(incident_id)
-        self.console.print()
-        self.console.print(Rule("[bold]" + self.say("demo.summary") + "[/bold]", style="green"))
-        if incident.first_response_at is None:
-            self.console.print("[red]" + self.say("demo.no_response") + "[/red]")
+        if not self.first_response(incident_id):
             return 1
-        took = incident.first_response_at - incident.detected_at
         target = incident.first_response_due - incident.detected_at
-        tz, lang = desk.settings.tz, self.language
-        self.console.print(
-            self.say(
-                "demo.first_response",
-                code=incident.code,
-                at=local_time(incident.first_response_at, lang, tz),
-                took=duration(took, lang),
-                target=duration(target, lang),
-                met=took <= target,
-            )
-        )
+        lang = self.language
         outage = desk.store.incident(outage_id)
         self.console.print(self.say("demo.outage", code=outage.code, target=duration(target, lang), level=outage.level))
         events = len(desk.store.events(incident.id)) + len(desk.store.events(outage.id))
@@ -364,22 +396,45 @@ def run_demo(
     transcript: Path | None = None,
     console: Console | None = None,
     report: Path | None = None,
+    platform: str = "slack",
 ) -> int:
-    """Play the demo; returns the exit code (0 when the first response was posted)."""
+    """Play the demo on `platform` ("slack" or "teams"); returns the exit code (0 when the story held)."""
     console = console or Console(record=transcript is not None, highlight=False)
     say = _wording(language)
+    intro = "demo.teams.intro" if platform == "teams" else "demo.intro"
+    seconds = expected_seconds(speed, platform)
     console.print(
-        "[bold]Crisis Desk demo[/bold] — "
-        + say("demo.intro", language=language, speed=f"{speed:g}", seconds=expected_seconds(speed))
+        "[bold]Crisis Desk demo[/bold] — " + say(intro, language=language, speed=f"{speed:g}", seconds=seconds)
     )
-    environ = {"CRISISBOT_CONFIG": str(demo_config(language)), "CRISISBOT_LANGUAGE": language}
-    with start_local(clock=SystemClock(speed), environ=environ) as local:
-        company = local.desk.settings.company
-        console.print(say("demo.company", name=company.name, industry=company.industry, hashtag=company.hashtag))
-        script = DemoScript(local, console, language, speed)
-        script.report_path = report
-        code = script.run()
+    environ = {"CRISISBOT_CONFIG": str(demo_config(language, platform)), "CRISISBOT_LANGUAGE": language}
+    code = (_play_teams if platform == "teams" else _play_slack)(console, environ, language, speed, report)
     if transcript is not None:
         transcript.write_text(console.export_text(), encoding="utf-8")
         console.print(say("demo.transcript", path=str(transcript)))
     return code
+
+
+def _company(console: Console, desk: Desk, language: str) -> None:
+    company = desk.settings.company
+    say = _wording(language)
+    console.print(say("demo.company", name=company.name, industry=company.industry, hashtag=company.hashtag))
+
+
+def _play_slack(console: Console, environ: dict[str, str], language: str, speed: float, report: Path | None) -> int:
+    with start_local(clock=SystemClock(speed), environ=environ) as local:
+        _company(console, local.desk, language)
+        script = DemoScript(local, console, language, speed)
+        script.report_path = report
+        return script.run()
+
+
+def _play_teams(console: Console, environ: dict[str, str], language: str, speed: float, report: Path | None) -> int:
+    # Imported here: the Slack demo never loads the Agents SDK.
+    from bot.demo_teams import TeamsDemoScript
+    from bot.localteams import start_local_teams
+
+    with start_local_teams(clock=SystemClock(speed), environ=environ) as local:
+        _company(console, local.desk, language)
+        teams = TeamsDemoScript(local, console, language, speed)
+        teams.report_path = report
+        return teams.run()

@@ -19,29 +19,11 @@ from bot.incidents import Desk, open_desk
 from bot.incidents.timers import Fired
 from bot.manifest import manifest_scopes
 from bot.sandbox.emulator import SlackEmulator
+from bot.sandbox.local import CAST, Person, cast_locale, scratch_db
 from bot.sandbox.model import BOT_TOKEN, SIGNING_SECRET
 from bot.slack.activity import Activity
 from bot.slack.replay import finish_unfinished
 from bot.slack.server import Bot, build_bot, http_server, stop_http_server
-
-
-@dataclass
-class Person:
-    id: str
-    name: str
-    real_name: str
-    role: str | None = None
-
-
-CAST: list[Person] = [
-    Person("U0ANNA", "anna", "Anna de Vries", "crisis_lead"),
-    Person("U0BRAM", "bram", "Bram Jansen", "social_media_manager"),
-    Person("U0CHEN", "chen", "Chen Wu", "legal"),
-    Person("U0DEWI", "dewi", "Dewi Bakker", "communications"),
-    Person("U0ELI", "eli", "Eli Visser", "tech_lead"),
-    Person("U0FLEUR", "fleur", "Fleur Smit", "spokesperson"),
-    Person("U0GIJS", "gijs", "Gijs Mulder", None),  # an intern: may watch, may not approve
-]
 
 
 @dataclass
@@ -97,10 +79,7 @@ def start_local(
     add_cast: bool = True,
 ) -> LocalCrisisDesk:
     """Start the emulator, then the real bot against it; both on 127.0.0.1 with free ports."""
-    tmp = None
-    if db_path is None:
-        tmp = tempfile.TemporaryDirectory(prefix="crisisbot-")
-        db_path = Path(tmp.name) / "crisisbot.db"
+    db_path, tmp = scratch_db(db_path)
     # Only the events manifest.yml subscribes to reach the bot, as in a real workspace.
     emulator = SlackEmulator(
         token=BOT_TOKEN,
@@ -110,8 +89,8 @@ def start_local(
         scopes=manifest_scopes(),
     )
     emulator.start()
-    if add_cast:  # the cast speaks the workspace language, so per-user language picks the same one
-        locale = {"nl": "nl-NL"}.get((environ or {}).get("CRISISBOT_LANGUAGE", ""), "en-GB")
+    if add_cast:
+        locale = cast_locale(environ)
         for person in CAST:
             emulator.add_user(person.id, person.name, real_name=person.real_name, locale=locale)
     env = {

@@ -1,6 +1,8 @@
 """`crisisbot demo` plays the whole loop against the emulator, in English and in Dutch, and reads as a demo should.
 
-Each language is played once for the module (at 240× crisis time); the tests read that one transcript.
+Each language is played once for the module on each platform (at 240× crisis time); the tests read that one
+transcript. The Teams runs play the story against the Bot Connector emulator; exit 0 there also means every card it
+saw was valid against the Adaptive Cards 1.5 schema.
 """
 
 from __future__ import annotations
@@ -30,22 +32,26 @@ class Played:
     report: Path
 
 
-@pytest.fixture(scope="module", params=["en", "nl"])
-def played(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Played:
-    folder = tmp_path_factory.mktemp(f"demo-{request.param}")
+def play(language: str, folder: Path, platform: str = "slack") -> Played:
     buffer = io.StringIO()
     console = Console(file=buffer, width=WIDTH, record=True, highlight=False)
     started = time.monotonic()
     code = run_demo(
-        language=request.param,
+        language=language,
         speed=SPEED,
         transcript=folder / "demo.txt",
         console=console,
         report=folder / "report.md",
+        platform=platform,
     )
     return Played(
-        request.param, code, buffer.getvalue(), time.monotonic() - started, folder / "demo.txt", folder / "report.md"
+        language, code, buffer.getvalue(), time.monotonic() - started, folder / "demo.txt", folder / "report.md"
     )
+
+
+@pytest.fixture(scope="module", params=["en", "nl"])
+def played(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Played:
+    return play(request.param, tmp_path_factory.mktemp(f"demo-{request.param}"))
 
 
 EXPECTED = {
@@ -169,3 +175,74 @@ def test_each_transcript_speaks_its_own_language(played: Played) -> None:
     ]
     found = [word for word in english if word in played.text]
     assert found == [], found
+
+
+# ---- Microsoft Teams: the same story against the Bot Connector emulator ---------------------------------------------
+@pytest.fixture(scope="module", params=["en", "nl"])
+def teams(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Played:
+    return play(request.param, tmp_path_factory.mktemp(f"demo-teams-{request.param}"), "teams")
+
+
+TEAMS_EXPECTED = {
+    "en": [
+        "Bot Connector emulator",
+        "crisis declare data-breach 2",
+        "Acknowledge",
+        "sees: the card without buttons",
+        "sees: [ Approve ]",
+        "You may not approve drafts here",
+        "Mark as posted",
+        "First public response is live",
+        "📝 Update from @Anna de Vries",
+        "@Dewi Bakker, please acknowledge",
+        "notified",
+        "form “",
+        "resolved by @Anna de Vries",
+        "/api/files/",
+        "Summary",
+        "was valid: Adaptive Cards 1.5 schema",
+    ],
+    "nl": [
+        "Bot Connector-emulator",
+        "Bevestigen",
+        "ziet: de kaart zonder knoppen",
+        "Markeren als geplaatst",
+        "bevestig je rol",
+        "formulier „",
+        "/api/files/",
+        "Samenvatting",
+        "was geldig",
+    ],
+}
+
+
+def test_teams_demo_plays_the_story_with_every_card_valid(teams: Played) -> None:
+    """Exit 0 means every card the emulator saw was valid and each of the story's checks held."""
+    assert teams.code == 0, teams.text[-3000:]
+    for snippet in TEAMS_EXPECTED[teams.language]:
+        assert snippet in teams.text, snippet
+    assert "Traceback" not in teams.text
+    report = teams.report.read_text(encoding="utf-8")
+    assert "CR-2026-001" in report and teams.report.with_suffix(".png").stat().st_size > 5000
+    assert teams.seconds < 25 and teams.seconds < expected_seconds(SPEED, "teams") * 3
+
+
+def test_teams_demo_reads_in_two_minutes_with_the_header_whole_at_both_ends(teams: Played) -> None:
+    lines = teams.text.splitlines()
+    assert len(lines) < 480, len(lines)
+    assert len([line for line in lines if line.startswith("✎ ")]) >= 20  # redraws are one line each
+    title = "│ 🚨 CR-2026-001 · " + ("Data breach" if teams.language == "en" else "Datalek")
+    assert len([line for line in lines if line.startswith(title)]) == 2
+    final = teams.text.split(title)[-1]
+    final = final[: final.index("╰")]
+    done = [line for line in final.splitlines() if line.startswith("│ ✅ ")]
+    assert len(done) >= 4 and "☐" not in final, final
+    assert "Fleur Smit ✅" in final  # the backup took the role Dewi left unacknowledged
+
+
+def test_teams_demo_speaks_its_own_language(teams: Played) -> None:
+    if teams.language == "en":
+        assert [word for word in DUTCH if word in teams.text] == []
+        return
+    english = [" clicks ", " types ", "Acknowledge", "sees:", "Declared by", "waiting for", "shown to", "form “"]
+    assert [word for word in english if word in teams.text] == []

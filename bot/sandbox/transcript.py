@@ -236,7 +236,7 @@ def render_event(
         + (say["private"] if event.data.get("is_private") else ""),
         "message_deleted": _styled("dim", say["deleted"].format(where=where)),
         "pinned": say["pinned"].format(
-            where=where, text=_cut(Text.from_markup(_finish(_md(event.text, emulator))).plain, 80)
+            where=where, text=cut(Text.from_markup(_finish(_md(event.text, emulator))).plain, 80)
         ),
         "topic_set": say["topic"].format(where=where, text=_md(event.text, emulator)),
         "purpose_set": say["purpose"].format(where=where, text=_md(event.text, emulator)),
@@ -264,7 +264,7 @@ def plain_lines(event: Event, emulator: SlackEmulator | None = None) -> list[str
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def _cut(text: str, width: int = ONE_LINE) -> str:
+def cut(text: str, width: int = ONE_LINE) -> str:
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
@@ -283,9 +283,9 @@ def changed_lines(before: list[str], after: list[str]) -> list[str]:
     return real or clock[:1]
 
 
-def _label(lines: list[str]) -> str:
+def redraw_label(lines: list[str]) -> str:
     """Which message a redraw is about: its first line up to its third part ("X draft · first response · version 2")."""
-    return _cut(" · ".join((lines[0] if lines else "").split(" · ")[:3]), 50)
+    return cut(" · ".join((lines[0] if lines else "").split(" · ")[:3]), 50)
 
 
 class Condenser:
@@ -336,7 +336,7 @@ class Condenser:
         line, people = pending
         who = ", ".join("@" + person for person in people)
         label = self.words["dm_to" if len(people) == 1 else "dms_to"].format(people=who)
-        return [Text.from_markup(_finish(_styled("magenta", label) + " " + _cut(line, ONE_LINE - len(label))))]
+        return [Text.from_markup(_finish(_styled("magenta", label) + " " + cut(line, ONE_LINE - len(label))))]
 
     def _dm_line(self, event: Event) -> str | None:
         if event.kind not in ("message_posted", "dm") or not (event.channel or "").startswith("@"):
@@ -344,7 +344,7 @@ class Condenser:
         lines = plain_lines(event, self.emulator)
         self.shown[(event.channel_id, event.ts)] = lines
         buttons = " ".join(part for line in lines for part in re.findall(r"\[ [^\]]+ \]", line))
-        first = _cut(lines[0] if lines else "", max(30, ONE_LINE - 30 - len(buttons)))
+        first = cut(lines[0] if lines else "", max(30, ONE_LINE - 30 - len(buttons)))
         return f"{first} {buttons}".strip()
 
     def _event(self, event: Event) -> RenderableType | None:
@@ -362,8 +362,8 @@ class Condenser:
                 return None
             # The channel's date and prefix are the same on every line: its scenario part says which incident.
             short = re.sub(r"^#(crisis|drill)-\d{8}-", "#", where)
-            what = where if where.startswith("DM") else f"{short} · {_label(lines)}"
-            summary = _cut(" · ".join(change), ONE_LINE + 40)
+            what = where if where.startswith("DM") else f"{short} · {redraw_label(lines)}"
+            summary = cut(" · ".join(change), ONE_LINE + 40)
             return Text.from_markup(_finish(_styled("yellow", f"✎ {what}:") + " " + summary))
         if event.kind in ("view_opened", "view_updated"):
             form = self.words["form"].format(title=event.text, user=_who(event.user, self.emulator))
