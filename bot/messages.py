@@ -87,6 +87,9 @@ class Messages:
         self.root = root
         self._escape = escape
         self.env = sandbox("line", FileSystemLoader(str(root)), finalize=self._finalize if escape else None)
+        # The platform a string names and how its commands are typed; a Wording passes its dialect's (Teams:
+        # "Teams", "@Crisis Desk"), so these defaults only speak where no platform is known (CLI, Slack's own).
+        self.env.globals.update(platform="Slack", cmd="/crisis")
 
     def with_escape(self, escape: Callable[[str], str]) -> Messages:
         """The same wording, with user values escaped for a chat platform's markup (made once, then shared)."""

@@ -37,6 +37,9 @@ T = TypeVar("T")
 class MemoryDialect:
     """Plain text with `@person` mentions and `#room` links (bot/chat/port.py's Dialect)."""
 
+    platform = "Memory"
+    command = "crisis"
+
     @staticmethod
     def escape(text: str) -> str:
         return str(text).translate(_INERT)

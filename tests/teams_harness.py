@@ -7,6 +7,7 @@ it (bot/chat/platforms.py), and the emulator signing every activity and validati
 
 from __future__ import annotations
 
+import socket
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +113,12 @@ class TeamsDesk:
         self.stop()
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def start_teams(
     *,
     db_path: Path | None = None,
@@ -122,6 +129,7 @@ def start_teams(
     locale: str = "en-US",
     install: bool = True,
     roles: bool = True,
+    public: bool = False,
 ) -> TeamsDesk:
     """Start the emulator, then the real bot against it; both on 127.0.0.1 with free ports."""
     tmp = None
@@ -131,6 +139,10 @@ def start_teams(
     emulator = TeamsEmulator(latency=latency, anonymous=anonymous).start()
     people = {name: emulator.add_user(real, locale=locale) for name, (real, _) in CAST.items()}
     env = {**emulator.environ(), "CRISISBOT_DB": str(db_path), **(environ or {})}
+    listen = 0
+    if public:  # report files are linked at TEAMS_PUBLIC_URL: the bot's own address, known before it starts
+        listen = _free_port()
+        env["TEAMS_PUBLIC_URL"] = f"http://127.0.0.1:{listen}"
     if anonymous:
         env[ANONYMOUS] = "true"
     desk = open_desk(load_settings(environ=env), clock=clock)
@@ -140,7 +152,7 @@ def start_teams(
                 desk.store.set_role_owners(role, [people[name].aad_id])
     routes = Platforms(desk)
     runner = TimerRunner(desk, routes)
-    serving = TeamsServing(desk, runner, host="127.0.0.1", port=0)
+    serving = TeamsServing(desk, runner, host="127.0.0.1", port=listen)
     routes.serve(serving.name, serving.deliverer)
     runner.start(background=not isinstance(desk.clock, ManualClock))
     serving.start()

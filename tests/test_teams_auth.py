@@ -111,6 +111,21 @@ def test_anonymous_mode_only_when_the_sdk_variable_says_so(caplog: pytest.LogCap
     assert any("ANONYMOUS MODE" in r.getMessage() for r in caplog.records)
 
 
+def test_signed_mode_says_nothing_of_anonymous_but_warns_of_the_local_login_url(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="crisisbot.teams"), start_teams(install=False) as local:
+        assert local.emulator.deliver(_unsigned_copy(local)).status == 401
+    said = [r.getMessage() for r in caplog.records]
+    assert not any("ANONYMOUS" in line for line in said) and any("TEAMS_LOGIN_URL is set" in line for line in said)
+
+
+def _unsigned_copy(teams: TeamsDesk) -> dict[str, Any]:
+    activity = _a_message(teams)
+    teams.emulator.anonymous = True
+    return activity
+
+
 def test_someone_from_another_tenant_is_refused_and_nothing_changes(teams: TeamsDesk) -> None:
     activity = _a_message(teams, "crisis declare data-breach 2 From outside")
     activity["channelData"]["tenant"]["id"] = "00000000-0000-4000-8000-000000000000"
@@ -138,3 +153,50 @@ def test_health_and_report_files(teams: TeamsDesk) -> None:
     token = teams.serving.port.refs.keep_file(teams.desk.settings.db_path, "chart.png", "image/png")
     status, served, kind = _get(f"{base}/api/files/{token}")
     assert status == 200 and kind == "image/png" and served == teams.desk.settings.db_path.read_bytes()
+
+
+def test_an_activity_pointing_the_bot_at_another_service_url_than_its_token_names_is_refused(teams: TeamsDesk) -> None:
+    """A signed activity replayed with another serviceUrl would have the bot send its own token there."""
+    activity = _a_message(teams, "crisis declare data-breach 2 Redirected")
+    activity["serviceUrl"] = "http://127.0.0.1:9/teams/"
+    assert teams.emulator.deliver(activity).status == 202
+    teams.settle()
+    assert teams.store.incidents() == []
+    assert teams.serving.port.refs.service_url() == teams.emulator.service_url
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        {"channelData": "not an object"},
+        {"from": "not an account"},
+        {"entities": [{"type": "mention", "text": "<at>x</at>", "mentioned": "nobody"}]},
+        {"type": "invoke", "name": "adaptiveCard/action", "value": "junk"},
+        {"type": "invoke", "name": "adaptiveCard/action", "value": {"action": {"verb": "draft_approve", "data": [1]}}},
+        {"type": "invoke", "name": "task/submit", "value": {"data": {"dialog": "resolve", "incident": "1; DROP"}}},
+        {"type": "invoke", "name": "task/fetch", "value": {"data": {"dialog": "../../etc"}}},
+    ],
+)
+def test_activities_shaped_unlike_teams_sends_are_answered_plainly_and_change_nothing(
+    teams: TeamsDesk, spoil: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    activity = {**_a_message(teams, "crisis declare data-breach 2 Spoiled"), **spoil}
+    if "channelData" in spoil:  # and no tenant elsewhere: the tenant is unknown
+        activity["conversation"] = {k: v for k, v in activity["conversation"].items() if k != "tenantId"}
+    response = teams.emulator.deliver(activity)
+    teams.settle()
+    assert response.status in (200, 202, 400), response.body
+    assert "Traceback" not in response.body and "Error" not in response.body
+    assert teams.store.incidents() == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR and r.name.startswith("crisisbot")]
+
+
+def test_a_refresh_or_dialog_for_a_draft_that_does_not_exist_is_answered_plainly(teams: TeamsDesk) -> None:
+    incident = teams.declare()
+    ref = teams.drafts(incident)["x"].message_ref or ""
+    gone = teams.click("anna", ref, "refresh", data={"value": "draft:999999"})
+    assert gone.json and gone.json["type"] == "application/vnd.microsoft.activity.message"
+    fetched = teams.people["anna"].fetch_task(
+        {"dialog": "edit", "draft": 999999, "version": 1}, where=incident.room_ref
+    )
+    assert fetched.json and fetched.json["task"]["type"] == "message"

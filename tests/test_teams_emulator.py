@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from unittest import mock
 
 import jwt
 import pytest
@@ -124,6 +125,19 @@ class Receiver:
 
     def activities(self, kind: str | None = None) -> list[dict[str, Any]]:
         return [a for _, a in self.requests if kind in (None, a.get("type"))]
+
+
+@pytest.fixture(autouse=True)
+def sdk_signing_keys_of_this_test() -> Iterator[None]:
+    """The SDK keeps one process-wide JWKS client manager (a class attribute); a Teams bot started by an earlier
+    test points it at that test's emulator (bot/teams/auth.py). These tests check the SDK's own key look-up."""
+    from microsoft_agents.hosting.core.authorization.jwt.jwt_token_validator import (
+        JwtTokenValidator,
+        _JwkClientManager,
+    )
+
+    with mock.patch.object(JwtTokenValidator, "_jwk_client_manager", _JwkClientManager()):
+        yield
 
 
 @pytest.fixture

@@ -23,8 +23,9 @@ from bot.chat.wording import Wording
 from bot.clock import ManualClock
 from bot.config import load_settings
 from bot.incidents import Desk, open_desk
+from bot.incidents.approvals import approvers_for
 from bot.incidents.declare import DeclareRequest, declare
-from bot.incidents.drafts import approve_draft
+from bot.incidents.drafts import approve_draft, mark_posted, reject_draft
 from bot.incidents.lifecycle import resolve
 from bot.incidents.roles import acknowledge
 from bot.models import Incident
@@ -43,6 +44,19 @@ PEOPLE = {
 }
 ID = {name: guid for name, (guid, _, _) in PEOPLE.items()}
 NAMES = {guid: real for guid, real, _ in PEOPLE.values()}
+
+
+class Known:
+    """The people the renderer asks: their names; no Teams ids (the entity carries the Entra object id)."""
+
+    def display_name(self, person: str) -> str | None:
+        return NAMES.get(person)
+
+    def teams_id(self, person: str) -> str | None:
+        return None
+
+
+KNOWN = Known()
 ROOM = "19:crisis0channel@thread.tacv2;messageid=1700000000001"
 HOSTILE_LINE = "<at>Anna de Vries</at> **bold** _it_ ~s~ `c` [click](https://evil.example) # head {{DATE(x)}}"
 HOSTILE = (
@@ -152,7 +166,7 @@ EVERY_PART = Message(
 
 
 def test_every_part_renders_to_a_valid_adaptive_card():
-    card = render.card(EVERY_PART, names=NAMES.get)
+    card = render.card(EVERY_PART, people=KNOWN)
     valid(card)
     assert (card["type"], card["version"], card["msteams"]["width"]) == ("AdaptiveCard", "1.5", "Full")
     body = card["body"]
@@ -205,17 +219,20 @@ def test_every_part_renders_to_a_valid_adaptive_card():
 
 
 def test_an_activity_carries_the_card_and_a_summary_and_plain_text_carries_its_mentions():
-    drawn = render.activity(EVERY_PART, names=NAMES.get)
+    drawn = render.activity(EVERY_PART, people=KNOWN)
     assert drawn["type"] == "message" and drawn["summary"] == "fallback with Anna de Vries"
     (attachment,) = drawn["attachments"]
     assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
     valid(attachment["content"])
-    text = render.activity(Message("Paging *now*: " + mention(ID["dewi"]) + "\nsecond line"), names=NAMES.get)
+    text = render.activity(Message("Paging *now*: " + mention(ID["dewi"]) + "\nsecond line"), people=KNOWN)
     assert text["text"] == "Paging **now**: <at>Dewi Bakker</at>\n\nsecond line" and text["textFormat"] == "markdown"
     assert text["entities"] == [
         {"type": "mention", "text": "<at>Dewi Bakker</at>", "mentioned": {"id": ID["dewi"], "name": "Dewi Bakker"}}
     ]
-    valid(render.card(Message("just text")))  # a card of a message without parts: its text as a paragraph
+    valid(render.card(Message("just text")))
+    assert (
+        render.plain("*Paged* " + mention(ID["dewi"]), NAMES.get) == "Paged Dewi Bakker"
+    )  # names by a function  # a card of a message without parts: its text as a paragraph
 
 
 def test_hostile_user_text_stays_inert(desk: Desk):
@@ -252,7 +269,7 @@ def test_a_ten_kilobyte_text_is_cut_to_fit_the_cap():
     huge = escape(HOSTILE * 60)[:10_000]
     mentions = " ".join(mention(guid) for guid in ID.values())
     parts = (*tuple(Text(huge + " " + mentions) for _ in range(6)), Verbatim(HOSTILE * 100))
-    drawn = render.activity(Message(huge, parts), names=NAMES.get)
+    drawn = render.activity(Message(huge, parts), people=KNOWN)
     assert render.size(drawn) <= render.MESSAGE_BYTES
     card = drawn["attachments"][0]["content"]
     valid(card)
@@ -288,28 +305,61 @@ def test_the_layers_cards_render_valid(desk: Desk, language: str):
     cards.append(Message(status_text(desk, incident, say)))
     cards.append(choose(desk, say, ID["bram"]))
     for message in cards:
-        card = render.card(message, names=NAMES.get)
+        card = render.card(message, people=KNOWN)
         valid(card)
         for text in texts(card):
             assert "<at:" not in text and "[x](" not in text
         named = {e["mentioned"]["id"] for e in card["msteams"]["entities"]}
         assert named <= set(ID.values())
-    header = render.card(cards[0], names=NAMES.get)
+    header = render.card(cards[0], people=KNOWN)
     named = {e["mentioned"]["name"] for e in header["msteams"]["entities"]}
     assert {"Bram Jansen", "Chen Wu"} <= named  # the declarer, and legal who acknowledged
-    dm = render.card(cards[-3], names=NAMES.get)
+    dm = render.card(cards[-3], people=KNOWN)
     assert any(a.get("type") == "Action.OpenUrl" and "teams.microsoft.com/l/message" in a["url"] for a in actions(dm))
 
 
-def test_the_closing_outcome_and_resolve_steps_render_valid(desk: Desk):
+def test_drafts_in_every_state_render_valid(desk: Desk):
     incident = incident_of(desk)
     say = Wording(desk.messages, "en", TEAMS)
-    resolve(desk, incident, ID["anna"], summary="Fixed **it** <at>x</at>", impact="none", lessons="more")
+    draft = desk.store.drafts(incident.id)[0]
+    for role in approvers_for(desk, incident):
+        approve_draft(desk, draft.id, draft.version, desk.store.role_owners()[role][0])
+    approved = desk.store.draft(draft.id)
+    assert approved.status == "approved"
+    card = render.card(draft_card(desk, incident, approved, say), people=KNOWN)
+    valid(card)
+    mono = [r for b in card["body"] if b["type"] == "RichTextBlock" for r in b["inlines"]]
+    assert mono and mono[0]["fontType"] == "Monospace" and mono[0]["text"] == approved.text  # ready to copy
+    mark_posted(desk, draft.id, approved.version, ID["bram"], anyway=True)
+    posted = render.card(draft_card(desk, incident, desk.store.draft(draft.id), say), people=KNOWN)
+    valid(posted)
+    assert actions(posted) == [] and "Bram Jansen" in " ".join(texts(posted))
+    other = desk.store.drafts(incident.id)[1]
+    reject_draft(desk, other.id, other.version, ID["chen"], "Too **vague** <at>Anna de Vries</at>")
+    rejected = render.card(draft_card(desk, incident, desk.store.draft(other.id), say), people=KNOWN)
+    valid(rejected)
+    assert [a["verb"] for a in actions(rejected)] == ["draft_edit"]
+    assert {e["mentioned"]["name"] for e in rejected["msteams"]["entities"]} == {"Chen Wu"}  # not the typed one
+
+
+def test_the_closing_message_outcome_and_resolve_steps_render_valid(desk: Desk):
+    incident = incident_of(desk)
+    say = Wording(desk.messages, "en", TEAMS)
+    summary = "Fixed **it** <at>Anna de Vries</at>\n- not a list"
+    resolve(desk, incident, ID["anna"], summary=summary, impact="none", lessons="[more](https://evil.example)")
+    closing = say("resolve.closing", code=incident.code, user=mention(ID["anna"]), took="1 h", summary=summary,
+                  impact="none", lessons="[more](https://evil.example)")  # fmt: skip
+    drawn = render.activity(Message(closing), people=KNOWN)  # posted as text, as bot/chat/closing.py does
+    assert drawn["entities"] == [
+        {"type": "mention", "text": "<at>Anna de Vries</at>", "mentioned": {"id": ID["anna"], "name": "Anna de Vries"}}
+    ]
+    assert drawn["text"].count("<at>") == 1 and "](" not in drawn["text"] and "\n- " not in drawn["text"]
+    valid(render.card(Message(closing), people=KNOWN))
     resolved = desk.store.incident(incident.id)
     failed = outcome(resolved, Closed(resolved, failed=["closing", "report"]), say, rerun=False)
     done = outcome(resolved, Closed(resolved, did=["closing"]), say, rerun=True)
     for message in (failed, done):
-        valid(render.card(message, names=NAMES.get))
+        valid(render.card(message, people=KNOWN))
     (retry,) = actions(render.card(failed))
     assert (retry["verb"], retry["data"]) == ("resolve_retry", {"value": str(incident.id)})
 

@@ -86,8 +86,8 @@ def acknowledge(c: Clicked) -> None:
     incident_id, role = ids(c.value)
     incident = c.desk.store.incident(incident_id)
     roles.acknowledge(c.desk, incident, role, c.user)
+    c.flow.after().refresh_dm(incident, c.user)  # first the clicker's own page: Teams answers the click with it
     c.flow.after().refresh_header(incident)
-    c.flow.after().refresh_dm(incident, c.user)
 
 
 def checklist_done(c: Clicked) -> None:

@@ -57,7 +57,11 @@ Attachment = tuple[Path, str, str]
 
 
 class Dialect(Protocol):
-    """How the platform's markup says things: escaping user text, mentioning a person, linking a room."""
+    """How the platform's markup says things: escaping user text, mentioning a person, linking a room; and what
+    the UI strings call the platform (`platform`: "Slack") and how a command is typed there (`command`: "/crisis")."""
+
+    platform: str
+    command: str
 
     def escape(self, text: str) -> str: ...
 

@@ -27,7 +27,13 @@ class Wording:
         self.dialect = dialect
 
     def __call__(self, key: str, /, **params: Any) -> str:
-        return self.messages.ui(self.language, key, **params)
+        return self.messages.ui(self.language, key, **self._platform(params))
+
+    def _platform(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Every string may name the platform and its command; the dialect says what they are here."""
+        params.setdefault("platform", Markup(self.dialect.platform))
+        params.setdefault("cmd", Markup(self.dialect.command))
+        return params
 
     def home(self, key: str, /, **params: Any) -> str:
         """The Home tab's string `key` (messages/<language>/home.yaml), escaped like every other UI string."""
@@ -35,7 +41,7 @@ class Wording:
         template = _home_templates(self.messages.env, path).get(key)
         if template is None:
             raise KeyError(f"Home string {key!r} missing in {path}")
-        return template.render(**params).strip()
+        return template.render(**self._platform(params)).strip()
 
     def role(self, role: str) -> str:
         return self(f"role.{role}")

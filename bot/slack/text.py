@@ -79,6 +79,8 @@ class SlackDialect:
 
     Stateless, with static methods: one instance (`SLACK`) so the escaped template variant is compiled once."""
 
+    platform = "Slack"
+    command = "/crisis"
     escape = staticmethod(escape)
     mention = staticmethod(mention)
     room_link = staticmethod(channel_link)

@@ -17,80 +17,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
+import functools
 import logging
-import re
 import sqlite3
-import threading
-import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from microsoft_agents.activity import Activity, ActivityTypes, InvokeResponse
 from microsoft_agents.hosting.core import Agent, TurnContext
 
-from bot.chat import buttons, commands, subcommands
 from bot.chat.after import Outbox
-from bot.chat.explain import explain
 from bot.chat.flow import Flow
 from bot.chat.message import Message
 from bot.chat.people import Languages
 from bot.chat.port import Port, Refused
 from bot.chat.wording import Wording
 from bot.config import ENTRA_OBJECT
-from bot.errors import CrisisError
 from bot.incidents.desk import Desk
 from bot.store import disk_full
-from bot.teams import clicks, submitted
-from bot.teams.clicks import ClickPort, Reply, TeamsClick, notice_answer
+from bot.teams import clicks, messages, replay, submitted
+from bot.teams.clicks import Reply, notice_answer
 from bot.teams.port import TeamsPort
 from bot.teams.text import TEAMS
-from bot.teams.typed import TeamsTyped
+from bot.teams.workers import Workers
 
 log = logging.getLogger("crisisbot.teams")
-WORKER_THREADS = 32
 INVOKE_WAIT = 10.0  # seconds an invoke waits for its answer: Teams gives up after 15
 KEY_PREFIX = "teams:"  # request keys in handled_requests, apart from Slack's trigger and event ids
-COMMAND_WORD = re.compile(r"(?i)^\s*/?crisis\b")
-TAG = re.compile(r"<(?!@)[^<>]*>")  # a tag, but not the `<@entra-id>` mention tokens put in
-
-
-class Workers:
-    """The activities' worker threads, and what a local run waits for to know the bot is idle."""
-
-    def __init__(self, threads: int = WORKER_THREADS) -> None:
-        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="crisisbot-teams")
-        self._pending: set[Future[Any]] = set()
-        self._lock = threading.Lock()
-
-    def submit(self, work: Callable[[], Any]) -> Future[Any]:
-        with self._lock:
-            future = self.pool.submit(work)
-            self._pending.add(future)
-        future.add_done_callback(self._done)
-        return future
-
-    def _done(self, future: Future[Any]) -> None:
-        with self._lock:
-            self._pending.discard(future)
-
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Block until no activity is being worked on (work may start more work); False after `timeout` s."""
-        end = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                pending = list(self._pending)
-            if not pending:
-                return True
-            left = end - time.monotonic()
-            if left <= 0:
-                return False
-            wait(pending, timeout=left)
-
-    def stop(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=False)
 
 
 @dataclass
@@ -121,8 +76,12 @@ def person_of(activity: dict[str, Any]) -> str | None:
 
 
 def tenant_of(activity: dict[str, Any]) -> str | None:
-    tenant = ((activity.get("channelData") or {}).get("tenant") or {}).get("id")
-    return tenant or (activity.get("conversation") or {}).get("tenantId")
+    """The tenant an activity says it comes from; None when it says nothing usable (channelData is free-form)."""
+    data = activity.get("channelData")
+    tenant = data.get("tenant") if isinstance(data, dict) else None
+    found = tenant.get("id") if isinstance(tenant, dict) else None
+    found = found or (activity.get("conversation") or {}).get("tenantId")
+    return found if isinstance(found, str) else None
 
 
 class TeamsAgent(Agent):
@@ -135,7 +94,7 @@ class TeamsAgent(Agent):
     async def on_turn(self, context: TurnContext) -> None:
         activity = context.activity.model_dump(mode="json", by_alias=True, exclude_none=True)
         kind, name = activity.get("type"), activity.get("name")
-        refusal = self.refusal(activity)
+        refusal = self.refusal(activity, context.identity.get_claim_value("serviceurl") if context.identity else None)
         if refusal is not None:
             log.warning("refused a Teams %s activity: %s", kind, refusal)
             if kind == ActivityTypes.invoke:
@@ -146,8 +105,11 @@ class TeamsAgent(Agent):
         elif kind in (ActivityTypes.message, ActivityTypes.conversation_update, ActivityTypes.installation_update):
             self.bot.workers.submit(lambda: self._work(activity, self._routed(activity)))
 
-    def refusal(self, activity: dict[str, Any]) -> str | None:
-        """Why an activity is refused: another tenant, or (a person's activity) no Entra object id."""
+    def refusal(self, activity: dict[str, Any], signed_url: Any = None) -> str | None:
+        """Why an activity is refused: a service URL its token was not signed for (the bot would send its own
+        token there), another tenant, or (a person's activity) no Entra object id."""
+        if isinstance(signed_url, str) and _host(signed_url) != _host(str(activity.get("serviceUrl") or "")):
+            return "a service URL its token was not issued for"
         tenant = self.bot.desk.settings.teams_tenant_id
         if tenant and (tenant_of(activity) or "").lower() != tenant.lower():
             return "from another tenant"
@@ -173,22 +135,29 @@ class TeamsAgent(Agent):
             return await asyncio.wait_for(asyncio.shield(answer), INVOKE_WAIT)
         except TimeoutError:
             log.warning("a Teams %s took over %s s: answered before its work was done", name, INVOKE_WAIT)
-            return notice_answer(self.bot.wording_for(person_of(activity) or "")("teams.still_working"))
+            return notice_answer(self.bot.languages.wording()("teams.still_working"))  # on the loop: no look-up
         finally:
             if ident:
                 asyncio.get_running_loop().call_later(60, self._in_flight.pop, ident, None)
 
     # ---- on a worker thread ---------------------------------------------------------------------------------
-    def _work(self, activity: dict[str, Any], work: Callable[[], None], reply: Reply | None = None) -> None:
-        """Claim the activity's key, remember what it tells of its sender, do the work; never let it escape."""
+    def _work(
+        self, activity: dict[str, Any], work: Callable[[], None], reply: Reply | None = None, replayed: bool = False
+    ) -> None:
+        """Claim the activity's key, remember what it tells of its sender, do the work (noted until it ends, for
+        a restart to finish: bot/teams/replay.py); never let a failure escape."""
         person = person_of(activity)
+        noted = False
         try:
-            if not self._claim(activity):
+            if not replayed and not self._claim(activity):
                 log.info("dropped a repeated Teams activity (%s)", activity.get("type"))
                 if reply is not None:
                     reply.offer(notice_answer(self.bot.wording_for(person or "")("teams.already_handled")))
                 return
             self.bot.port.remember(activity)
+            if replay.replayable(activity) and activity.get("id"):
+                replay.note(self.bot.desk, activity)
+                noted = True
             work()
         except Exception as exc:  # a bug or a full disk: the log has the details, the person plain words
             log.error("a Teams %s failed", activity.get("type"), exc_info=exc)
@@ -196,8 +165,24 @@ class TeamsAgent(Agent):
             if reply is None or not reply.offer(notice_answer(text)):
                 self._tell_failure(activity, text)
         finally:
+            if noted:
+                with contextlib.suppress(sqlite3.Error):  # a full disk: the work is done, the note stays
+                    replay.done(self.bot.desk, activity)
             if reply is not None:
                 reply.offer(notice_answer(self.bot.wording_for(person or "")("teams.done")))
+
+    def finish_unfinished(self) -> int:
+        """At start-up: work again on what a process that died had answered but not finished; returns how many."""
+        pending = replay.unfinished(self.bot.desk)
+        for activity in pending:
+            log.info("finishing a Teams %s answered before a restart", activity.get("type"))
+            name = str(activity.get("name") or "")
+            work = self._routed(activity) if activity.get("type") != "invoke" else None
+            reply = Reply()
+            if work is None:
+                work = self._invoked(activity, name, reply)
+            self.bot.workers.submit(functools.partial(self._work, activity, work, reply, replayed=True))
+        return len(pending)
 
     def _claim(self, activity: dict[str, Any]) -> bool:
         ident = activity.get("id")
@@ -221,80 +206,16 @@ class TeamsAgent(Agent):
 
     def _routed(self, activity: dict[str, Any]) -> Callable[[], None]:
         if activity.get("type") == ActivityTypes.message:
-            return lambda: self.message(activity)
+            return lambda: messages.typed(self.bot, activity, cast(str, person_of(activity)))
         return lambda: submitted.installed(self.bot, activity)
 
     def _invoked(self, activity: dict[str, Any], name: str, reply: Reply) -> Callable[[], None]:
         if name == "adaptiveCard/action":
-            return lambda: self.click(activity, reply)
+            return lambda: clicks.clicked(self.bot, activity, reply, cast(str, person_of(activity)))
         if name in ("task/fetch", "task/submit"):
             return lambda: submitted.dialog(self.bot, activity, name, reply, cast(str, person_of(activity)))
         return lambda: None  # an invoke we do not use: answered empty (the turn's default)
 
-    # ---- messages: commands ---------------------------------------------------------------------------------
-    def message(self, activity: dict[str, Any]) -> None:
-        user = cast(str, person_of(activity))
-        say = self.bot.wording_for(user)
-        run = TeamsTyped(self.bot.desk, self.bot.port, self.bot.flow(), activity, user, say)
-        text = command_text(activity)
-        if activity.get("value") and not text:
-            return  # an old-style card submit: every button the bot draws is an Action.Execute or a dialog
-        try:
-            cmd = commands.parse(text, commands.TEAMS_MENTIONS)
-            subcommands.HANDLERS[cmd.name](run, cmd)
-        except CrisisError as exc:
-            try:
-                run.answer(explain(exc, say))
-            finally:
-                self.bot.desk.record_refusal(exc)
-        except (Refused, OSError) as exc:
-            log.warning("a Teams command failed: %s", exc.reason if isinstance(exc, Refused) else type(exc).__name__)
-            with contextlib.suppress(Refused, OSError):  # Teams may refuse this too; the log line stays
-                run.answer(say("teams.command_failed"))
 
-    # ---- card actions -------------------------------------------------------------------------------------------
-    def click(self, activity: dict[str, Any], reply: Reply) -> None:
-        user = cast(str, person_of(activity))
-        say = self.bot.wording_for(user)
-        port = ClickPort(self.bot.port, activity.get("replyToId"), user, reply)
-        clicked = TeamsClick(self.bot.desk, self.bot.port, self.bot.flow(cast(Port, port)), activity, user, say, reply)
-        if clicked.verb == clicks.REFRESH:
-            try:
-                reply.offer(
-                    clicks.refreshed(self.bot.desk, self.bot.port, clicked.value, user, self.bot.languages.wording)
-                )
-            except CrisisError as exc:
-                reply.offer(notice_answer(explain(exc, say)))
-            return
-        verb = buttons.BUTTONS.get(clicked.verb)
-        if verb is None:
-            clicked.answer(say("error.bad_button"))
-            return
-        try:
-            buttons.press(verb, clicked)
-        except (Refused, OSError) as exc:  # Teams refused, or no answer in time
-            log.warning(
-                "action %s: Teams refused %s",
-                clicked.verb,
-                exc.reason if isinstance(exc, Refused) else type(exc).__name__,
-            )
-            clicked.answer(say("teams.teams_failed"))
-
-
-def command_text(activity: dict[str, Any]) -> str:
-    """The command in a message: the bot's @mention dropped, each person's replaced by `<@entra-id>` (the
-    mention syntax bot/chat/commands.py reads for Teams), HTML entities undone, a leading `crisis` dropped."""
-    text = str(activity.get("text") or "")
-    bot_id = (activity.get("recipient") or {}).get("id")
-    for entity in activity.get("entities") or []:
-        if not isinstance(entity, dict) or entity.get("type") != "mention" or not isinstance(entity.get("text"), str):
-            continue
-        mentioned = entity.get("mentioned") or {}
-        if mentioned.get("id") == bot_id:
-            text = text.replace(entity["text"], " ", 1)
-            continue
-        aad = mentioned.get("aadObjectId") or mentioned.get("id")
-        if isinstance(aad, str) and ENTRA_OBJECT.fullmatch(aad.lower()):
-            text = text.replace(entity["text"], f" <@{aad.lower()}> ", 1)
-    text = html.unescape(TAG.sub(" ", text))  # what is left of markup; a mention not resolved stays its name
-    return COMMAND_WORD.sub("", text, count=1).strip()
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower() + f":{urlsplit(url).port or ''}"

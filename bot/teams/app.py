@@ -13,6 +13,7 @@ token requests per turn would cost an invoke's 100 ms budget for clients nobody 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import warnings
@@ -26,8 +27,11 @@ from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration, 
 from microsoft_agents.hosting.core.connector import ConnectorClientBase, UserTokenClientBase
 from microsoft_agents.hosting.core.connector.client import UserTokenClient
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
+from pydantic import ValidationError
 
 log = logging.getLogger("crisisbot.teams")
+# The SDK's JWT check stores its claims under a plain string request key: aiohttp's advice is not ours to follow.
+warnings.filterwarnings("ignore", "It is recommended to use web.RequestKey", web.NotAppKeyWarning)
 FILE_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,100}")
 
 
@@ -44,7 +48,9 @@ class InboundOnly:
         scopes: list[str] | None = None,
         use_anonymous: bool = False,
     ) -> ConnectorClientBase:
-        return TeamsConnectorClient(endpoint=service_url, token="")
+        # never called, so never sent anywhere; an activity without a usable serviceUrl is the agent's to refuse
+        usable = isinstance(service_url, str) and service_url.startswith(("https://", "http://"))
+        return TeamsConnectorClient(endpoint=service_url if usable else "https://service-url.invalid/", token="")
 
     async def create_user_token_client(
         self, context: TurnContext, claims_identity: ClaimsIdentity, use_anonymous: bool = False
@@ -72,7 +78,11 @@ def make_app(agent: Agent, config: AgentAuthConfiguration, adapter: CloudAdapter
 
     @jwt_authorization_decorator  # type: ignore[untyped-decorator]  # the SDK's decorator has no annotations
     async def messages(request: web.Request) -> web.StreamResponse:
-        response = await adapter.process(request, agent)
+        try:
+            response = await adapter.process(request, agent)
+        except ValidationError:  # a body shaped unlike any activity (the SDK parses it into its model)
+            log.warning("refused a body that is no activity")
+            return web.json_response({"error": "not an activity"}, status=400)
         return response if response is not None else web.Response(status=202)
 
     async def healthz(request: web.Request) -> web.StreamResponse:
@@ -90,7 +100,7 @@ Files = Callable[[str], tuple[str, str, bytes] | None]  # token → (name, conte
 def file_handler(files: Files) -> Callable[[web.Request], Any]:
     async def serve_file(request: web.Request) -> web.StreamResponse:
         token = request.match_info["token"]
-        found = files(token) if FILE_TOKEN.fullmatch(token) else None
+        found = await asyncio.to_thread(files, token) if FILE_TOKEN.fullmatch(token) else None  # SQLite: off the loop
         if found is None:
             raise web.HTTPNotFound(text="not found")
         name, kind, data = found

@@ -34,6 +34,7 @@ def configuration(settings: Settings) -> AgentAuthConfiguration:
         tenant_id=settings.teams_tenant_id,
         client_secret=settings.teams_app_password.get_secret_value() if settings.teams_app_password else None,
         anonymous_allowed=settings.teams_anonymous,
+        validate_issuer=True,  # off by default in 1.9.0: a token of the right key and audience but any issuer passed
     )
 
 
@@ -63,7 +64,14 @@ def use_signing_keys(settings: Settings) -> None:
         JwtTokenValidator._jwk_client_manager = _JwkClientManager()  # type: ignore[no-untyped-call]
 
 
-def warn_if_anonymous(settings: Settings) -> None:
+def warn_if_local(settings: Settings) -> None:
+    """Say at start-up when a local-only mode is on: anonymous activities, or keys from a local login URL."""
+    if settings.teams_login_url:
+        log.warning(
+            "Teams: TEAMS_LOGIN_URL is set — tokens and activity signing keys come from %s (the emulator or a local "
+            "run), not from Microsoft. Never set it in production.",
+            settings.teams_login_url,
+        )
     if settings.teams_anonymous:
         log.warning(
             "Teams: ANONYMOUS MODE — activities without a token are accepted "

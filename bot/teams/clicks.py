@@ -17,18 +17,24 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+from bot.chat import buttons
 from bot.chat.buttons import FormKind
 from bot.chat.cards import draft_card
+from bot.chat.explain import explain
 from bot.chat.flow import Flow
 from bot.chat.message import Message
-from bot.chat.port import Refused
+from bot.chat.port import Port, Refused
 from bot.chat.wording import Wording
-from bot.errors import UsageError
+from bot.errors import CrisisError, UsageError
+from bot.faults import crash_point
 from bot.incidents.desk import Desk
 from bot.teams import dialogs, render
 from bot.teams.port import TeamsPort
+
+if TYPE_CHECKING:
+    from bot.teams.agent import Bot
 
 log = logging.getLogger("crisisbot.teams")
 CARD = "application/vnd.microsoft.card.adaptive"
@@ -58,7 +64,8 @@ class Reply:
             if self.future.done():
                 return False
             self.future.set_result(body)
-            return True
+        crash_point("invoke_answered")  # restart tests: a kill -9 once Teams has the invoke's answer
+        return True
 
     @property
     def answered(self) -> bool:
@@ -89,11 +96,13 @@ class TeamsClick:
     ) -> None:
         self.desk, self.port, self.flow, self.activity, self.user, self.say = desk, port, flow, activity, user, say
         self.reply = reply
-        action = (activity.get("value") or {}).get("action") or {}
+        value = activity.get("value")
+        action = value.get("action") if isinstance(value, dict) else None
+        action = action if isinstance(action, dict) else {}
         data = action.get("data")
-        value = data.get("value") if isinstance(data, dict) else None
+        pressed = data.get("value") if isinstance(data, dict) else None
         self.verb: str = str(action.get("verb") or "")
-        self.value: str | None = value if isinstance(value, str) else None
+        self.value: str | None = pressed if isinstance(pressed, str) else None
 
     @property
     def conversation(self) -> str:
@@ -116,7 +125,7 @@ class TeamsClick:
 
     def open_form(self, kind: FormKind, **what: Any) -> None:
         """Teams opens a dialog only from an Action.Submit (task/fetch): the clicker's card becomes the form's opener."""
-        opener = dialogs.opener(kind, self.say, back=self.value, **what)
+        opener = dialogs.opener(kind, self.say, **what)
         if not self.reply.offer(card_answer(opener)):
             self.port.tell(self.user, None, Message(self.say("teams.form_elsewhere")))
 
@@ -134,9 +143,35 @@ def refreshed(desk: Desk, port: TeamsPort, key: str | None, viewer: str, wording
     """Verb `refresh`: the viewer's own view of the card `key` names (`draft:<id>`); nothing is refused, the
     buttons are simply the ones they may press."""
     kind, _, ident = (key or "").partition(":")
-    if kind != "draft" or not ident.isascii() or not ident.isdigit():
+    if kind != "draft":
         raise UsageError("error.bad_button")
-    draft = desk.store.draft(int(ident))
+    draft = dialogs.draft_of(desk, ident)
     incident = desk.store.incident(draft.incident_id)
     message = draft_card(desk, incident, draft, wording(incident.language))
     return card_answer(port.card_for(message, viewer))
+
+
+def clicked(bot: Bot, activity: dict[str, Any], reply: Reply, user: str) -> None:
+    """Run the button (bot/chat/buttons.py) or the refresh the invoke asks for; its answer goes in `reply`."""
+    say = bot.wording_for(user)
+    port = ClickPort(bot.port, activity.get("replyToId"), user, reply)
+    click = TeamsClick(bot.desk, bot.port, bot.flow(cast(Port, port)), activity, user, say, reply)
+    if click.verb == REFRESH:
+        try:
+            reply.offer(refreshed(bot.desk, bot.port, click.value, user, bot.languages.wording))
+        except CrisisError as exc:
+            reply.offer(notice_answer(explain(exc, say)))
+        return
+    verb = buttons.BUTTONS.get(click.verb)
+    if verb is None:
+        click.answer(say("error.bad_button"))
+        return
+    try:
+        buttons.press(verb, click)
+    except (Refused, OSError) as exc:  # Teams refused, or no answer in time
+        log.warning(
+            "action %s: Teams refused %s",
+            click.verb,
+            exc.reason if isinstance(exc, Refused) else type(exc).__name__,
+        )
+        click.answer(say("teams.teams_failed"))

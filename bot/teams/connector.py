@@ -50,13 +50,6 @@ MAX_RETRY_AFTER = 20.0  # a longer Retry-After than this is not waited out: the 
 TOKEN_MARGIN = 120  # seconds before a token's expiry it is renewed
 
 
-def setting(settings: Settings, name: str, default: Any = None) -> Any:
-    """A Teams setting (`shared` adds them to Settings); the default while an older Settings lacks it."""
-    value = getattr(settings, name, default)
-    secret = getattr(value, "get_secret_value", None)
-    return secret() if callable(secret) else value
-
-
 class Tokens(Protocol):
     async def token(self) -> str: ...
 
@@ -89,10 +82,18 @@ class LoginUrlTokens:
         self.form = {"grant_type": "client_credentials", "client_id": app_id, "client_secret": secret}
         self.form["scope"] = BOT_SCOPE
         self._token, self._until = "", 0.0
+        self._lock: asyncio.Lock | None = None  # made on the loop: calls at once ask for one token, not one each
 
     async def token(self) -> str:
         if self._token and time.monotonic() < self._until:
             return self._token
+        self._lock = self._lock or asyncio.Lock()
+        async with self._lock:
+            if self._token and time.monotonic() < self._until:
+                return self._token
+            return await self._fetch()
+
+    async def _fetch(self) -> str:
         timeout = aiohttp.ClientTimeout(total=CALL_TIMEOUT)
         async with aiohttp.ClientSession(timeout=timeout) as session, session.post(self.url, data=self.form) as answer:
             body = await answer.json(content_type=None)
@@ -105,14 +106,14 @@ class LoginUrlTokens:
 
 
 def tokens_for(settings: Settings) -> Tokens:
-    app_id = setting(settings, "teams_app_id")
-    secret = setting(settings, "teams_app_password") or ""
+    """The login the settings call for: none without an app id, the local token endpoint, else MSAL."""
+    app_id = settings.teams_app_id
+    secret = settings.teams_app_password.get_secret_value() if settings.teams_app_password else ""
     if not app_id:
         return Anonymous()
-    login_url = setting(settings, "teams_login_url")
-    if login_url:
-        return LoginUrlTokens(login_url, app_id, secret)
-    return MsalTokens(app_id, secret, setting(settings, "teams_tenant_id"))
+    if settings.teams_login_url:
+        return LoginUrlTokens(settings.teams_login_url, app_id, secret)
+    return MsalTokens(app_id, secret, settings.teams_tenant_id)
 
 
 @dataclass
@@ -167,7 +168,7 @@ class Connector:
     def service_url(self) -> str:
         """The last service URL an activity brought (refs), else the configured one."""
         remembered = self.store.platform_ref(PLATFORM, SERVICE_URL_KEY)
-        return str(remembered or setting(self.settings, "teams_service_url") or DEFAULT_SERVICE_URL)
+        return str(remembered or self.settings.teams_service_url or DEFAULT_SERVICE_URL)
 
     async def _client(self) -> ConnectorClient:
         url = self.service_url

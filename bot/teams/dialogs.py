@@ -14,8 +14,12 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
+from sqlite_utils.db import NotFoundError
+
+from bot.chat.buttons import number
 from bot.chat.forms import DeclareAnswers, DeclareForm, FieldErrors, declare_form
 from bot.chat.wording import Wording
+from bot.errors import NotFound
 from bot.ids import LEVELS
 from bot.incidents.declare import DEFAULT_LEVEL, MAX_DESCRIPTION, MAX_TITLE
 from bot.incidents.desk import Desk
@@ -123,7 +127,7 @@ def _declare(desk: Desk, say: Wording, meta: Values, values: Values) -> list[dic
 
 
 def _resolve(desk: Desk, say: Wording, meta: Values, values: Values) -> list[dict[str, Any]]:
-    incident = desk.store.incident(int(meta["incident"]))
+    incident = desk.store.incident(number(meta.get("incident")))
     body = [
         _text(plain(say("modal.resolve.intro", code=incident.code))),
         _input("summary", say("modal.resolve.summary"), values, TEXT_MAX, multiline=True, required=True),
@@ -146,7 +150,7 @@ def _resolve(desk: Desk, say: Wording, meta: Values, values: Values) -> list[dic
 
 
 def _edit(desk: Desk, say: Wording, meta: Values, values: Values) -> list[dict[str, Any]]:
-    draft = desk.store.draft(int(meta["draft"]))
+    draft = draft_of(desk, meta.get("draft"))
     network, limit = say.network(draft.network), limit_of(draft.network)
     text = values if "text" in values else {"text": draft.text}
     return [
@@ -162,7 +166,7 @@ def _reject(desk: Desk, say: Wording, meta: Values, values: Values) -> list[dict
 
 
 def _survey(desk: Desk, say: Wording, meta: Values, values: Values) -> list[dict[str, Any]]:
-    incident = desk.store.incident(int(meta["incident"]))
+    incident = desk.store.incident(number(meta.get("incident")))
     scale = [{"title": say(f"modal.survey.scale.{n}"), "value": str(n)} for n in range(1, 6)]
     return [
         _text(plain(say("modal.survey.intro", code=incident.code))),
@@ -170,6 +174,14 @@ def _survey(desk: Desk, say: Wording, meta: Values, values: Values) -> list[dict
         _choice("q2", say("modal.survey.q2"), scale, values.get("q2"), required=True),
         _input("q3", say("modal.survey.q3"), values, min(TEXT_MAX, MAX_TEXT), multiline=True),
     ]
+
+
+def draft_of(desk: Desk, ident: object) -> Draft:
+    """The draft an id from a card or a dialog names; a malformed or unknown one is refused like a stale button."""
+    try:
+        return desk.store.draft(number(ident))
+    except NotFoundError as exc:
+        raise NotFound("error.not_found") from exc
 
 
 # ---- reading a submit -----------------------------------------------------------------------------------------

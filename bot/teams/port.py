@@ -18,18 +18,21 @@ import logging
 import mimetypes
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.chat.audience import restricted
+from bot.chat.audience import Restricted, restricted
 from bot.chat.message import Message, Text
 from bot.chat.port import Attachment, Dialect, Port, Refused, Room, Tag
 from bot.chat.wording import Wording
 from bot.config import Settings
+from bot.faults import crash_point
 from bot.incidents.desk import Desk
 from bot.incidents.roles import Person
 from bot.teams import render
-from bot.teams.connector import Connector, setting
+from bot.teams.connector import Connector
 from bot.teams.refs import Refs
 from bot.teams.text import PERSON, TeamsDialect
 
@@ -37,9 +40,12 @@ log = logging.getLogger("crisisbot.teams")
 THREAD = ";messageid="
 CHANNEL_ID = re.compile(r"19:[^;\s]+@thread\.[a-z0-9]+")
 NOT_IN_TEAM = "not_in_team"
+GONE = "ConversationNotFound"
 PRIVATE_REFUSED = "private_not_supported"
 UNKNOWN_MEMBER = {"MemberNotFoundInConversation", "http_404"}
 HEADER_STEP = "header"
+LOOKUPS = 8  # member look-ups at once (the team's role owners, an invite's people)
+MEMBER_FRESH = timedelta(hours=12)  # a team membership looked up is trusted this long (people leave teams)
 
 
 def thread_ref(channel: str, root: str) -> str:
@@ -57,26 +63,36 @@ class TeamsPort:
     def __init__(self, desk: Desk, connector: Connector, settings: Settings) -> None:
         self.desk, self.connector, self.settings = desk, connector, settings
         self.refs = Refs(desk.store, desk.now)
-        self.dialect: Dialect = TeamsDialect(setting(settings, "teams_tenant_id"))
-        self.tenant_id: str | None = setting(settings, "teams_tenant_id")
-        self.team_id: str | None = setting(settings, "teams_team_id")
-        self.channel: str | None = setting(settings, "teams_crisis_channel")
+        self.dialect: Dialect = TeamsDialect(settings.teams_tenant_id)
+        self.tenant_id = settings.teams_tenant_id
+        self.team_id = settings.teams_team_id
+        self.channel = settings.teams_crisis_channel
+        self._pool = ThreadPoolExecutor(max_workers=LOOKUPS, thread_name_prefix="crisisbot-teams-lookup")
+
+    def close(self) -> None:
+        """Stop the look-up threads (the connector is its owner's to close)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     # ---- drawing ------------------------------------------------------------------------------------
-    def _activity(self, message: Message) -> dict[str, Any]:
+    def _audience(self, message: Message) -> tuple[Restricted | None, list[str]]:
+        """Whose buttons the message has (a draft's decisions), and their Teams ids for the card's refresh."""
         rule = restricted(self.desk, message) if message.parts else None
-        user_ids = [self._mri(p) for p in rule.people] if rule else []
-        return render.activity(message, restricted=rule, user_ids=[u for u in user_ids if u], names=self._name)
+        teams_ids = [self._mri(p) for p in rule.people] if rule else []
+        return rule, [t for t in teams_ids if t]
+
+    def _activity(self, message: Message) -> dict[str, Any]:
+        rule, user_ids = self._audience(message)
+        return render.activity(message, restricted=rule, user_ids=user_ids, people=self)
 
     def card_for(self, message: Message, viewer: str | None) -> dict[str, Any]:
         """The card `viewer` sees (a refresh invoke's answer): with the buttons they may press."""
-        rule = restricted(self.desk, message) if message.parts else None
-        user_ids = [self._mri(p) for p in rule.people] if rule else []
-        ids = [u for u in user_ids if u]
-        return render.card(message, viewer, restricted=rule, user_ids=ids, names=self._name)
+        rule, user_ids = self._audience(message)
+        return render.card(message, viewer, restricted=rule, user_ids=user_ids, people=self)
 
-    def _name(self, person: str) -> str | None:
-        return self.display_name(person)
+    def teams_id(self, person: str) -> str | None:
+        """The person's Teams user id (29:…) if known already: a mention never waits for a look-up of it."""
+        known = self.refs.person(person).get("id")
+        return str(known) if known else None
 
     # ---- rooms --------------------------------------------------------------------------------------
     def create_room(self, name: str, private: bool) -> Room:
@@ -88,7 +104,13 @@ class TeamsPort:
         say = Wording(self.desk.messages, self.desk.language, self.dialect)
         text = say("teams_thread.setting_up", name=name)
         root = render.activity(Message(text, (Text(text),)))
+        # The next round mentions and pages the role owners: look up who is not known yet while Teams makes the
+        # thread, so those look-ups add no round trip of their own.
+        owners = {p for people in self.desk.store.role_owners().values() for p in people}
+        warming = [self._pool.submit(self._account_or_none, p) for p in owners if not self._fresh(p)]
         answer = self._new_thread(self.channel, root)
+        for each in warming:
+            each.result()
         room = Room(thread_ref(self.channel, answer), name)
         self.refs.note_room(name, room.ref)
         return room
@@ -116,11 +138,9 @@ class TeamsPort:
 
     def invite(self, room: str, people: list[str]) -> dict[str, str]:
         """Who of `people` is not a member of the team (and so cannot read the thread), with "not_in_team"."""
-        missing: dict[str, str] = {}
-        for person in dict.fromkeys(p for p in people if p):
-            if self._account(person) is None:
-                missing[person] = NOT_IN_TEAM
-        return missing
+        wanted = list(dict.fromkeys(p for p in people if p))
+        accounts = list(self._pool.map(self._account, wanted))  # at once: one round trip, not one per person
+        return {person: NOT_IN_TEAM for person, account in zip(wanted, accounts, strict=True) if account is None}
 
     # ---- messages -----------------------------------------------------------------------------------
     def post(self, room: str, message: Message, tag: Tag | None = None) -> str:
@@ -132,25 +152,39 @@ class TeamsPort:
             ref = self.connector.send(room, self._activity(message))
         elif PERSON.fullmatch(room):
             return self.dm(room, message, tag).split(":", 1)[1]
-        else:
+        else:  # a channel (the announcements one, by id or name): a new post starts its own thread
             channel = room if CHANNEL_ID.fullmatch(room) else self.room_by_name(room)
             if channel is None:
                 raise Refused("channel_not_found", "post")
             ref = self._new_thread(channel, self._activity(message))
+            room = channel  # noted under the channel's id: the outbox reads it back by room_by_name's answer
         if tag is not None:
-            self.refs.note_sent(tag.code, tag.step, room, ref)
+            self._note_sent(tag, room, ref)
         return ref
+
+    def _note_sent(self, tag: Tag, room: str, ref: str) -> None:
+        """The ledger entry a later run reads back. A kill between Teams' answer and it re-sends once (Teams has
+        no history to find the message in); a kill after it is found (the crash points name both moments)."""
+        crash_point("teams_accepted")
+        self.refs.note_sent(tag.code, tag.step, room, ref)
+        crash_point("teams_noted")
 
     def dm(self, person: str, message: Message, tag: Tag | None = None) -> str:
         """To the person's 1:1 chat (made with the first message when there is none); `<person>:<activity id>`."""
         activity = self._activity(message)
         chat = self.refs.person(person).get("chat")
+        ref = ""
         if chat:
-            ref = self.connector.send(str(chat), activity)
-        else:
+            try:
+                ref = self.connector.send(str(chat), activity)
+            except Refused as exc:
+                if exc.reason != GONE:
+                    raise
+                log.info("the 1:1 chat with %s is gone: opening a new one", person)  # e.g. the app reinstalled
+        if not ref:
             chat, ref = self._open_chat(person, activity)
         if tag is not None:
-            self.refs.note_sent(tag.code, tag.step, person, ref)
+            self._note_sent(tag, person, ref)
         return f"{person}:{ref}"
 
     def _open_chat(self, person: str, activity: dict[str, Any]) -> tuple[str, str]:
@@ -198,7 +232,7 @@ class TeamsPort:
         self, room: str, path: Path, filename: str, title: str, comment: str, also: tuple[Attachment, ...] = ()
     ) -> str:
         """The files kept under tokens (served at `/api/files/<token>`) and a card with the chart and the links."""
-        base = setting(self.settings, "teams_public_url")
+        base = self.settings.teams_public_url
         if not base:
             raise Refused("no_public_url", "upload")
         files = [(path, filename, title), *also]
@@ -211,7 +245,7 @@ class TeamsPort:
         documents = [
             (t, url) for (_, name, _), (t, url) in zip(files, links, strict=True) if not name.lower().endswith(".png")
         ]
-        self.connector.send(room, render.files_activity(comment, images, documents, names=self._name))
+        self.connector.send(room, render.files_activity(comment, images, documents, people=self))
         refs = ",".join(tokens)
         self.refs.note_upload(room, filename, refs)
         return refs
@@ -249,10 +283,10 @@ class TeamsPort:
     def _account(self, person: str) -> dict[str, Any] | None:
         """The person as a member of the team (remembered), None when they are not one; raises when Teams did
         not answer."""
-        known = self.refs.person(person)
-        if known.get("id") and known.get("in_team"):
-            return known
-        if not self.team_id:
+        if self._fresh(person):
+            return self.refs.person(person)
+        if not self.team_id:  # no team to ask: who wrote to the bot is known, nobody else
+            known = self.refs.person(person)
             return known if known.get("id") else None
         try:
             member = self.connector.member(self.team_id, person)
@@ -265,17 +299,48 @@ class TeamsPort:
             id=member.get("id"),
             name=member.get("name"),
             guest=member.get("userRole") == "guest",
-            in_team=True,
+            in_team_at=self.desk.now().isoformat(),
         )
         return self.refs.person(person)
 
     def _mri(self, person: str) -> str | None:
         """The person's Teams user id (29:…), which refresh.userIds takes."""
-        try:
-            account = self._account(person)
-        except (Refused, OSError):
-            account = None
+        known = self.teams_id(person)  # a person's Teams id does not change: no need to ask again
+        if known:
+            return known
+        account = self._account_or_none(person)
         return str(account["id"]) if account else None
+
+    def _account_or_none(self, person: str) -> dict[str, Any] | None:
+        """`_account`, with Teams' silence or refusal logged and taken as "not known"."""
+        try:
+            return self._account(person)
+        except (Refused, OSError) as exc:
+            log.warning("member look-up %s: %s", person, exc.reason if isinstance(exc, Refused) else type(exc).__name__)
+            return None
+
+    def _fresh(self, person: str) -> bool:
+        """Whether the person's team membership was looked up lately (and so is trusted)."""
+        known = self.refs.person(person)
+        checked = known.get("in_team_at")
+        return bool(known.get("id") and checked and self.desk.now() - datetime.fromisoformat(checked) < MEMBER_FRESH)
+
+    def entra_id(self, teams_id: str) -> str | None:
+        """The core's id (Entra object id) of a person Teams names by their 29: id (a mention entity): from the
+        refs, else the team's members (remembered then); None when neither knows them."""
+        known = self.refs.by_teams_id(teams_id)
+        if known or not self.team_id:
+            return known
+        try:
+            member = self.connector.member(self.team_id, teams_id)
+        except (Refused, OSError) as exc:
+            log.warning("member look-up: %s", exc.reason if isinstance(exc, Refused) else type(exc).__name__)
+            return None
+        aad = str(member.get("aadObjectId") or "").lower()
+        if not PERSON.fullmatch(aad):
+            return None
+        self.refs.note_person(aad, id=teams_id, name=member.get("name"), in_team_at=self.desk.now().isoformat())
+        return aad
 
     def locale(self, person: str) -> str | None:
         return self.refs.person(person).get("locale") or None
@@ -297,10 +362,7 @@ class TeamsPort:
         known = self.refs.person(person).get("name")
         if known:
             return str(known)
-        try:
-            account = self._account(person)
-        except (Refused, OSError):
-            return None
+        account = self._account_or_none(person)
         return str(account["name"]) if account and account.get("name") else None
 
     # ---- inbound ------------------------------------------------------------------------------------
@@ -316,9 +378,10 @@ class TeamsPort:
             return
         conversation = activity.get("conversation") or {}
         personal = conversation.get("conversationType") == "personal"
+        mri = sender.get("id")
         self.refs.note_person(
             person,
-            id=sender.get("id"),
+            id=mri if isinstance(mri, str) and mri.startswith("29:") else None,  # a person's Teams id, nothing else
             name=sender.get("name"),
             locale=activity.get("locale"),
             chat=conversation.get("id") if personal else None,

@@ -35,7 +35,7 @@ class Refs:
     def __init__(self, store: Store, now: Callable[[], datetime]) -> None:
         self.store, self.now = store, now
         self._people: dict[str, dict[str, Any]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a merge reads and writes under it: no field lost to a race
 
     def _get(self, key: str) -> Any:
         return self.store.platform_ref(PLATFORM, key)
@@ -54,7 +54,8 @@ class Refs:
 
     # ---- people ---------------------------------------------------------------------------------------
     def person(self, person: str) -> dict[str, Any]:
-        """What is known of a person (by Entra object id): {} when nothing."""
+        """What is known of a person (by Entra object id, in any case): {} when nothing."""
+        person = person.lower()
         with self._lock:
             if person not in self._people:
                 found = self._get(f"person:{person}")
@@ -63,12 +64,20 @@ class Refs:
 
     def note_person(self, person: str, **fields: Any) -> None:
         """Merge what an activity or a look-up said about a person; written only when something changed."""
-        known = self.person(person)
-        merged = {**known, **{k: v for k, v in fields.items() if v not in (None, "")}}
-        if merged != known:
-            with self._lock:
+        person = person.lower()
+        with self._lock:
+            known = self.person(person)
+            merged = {**known, **{k: v for k, v in fields.items() if v not in (None, "")}}
+            if merged != known:
                 self._people[person] = merged
-            self._put(f"person:{person}", merged)
+                self._put(f"person:{person}", merged)
+
+    def by_teams_id(self, teams_id: str) -> str | None:
+        """The Entra object id of the person whose Teams id (29:…) this is, when known."""
+        for key, known in self.store.platform_refs(PLATFORM, "person:").items():
+            if isinstance(known, dict) and known.get("id") == teams_id:
+                return key.removeprefix("person:")
+        return None
 
     # ---- the sent ledger ------------------------------------------------------------------------------
     def sent(self, code: str, step: str) -> dict[str, str] | None:

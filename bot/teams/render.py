@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bot.chat.audience import Restricted
 from bot.chat.message import Actions, Button, Divider, Fields, Heading, Message, Note, Part, Text, Verbatim
@@ -35,7 +35,14 @@ STYLES = {"primary": "positive", "danger": "destructive"}
 _BOLD = re.compile(r"(?<![*\w])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![*\w])")
 _AT = re.compile(r"<(/?at)", re.IGNORECASE)
 
-Names = Callable[[str], str | None]
+
+class People(Protocol):
+    """Who a mention names: the person's display name, and their Teams user id (29:…) when known (the entity
+    then carries it; else the Entra object id, which Teams takes in a card's mentions)."""
+
+    def display_name(self, person: str) -> str | None: ...
+
+    def teams_id(self, person: str) -> str | None: ...
 
 
 @dataclass
@@ -43,16 +50,23 @@ class _Drawing:
     """One drawing's settings and what it collected (the people it mentions)."""
 
     limit: int
-    names: Names | None
+    people: People | None
     viewer: str | None
     restricted: Restricted | None
-    mentions: dict[str, str] = field(default_factory=dict)  # id → name
+    mentions: dict[str, tuple[str, str]] = field(default_factory=dict)  # person → (entity id, name)
 
     def name(self, person: str) -> str:
         if person not in self.mentions:
-            found = self.names(person) if self.names else None
-            self.mentions[person] = re.sub(r"[<>\n]", "", found or "")[:100] or person
-        return self.mentions[person]
+            found = self.people.display_name(person) if self.people else None
+            teams_id = (self.people.teams_id(person) if self.people else None) or person
+            self.mentions[person] = (teams_id, re.sub(r"[<>\n]", "", found or "")[:100] or person)
+        return self.mentions[person][1]
+
+    def entities(self) -> list[dict[str, Any]]:
+        return [
+            {"type": "mention", "text": f"<at>{name}</at>", "mentioned": {"id": teams_id, "name": name}}
+            for teams_id, name in self.mentions.values()
+        ]
 
     def md(self, text: str) -> str:
         """Card markdown for a part's text: cut, our marks translated, line breaks kept, mentions drawn."""
@@ -64,9 +78,21 @@ class _Drawing:
         return self.restricted is None or self.restricted.may_press(self.viewer, button)
 
 
-def plain(text: str, names: Names | None = None) -> str:
-    """`text` without markup: for a notification's summary and the card's fallback text."""
-    drawing = _Drawing(len(text) + 1, names, None, None)
+@dataclass(frozen=True)
+class _Names:
+    """People known by name only (a `display_name` function)."""
+
+    display_name: Callable[[str], str | None]
+
+    def teams_id(self, person: str) -> str | None:
+        return None
+
+
+def plain(text: str, people: People | Callable[[str], str | None] | None = None) -> str:
+    """`text` without markup: for a notification's summary, an invoke's message, the card's fallback text.
+    `people` names the mentioned (a People, or just a function from a person to their display name)."""
+    known = _Names(people) if callable(people) else people
+    drawing = _Drawing(len(text) + 1, known, None, None)
     text = _BOLD.sub(r"\1", text)
     return MENTION.sub(lambda m: drawing.name(m.group(1)), text)
 
@@ -162,17 +188,14 @@ def _body(message: Message, d: _Drawing) -> list[dict[str, Any]]:
 
 def _card(message: Message, d: _Drawing, user_ids: Sequence[str]) -> dict[str, Any]:
     body = _body(message, d)
-    entities = [
-        {"type": "mention", "text": f"<at>{name}</at>", "mentioned": {"id": person, "name": name}}
-        for person, name in d.mentions.items()
-    ]
+    fallback = plain(fit(message.text, d.limit), d.people)
     content: dict[str, Any] = {
         "type": "AdaptiveCard",
         "$schema": SCHEMA,
         "version": VERSION,
         "body": body,
-        "fallbackText": plain(fit(message.text, d.limit), d.name),
-        "msteams": {"width": "Full", "entities": entities},
+        "fallbackText": fallback,
+        "msteams": {"width": "Full", "entities": d.entities()},
     }
     if d.restricted is not None:
         content["refresh"] = {
@@ -201,12 +224,12 @@ def activity(
     *,
     restricted: Restricted | None = None,
     user_ids: Sequence[str] = (),
-    names: Names | None = None,
+    people: People | None = None,
 ) -> dict[str, Any]:
     """A message activity with the message's card (or, without parts, its text with its mentions), drawn with
     ever shorter texts until it fits the 28 KB cap."""
     for limit in TEXT_LIMITS:
-        d = _Drawing(limit, names, viewer, restricted)
+        d = _Drawing(limit, people, viewer, restricted)
         drawn = _wrap(_card(message, d, user_ids)) if message.parts else _text_activity(message.text, d)
         if size(drawn) <= MESSAGE_BYTES:
             return drawn
@@ -219,25 +242,25 @@ def card(
     *,
     restricted: Restricted | None = None,
     user_ids: Sequence[str] = (),
-    names: Names | None = None,
+    people: People | None = None,
 ) -> dict[str, Any]:
     """The message as an Adaptive Card 1.5 (the content of `activity`'s attachment): what `viewer` sees when
     given (the buttons they may press), else what everyone sees."""
     with_parts = message if message.parts else Message(message.text, (Text(message.text),))
-    drawn = activity(with_parts, viewer, restricted=restricted, user_ids=user_ids, names=names)
+    drawn = activity(with_parts, viewer, restricted=restricted, user_ids=user_ids, people=people)
     content: dict[str, Any] = drawn["attachments"][0]["content"]
     return content
 
 
 def files_activity(
-    comment: str, images: Sequence[str], documents: Sequence[tuple[str, str]], names: Names | None = None
+    comment: str, images: Sequence[str], documents: Sequence[tuple[str, str]], people: People | None = None
 ) -> dict[str, Any]:
     """A report's share: the comment, each chart as an Image (by URL: a data URI would break the cap), and a
     button opening each document."""
-    d = _Drawing(TEXT_LIMITS[0], names, None, None)
+    d = _Drawing(TEXT_LIMITS[0], people, None, None)
     body: list[dict[str, Any]] = [block(d.md(comment))]
     body += [
-        {"type": "Image", "url": url, "altText": plain(comment, d.name)[:200], "size": "Stretch"} for url in images
+        {"type": "Image", "url": url, "altText": plain(comment, people)[:200], "size": "Stretch"} for url in images
     ]
     links = [button(Button("open_file", title, url=url)) for title, url in documents]
     if links:
@@ -249,11 +272,7 @@ def files_activity(
 
 def _text_activity(text: str, d: _Drawing) -> dict[str, Any]:
     drawn = d.md(text)
-    entities = [
-        {"type": "mention", "text": f"<at>{name}</at>", "mentioned": {"id": person, "name": name}}
-        for person, name in d.mentions.items()
-    ]
-    return {"type": "message", "text": drawn, "textFormat": "markdown", "entities": entities}
+    return {"type": "message", "text": drawn, "textFormat": "markdown", "entities": d.entities()}
 
 
 __all__ = ["TEAMS", "activity", "card", "plain", "size"]

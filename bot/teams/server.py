@@ -69,7 +69,7 @@ class TeamsServing:
 
     def start(self) -> None:
         """Listen in the background; returns once the port is bound (raises if it could not be)."""
-        auth.warn_if_anonymous(self.desk.settings)
+        auth.warn_if_local(self.desk.settings)
         started = threading.Event()
         failure: list[BaseException] = []
         self._loop = asyncio.new_event_loop()
@@ -92,6 +92,7 @@ class TeamsServing:
         if failure:
             raise failure[0]
         log.info("Teams: listening on http://%s:%s/api/messages (health: /healthz)", self.host, self.bound_port)
+        self.agent.finish_unfinished()  # answered by a process that died before it was done: finished now
 
     async def _listen(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None)
@@ -113,6 +114,7 @@ class TeamsServing:
             thread.join(START_SECONDS)
             loop.close()
         self.bot.workers.wait_idle(START_SECONDS)
+        self.bot.workers.stop()
         self.connector.close()
 
 

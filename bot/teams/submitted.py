@@ -50,8 +50,12 @@ class Submit:
         return dialogs.text(self.values, field)
 
     def refuse(self, errors: forms.FieldErrors) -> None:
-        """The dialog stays open: the form again, the values kept, the refusal on top."""
-        self.reply.offer(dialogs.form(self.bot.desk, self.kind, self.say, self.meta, self.values, errors))
+        """The dialog stays open: the form again, the values kept, the refusal on top (a form that cannot be drawn
+        again, its incident or draft unknown, is the refusal alone)."""
+        try:
+            self.reply.offer(dialogs.form(self.bot.desk, self.kind, self.say, self.meta, self.values, errors))
+        except CrisisError:
+            self.reply.offer(dialogs.notice("\n".join(dict.fromkeys(errors.values()))))
 
     def refused(self, field: str, exc: CrisisError) -> None:
         self.refuse({field: explain(exc, self.say)})
@@ -67,7 +71,8 @@ class Submit:
 
 def dialog(bot: Bot, activity: dict[str, Any], name: str, reply: Reply, user: str) -> None:
     say = bot.wording_for(user)
-    data = (activity.get("value") or {}).get("data")
+    value = activity.get("value")
+    data = value.get("data") if isinstance(value, dict) else None
     data = data if isinstance(data, dict) else {}
     kind, meta = data.get("dialog"), dialogs.meta_of(data)
     if kind not in dialogs.KINDS:
@@ -208,8 +213,9 @@ def installed(bot: Bot, activity: dict[str, Any]) -> None:
     """The app added to a team (installationUpdate) or the bot to its members (conversationUpdate): remember the
     team, and greet the crisis channel the first time."""
     desk = bot.desk
-    channel_data = activity.get("channelData") or {}
-    team = (channel_data.get("team") or {}).get("id")
+    channel_data = activity.get("channelData")
+    team_data = channel_data.get("team") if isinstance(channel_data, dict) else None
+    team = team_data.get("id") if isinstance(team_data, dict) else None
     if team and desk.store.platform_ref(PLATFORM, "team") != team:
         desk.store.put_platform_ref(PLATFORM, "team", team, desk.now())
     if not _joined(activity) or not desk.settings.teams_crisis_channel:

@@ -95,6 +95,9 @@ def thread_url(room: str | None, tenant_id: str | None = None) -> str | None:
 class TeamsDialect:
     """Teams' card markdown, as the application layer's Wording and messages need it (bot/chat/port.py)."""
 
+    platform = "Teams"
+    command = "@Crisis Desk"  # in a channel the bot hears only what mentions it; in its 1:1 chat this works too
+
     def __init__(self, tenant_id: str | None = None) -> None:
         self.tenant_id = tenant_id
 

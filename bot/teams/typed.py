@@ -53,7 +53,13 @@ class TeamsTyped:
         return ident if isinstance(ident, str) and ident and self.activity.get("type") == "message" else None
 
     def answer(self, text: str) -> None:
-        self.show(Message(text))
+        """A reply; one Teams refuses is logged, and the work it announces goes on (nothing waits on it)."""
+        try:
+            self.show(Message(text))
+        except (Refused, OSError) as exc:
+            log.warning(
+                "could not answer %s: %s", self.user, exc.reason if isinstance(exc, Refused) else type(exc).__name__
+            )
 
     def show(self, message: Message) -> None:
         self.port.reply(self.conversation, message, reply_to=self._reply_to())
@@ -83,7 +89,7 @@ class TeamsTyped:
 
     def _told(self, text: str) -> bool:
         try:
-            self.answer(text)
+            self.show(Message(text))
         except (Refused, OSError) as exc:
             log.warning(
                 "could not answer the declarer: %s", exc.reason if isinstance(exc, Refused) else type(exc).__name__
