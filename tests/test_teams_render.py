@@ -400,3 +400,12 @@ def test_refresh_names_at_most_sixty_users():
     card = render.card(message, restricted=rule, user_ids=[f"29:{p}" for p in rule.people])
     valid(card)
     assert len(card["refresh"]["userIds"]) == 60
+
+
+def test_our_strike_marks_become_plain_text_and_a_typed_tilde_stays_inert():
+    """Card markdown has no strikethrough: a done checklist item's `~…~` (ours) is dropped, a person's `~` kept."""
+    typed = render.TEAMS.escape("~not ours~")
+    card = render.card(Message("x", (Text(f"✅ ~Pause all scheduled posts~ · {typed}"),)), people=KNOWN)
+    text = card["body"][0]["text"]
+    assert text.startswith("✅ Pause all scheduled posts · ") and "~Pause" not in text
+    assert "not ours" in text and "~not ours~" not in text  # escaped to look-alikes, never markup

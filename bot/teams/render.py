@@ -34,6 +34,8 @@ REFRESH_VERB = "refresh"
 STYLES = {"primary": "positive", "danger": "destructive"}
 _BOLD = re.compile(r"(?<![*\w])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![*\w])")
 _AT = re.compile(r"<(/?at)", re.IGNORECASE)
+# Slack's ~strike~ (a done checklist item): card markdown has no strikethrough, and the ✅ already says it.
+_STRIKE = re.compile(r"(?<![~\w])~(?!\s)([^~\n]+?)(?<!\s)~(?![~\w])")
 
 
 class People(Protocol):
@@ -70,7 +72,7 @@ class _Drawing:
 
     def md(self, text: str) -> str:
         """Card markdown for a part's text: cut, our marks translated, line breaks kept, mentions drawn."""
-        text = _BOLD.sub(r"**\1**", fit(text, self.limit))
+        text = _STRIKE.sub(r"\1", _BOLD.sub(r"**\1**", fit(text, self.limit)))
         text = re.sub(r"\n+", "\n\n", text)  # a single \n is no line break in a TextBlock outside a list
         return MENTION.sub(lambda m: f"<at>{self.name(m.group(1))}</at>", text)
 
