@@ -28,6 +28,8 @@ from bot.teams import server
 if TYPE_CHECKING:
     from bot.teams.server import TeamsServing
 
+ANONYMOUS = "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED"
+
 
 @dataclass
 class LocalTeamsDesk:
@@ -82,34 +84,47 @@ def start_local_teams(
     clock: Clock | None = None,
     environ: dict[str, str] | None = None,
     latency: float = 0.0,
+    anonymous: bool = False,
+    locale: str | None = None,
+    install: bool = True,
+    roles: bool = False,
+    public: bool = True,
+    factory: type[LocalTeamsDesk] = LocalTeamsDesk,
 ) -> LocalTeamsDesk:
     """Start the emulator, then the real Teams bot against it (both on 127.0.0.1, free ports), then install the
-    app in the team, as a tenant admin does."""
+    app in the team, as a tenant admin does.
+
+    `roles` seeds the cast's roles into the database (the demo names them in its crisisbot.yaml instead);
+    `public` serves the report's files at the bot's own address; `anonymous` switches the SDK's local mode on
+    (the emulator then sends no token); `factory` is the LocalTeamsDesk subclass to return (the tests' driver).
+    """
     db_path, tmp = scratch_db(db_path)
-    emulator = TeamsEmulator(latency=latency).start()
-    locale = cast_locale(environ)
-    people = {p.name: emulator.add_user(p.real_name, aad_id=p.aad_id, locale=locale) for p in CAST}
+    emulator = TeamsEmulator(latency=latency, anonymous=anonymous).start()
+    spoken = locale or cast_locale(environ)
+    people = {p.name: emulator.add_user(p.real_name, aad_id=p.aad_id, locale=spoken) for p in CAST}
     port = free_port()
-    env = {
-        **emulator.environ(),
-        "CRISISBOT_DB": str(db_path),
-        "TEAMS_PORT": str(port),
-        # the bot serves the report's files itself; the emulator's people fetch them from here
-        "TEAMS_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        **(environ or {}),
-    }
-    desk = open_desk(load_settings(environ=env), clock=clock)
+    env = {**emulator.environ(), "CRISISBOT_DB": str(db_path), "TEAMS_PORT": str(port)}
+    if public:  # the bot serves the report's files itself; the emulator's people fetch them from here
+        env["TEAMS_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+    if anonymous:
+        env[ANONYMOUS] = "true"
+    desk = open_desk(load_settings(environ={**env, **(environ or {})}), clock=clock)
+    if roles:
+        for person in CAST:
+            if person.role:
+                desk.store.set_role_owners(person.role, [person.aad_id])
     routes = Platforms(desk)
     runner = TimerRunner(desk, routes)
-    serving = server.build(desk, runner)
+    serving = server.TeamsServing(desk, runner, host="127.0.0.1", port=port)
     routes.serve(serving.name, serving.deliverer)
     runner.start(background=not isinstance(desk.clock, ManualClock))
     serving.start()
     emulator.bot_url = serving.url
-    local = LocalTeamsDesk(emulator, desk, serving, runner, people, tmp)
+    local = factory(emulator, desk, serving, runner, people, tmp)
     try:
-        emulator.install()
-        local.settle()
+        if install:
+            emulator.install()
+            local.settle()
     except BaseException:
         local.stop()
         raise

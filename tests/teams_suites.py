@@ -24,11 +24,12 @@ import bot.teams.connector
 from bot.clock import ManualClock
 from bot.models import Incident
 from bot.sandbox.process import HOST, MODULE, ServeProcess, free_port, serve_env
+from bot.sandbox.process import read_db as read
 from bot.sandbox.teams import TeamsEmulator
 from bot.sandbox.teams.people import execute_actions
 from bot.sandbox.transport import BotResponse
 from bot.store import Store
-from tests.teams_harness import CAST, TeamsDesk, start_teams
+from tests.teams_harness import CAST, TeamsDesk, nodes, start_teams
 
 START = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
 CARD = "application/vnd.microsoft.card.adaptive"
@@ -79,17 +80,6 @@ def quick_backoff(monkeypatch: Any) -> None:
 
 
 # ---- reading what Teams shows -----------------------------------------------------------------------------------
-def nodes(node: Any) -> Iterator[dict[str, Any]]:
-    """Every object in a card, an activity or an invoke answer."""
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            yield item
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
-        stack.extend(reversed(list(children)))
-
-
 def shown(value: Any) -> str:
     """Every text a person reads in an activity, card or invoke answer (texts, titles, facts, choices, notices)."""
     if isinstance(value, str):
@@ -326,15 +316,6 @@ def serve_teams(
     emulator.bot_url = process.url
     process.wait_healthy(30, exit_ok=exit_ok)
     return process
-
-
-def read(db: Path, what: Any) -> Any:
-    """Read the database the process writes (a connection of our own, closed again)."""
-    store = Store(db)
-    try:
-        return what(store)
-    finally:
-        getattr(store, "close_all", store.close)()
 
 
 def teams_people(emulator: TeamsEmulator) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from bot.localdesk import BOT_TOKEN, CAST, SIGNING_SECRET
 from bot.manifest import manifest_scopes
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.process import ServeProcess, serve_against
+from bot.sandbox.process import read_db as read
 from bot.sandbox.validate import validate_message_blocks
 from bot.store import Store
 
@@ -78,15 +79,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 # ---- the real process ---------------------------------------------------------------------------------------
-def read(db: Path, what: Any) -> Any:
-    """Read the database the bot writes (a connection of our own, closed again)."""
-    store = Store(db)
-    try:
-        return what(store)
-    finally:
-        getattr(store, "close_all", store.close)()
-
-
 def staffed(path: Path) -> Path:
     """A database whose roles all have owners (as `/crisis roles set` leaves it)."""
 

@@ -15,7 +15,7 @@ import pytest
 from bot.models import Incident
 from bot.sandbox.teams.people import execute_actions, response_card
 from bot.teams.server import TeamsServing
-from tests.teams_harness import TeamsDesk, start_teams
+from tests.teams_harness import TeamsDesk, nodes, start_teams
 
 CARD = "application/vnd.microsoft.card.adaptive"
 NOTICE = "application/vnd.microsoft.activity.message"
@@ -38,17 +38,6 @@ def incident(teams: TeamsDesk) -> Incident:
 
 def verbs(card: dict[str, Any] | None) -> list[str]:
     return sorted(str(a.get("verb")) for a in execute_actions(card) if a.get("verb") != "refresh")
-
-
-def nodes(node: Any) -> Iterator[dict[str, Any]]:
-    """Every object in a card (or an invoke answer)."""
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            yield item
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
-        stack.extend(reversed(list(children)))
 
 
 def texts(card: dict[str, Any] | None) -> str:

@@ -21,14 +21,17 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, TypeVar
 
 from bot.sandbox.model import BOT_TOKEN, SIGNING_SECRET
 
 if TYPE_CHECKING:
     from bot.sandbox.emulator import SlackEmulator
+    from bot.store import Store
+
+T = TypeVar("T")
 
 HOST = "127.0.0.1"
 HEALTH_POLL = 0.005  # seconds between /healthz probes (the startup benchmark's resolution)
@@ -203,3 +206,14 @@ def serve_against(
     emulator.bot_url = bot.url
     bot.wait_healthy(timeout, exit_ok=exit_ok)
     return bot
+
+
+def read_db(db: Path, what: Callable[[Store], T]) -> T:
+    """Read the database a bot process writes (a connection of our own, closed again)."""
+    from bot.store import Store  # the store's migrations are not needed to start a process, only to read one
+
+    store = Store(db)
+    try:
+        return what(store)
+    finally:
+        store.close_all()
