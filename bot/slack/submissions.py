@@ -1,5 +1,8 @@
 """Modal submissions: declare, edit, reject, resolve, survey. Each acknowledges before anything is written.
 
+The sequence every form follows (check, answer, verb, late refusal) is bot/chat/submits.py's; this module reads
+Slack's payloads into it and answers in Slack's terms.
+
 Slack waits for the ack of a submission to close the form or show errors under its fields, and the ack is
 also the promise that the request is taken: the only write before it is the request's own record (the
 `once_per_request` middleware). So each form is checked first by the core's read-only check (Desk.checking),
@@ -17,13 +20,13 @@ from typing import Any
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
-from bot.chat.buttons import number
+from bot.chat import submits
+from bot.chat.flow import Flow
 from bot.chat.message import Message
 from bot.chat.wording import Wording
-from bot.errors import AlreadyDone, CrisisError
-from bot.incidents import drafts, lifecycle
+from bot.errors import CrisisError
 from bot.incidents.declare import DeclareRequest
-from bot.models import Incident
+from bot.incidents.desk import Desk
 from bot.slack import replay, views
 from bot.slack.requests import Requests
 from bot.slack.text import fit
@@ -43,13 +46,33 @@ class Submission:
     meta: dict[str, Any]
     replayed: bool  # finished at start-up after a restart (bot/slack/replay.py)
 
+    @property
+    def desk(self) -> Desk:
+        return self.slack.desk
+
+    @property
+    def say(self) -> Wording:
+        return self.slack.wording_for(self.client, self.user)
+
     def text(self, block: str) -> str:
         return views.text_of(self.values, block)
 
-    def refuse(self, field: str, exc: CrisisError, say: Wording) -> None:
+    def choice(self, block: str) -> str:
+        return views.selected_of(self.values, block)
+
+    def hidden(self, key: str) -> object:
+        return self.meta.get(key)
+
+    def refused(self, field: str, exc: CrisisError) -> None:
         """The form stays open with the refusal under `field`; the refusal goes on the timeline after the ack."""
-        self.ack(response_action="errors", errors={field: fit(self.slack.explain(exc, say), ERROR_LIMIT)})
+        self.ack(response_action="errors", errors={field: fit(self.slack.explain(exc, self.say), ERROR_LIMIT)})
         self.slack.desk.record_refusal(exc)
+
+    def close(self) -> None:
+        self.ack()
+
+    def flow(self) -> Flow:
+        return self.slack.flow(self.client)
 
     def notify(self, channel: str | None, exc: CrisisError) -> None:
         """A refusal decided after the ack (the form has closed): an ephemeral notice in `channel`, else a DM."""
@@ -91,101 +114,18 @@ def declare_submitted(form: Submission) -> None:
         tell(slack.explain(exc, say))
 
 
-def edit_submitted(form: Submission) -> None:
-    desk, text = form.slack.desk, form.text("text")
-    try:
-        draft_id, version = number(form.meta.get("draft")), number(form.meta.get("version"))
-        _, incident = drafts.check_edit(desk, draft_id, form.user, text, version)
-    except CrisisError as exc:
-        form.refuse("text", exc, form.slack.wording())
-        return
-    form.ack()
-    try:
-        outcome = drafts.edit_draft(desk, draft_id, form.user, text, version)
-    except CrisisError as exc:  # e.g. marked as posted between the check and the edit
-        form.notify(incident.room_ref, exc)
-        return
-    form.slack.flow(form.client).after().after_draft_change(outcome)
-
-
-def reject_submitted(form: Submission) -> None:
-    desk, reason = form.slack.desk, form.text("reason")
-    try:
-        draft_id, version = number(form.meta.get("draft")), number(form.meta.get("version"))
-        _, incident = drafts.check_reject(desk, draft_id, version, form.user, reason)
-    except CrisisError as exc:
-        form.refuse("reason", exc, form.slack.wording())
-        return
-    form.ack()
-    try:
-        outcome = drafts.reject_draft(desk, draft_id, version, form.user, reason)
-    except CrisisError as exc:  # e.g. marked as posted between the check and the reject
-        form.notify(incident.room_ref, exc)
-        return
-    form.slack.flow(form.client).after().after_draft_change(outcome)
-
-
 def resolve_submitted(form: Submission) -> None:
-    slack, desk = form.slack, form.slack.desk
-    say = slack.wording_for(form.client, form.user)
-    authority, errors = views.parse_authority(form.values, desk.now(), say)
+    authority, errors = views.parse_authority(form.values, form.desk.now(), form.say)
     if errors:
         form.ack(response_action="errors", errors=errors)
         return
-    summary = form.text("summary")
-    try:
-        incident = desk.store.incident(number(form.meta.get("incident")))
-        if form.replayed and not incident.active:
-            _finish_replayed_resolve(form, incident)
-            return
-        incident = lifecycle.check_resolve(desk, incident, form.user, summary)
-    except AlreadyDone as exc:  # resolved by someone else a moment before: nothing to correct in this form
-        form.ack()
-        form.notify(incident.room_ref, exc)
-        return
-    except CrisisError as exc:
-        form.refuse("summary", exc, say)
-        return
-    form.ack()
-    try:
-        resolved = lifecycle.resolve(
-            desk, incident, form.user, summary, form.text("impact"), form.text("lessons"), authority=authority
-        )
-    except CrisisError as exc:  # e.g. a backup lead's resolve came between the check and this one
-        form.notify(incident.room_ref, exc)
-        return
-    slack.flow(form.client).after_resolve(resolved, form.user)
-
-
-def _finish_replayed_resolve(form: Submission, incident: Incident) -> None:
-    """This form resolved the incident and was acknowledged, then the process died in the closing steps."""
-    with form.slack.desk.checking():
-        lifecycle.check_may_finish_resolve(form.slack.desk, incident, form.user)
-    form.ack()
-    form.slack.flow(form.client).after_resolve(lifecycle.Resolved(incident, []), form.user)
-
-
-def survey_submitted(form: Submission) -> None:
-    say = form.slack.wording_for(form.client, form.user)
-    try:
-        incident = form.slack.desk.store.incident(number(form.meta.get("incident")))
-        process, role_clarity = (
-            number(views.selected_of(form.values, "q1")),
-            number(views.selected_of(form.values, "q2")),
-        )
-        lifecycle.check_survey(process, role_clarity)
-    except CrisisError as exc:
-        form.refuse("q1", exc, say)
-        return
-    form.ack()
-    lifecycle.answer_survey(form.slack.desk, incident, form.user, process, role_clarity, form.text("q3"))
-    form.slack.flow(form.client).tell(form.user, None, Message(say("survey.thanks", code=incident.code)))
+    submits.resolve_submitted(form, authority)
 
 
 FORMS: dict[str, Callable[[Submission], None]] = {
     "declare": declare_submitted,
-    "draft_edit": edit_submitted,
-    "draft_reject": reject_submitted,
+    "draft_edit": submits.edit_submitted,
+    "draft_reject": submits.reject_submitted,
     "resolve": resolve_submitted,
-    "survey": survey_submitted,
+    "survey": submits.survey_submitted,
 }

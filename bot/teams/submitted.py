@@ -3,7 +3,7 @@
 A fetch answers the form (bot/teams/dialogs.py) once the core's read-only check lets the person do what it is for;
 a submit is checked the same way first, its refusal shown in the dialog with the values kept, then answered
 (the dialog closes) and carried out after the answer: the verb checks again under the write lock, and what it
-refuses then reaches the person in their 1:1 chat. The sequence is the one Slack's modal submissions follow.
+refuses then reaches the person in their 1:1 chat. The sequence is bot/chat/submits.py's, as for Slack's modals.
 """
 
 from __future__ import annotations
@@ -13,15 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bot.chat import forms
+from bot.chat import forms, submits
 from bot.chat.buttons import number
 from bot.chat.explain import explain
+from bot.chat.flow import Flow
 from bot.chat.message import Message
 from bot.chat.port import Refused
 from bot.chat.wording import Wording
-from bot.errors import AlreadyDone, CrisisError
+from bot.errors import CrisisError
 from bot.incidents import drafts, lifecycle
 from bot.incidents.declare import DeclareRequest
+from bot.incidents.desk import Desk
 from bot.teams import dialogs
 from bot.teams.clicks import Reply
 from bot.teams.typed import TeamsTyped
@@ -46,8 +48,23 @@ class Submit:
     values: dict[str, Any]
     reply: Reply
 
+    replayed = False  # a dialog a dead process had answered is finished at start-up (bot/teams/replay.py)
+
+    @property
+    def desk(self) -> Desk:
+        return self.bot.desk
+
     def text(self, field: str) -> str:
         return dialogs.text(self.values, field)
+
+    def choice(self, field: str) -> str:
+        return dialogs.text(self.values, field)
+
+    def hidden(self, key: str) -> object:
+        return self.meta.get(key)
+
+    def flow(self) -> Flow:
+        return self.bot.flow()
 
     def refuse(self, errors: forms.FieldErrors) -> None:
         """The dialog stays open: the form again, the values kept, the refusal on top (a form that cannot be drawn
@@ -64,8 +81,9 @@ class Submit:
     def close(self) -> None:
         self.reply.offer(None)
 
-    def notify(self, exc: CrisisError) -> None:
-        """A refusal decided after the dialog closed: in the person's 1:1 chat."""
+    def notify(self, room: str | None, exc: CrisisError) -> None:
+        """A refusal decided after the dialog closed: in the person's 1:1 chat (Teams has no private notice in
+        a channel, `room`)."""
         self.bot.flow().tell(self.user, None, Message(explain(exc, self.say)))
 
 
@@ -118,90 +136,22 @@ def declare_submitted(form: Submit) -> None:
         run.answer(explain(exc, form.say))
 
 
-def edit_submitted(form: Submit) -> None:
-    desk, text = form.bot.desk, form.text("text")
-    try:
-        draft_id, version = number(form.meta.get("draft")), number(form.meta.get("version"))
-        drafts.check_edit(desk, draft_id, form.user, text, version)
-    except CrisisError as exc:
-        form.refused("text", exc)
-        return
-    form.close()
-    try:
-        outcome = drafts.edit_draft(desk, draft_id, form.user, text, version)
-    except CrisisError as exc:  # e.g. marked as posted between the check and the edit
-        form.notify(exc)
-        return
-    form.bot.flow().after().after_draft_change(outcome)
-
-
-def reject_submitted(form: Submit) -> None:
-    desk, reason = form.bot.desk, form.text("reason")
-    try:
-        draft_id, version = number(form.meta.get("draft")), number(form.meta.get("version"))
-        drafts.check_reject(desk, draft_id, version, form.user, reason)
-    except CrisisError as exc:
-        form.refused("reason", exc)
-        return
-    form.close()
-    try:
-        outcome = drafts.reject_draft(desk, draft_id, version, form.user, reason)
-    except CrisisError as exc:
-        form.notify(exc)
-        return
-    form.bot.flow().after().after_draft_change(outcome)
-
-
 def resolve_submitted(form: Submit) -> None:
-    desk, say = form.bot.desk, form.say
+    desk, say = form.desk, form.say
     choice = (form.text("authority") or "not_yet") if form.meta.get("ask_authority") else None
     authority, errors = forms.authority_answer(choice, dialogs.moment(form.values, "authority", desk), desk.now(), say)
     if errors:
         form.refuse(errors)
         return
-    summary = form.text("summary")
-    try:
-        incident = lifecycle.check_resolve(
-            desk, desk.store.incident(number(form.meta.get("incident"))), form.user, summary
-        )
-    except AlreadyDone as exc:  # resolved by someone else a moment before: nothing to correct in this form
-        form.close()
-        form.notify(exc)
-        return
-    except CrisisError as exc:
-        form.refused("summary", exc)
-        return
-    form.close()
-    try:
-        resolved = lifecycle.resolve(
-            desk, incident, form.user, summary, form.text("impact"), form.text("lessons"), authority=authority
-        )
-    except CrisisError as exc:
-        form.notify(exc)
-        return
-    form.bot.flow().after_resolve(resolved, form.user)
-
-
-def survey_submitted(form: Submit) -> None:
-    desk = form.bot.desk
-    try:
-        incident = desk.store.incident(number(form.meta.get("incident")))
-        process, clarity = number(form.text("q1")), number(form.text("q2"))
-        lifecycle.check_survey(process, clarity)
-    except CrisisError as exc:
-        form.refused("q1", exc)
-        return
-    form.close()
-    lifecycle.answer_survey(desk, incident, form.user, process, clarity, form.text("q3"))
-    form.bot.flow().tell(form.user, None, Message(form.say("survey.thanks", code=incident.code)))
+    submits.resolve_submitted(form, authority)
 
 
 SUBMITS: dict[str, Callable[[Submit], None]] = {
     "declare": declare_submitted,
-    "edit": edit_submitted,
-    "reject": reject_submitted,
+    "edit": submits.edit_submitted,
+    "reject": submits.reject_submitted,
     "resolve": resolve_submitted,
-    "survey": survey_submitted,
+    "survey": submits.survey_submitted,
 }
 
 
