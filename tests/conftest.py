@@ -249,6 +249,11 @@ RELIABILITY = (
     ("a Slack refusal anywhere in a crisis, told in plain words", "test_bad_input_limits.py", "in_plain_words["),
     ("crisisbot serve on an unusable database or config: exit 2", "test_bad_input_limits.py", "test_crisisbot_serve"),
     ("a full disk: every command answered, re-run finishes", "test_bad_input_limits.py", "test_a_full_disk"),
+    ("Teams: Bot Connector faults one at a time (declare, approve, resolve)", "test_teams_faults.py", "test_"),
+    ("Teams: kill -9 of crisisbot serve --platform teams, restart, re-run", "test_teams_crash.py", "test_"),
+    ("Teams: fuzz of text, card actions, dialogs, malformed activities", "test_teams_fuzz.py", "test_"),
+    ("Teams: authorization matrix, forged tokens and mentions, logs", "test_teams_security.py", "test_"),
+    ("Teams: token checks and refused activities", "test_teams_auth.py", "test_"),
 )
 FUZZ_EXAMPLES = Counter()  # hypothesis examples run, by property (tests/test_fuzz.py counts them)
 _PASSED: list[str] = []
