@@ -29,6 +29,8 @@ from microsoft_agents.hosting.core.connector.client import UserTokenClient
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 from pydantic import ValidationError
 
+from bot.teams import auth
+
 log = logging.getLogger("crisisbot.teams")
 # The SDK's JWT check stores its claims under a plain string request key: aiohttp's advice is not ours to follow.
 warnings.filterwarnings("ignore", "It is recommended to use web.RequestKey", web.NotAppKeyWarning)
@@ -88,7 +90,14 @@ def make_app(agent: Agent, config: AgentAuthConfiguration, adapter: CloudAdapter
     async def healthz(request: web.Request) -> web.StreamResponse:
         return web.json_response({"ok": True})
 
-    app.router.add_post("/api/messages", messages)
+    async def checked(request: web.Request) -> web.StreamResponse:
+        if auth.unverifiable(request.headers.get("Authorization")):
+            log.warning("refused a token that names no signing key we could check")
+            return web.json_response({"error": "Invalid token or authentication failed."}, status=401)
+        answered: web.StreamResponse = await messages(request)
+        return answered
+
+    app.router.add_post("/api/messages", checked)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/files/{token}", file_handler(files))
     return app

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 
+import jwt
 from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration
 from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
 from microsoft_agents.hosting.core.authorization.jwt.jwt_token_validator import (
@@ -47,6 +48,23 @@ class LocalSigningKeys(_JwkClientManager):
 
     def _get_jwk_client(self, jwks_uri: str) -> _JwkClientCacheEntry:
         return super()._get_jwk_client(self.keys_url)
+
+
+SIGNED_WITH = "RS256"  # how the Bot Framework signs channel tokens (its OpenID metadata's only algorithm)
+
+
+def unverifiable(authorization: str | None) -> bool:
+    """Whether a bearer token names no key or algorithm we could check its signature with.
+
+    Checked before the SDK's validation, which (1.9.0) fails with a KeyError on a token without `kid` (e.g.
+    `alg: none`), answered 500: such a token is refused like every other bad token, with a 401."""
+    if not authorization or not authorization.lower().startswith("bearer "):
+        return False  # no token, or not a bearer: the SDK's own answer (401, or anonymous in local mode)
+    try:
+        header = jwt.get_unverified_header(authorization.split(maxsplit=1)[1].strip())
+    except (jwt.PyJWTError, IndexError):
+        return True
+    return not isinstance(header.get("kid"), str) or header.get("alg") != SIGNED_WITH
 
 
 def keys_url(login_url: str) -> str:
