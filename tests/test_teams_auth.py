@@ -10,7 +10,7 @@ import logging
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import jwt
 import pytest
@@ -200,3 +200,52 @@ def test_a_refresh_or_dialog_for_a_draft_that_does_not_exist_is_answered_plainly
         {"dialog": "edit", "draft": 999999, "version": 1}, where=incident.room_ref
     )
     assert fetched.json and fetched.json["task"]["type"] == "message"
+
+
+# ---- the production login: the SDK's MSAL client credentials -----------------------------------------------------
+class _FakeConfidentialClient:
+    """MSAL's ConfidentialClientApplication as far as the SDK uses it, recording what it was made with (MSAL
+    itself would ask login.microsoftonline.com, which no test reaches)."""
+
+    made: ClassVar[list[dict[str, Any]]] = []
+    asked: ClassVar[list[list[str]]] = []
+
+    def __init__(self, client_id: str, authority: str, client_credential: Any, azure_region: Any = None) -> None:
+        self.made.append({"client_id": client_id, "authority": authority, "secret": client_credential})
+
+    def acquire_token_for_client(self, scopes: list[str], **kwargs: Any) -> dict[str, Any]:
+        self.asked.append(list(scopes))
+        return {"access_token": f"token-{len(self.asked)}", "expires_in": 3600, "token_type": "Bearer"}
+
+
+def test_without_a_local_login_url_the_connector_logs_in_with_msal_for_the_bot_framework(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Production settings (an app id, a secret, a tenant, no TEAMS_LOGIN_URL) use the SDK's MSAL client
+    credentials: the tenant's authority, our app id and secret, the Bot Framework's scope."""
+    import microsoft_agents.authentication.msal.msal_auth as msal_auth
+
+    from bot.config import load_settings
+    from bot.teams.connector import BOT_SCOPE, MsalTokens, tokens_for
+
+    monkeypatch.setattr(msal_auth, "ConfidentialClientApplication", _FakeConfidentialClient)
+    _FakeConfidentialClient.made, _FakeConfidentialClient.asked = [], []
+    tenant = "0f0e0d0c-0b0a-4000-8000-000000000001"
+    settings = load_settings(
+        environ={
+            "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID": "11111111-2222-4333-8444-555555555555",
+            "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET": "s3cret-value",
+            "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID": tenant,
+        }
+    )
+    tokens = tokens_for(settings)
+    assert isinstance(tokens, MsalTokens)
+    assert asyncio.run(tokens.token()).startswith("token-")
+    assert _FakeConfidentialClient.made == [
+        {
+            "client_id": "11111111-2222-4333-8444-555555555555",
+            "authority": f"https://login.microsoftonline.com/{tenant}",
+            "secret": "s3cret-value",
+        }
+    ]
+    assert _FakeConfidentialClient.asked == [[BOT_SCOPE]]
