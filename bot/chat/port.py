@@ -42,6 +42,9 @@ class Room:
 
     ref: str
     name: str
+    # A UI key (messages/<lang>/ui.yaml) the declarer is told when the platform made the room in a lesser form than
+    # configured (Teams: a thread instead of a channel of its own, for want of a permission); None when as asked.
+    notice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class Port(Protocol):
     """A chat platform, as the application layer uses it."""
 
     dialect: Dialect
+    room_name_limit: int  # the longest room name the platform takes (Slack 80, a Teams channel 50)
 
     # ---- rooms ----------------------------------------------------------------------------------------
     def create_room(self, name: str, private: bool) -> Room:
