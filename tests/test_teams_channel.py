@@ -31,6 +31,7 @@ from tests.teams_suites import (
     nodes,
     read,
     serve_teams,
+    short_calls,
     shown,
     staff,
     teams_people,
@@ -150,6 +151,18 @@ def test_a_409_for_a_name_in_use_is_taken_the_same_way(teams: TeamsDesk) -> None
     incident = teams.store.incident(teams.declare().id)
     assert incident.room_name == expected_name(teams, incident, 1)
     assert [c.status for c in emu.calls_to("graph_create_channel")] == [409, 201]
+
+
+def test_a_create_whose_answer_was_lost_is_found_not_made_twice() -> None:
+    """Graph made the channel but its answer never came: the retried POST hears "already existed"; the channel of
+    that name with the bot's own description is the one it made, so the set-up goes on in it (no second channel)."""
+    with start_teams(environ=CHANNEL_MODE) as local:
+        short_calls(local, 1.0)
+        local.emulator.fail("graph_create_channel", error="lost_response", hang_seconds=2.0)
+        incident = local.store.incident(local.declare().id)
+        assert incident.setup_done_at is not None and len(made_channels(local.emulator)) == 1
+        assert [c.status for c in local.emulator.calls_to("graph_create_channel")] == [201, 400]
+        assert (incident.room_ref or "").startswith(next(iter(made_channels(local.emulator))))
 
 
 def test_a_429_from_graph_is_waited_out(teams: TeamsDesk) -> None:

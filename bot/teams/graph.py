@@ -34,7 +34,7 @@ import aiohttp
 
 from bot.chat.port import NAME_TAKEN, Refused
 from bot.config import Settings
-from bot.teams.connector import CALL_TIMEOUT, Connector, Failed, Tokens, check_answer, tokens_for
+from bot.teams.connector import Connector, Failed, Tokens, check_answer, tokens_for
 
 GRAPH_RESOURCE = "https://graph.microsoft.com"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
@@ -85,8 +85,8 @@ class Graph:
         connector.on_close.append(self._close)
 
     async def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            timeout = aiohttp.ClientTimeout(total=CALL_TIMEOUT)
+        if self._session is None:  # the connector's per-call timeout, which its owner may have shortened
+            timeout = aiohttp.ClientTimeout(total=self.connector.call_timeout)
             self._session = aiohttp.ClientSession(base_url=self.base, timeout=timeout, raise_for_status=check_answer)
         return self._session
 
@@ -117,8 +117,9 @@ class Graph:
         return self.connector.run("graph_create_channel", call, _refusal)
 
     def channel_named(self, team: str, name: str) -> dict[str, Any] | None:
-        """The team's channel called `name` (Teams compares names without case), None when there is none."""
-        query = {"$filter": f"displayName eq {_odata_string(name)}", "$select": "id,displayName"}
+        """The team's channel called `name` (`{id, displayName, description}`; Teams compares names without case),
+        None when there is none."""
+        query = {"$filter": f"displayName eq {_odata_string(name)}", "$select": "id,displayName,description"}
 
         async def call() -> list[dict[str, Any]]:
             session = await self._client()

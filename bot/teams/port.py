@@ -28,7 +28,7 @@ from typing import Any
 
 from bot.chat.audience import Restricted, restricted
 from bot.chat.message import Message, Text
-from bot.chat.port import Attachment, Dialect, Port, Refused, Room, Tag
+from bot.chat.port import NAME_TAKEN, Attachment, Dialect, Port, Refused, Room, Tag
 from bot.chat.wording import Wording
 from bot.config import Settings
 from bot.faults import crash_point
@@ -133,21 +133,36 @@ class TeamsPort:
 
     def _dedicated_channel(self, name: str) -> str | None:
         """A new standard channel called `name` (its id), None when Graph says the app may not (no RSC grant).
-        Refused(NAME_TAKEN) when the name is in use: the set-up tries the next name."""
+        Refused(NAME_TAKEN) when someone else's channel has the name: the set-up tries the next name."""
         assert self.graph is not None
         group = self._team_group()
-        say = Wording(self.desk.messages, self.desk.language, self.dialect)
         try:
-            made = self.graph.create_channel(group, name, say("teams_space.description", name=name))
+            made = self.graph.create_channel(group, name, self._description(name))
         except Refused as exc:
-            if exc.reason != FORBIDDEN:
+            if exc.reason == FORBIDDEN:
+                log.warning(
+                    "Graph refused to create channel %s (no Channel.Create.Group grant): a thread instead", name
+                )
+                return None
+            if exc.reason != NAME_TAKEN:
                 raise
-            log.warning("Graph refused to create channel %s (no Channel.Create.Group grant): a thread instead", name)
-            return None
+            # A try whose answer was lost may have made it: a channel of that name with our description is ours.
+            made = self._ours(group, name) or {}
+            if not made:
+                raise
         crash_point("graph_created")  # Graph made it, nothing noted: the re-run finds it by name
         channel = str(made["id"])
         self.refs.note_channel(name, channel)
         return channel
+
+    def _description(self, name: str) -> str:
+        return Wording(self.desk.messages, self.desk.language, self.dialect)("teams_space.description", name=name)
+
+    def _ours(self, group: str, name: str) -> dict[str, Any] | None:
+        """The team's channel called `name` when this bot made it (its description is ours), else None."""
+        assert self.graph is not None
+        found = self.graph.channel_named(group, name)
+        return found if found and (found.get("description") or "") == self._description(name) else None
 
     def _team_group(self) -> str:
         """The team's group id for Graph: remembered, else from the Bot Connector's team details."""
@@ -317,7 +332,7 @@ class TeamsPort:
         channel = self.refs.channel(name)
         if channel is None:
             try:
-                found = self.graph.channel_named(self._team_group(), name)
+                found = self._ours(self._team_group(), name)
             except Refused as exc:
                 if exc.reason != FORBIDDEN:
                     raise

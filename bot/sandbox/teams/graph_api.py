@@ -58,6 +58,7 @@ class GraphApi:
     max_channels: int = MAX_CHANNELS
     duplicate_status: int = 400
     deleted: dict[str, str] = field(default_factory=dict)  # id -> name of channels deleted (they still count)
+    descriptions: dict[str, str] = field(default_factory=dict)  # id -> description given at creation
 
     def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[str, int, Any]:
         """(endpoint name, status, answer) of one call; raises GraphError."""
@@ -97,8 +98,9 @@ class GraphApi:
             channel = thread_id()
             t.channel_names[channel] = name
             t.conversations[channel] = Conversation(channel, "channel")
+            self.descriptions[channel] = str(body.get("description") or "")
         t.emit(Event("channel_created", channel, f"#{name}", t.bot_name, f"channel #{name} created"))
-        return 201, self._channel(channel, name, str(body.get("description") or ""))
+        return 201, self._channel(channel, name)
 
     def _list(self, group: str, query: dict[str, str]) -> tuple[int, Any]:
         self._team(group)
@@ -132,12 +134,12 @@ class GraphApi:
                 f"Resource specific consent grants on the request '{granted}'.",
             )
 
-    def _channel(self, channel: str, name: str, description: str = "") -> dict[str, Any]:
+    def _channel(self, channel: str, name: str) -> dict[str, Any]:
         t = self.tenant
         return {
             "id": channel,
             "displayName": name,
-            "description": description or None,
+            "description": self.descriptions.get(channel) or None,
             "membershipType": "standard",
             "createdDateTime": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             "webUrl": f"https://teams.microsoft.com/l/channel/{channel}/{name}?groupId={t.team_aad_group_id}"
