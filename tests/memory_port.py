@@ -41,6 +41,10 @@ class MemoryDialect:
     command = "crisis"
 
     @staticmethod
+    def space(room: str | None) -> str:
+        return "channel"
+
+    @staticmethod
     def escape(text: str) -> str:
         return str(text).translate(_INERT)
 

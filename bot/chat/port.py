@@ -82,6 +82,11 @@ class Dialect(Protocol):
         """`text` cut to `limit` characters without splitting an entity or a mention the dialect made."""
         ...
 
+    def space(self, room: str | None) -> str:
+        """What an incident's room is, for the wording (`space` in ui.yaml): "channel", or "thread" (a Teams thread in
+        the crisis channel); for no room, what a new incident gets."""
+        ...
+
 
 class Port(Protocol):
     """A chat platform, as the application layer uses it."""

@@ -68,7 +68,9 @@ class TeamsPort:
     def __init__(self, desk: Desk, connector: Connector, settings: Settings) -> None:
         self.desk, self.connector, self.settings = desk, connector, settings
         self.refs = Refs(desk.store, desk.now)
-        self.dialect: Dialect = TeamsDialect(settings.teams_tenant_id)
+        self.dialect: Dialect = TeamsDialect(
+            settings.teams_tenant_id, settings.teams_crisis_channel, settings.teams_incident_space
+        )
         self.room_name_limit = MAX_CHANNEL_NAME  # Graph's displayName limit (a thread's name is only ours)
         self.tenant_id = settings.teams_tenant_id
         self.team_id = settings.teams_team_id
