@@ -250,6 +250,7 @@ def describe_start(settings: Settings) -> str:
     teams = "not configured"
     if settings.teams_configured:
         teams = f"app {settings.teams_app_id}, port {settings.teams_port}, Bot Connector {settings.teams_service_url}"
+        teams += ", incidents in a channel each (Graph)" if settings.teams_incident_space == "channel" else ""
         teams += ", anonymous (local only)" if settings.teams_anonymous else ""
     return (
         f"config: {source}; playbooks: {settings.playbooks_dir}; database: {settings.db_path}; "
