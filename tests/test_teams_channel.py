@@ -135,6 +135,16 @@ def test_without_the_grant_the_incident_is_a_thread_and_the_declarer_is_told_wha
     assert [c.status for c in teams.emulator.calls_to("graph_create_channel")] == [403]
 
 
+def test_a_team_at_its_channel_limit_gets_a_thread_and_the_declarer_is_told_why(teams: TeamsDesk) -> None:
+    teams.emulator.graph.max_channels = len(teams.emulator.channels())  # General and the crisis channel: full
+    incident = teams.store.incident(teams.declare().id)
+    assert (incident.room_ref or "").startswith(teams.emulator.crisis_channel) and incident.setup_done_at is not None
+    said = [shown(a.data) for a in teams.emulator.tenant.activities.values() if a.from_bot]
+    [notice] = [t for t in said if "limit of channels" in t]
+    assert incident.code in notice
+    assert_no_leak(notice)
+
+
 def test_a_name_in_use_gives_the_next_name(teams: TeamsDesk) -> None:
     emu = teams.emulator
     # made by hand, in capitals: Teams compares channel names without case

@@ -49,6 +49,7 @@ PRIVATE_REFUSED = "private_not_supported"
 UNKNOWN_MEMBER = {"MemberNotFoundInConversation", "http_404"}
 HEADER_STEP = "header"
 FALLBACK_NOTICE = "teams_space.fallback"  # ui.yaml: what the declarer is told when channel mode had no grant
+REFUSED_NOTICE = "teams_space.refused"  # … and when Graph refused the channel otherwise (the team's channel limit)
 LOOKUPS = 8  # member look-ups at once (the team's role owners, an invite's people)
 MEMBER_FRESH = timedelta(hours=12)  # a team membership looked up is trusted this long (people leave teams)
 
@@ -114,9 +115,7 @@ class TeamsPort:
         # channel and the thread, so those look-ups add no round trip of their own.
         owners = {p for people in self.desk.store.role_owners().values() for p in people}
         warming = [self._pool.submit(self._account_or_none, p) for p in owners if not self._fresh(p)]
-        channel, notice = (self._dedicated_channel(name) if self.graph else None), None
-        if self.graph and channel is None:
-            notice = FALLBACK_NOTICE
+        channel, notice = self._dedicated_channel(name) if self.graph else (None, None)
         if channel is None and not self.channel:
             raise Refused("no_crisis_channel", "create_room")
         room = self._start_room(channel or str(self.channel), name)
@@ -133,21 +132,18 @@ class TeamsPort:
         self.refs.note_room(name, room.ref)
         return room
 
-    def _dedicated_channel(self, name: str) -> str | None:
-        """A new standard channel called `name` (its id), None when Graph says the app may not (no RSC grant).
-        Refused(NAME_TAKEN) when someone else's channel has the name: the set-up tries the next name."""
+    def _dedicated_channel(self, name: str) -> tuple[str | None, str | None]:
+        """A new standard channel called `name`: (its id, None), or (None, the notice for the declarer) when Graph
+        will not make one (no RSC grant; the team's channel limit): the incident is then a thread in the crisis
+        channel. Refused(NAME_TAKEN) when someone else's channel has the name: the set-up tries the next name."""
         assert self.graph is not None
         group = self._team_group()
         try:
             made = self.graph.create_channel(group, name, self._description(name))
         except Refused as exc:
-            if exc.reason == FORBIDDEN:
-                log.warning(
-                    "Graph refused to create channel %s (no Channel.Create.Group grant): a thread instead", name
-                )
-                return None
             if exc.reason != NAME_TAKEN:
-                raise
+                log.warning("Graph would not create channel %s (%s): a thread in the crisis channel", name, exc.reason)
+                return None, FALLBACK_NOTICE if exc.reason == FORBIDDEN else REFUSED_NOTICE
             # A try whose answer was lost may have made it: a channel of that name with our description is ours.
             made = self._ours(group, name) or {}
             if not made:
@@ -155,7 +151,7 @@ class TeamsPort:
         crash_point("graph_created")  # Graph made it, nothing noted: the re-run finds it by name
         channel = str(made["id"])
         self.refs.note_channel(name, channel)
-        return channel
+        return channel, None
 
     def _description(self, name: str) -> str:
         return Wording(self.desk.messages, self.desk.language, self.dialect)("teams_space.description", name=name)
