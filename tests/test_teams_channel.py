@@ -19,10 +19,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.chat.setup import channel_name
+from bot.config import load_settings
 from bot.models import Incident
 from bot.sandbox.teams import TeamsEmulator
 from bot.sandbox.teams.graph_api import name_problem
-from bot.teams.graph import MAX_CHANNEL_NAME, channel_name_problem
+from bot.teams.connector import MsalTokens, tokens_for
+from bot.teams.graph import GRAPH_RESOURCE, GRAPH_SCOPE, MAX_CHANNEL_NAME, channel_name_problem
 from tests.teams_harness import TeamsDesk, start_teams
 from tests.teams_suites import (
     DECLARE,
@@ -216,6 +218,17 @@ def test_the_room_name_fits_teams_limit_and_keeps_its_suffix() -> None:
         name = channel_name(incident, ZoneInfo("UTC"), attempt, MAX_CHANNEL_NAME)
         assert len(name) <= MAX_CHANNEL_NAME and channel_name_problem(name) is None, name
     assert channel_name(incident, ZoneInfo("UTC"), 1, MAX_CHANNEL_NAME).endswith("-014")
+
+
+def test_in_production_the_graph_token_is_msals_app_only_token_for_graph() -> None:
+    env = {
+        "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID": "00000000-0000-0000-0000-000000000001",
+        "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET": "s",
+        "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID": "00000000-0000-0000-0000-000000000002",
+    }
+    tokens = tokens_for(load_settings(environ=env), GRAPH_RESOURCE, GRAPH_SCOPE)
+    assert isinstance(tokens, MsalTokens)  # client credentials through the SDK's MSAL auth, no login URL
+    assert (tokens.resource, tokens.scope) == ("https://graph.microsoft.com", "https://graph.microsoft.com/.default")
 
 
 # ---- kill -9 in the middle of a declare ----------------------------------------------------------------------------
