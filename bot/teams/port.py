@@ -3,8 +3,8 @@
 An incident's room is a thread: in the configured crisis channel (TEAMS_INCIDENT_SPACE=thread, the default), or
 the first thread of a channel of its own that Graph makes (`channel`: bot/teams/graph.py; without the RSC grant a
 declare falls back to the crisis channel, and the declarer is told what to grant). `Room.ref` is the thread's
-conversation id `<channel>;messageid=<root>`. `create_room` starts it with a root card saying the incident is being set up; the
-set-up's header post replaces that root in place and returns the root's id, so the header is the thread's first
+conversation id `<channel>;messageid=<root>`. `create_room` starts it with a root card saying the incident is
+being set up; the set-up's header post replaces that root in place and returns the root's id, so the header is the thread's first
 post (bots cannot pin, and a thread has no topic: `pin` and `set_topic` are no-ops). `invite` checks that the
 people are members of the team (Teams has no thread membership; the header and the paging post mention them).
 DMs and every "only you see this" go to the person's 1:1 chat with the bot, made once and remembered.
