@@ -334,7 +334,8 @@ def teams_package(
         bool,
         typer.Option(
             "--dedicated-channels",
-            help="ask for Channel.Create.Group (RSC): a channel per incident instead of a thread",
+            help="ask for the RSC permissions Channel.Create.Group and ChannelSettings.Read.Group: with "
+            "TEAMS_INCIDENT_SPACE=channel, a channel per incident instead of a thread",
         ),
     ] = False,
     website: Annotated[
@@ -371,7 +372,11 @@ def teams_package(
         app_version=app_version,
     )
     path = build_package(request, output)
-    mode = "a channel per incident (Channel.Create.Group)" if dedicated_channels else "a thread per incident"
+    mode = (
+        "a channel per incident (Channel.Create.Group) with TEAMS_INCIDENT_SPACE=channel"
+        if dedicated_channels
+        else "a thread per incident"
+    )
     out.print(f"wrote {path} ({mode}); upload it in Teams or the Teams admin center", markup=False)
 
 

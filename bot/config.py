@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -103,6 +103,9 @@ class FileConfig(BaseModel):
     admins: list[PersonId] = Field(default_factory=list)  # may always change role owners, like the crisis lead
 
 
+IncidentSpace = Literal["thread", "channel"]  # TEAMS_INCIDENT_SPACE
+
+
 def _env(*names: str, **constraints: Any) -> Any:
     return Field(default=None, validation_alias=AliasChoices(*names), **constraints)
 
@@ -134,9 +137,12 @@ class EnvSettings(BaseSettings):
     teams_port: int | None = _env("TEAMS_PORT", gt=0, lt=65536)
     teams_public_url: str | None = _env("TEAMS_PUBLIC_URL")
     teams_login_url: str | None = _env("TEAMS_LOGIN_URL")
+    teams_incident_space: IncidentSpace | None = _env("TEAMS_INCIDENT_SPACE")
+    teams_graph_url: str | None = _env("TEAMS_GRAPH_URL")
 
 
 TEAMS_SERVICE_URL = "https://smba.trafficmanager.net/teams/"
+TEAMS_GRAPH_URL = "https://graph.microsoft.com/v1.0/"
 
 
 class Settings(BaseModel):
@@ -169,6 +175,10 @@ class Settings(BaseModel):
     teams_port: int = 3978
     teams_public_url: str | None = None  # the bot's public https base, for report downloads
     teams_login_url: str | None = None  # emulator/local only: token endpoint and signing keys
+    # Where an incident lives in Teams: a thread in the crisis channel (no Graph permission), or a channel of its own
+    # made through Microsoft Graph (RSC Channel.Create.Group; without the grant a declare falls back to a thread).
+    teams_incident_space: IncidentSpace = "thread"
+    teams_graph_url: str = TEAMS_GRAPH_URL  # Microsoft Graph's base (the emulator's in tests; a national cloud's)
 
     @property
     def slack_configured(self) -> bool:
@@ -223,9 +233,13 @@ def load_settings(config: Path | str | None = None, environ: dict[str, str] | No
 
 def _teams(env: EnvSettings) -> dict[str, Any]:
     """The Teams settings; the unset ones keep Settings' defaults."""
-    names = ("app_id", "app_password", "tenant_id", "anonymous", "crisis_channel", "team_id", "public_url", "login_url")
+    names = (
+        *("app_id", "app_password", "tenant_id", "anonymous", "crisis_channel", "team_id", "public_url", "login_url"),
+        "incident_space",
+    )
     given = {f"teams_{name}": getattr(env, f"teams_{name}") for name in names}
     given["teams_service_url"] = _api_url(env.teams_service_url) if env.teams_service_url else None
+    given["teams_graph_url"] = _api_url(env.teams_graph_url) if env.teams_graph_url else None
     given["teams_port"] = env.teams_port
     return {key: value for key, value in given.items() if value is not None}
 
@@ -236,6 +250,7 @@ def describe_start(settings: Settings) -> str:
     teams = "not configured"
     if settings.teams_configured:
         teams = f"app {settings.teams_app_id}, port {settings.teams_port}, Bot Connector {settings.teams_service_url}"
+        teams += ", incidents in a channel each (Graph)" if settings.teams_incident_space == "channel" else ""
         teams += ", anonymous (local only)" if settings.teams_anonymous else ""
     return (
         f"config: {source}; playbooks: {settings.playbooks_dir}; database: {settings.db_path}; "

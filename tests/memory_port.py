@@ -41,6 +41,10 @@ class MemoryDialect:
     command = "crisis"
 
     @staticmethod
+    def space(room: str | None) -> str:
+        return "channel"
+
+    @staticmethod
     def escape(text: str) -> str:
         return str(text).translate(_INERT)
 
@@ -146,6 +150,7 @@ class MemoryPort:
     """A chat platform in memory (bot/chat/port.Port); see the module's docstring."""
 
     dialect: Dialect = MEMORY
+    room_name_limit = 80  # as Slack's
 
     def __init__(self, people: list[MemoryPerson] | None = None) -> None:
         self.rooms: dict[str, MemoryRoom] = {}

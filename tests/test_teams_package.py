@@ -121,8 +121,13 @@ def test_the_icons_are_the_sizes_teams_requires(tmp_path: Path) -> None:
 def test_dedicated_channel_mode_asks_for_channel_create_group_rsc(tmp_path: Path) -> None:
     manifest = json.loads(_package(tmp_path, "--dedicated-channels")["manifest.json"])
     assert _schema_errors(manifest, "teams-manifest-1.30.json") == []
-    assert manifest["authorization"] == {
-        "permissions": {"resourceSpecific": [{"name": "Channel.Create.Group", "type": "Application"}]}
+    assert manifest["authorization"] == {  # create the incident's channel; after a crash, find it again by name
+        "permissions": {
+            "resourceSpecific": [
+                {"name": "Channel.Create.Group", "type": "Application"},
+                {"name": "ChannelSettings.Read.Group", "type": "Application"},
+            ]
+        }
     }
 
 

@@ -241,7 +241,8 @@ def role_dm_card(
             acknowledge = Button("acknowledge", say("button.acknowledge"), f"{incident.id}:{role}", "primary")
             parts.append(Text(say("dm.role", role=say.role(role)), acknowledge if incident.active else None))
     if channel_url:
-        parts.append(Actions((Button("open_channel", say("button.open_channel"), url=channel_url),)))
+        label = say("button.open_channel", space=say.dialect.space(incident.room_ref))
+        parts.append(Actions((Button("open_channel", label, url=channel_url),)))
     return Message(say("dm.fallback", code=incident.code, title=incident.title), tuple(parts))
 
 

@@ -67,6 +67,8 @@ class Flow:
         say = self.wording_for(declarer, wait=True)
         channel = say.room(incident.room_ref)
         failed, done = [str(k) for k in result.failed], [str(k) for k in result.done]
+        for notice in result.notices:  # the room was made in a lesser form than configured: what to do about it
+            tell(say(notice, code=incident.code, channel=channel))
         if not result.complete:
             facts.record(self.desk, incident, facts.SetupFailed(failed))
             tell(say("declare.setup_failed", code=incident.code, steps=_steps(result.failed, say), channel=channel))

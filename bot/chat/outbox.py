@@ -258,7 +258,8 @@ class Deliverer:
         buttons = [Button("acknowledge", say("button.acknowledge"), f"{incident.id}:{role}", "primary")]
         url = say.dialect.room_url(incident.room_ref)
         if url:
-            buttons.append(Button("open_channel", say("button.open_channel"), url=url))
+            label = say("button.open_channel", space=say.dialect.space(incident.room_ref))
+            buttons.append(Button("open_channel", label, url=url))
         return buttons
 
     def _post(self, incident: Incident, text: str, buttons: list[Button] | None = None) -> None:

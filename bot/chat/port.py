@@ -42,6 +42,9 @@ class Room:
 
     ref: str
     name: str
+    # A UI key (messages/<lang>/ui.yaml) the declarer is told when the platform made the room in a lesser form than
+    # configured (Teams: a thread instead of a channel of its own, for want of a permission); None when as asked.
+    notice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,11 +82,17 @@ class Dialect(Protocol):
         """`text` cut to `limit` characters without splitting an entity or a mention the dialect made."""
         ...
 
+    def space(self, room: str | None) -> str:
+        """What an incident's room is, for the wording (`space` in ui.yaml): "channel", or "thread" (a Teams thread in
+        the crisis channel); for no room, what a new incident gets."""
+        ...
+
 
 class Port(Protocol):
     """A chat platform, as the application layer uses it."""
 
     dialect: Dialect
+    room_name_limit: int  # the longest room name the platform takes (Slack 80, a Teams channel 50)
 
     # ---- rooms ----------------------------------------------------------------------------------------
     def create_room(self, name: str, private: bool) -> Room:

@@ -41,8 +41,9 @@ UNREACHABLE = "unreachable"  # the ref of a DM the platform refused to someone i
 UNINVITED_REASONS = ("user_not_found", "cant_invite", "user_is_restricted")  # each has its own plain words
 
 
-def channel_name(incident: Incident, tz: ZoneInfo, attempt: int = 0) -> str:
-    """`crisis-<yyyymmdd>-<scenario>` (drills `drill-…`): a valid Slack name, made unique on a clash.
+def channel_name(incident: Incident, tz: ZoneInfo, attempt: int = 0, limit: int = MAX_NAME) -> str:
+    """`crisis-<yyyymmdd>-<scenario>` (drills `drill-…`): a valid Slack name and Teams channel name (lowercase
+    letters, digits, `-` and `_`, at most `limit` characters, the suffix kept whole), made unique on a clash.
 
     The date is the company's own (`tz`): a crisis declared at 00:30 in Amsterdam is dated that day, not
     the UTC day before. The first clash adds the incident's number (`-014`), which is unique by construction;
@@ -56,7 +57,7 @@ def channel_name(incident: Incident, tz: ZoneInfo, attempt: int = 0) -> str:
         suffix = "-" + incident.code.rsplit("-", 1)[-1]
     elif attempt > 1:
         suffix = f"-{incident.code.rsplit('-', 1)[-1]}-{secrets.token_hex(2)}"
-    return base[: MAX_NAME - len(suffix)] + suffix
+    return base[: limit - len(suffix)].rstrip("-") + suffix
 
 
 def uninvited_text(failed: dict[str, str], roles_of: dict[str, list[str]], say: Wording) -> str:
@@ -82,6 +83,7 @@ class Provisioned:
     failed: list[StepKey] = field(default_factory=list)  # steps the platform refused, to tell the declarer
     done: list[StepKey] = field(default_factory=list)  # steps this run did or found done by a run that died
     confirmed: bool = False  # the declarer was told "declared" during the last round (see SetUp.run)
+    notices: list[str] = field(default_factory=list)  # UI keys to tell the declarer (Room.notice)
 
     @property
     def complete(self) -> bool:
@@ -150,10 +152,10 @@ class SetUp:
                 return self._note_room(incident, runner, found)
         # A name one of our incidents has is taken for sure: start at the clash name (the incident's number)
         # instead of paying a name_taken round trip. name_taken stays the fallback for names others made.
-        tz = self.desk.settings.tz
-        first = 1 if self.desk.store.room_name_used(channel_name(incident, tz)) else 0
+        tz, limit = self.desk.settings.tz, self.port.room_name_limit
+        first = 1 if self.desk.store.room_name_used(channel_name(incident, tz, 0, limit)) else 0
         for attempt in range(first, first + 5):
-            name = channel_name(incident, tz, attempt)
+            name = channel_name(incident, tz, attempt, limit)
             runner.note_tried([CHANNEL], name)
             try:
                 room = self.port.create_room(name, incident.private)
@@ -167,6 +169,8 @@ class SetUp:
                 log.warning("declare %s: create_room: %s", incident.code, type(exc).__name__)
                 result.failed.append(CHANNEL)
                 return incident
+            if room.notice:
+                result.notices.append(room.notice)
             return self._note_room(incident, runner, room)
         result.failed.append(CHANNEL)
         return incident

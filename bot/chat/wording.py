@@ -30,9 +30,11 @@ class Wording:
         return self.messages.ui(self.language, key, **self._platform(params))
 
     def _platform(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Every string may name the platform and its command; the dialect says what they are here."""
+        """Every string may name the platform, its command and what an incident is; the dialect says what they are
+        here."""
         params.setdefault("platform", Markup(self.dialect.platform))
         params.setdefault("cmd", Markup(self.dialect.command))
+        params.setdefault("space", Markup(self.dialect.space(None)))  # "channel" or "thread": a string may say which
         return params
 
     def home(self, key: str, /, **params: Any) -> str:

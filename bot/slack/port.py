@@ -84,6 +84,7 @@ class SlackPort:
     """bot/chat/port.py's Port on slack_sdk's WebClient."""
 
     dialect: Dialect = SLACK
+    room_name_limit = 80  # Slack's channel name limit
 
     def __init__(self, client: WebClient) -> None:
         self.client = client

@@ -94,5 +94,9 @@ class SlackDialect:
     def code(text: str) -> Markup:
         return Markup(f"`{escape_entities(text)}`")
 
+    @staticmethod
+    def space(room: str | None) -> str:
+        return "channel"  # an incident is always a channel of its own in Slack
+
 
 SLACK = SlackDialect()

@@ -40,7 +40,6 @@ from bot.store import disk_full
 from bot.teams import clicks, messages, replay, submitted
 from bot.teams.clicks import Reply, notice_answer
 from bot.teams.port import TeamsPort
-from bot.teams.text import TEAMS
 from bot.teams.workers import Workers
 
 log = logging.getLogger("crisisbot.teams")
@@ -59,7 +58,7 @@ class Bot:
     languages: Languages = field(init=False)
 
     def __post_init__(self) -> None:
-        self.languages = Languages(self.desk, TEAMS)
+        self.languages = Languages(self.desk, self.port.dialect)  # its tenant, crisis channel and incident space
 
     def flow(self, port: Port | None = None) -> Flow:
         return Flow(self.desk, port or cast(Port, self.port), self.languages, self.outbox)

@@ -62,25 +62,29 @@ class Anonymous:
 
 
 class MsalTokens:
-    """The SDK's MSAL client credentials (it caches the token itself)."""
+    """The SDK's MSAL client credentials (it caches the token itself), for one resource: the Bot Connector's by
+    default, Microsoft Graph's for bot/teams/graph.py (an app-only token, `https://graph.microsoft.com/.default`)."""
 
-    def __init__(self, app_id: str, secret: str, tenant_id: str | None) -> None:
+    def __init__(
+        self, app_id: str, secret: str, tenant_id: str | None, resource: str = BOT_RESOURCE, scope: str = BOT_SCOPE
+    ) -> None:
         from microsoft_agents.authentication.msal import MsalAuth
         from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration
 
         self._auth = MsalAuth(AgentAuthConfiguration(client_id=app_id, tenant_id=tenant_id, client_secret=secret))
+        self.resource, self.scope = resource, scope
 
     async def token(self) -> str:
-        return await self._auth.get_access_token(BOT_RESOURCE, [BOT_SCOPE])
+        return await self._auth.get_access_token(self.resource, [self.scope])
 
 
 class LoginUrlTokens:
     """The client-credentials request to a local token endpoint (`<login_url>/oauth2/v2.0/token`), cached."""
 
-    def __init__(self, login_url: str, app_id: str, secret: str) -> None:
+    def __init__(self, login_url: str, app_id: str, secret: str, scope: str = BOT_SCOPE) -> None:
         self.url = login_url.rstrip("/") + "/oauth2/v2.0/token"
         self.form = {"grant_type": "client_credentials", "client_id": app_id, "client_secret": secret}
-        self.form["scope"] = BOT_SCOPE
+        self.form["scope"] = scope
         self._token, self._until = "", 0.0
         self._lock: asyncio.Lock | None = None  # made on the loop: calls at once ask for one token, not one each
 
@@ -105,27 +109,31 @@ class LoginUrlTokens:
         return self._token
 
 
-def tokens_for(settings: Settings) -> Tokens:
+def tokens_for(settings: Settings, resource: str = BOT_RESOURCE, scope: str = BOT_SCOPE) -> Tokens:
     """The login the settings call for: none without an app id, the local token endpoint, else MSAL."""
     app_id = settings.teams_app_id
     secret = settings.teams_app_password.get_secret_value() if settings.teams_app_password else ""
     if not app_id:
         return Anonymous()
     if settings.teams_login_url:
-        return LoginUrlTokens(settings.teams_login_url, app_id, secret)
-    return MsalTokens(app_id, secret, settings.teams_tenant_id)
+        return LoginUrlTokens(settings.teams_login_url, app_id, secret, scope)
+    return MsalTokens(app_id, secret, settings.teams_tenant_id, resource, scope)
 
 
 @dataclass
 class Failed(Exception):
-    """Teams answered with an error: its status, its code, how long it asked us to wait."""
+    """Teams (or Graph) answered with an error: its status, its code, how long it asked us to wait, its message."""
 
     status: int
     code: str
     retry_after: float | None = None
+    message: str = ""
 
 
-async def _check(response: aiohttp.ClientResponse) -> None:
+Refusal = Callable[[Failed, str], Refused]  # an error answer (not 429/5xx) as the port's Refused
+
+
+async def check_answer(response: aiohttp.ClientResponse) -> None:
     """The session's answer check, before the SDK reads it: an error answer becomes Failed with Teams' code."""
     if response.status < 400:
         return
@@ -133,14 +141,15 @@ async def _check(response: aiohttp.ClientResponse) -> None:
     try:
         error = json.loads(text).get("error") or {}
         code = str(error.get("code") or "") if isinstance(error, dict) else str(error)
+        message = str(error.get("message") or "") if isinstance(error, dict) else ""
     except (ValueError, AttributeError):
-        code = ""
+        code, message = "", ""
     wait = response.headers.get("Retry-After")
     try:
         retry_after = float(wait) if wait else None
     except ValueError:
         retry_after = None
-    raise Failed(response.status, code or f"http_{response.status}", retry_after)
+    raise Failed(response.status, code or f"http_{response.status}", retry_after, message[:300])
 
 
 class Connector:
@@ -162,6 +171,7 @@ class Connector:
         self._thread = threading.Thread(target=self._loop.run_forever, name="crisisbot-teams-loop", daemon=True)
         self._thread.start()
         self._clients: dict[str, ConnectorClient] = {}
+        self.on_close: list[Callable[[], Awaitable[None]]] = []  # what else lives on the loop (graph.py's session)
 
     # ---- where ------------------------------------------------------------------------------------
     @property
@@ -176,7 +186,7 @@ class Connector:
         client = self._clients.get(url)
         if client is None:
             timeout = aiohttp.ClientTimeout(total=self.call_timeout)
-            session = aiohttp.ClientSession(base_url=url, timeout=timeout, raise_for_status=_check)
+            session = aiohttp.ClientSession(base_url=url, timeout=timeout, raise_for_status=check_answer)
             client = self._clients[url] = ConnectorClient(url, "", session=session)
         token = await self.tokens.token()
         if token:
@@ -192,7 +202,7 @@ class Connector:
             answer = await (await self._client()).conversations.create_conversation(body)
             return answer.model_dump(by_alias=True, exclude_none=True)
 
-        return self._run("create_conversation", call)
+        return self.run("create_conversation", call)
 
     def send(self, conversation: str, activity: dict[str, Any]) -> str:
         body = Activity.model_validate(activity)
@@ -201,7 +211,7 @@ class Connector:
             answer = await (await self._client()).conversations.send_to_conversation(conversation, body)
             return str(answer.id or "")
 
-        return self._run("send_to_conversation", call)
+        return self.run("send_to_conversation", call)
 
     def reply(self, conversation: str, activity_id: str, activity: dict[str, Any]) -> str:
         body = Activity.model_validate(activity)
@@ -210,7 +220,7 @@ class Connector:
             answer = await (await self._client()).conversations.reply_to_activity(conversation, activity_id, body)
             return str(answer.id or "")
 
-        return self._run("reply_to_activity", call)
+        return self.run("reply_to_activity", call)
 
     def update(self, conversation: str, activity_id: str, activity: dict[str, Any]) -> None:
         body = Activity.model_validate({**activity, "id": activity_id})
@@ -218,20 +228,24 @@ class Connector:
         async def call() -> None:
             await (await self._client()).conversations.update_activity(conversation, activity_id, body)
 
-        self._run("update_activity", call)
+        self.run("update_activity", call)
 
-    def member(self, conversation: str, member: str) -> dict[str, Any]:
-        """One member of a conversation (a team: by 29: id or Entra object id), as Teams describes them."""
+    def _object(self, method: str, path: str) -> dict[str, Any]:
+        """GET `path` (after the service URL), whose answer must be a JSON object."""
 
         async def call() -> dict[str, Any]:
             client = await self._client()
-            async with client.client.get(f"v3/conversations/{conversation}/members/{member}") as answer:
+            async with client.client.get(path) as answer:
                 found = await answer.json(content_type=None)
             if not isinstance(found, dict):
-                raise ValueError("a member is an object")
+                raise ValueError(f"{method}: the answer is not an object")
             return found
 
-        return self._run("get_conversation_member", call)
+        return self.run(method, call)
+
+    def member(self, conversation: str, member: str) -> dict[str, Any]:
+        """One member of a conversation (a team: by 29: id or Entra object id), as Teams describes them."""
+        return self._object("get_conversation_member", f"v3/conversations/{conversation}/members/{member}")
 
     def channels(self, team: str) -> list[dict[str, Any]]:
         """The team's channels (`{id, name}`; the General channel has no name)."""
@@ -242,12 +256,18 @@ class Connector:
                 found = await answer.json(content_type=None)
             return [c for c in (found or {}).get("conversations", []) if isinstance(c, dict)]
 
-        return self._run("fetch_channel_list", call)
+        return self.run("fetch_channel_list", call)
+
+    def team(self, team: str) -> dict[str, Any]:
+        """The team's details (`{id, name, aadGroupId}`): Graph names a team by its group id, the Connector by 19:."""
+        return self._object("fetch_team_details", f"v3/teams/{team}")
 
     def close(self) -> None:
         async def close_all() -> None:
             for client in self._clients.values():
                 await client.close()
+            for closing in self.on_close:
+                await closing()
 
         if self._loop.is_closed():
             return
@@ -259,8 +279,9 @@ class Connector:
         self._loop.close()
 
     # ---- retries ------------------------------------------------------------------------------------
-    def _run(self, method: str, call: Callable[[], Awaitable[T]]) -> T:
-        """`call` on the loop, retried within the total time; Teams' refusal as Refused, no answer as OSError."""
+    def run(self, method: str, call: Callable[[], Awaitable[T]], refuse: Refusal | None = None) -> T:
+        """`call` on the loop, retried within the total time; Teams' refusal as Refused (`refuse` maps a refusal
+        to the port's reason; bot/teams/graph.py's), no answer as OSError."""
         deadline = time.monotonic() + self.total_time
         for attempt in range(MAX_ATTEMPTS):
             wait: float | None
@@ -274,7 +295,7 @@ class Connector:
                         raise OSError(f"{method}: throttled for {exc.retry_after:.0f} s") from exc
                     reason = f"{exc.status} {exc.code}"
                 else:
-                    raise Refused(exc.code, method) from exc
+                    raise (refuse(exc, method) if refuse else Refused(exc.code, method)) from exc
             except Refused:
                 raise
             except (TimeoutError, aiohttp.ClientError, FutureTimeout, ConnectionError) as exc:

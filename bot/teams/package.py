@@ -27,9 +27,10 @@ LOCALIZATION_SCHEMA = SCHEMAS / "teams-localization-1.30.json"
 # Teams refuses a package whose icons are not exactly these sizes.
 ICONS = {"color.png": (192, 192), "outline.png": (32, 32)}
 LOCALIZATIONS = ("nl.json",)
-# Dedicated-channel mode creates a channel per incident through Graph: resource-specific consent, granted by a team
-# owner when the app is added to the team (no tenant-wide Graph permission).
+# Dedicated-channel mode creates a channel per incident through Graph, and after a crash finds it again by name:
+# resource-specific consent, granted by a team owner when the app is added to the team (no tenant-wide permission).
 RSC_CHANNEL_CREATE = {"name": "Channel.Create.Group", "type": "Application"}
+RSC_CHANNEL_READ = {"name": "ChannelSettings.Read.Group", "type": "Application"}
 GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 DOMAIN = re.compile(rf"^{LABEL}(?:\.{LABEL})*(?::[0-9]{{1,5}})?$")
@@ -91,7 +92,8 @@ def fill_manifest(template: dict[str, Any], request: PackageRequest) -> dict[str
         text = text.replace("${{" + key + "}}", json.dumps(value)[1:-1])
     manifest: dict[str, Any] = json.loads(text)
     if request.dedicated_channels:
-        manifest["authorization"] = {"permissions": {"resourceSpecific": [dict(RSC_CHANNEL_CREATE)]}}
+        rsc = [dict(RSC_CHANNEL_CREATE), dict(RSC_CHANNEL_READ)]
+        manifest["authorization"] = {"permissions": {"resourceSpecific": rsc}}
     return manifest
 
 

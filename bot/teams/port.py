@@ -1,8 +1,10 @@
 """Teams as the application layer's port (bot/chat/port.py), on the Bot Connector (bot/teams/connector.py).
 
-An incident's room is a thread in the configured crisis channel: `Room.ref` is the thread's conversation id
-`<channel>;messageid=<root>`. `create_room` starts it with a root card saying the incident is being set up; the
-set-up's header post replaces that root in place and returns the root's id, so the header is the thread's first
+An incident's room is a thread: in the configured crisis channel (TEAMS_INCIDENT_SPACE=thread, the default), or
+the first thread of a channel of its own that Graph makes (`channel`: bot/teams/graph.py; without the RSC grant a
+declare falls back to the crisis channel, and the declarer is told what to grant). `Room.ref` is the thread's
+conversation id `<channel>;messageid=<root>`. `create_room` starts it with a root card saying the incident is
+being set up; the set-up's header post replaces that root in place and returns the root's id, so the header is the thread's first
 post (bots cannot pin, and a thread has no topic: `pin` and `set_topic` are no-ops). `invite` checks that the
 people are members of the team (Teams has no thread membership; the header and the paging post mention them).
 DMs and every "only you see this" go to the person's 1:1 chat with the bot, made once and remembered.
@@ -14,6 +16,7 @@ there: Teams gives bots no history. Nobody is a workspace admin by API: admins c
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import mimetypes
 import re
@@ -25,7 +28,7 @@ from typing import Any
 
 from bot.chat.audience import Restricted, restricted
 from bot.chat.message import Message, Text
-from bot.chat.port import Attachment, Dialect, Port, Refused, Room, Tag
+from bot.chat.port import NAME_TAKEN, Attachment, Dialect, Port, Refused, Room, Tag
 from bot.chat.wording import Wording
 from bot.config import Settings
 from bot.faults import crash_point
@@ -33,6 +36,7 @@ from bot.incidents.desk import Desk
 from bot.incidents.roles import Person
 from bot.teams import render
 from bot.teams.connector import Connector
+from bot.teams.graph import FORBIDDEN, MAX_CHANNEL_NAME, Graph
 from bot.teams.refs import Refs
 from bot.teams.text import PERSON, TeamsDialect
 
@@ -44,6 +48,8 @@ GONE = "ConversationNotFound"
 PRIVATE_REFUSED = "private_not_supported"
 UNKNOWN_MEMBER = {"MemberNotFoundInConversation", "http_404"}
 HEADER_STEP = "header"
+FALLBACK_NOTICE = "teams_space.fallback"  # ui.yaml: what the declarer is told when channel mode had no grant
+REFUSED_NOTICE = "teams_space.refused"  # … and when Graph refused the channel otherwise (the team's channel limit)
 LOOKUPS = 8  # member look-ups at once (the team's role owners, an invite's people)
 MEMBER_FRESH = timedelta(hours=12)  # a team membership looked up is trusted this long (people leave teams)
 
@@ -63,10 +69,14 @@ class TeamsPort:
     def __init__(self, desk: Desk, connector: Connector, settings: Settings) -> None:
         self.desk, self.connector, self.settings = desk, connector, settings
         self.refs = Refs(desk.store, desk.now)
-        self.dialect: Dialect = TeamsDialect(settings.teams_tenant_id)
+        self.dialect: Dialect = TeamsDialect(
+            settings.teams_tenant_id, settings.teams_crisis_channel, settings.teams_incident_space
+        )
+        self.room_name_limit = MAX_CHANNEL_NAME  # Graph's displayName limit (a thread's name is only ours)
         self.tenant_id = settings.teams_tenant_id
         self.team_id = settings.teams_team_id
         self.channel = settings.teams_crisis_channel
+        self.graph = Graph(settings, connector) if settings.teams_incident_space == "channel" else None
         self._pool = ThreadPoolExecutor(max_workers=LOOKUPS, thread_name_prefix="crisisbot-teams-lookup")
 
     def close(self) -> None:
@@ -96,24 +106,74 @@ class TeamsPort:
 
     # ---- rooms --------------------------------------------------------------------------------------
     def create_room(self, name: str, private: bool) -> Room:
-        """A new thread in the crisis channel, its root saying the incident is being set up."""
+        """The incident's thread: in a channel of its own (channel mode, made through Graph) or in the crisis channel,
+        its root saying the incident is being set up. Without Graph's grant a channel-mode declare falls back to the
+        crisis channel; the Room's notice tells the declarer what to grant."""
         if private:
             raise Refused(PRIVATE_REFUSED, "create_room")
-        if not self.channel:
-            raise Refused("no_crisis_channel", "create_room")
-        say = Wording(self.desk.messages, self.desk.language, self.dialect)
-        text = say("teams_thread.setting_up", name=name)
-        root = render.activity(Message(text, (Text(text),)))
         # The next round mentions and pages the role owners: look up who is not known yet while Teams makes the
-        # thread, so those look-ups add no round trip of their own.
+        # channel and the thread, so those look-ups add no round trip of their own.
         owners = {p for people in self.desk.store.role_owners().values() for p in people}
         warming = [self._pool.submit(self._account_or_none, p) for p in owners if not self._fresh(p)]
-        answer = self._new_thread(self.channel, root)
+        channel, notice = self._dedicated_channel(name) if self.graph else (None, None)
+        if channel is None and not self.channel:
+            raise Refused("no_crisis_channel", "create_room")
+        room = self._start_room(channel or str(self.channel), name)
         for each in warming:
             each.result()
-        room = Room(thread_ref(self.channel, answer), name)
+        return dataclasses.replace(room, notice=notice) if notice else room
+
+    def _start_room(self, channel: str, name: str) -> Room:
+        """Start the incident's thread in `channel` with the setting-up root; noted under `name` for a re-run."""
+        say = Wording(self.desk.messages, self.desk.language, self.dialect)
+        text = say("teams_thread.setting_up", name=name)
+        root = self._new_thread(channel, render.activity(Message(text, (Text(text),))))
+        room = Room(thread_ref(channel, root), name)
         self.refs.note_room(name, room.ref)
         return room
+
+    def _dedicated_channel(self, name: str) -> tuple[str | None, str | None]:
+        """A new standard channel called `name`: (its id, None), or (None, the notice for the declarer) when Graph
+        will not make one (no RSC grant; the team's channel limit): the incident is then a thread in the crisis
+        channel. Refused(NAME_TAKEN) when someone else's channel has the name: the set-up tries the next name."""
+        assert self.graph is not None
+        group = self._team_group()
+        try:
+            made = self.graph.create_channel(group, name, self._description(name))
+        except Refused as exc:
+            if exc.reason != NAME_TAKEN:
+                log.warning("Graph would not create channel %s (%s): a thread in the crisis channel", name, exc.reason)
+                return None, FALLBACK_NOTICE if exc.reason == FORBIDDEN else REFUSED_NOTICE
+            # A try whose answer was lost may have made it: a channel of that name with our description is ours.
+            made = self._ours(group, name) or {}
+            if not made:
+                raise
+        crash_point("graph_created")  # Graph made it, nothing noted: the re-run finds it by name
+        channel = str(made["id"])
+        self.refs.note_channel(name, channel)
+        return channel, None
+
+    def _description(self, name: str) -> str:
+        return Wording(self.desk.messages, self.desk.language, self.dialect)("teams_space.description", name=name)
+
+    def _ours(self, group: str, name: str) -> dict[str, Any] | None:
+        """The team's channel called `name` when this bot made it (its description is ours), else None."""
+        assert self.graph is not None
+        found = self.graph.channel_named(group, name)
+        return found if found and (found.get("description") or "") == self._description(name) else None
+
+    def _team_group(self) -> str:
+        """The team's group id for Graph: remembered, else from the Bot Connector's team details."""
+        known = self.refs.team_group()
+        if known:
+            return known
+        if not self.team_id:
+            raise Refused("no_team", "create_room")
+        group = str(self.connector.team(self.team_id).get("aadGroupId") or "")
+        if not group:
+            raise OSError("team details: no aadGroupId")
+        self.refs.note_team_group(group)
+        return group
 
     def _new_thread(self, channel: str, activity: dict[str, Any]) -> str:
         """Start a thread in `channel` with `activity`; its root's id."""
@@ -260,8 +320,23 @@ class TeamsPort:
         return f"{person}:{sent['ref']}" if sent and sent.get("room") == person else None
 
     def find_room(self, name: str, private: bool, taken: Callable[[str], bool]) -> Room | None:
+        """The thread a run that died had started under `name`; in channel mode also the channel it had Graph make
+        (noted, else Graph's list by name), whose thread is then started: never a second channel."""
         ref = self.refs.room(name)
-        return Room(ref, name) if ref and not taken(ref) else None
+        if ref:
+            return Room(ref, name) if not taken(ref) else None
+        if self.graph is None:
+            return None
+        channel = self.refs.channel(name)
+        if channel is None:
+            try:
+                found = self._ours(self._team_group(), name)
+            except Refused as exc:
+                if exc.reason != FORBIDDEN:
+                    raise
+                return None  # no grant to read channels: none was made either (the two come together)
+            channel = str(found["id"]) if found else None
+        return self._start_room(channel, name) if channel else None
 
     def find_upload(self, room: str, filename: str) -> str | None:
         return self.refs.upload(room, filename)

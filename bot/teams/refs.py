@@ -8,6 +8,8 @@ Keys (platform "teams"):
 - `sent:<incident code>:<step>`: `{"room", "ref"}`, each tagged message right after Teams accepted it: the
   read-back, since bots get no conversation history (a kill between Teams' answer and this write re-sends once);
 - `room:<name>`: the thread a `create_room` made under that name (for a create whose run died after Teams made it);
+- `channel:<name>`: the dedicated channel Graph made under that name (channel mode), noted right after Graph's answer;
+- `team_group`: the team's group id (Graph names a team by it; the Bot Connector's team details give it);
 - `upload:<room>:<file name>`: the file tokens of a report shared there;
 - `file:<token>`: a shared file (`{"name", "type", "data": base64, "expires"}`), served at `/api/files/<token>`.
 """
@@ -93,6 +95,20 @@ class Refs:
 
     def note_room(self, name: str, ref: str) -> None:
         self._put(f"room:{name}", ref)
+
+    def channel(self, name: str) -> str | None:
+        found = self._get(f"channel:{name}")
+        return str(found) if found else None
+
+    def note_channel(self, name: str, channel: str) -> None:
+        self._put(f"channel:{name}", channel)
+
+    def team_group(self) -> str | None:
+        found = self._get("team_group")
+        return str(found) if found else None
+
+    def note_team_group(self, group: str) -> None:
+        self._put("team_group", group)
 
     # ---- shared files ---------------------------------------------------------------------------------
     def keep_file(self, path: Path, name: str, kind: str) -> str:

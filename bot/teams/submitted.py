@@ -176,7 +176,8 @@ def installed(bot: Bot, activity: dict[str, Any]) -> None:
         return
     say = bot.languages.wording()
     try:
-        bot.port.post(desk.settings.teams_crisis_channel, Message(say("teams.hello")))
+        hello = say("teams.hello", space=desk.settings.teams_incident_space)
+        bot.port.post(desk.settings.teams_crisis_channel, Message(hello))
     except (Refused, OSError) as exc:
         log.warning(
             "could not greet the crisis channel: %s", exc.reason if isinstance(exc, Refused) else type(exc).__name__

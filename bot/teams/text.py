@@ -98,8 +98,9 @@ class TeamsDialect:
     platform = "Teams"
     command = "@Crisis Desk"  # in a channel the bot hears only what mentions it; in its 1:1 chat this works too
 
-    def __init__(self, tenant_id: str | None = None) -> None:
+    def __init__(self, tenant_id: str | None = None, crisis_channel: str | None = None, space: str = "thread") -> None:
         self.tenant_id = tenant_id
+        self.crisis_channel, self.configured_space = crisis_channel, space
 
     escape = staticmethod(escape)
     mention = staticmethod(mention)
@@ -107,6 +108,14 @@ class TeamsDialect:
 
     def room_url(self, room: str | None) -> str | None:
         return thread_url(room, self.tenant_id)
+
+    def space(self, room: str | None) -> str:
+        """A thread in the crisis channel is "thread"; a thread in a channel of its own is that "channel"; no room (or
+        no crisis channel known): what TEAMS_INCIDENT_SPACE gives new incidents."""
+        channel, sep, _ = (room or "").partition(";messageid=")
+        if sep and self.crisis_channel:
+            return "thread" if channel == self.crisis_channel else "channel"
+        return self.configured_space
 
     def room_link(self, room: str | None) -> Markup:
         url = self.room_url(room)

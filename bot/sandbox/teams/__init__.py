@@ -30,6 +30,10 @@ BotNotInConversationRoster (app not installed: `TeamsEmulator(installed=False)` 
 413 MessageSizeTooBig (activity over 28 KB), 429 TooManyRequests + Retry-After with `rate_limits=True` (Teams'
 per-thread limits: 7 ops/1 s, 8/2 s, 60/30 s, 1800/h; off by default) or from `fail(error="ratelimited")`.
 
+Microsoft Graph (`emu.graph_url`, for TEAMS_GRAPH_URL; graph_api.py): `POST/GET teams/{group id}/channels` with an
+app-only Graph token; RSC grants per test (`TeamsEmulator(rsc=(...))`, `grant()`, `revoke()`; both channel grants
+by default), `channels()`; a new channel takes Connector posts like the crisis channel.
+
 The login side (`emu.login_url`, for TEAMS_LOGIN_URL): `POST /oauth2/v2.0/token` (client credentials with
 `emu.app_id`/`emu.app_secret`), `GET /discovery/keys` (JWKS of the key that signs activities: RS256, `iss`
 https://api.botframework.com, `aud` the app id, `serviceurl`), `GET /.well-known/openid-configuration`.

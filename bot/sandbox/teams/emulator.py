@@ -12,11 +12,12 @@ from bot.sandbox.model import Fault
 from bot.sandbox.teams import inbound
 from bot.sandbox.teams.cards import MAX_BYTES, card_problems, payload_size
 from bot.sandbox.teams.connector_api import ConnectorApi
+from bot.sandbox.teams.graph_api import GraphApi
 from bot.sandbox.teams.keys import SigningKeys
 from bot.sandbox.teams.model import Event, Refusal, guid, thread_conversation
 from bot.sandbox.teams.people import TeamsUser
 from bot.sandbox.teams.sender import BOT_TIMEOUT, post_activity
-from bot.sandbox.teams.server import LOGIN_PREFIX, SERVICE_PREFIX, ConnectorServer, serve
+from bot.sandbox.teams.server import GRAPH_PREFIX, LOGIN_PREFIX, SERVICE_PREFIX, ConnectorServer, serve
 from bot.sandbox.teams.tenant import Tenant, card_attachments
 from bot.sandbox.transport import BotResponse
 
@@ -39,6 +40,7 @@ class TeamsEmulator(Recorded, Served):
         max_bytes: int = MAX_BYTES,
         bot_timeout: float = BOT_TIMEOUT,
         rate_limits: bool = False,
+        rsc: tuple[str, ...] | None = None,
     ) -> None:
         self.bot_url = bot_url
         self.bot_timeout = bot_timeout
@@ -47,7 +49,8 @@ class TeamsEmulator(Recorded, Served):
         self.tenant = Tenant(app_id=self.app_id, tenant_id=tenant_id or guid(), installed=installed)
         self.keys = SigningKeys(self.app_id, self.tenant.tenant_id)
         self.api = ConnectorApi(self.tenant, max_bytes=max_bytes, rate_limits=rate_limits)  # throttle.py
-        self._server = ConnectorServer(self.api, self.keys, app_secret, latency=latency)
+        self.graph = GraphApi(self.tenant) if rsc is None else GraphApi(self.tenant, rsc=set(rsc))  # graph_api.py
+        self._server = ConnectorServer(self.api, self.keys, app_secret, latency=latency, graph=self.graph)
         self._book = self._server  # calls, calls_to, reset_calls, clear_faults (Recorded)
         self.anonymous = anonymous
         self._users: dict[str, TeamsUser] = {}
@@ -77,6 +80,11 @@ class TeamsEmulator(Recorded, Served):
     def login_url(self) -> str:
         """Return the login base (TEAMS_LOGIN_URL): token at `/oauth2/v2.0/token`, keys at `/discovery/keys`."""
         return self.base_url + LOGIN_PREFIX.lstrip("/")
+
+    @property
+    def graph_url(self) -> str:
+        """Return Microsoft Graph's base (TEAMS_GRAPH_URL), ending with "/"."""
+        return self.base_url + GRAPH_PREFIX.lstrip("/")
 
     @property
     def token_url(self) -> str:
@@ -147,7 +155,27 @@ class TeamsEmulator(Recorded, Served):
             "TEAMS_TEAM_ID": self.team_id,
             "TEAMS_SERVICE_URL": self.service_url,
             "TEAMS_LOGIN_URL": self.login_url,
+            "TEAMS_GRAPH_URL": self.graph_url,
         }
+
+    # ----- resource-specific consent (graph_api.py) ------------------------------------------
+    def grant(self, *permissions: str) -> None:
+        """A team owner consented to these RSC permissions (e.g. "Channel.Create.Group") for the app in the team."""
+        with self.tenant.lock:
+            self.graph.rsc.update(permissions)
+
+    def revoke(self, *permissions: str) -> None:
+        """The app no longer holds these RSC permissions in the team (none given: all of them)."""
+        with self.tenant.lock:
+            if permissions:
+                self.graph.rsc.difference_update(permissions)
+            else:
+                self.graph.rsc.clear()
+
+    def channels(self) -> dict[str, str]:
+        """Return the team's channels, id -> name, oldest first (General, the crisis channel, then any made)."""
+        with self.tenant.lock:
+            return dict(self.tenant.channel_names)
 
     # ----- people ---------------------------------------------------------------------------
     def add_user(

@@ -29,7 +29,7 @@ class SigningKeys:
         self.tenant_id = tenant_id
         self.kid = secrets.token_hex(8)
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self._issued: dict[str, float] = {}  # access token -> expiry (epoch seconds)
+        self._issued: dict[str, tuple[float, str]] = {}  # access token -> (expiry in epoch seconds, audience)
         self._lock = threading.Lock()
 
     def jwks(self) -> dict[str, Any]:
@@ -42,12 +42,12 @@ class SigningKeys:
         return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid, "typ": "JWT"})
 
     # ----- outbound (bot -> Connector) ---------------------------------------------------
-    def issue_access_token(self, seconds: int = TOKEN_SECONDS) -> str:
-        """Return a new bearer token for the bot's Connector calls (what the token endpoint hands out)."""
+    def issue_access_token(self, seconds: int = TOKEN_SECONDS, audience: str = CONNECTOR_AUDIENCE) -> str:
+        """Return a new bearer token for the bot's Connector (or Graph) calls (what the token endpoint hands out)."""
         now = int(time.time())
         token = self._sign(
             {
-                "aud": CONNECTOR_AUDIENCE,
+                "aud": audience,
                 "iss": f"https://sts.windows.net/{self.tenant_id}/",
                 "appid": self.app_id,
                 "tid": self.tenant_id,
@@ -58,16 +58,16 @@ class SigningKeys:
             }
         )
         with self._lock:
-            self._issued[token] = now + seconds
+            self._issued[token] = (now + seconds, audience)
         return token
 
-    def accepts(self, token: str | None) -> bool:
-        """Return whether `token` is one this emulator issued and it has not expired."""
+    def accepts(self, token: str | None, audience: str = CONNECTOR_AUDIENCE) -> bool:
+        """Return whether `token` is one this emulator issued for `audience` and it has not expired."""
         if not token:
             return False
         with self._lock:
-            expiry = self._issued.get(token)
-        return expiry is not None and expiry > time.time()
+            issued = self._issued.get(token)
+        return issued is not None and issued[0] > time.time() and issued[1] == audience
 
     def revoke_all(self) -> None:
         """Forget every issued token (the bot must ask again: tests of token refresh)."""

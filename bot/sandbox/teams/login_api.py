@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from bot.sandbox.teams.keys import TOKEN_SECONDS, SigningKeys
+from bot.sandbox.teams.model import CONNECTOR_AUDIENCE
 
 
 def token_answer(keys: SigningKeys, app_secret: str, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -21,8 +22,14 @@ def token_answer(keys: SigningKeys, app_secret: str, body: bytes) -> tuple[int, 
         "token_type": "Bearer",
         "expires_in": TOKEN_SECONDS,
         "ext_expires_in": TOKEN_SECONDS,
-        "access_token": keys.issue_access_token(),
+        "access_token": keys.issue_access_token(audience=_audience(form.get("scope", ""))),
     }
+
+
+def _audience(scope: str) -> str:
+    """The resource a client-credentials scope names (`https://graph.microsoft.com/.default` → Graph's)."""
+    resource = scope.split()[0].removesuffix("/.default") if scope.strip() else CONNECTOR_AUDIENCE
+    return resource or CONNECTOR_AUDIENCE
 
 
 def _oauth_error(code: str, description: str) -> dict[str, Any]:

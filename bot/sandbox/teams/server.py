@@ -21,12 +21,14 @@ from bot.sandbox.loopback import serve as serve_on_loopback
 from bot.sandbox.model import Fault
 from bot.sandbox.teams import errors
 from bot.sandbox.teams.connector_api import ConnectorApi, Request
+from bot.sandbox.teams.graph_api import GRAPH_AUDIENCE, GraphApi, GraphError
 from bot.sandbox.teams.keys import SigningKeys
 from bot.sandbox.teams.login_api import openid_configuration, token_answer
 from bot.sandbox.teams.model import CHANNEL_ISSUER
 
 SERVICE_PREFIX = "/teams/"  # like https://smba.trafficmanager.net/teams/: the bot must join paths to it
 LOGIN_PREFIX = "/login"
+GRAPH_PREFIX = "/graph/v1.0/"  # like https://graph.microsoft.com/v1.0/
 # Fault kinds that do the call and then spoil its answer (see TeamsEmulator.fail).
 AFTER_WORK = ("lost_response", "cut_connection")
 
@@ -66,9 +68,12 @@ def route(method: str, path: str) -> Request | None:
 class ConnectorServer(FaultBook):
     """Routes requests, checks tokens, injects faults, records calls."""
 
-    def __init__(self, api: ConnectorApi, keys: SigningKeys, app_secret: str, *, latency: float = 0.0) -> None:
+    def __init__(
+        self, api: ConnectorApi, keys: SigningKeys, app_secret: str, *, latency: float = 0.0, graph: GraphApi
+    ) -> None:
         super().__init__()
         self.api = api
+        self.graph = graph
         self.keys = keys
         self.app_secret = app_secret
         self.latency = latency
@@ -98,6 +103,10 @@ class ConnectorServer(FaultBook):
                 return
         elif url.path.startswith(LOGIN_PREFIX + "/"):
             self._login(req, url.path[len(LOGIN_PREFIX) :], body)
+            return
+        elif url.path.startswith(GRAPH_PREFIX):
+            query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+            self._graph(req, unquote(url.path[len(GRAPH_PREFIX) :]), query, body)
             return
         _send(req, 404, {"error": {"code": "NotFound", "message": "No such endpoint."}})
 
@@ -148,6 +157,41 @@ class ConnectorServer(FaultBook):
             status, answer = self._dispatch(call, headers)
             self.record(call.endpoint, args, status, answer)
             _send(req, status, answer, headers)
+
+    def _graph(self, req: BaseHTTPRequestHandler, path: str, query: dict[str, str], body: bytes) -> None:
+        """One Graph call: an app-only token for Graph, the fault book, then graph_api.py's handler."""
+        endpoint = self.graph.endpoint(req.command)
+        args: dict[str, Any] = {"path": path, "query": query}
+        try:
+            args["body"] = json.loads(body.decode("utf-8")) if body else None
+        except (ValueError, UnicodeDecodeError):
+            args["body"] = None
+        if self.latency:
+            time.sleep(self.latency)
+        if not self.keys.accepts(_bearer(req), GRAPH_AUDIENCE):
+            error = GraphError(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
+            self.record(endpoint, args, 401, error.body())
+            _send(req, 401, error.body())
+            return
+        fault = self._take_fault(endpoint)
+        if fault is not None and fault.error not in AFTER_WORK:
+            self._fail(req, endpoint, args, fault)
+            return
+        try:
+            endpoint, status, answer = self.graph.handle(req.command, path, query, args["body"])
+        except GraphError as exc:
+            status, answer = exc.status, exc.body()
+        except Exception:
+            self.api.t.problems.append(f"emulator crashed in {endpoint}: {traceback.format_exc()}")
+            status, answer = 500, GraphError(500, "InternalServerError", "Emulator failure.").body()
+        if fault is not None:  # done, then the answer lost: Graph made the channel, the bot cannot know
+            self.record(endpoint, args, status, {"answer": answer, fault.error: True})
+            time.sleep(fault.hang_seconds)
+            with contextlib.suppress(OSError):
+                _send(req, status, answer)
+            return
+        self.record(endpoint, args, status, answer)
+        _send(req, status, answer)
 
     def _dispatch(self, call: Request, headers: dict[str, str] | None = None) -> tuple[int, Any]:
         try:
