@@ -9,12 +9,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import ID, START, Crisis
+from conftest import ID, START, Crisis, db_rows
 
 from bot.clock import ManualClock
 from bot.config import default_dir
 from bot.localdesk import start_local
 from bot.models import Incident
+from bot.report import write_report
+from bot.sandbox.model import GENERAL_ID
 
 # The test's own script for data-breach: the numbers below follow from it, not from the shipped one.
 SCRIPT = """
@@ -54,10 +56,12 @@ def playbooks_with(folder: Path, scripts: dict[str, str | None]) -> Path:
 
 @pytest.fixture
 def drills(tmp_path: Path) -> Iterator[Crisis]:
-    """A staffed desk on the test's drill script; the tech lead's backup is dewi."""
+    """A staffed desk on the test's drill script (and none for `other`), an announcements channel; the tech lead's
+    backup is dewi."""
     books = playbooks_with(tmp_path, {"data-breach": SCRIPT, "other": None})
     clock = ManualClock(START)
-    local = start_local(db_path=tmp_path / "crisis.db", clock=clock, environ={"CRISISBOT_PLAYBOOKS": str(books)})
+    environ = {"CRISISBOT_PLAYBOOKS": str(books), "CRISISBOT_ANNOUNCEMENTS_CHANNEL": GENERAL_ID}
+    local = start_local(db_path=tmp_path / "crisis.db", clock=clock, environ=environ)
     try:
         crisis = Crisis(local, clock)
         crisis.set_roles()
@@ -199,3 +203,120 @@ def test_the_scorecard_of_a_scripted_run_has_exactly_its_numbers(drills: Crisis)
         "Spokesperson: 15 min",
     ):
         assert expected in blocks, expected
+
+
+def resolve(crisis: Crisis, incident: Incident, who: str = "anna") -> None:
+    crisis.cmd(who, "resolve", channel_id=incident.room_ref)
+    crisis.submit(who, {"summary": {"value": {"type": "plain_text_input", "value": "Drill over"}}})
+    assert not crisis.store.incident(incident.id).active, crisis.last_ephemeral(who)
+
+
+# ==== the drill mark, and what a drill never does =======================================================
+def test_every_message_of_a_drill_is_marked_and_nothing_is_announced(drills: Crisis) -> None:
+    incident = declare_drill(drills, "drill negative-reviews 2")
+    at(drills, 16)  # injects, reminders, an acknowledge escalation: the bot speaking on its own
+    resolve(drills, incident)
+    texts = room_texts(drills, incident)
+    assert len(texts) > 10 and all(t.startswith("🧪") for t in texts), [t for t in texts if not t.startswith("🧪")]
+    for who in ("anna", "bram", "dewi"):  # the role pages and whatever else went to a person
+        dms = drills.emu.messages(drills.emu.dm_channel_of(ID[who]))
+        assert dms and all(m["text"].startswith("🧪") for m in dms), who
+    draft = drills.draft_message(incident, "x")
+    assert str(draft["blocks"]).count("*DRILL* — do not post") == 1
+    drills.local.tick()
+    assert drills.emu.messages(GENERAL_ID) == []  # leadership is never told of an exercise
+    # a real incident is not marked, and is announced
+    real = drills.declare("declare data-breach 2 Real leak", who="bram")
+    drills.local.tick()
+    assert not real.drill and not any(t.startswith("🧪") for t in room_texts(drills, real))
+    assert [m["text"][:16] for m in drills.emu.messages(GENERAL_ID)] == ["🚨 CR-2026-001 de"]
+
+
+# ==== bad input: a clear private answer, nothing changed ================================================
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("drill nosuch", "There is no scenario `nosuch`"),
+        ("drill other 2", "The scenario `other` has no drill script"),
+    ],
+)
+def test_a_drill_of_an_unknown_scenario_or_one_without_a_script_is_refused(
+    drills: Crisis, text: str, answer: str
+) -> None:
+    before = db_rows(drills)
+    drills.cmd("gijs", text)
+    assert answer in drills.last_ephemeral("gijs")
+    assert db_rows(drills) == before
+
+
+def test_a_real_declare_in_a_drill_room_is_sent_to_the_crisis_channel_and_changes_nothing(drills: Crisis) -> None:
+    incident = declare_drill(drills)
+    before = db_rows(drills)
+    drills.cmd("anna", "declare data-breach 3 A real leak", channel_id=incident.room_ref)
+    answer = drills.last_ephemeral("anna")
+    assert "This is the drill room of DR-2026-001; nothing was changed" in answer and "crisis channel" in answer
+    assert db_rows(drills) == before
+
+
+def test_a_real_declare_elsewhere_during_a_drill_is_its_own_incident_and_the_drill_is_told_once(
+    drills: Crisis,
+) -> None:
+    drill = declare_drill(drills)
+    real = drills.declare("declare data-breach 2 Customer emails exposed", who="bram")
+    drills.local.tick()  # the drill's notice is its own outbox row: the runner's next wake-up (a ManualClock has none)
+    assert (real.code, real.drill, real.room_name) == ("CR-2026-001", False, "crisis-20260314-data-breach")
+    told = [t for t in room_texts(drills, drill) if "real* incident" in t]
+    assert len(told) == 1 and "CR-2026-001" in told[0]
+    assert not [t for t in room_texts(drills, real) if "Inject" in t or "real* incident" in t]
+    at(drills, 5)  # the drill goes on in its own room only
+    assert len(injects_posted(drills, drill)) == 1 and not injects_posted(drills, real)
+
+
+# ==== the improvement plan ==============================================================================
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("drill action Update the press list", "An improvement needs an owner"),
+        ("drill action Update the press list 2026-03-20", "An improvement needs an owner"),
+        ("drill action Update the press list <@U0DEWI|dewi>", "An improvement needs a due date"),
+        ("drill action Update the press list <@U0DEWI|dewi> someday", "`someday` is not a date"),
+        ("drill action Update the press list <@U0DEWI|dewi> 2026-03-01", "has passed"),
+        ("drill action", "Type `/crisis drill action <what to improve> @owner <due date>`"),
+        ("drill action done 7", "There is no improvement 7"),
+    ],
+)
+def test_an_improvement_without_owner_or_date_is_refused(drills: Crisis, text: str, answer: str) -> None:
+    incident = declare_drill(drills)
+    before = db_rows(drills)
+    drills.cmd("anna", text, channel_id=incident.room_ref)
+    assert answer in drills.last_ephemeral("anna"), drills.last_ephemeral("anna")
+    assert db_rows(drills) == before
+
+
+def test_the_improvement_plan_is_reminded_until_done_and_listed_in_the_report(drills: Crisis, tmp_path: Path) -> None:
+    incident = declare_drill(drills, "drill negative-reviews 2")
+    resolve(drills, incident)
+    drills.cmd("anna", "drill action Update the press list <@U0DEWI|dewi> 2026-03-20", channel_id=incident.room_ref)
+    assert "Added to the improvement plan: 1. Update the press list — <@U0DEWI>" in drills.last_ephemeral("anna")
+    reminders = lambda: [t for t in room_texts(drills, incident) if "Improvement 1 of drill" in t]  # noqa: E731
+    drills.clock.set(START.replace(day=20, hour=7, minute=59))  # 09:00 on the due date in Amsterdam is 08:00 UTC
+    drills.local.tick()
+    assert reminders() == []
+    drills.clock.set(START.replace(day=20, hour=8))
+    drills.local.tick()
+    assert len(reminders()) == 1 and "<@U0DEWI>, <@U0ANNA>" in reminders()[0]
+    drills.clock.set(START.replace(day=21, hour=8))
+    drills.local.tick()
+    assert len(reminders()) == 2  # daily, like any deadline, until done
+    drills.cmd("gijs", "drill action done 1", channel_id=incident.room_ref)
+    assert "Only the owner of improvement 1" in drills.last_ephemeral("gijs")
+    drills.cmd("dewi", "drill action done 1", channel_id=incident.room_ref)
+    assert drills.last_ephemeral("dewi").startswith("✅ Done: 1. Update the press list")
+    drills.clock.set(START.replace(day=22, hour=8))
+    drills.local.tick()
+    assert len(reminders()) == 2
+    markdown, _chart = write_report(drills.local.desk, drills.store.incident(incident.id), "en", tmp_path / "r.md")
+    text = markdown.read_text(encoding="utf-8")
+    assert "## Drill: after-action report" in text and "### What went well" in text and "### What did not" in text
+    assert "| 1 | Update the press list | U0DEWI | 20 Mar 2026 | ✅ done (U0DEWI) |" in text
+    assert f"**Readiness score: {drills.events(incident, 'drill_scored')[0].data['score']}/100.**" in text

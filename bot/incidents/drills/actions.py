@@ -10,7 +10,7 @@ plan is made at the debrief, after the drill ended.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from bot.errors import NotAuthorized, UsageError, WrongState
 from bot.incidents.desk import Desk
@@ -68,7 +68,8 @@ def add_action(desk: Desk, incident: Incident, user: str, text: str, owner: str,
             raise UsageError("exercise.error.action_past", date=due.isoformat(), today=today.isoformat())
         desk.store.add_event(incident.id, desk.now(), user, "drill_action", text=text, owner=owner, due=due.isoformat())
         number = len(desk.store.events(incident.id, "drill_action"))
-        at = datetime.combine(due, REMIND_AT, tzinfo=desk.settings.tz)
+        # stored in UTC, as every timer is: the due times compare as text
+        at = datetime.combine(due, REMIND_AT, tzinfo=desk.settings.tz).astimezone(UTC)
         at = at if at > desk.now() else desk.now() + REMIND_AGAIN  # due today, after the hour: tomorrow, overdue
         desk.store.add_timers(
             [{"incident_id": incident.id, "kind": TIMER_KIND, "due_at": at, "data": {"number": number}}]

@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.incidents import gdpr
+from bot.incidents.approvals import approval_state
 from bot.incidents.desk import Desk
 from bot.incidents.drills.script import DrillScript, Expectation
 from bot.incidents.metrics import SLOW_APPROVAL_MINUTES, IncidentMetrics, incident_metrics, minutes_between
-from bot.incidents.timers import pending_approvals
 from bot.models import Event, Incident
 
 RULE = (
@@ -188,10 +188,15 @@ def _stalled(desk: Desk, incident: Incident, metrics: IncidentMetrics) -> list[d
         for role, latency in metrics.approval_latency.items()
         if latency.max_minutes > SLOW_APPROVAL_MINUTES
     ]
-    for waiting in pending_approvals(desk, incident):
-        for role in waiting["missing"]:
+    closing = desk.playbook(incident.scenario).drafts.resolve  # written at the resolve: not the drill's to approve
+    for draft in desk.store.drafts(incident.id):
+        if draft.kind == closing or draft.status not in ("pending", "rejected"):
+            continue
+        for role, approval in approval_state(desk, incident, draft).items():
             user = holders.get(role) or next(iter(owners.get(role, [])), None)
-            stalled.append({"role": role, "user": user, "max_minutes": None, "waiting": waiting["network"]})
+            seat = {"role": role, "user": user, "max_minutes": None, "waiting": draft.network}
+            if approval is None and seat not in stalled:
+                stalled.append(seat)
     return stalled
 
 
