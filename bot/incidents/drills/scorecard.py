@@ -183,7 +183,7 @@ def _stalled(desk: Desk, incident: Incident, metrics: IncidentMetrics) -> list[d
     """Approvals that took longer than the report's threshold, and drafts still waiting at the end: on whom."""
     holders = {r.role: r.user for r in metrics.roles}
     owners = desk.store.role_owners()
-    stalled = [
+    stalled: list[dict[str, Any]] = [
         {"role": role, "user": holders.get(role), "max_minutes": latency.max_minutes, "waiting": None}
         for role, latency in metrics.approval_latency.items()
         if latency.max_minutes > SLOW_APPROVAL_MINUTES
