@@ -4,8 +4,9 @@ the improvement plan, the drill mark on what the bot says, and a real crisis dec
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,16 @@ from conftest import ID, START, Crisis, db_rows
 
 from bot.clock import ManualClock
 from bot.config import default_dir
-from bot.localdesk import start_local
+from bot.localdesk import CAST, start_local
 from bot.models import Incident
 from bot.report import write_report
+from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.model import GENERAL_ID
+from bot.sandbox.process import serve_against
+from bot.store import Store
 
 # The test's own script for data-breach: the numbers below follow from it, not from the shipped one.
+SPEED = 600  # the real process's crisis clock: a drill's first inject (minute 5) half a second after the declare
 SCRIPT = """
 injects:
   - at_minutes: 5
@@ -320,3 +325,33 @@ def test_the_improvement_plan_is_reminded_until_done_and_listed_in_the_report(dr
     assert "## Drill: after-action report" in text and "### What went well" in text and "### What did not" in text
     assert "| 1 | Update the press list | U0DEWI | 20 Mar 2026 | ✅ done (U0DEWI) |" in text
     assert f"**Readiness score: {drills.events(incident, 'drill_scored')[0].data['score']}/100.**" in text
+
+
+# ==== injects are timers: a kill -9 of the real process around one neither loses nor repeats it ==============
+@pytest.mark.parametrize("crash_at", ["timer_committed:1", pytest.param("timer_effect:1", marks=pytest.mark.slow)])
+def test_an_inject_survives_a_kill_9_and_posts_once(emu: SlackEmulator, tmp_path: Path, crash_at: str) -> None:
+    """The first timer a data-breach drill fires is its first inject (minute 5): killed inside its transaction
+    (rolled back) or right after it (not yet delivered), the restarted bot posts it once."""
+    db = tmp_path / "crisis.db"
+    bot = serve_against(emu, db, clock_speed=SPEED, crash_at=crash_at)
+    try:
+        for person in CAST:
+            if person.role:
+                emu.slash_command(ID["anna"], f"roles set {person.role} <@{person.id}|{person.name}>")
+        emu.slash_command(ID["gijs"], "drill data-breach 2")
+        assert bot.wait_exit(30) == 137
+    finally:
+        bot.stop()
+    store = Store(db)
+    assert [e.data["index"] for e in store.events(1, "drill_inject")] == ([0] if "committed" in crash_at else [])
+    bot = serve_against(emu, db, clock_speed=SPEED)
+    try:
+        emu.wait_for(lambda: len(Store(db).events(1, "drill_inject")) >= 3, timeout=20)
+        emu.wait_for(lambda: not Store(db).pending_outbox(datetime(2100, 1, 1, tzinfo=UTC)), timeout=20)
+    finally:
+        bot.stop()
+    indexes = [e.data["index"] for e in Store(db).events(1, "drill_inject")]
+    assert indexes == sorted(set(indexes)) and indexes[:3] == [0, 1, 2]
+    posts = Counter(m["text"] for m in emu.messages(Store(db).incident(1).room_ref) if "Inject " in m.get("text", ""))
+    assert len(posts) == len(indexes) and set(posts.values()) == {1}
+    assert any("Inject 1/7 (minute 5)" in text.replace("*", "") for text in posts)

@@ -105,7 +105,7 @@ def script_problems(path: Path, scenarios: list[str] | None = None) -> list[str]
     try:
         DrillScript.model_validate({**data, "scenario": path.stem})
     except ValidationError as exc:
-        problems += [_located(path, node, err).replace(": scenario.", ": ") for err in exc.errors()]
+        problems += [_located(path, node, err) for err in exc.errors()]
     return problems
 
 
