@@ -237,6 +237,34 @@ def test_every_message_of_a_drill_is_marked_and_nothing_is_announced(drills: Cri
     assert [m["text"][:16] for m in drills.emu.messages(GENERAL_ID)] == ["🚨 CR-2026-001 de"]
 
 
+# ==== the declare form's "This is a drill" choice ========================================================
+def form_values(scenario: str, drill: bool) -> dict:
+    values = {
+        "scenario": {"value": {"type": "static_select", "selected_option": {"value": scenario}}},
+        "title": {"value": {"type": "plain_text_input", "value": "Rehearsal"}},
+    }
+    if drill:
+        values["drill"] = {"value": {"type": "checkboxes", "selected_options": [{"value": "drill"}]}}
+    return values
+
+
+def test_the_declare_form_declares_a_drill_when_its_choice_is_ticked(drills: Crisis) -> None:
+    drills.cmd("gijs", "")
+    drills.submit("gijs", form_values("data-breach", drill=True))
+    incident = drills.store.incidents()[-1]
+    assert incident.drill and incident.code == "DR-2026-001" and incident.room_name.startswith("drill-")
+    assert any(t.kind == "drill_inject" for t in drills.store.pending_timers(incident.id))
+
+
+def test_the_declare_form_refuses_a_drill_of_a_scenario_without_a_script_in_its_field(drills: Crisis) -> None:
+    drills.cmd("gijs", "")
+    before = db_rows(drills)
+    response = drills.submit("gijs", form_values("other", drill=True))
+    assert response.json["response_action"] == "errors"
+    assert "has no drill script" in response.json["errors"]["scenario"]
+    assert db_rows(drills) == before
+
+
 # ==== bad input: a clear private answer, nothing changed ================================================
 @pytest.mark.parametrize(
     ("text", "answer"),

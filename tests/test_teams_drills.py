@@ -10,7 +10,7 @@ import pytest
 
 from bot.clock import ManualClock
 from tests.teams_harness import TeamsDesk, start_teams
-from tests.test_teams_flow import replies, resolve_by_dialog
+from tests.test_teams_flow import _submit_of, replies, resolve_by_dialog
 
 START = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
 
@@ -40,3 +40,15 @@ def test_a_drill_in_teams_posts_its_injects_refuses_a_real_declare_in_its_thread
     [scored] = teams.store.events(drill.id, "drill_scored")
     card = [text for text in replies(teams, room) if "scorecard" in text]
     assert len(card) == 1 and f"{scored.data['score']}/100" in card[0] and "0 of 1 answered in time" in card[0]
+
+
+def test_the_declare_dialogs_drill_choice_declares_a_drill(teams: TeamsDesk) -> None:
+    teams.say("anna", "crisis", teams.emulator.crisis_channel)
+    thread = teams.emulator.threads()[-1]
+    anna = teams.people["anna"]
+    anna.fetch_task(_submit_of(teams.emulator.card_of(teams.emulator.activities(thread)[-1]["id"])), where=thread)
+    submit = {**_submit_of(anna.open_dialog), "scenario": "service-outage", "level": "2", "title": "Rehearsal"}
+    anna.submit_task({**submit, "drill": "true"}, where=thread)
+    teams.settle()
+    incident = teams.store.incidents()[-1]
+    assert incident.drill and incident.code == "DR-2026-001" and incident.platform == "teams"

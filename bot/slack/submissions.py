@@ -18,6 +18,7 @@ from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
 from bot.chat.buttons import number
+from bot.chat.forms import scenario_problem
 from bot.chat.message import Message
 from bot.chat.wording import Wording
 from bot.errors import AlreadyDone, CrisisError
@@ -75,8 +76,9 @@ def declare_submitted(form: Submission) -> None:
     if parsed is None:
         form.ack(response_action="errors", errors=errors)
         return
-    if parsed.scenario not in slack.desk.playbooks:
-        form.ack(response_action="errors", errors={"scenario": say("modal.declare.need_scenario")})
+    problem = scenario_problem(slack.desk, parsed, say)  # an unknown scenario, a drill without a script
+    if problem:
+        form.ack(response_action="errors", errors=problem)
         return
     form.ack()
     channel = form.meta.get("channel")

@@ -91,6 +91,15 @@ def declare_modal(desk: Desk, say: Wording, channel_id: str | None) -> dict[str,
                     action_id="value", options=[Option(value="private", text=_pt(say("modal.declare.private")))]
                 ),
             ),
+            # drills: the "This is a drill" choice
+            InputBlock(
+                block_id="drill",
+                label=_pt(say("exercise.form_label")),
+                optional=True,
+                element=CheckboxesElement(
+                    action_id="value", options=[Option(value="drill", text=_pt(say("exercise.form_option")))]
+                ),
+            ),
         ],
     )
     return view.to_dict()
@@ -105,6 +114,7 @@ def parse_declare(values: dict[str, Any], now: datetime, say: Wording) -> tuple[
         description=_text(values, "description"),
         detected=_datetime(values, "detected"),
         private=bool(_value(values, "private").get("selected_options")),
+        drill=bool(_value(values, "drill").get("selected_options")),
     )
     return declare_form(answers, now, say)
 
