@@ -42,7 +42,7 @@ injects:
     expect: {kind: role_acknowledged, role: spokesperson, within_minutes: 10}
   - at_minutes: 40
     text: {en: "The authority's helpdesk calls.", nl: "De toezichthouder belt."}
-    expect: {kind: gdpr_recorded, within_minutes: 10}
+    expect: {kind: gdpr_recorded, within_minutes: 30}
 """
 
 
@@ -189,20 +189,22 @@ def test_the_scorecard_of_a_scripted_run_has_exactly_its_numbers(drills: Crisis)
         (True, 6.0, None),
         (True, 5.0, None),
         (False, 15.0, 5.0),
-        (False, 15.0, 5.0),  # the authority recorded as notified with the resolve, at 55
+        (True, 15.0, None),  # the authority recorded as notified with the resolve, at 55
     ]
-    assert (card["injects_on_time"], card["injects_total"]) == (3, 5)
+    assert (card["injects_on_time"], card["injects_total"]) == (4, 5)
     assert card["checklist"] == {"done": 0, "total": 4}
     assert card["gdpr"] == {"notified_minutes": 55.0, "deadline_hours": 72}
-    # 20 × 5/6 roles in their window + 30 (first reply within the hour) + 30 × 3/5 injects + 0 checklist + 10 cadence
-    assert card["parts"] == {"assemble": 16.7, "first_reply": 30.0, "injects": 18.0, "checklist": 0.0, "cadence": 10.0}
-    assert card["score"] == 75 and card["level"] == 3 and card["scenario"] == "data-breach"
+    # 20 × 5/6 roles in their window + 30 (first reply within the hour) + 30 × 4/5 injects + 0 checklist + 10 cadence
+    assert card["parts"] == {"assemble": 16.7, "first_reply": 30.0, "injects": 24.0, "checklist": 0.0, "cadence": 10.0}
+    assert (
+        card["ended"] == "resolve" and card["score"] == 81 and card["level"] == 3 and card["scenario"] == "data-breach"
+    )
     # posted in the drill room: the score, its rule, each inject's answer
     [posted] = [m for m in drills.emu.messages(incident.room_ref) if "scorecard" in str(m.get("blocks", ""))]
     blocks = str(posted["blocks"])
     for expected in (
-        "75/100",
-        "3 of 5 answered in time",
+        "81/100",
+        "4 of 5 answered in time",
         "⏰ 5 min late",
         "20 × roles acknowledged",
         "Spokesperson: 15 min",
@@ -235,6 +237,20 @@ def test_every_message_of_a_drill_is_marked_and_nothing_is_announced(drills: Cri
     drills.local.tick()
     assert not real.drill and not any(t.startswith("🧪") for t in room_texts(drills, real))
     assert [m["text"][:16] for m in drills.emu.messages(GENERAL_ID)] == ["🚨 CR-2026-001 de"]
+
+
+def test_a_drill_whose_script_is_played_out_is_scored_then_and_once(drills: Crisis) -> None:
+    incident = declare_drill(drills)
+    at(drills, 69.9)  # the last inject (minute 40) expects its answer within 30 minutes
+    assert drills.events(incident, "drill_scored") == []
+    at(drills, 70)
+    [scored] = drills.events(incident, "drill_scored")
+    assert scored.data["ended"] == "script" and drills.store.incident(incident.id).active
+    assert (scored.data["injects_on_time"], scored.data["injects_total"]) == (0, 5)
+    posted = [m for m in drills.emu.messages(incident.room_ref) if "scorecard" in str(m.get("blocks", ""))]
+    assert len(posted) == 1 and "The script is played out" in str(posted[0]["blocks"])
+    resolve(drills, incident)
+    assert len(drills.events(incident, "drill_scored")) == 1  # the drill ended with its script: one score
 
 
 # ==== the declare form's "This is a drill" choice ========================================================

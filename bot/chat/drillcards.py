@@ -172,6 +172,8 @@ def scorecard_message(incident: Incident, card: dict[str, Any], say: Wording) ->
     }
     heading = say("exercise.scorecard_title", code=incident.code, score=card["score"])
     body: list[Any] = [Heading(heading), Fields(fields), *(Text(t) for t in lines.values()), Divider()]
+    if card.get("ended") == "script":
+        body.append(Note(say("exercise.script_ended")))
     body.append(Note(say("exercise.rule", rule=card["rule"])))
     fallback = say("exercise.scorecard_fallback", code=incident.code, score=card["score"])
     return Message(fallback, tuple(body))

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.errors import UsageError
 from bot.incidents.desk import Desk
+from bot.incidents.drills.scorecard import score_drill
 from bot.incidents.drills.script import DrillScript, Inject
 from bot.incidents.escalate import change_level
 from bot.models import Incident, Timer
@@ -34,21 +35,30 @@ def script_for(desk: Desk, scenario: str) -> DrillScript:
 
 
 def inject_timers(desk: Desk, incident: Incident) -> list[dict[str, Any]]:
-    """A timer per inject, at its minute offset from the declare."""
+    """A timer per inject, at its minute offset from the declare; and one at the script's end (the last
+    expectation's time is up), when the drill is scored unless its resolve came first."""
     script = script_for(desk, incident.scenario)
-    return [
+    start = incident.declared_at
+    rows = [
         {
             "incident_id": incident.id,
             "kind": TIMER_KIND,
-            "due_at": incident.declared_at + timedelta(minutes=inject.at_minutes),
+            "due_at": start + timedelta(minutes=inject.at_minutes),
             "data": {"index": index},
         }
         for index, inject in enumerate(script.injects)
     ]
+    end = {"incident_id": incident.id, "kind": TIMER_KIND, "due_at": start + timedelta(minutes=script.end_minutes())}
+    return [*rows, {**end, "data": {"end": True}}]
 
 
 def fire_inject(desk: Desk, incident: Incident, timer: Timer) -> bool:
     """Post the inject and apply its effect; the caller (bot/incidents/timers.py) holds the transaction."""
+    if timer.data.get("end"):  # the script is played out: the drill ends here unless the resolve came first
+        if not incident.drill or desk.store.events(incident.id, "drill_scored"):
+            return False
+        score_drill(desk, incident, ended="script")
+        return True
     script = desk.drill_scripts.get(incident.scenario)
     index = int(timer.data.get("index", -1))
     if not incident.drill or script is None or not 0 <= index < len(script.injects):

@@ -33,15 +33,16 @@ RULE = (
 WEIGHTS = {"assemble": 20, "first_reply": 30, "injects": 30, "checklist": 10, "cadence": 10}
 
 
-def score_drill(desk: Desk, incident: Incident) -> Event | None:
+def score_drill(desk: Desk, incident: Incident, ended: str = "resolve") -> Event | None:
     """Write the `drill_scored` event and queue the scorecard post; the caller holds the transaction.
-    Once per drill: a second call (a re-run) returns the first score."""
+    Once per drill, when it ends: at its resolve, or at its script's end, whichever comes first (a second call
+    returns the first score)."""
     if not incident.drill:
         return None
     earlier = desk.store.events(incident.id, "drill_scored")
     if earlier:
         return earlier[0]
-    card = scorecard(desk, incident)
+    card = {**scorecard(desk, incident), "ended": ended}  # `resolve`, or `script`: its last window closed
     event = desk.store.add_event(incident.id, desk.now(), "bot", "drill_scored", **card)
     desk.store.add_outbox(incident.id, "drill_scorecard", desk.now(), event_id=event.id)
     return event
