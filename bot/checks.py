@@ -11,6 +11,7 @@ from jinja2 import TemplateError, TemplateSyntaxError, UndefinedError
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.ids import DRAFT_KINDS, LANGUAGES
+from bot.incidents.drills.script import script_problems
 from bot.messages import (
     SAMPLE_VALUES,
     DraftValues,
@@ -30,6 +31,7 @@ EMPTY_VALUES = DraftValues(company=SAMPLE_VALUES.company, hashtag=SAMPLE_VALUES.
 class Report:
     problems: list[str] = field(default_factory=list)
     playbooks: int = 0
+    drill_scripts: int = 0
     templates: int = 0
     ui_strings: int = 0
 
@@ -55,11 +57,21 @@ def run_checks(settings: Settings) -> Report:
                 else "config"
             )
             report.problems.append(f"{where}: scenarios: unknown scenario {scenario!r} — valid: {', '.join(books)}")
+    _check_drill_scripts(settings.playbooks_dir, list(books), report)
     messages = Messages(settings.messages_dir)
     for book in books.values():
         _check_drafts(book, settings, messages, report)
     _check_ui(settings.messages_dir, report)
     return report
+
+
+def _check_drill_scripts(playbooks_dir: Path, scenarios: list[str], report: Report) -> None:
+    """Every drill script (playbooks/drills/*.yaml): valid, and for a scenario that has a playbook. A scenario
+    without one is allowed (it cannot be drilled, and `/crisis drill` says so)."""
+    for path in sorted((playbooks_dir / "drills").glob("*.yaml")):
+        problems = script_problems(path, scenarios or None)
+        report.problems.extend(problems)
+        report.drill_scripts += not problems
 
 
 def _config_line(path: Path, loc: list[int | str]) -> int:

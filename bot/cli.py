@@ -176,7 +176,7 @@ def check(config: ConfigOption = None) -> None:
         raise typer.Exit(2)
     source = settings.config_path or "built-in defaults"
     out.print(
-        f"OK: {source}: {report.playbooks} playbooks, {report.templates} draft templates, "
+        f"OK: {source}: {report.playbooks} playbooks, {report.drill_scripts} drill scripts, {report.templates} draft templates, "
         f"{report.ui_strings} UI strings in {', '.join(LANGUAGES)}."
     )
 

@@ -19,7 +19,8 @@ def write_project(
     role_owners: dict[str, list[str]] | None = None,
     admins: list[str] | None = None,
 ) -> list[Path]:
-    """Write crisisbot.yaml, playbooks/ (only the chosen scenarios) and messages/ into `directory`."""
+    """Write crisisbot.yaml, playbooks/ (only the chosen scenarios, with their drill scripts) and messages/ into
+    `directory`."""
     directory = directory.resolve()
     config = directory / "crisisbot.yaml"
     targets = [config, directory / "playbooks", directory / "messages"]
@@ -33,6 +34,10 @@ def write_project(
     playbooks.mkdir()
     for scenario in scenarios:
         shutil.copy2(default_dir("playbooks") / f"{scenario}.yaml", playbooks / f"{scenario}.yaml")
+        script = default_dir("playbooks") / "drills" / f"{scenario}.yaml"  # the scenario's drill, when it has one
+        if script.is_file():
+            (playbooks / "drills").mkdir(exist_ok=True)
+            shutil.copy2(script, playbooks / "drills" / f"{scenario}.yaml")
     messages = directory / "messages"
     if messages.exists():
         shutil.rmtree(messages)

@@ -12,7 +12,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -207,6 +207,11 @@ def locale_of(language: str) -> str:
 def local_time(when: datetime, language: str, tz: ZoneInfo) -> str:
     """`14:05` in the company's timezone."""
     return format_time(when.astimezone(tz), format="short", locale=locale_of(language))
+
+
+def day_text(day: date, language: str) -> str:
+    """`Apr 1, 2026` / `1 apr 2026`: a due date as people read it."""
+    return format_date(day, format="medium", locale=locale_of(language))
 
 
 def zone_name(when: datetime, tz: ZoneInfo) -> str:

@@ -49,6 +49,12 @@ EventKind = Literal[
     "closing_failed",
     # the outbox gave up on messages at the resolve
     "outbox_dropped",
+    # drills: injects, scorecard, after-action items (bot/incidents/drills/)
+    "drill_inject",
+    "drill_scored",
+    "drill_action",
+    "drill_action_done",
+    "drill_action_reminder",
 ]
 
 # What an outbox row asks a chat adapter to say or do, as stored in outbox.kind (the adapter's handlers key on it).
@@ -67,6 +73,11 @@ NoticeKind = Literal[
     "first_response",
     "internal_update",
     "authority_notified",
+    # drills: injects, scorecard, after-action items (bot/incidents/drills/)
+    "drill_inject",
+    "drill_scorecard",
+    "drill_action_reminder",
+    "drill_real_incident",
 ]
 
 

@@ -23,6 +23,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader, TemplateError, TemplateNotFou
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
+from bot.afteraction import after_action
 from bot.clock import parse_iso
 from bot.config import default_dir
 from bot.errors import ConfigError
@@ -250,6 +251,7 @@ def report_context(
         },
         "hints": [{"id": h.id, "roles": h.roles} for h in metrics.hints],
         "chart_file": chart,
+        "drill": after_action(desk, incident, language, f.minutes, f.person) if incident.drill else None,
     }
 
 

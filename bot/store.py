@@ -703,6 +703,10 @@ class Store(TimerStore):
         self.db.table("acks").insert(_encode(ack.model_dump()), ignore=True)
         return self.db.conn.total_changes > before
 
+    def drop_ack(self, incident_id: int, role: str) -> None:
+        """Free a role that was taken (a drill made its holder unavailable: the backups must take it)."""
+        self.db.execute("DELETE FROM acks WHERE incident_id = ? AND role = ?", [incident_id, role])
+
     def acks(self, incident_id: int) -> dict[str, Ack]:
         rows = self.db.table("acks").rows_where("incident_id = ?", [incident_id])
         return {r["role"]: Ack.model_validate(_decode(r)) for r in rows}

@@ -47,7 +47,7 @@ def test_check_passes_on_a_fresh_init_project_and_summarises(project: Path) -> N
     result = cli("check", "--config", project / "crisisbot.yaml")
     assert result.exit_code == 0, result.output
     assert str(project / "crisisbot.yaml") in result.output
-    assert "5 playbooks" in result.output
+    assert "5 playbooks, 5 drill scripts" in result.output
     # 5 scenarios × 3 moments × 2 channels (x, linkedin) × 2 languages
     assert "60 draft templates" in result.output
     assert tree_hash(project) == before
@@ -136,6 +136,26 @@ def test_check_reports_unknown_role_in_a_playbook_with_file_and_line(project: Pa
     check_refuses(
         project, f"{playbook}:{line_of(playbook, 'janitor')}:", "levels.1.roles", "'janitor'", "valid: 'crisis_lead'"
     )
+
+
+def test_check_reports_a_drill_scripts_unknown_role_and_too_few_injects_with_file_and_line(project: Path) -> None:
+    script = project / "playbooks" / "drills" / "data-breach.yaml"
+    edit(script, "make_unavailable: spokesperson", "make_unavailable: janitor")
+    short = project / "playbooks" / "drills" / "slow-response.yaml"
+    short.write_text(short.read_text(encoding="utf-8").split("  - at_minutes: 35")[0], encoding="utf-8")
+    check_refuses(
+        project,
+        f"{script}:{line_of(script, 'janitor')}: injects.4.effect.make_unavailable: unknown value 'janitor'",
+        "valid: 'crisis_lead'",
+        f"{short}:",
+        "injects: List should have at least 5 items",
+    )
+
+
+def test_check_reports_a_drill_script_for_a_scenario_without_a_playbook(project: Path) -> None:
+    drills = project / "playbooks" / "drills"
+    (drills / "fire.yaml").write_text((drills / "other.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    check_refuses(project, f"{drills / 'fire.yaml'}:1: no playbook 'fire' for this script", "valid: data-breach")
 
 
 def test_check_reports_a_level_outside_one_to_three(project: Path) -> None:

@@ -116,6 +116,11 @@ def test_init_then_check_passes(tmp_path: Path) -> None:
 def test_init_with_only_some_scenarios_copies_only_those_playbooks(tmp_path: Path) -> None:
     project = make_project(tmp_path, "project", "--scenarios", "data-breach,service-outage")
     assert sorted(p.stem for p in (project / "playbooks").glob("*.yaml")) == ["data-breach", "service-outage"]
+    # with their drill scripts, so the copy can be drilled and edited like the playbooks
+    assert sorted(p.stem for p in (project / "playbooks" / "drills").glob("*.yaml")) == [
+        "data-breach",
+        "service-outage",
+    ]
     body = yaml.safe_load((project / "crisisbot.yaml").read_text(encoding="utf-8"))
     assert body["scenarios"] == ["data-breach", "service-outage"]
 

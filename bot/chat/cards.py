@@ -11,6 +11,7 @@ from datetime import datetime
 
 from markupsafe import Markup
 
+from bot.chat.drillmark import marked
 from bot.chat.message import Actions, Button, Divider, Fields, Heading, Message, Note, Part, Text, Verbatim
 from bot.chat.wording import Wording
 from bot.incidents import gdpr
@@ -52,7 +53,9 @@ def header_card(desk: Desk, incident: Incident, say: Wording) -> Message:
     if advice:
         parts.append(Note(advice.in_(lang)))
     parts.append(Note(say("header.updated", at=when(desk.now(), desk, say))))
-    return Message(say("header.fallback", code=incident.code, title=incident.title), tuple(parts))
+    return marked(
+        Message(say("header.fallback", code=incident.code, title=incident.title), tuple(parts)), incident, say
+    )
 
 
 def _checklist(desk: Desk, incident: Incident, say: Wording) -> list[Part]:
@@ -147,6 +150,8 @@ def draft_card(desk: Desk, incident: Incident, draft: Draft, say: Wording) -> Me
     parts: list[Part] = [
         Text(say("draft.heading", network=network, kind=kind, version=draft.version, length=length, limit=limit))
     ]
+    if incident.drill:  # practice text: never to be posted on the real network
+        parts.insert(0, Text(say("exercise.draft")))
     if draft.status in ("approved", "posted"):
         # The final text as a code block: exactly what goes out, ready to copy.
         parts += [Text(say("draft.final_intro")), Verbatim(draft.text, monospace=True)]
@@ -163,7 +168,7 @@ def draft_card(desk: Desk, incident: Incident, draft: Draft, say: Wording) -> Me
     buttons = _draft_buttons(draft, say)
     if buttons and (incident.active or closing):
         parts.append(Actions(buttons, id=f"draft-{draft.id}"))
-    return Message(say("draft.fallback", network=network), tuple(parts))
+    return marked(Message(say("draft.fallback", network=network), tuple(parts)), incident, say)
 
 
 def _draft_buttons(draft: Draft, say: Wording) -> tuple[Button, ...]:
@@ -243,7 +248,7 @@ def role_dm_card(
     if channel_url:
         label = say("button.open_channel", space=say.dialect.space(incident.room_ref))
         parts.append(Actions((Button("open_channel", label, url=channel_url),)))
-    return Message(say("dm.fallback", code=incident.code, title=incident.title), tuple(parts))
+    return marked(Message(say("dm.fallback", code=incident.code, title=incident.title), tuple(parts)), incident, say)
 
 
 def when(at: datetime, desk: Desk, say: Wording) -> str:

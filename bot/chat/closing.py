@@ -22,6 +22,7 @@ from jinja2.exceptions import SecurityError
 from markupsafe import Markup
 
 from bot.chat.after import After, Unheld
+from bot.chat.drillmark import marked, marked_text
 from bot.chat.message import Button, Message, text_with_buttons
 from bot.chat.port import Port, Refused, Tag
 from bot.chat.setup import SetUp
@@ -186,7 +187,9 @@ class Closer:
         if duty is not None and duty.notified_at is None:  # said in the same message: no extra platform call
             due = public_time(duty.deadline, say.language, self.desk.settings.tz, self.desk.now(), self.desk.messages)
             text += "\n\n" + say("gdpr_duty.still_open", due=due, missed=duty.missed(self.desk.now()))
-        return self.port.post(str(incident.room_ref), Message(text), Tag(incident.code, "closing"))
+        return self.port.post(
+            str(incident.room_ref), marked(Message(text), incident, say), Tag(incident.code, "closing")
+        )
 
     def _report(self, incident: Incident) -> str:
         """The evaluation report (Markdown) and its timeline chart (PNG), uploaded to the incident's room."""
@@ -196,7 +199,7 @@ class Closer:
             markdown, chart = write_report(
                 self.desk, incident, say.language, Path(folder) / report_name(incident), user_names=names
             )
-            comment = say("resolve.report", code=incident.code)
+            comment = marked_text(say("resolve.report", code=incident.code), incident, say)
             return self.port.upload(
                 str(incident.room_ref),
                 markdown,
@@ -220,7 +223,8 @@ class Closer:
         say = self.wording_for(person)
         button = Button("survey_open", say("button.survey"), str(incident.id), "primary")
         text = say("survey.dm", code=incident.code, title=incident.title)
-        return self.port.dm(person, text_with_buttons(text, [button]), Tag(incident.code, f"survey:{person}"))
+        message = marked(text_with_buttons(text, [button]), incident, say)
+        return self.port.dm(person, message, Tag(incident.code, f"survey:{person}"))
 
 
 def _found(key: StepKey, look: Callable[[], str | None]) -> Callable[[set[StepKey]], dict[StepKey, str]]:

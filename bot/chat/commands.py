@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from bot.errors import BadLevel, UsageError
 from bot.ids import LEVELS
@@ -66,6 +67,9 @@ class Command:
     title: str = ""
     role: str = ""
     users: list[str] = field(default_factory=list)
+    # drills: after-action items (`drill action <text> @owner <date>`, `drill action done <n>`)
+    due: date | None = None
+    number: int | None = None
 
 
 def parse(text: str, mentions: Mentions = SLACK_MENTIONS) -> Command:
@@ -78,6 +82,9 @@ def parse(text: str, mentions: Mentions = SLACK_MENTIONS) -> Command:
     head, rest = words[0].lower(), words[1:]
     if head == "help":
         return Command("help")
+    # drills: after-action items
+    if head == "drill" and rest and rest[0].lower() == "action":
+        return _drill_action(rest[1:], mentions)
     if head in ("declare", "drill"):
         return _declare(head, rest)
     if head in ("status", "list", "resolve") and not rest:
@@ -136,3 +143,36 @@ def _roles_set(rest: list[str], mentions: Mentions) -> Command:
     if not users:
         raise UsageError("error.roles_set_usage")
     return Command("roles_set", role=role, users=users)
+
+
+# drills: after-action items
+DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y")  # 2026-04-01, and the day-first ways Dutch plans write it
+
+
+def _drill_action(rest: list[str], mentions: Mentions) -> Command:
+    """`<text> @owner <date>` (owner and date both required, each refused with what is missing), or `done <n>`."""
+    if rest and rest[0].lower() == "done":
+        if len(rest) != 2 or not rest[1].isdigit():
+            raise UsageError("exercise.error.action_done_usage")
+        return Command("drill_action_done", number=int(rest[1]))
+    if not rest:
+        raise UsageError("exercise.error.action_usage")
+    last_is_owner = mentions.pattern.match(rest[-1]) is not None
+    if last_is_owner:
+        raise UsageError("exercise.error.action_no_date")
+    owner_word = rest[-2] if len(rest) >= 2 else ""
+    if not mentions.pattern.match(owner_word):
+        raise UsageError("exercise.error.action_no_owner")
+    text = " ".join(rest[:-2])
+    if not text:
+        raise UsageError("exercise.error.action_usage")
+    return Command("drill_action", title=text, users=[mentions.person(owner_word)], due=_date(rest[-1]))
+
+
+def _date(word: str) -> date:
+    for pattern in DATE_FORMATS:
+        try:
+            return datetime.strptime(word, pattern).date()
+        except ValueError:
+            continue
+    raise UsageError("exercise.error.action_bad_date", word=word[:40])

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from bot.chat.after import After, Outbox
 from bot.chat.closing import Closed, Closer, outcome
+from bot.chat.drillmark import marked
 from bot.chat.message import Message
 from bot.chat.people import Languages, people
 from bot.chat.port import Port, Refused
@@ -98,6 +99,7 @@ class Flow:
         """
         incident = resolved.incident
         result = self._close(incident)
+        self.after().delivered(incident)  # a drill's scorecard, queued by the resolve: after the closing message
         if result.failed:
             told = outcome(result.incident, result, self.wording_for(user, wait=True), rerun=False)
             self.tell(user, incident.room_ref, told)
@@ -127,8 +129,9 @@ class Flow:
 
     def tell(self, person: str, room: str | None, message: Message) -> None:
         """Tell `person` privately (in `room` where the platform can, else 1:1); a failure is logged."""
+        about = self.desk.store.incident_by_room(room) if room else None  # a drill's notices carry its mark
         try:
-            self.port.tell(person, room, message)
+            self.port.tell(person, room, marked(message, about, self.wording_for(person)))
         except (Refused, OSError) as exc:
             log.warning(
                 "could not notify %s: %s", person, exc.reason if isinstance(exc, Refused) else type(exc).__name__

@@ -15,6 +15,7 @@ from bot.chat.wording import Wording
 from bot.ids import LEVELS
 from bot.incidents import gdpr
 from bot.incidents.declare import DEFAULT_LEVEL
+from bot.incidents.desk import Desk
 
 FieldErrors = dict[str, str]  # field → the sentence shown under it
 
@@ -26,6 +27,7 @@ class DeclareForm(BaseModel):
     description: str = ""
     detected_at: datetime | None = None
     private: bool = False
+    drill: bool = False  # drills: the form's "This is a drill" choice
 
 
 class DeclareAnswers(BaseModel):
@@ -37,6 +39,7 @@ class DeclareAnswers(BaseModel):
     description: str | None = None
     detected: datetime | None = None
     private: bool = False
+    drill: bool = False
 
 
 def declare_form(answers: DeclareAnswers, now: datetime, say: Wording) -> tuple[DeclareForm | None, FieldErrors]:
@@ -61,8 +64,20 @@ def declare_form(answers: DeclareAnswers, now: datetime, say: Wording) -> tuple[
         description=answers.description or "",
         detected_at=answers.detected,
         private=answers.private,
+        drill=answers.drill,
     )
     return form, {}
+
+
+# drills: the declare form's "This is a drill" choice
+def scenario_problem(desk: Desk, form: DeclareForm, say: Wording) -> FieldErrors:
+    """An unknown scenario, or a drill of one without a drill script: the error under the scenario field."""
+    if form.scenario not in desk.playbooks:
+        return {"scenario": say("modal.declare.need_scenario")}
+    if form.drill and form.scenario not in desk.drill_scripts:
+        valid = ", ".join(s for s in desk.scenarios() if s in desk.drill_scripts)
+        return {"scenario": say("exercise.error.no_script", scenario=form.scenario, valid=valid)}
+    return {}
 
 
 def authority_answer(

@@ -13,9 +13,10 @@ from datetime import datetime
 
 from markupsafe import Markup
 
-from bot.chat import notices
+from bot.chat import drillcards, notices
 from bot.chat.cards import first_response_rule
-from bot.chat.message import Button, Message, text_with_buttons
+from bot.chat.drillmark import marked
+from bot.chat.message import Actions, Button, Message, Text, text_with_buttons
 from bot.chat.port import Port, Tag
 from bot.chat.setup import uninvited_text
 from bot.chat.steps import Runner, Step, StepKey
@@ -51,6 +52,11 @@ class Deliverer:
             "first_response": self._notice(notices.first_response),
             "internal_update": self._notice(notices.internal_update),
             "authority_notified": self._notice(notices.authority_notified),
+            # drills: injects, scorecard, after-action items
+            "drill_inject": self._drill_inject,
+            "drill_scorecard": self._notice(drillcards.scorecard),
+            "drill_action_reminder": self._notice(drillcards.action_reminder),
+            "drill_real_incident": self._notice(drillcards.real_incident),
         }
 
     def wording(self, language: str | None = None) -> Wording:
@@ -65,17 +71,19 @@ class Deliverer:
         incident = self.desk.store.incident(message.incident_id)
         if not incident.room_ref:
             raise RuntimeError(f"{incident.code} has no channel yet")
-        self._row, self._step, self._code = message, 0, incident.code
+        self._row, self._step, self._code, self._incident = message, 0, incident.code, incident
         self.handlers[message.kind](incident, message, self.wording(incident.language))
 
     _row: OutboxMessage | None = None
     _step = 0
     _code = ""
+    _incident: Incident | None = None  # whose row is being delivered: a drill's messages carry the drill mark
 
     def report_failure(self, message: OutboxMessage, error: str) -> None:
         """Tell the room in plain words what did not go out; the platform's error is in the log (the runner's)."""
         self._row = None
         incident = self.desk.store.incident(message.incident_id)
+        self._incident = incident
         say = self.wording(incident.language)
         self._post(incident, say("outbox.failed", what=Markup(say(f"outbox.kind.{message.kind}"))))
 
@@ -248,10 +256,19 @@ class Deliverer:
                 buttons = notices.buttons_of(each.message) or None
                 if each.to:
                     self._dm(each.to, each.message.text, buttons)
+                elif any(not isinstance(p, Text | Actions) for p in each.message.parts):  # a card (the scorecard)
+                    self._once(incident.room_ref or "", each.message.text, None, whole=each.message)
                 else:
                     self._post(incident, each.message.text, buttons)
 
         return send
+
+    def _drill_inject(self, incident: Incident, message: OutboxMessage, say: Wording) -> None:
+        """A drill's inject: whoever a raised level pulls in is brought into the room first, then told."""
+        paged = [u for u in dict.fromkeys((message.data.get("paged") or {}).values()) if u]
+        if paged:
+            self.port.invite(str(incident.room_ref), paged)  # everyone it can; the inject names them all
+        self._notice(drillcards.inject)(incident, message, say)
 
     # ---- sending -------------------------------------------------------------------------------
     def _ack_button(self, incident: Incident, role: str, say: Wording) -> list[Button]:
@@ -269,10 +286,19 @@ class Deliverer:
         self._once(user, text, buttons, person=True)
 
     def _once(
-        self, where: str, text: str, buttons: list[Button] | None, person: bool = False, by_name: bool = False
+        self,
+        where: str,
+        text: str,
+        buttons: list[Button] | None,
+        person: bool = False,
+        by_name: bool = False,
+        whole: Message | None = None,
     ) -> None:
-        """Send unless this step of the current outbox row was already accepted by the platform."""
-        message = text_with_buttons(text, buttons)
+        """Send unless this step of the current outbox row was already accepted by the platform (`whole`: a
+        message with its own parts, instead of `text` and `buttons`)."""
+        incident = self._incident
+        say = self.wording(incident.language if incident else None)
+        message = marked(whole or text_with_buttons(text, buttons), incident, say)
         row = self._row
         if row is None:  # outside a delivery (report_failure): best effort, no bookkeeping
             self._send(where, message, None, person)

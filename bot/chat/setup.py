@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup
 
 from bot.chat.cards import draft_card, header_card, role_dm_card
+from bot.chat.drillmark import marked
 from bot.chat.message import Message
 from bot.chat.port import ALREADY_PINNED, NAME_TAKEN, Port, Refused, Room, Tag
 from bot.chat.steps import Finder, Runner, Step, StepKey, one_run_at_a_time, pool, tried_name, why
@@ -222,7 +223,7 @@ class SetUp:
         if people:  # the header's text pages the owners (mentions there notify): no separate paging message
             say = self.say
             text = say("header.paging", code=incident.code, title=incident.title, people=_mentions(people, say))
-            header = dataclasses.replace(header, text=text)
+            header = marked(dataclasses.replace(header, text=text), incident, say)
         return self.port.post(str(incident.room_ref), header, Tag(incident.code, str(HEADER)))
 
     def _unreachable(self, user: str) -> str | None:
@@ -243,13 +244,13 @@ class SetUp:
         if header_ref:
             steps.append(Step(PIN, lambda: self._pin(room, header_ref)))
         if people and header_ref:  # the header's own text pages whoever it was posted for; see its `then`
-            paged = Message(say("channel.paged", people=_mentions(people, say)))
+            paged = marked(Message(say("channel.paged", people=_mentions(people, say))), incident, say)
             mention = StepKey("mention", str(incident.level))
             steps.append(Step(mention, lambda: port.post(room, paged, Tag(code, str(mention))), look, "room"))
         failed = _failed_invites(runner.ref(StepKey("invite", str(incident.level))))
         if failed:
             roles_of = _people_by_role(seats(self.desk, incident))
-            notice = Message(uninvited_text(failed, roles_of, say))
+            notice = marked(Message(uninvited_text(failed, roles_of, say)), incident, say)
             uninvited = StepKey("uninvited", str(incident.level))
             steps.append(Step(uninvited, lambda: port.post(room, notice, Tag(code, str(uninvited))), look, "room"))
         for draft in self.desk.store.drafts(incident.id):

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from markupsafe import Markup
 
-from bot.chat import status
+from bot.chat import drillcards, status
 from bot.chat.cards import first_response_rule
 from bot.chat.commands import Command
 from bot.chat.flow import Flow
@@ -24,6 +24,8 @@ from bot.ids import ROLES
 from bot.incidents import checklist, gdpr, lifecycle, roles
 from bot.incidents.declare import DEFAULT_LEVEL, DeclareRequest, find_repeat
 from bot.incidents.desk import Desk
+from bot.incidents.drills import actions
+from bot.incidents.drills.injects import script_for
 from bot.incidents.escalate import check_may_escalate
 from bot.models import Incident
 
@@ -130,6 +132,13 @@ def set_roles(run: Typed, cmd: Command) -> None:
 def declare(run: Typed, cmd: Command) -> None:
     desk, say = run.desk, run.say
     book = desk.playbook(cmd.scenario)  # unknown scenario → usage before anything happens
+    # drills: a drill plays its scenario's script; a real declare typed in a drill room is sent to the crisis channel
+    if cmd.name == "drill":
+        script_for(desk, book.id)
+    here = desk.store.incident_by_room(run.room) if run.room else None
+    if cmd.name == "declare" and here is not None and here.drill and here.active:
+        run.answer(say("exercise.declare_in_drill_room", code=here.code))
+        return
     title = cmd.title or say("declare.drill_title", scenario=book.name.in_(say.language))
     request = DeclareRequest(
         scenario=cmd.scenario,
@@ -219,6 +228,25 @@ def finish_resolve(run: Typed, incident: Incident) -> None:
     run.show(run.flow.finish_resolve(incident, run.say))
 
 
+# drills: after-action items
+def drill_action(run: Typed, cmd: Command) -> None:
+    """Add an improvement to the drill's plan (the drill room, also after the resolve): owner and date required."""
+    incident = incident_here(run)
+    if cmd.due is None or not cmd.users:
+        raise UsageError("exercise.error.action_usage")
+    run.quiet()  # recorded after the ack
+    item = actions.add_action(run.desk, incident, run.user, cmd.title, cmd.users[0], cmd.due)
+    say = run.say
+    run.answer(say("exercise.action_added", line=Markup(drillcards.action_line(item, say)), number=item.number))
+
+
+def drill_action_done(run: Typed, cmd: Command) -> None:
+    incident = incident_here(run)
+    run.quiet()
+    item = actions.finish_action(run.desk, incident, run.user, int(cmd.number or 0))
+    run.answer(run.say("exercise.action_done", line=Markup(drillcards.action_line(item, run.say))))
+
+
 HANDLERS: dict[str, Callable[[Typed, Command], None]] = {
     "": open_declare_form,
     "help": show_help,
@@ -234,4 +262,7 @@ HANDLERS: dict[str, Callable[[Typed, Command], None]] = {
     "update": status_update,
     "note": note,
     "resolve": resolve,
+    # drills: after-action items
+    "drill_action": drill_action,
+    "drill_action_done": drill_action_done,
 }

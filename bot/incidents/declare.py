@@ -12,6 +12,7 @@ from bot.ids import LEVELS
 from bot.incidents.announce import announce
 from bot.incidents.desk import Desk
 from bot.incidents.drafts import render_drafts
+from bot.incidents.drills.injects import inject_timers, script_for
 from bot.incidents.timers import declare_timers
 from bot.models import Ack, Draft, Incident
 
@@ -52,6 +53,8 @@ def find_repeat(desk: Desk, request: DeclareRequest) -> Incident | None:
 def declare(desk: Desk, request: DeclareRequest) -> Declared:
     """Record a new incident (or return the one just declared with the same title by the same person)."""
     book = desk.playbook(request.scenario)
+    if request.drill:
+        script_for(desk, book.id)  # a drill plays its scenario's script: none, no drill (nothing changed)
     if request.level not in LEVELS:
         raise BadLevel(level=request.level)
     title = " ".join(request.title.split())
@@ -96,6 +99,11 @@ def declare(desk: Desk, request: DeclareRequest) -> Declared:
         _declarer_takes_own_roles(desk, incident)
         drafts = render_drafts(desk, incident, book.drafts.declare, actor=request.declared_by)
         desk.store.add_timers(declare_timers(desk, incident))
+        if incident.drill:
+            desk.store.add_timers(inject_timers(desk, incident))
+        else:  # never mixed up: every drill running hears, in its own room, that a real incident is on
+            for drill in (i for i in desk.store.incidents("active") if i.drill):
+                desk.store.add_outbox(drill.id, "drill_real_incident", now, code=code, title=title)
         announce(desk, incident, "declared")
     desk.timers_changed()
     return Declared(incident, drafts, existing=False)

@@ -12,6 +12,7 @@ from datetime import datetime
 from bot.clock import Clock, SystemClock, parse_iso
 from bot.config import Settings
 from bot.errors import NotAuthorized, UnknownScenario, WrongState
+from bot.incidents.drills.script import DrillScript, load_scripts
 from bot.messages import Messages
 from bot.models import Incident
 from bot.playbooks import Playbook, load_playbooks
@@ -27,6 +28,7 @@ class Desk:
     playbooks: dict[str, Playbook]
     messages: Messages
     clock: Clock = field(default_factory=SystemClock)
+    drill_scripts: dict[str, DrillScript] = field(default_factory=dict)  # playbooks/drills/<scenario>.yaml
     # Called after a change to the timers table, so a running scheduler re-arms for the earliest one.
     timer_listeners: list[Callable[[], None]] = field(default_factory=list)
 
@@ -130,6 +132,7 @@ def open_desk(settings: Settings, clock: Clock | None = None) -> Desk:
         playbooks=books,
         messages=Messages(settings.messages_dir),
         clock=clock or _clock(store, settings.clock_speed),
+        drill_scripts={k: v for k, v in load_scripts(settings.playbooks_dir).items() if k in books},
     )
 
 

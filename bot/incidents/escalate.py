@@ -54,20 +54,8 @@ def escalate(desk: Desk, incident: Incident, level: int | None, user: str, step:
         previous = incident.level
         level = previous + step if level is None else level
         check_may_escalate(desk, incident, level, user)
-        book = desk.playbook(incident.scenario)
-        before = set(book.level(previous).roles)
-        new_roles: list[str] = [r for r in book.level(level).roles if r not in before]
+        incident, new_roles, changed = change_level(desk, incident, level, user)
         now = desk.now()
-        incident = desk.store.update_incident(incident.id, level=level)
-        desk.store.add_event(
-            incident.id,
-            now,
-            user,
-            "escalated" if level > previous else "deescalated",
-            **{"from": previous, "to": level, "new_roles": new_roles},
-        )
-        desk.store.add_timers(ack_timers(desk, incident, new_roles))
-        changed = _reapply_approval_rule(desk, incident, user)
         # The team hears of it from the outbox, retried like a timer's notice: it exists exactly when the change does.
         desk.store.add_outbox(
             incident.id, "escalation", now, by=user, previous=previous, level=level, new_roles=new_roles
@@ -75,6 +63,25 @@ def escalate(desk: Desk, incident: Incident, level: int | None, user: str, step:
         announce(desk, incident, "escalated" if level > previous else "deescalated")
     desk.timers_changed()
     return Escalated(incident, previous, new_roles, changed)
+
+
+def change_level(desk: Desk, incident: Incident, level: int, actor: str) -> tuple[Incident, list[str], list[Draft]]:
+    """Move to `level` on the timeline: new roles' acknowledge timers, the approval rule re-applied; the caller
+    holds the transaction and has checked the right (a person's escalation, or a drill's inject)."""
+    previous = incident.level
+    book = desk.playbook(incident.scenario)
+    before = set(book.level(previous).roles)
+    new_roles: list[str] = [r for r in book.level(level).roles if r not in before]
+    incident = desk.store.update_incident(incident.id, level=level)
+    desk.store.add_event(
+        incident.id,
+        desk.now(),
+        actor,
+        "escalated" if level > previous else "deescalated",
+        **{"from": previous, "to": level, "new_roles": new_roles},
+    )
+    desk.store.add_timers(ack_timers(desk, incident, new_roles))
+    return incident, new_roles, _reapply_approval_rule(desk, incident, actor)
 
 
 def _reapply_approval_rule(desk: Desk, incident: Incident, user: str) -> list[Draft]:

@@ -10,6 +10,7 @@ from bot.incidents import gdpr, timers
 from bot.incidents.announce import announce
 from bot.incidents.desk import Desk, require_active
 from bot.incidents.drafts import render_drafts
+from bot.incidents.drills.scorecard import score_drill
 from bot.incidents.roles import require_role
 from bot.models import Draft, Event, Incident, NoticeKind
 
@@ -105,7 +106,8 @@ def resolve(
         desk.store.add_event(
             incident.id, now, user, "resolved", summary=summary, impact=impact.strip(), lessons=lessons.strip()
         )
-        desk.store.cancel_timers(incident.id, now, kinds=timers.ENDED_BY_RESOLVE if duty_open else None)
+        ended = timers.ENDED_BY_RESOLVE if duty_open else (*timers.ENDED_BY_RESOLVE, "gdpr")
+        desk.store.cancel_timers(incident.id, now, kinds=ended)  # a drill's improvement plan outlives it
         # What Slack could not take before the resolve (reminders, pages, redraws) is moot now and must not land
         # after the closing message; queued announcements stay (they go out before the "resolved" one), and so do
         # GDPR reminders while that duty outlives the resolve.
@@ -114,6 +116,7 @@ def resolve(
         if dropped:
             desk.store.add_event(incident.id, now, "bot", "outbox_dropped", kinds=dropped)
         announce(desk, incident, "resolved")
+        score_drill(desk, incident)  # a drill's scorecard, from the timeline as it ends
     desk.timers_changed()
     return Resolved(incident, drafts)
 

@@ -102,6 +102,9 @@ def acknowledge(desk: Desk, incident: Incident, role: str, user: str) -> Ack:
         if user not in desk.store.role_owners().get(role, []):
             error = NotAuthorized("error.not_role_owner", role=role)
             raise refuse(desk, incident, user, error, action="acknowledge", role=role)
+        if incident.drill and user in unavailable(desk, incident, role):  # the drill's inject took them out
+            error = NotAuthorized("exercise.error.unavailable", role=role)
+            raise refuse(desk, incident, user, error, action="acknowledge", role=role)
         current = desk.store.acks(incident.id).get(role)
         if current is not None:
             return current
@@ -151,3 +154,12 @@ def set_role_owners(desk: Desk, actor: Person, role: str, people: list[Person]) 
             raise NotAuthorized("error.roles_set_not_lead")
         desk.store.set_role_owners(role, [p.id for p in people])
     return [p.id for p in people]
+
+
+def unavailable(desk: Desk, incident: Incident, role: str) -> set[str]:
+    """Who a drill's injects made unavailable for `role`: they may not take it again in that drill."""
+    return {
+        str(e.data["unavailable"])
+        for e in desk.store.events(incident.id, "drill_inject")
+        if e.data.get("unavailable_role") == role and e.data.get("unavailable")
+    }

@@ -149,6 +149,8 @@ ADDRESSED: dict[str, tuple[str, ...]] = {
     "deadline_missed": ("crisis_lead", "spokesperson"),
     "update_reminder": ("communications", "social_media_manager"),
     "gdpr_reminder": ("legal", "crisis_lead"),
+    # drills: after-action items (the item's owner is named in the row; the crisis lead follows it up)
+    "drill_action_reminder": ("crisis_lead",),
 }
 
 
@@ -249,6 +251,19 @@ def _gdpr(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bool
     return True
 
 
+# drills: injects and after-action items (bot/incidents/drills/ imports this module, so it is imported on use)
+def _drill_inject(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bool:
+    from bot.incidents.drills.injects import fire_inject
+
+    return fire_inject(desk, incident, timer)
+
+
+def _drill_action(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bool:
+    from bot.incidents.drills.actions import remind
+
+    return remind(desk, incident, timer)
+
+
 EFFECTS = {
     "countdown": _countdown,
     "deadline": _deadline,
@@ -256,9 +271,12 @@ EFFECTS = {
     "ack": _ack,
     "update": _update,
     "gdpr": _gdpr,
+    "drill_inject": _drill_inject,
+    "drill_action": _drill_action,
 }
-# The GDPR duty is towards the regulator and outlives the resolve; everything else ends with it.
-OUTLIVE_RESOLVE = ("gdpr",)
+# The GDPR duty is towards the regulator and outlives the resolve, as does a drill's improvement plan (its items
+# are added at the debrief, after the resolve); everything else ends with it.
+OUTLIVE_RESOLVE = ("gdpr", "drill_action")
 ENDED_BY_RESOLVE = tuple(kind for kind in EFFECTS if kind not in OUTLIVE_RESOLVE)
 
 

@@ -22,6 +22,7 @@ from slack_sdk import WebClient
 
 from bot.chat import submits
 from bot.chat.flow import Flow
+from bot.chat.forms import scenario_problem
 from bot.chat.message import Message
 from bot.chat.wording import Wording
 from bot.errors import CrisisError
@@ -98,8 +99,9 @@ def declare_submitted(form: Submission) -> None:
     if parsed is None:
         form.ack(response_action="errors", errors=errors)
         return
-    if parsed.scenario not in slack.desk.playbooks:
-        form.ack(response_action="errors", errors={"scenario": say("modal.declare.need_scenario")})
+    problem = scenario_problem(slack.desk, parsed, say)  # an unknown scenario, a drill without a script
+    if problem:
+        form.ack(response_action="errors", errors=problem)
         return
     form.ack()
     channel = form.meta.get("channel")

@@ -83,17 +83,21 @@ def declare_modal(desk: Desk, say: Wording, channel_id: str | None) -> dict[str,
                 hint=_pt(say("modal.declare.detected_hint")),
                 element=DateTimePickerElement(action_id="value"),
             ),
-            InputBlock(
-                block_id="private",
-                label=_pt(say("modal.declare.private_label")),
-                optional=True,
-                element=CheckboxesElement(
-                    action_id="value", options=[Option(value="private", text=_pt(say("modal.declare.private")))]
-                ),
-            ),
+            _tick_box("private", say("modal.declare.private_label"), say("modal.declare.private")),
+            _tick_box("drill", say("exercise.form_label"), say("exercise.form_option")),  # drills: "This is a drill"
         ],
     )
     return view.to_dict()
+
+
+def _tick_box(field: str, label: str, option: str) -> InputBlock:
+    """An optional yes/no field: one checkbox whose value is the field's name."""
+    return InputBlock(
+        block_id=field,
+        label=_pt(label),
+        optional=True,
+        element=CheckboxesElement(action_id="value", options=[Option(value=field, text=_pt(option))]),
+    )
 
 
 def parse_declare(values: dict[str, Any], now: datetime, say: Wording) -> tuple[DeclareForm | None, FieldErrors]:
@@ -105,6 +109,7 @@ def parse_declare(values: dict[str, Any], now: datetime, say: Wording) -> tuple[
         description=_text(values, "description"),
         detected=_datetime(values, "detected"),
         private=bool(_value(values, "private").get("selected_options")),
+        drill=bool(_value(values, "drill").get("selected_options")),
     )
     return declare_form(answers, now, say)
 

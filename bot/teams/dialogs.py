@@ -17,7 +17,7 @@ from typing import Any
 from sqlite_utils.db import NotFoundError
 
 from bot.chat.buttons import number
-from bot.chat.forms import DeclareAnswers, DeclareForm, FieldErrors, declare_form
+from bot.chat.forms import DeclareAnswers, DeclareForm, FieldErrors, declare_form, scenario_problem
 from bot.chat.wording import Wording
 from bot.errors import NotFound
 from bot.ids import LEVELS
@@ -123,6 +123,15 @@ def _declare(desk: Desk, say: Wording, meta: Values, values: Values) -> list[dic
         _text(plain(say("modal.declare.detected_hint")), isSubtle=True, size="Small"),
         {"type": "Input.Date", "id": "detected_date", **_value(values, "detected_date")},
         {"type": "Input.Time", "id": "detected_time", **_value(values, "detected_time")},
+        # drills: the "This is a drill" choice
+        {
+            "type": "Input.Toggle",
+            "id": "drill",
+            "title": plain(say("exercise.form_option")),
+            "valueOn": "true",
+            "valueOff": "false",
+            "value": "true" if values.get("drill") == "true" else "false",
+        },
     ]
 
 
@@ -198,11 +207,11 @@ def declared(values: Values, desk: Desk, say: Wording) -> tuple[DeclareForm | No
         title=text(values, "title"),
         description=text(values, "description"),
         detected=moment(values, "detected", desk),
+        drill=text(values, "drill") == "true",
     )
     parsed, errors = declare_form(answers, desk.now(), say)
-    if parsed is not None and parsed.scenario not in desk.playbooks:
-        return None, {"scenario": say("modal.declare.need_scenario")}
-    return parsed, errors
+    problem = scenario_problem(desk, parsed, say) if parsed is not None else {}
+    return (None, problem) if problem else (parsed, errors)
 
 
 def moment(values: Values, field: str, desk: Desk) -> datetime | None:
