@@ -8,8 +8,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from bot.chat import drill_schedule
 from bot.errors import BadLevel, UsageError
 from bot.ids import LEVELS
+from bot.incidents.drills.schedule import ScheduleSpec
 
 # Only a level that exists is read as one (`2`, or `L2` as crisis plans write it); any other first word starts
 # the title, so `/crisis declare service-outage 500 errors on checkout` is titled "500 errors on checkout".
@@ -66,6 +68,9 @@ class Command:
     title: str = ""
     role: str = ""
     users: list[str] = field(default_factory=list)
+    # drills: schedules
+    schedule: ScheduleSpec | None = None
+    number: int = 0  # the schedule to cancel
 
 
 def parse(text: str, mentions: Mentions = SLACK_MENTIONS) -> Command:
@@ -78,6 +83,9 @@ def parse(text: str, mentions: Mentions = SLACK_MENTIONS) -> Command:
     head, rest = words[0].lower(), words[1:]
     if head == "help":
         return Command("help")
+    if head == "drill" and rest and rest[0].lower() == "schedule":  # drills: schedules
+        name, spec, number = drill_schedule.parse(rest[1:])
+        return Command(name, schedule=spec, number=number)
     if head in ("declare", "drill"):
         return _declare(head, rest)
     if head in ("status", "list", "resolve") and not rest:

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from markupsafe import Markup
 
-from bot.chat import status
+from bot.chat import drill_schedule, status
 from bot.chat.cards import first_response_rule
 from bot.chat.commands import Command
 from bot.chat.flow import Flow
@@ -234,4 +234,8 @@ HANDLERS: dict[str, Callable[[Typed, Command], None]] = {
     "update": status_update,
     "note": note,
     "resolve": resolve,
+    # drills: schedules
+    "drill_schedule": drill_schedule.schedule,
+    "drill_schedule_list": drill_schedule.show_schedules,
+    "drill_schedule_cancel": drill_schedule.cancel,
 }

@@ -119,8 +119,12 @@ def fire(desk: Desk, timer: Timer) -> Fired | None:
         now = desk.now()
         if not desk.store.claim_timer(timer.id, now):
             return None
-        incident = desk.store.find_incident(timer.incident_id)
         late = now - timer.due_at
+        if timer.kind in SCHEDULE_TIMERS:  # drills: schedules (a timer of no incident yet)
+            acted = _schedule_timer(desk, timer)
+            crash_point("timer_effect")
+            return Fired(timer, late, acted)
+        incident = desk.store.find_incident(timer.incident_id)
         if incident is None or not (incident.active or timer.kind in OUTLIVE_RESOLVE):
             log.info(
                 "timer %s (%s) ignored: incident %s is %s",
@@ -149,6 +153,8 @@ ADDRESSED: dict[str, tuple[str, ...]] = {
     "deadline_missed": ("crisis_lead", "spokesperson"),
     "update_reminder": ("communications", "social_media_manager"),
     "gdpr_reminder": ("legal", "crisis_lead"),
+    # drills: schedules (an announced drill's heads-up names the level's roles in its row)
+    "drill_heads_up": ("crisis_lead",),
 }
 
 
@@ -260,6 +266,17 @@ EFFECTS = {
 # The GDPR duty is towards the regulator and outlives the resolve; everything else ends with it.
 OUTLIVE_RESOLVE = ("gdpr",)
 ENDED_BY_RESOLVE = tuple(kind for kind in EFFECTS if kind not in OUTLIVE_RESOLVE)
+
+
+# drills: schedules
+SCHEDULE_TIMERS = ("drill_start", "drill_heads_up")
+
+
+def _schedule_timer(desk: Desk, timer: Timer) -> bool:
+    # Imported here: the schedule declares drills, and the declare imports this module.
+    from bot.incidents.drills.schedule import fire_schedule_timer
+
+    return fire_schedule_timer(desk, timer)
 
 
 # ---- helpers -------------------------------------------------------------------------------------------

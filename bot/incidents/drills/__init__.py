@@ -1,0 +1,1 @@
+"""Drills: scripted exercises, their scores, schedules and readiness over time."""
