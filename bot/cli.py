@@ -242,20 +242,11 @@ def report(
 
     Example: crisisbot report CR-2026-014 --language nl --output evaluation.md
     """
-    from bot.incidents import open_desk
     from bot.report import write_report
 
-    settings = load_settings(config)
-    if language is not None and language not in LANGUAGES:
-        raise ConfigError([f"--language: {language!r} is not supported — valid: {', '.join(LANGUAGES)}"])
-    if not settings.db_path.exists():
-        raise ConfigError(
-            [
-                f"{settings.db_path}: no database here — point CRISISBOT_DB (or `database:` in "
-                "crisisbot.yaml) at the bot's SQLite file"
-            ]
-        )
-    desk = open_desk(settings)
+    _language(language)
+    desk = _open_existing(config)
+    settings = desk.settings
     try:
         incident = desk.store.incident_by_code(code.strip())
         if incident is None:
@@ -267,6 +258,52 @@ def report(
         desk.store.close()
     out.print(f"wrote {markdown}")
     out.print(f"wrote {chart}")
+
+
+def _open_existing(config: Path | None) -> Any:
+    """The desk on the bot's existing database (a report reads what the bot recorded; it never starts an empty one)."""
+    from bot.incidents import open_desk
+
+    settings = load_settings(config)
+    if not settings.db_path.exists():
+        raise ConfigError(
+            [
+                f"{settings.db_path}: no database here — point CRISISBOT_DB (or `database:` in "
+                "crisisbot.yaml) at the bot's SQLite file"
+            ]
+        )
+    return open_desk(settings)
+
+
+def _language(language: str | None) -> None:
+    if language is not None and language not in LANGUAGES:
+        raise ConfigError([f"--language: {language!r} is not supported — valid: {', '.join(LANGUAGES)}"])
+
+
+# drills: readiness
+@app.command()
+@_friendly
+def drills(
+    config: ConfigOption = None,
+    language: Annotated[str | None, typer.Option(help="en or nl (default: the company's language)")] = None,
+    chart: Annotated[Path | None, typer.Option("--chart", help="also draw the scores over time as this PNG")] = None,
+) -> None:
+    """Print the history of drill scores per scenario and each role's time to acknowledge, with the trend.
+
+    Example: crisisbot drills --chart readiness.png
+    """
+    from bot.readiness import draw_chart, readiness, text
+
+    _language(language)
+    desk = _open_existing(config)
+    try:
+        history = readiness(desk)
+        lang = language or desk.language
+        out.print(text(desk, history, lang), markup=False)
+        if chart is not None:
+            out.print(f"wrote {draw_chart(desk, history, lang, chart)}")
+    finally:
+        desk.store.close()
 
 
 @app.command()

@@ -10,6 +10,7 @@ from bot.incidents import gdpr, timers
 from bot.incidents.announce import announce
 from bot.incidents.desk import Desk, require_active
 from bot.incidents.drafts import render_drafts
+from bot.incidents.drills.score_minimal import score_drill
 from bot.incidents.roles import require_role
 from bot.models import Draft, Event, Incident, NoticeKind
 
@@ -114,6 +115,8 @@ def resolve(
         if dropped:
             desk.store.add_event(incident.id, now, "bot", "outbox_dropped", kinds=dropped)
         announce(desk, incident, "resolved")
+        if incident.drill:  # drills: readiness (the minimal score, until the full scorecard replaces it)
+            score_drill(desk, incident, now)
     desk.timers_changed()
     return Resolved(incident, drafts)
 
