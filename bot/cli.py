@@ -306,6 +306,48 @@ def drills(
         desk.store.close()
 
 
+# drills: rehearsal
+@app.command()
+@_friendly
+def drill(
+    scenario: Annotated[str, typer.Argument(help="the scenario to rehearse, e.g. data-breach")],
+    level: Annotated[int, typer.Option(help="the drill's level: 1, 2 or 3")] = 2,
+    speed: Annotated[float, typer.Option(help="clock speed: 60 makes a crisis minute a real second")] = 60.0,
+    slow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--slow", metavar="ROLE=MINUTES", help="a role that answers late, e.g. --slow legal=20 (repeatable)"
+        ),
+    ] = None,
+    away: Annotated[
+        list[str] | None, typer.Option("--away", metavar="ROLE", help="a role that never answers (repeatable)")
+    ] = None,
+    delay: Annotated[float | None, typer.Option(help="minutes everyone else takes to answer (default 3)")] = None,
+    people: Annotated[
+        Path | None, typer.Option(help="a YAML file of the same: `default: 3`, `slow: {legal: 20}`, `away: [...]`")
+    ] = None,
+    until: Annotated[float, typer.Option(help="crisis minutes after which the drill ends, posted or not")] = 90.0,
+    language: Annotated[str, typer.Option(help="en or nl")] = "en",
+    transcript: Annotated[Path | None, typer.Option(help="also write the transcript to this file")] = None,
+    platform: Annotated[str, typer.Option(help="slack (the built-in Slack emulator)")] = "slack",
+) -> None:
+    """Rehearse a drill offline against the built-in Slack emulator, with simulated people who answer on their own
+    delay (or not at all); prints the transcript and the scorecard.
+
+    Example: crisisbot drill data-breach --speed 60 --slow legal=20 --away spokesperson
+    """
+    from bot.rehearsal import responsiveness, run_rehearsal
+
+    _language(language)
+    if platform != "slack":
+        raise ConfigError([f"--platform: {platform!r} is not supported for rehearsals yet — valid: slack"])
+    if level not in (1, 2, 3):
+        raise ConfigError([f"--level: {level} does not exist — valid: 1, 2, 3"])
+    cast = responsiveness(slow or [], away or [], people, delay)
+    code = run_rehearsal(scenario, level, speed, cast, until, language, transcript)
+    raise typer.Exit(code)
+
+
 @app.command()
 @_friendly
 def serve(

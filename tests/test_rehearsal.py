@@ -1,0 +1,49 @@
+"""`crisisbot drill <scenario>`: a drill rehearsed offline against the emulator, with a slow and an absent role;
+the transcript shows the bot chasing who is away, and the scorecard says what happened."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from rich.console import Console
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.rehearsal import Responsiveness, run_rehearsal
+
+SPEED = 600  # a crisis minute is a tenth of a second: the 90-minute exercise takes about ten
+
+
+def test_a_rehearsal_with_a_slow_and_an_absent_role_prints_the_transcript_and_the_scorecard(tmp_path: Path) -> None:
+    console = Console(record=True, width=120, file=io.StringIO())
+    people = Responsiveness(default=2, slow={"legal": 20}, away=["spokesperson"])
+    code = run_rehearsal("data-breach", level=3, speed=SPEED, people=people, until=60, console=console)
+    text = console.export_text()
+    assert code == 0, text
+    assert "types /crisis drill data-breach 3" in text and "#drill-" in text  # the real flow, in a drill room
+    scorecard = text[text.index("Scorecard of DR-") :]
+    assert "• Spokesperson: did not acknowledge" in scorecard
+    legal = next(line for line in scorecard.splitlines() if line.startswith("• Legal: acknowledged after"))
+    assert float(legal.split("after ")[1].split(" min")[0]) >= 20  # slow: never before its delay
+    # the spokesperson approves at level 3 and is away: nothing was approved fully, so nothing was posted
+    assert "• First reply posted: never (target 60 min)" in scorecard
+    assert "How it is scored:" in scorecard
+    assert "Fleur" in text or "@fleur" in text  # the bot chased the absent spokesperson (reminder, backups, lead)
+    assert "Traceback" not in text
+
+
+def test_bad_rehearsal_options_are_answered_without_a_traceback(tmp_path: Path) -> None:
+    runner = CliRunner()
+    wrong_role = runner.invoke(app, ["drill", "data-breach", "--slow", "lawyer=20"])
+    assert wrong_role.exit_code == 2 and "'lawyer' is not a role" in wrong_role.output
+    no_minutes = runner.invoke(app, ["drill", "data-breach", "--slow", "legal=soon"])
+    assert no_minutes.exit_code == 2 and "--slow legal=20" in no_minutes.output
+    people = tmp_path / "people.yaml"
+    people.write_text("slow: {legal: 999}\n", encoding="utf-8")
+    too_slow = runner.invoke(app, ["drill", "data-breach", "--people", str(people)])
+    assert too_slow.exit_code == 2 and "0 to 240 minutes" in too_slow.output
+    level = runner.invoke(app, ["drill", "data-breach", "--level", "7"])
+    assert level.exit_code == 2 and "--level: 7 does not exist" in level.output
+    for result in (wrong_role, no_minutes, too_slow, level):
+        assert "Traceback" not in result.output
