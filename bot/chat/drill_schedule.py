@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from babel.dates import format_datetime, get_day_names
+from markupsafe import Markup
 
 from bot.chat.wording import Wording
 from bot.errors import UsageError
@@ -155,7 +156,8 @@ def schedule(run: Typed, cmd: Command) -> None:
     desk.playbook(spec.scenario)  # an unknown scenario is answered at once, before anything is looked up or written
     run.quiet()  # the rights may need the platform (is this a workspace admin?)
     made = schedules.schedule_drill(desk, _actor(run), spec, platform=say.dialect.platform.lower())
-    run.answer(say("drill_schedule.done", line=describe(desk, made, say), first=moment(made.next_start_at, desk, say)))
+    line = Markup(describe(desk, made, say))  # our own wording, its values escaped already
+    run.answer(say("drill_schedule.done", line=line, first=moment(made.next_start_at, desk, say)))
 
 
 def show_schedules(run: Typed, cmd: Command) -> None:
@@ -177,4 +179,4 @@ def cancel(run: Typed, cmd: Command) -> None:
     schedules.check_cancel(desk, cmd.number)  # one that does not exist is answered in the ack
     run.quiet()
     cancelled = schedules.cancel_schedule(desk, _actor(run), cmd.number)
-    run.answer(say("drill_schedule.cancelled", line=describe(desk, cancelled, say)))
+    run.answer(say("drill_schedule.cancelled", line=Markup(describe(desk, cancelled, say))))
