@@ -329,9 +329,11 @@ def drill(
     until: Annotated[float, typer.Option(help="crisis minutes after which the drill ends, posted or not")] = 90.0,
     language: Annotated[str, typer.Option(help="en or nl")] = "en",
     transcript: Annotated[Path | None, typer.Option(help="also write the transcript to this file")] = None,
-    platform: Annotated[str, typer.Option(help="slack (the built-in Slack emulator)")] = "slack",
+    platform: Annotated[
+        str, typer.Option(help="slack or teams: the built-in Slack emulator or Bot Connector (Teams) emulator")
+    ] = "slack",
 ) -> None:
-    """Rehearse a drill offline against the built-in Slack emulator, with simulated people who answer on their own
+    """Rehearse a drill offline against the built-in Slack (or Teams) emulator, with simulated people who answer on their own
     delay (or not at all); prints the transcript and the scorecard.
 
     Example: crisisbot drill data-breach --speed 60 --slow legal=20 --away spokesperson
@@ -339,12 +341,12 @@ def drill(
     from bot.rehearsal import responsiveness, run_rehearsal
 
     _language(language)
-    if platform != "slack":
-        raise ConfigError([f"--platform: {platform!r} is not supported for rehearsals yet — valid: slack"])
+    if platform not in ("slack", "teams"):
+        raise ConfigError([f"--platform: {platform!r} is not supported — valid: slack, teams"])
     if level not in (1, 2, 3):
         raise ConfigError([f"--level: {level} does not exist — valid: 1, 2, 3"])
     cast = responsiveness(slow or [], away or [], people, delay)
-    code = run_rehearsal(scenario, level, speed, cast, until, language, transcript)
+    code = run_rehearsal(scenario, level, speed, cast, until, language, transcript, platform=platform)
     raise typer.Exit(code)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -33,6 +34,20 @@ def test_a_rehearsal_with_a_slow_and_an_absent_role_prints_the_transcript_and_th
     assert "Traceback" not in text
 
 
+@pytest.mark.slow  # a second emulator and bot for the same story: with --full
+def test_a_rehearsal_on_teams_plays_in_a_thread_and_prints_the_scorecard() -> None:
+    console = Console(record=True, width=120, file=io.StringIO())
+    people = Responsiveness(default=1, slow={"legal": 5})
+    code = run_rehearsal(
+        "service-outage", level=1, speed=SPEED, people=people, until=40, console=console, platform="teams"
+    )
+    text = console.export_text()
+    assert code == 0, text
+    assert "#crisis › DR-" in text  # the drill's thread
+    scorecard = text[text.index("Scorecard of DR-") :]
+    assert "did not acknowledge" not in scorecard and "• First reply posted: after" in scorecard, scorecard
+
+
 def test_bad_rehearsal_options_are_answered_without_a_traceback(tmp_path: Path) -> None:
     runner = CliRunner()
     wrong_role = runner.invoke(app, ["drill", "data-breach", "--slow", "lawyer=20"])
@@ -45,5 +60,9 @@ def test_bad_rehearsal_options_are_answered_without_a_traceback(tmp_path: Path) 
     assert too_slow.exit_code == 2 and "0 to 240 minutes" in too_slow.output
     level = runner.invoke(app, ["drill", "data-breach", "--level", "7"])
     assert level.exit_code == 2 and "--level: 7 does not exist" in level.output
-    for result in (wrong_role, no_minutes, too_slow, level):
+    platform = runner.invoke(app, ["drill", "data-breach", "--platform", "irc"])
+    assert platform.exit_code == 2 and "valid: slack, teams" in platform.output
+    scenario = runner.invoke(app, ["drill", "alien-invasion", "--speed", "600"])
+    assert scenario.exit_code == 2 and "'alien-invasion' is not a scenario — valid: data-breach" in scenario.output
+    for result in (wrong_role, no_minutes, too_slow, level, platform, scenario):
         assert "Traceback" not in result.output
