@@ -129,3 +129,21 @@ def test_cancel_twice_is_answered_and_changes_nothing(staffed: Crisis) -> None:
     before = db_rows(staffed)
     assert f"There is no drill schedule {made.id}" in schedule(staffed, f"cancel {made.id}")
     assert db_rows(staffed) == before
+
+
+def test_a_schedule_whose_scenario_was_disabled_since_skips_its_drill_and_blocks_no_timer(staffed: Crisis) -> None:
+    schedule(staffed, "negative-reviews every week on monday at 10:00")
+    [made] = staffed.store.schedules()
+    # as after a restart with `scenarios:` no longer listing it (the desk's playbooks are what the config enables)
+    book = staffed.local.desk.playbooks.pop("negative-reviews")
+    try:
+        run_until(staffed, MONDAY_10)
+    finally:
+        staffed.local.desk.playbooks["negative-reviews"] = book
+    assert staffed.store.incidents() == []
+    [after] = staffed.store.schedules()
+    assert after.next_start_at > made.next_start_at  # skipped, the next one armed
+    assert all(
+        t.fired_at or t.due_at == after.next_start_at or t.kind == "drill_heads_up"
+        for t in staffed.store.schedule_timers(made.id)
+    )

@@ -10,6 +10,7 @@ after it the set-up is the outbox's to finish.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -20,6 +21,8 @@ from bot.incidents.declare import DEFAULT_LEVEL, DeclareRequest, declare
 from bot.incidents.desk import Desk
 from bot.incidents.roles import Person
 from bot.models import DrillSchedule, Timer
+
+log = logging.getLogger("crisisbot.drills")
 
 SYSTEM = "bot"  # the declarer of a scheduled drill, as the timeline names the bot everywhere
 MAX_WEEKS = 52
@@ -172,6 +175,15 @@ def fire_schedule_timer(desk: Desk, timer: Timer) -> bool:
     schedule = desk.store.find_schedule(int(timer.data.get("schedule_id", 0)))
     if schedule is None or not schedule.active or timer.data.get("start") != schedule.next_start_at.isoformat():
         return False  # cancelled, or a timer of an occurrence since re-armed
+    if schedule.scenario not in desk.playbooks:  # disabled or removed since: nothing to start, the rest runs on
+        log.warning(
+            "drill schedule %s: scenario %r is not enabled any more; its drill is skipped",
+            schedule.id,
+            schedule.scenario,
+        )
+        if timer.kind == "drill_start":
+            _arm_next(desk, schedule)
+        return False
     if timer.kind == "drill_heads_up":
         return _heads_up(desk, schedule)
     return _start(desk, schedule)
@@ -215,7 +227,11 @@ def _start(desk: Desk, schedule: DrillSchedule) -> bool:
     incident = declare(desk, request).incident
     desk.store.add_event(incident.id, desk.now(), SYSTEM, "drill_started", schedule_id=schedule.id)
     desk.store.add_outbox(incident.id, "drill_setup", desk.now())
-    start = following(desk, schedule)
-    desk.store.update_schedule(schedule.id, next_start_at=start, last_incident_id=incident.id)
-    desk.store.add_timers(_timers(desk, schedule.model_copy(update={"next_start_at": start}), start))
+    _arm_next(desk, schedule, last_incident_id=incident.id)
     return True
+
+
+def _arm_next(desk: Desk, schedule: DrillSchedule, **fields: Any) -> None:
+    start = following(desk, schedule)
+    desk.store.update_schedule(schedule.id, next_start_at=start, **fields)
+    desk.store.add_timers(_timers(desk, schedule, start))
