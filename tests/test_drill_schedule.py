@@ -144,3 +144,13 @@ def test_a_schedule_whose_scenario_was_disabled_since_skips_its_drill_and_blocks
     [after] = staffed.store.schedules()
     assert after.next_start_at > made.next_start_at  # skipped, the next one armed
     assert [t for t in staffed.store.pending_timers() if t.due_at <= staffed.clock.now()] == []  # none stuck
+
+
+def test_the_same_schedule_typed_twice_is_one_schedule(staffed: Crisis) -> None:
+    schedule(staffed, "data-breach every 2 weeks on monday at 10:00")
+    before = db_rows(staffed)
+    again = schedule(staffed, "data-breach every 2 weeks op maandag om 10.00")  # the same intent, other words
+    assert "scheduled already" in again, again
+    assert db_rows(staffed) == before
+    schedule(staffed, "data-breach every 2 weeks on monday at 10:00 unannounced")  # another intent
+    assert len(staffed.store.schedules()) == 2

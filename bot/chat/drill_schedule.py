@@ -156,8 +156,9 @@ def schedule(run: Typed, cmd: Command) -> None:
     desk.playbook(spec.scenario)  # an unknown scenario is answered at once, before anything is looked up or written
     run.quiet()  # the rights may need the platform (is this a workspace admin?)
     made = schedules.schedule_drill(desk, _actor(run), spec, platform=say.dialect.platform.lower())
-    line = Markup(describe(desk, made, say))  # our own wording, its values escaped already
-    run.answer(say("drill_schedule.done", line=line, first=moment(made.next_start_at, desk, say)))
+    line = Markup(describe(desk, made.schedule, say))  # our own wording, its values escaped already
+    first = moment(made.schedule.next_start_at, desk, say)
+    run.answer(say("drill_schedule.existing" if made.existing else "drill_schedule.done", line=line, first=first))
 
 
 def show_schedules(run: Typed, cmd: Command) -> None:

@@ -115,8 +115,15 @@ def _require_may_schedule(desk: Desk, actor: Person) -> None:
         raise NotAuthorized("error.drill_schedule_not_allowed")
 
 
-def schedule_drill(desk: Desk, actor: Person, spec: ScheduleSpec, platform: str = "slack") -> DrillSchedule:
-    """Record a schedule and arm its first start and heads-up, in one transaction."""
+@dataclass(frozen=True)
+class Scheduled:
+    schedule: DrillSchedule
+    existing: bool  # True: the very same schedule was active already (typed twice): nothing new was made
+
+
+def schedule_drill(desk: Desk, actor: Person, spec: ScheduleSpec, platform: str = "slack") -> Scheduled:
+    """Record a schedule and arm its first start and heads-up, in one transaction; the same one typed again is
+    the same intent, answered with the schedule already there."""
     book = desk.playbook(spec.scenario)  # an unknown scenario is a usage answer, before anything is written
     book.level(spec.level)
     check_every(spec.every_weeks)
@@ -125,6 +132,11 @@ def schedule_drill(desk: Desk, actor: Person, spec: ScheduleSpec, platform: str 
         _require_may_schedule(desk, actor)
         now = desk.now()
         weekday = spec.weekday if spec.weekday is not None else now.astimezone(desk.settings.tz).weekday()
+        same = (book.id, spec.level, spec.every_weeks, weekday, at_time, spec.unannounced, platform)
+        for active in desk.store.schedules():
+            as_typed = (active.scenario, active.level, active.every_weeks, active.weekday, active.at_time)
+            if (*as_typed, active.unannounced, active.platform) == same:
+                return Scheduled(active, existing=True)
         start = first_start(desk, weekday, at_time)
         schedule = desk.store.insert_schedule(
             scenario=book.id,
@@ -140,7 +152,7 @@ def schedule_drill(desk: Desk, actor: Person, spec: ScheduleSpec, platform: str 
         )
         desk.store.add_timers(_timers(desk, schedule, start))
     desk.timers_changed()
-    return schedule
+    return Scheduled(schedule, existing=False)
 
 
 def cancel_schedule(desk: Desk, actor: Person, schedule_id: int) -> DrillSchedule:
