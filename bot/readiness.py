@@ -18,7 +18,7 @@ from bot.ids import ROLES
 from bot.incidents.desk import Desk
 from bot.messages import locale_of
 
-CHART_SIZE_INCHES = (9, 4.5)
+CHART_SIZE_INCHES = (10, 6.5)
 CHART_DPI = 110
 
 
@@ -121,30 +121,42 @@ def _date(at: datetime, desk: Desk, language: str) -> str:
 
 # ---- as a chart --------------------------------------------------------------------------------------
 def draw_chart(desk: Desk, history: Readiness, language: str, path: Path) -> Path:
-    """One line per scenario: its drills' scores (0–100) by date."""
+    """Above, one line per scenario: its drills' scores (0–100) by date; below, each role's minutes to acknowledge,
+    drill after drill (a gap where it never acknowledged)."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display: the chart is a file
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import date2num
     from matplotlib.figure import Figure
+
+    def say(key: str) -> str:
+        return desk.messages.ui(language, f"readiness.{key}")
 
     figure = Figure(figsize=CHART_SIZE_INCHES, dpi=CHART_DPI)
     FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
+    scores, roles = figure.subplots(2, 1, sharex=True)
+    number = {id(d): i + 1 for i, d in enumerate(history.drills)}  # drill 1, 2, … in the order they were scored
     for scenario, drills in history.by_scenario().items():
         book = desk.playbooks.get(scenario)
         label = book.name.in_(language) if book else scenario
-        days = date2num([d.at for d in drills])  # type: ignore[no-untyped-call]  # matplotlib leaves it untyped
-        axes.plot(days, [d.score for d in drills], marker="o", label=label)
-    axes.xaxis_date(desk.settings.tz)
-    axes.set_ylim(0, 100)
-    axes.set_ylabel(desk.messages.ui(language, "readiness.chart_y"), fontsize=9)
-    axes.set_title(desk.messages.ui(language, "readiness.chart_title"), fontsize=12)
-    axes.grid(color="#dddddd")
-    if history.drills:
-        axes.legend(fontsize=8, loc="lower right")
-    figure.autofmt_xdate()
+        scores.plot([number[id(d)] for d in drills], [d.score for d in drills], marker="o", label=label)
+    scores.set_ylim(0, 100)
+    scores.set_ylabel(say("chart_y"), fontsize=9)
+    scores.set_title(say("chart_title"), fontsize=12)
+    for role in history.by_role():
+        seen = [(number[id(d)], d.roles[role]) for d in history.drills if role in d.roles]
+        name = desk.messages.ui(language, f"role.{role}") if role in ROLES else role
+        roles.plot(
+            [n for n, _ in seen], [m if m is not None else float("nan") for _, m in seen], marker=".", label=name
+        )
+    roles.set_ylabel(say("chart_roles"), fontsize=9)
+    roles.set_xlabel(say("chart_x"), fontsize=9)
+    roles.set_xticks(range(1, len(history.drills) + 1), [d.code for d in history.drills], fontsize=8)
+    for axes in (scores, roles):
+        axes.grid(color="#dddddd")
+        if history.drills:
+            axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    figure.subplots_adjust(left=0.09, right=0.78, top=0.92, bottom=0.12, hspace=0.15)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, format="png", dpi=CHART_DPI, metadata={"Software": None})
     return path
