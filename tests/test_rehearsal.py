@@ -11,7 +11,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.rehearsal import Responsiveness, run_rehearsal
+from bot.rehearsal import Responsiveness, responsiveness, run_rehearsal
 
 SPEED = 600  # a crisis minute is a tenth of a second: the 90-minute exercise takes about ten
 
@@ -66,3 +66,11 @@ def test_bad_rehearsal_options_are_answered_without_a_traceback(tmp_path: Path) 
     assert scenario.exit_code == 2 and "'alien-invasion' is not a scenario — valid: data-breach" in scenario.output
     for result in (wrong_role, no_minutes, too_slow, level, platform, scenario):
         assert "Traceback" not in result.output
+
+
+def test_who_answers_how_fast_comes_from_a_yaml_file_and_the_options(tmp_path: Path) -> None:
+    people = tmp_path / "people.yaml"
+    people.write_text("default: 4\nslow: {legal: 20, tech_lead: 9}\naway: [spokesperson]\n", encoding="utf-8")
+    cast = responsiveness(["tech_lead=12"], ["communications"], people, None)
+    assert [cast.delay(r) for r in ("legal", "tech_lead", "crisis_lead")] == [20, 12, 4]  # the option wins
+    assert cast.delay("spokesperson") is None and cast.delay("communications") is None
