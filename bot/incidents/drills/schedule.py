@@ -176,11 +176,6 @@ def check_cancel(desk: Desk, schedule_id: int) -> None:
         raise UsageError("error.drill_schedule_unknown", id=schedule_id)
 
 
-def next_scheduled(desk: Desk) -> DrillSchedule | None:
-    """The schedule whose drill starts next (App Home)."""
-    return next(iter(desk.store.schedules()), None)
-
-
 # ---- what its timers do (bot/incidents/timers.py hands over the timers of no incident) -------------------------
 def fire_schedule_timer(desk: Desk, timer: Timer) -> bool:
     """Carry out a schedule's timer inside the caller's transaction; False when it no longer matters."""
