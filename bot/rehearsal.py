@@ -25,12 +25,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from bot.clock import SystemClock
+from bot.config import Settings, load_settings
 from bot.demo import DemoScript, _wording, demo_config
 from bot.errors import ConfigError
 from bot.ids import ROLES
 from bot.incidents.desk import Desk
 from bot.localdesk import start_local
 from bot.models import Draft, Incident
+from bot.playbooks import load_playbooks
 from bot.sandbox.local import Person
 
 CONTROLLER = "gijs"  # the cast's member without a role: starts the exercise, as a comms lead running it would
@@ -288,12 +290,12 @@ def run_rehearsal(
     say = _wording(language)
     console.print(say("rehearsal.intro", speed=f"{speed:g}", minutes=f"{until:g}"))
     environ = {"CRISISBOT_CONFIG": str(demo_config(language, platform)), "CRISISBOT_LANGUAGE": language}
+    _check_scenario(scenario, load_settings(environ=environ))  # a typo answered before any emulator starts
     cast = people or Responsiveness()
     if platform == "teams":
         code = _on_teams(scenario, level, speed, cast, until, language, console, environ)
     else:
         with start_local(clock=SystemClock(speed), environ=environ) as local:
-            _check_scenario(local.desk, scenario)
             players = SlackPlayers(local, console, language, speed)
             code = Rehearsal(players, local.cast, cast, until).play(scenario, level)
     if transcript is not None:
@@ -316,11 +318,13 @@ def _on_teams(
     from bot.rehearsal_teams import TeamsPlayers
 
     with start_local_teams(clock=SystemClock(speed), environ=environ) as local:
-        _check_scenario(local.desk, scenario)
         players = TeamsPlayers(local, console, language, speed)
         return Rehearsal(players, local.cast, people, until).play(scenario, level)
 
 
-def _check_scenario(desk: Desk, scenario: str) -> None:
-    if scenario not in desk.playbooks:
-        raise ConfigError([f"{scenario!r} is not a scenario — valid: {', '.join(desk.scenarios())}"])
+def _check_scenario(scenario: str, settings: Settings) -> None:
+    """The scenario among those the demo company enables (its playbooks, as the desk will load them)."""
+    books = load_playbooks(settings.playbooks_dir)
+    enabled = [b for b in books if not settings.scenarios or b in settings.scenarios]
+    if scenario not in enabled:
+        raise ConfigError([f"{scenario!r} is not a scenario — valid: {', '.join(enabled)}"])
