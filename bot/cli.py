@@ -242,20 +242,11 @@ def report(
 
     Example: crisisbot report CR-2026-014 --language nl --output evaluation.md
     """
-    from bot.incidents import open_desk
     from bot.report import write_report
 
-    settings = load_settings(config)
-    if language is not None and language not in LANGUAGES:
-        raise ConfigError([f"--language: {language!r} is not supported — valid: {', '.join(LANGUAGES)}"])
-    if not settings.db_path.exists():
-        raise ConfigError(
-            [
-                f"{settings.db_path}: no database here — point CRISISBOT_DB (or `database:` in "
-                "crisisbot.yaml) at the bot's SQLite file"
-            ]
-        )
-    desk = open_desk(settings)
+    _language(language)
+    desk = _open_existing(config)
+    settings = desk.settings
     try:
         incident = desk.store.incident_by_code(code.strip())
         if incident is None:
@@ -267,6 +258,96 @@ def report(
         desk.store.close()
     out.print(f"wrote {markdown}")
     out.print(f"wrote {chart}")
+
+
+def _open_existing(config: Path | None) -> Any:
+    """The desk on the bot's existing database (a report reads what the bot recorded; it never starts an empty one)."""
+    from bot.incidents import open_desk
+
+    settings = load_settings(config)
+    if not settings.db_path.exists():
+        raise ConfigError(
+            [
+                f"{settings.db_path}: no database here — point CRISISBOT_DB (or `database:` in "
+                "crisisbot.yaml) at the bot's SQLite file"
+            ]
+        )
+    return open_desk(settings)
+
+
+def _language(language: str | None) -> None:
+    if language is not None and language not in LANGUAGES:
+        raise ConfigError([f"--language: {language!r} is not supported — valid: {', '.join(LANGUAGES)}"])
+
+
+# drills: readiness
+@app.command()
+@_friendly
+def drills(
+    config: ConfigOption = None,
+    language: Annotated[str | None, typer.Option(help="en or nl (default: the company's language)")] = None,
+    chart: Annotated[Path | None, typer.Option("--chart", help="also draw the scores over time as this PNG")] = None,
+) -> None:
+    """Print the history of drill scores per scenario and each role's time to acknowledge, with the trend.
+
+    Example: crisisbot drills --chart readiness.png
+    """
+    from bot.readiness import draw_chart, readiness, text
+
+    _language(language)
+    desk = _open_existing(config)
+    try:
+        history = readiness(desk)
+        lang = language or desk.language
+        out.print(text(desk, history, lang), markup=False)
+        if chart is not None:
+            out.print(f"wrote {draw_chart(desk, history, lang, chart)}")
+    finally:
+        desk.store.close()
+
+
+# drills: rehearsal
+@app.command()
+@_friendly
+def drill(
+    scenario: Annotated[str, typer.Argument(help="the scenario to rehearse, e.g. data-breach")],
+    level: Annotated[int, typer.Option(help="the drill's level: 1, 2 or 3")] = 2,
+    speed: Annotated[float, typer.Option(help="clock speed: 60 makes a crisis minute a real second")] = 60.0,
+    slow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--slow", metavar="ROLE=MINUTES", help="a role that answers late, e.g. --slow legal=20 (repeatable)"
+        ),
+    ] = None,
+    away: Annotated[
+        list[str] | None, typer.Option("--away", metavar="ROLE", help="a role that never answers (repeatable)")
+    ] = None,
+    delay: Annotated[float | None, typer.Option(help="minutes everyone else takes to answer (default 3)")] = None,
+    people: Annotated[
+        Path | None, typer.Option(help="a YAML file of the same: `default: 3`, `slow: {legal: 20}`, `away: [...]`")
+    ] = None,
+    until: Annotated[float, typer.Option(help="crisis minutes after which the drill ends, posted or not")] = 90.0,
+    language: Annotated[str, typer.Option(help="en or nl")] = "en",
+    transcript: Annotated[Path | None, typer.Option(help="also write the transcript to this file")] = None,
+    platform: Annotated[
+        str, typer.Option(help="slack or teams: the built-in Slack emulator or Bot Connector (Teams) emulator")
+    ] = "slack",
+) -> None:
+    """Rehearse a drill offline against the built-in Slack (or Teams) emulator, with simulated people who answer on their own
+    delay (or not at all); prints the transcript and the scorecard.
+
+    Example: crisisbot drill data-breach --speed 60 --slow legal=20 --away spokesperson
+    """
+    from bot.rehearsal import responsiveness, run_rehearsal
+
+    _language(language)
+    if platform not in ("slack", "teams"):
+        raise ConfigError([f"--platform: {platform!r} is not supported — valid: slack, teams"])
+    if level not in (1, 2, 3):
+        raise ConfigError([f"--level: {level} does not exist — valid: 1, 2, 3"])
+    cast = responsiveness(slow or [], away or [], people, delay)
+    code = run_rehearsal(scenario, level, speed, cast, until, language, transcript, platform=platform)
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -49,12 +49,13 @@ EventKind = Literal[
     "closing_failed",
     # the outbox gave up on messages at the resolve
     "outbox_dropped",
-    # drills: injects, scorecard, after-action items (bot/incidents/drills/)
+    # drills: injects, scorecard, after-action items (bot/incidents/drills/); schedules, readiness
     "drill_inject",
-    "drill_scored",
+    "drill_scored",  # the drill's score when it ended (the drills contract's payload)
     "drill_action",
     "drill_action_done",
     "drill_action_reminder",
+    "drill_started",  # a scheduled drill started by itself (its schedule's id)
 ]
 
 # What an outbox row asks a chat adapter to say or do, as stored in outbox.kind (the adapter's handlers key on it).
@@ -78,6 +79,9 @@ NoticeKind = Literal[
     "drill_scorecard",
     "drill_action_reminder",
     "drill_real_incident",
+    # drills: schedules (rows of no incident yet: incident_id 0, the schedule in the data)
+    "drill_heads_up",  # the day before a scheduled drill: the crisis lead (and, announced, the team) by DM
+    "drill_setup",  # a scheduled drill was declared by its timer: set its room up on its platform
 ]
 
 
@@ -170,6 +174,31 @@ class Timer(BaseModel):
     fired_at: datetime | None = None
     cancelled_at: datetime | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+# drills: schedules
+class DrillSchedule(BaseModel):
+    """A drill that starts by itself every `every_weeks` weeks, on `weekday` (0 = Monday) at `at_time` (HH:MM in
+    the company's timezone); `next_start_at` is when its armed `drill_start` timer fires."""
+
+    id: int
+    scenario: str
+    level: int
+    every_weeks: int
+    weekday: int
+    at_time: str
+    unannounced: bool = False
+    platform: str = "slack"
+    created_by: str
+    created_at: datetime
+    next_start_at: datetime
+    cancelled_at: datetime | None = None
+    cancelled_by: str | None = None
+    last_incident_id: int | None = None  # the drill it started last
+
+    @property
+    def active(self) -> bool:
+        return self.cancelled_at is None
 
 
 class OutboxMessage(BaseModel):

@@ -26,6 +26,7 @@ from bot.models import (
     Approval,
     ChecklistMark,
     Draft,
+    DrillSchedule,
     Event,
     EventKind,
     Incident,
@@ -230,6 +231,33 @@ def _migration_9(db: sqlite_utils.Database) -> None:
     )
 
 
+# drills: schedules
+def _migration_drill_schedules(db: sqlite_utils.Database) -> None:
+    """Scheduled drills (`/crisis drill schedule …`): one row per schedule; its next start and the heads-up the
+    day before are timers of no incident (`incident_id` 0, the schedule's id in their data)."""
+    db.table("drill_schedules").create(
+        {
+            "id": int,
+            "scenario": str,
+            "level": int,
+            "every_weeks": int,
+            "weekday": int,
+            "at_time": str,
+            "unannounced": int,
+            "platform": str,
+            "created_by": str,
+            "created_at": str,
+            "next_start_at": str,
+            "cancelled_at": str,
+            "cancelled_by": str,
+            "last_incident_id": int,
+        },
+        pk="id",
+        not_null={"scenario", "level", "every_weeks", "weekday", "at_time", "created_by", "created_at"},
+    )
+    db.table("events").create_index(["kind"])  # readiness reads every drill's score: `drill_scored` events
+
+
 MIGRATIONS = [
     _migration_1,
     _migration_2,
@@ -240,6 +268,7 @@ MIGRATIONS = [
     _migration_7,
     _migration_8,
     _migration_9,
+    _migration_drill_schedules,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -393,7 +422,65 @@ class TimerStore:
             db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", [name, holder])
 
 
-class Store(TimerStore):
+# drills: schedules
+class DrillStore:
+    """Drill schedules and the drills' scores (mixed into Store: same connection, same file)."""
+
+    if TYPE_CHECKING:  # Store provides them
+
+        @property
+        def db(self) -> sqlite_utils.Database: ...
+
+        def transaction(self) -> AbstractContextManager[sqlite_utils.Database]: ...
+
+    def insert_schedule(self, **fields: Any) -> DrillSchedule:
+        with self.transaction() as db:
+            return self.schedule_of(_pk(db.table("drill_schedules").insert(_encode(fields)).last_pk))
+
+    def schedule_of(self, schedule_id: int) -> DrillSchedule:
+        row = self.db.execute("SELECT 1 FROM drill_schedules WHERE id = ?", [schedule_id]).fetchone()
+        if row is None:
+            raise NotFound("error.not_found")
+        return DrillSchedule.model_validate(_decode(self.db.table("drill_schedules").get(schedule_id)))
+
+    def find_schedule(self, schedule_id: int) -> DrillSchedule | None:
+        try:
+            return self.schedule_of(schedule_id)
+        except NotFound:
+            return None
+
+    def schedules(self, active: bool = True) -> list[DrillSchedule]:
+        where = "cancelled_at IS NULL" if active else None
+        rows = self.db.table("drill_schedules").rows_where(where, order_by="next_start_at, id")
+        return [DrillSchedule.model_validate(_decode(r)) for r in rows]
+
+    def update_schedule(self, schedule_id: int, **fields: Any) -> DrillSchedule:
+        with self.transaction() as db:
+            db.table("drill_schedules").update(schedule_id, _encode(fields))
+        return self.schedule_of(schedule_id)
+
+    def cancel_schedule_timers(self, schedule_id: int, now: datetime) -> int:
+        """Cancel the pending timers of a schedule (they belong to no incident: the schedule is in their data)."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE timers SET cancelled_at = ? WHERE incident_id = 0 AND fired_at IS NULL AND cancelled_at IS NULL"
+                " AND json_extract(data, '$.schedule_id') = ?",
+                [now.isoformat(), schedule_id],
+            )
+            return int(cursor.rowcount)
+
+    def schedule_timers(self, schedule_id: int) -> list[Timer]:
+        rows = self.db.table("timers").rows_where(
+            "incident_id = 0 AND json_extract(data, '$.schedule_id') = ?", [schedule_id], order_by="id"
+        )
+        return [_timer(r) for r in rows]
+
+    def events_of_kind(self, kind: EventKind) -> list[Event]:
+        """Every incident's events of one kind, oldest first (readiness reads the drills' `drill_scored`)."""
+        return [_event(r) for r in self.db.table("events").rows_where("kind = ?", [kind], order_by="at, id")]
+
+
+class Store(TimerStore, DrillStore):
     """Typed reads and writes of every table."""
 
     def __init__(self, path: Path | str) -> None:
@@ -643,17 +730,7 @@ class Store(TimerStore):
     def events(self, incident_id: int, kind: EventKind | None = None) -> list[Event]:
         where = "incident_id = ?" + (" AND kind = ?" if kind else "")
         args = [incident_id, kind] if kind else [incident_id]
-        return [
-            Event(
-                id=r["id"],
-                incident_id=r["incident_id"],
-                at=parse_iso(r["at"]),
-                actor=r["actor"],
-                kind=r["kind"],
-                data=json.loads(r["data"] or "{}"),
-            )
-            for r in self.db.table("events").rows_where(where, args, order_by="id")
-        ]
+        return [_event(r) for r in self.db.table("events").rows_where(where, args, order_by="id")]
 
     # ---- drafts and approvals ------------------------------------------------------------------
     def insert_draft(self, **fields: Any) -> Draft:
@@ -823,6 +900,17 @@ def _pk(value: object) -> int:
     """The rowid sqlite-utils reports after an insert (typed loosely there; always set for our tables)."""
     assert isinstance(value, int), value
     return value
+
+
+def _event(r: dict[str, Any]) -> Event:
+    return Event(
+        id=r["id"],
+        incident_id=r["incident_id"],
+        at=parse_iso(r["at"]),
+        actor=r["actor"],
+        kind=r["kind"],
+        data=json.loads(r["data"] or "{}"),
+    )
 
 
 def _timer(row: dict[str, Any]) -> Timer:

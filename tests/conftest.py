@@ -239,6 +239,11 @@ RELIABILITY = (
     ("kill -9 around a timer firing or an outbox delivery, restart", "test_restart.py", "test_crash_"),
     ("real SIGKILL mid-run, restart", "test_restart.py", "test_real_sigkill"),
     ("kill -9 after Slack accepted an announcement, restart", "test_restart.py", "test_an_announcement_"),
+    (
+        "kill -9 inside a scheduled drill's start, restart: started once",
+        "test_drill_schedule_restart.py",
+        "test_a_kill_",
+    ),
     ("undelivered messages dropped at resolve, not sent after it", "test_timers.py", "_dropped_at_resolve_"),
     ("forged or stale signatures refused with 401", "test_security.py", "test_forged_or_stale_request"),
     ("authorization matrix (role × action)", "test_security.py", "test_authorization_matrix["),

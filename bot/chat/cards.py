@@ -18,10 +18,18 @@ from bot.incidents import gdpr
 from bot.incidents.approvals import approval_state
 from bot.incidents.desk import Desk
 from bot.incidents.drafts import networks_for
+from bot.incidents.drills.schedule import SYSTEM
 from bot.incidents.roles import RoleSeat, seats
 from bot.messages import duration, limit_of, local_time, measured_length, public_time
 from bot.messages import first_response_rule as rule_wording
 from bot.models import Draft, Incident
+
+
+def declarer(incident: Incident, say: Wording) -> str:
+    """Who declared: a mention, or (a drill its schedule started) the schedule."""
+    if incident.declared_by == SYSTEM:  # drills: schedules
+        return say("drill_schedule.declarer")
+    return say.mention(incident.declared_by)
 
 
 # ---- the pinned header -------------------------------------------------------------------------------
@@ -35,9 +43,7 @@ def header_card(desk: Desk, incident: Incident, say: Wording) -> Message:
         Fields(
             (
                 say("header.level", level=incident.level, criteria=book.level(incident.level).criteria.in_(lang)),
-                say(
-                    "header.declared", user=say.mention(incident.declared_by), at=when(incident.declared_at, desk, say)
-                ),
+                say("header.declared", user=declarer(incident, say), at=when(incident.declared_at, desk, say)),
                 countdown_text(desk, incident, say),
                 *[text for text in (authority_text(desk, incident, say),) if text],
                 say("header.status." + incident.status),

@@ -9,8 +9,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from bot.chat import drill_schedule
 from bot.errors import BadLevel, UsageError
 from bot.ids import LEVELS
+from bot.incidents.drills.schedule import ScheduleSpec
 
 # Only a level that exists is read as one (`2`, or `L2` as crisis plans write it); any other first word starts
 # the title, so `/crisis declare service-outage 500 errors on checkout` is titled "500 errors on checkout".
@@ -67,9 +69,10 @@ class Command:
     title: str = ""
     role: str = ""
     users: list[str] = field(default_factory=list)
-    # drills: after-action items (`drill action <text> @owner <date>`, `drill action done <n>`)
+    # drills: after-action items (`drill action <text> @owner <date>`, `drill action done <n>`); schedules
     due: date | None = None
-    number: int | None = None
+    number: int | None = None  # the item to mark done, the schedule to cancel
+    schedule: ScheduleSpec | None = None
 
 
 def parse(text: str, mentions: Mentions = SLACK_MENTIONS) -> Command:
@@ -85,6 +88,9 @@ def parse(text: str, mentions: Mentions = SLACK_MENTIONS) -> Command:
     # drills: after-action items
     if head == "drill" and rest and rest[0].lower() == "action":
         return _drill_action(rest[1:], mentions)
+    if head == "drill" and rest and rest[0].lower() == "schedule":  # drills: schedules
+        name, spec, number = drill_schedule.parse(rest[1:])
+        return Command(name, schedule=spec, number=number)
     if head in ("declare", "drill"):
         return _declare(head, rest)
     if head in ("status", "list", "resolve") and not rest:

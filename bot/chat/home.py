@@ -18,6 +18,7 @@ from babel.dates import format_date
 from markupsafe import Markup
 
 from bot.chat.cards import countdown_text, when
+from bot.chat.drill_schedule import moment
 from bot.chat.message import Actions, Button, Divider, Fields, Heading, Note, Part, Text, Verbatim
 from bot.chat.wording import Wording
 from bot.ids import ROLES
@@ -129,6 +130,9 @@ def home(desk: Desk, user: str, say: Wording) -> Home:
         Divider(),
         Heading(say.home("resolved.heading")),
         *_resolved_parts(desk, user, owners, say),
+        Divider(),
+        Heading(say.home("drills.heading")),
+        *_drill_parts(desk, user, owners, say),
         Note(say.home("updated", at=when(desk.now(), desk, say))),
     )
     return Home(
@@ -248,3 +252,34 @@ def _resolved_parts(desk: Desk, user: str, owners: dict[str, list[str]], say: Wo
         )
         for i in shown
     ]
+
+
+# drills: readiness
+def _drill_parts(desk: Desk, user: str, owners: dict[str, list[str]], say: Wording) -> list[Part]:
+    """The last scored drill and its score, and the next scheduled one (an unannounced one only to the crisis lead
+    and the admins: to the rest of the team it would not be unannounced)."""
+    scored = desk.store.events_of_kind("drill_scored")
+    last = desk.store.find_incident(scored[-1].incident_id) if scored else None
+    if last is not None and scored:
+        date = format_date(scored[-1].at.astimezone(desk.settings.tz), format="medium", locale=locale_of(say.language))
+        score = int(scored[-1].data.get("score", 0))
+        name = _scenario_name(desk, last, say.language)
+        lines = [say.home("drills.last", code=last.code, scenario=name, date=date, score=score)]
+    else:
+        lines = [say.home("drills.last_none")]
+    insider = user in owners.get("crisis_lead", []) or user in desk.settings.admins
+    upcoming = next((s for s in desk.store.schedules() if insider or not s.unannounced), None)
+    if upcoming is None:
+        lines.append(say.home("drills.next_none"))
+    else:
+        book = desk.playbooks.get(upcoming.scenario)
+        lines.append(
+            say.home(
+                "drills.next",
+                scenario=book.name.in_(say.language) if book else upcoming.scenario,
+                level=upcoming.level,
+                at=moment(upcoming.next_start_at, desk, say),
+                unannounced=upcoming.unannounced,
+            )
+        )
+    return [Text("\n".join(lines))]

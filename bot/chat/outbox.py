@@ -15,10 +15,11 @@ from markupsafe import Markup
 
 from bot.chat import drillcards, notices
 from bot.chat.cards import first_response_rule
+from bot.chat.drill_schedule import moment
 from bot.chat.drillmark import marked
 from bot.chat.message import Actions, Button, Message, Text, text_with_buttons
 from bot.chat.port import Port, Tag
-from bot.chat.setup import uninvited_text
+from bot.chat.setup import SetUp, uninvited_text
 from bot.chat.steps import Runner, Step, StepKey
 from bot.chat.wording import Wording
 from bot.clock import parse_iso
@@ -26,7 +27,7 @@ from bot.faults import crash_point
 from bot.incidents.desk import Desk
 from bot.incidents.timers import ADDRESSED
 from bot.messages import local_time
-from bot.models import Incident, NoticeKind, OutboxMessage
+from bot.models import DrillSchedule, Incident, NoticeKind, OutboxMessage
 
 log = logging.getLogger("crisisbot.chat")
 Handler = Callable[[Incident, OutboxMessage, Wording], None]
@@ -68,7 +69,14 @@ class Deliverer:
         A row may need several messages (a DM and a room post); each one is recorded once the platform
         accepted it, so a retry or a restart sends only the ones still missing.
         """
+        if message.incident_id == 0:  # drills: schedules (a heads-up before the drill exists)
+            self._row, self._step, self._code = message, 0, schedule_code(message)
+            self._drill_heads_up(message)
+            return
         incident = self.desk.store.incident(message.incident_id)
+        if message.kind == "drill_setup":  # drills: schedules (the room does not exist yet: this makes it)
+            self._drill_setup(incident)
+            return
         if not incident.room_ref:
             raise RuntimeError(f"{incident.code} has no channel yet")
         self._row, self._step, self._code, self._incident = message, 0, incident.code, incident
@@ -82,7 +90,10 @@ class Deliverer:
     def report_failure(self, message: OutboxMessage, error: str) -> None:
         """Tell the room in plain words what did not go out; the platform's error is in the log (the runner's)."""
         self._row = None
-        incident = self.desk.store.incident(message.incident_id)
+        incident = self.desk.store.find_incident(message.incident_id)
+        if incident is None or not incident.room_ref:  # a heads-up, or a drill room never made: the log says it
+            log.error("outbox %s (%s) could not be delivered, and there is no room to say so", message.id, message.kind)
+            return
         self._incident = incident
         say = self.wording(incident.language)
         self._post(incident, say("outbox.failed", what=Markup(say(f"outbox.kind.{message.kind}"))))
@@ -270,6 +281,38 @@ class Deliverer:
             self.port.invite(str(incident.room_ref), paged)  # everyone it can; the inject names them all
         self._notice(drillcards.inject)(incident, message, say)
 
+    # ---- drills: schedules ----------------------------------------------------------------------
+    def _drill_setup(self, incident: Incident) -> None:
+        """Set up the room of a drill its schedule declared, as a typed declare does; what the platform refused is
+        raised, for the runner to retry (a re-run does only the missing steps)."""
+        result = SetUp(self.desk, self.port, self.wording(incident.language)).run(incident)
+        if not result.complete:
+            raise RuntimeError(f"{incident.code}: set-up steps refused: {', '.join(map(str, result.failed))}")
+
+    def _drill_heads_up(self, message: OutboxMessage) -> None:
+        """DM the crisis lead (and, for an announced drill, the team) the day before a scheduled drill."""
+        schedule = self.desk.store.schedule_of(int(message.data["schedule_id"]))
+        owners = self.desk.store.role_owners()
+        people: dict[str, str] = {}  # person → the first role they are told as (the lead first: theirs says more)
+        for role in self.roles(message):
+            for user in owners.get(role, [])[:1]:
+                people.setdefault(user, role)
+        for user, role in people.items():
+            say = self.wording()
+            key = "drill_schedule.heads_up_lead" if role == "crisis_lead" else "drill_schedule.heads_up_team"
+            self._dm(user, self._heads_up_text(schedule, key, parse_iso(message.data["start"]), say))
+
+    def _heads_up_text(self, schedule: DrillSchedule, key: str, start: datetime, say: Wording) -> str:
+        book = self.desk.playbook(schedule.scenario)
+        return say(
+            key,
+            id=schedule.id,
+            scenario=book.name.in_(say.language),
+            level=schedule.level,
+            start=moment(start, self.desk, say),
+            unannounced=schedule.unannounced,
+        )
+
     # ---- sending -------------------------------------------------------------------------------
     def _ack_button(self, incident: Incident, role: str, say: Wording) -> list[Button]:
         buttons = [Button("acknowledge", say("button.acknowledge"), f"{incident.id}:{role}", "primary")]
@@ -333,3 +376,8 @@ class Deliverer:
 
     def _time(self, when: datetime, say: Wording) -> str:
         return local_time(when, say.language, self.desk.settings.tz)
+
+
+def schedule_code(message: OutboxMessage) -> str:
+    """What tags a schedule's messages in place of an incident's code (read-back finds them by it)."""
+    return f"DS-{message.data.get('schedule_id', 0)}"

@@ -35,6 +35,12 @@ class Platforms:
         self._for(message).report_failure(message, error)
 
     def _for(self, message: OutboxMessage) -> Deliverer:
+        if message.incident_id == 0:  # drills: schedules (a heads-up of no incident yet names its platform)
+            platform = str(message.data.get("platform", "slack"))
+            deliverer = self.deliverers.get(platform)
+            if deliverer is None:
+                raise Waiting(f"a drill heads-up for {platform}, which this process does not serve")
+            return deliverer
         incident = self.desk.store.incident(message.incident_id)
         deliverer = self.deliverers.get(incident.platform)
         if deliverer is None:

@@ -29,6 +29,7 @@ from bot.chat.steps import Finder, Runner, Step, StepKey, one_run_at_a_time, poo
 from bot.chat.wording import Wording
 from bot.incidents import facts
 from bot.incidents.desk import Desk
+from bot.incidents.drills.schedule import SYSTEM
 from bot.incidents.roles import RoleSeat, seats
 from bot.models import Draft, Incident
 
@@ -281,7 +282,7 @@ class SetUp:
     def _invite(self, incident: Incident, people: dict[str, list[str]]) -> str:
         """Everyone the platform will add is brought in; the ref keeps who could not be, for the notice after the
         header."""
-        users = [u for u in dict.fromkeys([incident.declared_by, *people]) if u]
+        users = [u for u in dict.fromkeys([incident.declared_by, *people]) if u and u != SYSTEM]  # SYSTEM: no person
         failed = self.port.invite(str(incident.room_ref), users)
         if failed:
             log.warning("declare %s: the platform would not add %s", incident.code, failed)

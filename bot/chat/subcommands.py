@@ -13,7 +13,7 @@ from typing import Protocol
 
 from markupsafe import Markup
 
-from bot.chat import drillcards, status
+from bot.chat import drill_schedule, drillcards, status
 from bot.chat.cards import first_response_rule
 from bot.chat.commands import Command
 from bot.chat.flow import Flow
@@ -265,4 +265,8 @@ HANDLERS: dict[str, Callable[[Typed, Command], None]] = {
     # drills: after-action items
     "drill_action": drill_action,
     "drill_action_done": drill_action_done,
+    # drills: schedules
+    "drill_schedule": drill_schedule.schedule,
+    "drill_schedule_list": drill_schedule.show_schedules,
+    "drill_schedule_cancel": drill_schedule.cancel,
 }

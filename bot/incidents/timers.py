@@ -119,8 +119,12 @@ def fire(desk: Desk, timer: Timer) -> Fired | None:
         now = desk.now()
         if not desk.store.claim_timer(timer.id, now):
             return None
-        incident = desk.store.find_incident(timer.incident_id)
         late = now - timer.due_at
+        if timer.kind in SCHEDULE_TIMERS:  # drills: schedules (a timer of no incident yet)
+            acted = _schedule_timer(desk, timer)
+            crash_point("timer_effect")
+            return Fired(timer, late, acted)
+        incident = desk.store.find_incident(timer.incident_id)
         if incident is None or not (incident.active or timer.kind in OUTLIVE_RESOLVE):
             log.info(
                 "timer %s (%s) ignored: incident %s is %s",
@@ -151,6 +155,8 @@ ADDRESSED: dict[str, tuple[str, ...]] = {
     "gdpr_reminder": ("legal", "crisis_lead"),
     # drills: after-action items (the item's owner is named in the row; the crisis lead follows it up)
     "drill_action_reminder": ("crisis_lead",),
+    # drills: schedules (an announced drill's heads-up names the level's roles in its row)
+    "drill_heads_up": ("crisis_lead",),
 }
 
 
@@ -278,6 +284,17 @@ EFFECTS = {
 # are added at the debrief, after the resolve); everything else ends with it.
 OUTLIVE_RESOLVE = ("gdpr", "drill_action")
 ENDED_BY_RESOLVE = tuple(kind for kind in EFFECTS if kind not in OUTLIVE_RESOLVE)
+
+
+# drills: schedules
+SCHEDULE_TIMERS = ("drill_start", "drill_heads_up")
+
+
+def _schedule_timer(desk: Desk, timer: Timer) -> bool:
+    # Imported here: the schedule declares drills, and the declare imports this module.
+    from bot.incidents.drills.schedule import fire_schedule_timer
+
+    return fire_schedule_timer(desk, timer)
 
 
 # ---- helpers -------------------------------------------------------------------------------------------
