@@ -52,19 +52,19 @@ def drill(crisis: Crisis, acks: dict[str, int], posted_at: int) -> Incident:
 
 
 def test_drills_are_scored_and_their_history_printed_with_the_trend(staffed: Crisis, tmp_path: Path) -> None:
-    # 1st: lead (declared, 0) and social (5) within the 15-minute window, legal late, two never: 2/5 of 50 = 20;
-    # posted at 70 of 60 minutes: 50 - 10 = 40. Score 60.
+    # The score is the scorecard's (tests/test_drills.py checks its numbers against a scripted run); here what
+    # matters is that readiness reads it back. 1st: legal late, two roles never, the first reply 10 minutes late.
     first = drill(staffed, {"bram": 5, "chen": 20}, posted_at=70)
-    # 2nd: everyone within 5 minutes (50), posted at 30 (50). Score 100.
+    # 2nd: everyone within 5 minutes, the reply posted at 30 minutes: a better drill on every count.
     second = drill(staffed, {"bram": 2, "chen": 3, "dewi": 4, "eli": 5}, posted_at=30)
     real = declare(staffed, "A real one")  # a real incident is never scored as a drill
     resolve(staffed, real)
 
     [scored_first] = staffed.events(first, "drill_scored")
-    assert scored_first.data["score"] == 60 and scored_first.data["first_posted_minutes"] == 70.0
-    assert scored_first.data["roles"]["legal"] == {"ack_minutes": 20.0}
-    assert scored_first.data["roles"]["tech_lead"] == {"ack_minutes": None}
-    assert staffed.events(second, "drill_scored")[0].data["score"] == 100
+    low, high = scored_first.data["score"], staffed.events(second, "drill_scored")[0].data["score"]
+    assert scored_first.data["first_posted_minutes"] == 70.0 and 0 <= low < high <= 100
+    assert scored_first.data["roles"]["legal"]["ack_minutes"] == 20.0
+    assert scored_first.data["roles"]["tech_lead"]["ack_minutes"] is None
     assert staffed.events(real, "drill_scored") == []
 
     chart = tmp_path / "readiness.png"
@@ -72,8 +72,8 @@ def test_drills_are_scored_and_their_history_printed_with_the_trend(staffed: Cri
     assert result.exit_code == 0, result.output
     text = result.output
     assert "2 scored drills" in text
-    assert f"Data breach: 2 drills · last 100/100 ({second.code}" in text and "↑ +40 since the one before" in text
-    assert "• scores: 60 → 100" in text
+    assert f"Data breach: 2 drills · last {high}/100 ({second.code}" in text
+    assert f"↑ +{high - low} since the one before" in text and f"• scores: {low} → {high}" in text
     assert "• Legal: 20.0 min → 3.0 min · ↑ 17.0 min faster" in text, text
     assert "Tech lead: — → 5.0 min" in text
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 5_000
@@ -105,7 +105,8 @@ def test_app_home_shows_the_last_drill_its_score_and_the_next_one(staffed: Crisi
     done = drill(staffed, {"bram": 5, "chen": 20}, posted_at=70)
     staffed.cmd("anna", "drill schedule negative-reviews every 2 weeks on friday at 11:00 unannounced")
     lead = home_text(staffed, "anna")
-    assert f"Last drill: *{done.code}*" in lead and "score *60/100*" in lead
+    score = staffed.events(done, "drill_scored")[0].data["score"]
+    assert f"Last drill: *{done.code}*" in lead and f"score *{score}/100*" in lead
     assert "Next scheduled: Negative reviews, level 2" in lead and "11:00 (unannounced)" in lead
     team = home_text(staffed, "bram")  # the rest of the team is not told of an unannounced drill
-    assert "score *60/100*" in team and "No drill scheduled" in team
+    assert f"score *{score}/100*" in team and "No drill scheduled" in team
