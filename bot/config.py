@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -89,6 +89,28 @@ class Company(BaseModel):
         return list(dict.fromkeys(value))
 
 
+SOURCE_ID = r"^[a-z][a-z0-9_-]{0,39}$"
+
+
+class IntakeSource(BaseModel):
+    """One monitoring tool allowed to send alerts to `POST /intake/<source>`, with its own shared secret."""
+
+    model_config = ConfigDict(extra="forbid")
+    secret: SecretStr | None = None  # or INTAKE_SECRET_<SOURCE> in the environment; never logged
+    format: Literal["generic"] = "generic"
+    cards_per_window: int = Field(default=5, gt=0, le=100)  # new triage cards per rate window; the rest held back
+
+
+class Intake(BaseModel):
+    """Monitoring alerts in: the sources, and how alerts group into one triage card."""
+
+    model_config = ConfigDict(extra="forbid")
+    sources: dict[Annotated[str, Field(pattern=SOURCE_ID)], IntakeSource] = Field(default_factory=dict)
+    group_minutes: int = Field(default=30, gt=0, le=24 * 60)  # related alerts this close join one card
+    rate_window_minutes: int = Field(default=10, gt=0, le=24 * 60)
+    watch_channel: str | None = None  # Slack: the channel id triage cards go to (or SLACK_WATCH_CHANNEL)
+
+
 class FileConfig(BaseModel):
     """What `crisisbot.yaml` may hold."""
 
@@ -101,6 +123,7 @@ class FileConfig(BaseModel):
     announcements_channel: str | None = None
     role_owners: dict[RoleId, list[PersonId]] = Field(default_factory=dict)
     admins: list[PersonId] = Field(default_factory=list)  # may always change role owners, like the crisis lead
+    intake: Intake = Field(default_factory=Intake)
 
 
 def _env(*names: str, **constraints: Any) -> Any:
@@ -134,6 +157,9 @@ class EnvSettings(BaseSettings):
     teams_port: int | None = _env("TEAMS_PORT", gt=0, lt=65536)
     teams_public_url: str | None = _env("TEAMS_PUBLIC_URL")
     teams_login_url: str | None = _env("TEAMS_LOGIN_URL")
+    teams_watch_channel: str | None = _env("TEAMS_WATCH_CHANNEL")
+    slack_watch_channel: str | None = _env("SLACK_WATCH_CHANNEL")
+    intake_port: int | None = _env("INTAKE_PORT", gt=0, lt=65536)
 
 
 TEAMS_SERVICE_URL = "https://smba.trafficmanager.net/teams/"
@@ -169,6 +195,12 @@ class Settings(BaseModel):
     teams_port: int = 3978
     teams_public_url: str | None = None  # the bot's public https base, for report downloads
     teams_login_url: str | None = None  # emulator/local only: token endpoint and signing keys
+    # Monitoring alerts (bot/intake/): the sources and their secrets, where triage cards go, the intake's port.
+    intake: Intake = Field(default_factory=Intake)
+    intake_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    slack_watch_channel: str | None = None
+    teams_watch_channel: str | None = None
+    intake_port: int = 3100
 
     @property
     def slack_configured(self) -> bool:
@@ -178,6 +210,16 @@ class Settings(BaseModel):
     def teams_configured(self) -> bool:
         """An app id with its secret, or anonymous local mode (the emulator, the Agents Playground)."""
         return bool(self.teams_app_id and (self.teams_app_password or self.teams_anonymous))
+
+    @property
+    def watch_platform(self) -> str | None:
+        """Where triage cards go: Slack's watch channel when one is set, else Teams', else nowhere yet."""
+        if self.slack_watch_channel:
+            return "slack"
+        return "teams" if self.teams_watch_channel else None
+
+    def watch_channel(self, platform: str) -> str | None:
+        return self.slack_watch_channel if platform == "slack" else self.teams_watch_channel
 
     @property
     def language(self) -> str:
@@ -218,7 +260,28 @@ def load_settings(config: Path | str | None = None, environ: dict[str, str] | No
         clock_speed=1.0 if env.clock_speed is None else env.clock_speed,
         port=3000 if env.port is None else env.port,
         **_teams(env),
+        **_intake(file.intake, env, environ),
     )
+
+
+def _intake(intake: Intake, env: EnvSettings, environ: dict[str, str]) -> dict[str, Any]:
+    """The intake settings: INTAKE_SECRET_<SOURCE> (upper case, `-` as `_`) wins over the file's secret."""
+    secrets: dict[str, SecretStr] = {}
+    for source, config in intake.sources.items():
+        secret = environ.get(f"INTAKE_SECRET_{source.upper().replace('-', '_')}")
+        if secret:
+            secrets[source] = SecretStr(secret)
+        elif config.secret is not None and config.secret.get_secret_value():
+            secrets[source] = config.secret
+    given: dict[str, Any] = {
+        "intake": intake,
+        "intake_secrets": secrets,
+        "slack_watch_channel": env.slack_watch_channel or intake.watch_channel,
+        "teams_watch_channel": env.teams_watch_channel,
+    }
+    if env.intake_port is not None:
+        given["intake_port"] = env.intake_port
+    return given
 
 
 def _teams(env: EnvSettings) -> dict[str, Any]:

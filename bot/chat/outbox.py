@@ -19,6 +19,7 @@ from bot.chat.message import Button, Message, text_with_buttons
 from bot.chat.port import Port, Tag
 from bot.chat.setup import uninvited_text
 from bot.chat.steps import Runner, Step, StepKey
+from bot.chat.triage import TriageCards
 from bot.chat.wording import Wording
 from bot.clock import parse_iso
 from bot.faults import crash_point
@@ -52,6 +53,7 @@ class Deliverer:
             "internal_update": self._notice(notices.internal_update),
             "authority_notified": self._notice(notices.authority_notified),
         }
+        self.triage = TriageCards(desk, port)
 
     def wording(self, language: str | None = None) -> Wording:
         return Wording(self.desk.messages, language or self.desk.language, self.port.dialect)
@@ -62,7 +64,10 @@ class Deliverer:
         A row may need several messages (a DM and a room post); each one is recorded once the platform
         accepted it, so a retry or a restart sends only the ones still missing.
         """
-        incident = self.desk.store.incident(message.incident_id)
+        if message.triage_id is not None:  # a triage card: there is no incident (yet)
+            self.triage.deliver(message)
+            return
+        incident = self.desk.store.incident(_incident_of(message))
         if not incident.room_ref:
             raise RuntimeError(f"{incident.code} has no channel yet")
         self._row, self._step, self._code = message, 0, incident.code
@@ -75,7 +80,9 @@ class Deliverer:
     def report_failure(self, message: OutboxMessage, error: str) -> None:
         """Tell the room in plain words what did not go out; the platform's error is in the log (the runner's)."""
         self._row = None
-        incident = self.desk.store.incident(message.incident_id)
+        if message.triage_id is not None:  # nowhere to say it but the watch channel that refused it: the log has it
+            return
+        incident = self.desk.store.incident(_incident_of(message))
         say = self.wording(incident.language)
         self._post(incident, say("outbox.failed", what=Markup(say(f"outbox.kind.{message.kind}"))))
 
@@ -289,7 +296,7 @@ class Deliverer:
             ref = self._look_up(where, code, str(key), person, by_name)
             return {key: ref} if ref else {}
 
-        Runner(self.desk.store, row.incident_id, self.desk.now, f"outbox {code}").once(Step(key, send, look=look))
+        Runner(self.desk.store, _incident_of(row), self.desk.now, f"outbox {code}").once(Step(key, send, look=look))
 
     def _send(self, where: str, message: Message, tag: Tag | None, person: bool) -> str:
         if person:
@@ -306,3 +313,10 @@ class Deliverer:
 
     def _time(self, when: datetime, say: Wording) -> str:
         return local_time(when, say.language, self.desk.settings.tz)
+
+
+def _incident_of(message: OutboxMessage) -> int:
+    """The incident a row is addressed to (every row but a triage card's has one)."""
+    if message.incident_id is None:
+        raise RuntimeError(f"outbox {message.id} ({message.kind}) is addressed to no incident")
+    return message.incident_id

@@ -35,12 +35,17 @@ class Platforms:
         self._for(message).report_failure(message, error)
 
     def _for(self, message: OutboxMessage) -> Deliverer:
-        incident = self.desk.store.incident(message.incident_id)
-        deliverer = self.deliverers.get(incident.platform)
+        if message.triage_id is not None:  # a triage card goes to the watch channel's platform
+            triage = self.desk.store.triage(message.triage_id)
+            what, platform = f"triage {triage.id}", triage.platform or ""
+        else:
+            incident = self.desk.store.incident(message.incident_id or 0)
+            what, platform = incident.code, incident.platform
+        deliverer = self.deliverers.get(platform)
         if deliverer is None:
             served = ", ".join(sorted(self.deliverers)) or "none"
             raise Waiting(
-                f"{incident.code} lives on {incident.platform}, which this process does not serve (served: {served}); "
-                f"it goes out once `crisisbot serve --platform {incident.platform}` (or both) runs on this database"
+                f"{what} lives on {platform}, which this process does not serve (served: {served}); "
+                f"it goes out once `crisisbot serve --platform {platform}` (or both) runs on this database"
             )
         return deliverer
