@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.clock import wall_seconds
+from bot.faults import crash_point
 from bot.incidents.desk import Desk
 from bot.incidents.detection import Accepted, Alert, Limits, accept_alert
 from bot.intake.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, WINDOW, BadSignature, verify
@@ -66,6 +67,7 @@ class Intake:
         except Refused as exc:
             log.info("intake %s refused (%s): %s", source, exc.status, exc.error)
             return Answer(exc.status, {"ok": False, "error": exc.error})
+        crash_point("alert_accepted")  # committed, not yet answered: the source retries, the card still comes once
         log.info("intake %s: alert %s (triage %s)", source, outcome.outcome, outcome.triage.id)
         if self.accepted is not None:
             self.accepted(outcome)
