@@ -223,3 +223,15 @@ def test_check_reports_malformed_ui_yaml_with_its_line(project: Path) -> None:
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_shipped_ui_strings_exist_for_every_language(language: str) -> None:
     assert (default_dir("messages") / language / "ui.yaml").is_file(), f"messages/{language}/ui.yaml missing"
+
+
+def test_check_reports_a_detection_rule_without_dutch_terms(project: Path) -> None:
+    playbook = project / "playbooks" / "data-breach.yaml"
+    edit(playbook, "        nl: [phishing, nepmail, valse mail]\n", "")
+    check_refuses(project, f"{playbook}:", "detection.rules.1.keywords.nl", "add this key")
+
+
+def test_check_reports_a_level_signal_for_level_one(project: Path) -> None:
+    playbook = project / "playbooks" / "service-outage.yaml"
+    edit(playbook, "    2: {reach: 20000, alerts: 10}", "    1: {reach: 20000, alerts: 10}")
+    check_refuses(project, f"{playbook}:", "signals suggest level 2 or 3")
