@@ -5,28 +5,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import START, Crisis, db_rows, staffed_desk
+from conftest import INTAKE_SECRET as SECRET
+from conftest import START, Crisis, db_rows
 
 from bot.intake.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from bot.sandbox.model import GENERAL_ID
 from bot.sandbox.monitor import Monitor
-
-SECRET = "coosto-shared-secret"
-CONFIG = """
-intake:
-  group_minutes: 30
-  rate_window_minutes: 10
-  sources:
-    coosto:
-      secret: {secret}
-      cards_per_window: 3
-"""
 
 
 def alert(key: str = "a-1", **fields: Any) -> dict[str, Any]:
@@ -43,14 +31,6 @@ def alert(key: str = "a-1", **fields: Any) -> dict[str, Any]:
         "detected_at": (START - timedelta(minutes=4)).isoformat(),
         **fields,
     }
-
-
-@pytest.fixture
-def desk(tmp_path: Path) -> Iterator[Crisis]:
-    config = tmp_path / "crisisbot.yaml"
-    config.write_text(CONFIG.format(secret=SECRET), encoding="utf-8")
-    with staffed_desk(tmp_path, {"CRISISBOT_CONFIG": str(config), "SLACK_WATCH_CHANNEL": GENERAL_ID}) as crisis:
-        yield crisis
 
 
 def monitor(desk: Crisis, secret: str = SECRET, source: str = "coosto") -> Monitor:

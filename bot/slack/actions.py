@@ -47,6 +47,10 @@ class SlackClick:
     def open_form(self, kind: FormKind, **what: Any) -> None:
         if kind == "survey":
             view = views.survey_modal(what["incident"].id, what["incident"].code, self.say)
+        elif kind == "declare":
+            view = views.declare_modal(self.desk, self.say, self.body.get("channel", {}).get("id"), what["prefill"])
+        elif kind == "dismiss":
+            view = views.dismiss_modal(what["triage"], self.say)
         else:
             modal = views.edit_modal if kind == "edit" else views.reject_modal
             view = modal(what["draft"], self.slack.wording(what["incident"].language))
@@ -95,7 +99,7 @@ def resolve_retry(slack: Requests) -> Callable[..., None]:
 
 
 def open_channel(ack: Ack) -> None:
-    ack()  # a link button: Slack opens the URL, we only confirm receipt
+    ack()  # a link button (to the channel, to an alert's post): Slack opens the URL, we only confirm receipt
 
 
 def add_to_timeline(slack: Requests) -> Callable[..., None]:

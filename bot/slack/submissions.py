@@ -20,8 +20,8 @@ from slack_sdk import WebClient
 from bot.chat.buttons import number
 from bot.chat.message import Message
 from bot.chat.wording import Wording
-from bot.errors import AlreadyDone, CrisisError
-from bot.incidents import drafts, lifecycle
+from bot.errors import AlreadyDone, CrisisError, UsageError
+from bot.incidents import drafts, lifecycle, triage
 from bot.incidents.declare import DeclareRequest
 from bot.models import Incident
 from bot.slack import replay, views
@@ -80,7 +80,10 @@ def declare_submitted(form: Submission) -> None:
         return
     form.ack()
     channel = form.meta.get("channel")
-    request = DeclareRequest(declared_by=form.user, **parsed.model_dump())
+    triage_id = form.meta.get("triage")  # opened from a triage card: its alerts go on the timeline first
+    request = DeclareRequest(
+        declared_by=form.user, triage_id=number(triage_id) if triage_id is not None else None, **parsed.model_dump()
+    )
 
     def tell(text: str) -> None:
         slack.flow(form.client).tell(form.user, channel, Message(text))
@@ -89,6 +92,25 @@ def declare_submitted(form: Submission) -> None:
         slack.declare(form.client, request, tell)
     except CrisisError as exc:
         tell(slack.explain(exc, say))
+
+
+def triage_dismissed(form: Submission) -> None:
+    """Dismiss with a reason: an empty reason keeps the form open; a card decided meanwhile is said after."""
+    say = form.slack.wording_for(form.client, form.user)
+    try:
+        triage_id = number(form.meta.get("triage"))
+        if not " ".join(form.text("reason").split()):
+            raise UsageError("triage.reason_needed")
+    except CrisisError as exc:
+        form.refuse("reason", exc, say)
+        return
+    form.ack()
+    try:
+        triage.dismiss(form.slack.desk, triage_id, form.user, form.text("reason"))
+        text = say("triage.dismissed_ok")
+    except CrisisError as exc:
+        text = form.slack.explain(exc, say)
+    form.slack.flow(form.client).tell(form.user, None, Message(text))
 
 
 def edit_submitted(form: Submission) -> None:
@@ -184,6 +206,7 @@ def survey_submitted(form: Submission) -> None:
 
 FORMS: dict[str, Callable[[Submission], None]] = {
     "declare": declare_submitted,
+    "triage_dismiss": triage_dismissed,
     "draft_edit": edit_submitted,
     "draft_reject": reject_submitted,
     "resolve": resolve_submitted,

@@ -1,0 +1,130 @@
+"""The triage card's buttons through the front door: Declare (the declare modal prefilled, the countdown from the
+alert's time, the alerts first on the timeline), Dismiss with a reason, Watch and its re-alert."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from conftest import ID, INTAKE_SECRET, START, Crisis
+from test_intake import alert, cards
+
+from bot.sandbox.model import GENERAL_ID
+from bot.sandbox.monitor import Monitor
+
+
+def send(desk: Crisis, key: str = "a-1", **fields: Any) -> None:
+    sent = Monitor(desk.local.intake_url, "coosto", INTAKE_SECRET).send(alert(key, **fields))
+    assert sent.status == 202, sent.body
+
+
+def click_card(desk: Crisis, who: str, action_id: str, card: dict[str, Any]) -> None:
+    desk.click(who, action_id, channel_id=GENERAL_ID, ts=card["ts"])
+
+
+def as_submitted(view: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """The state Slack submits for a modal nobody changed: each input's initial value."""
+    state: dict[str, dict[str, dict[str, Any]]] = {}
+    for block in view["blocks"]:
+        element = block.get("element") or {}
+        if block.get("type") != "input":
+            continue
+        value: dict[str, Any] = {"type": element["type"]}
+        if "initial_option" in element:
+            value["selected_option"] = element["initial_option"]
+        if "initial_value" in element:
+            value["value"] = element["initial_value"]
+        if "initial_date_time" in element:
+            value["selected_date_time"] = element["initial_date_time"]
+        state[block["block_id"]] = {element["action_id"]: value}
+    return state
+
+
+def reason_given(text: str) -> dict[str, dict[str, dict[str, Any]]]:
+    return {"reason": {"value": {"type": "plain_text_input", "value": text}}}
+
+
+def buttons(card: dict[str, Any]) -> list[str]:
+    return [e["action_id"] for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]]
+
+
+def test_declare_from_the_card_opens_the_form_prefilled_and_counts_from_detection(desk: Crisis) -> None:
+    send(desk, "a-1", reach=60_000)
+    send(desk, "a-2", reach=50_000, detected_at=(START - timedelta(minutes=9)).isoformat())
+    [card] = cards(desk)
+    click_card(desk, "bram", "triage_declare", card)
+    view = desk.emu.open_view(ID["bram"])
+    assert view is not None and view["callback_id"] == "declare"
+    state = as_submitted(view)
+    assert state["scenario"]["value"]["selected_option"]["value"] == "data-breach"
+    assert state["level"]["value"]["selected_option"]["value"] == "3"  # reach 110,000: the playbook's level 3
+    assert state["title"]["value"]["value"] == "Customers say our portal leaked their data"
+    detected = START - timedelta(minutes=9)
+    assert state["detected"]["value"]["selected_date_time"] == int(detected.timestamp())
+    desk.emu.submit_view(ID["bram"], view["id"], state)
+    desk.local.settle()
+    [incident] = desk.store.incidents()
+    assert incident.detected_at == detected and incident.first_response_due == detected + timedelta(minutes=60)
+    kinds = [e.kind for e in desk.events(incident)]
+    assert kinds[:4] == ["alert_received", "alert_received", "triaged", "declared"]
+    [triage] = desk.store.triages()
+    assert triage.status == "declared" and triage.incident_id == incident.id and triage.decided_by == ID["bram"]
+    [card] = cards(desk)
+    assert buttons(card) == ["open_post"] and incident.code in str(card["blocks"])
+
+
+def test_a_card_declared_once_is_not_declared_again(desk: Crisis) -> None:
+    send(desk)
+    [card] = cards(desk)
+    click_card(desk, "bram", "triage_declare", card)
+    click_card(desk, "chen", "triage_declare", card)  # both opened the form before either submitted
+    first, second = desk.emu.open_view(ID["bram"]), desk.emu.open_view(ID["chen"])
+    assert first is not None and second is not None
+    desk.emu.submit_view(ID["bram"], first["id"], as_submitted(first))
+    desk.local.settle()
+    other_title = {"title": {"value": {"type": "plain_text_input", "value": "Another title"}}}
+    desk.emu.submit_view(ID["chen"], second["id"], as_submitted(second) | other_title)
+    desk.local.settle()
+    [incident] = desk.store.incidents()
+    assert "already declared this alert as " + incident.code in desk.last_ephemeral("chen")
+    stale = {"value": "1", "block_id": "triage:1"}  # a client still showing the card as it was
+    desk.click("dewi", "triage_declare", channel_id=GENERAL_ID, ts=card["ts"], **stale)
+    assert "already declared" in desk.last_ephemeral("dewi") and desk.emu.open_view(ID["dewi"]) is None
+
+
+def test_dismiss_keeps_the_reason_and_takes_the_buttons_away(desk: Crisis) -> None:
+    send(desk)
+    [card] = cards(desk)
+    click_card(desk, "eli", "triage_dismiss", card)
+    view = desk.emu.open_view(ID["eli"])
+    assert view is not None and view["callback_id"] == "triage_dismiss"
+    refused = desk.emu.submit_view(ID["eli"], view["id"], reason_given("  "))
+    assert "why this is not a crisis" in str(refused.json)
+    reason = "A parody account <!channel>"
+    desk.emu.submit_view(ID["eli"], view["id"], reason_given(reason))
+    desk.local.settle()
+    [triage] = desk.store.triages()
+    assert (triage.status, triage.reason, triage.decided_by) == ("dismissed", reason, ID["eli"])
+    [card] = cards(desk)
+    assert buttons(card) == ["open_post"] and "A parody account" in str(card["blocks"])
+    assert "<!channel>" not in str(card["blocks"])
+    desk.click("bram", "triage_dismiss", channel_id=GENERAL_ID, ts=card["ts"], value="1", block_id="triage:1")
+    assert "already dismissed this alert: A parody account" in desk.last_ephemeral("bram")
+
+
+def test_watch_snoozes_the_card_and_a_doubled_volume_alerts_again(desk: Crisis) -> None:
+    send(desk, "w-1")
+    send(desk, "w-2")
+    [card] = cards(desk)
+    click_card(desk, "bram", "triage_watch", card)
+    assert "watching this alert" in desk.last_ephemeral("bram")
+    desk.clock.advance(seconds=30)
+    [card] = cards(desk)
+    assert buttons(card) == ["triage_declare", "triage_dismiss", "open_post"]
+    send(desk, "w-3")
+    desk.clock.advance(seconds=30)
+    assert len(cards(desk)) == 1  # three alerts: not yet double the two it had
+    send(desk, "w-4")
+    shown = cards(desk)
+    assert len(shown) == 2 and "Growing again" in str(shown[-1]["blocks"])
+    assert desk.store.triages()[0].status == "open"
