@@ -3,7 +3,7 @@ alert's time, the alerts first on the timeline), Dismiss with a reason, Watch an
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conftest import ID, INTAKE_SECRET, START, Crisis
@@ -128,3 +128,25 @@ def test_watch_snoozes_the_card_and_a_doubled_volume_alerts_again(desk: Crisis) 
     shown = cards(desk)
     assert len(shown) == 2 and "Growing again" in str(shown[-1]["blocks"])
     assert desk.store.triages()[0].status == "open"
+
+
+def test_declare_from_a_message_prefills_the_form_and_counts_from_the_message(staffed: Crisis) -> None:
+    staffed.clock.set(datetime.now(UTC) + timedelta(minutes=20))  # the message was said 20 minutes ago
+    text = "Customer service: a customer says our app is down and werkt niet since this morning\nscreenshot: https://x.com/a/1"
+    staffed.emu.user_message(ID["dewi"], GENERAL_ID, text)
+    message = staffed.emu.messages(GENERAL_ID)[-1]
+    staffed.emu.message_shortcut(ID["bram"], "declare_from_message", channel_id=GENERAL_ID, ts=message["ts"])
+    staffed.local.settle()
+    view = staffed.emu.open_view(ID["bram"])
+    assert view is not None and view["callback_id"] == "declare"
+    state = as_submitted(view)
+    assert state["scenario"]["value"]["selected_option"]["value"] == "service-outage"  # "down", "werkt niet"
+    assert state["title"]["value"]["value"].startswith("Customer service: a customer says our app is down")
+    assert "screenshot: https://x.com/a/1" in state["description"]["value"]["value"]
+    sent_at = int(float(message["ts"]))
+    assert state["detected"]["value"]["selected_date_time"] == sent_at
+    staffed.emu.submit_view(ID["bram"], view["id"], state)
+    staffed.local.settle()
+    [incident] = staffed.store.incidents()
+    assert incident.scenario == "service-outage" and int(incident.detected_at.timestamp()) == sent_at
+    assert incident.first_response_due == incident.detected_at + timedelta(minutes=60)

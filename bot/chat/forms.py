@@ -15,6 +15,7 @@ from bot.chat.wording import Wording
 from bot.ids import LEVELS
 from bot.incidents import gdpr
 from bot.incidents.declare import DEFAULT_LEVEL, MAX_DESCRIPTION, MAX_TITLE
+from bot.incidents.detection import match_text
 from bot.models import Triage
 from bot.playbooks import Playbook
 
@@ -63,6 +64,22 @@ def triage_prefill(triage: Triage, playbooks: dict[str, Playbook]) -> DeclarePre
         description=description[:MAX_DESCRIPTION],
         detected_at=triage.detected_at,
         triage_id=triage.id,
+    )
+
+
+def message_prefill(text: str, at: datetime, link: str | None, playbooks: dict[str, Playbook]) -> DeclarePrefill:
+    """The declare form from a message (a pasted screenshot link, an escalation): its first line as the title, the
+    message and its link as the description, the scenario its words suggest, detection at the message's time."""
+    words = " ".join(text.split())
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    title = " ".join(first.split())
+    match = match_text(playbooks, words)
+    description = "\n".join(part for part in (text.strip(), link or "") if part)
+    return DeclarePrefill(
+        scenario=match.scenario if match else None,
+        title=title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1] + "…",
+        description=description[:MAX_DESCRIPTION],
+        detected_at=at,
     )
 
 

@@ -114,7 +114,12 @@ def _pattern(term: str) -> re.Pattern[str]:
 
 def match_rule(playbooks: dict[str, Playbook], alert: Alert) -> Match | None:
     """The rule whose terms the alert's title, text and matched keywords hold most of (ties: playbook order)."""
-    haystack = " ".join([alert.title, alert.text, *alert.matched_keywords]).casefold()
+    return match_text(playbooks, " ".join([alert.title, alert.text, *alert.matched_keywords]))
+
+
+def match_text(playbooks: dict[str, Playbook], text: str) -> Match | None:
+    """The rule whose terms `text` holds most of (ties: playbook order): also for a message someone declares from."""
+    haystack = text.casefold()
     best: Match | None = None
     for scenario, book in playbooks.items():
         for rule in book.detection.rules if book.detection else []:

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.chat import buttons
+from bot.chat import buttons, forms
 from bot.chat.buttons import FormKind, Verb, press
 from bot.chat.message import Message
 from bot.errors import CrisisError, UsageError
@@ -123,6 +124,49 @@ def add_to_timeline(slack: Requests) -> Callable[..., None]:
         tell(client, body, respond, text)
 
     return listener
+
+
+def declare_from_message(slack: Requests) -> Callable[..., None]:
+    """The message shortcut "Declare crisis from this message": the declare form, filled in from the message, with
+    detection at the message's time (Slack's `ts`), so the first-response hour counts from when it was said."""
+
+    def listener(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        user = body.get("user", {}).get("id", "")
+        say = slack.wording_for(client, user, wait=True)
+        message = body.get("message") or {}
+        channel = body.get("channel", {}).get("id")
+        at = _message_time(message.get("ts"), slack.desk.now())
+        link = _permalink(client, channel, message.get("ts"))
+        prefill = forms.message_prefill(str(message.get("text") or ""), at, link, slack.desk.playbooks)
+        try:
+            client.views_open(
+                trigger_id=body["trigger_id"], view=views.declare_modal(slack.desk, say, channel, prefill)
+            )
+        except (SlackApiError, OSError) as exc:
+            log.warning("declare from a message: Slack refused the form: %s", why(exc))
+            tell(client, body, respond, say("error.slack_failed"))
+
+    return listener
+
+
+def _message_time(ts: object, now: datetime) -> datetime:
+    """A Slack ts as a moment (never later than now); a malformed one is now."""
+    try:
+        return min(datetime.fromtimestamp(float(str(ts)), UTC), now)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return now
+
+
+def _permalink(client: WebClient, channel: str | None, ts: object) -> str | None:
+    """The message's link, for the incident's description; without it the form still opens."""
+    if not channel or not isinstance(ts, str):
+        return None
+    try:
+        return str(client.chat_getPermalink(channel=channel, message_ts=ts).get("permalink") or "") or None
+    except (SlackApiError, OSError) as exc:
+        log.info("no permalink for the message: %s", why(exc))
+        return None
 
 
 def tell(client: WebClient, body: dict[str, Any], respond: Respond | None, text: str) -> None:

@@ -200,6 +200,7 @@ def _register(app: App, slack: Requests) -> None:
     for callback_id, handle in submissions.FORMS.items():
         app.view(callback_id)(track(submissions.form(slack, handle)))
     app.shortcut("add_to_timeline")(track(actions.add_to_timeline(slack)))
+    app.shortcut("declare_from_message")(track(actions.declare_from_message(slack)))
     register_home(app, slack)
 
 
