@@ -542,6 +542,14 @@ class DetectionStore:
         rows = self.db.table("alerts").rows_where(where, args, order_by="id")
         return [StoredAlert.model_validate({**_decode(r), "data": json.loads(r["data"])}) for r in rows]
 
+    def signal_counts(self) -> list[tuple[str, int, int, int, int]]:
+        """Per source: (source, alerts, triage cards, declared, dismissed), over the whole file: signal quality."""
+        rows = self.db.execute(
+            "SELECT t.source, (SELECT COUNT(*) FROM alerts a WHERE a.source = t.source), COUNT(*), "
+            "SUM(t.status = 'declared'), SUM(t.status = 'dismissed') FROM triages t GROUP BY t.source ORDER BY t.source"
+        )
+        return [(r[0], int(r[1]), int(r[2]), int(r[3] or 0), int(r[4] or 0)) for r in rows.fetchall()]
+
     def first_alert(self, triage_id: int) -> StoredAlert | None:
         rows = self.db.table("alerts").rows_where("triage_id = ?", [triage_id], order_by="id", limit=1)
         return next((StoredAlert.model_validate({**_decode(r), "data": json.loads(r["data"])}) for r in rows), None)

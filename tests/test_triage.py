@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from conftest import ID, INTAKE_SECRET, START, Crisis
 from test_intake import alert, cards
 
+from bot.report import render_report
 from bot.sandbox.model import GENERAL_ID
 from bot.sandbox.monitor import Monitor
 
@@ -150,3 +152,35 @@ def test_declare_from_a_message_prefills_the_form_and_counts_from_the_message(st
     [incident] = staffed.store.incidents()
     assert incident.scenario == "service-outage" and int(incident.detected_at.timestamp()) == sent_at
     assert incident.first_response_due == incident.detected_at + timedelta(minutes=60)
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_the_report_shows_detection_to_first_reply_and_each_sources_signal_quality(desk: Crisis, language: str) -> None:
+    send(desk, "r-1")
+    send(desk, "r-2", title="The app is down", text="werkt niet", matched_keywords=[], url="https://x.com/b/2")
+    first, second = cards(desk)
+    click_card(desk, "bram", "triage_declare", first)
+    view = desk.emu.open_view(ID["bram"])
+    assert view is not None
+    desk.emu.submit_view(ID["bram"], view["id"], as_submitted(view))
+    desk.local.settle()
+    click_card(desk, "eli", "triage_dismiss", second)
+    dismiss = desk.emu.open_view(ID["eli"])
+    assert dismiss is not None
+    desk.emu.submit_view(ID["eli"], dismiss["id"], reason_given("A test post by our own team"))
+    desk.local.settle()
+    [incident] = desk.store.incidents()
+    desk.clock.advance(minutes=20)
+    desk.click_draft("chen", incident, "x", "draft_approve")  # level 1 of a data breach: legal approves
+    desk.click_draft("bram", incident, "x", "draft_mark_posted")
+    text = render_report(desk.local.desk, desk.store.incident(incident.id), language)
+    detection = text.split("## Detecti")[1].split("\n## ")[0]
+    rows = [line for line in detection.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) == 4
+    assert rows[0].endswith("| 0.0 |") or rows[0].endswith("| 0,0 |")  # detected: the alert's own time
+    assert rows[2].endswith("| 4.0 |") or rows[2].endswith("| 4,0 |")  # declared four minutes after the alert
+    assert rows[3].endswith("| 24.0 |") or rows[3].endswith("| 24,0 |")  # the first reply, twenty minutes later
+    quality = text.split("## Signa")[1].split("\n## ")[0]
+    assert "| coosto | 2 | 2 | 1 | 1 |" in quality
+    timeline = text.split("\n## Ti")[1]
+    assert timeline.index("coosto") < timeline.index(incident.code)  # the alert is the first event
