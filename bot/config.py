@@ -22,6 +22,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -92,13 +93,44 @@ class Company(BaseModel):
 SOURCE_ID = r"^[a-z][a-z0-9_-]{0,39}$"
 
 
+AlertField = Literal[
+    "alert_key", "title", "text", "url", "network", "author", "reach", "sentiment", "matched_keywords", "detected_at"
+]
+FieldPath = Annotated[str, Field(pattern=r"^[A-Za-z0-9_@$-]+(\.[A-Za-z0-9_@$-]+)*$", max_length=200)]
+
+
+class Mapping(BaseModel):
+    """How another tool's JSON maps onto the generic alert: each alert field from a dotted path in the payload;
+    `items`, when set, is the path of a list of documents (one alert each), as a streaming webhook sends them."""
+
+    model_config = ConfigDict(extra="forbid")
+    items: FieldPath | None = None
+    fields: dict[AlertField, FieldPath]
+
+    @field_validator("fields")
+    @classmethod
+    def _required_fields(cls, fields: dict[str, str]) -> dict[str, str]:
+        missing = [name for name in ("alert_key", "title", "detected_at") if name not in fields]
+        if missing:
+            raise ValueError(f"map {', '.join(missing)} too: every alert needs a key, a title and a time")
+        return fields
+
+
 class IntakeSource(BaseModel):
     """One monitoring tool allowed to send alerts to `POST /intake/<source>`, with its own shared secret."""
 
     model_config = ConfigDict(extra="forbid")
     secret: SecretStr | None = None  # or INTAKE_SECRET_<SOURCE> in the environment; never logged
-    format: Literal["generic"] = "generic"
+    # generic: the README's alert; meltwater: a Meltwater-style streaming webhook; mapped: `mapping` says how
+    format: Literal["generic", "meltwater", "mapped"] = "generic"
+    mapping: Mapping | None = None
     cards_per_window: int = Field(default=5, gt=0, le=100)  # new triage cards per rate window; the rest held back
+
+    @model_validator(mode="after")
+    def _mapping_when_mapped(self) -> IntakeSource:
+        if (self.format == "mapped") != (self.mapping is not None):
+            raise ValueError("format: mapped needs a mapping (and only it takes one)")
+        return self
 
 
 class Intake(BaseModel):

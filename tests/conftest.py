@@ -208,6 +208,22 @@ intake:
     coosto:
       secret: {secret}
       cards_per_window: 3
+    meltwater:
+      secret: {secret}-meltwater
+      format: meltwater
+    brandwatch:
+      secret: {secret}-brandwatch
+      format: mapped
+      mapping:
+        items: mentions
+        fields:
+          alert_key: mention.id
+          title: mention.title
+          text: mention.snippet
+          url: mention.url
+          reach: mention.impact
+          sentiment: mention.sentiment
+          detected_at: mention.date
 """
 
 

@@ -198,3 +198,44 @@ def test_a_burst_from_one_source_is_held_back_with_a_count(desk: Crisis) -> None
     assert len(shown) == 3
     assert desk.store.triages()[-1].held_back == 3
     assert "+3 more from coosto held back" in card_text(shown[-1])
+
+
+def test_a_meltwater_style_streaming_webhook_makes_one_alert_per_document(desk: Crisis) -> None:
+    documents = [
+        {
+            "id": f"mw-{n}",
+            "url": f"https://x.com/p/{n}",
+            "published_date": (START - timedelta(minutes=6 - n)).isoformat(),
+            "title": "Is the portal hacked?",
+            "content": {"opening_text": "Our data is for sale, they say"},
+            "source": {"name": "x", "reach": 5000},
+            "author": {"name": "@reporter"},
+            "enrichments": {"sentiment": "negative"},
+            "matched": {"keywords": ["hacked"]},
+        }
+        for n in range(2)
+    ]
+    sent = monitor(desk, f"{SECRET}-meltwater", "meltwater").send({"hook_id": "h-1", "documents": documents})
+    assert sent.status == 202 and [a["outcome"] for a in sent.body["alerts"]] == ["new", "grouped"], sent.body
+    [triage] = desk.store.triages()
+    assert triage.source == "meltwater" and triage.scenario == "data-breach" and triage.reach == 10_000
+    assert triage.sentiment == -0.8 and triage.detected_at == START - timedelta(minutes=6)
+    [card] = cards(desk)
+    assert "@reporter" in card_text(card)
+
+
+def test_a_batch_with_one_bad_document_is_refused_whole(desk: Crisis) -> None:
+    documents = [{"id": "ok", "title": "Fine", "published_date": START.isoformat()}, {"id": "bad", "title": "No time"}]
+    sent = monitor(desk, f"{SECRET}-meltwater", "meltwater").send({"documents": documents})
+    assert sent.status == 400 and "document 2: detected_at" in sent.body["error"], sent.body
+    assert desk.store.alerts() == []
+
+
+def test_a_source_mapped_in_yaml_becomes_generic_alerts(desk: Crisis) -> None:
+    mention = {"id": 7, "title": "Worst service ever, boycott!", "url": "https://reviews.example/7", "impact": 900}
+    payload = {"mentions": [{"mention": mention | {"date": START.isoformat(), "sentiment": "negative"}}]}
+    sent = monitor(desk, f"{SECRET}-brandwatch", "brandwatch").send(payload)
+    assert sent.status == 202, sent.body
+    [stored] = desk.store.alerts()
+    assert stored.alert_key == "7" and stored.data["reach"] == 900
+    assert desk.store.triages()[0].scenario == "negative-reviews"

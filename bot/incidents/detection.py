@@ -68,6 +68,13 @@ class Alert(BaseModel):
             raise ValueError("url must be an http(s) link without spaces")
         return value
 
+    @field_validator("sentiment", mode="before")
+    @classmethod
+    def _sentiment_word(cls, value: object) -> object:
+        """Tools that label sentiment instead of scoring it: negative, neutral, positive."""
+        words = {"negative": -0.8, "neutral": 0.0, "positive": 0.8}
+        return words.get(value.strip().lower(), value) if isinstance(value, str) else value
+
     @field_validator("detected_at")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:

@@ -18,9 +18,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.clock import wall_seconds
+from bot.config import IntakeSource
 from bot.faults import crash_point
 from bot.incidents.desk import Desk
 from bot.incidents.detection import Accepted, Alert, Limits, accept_alert
+from bot.intake import mapping
 from bot.intake.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, WINDOW, BadSignature, verify
 
 log = logging.getLogger("crisisbot.intake")
@@ -63,17 +65,21 @@ class Intake:
 
     def handle(self, source: str, timestamp: str | None, signed: str | None, body: bytes) -> Answer:
         try:
-            outcome = self._accept(source, timestamp, signed, body)
+            outcomes = self._accept(source, timestamp, signed, body)
         except Refused as exc:
             log.info("intake %s refused (%s): %s", source, exc.status, exc.error)
             return Answer(exc.status, {"ok": False, "error": exc.error})
         crash_point("alert_accepted")  # committed, not yet answered: the source retries, the card still comes once
-        log.info("intake %s: alert %s (triage %s)", source, outcome.outcome, outcome.triage.id)
-        if self.accepted is not None:
-            self.accepted(outcome)
-        return Answer("202 Accepted", {"ok": True, "outcome": outcome.outcome, "triage": outcome.triage.id})
+        for outcome in outcomes:
+            log.info("intake %s: alert %s (triage %s)", source, outcome.outcome, outcome.triage.id)
+        if self.accepted is not None and outcomes:
+            self.accepted(outcomes[-1])
+        answers = [{"outcome": o.outcome, "triage": o.triage.id} for o in outcomes]
+        if len(answers) == 1:  # the generic alert: one answer
+            return Answer("202 Accepted", {"ok": True, **answers[0]})
+        return Answer("202 Accepted", {"ok": True, "alerts": answers})
 
-    def _accept(self, source: str, timestamp: str | None, signed: str | None, body: bytes) -> Accepted:
+    def _accept(self, source: str, timestamp: str | None, signed: str | None, body: bytes) -> list[Accepted]:
         secret = self.desk.settings.intake_secrets.get(source)
         if secret is None:
             raise Refused("401 Unauthorized", "unknown source, or no secret configured for it")
@@ -82,17 +88,19 @@ class Intake:
             signature = verify(secret.get_secret_value(), timestamp, signed, body, now)
         except BadSignature as exc:
             raise Refused("401 Unauthorized", str(exc)) from None
-        alert = parse_alert(body)
+        alerts = parse_alerts(body, self.desk.settings.intake.sources[source])
         seen_at = datetime.fromtimestamp(now, UTC)
         forget = datetime.fromtimestamp(now - 2 * WINDOW, UTC)
         with self.desk.deciding():  # the replay record and the alert commit together: a refusal leaves neither
             if not self.desk.store.claim_signature(signature, seen_at, forget):
                 raise Refused("401 Unauthorized", "replayed: this signed request was already accepted")
-            return accept_alert(self.desk, source, alert, self.limits(source))
+            limits = self.limits(source)
+            return [accept_alert(self.desk, source, alert, limits) for alert in alerts]
 
 
-def parse_alert(body: bytes) -> Alert:
-    """The generic alert in `body`, or Refused(400) naming each wrong field."""
+def parse_alerts(body: bytes, source: IntakeSource) -> list[Alert]:
+    """The alerts in `body` (one for the generic alert, a batch from a streaming webhook), mapped onto the generic
+    alert; or Refused(400) naming each wrong field (of which document): then none of them is taken."""
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -100,13 +108,22 @@ def parse_alert(body: bytes) -> Alert:
     if not isinstance(data, dict):
         raise Refused("400 Bad Request", "send one alert as a JSON object (README: Monitoring alerts)")
     try:
-        return Alert.model_validate(data)
-    except ValidationError as exc:
-        problems = [
-            f"{'.'.join(map(str, e['loc'])) or 'alert'}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()[:10]
-        ]
-        raise Refused("400 Bad Request", "; ".join(problems)) from None
+        items = mapping.documents(source, data)
+    except mapping.NotMapped as exc:
+        raise Refused("400 Bad Request", str(exc)) from None
+    alerts, problems = [], []
+    for n, item in enumerate(items):
+        try:
+            alerts.append(Alert.model_validate(item))
+        except ValidationError as exc:
+            where = f"document {n + 1}: " if len(items) > 1 else ""
+            problems += [
+                f"{where}{'.'.join(map(str, e['loc'])) or 'alert'}: {e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors()[:5]
+            ]
+    if problems:
+        raise Refused("400 Bad Request", "; ".join(problems[:10]))
+    return alerts
 
 
 def wsgi_app(intake: Intake) -> WSGIApp:
