@@ -13,6 +13,7 @@ from test_intake import alert, cards
 from bot.report import render_report
 from bot.sandbox.model import GENERAL_ID
 from bot.sandbox.monitor import Monitor
+from bot.sandbox.payloads import submitted_as_shown
 
 
 def send(desk: Crisis, key: str = "a-1", **fields: Any) -> None:
@@ -22,24 +23,6 @@ def send(desk: Crisis, key: str = "a-1", **fields: Any) -> None:
 
 def click_card(desk: Crisis, who: str, action_id: str, card: dict[str, Any]) -> None:
     desk.click(who, action_id, channel_id=GENERAL_ID, ts=card["ts"])
-
-
-def as_submitted(view: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
-    """The state Slack submits for a modal nobody changed: each input's initial value."""
-    state: dict[str, dict[str, dict[str, Any]]] = {}
-    for block in view["blocks"]:
-        element = block.get("element") or {}
-        if block.get("type") != "input":
-            continue
-        value: dict[str, Any] = {"type": element["type"]}
-        if "initial_option" in element:
-            value["selected_option"] = element["initial_option"]
-        if "initial_value" in element:
-            value["value"] = element["initial_value"]
-        if "initial_date_time" in element:
-            value["selected_date_time"] = element["initial_date_time"]
-        state[block["block_id"]] = {element["action_id"]: value}
-    return state
 
 
 def reason_given(text: str) -> dict[str, dict[str, dict[str, Any]]]:
@@ -57,7 +40,7 @@ def test_declare_from_the_card_opens_the_form_prefilled_and_counts_from_detectio
     click_card(desk, "bram", "triage_declare", card)
     view = desk.emu.open_view(ID["bram"])
     assert view is not None and view["callback_id"] == "declare"
-    state = as_submitted(view)
+    state = submitted_as_shown(view)
     assert state["scenario"]["value"]["selected_option"]["value"] == "data-breach"
     assert state["level"]["value"]["selected_option"]["value"] == "3"  # reach 110,000: the playbook's level 3
     assert state["title"]["value"]["value"] == "Customers say our portal leaked their data"
@@ -82,10 +65,10 @@ def test_a_card_declared_once_is_not_declared_again(desk: Crisis) -> None:
     click_card(desk, "chen", "triage_declare", card)  # both opened the form before either submitted
     first, second = desk.emu.open_view(ID["bram"]), desk.emu.open_view(ID["chen"])
     assert first is not None and second is not None
-    desk.emu.submit_view(ID["bram"], first["id"], as_submitted(first))
+    desk.emu.submit_view(ID["bram"], first["id"], submitted_as_shown(first))
     desk.local.settle()
     other_title = {"title": {"value": {"type": "plain_text_input", "value": "Another title"}}}
-    desk.emu.submit_view(ID["chen"], second["id"], as_submitted(second) | other_title)
+    desk.emu.submit_view(ID["chen"], second["id"], submitted_as_shown(second) | other_title)
     desk.local.settle()
     [incident] = desk.store.incidents()
     assert "already declared this alert as " + incident.code in desk.last_ephemeral("chen")
@@ -141,7 +124,7 @@ def test_declare_from_a_message_prefills_the_form_and_counts_from_the_message(st
     staffed.local.settle()
     view = staffed.emu.open_view(ID["bram"])
     assert view is not None and view["callback_id"] == "declare"
-    state = as_submitted(view)
+    state = submitted_as_shown(view)
     assert state["scenario"]["value"]["selected_option"]["value"] == "service-outage"  # "down", "werkt niet"
     assert state["title"]["value"]["value"].startswith("Customer service: a customer says our app is down")
     assert "screenshot: https://x.com/a/1" in state["description"]["value"]["value"]
@@ -162,7 +145,7 @@ def test_the_report_shows_detection_to_first_reply_and_each_sources_signal_quali
     click_card(desk, "bram", "triage_declare", first)
     view = desk.emu.open_view(ID["bram"])
     assert view is not None
-    desk.emu.submit_view(ID["bram"], view["id"], as_submitted(view))
+    desk.emu.submit_view(ID["bram"], view["id"], submitted_as_shown(view))
     desk.local.settle()
     click_card(desk, "eli", "triage_dismiss", second)
     dismiss = desk.emu.open_view(ID["eli"])
