@@ -557,13 +557,19 @@ class DetectionStore:
     def add_triage_outbox(
         self, triage_id: int, kind: NoticeKind, now: datetime, due: datetime | None = None, **data: Any
     ) -> int | None:
-        """A row addressed by triage, unless one of that kind already waits for it (a burst redraws the card once)."""
+        """A row addressed by triage, due at `due` (default now), unless one of that kind already waits for it (a
+        burst redraws the card once): that one is then brought forward to `due` if it was due later."""
+        when = (due or now).isoformat()
         with self.transaction() as db:
             waiting = db.execute(
-                "SELECT 1 FROM outbox WHERE triage_id = ? AND kind = ? AND sent_at IS NULL AND failed_at IS NULL",
+                "SELECT id FROM outbox WHERE triage_id = ? AND kind = ? AND sent_at IS NULL AND failed_at IS NULL",
                 [triage_id, kind],
             ).fetchone()
             if waiting:
+                db.execute(
+                    "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND attempts = 0 AND next_attempt_at > ?",
+                    [when, waiting[0], when],
+                )
                 return None
             row = {
                 "triage_id": triage_id,
@@ -571,7 +577,7 @@ class DetectionStore:
                 "data": json.dumps(data, default=str),
                 "created_at": now.isoformat(),
                 "attempts": 0,
-                "next_attempt_at": (due or now).isoformat(),
+                "next_attempt_at": when,
             }
             return _pk(db.table("outbox").insert(row).last_pk)
 

@@ -239,3 +239,17 @@ def test_a_source_mapped_in_yaml_becomes_generic_alerts(desk: Crisis) -> None:
     [stored] = desk.store.alerts()
     assert stored.alert_key == "7" and stored.data["reach"] == 900
     assert desk.store.triages()[0].scenario == "negative-reviews"
+
+
+def test_a_burst_joining_a_posted_card_redraws_it_once(desk: Crisis) -> None:
+    monitor(desk).send(alert("c-0"))
+    [card] = cards(desk)
+    updates = len([c for c in desk.emu.calls if c.method == "chat.update"])
+    for n in range(1, 6):
+        assert monitor(desk).send(alert(f"c-{n}")).status == 202
+    cards(desk)
+    assert len([c for c in desk.emu.calls if c.method == "chat.update"]) == updates  # the redraw waits a moment
+    desk.clock.advance(seconds=11)
+    [card] = cards(desk)
+    assert len([c for c in desk.emu.calls if c.method == "chat.update"]) == updates + 1
+    assert "*Alerts*\\n6" in card_text(card)

@@ -25,6 +25,7 @@ from bot.playbooks import Playbook
 MAX_TITLE = 200
 MAX_TEXT = 2000
 MAX_KEYWORDS = 20
+REDRAW_AFTER = timedelta(seconds=10)  # crisis time between a card's redraws while alerts keep joining it
 
 
 def _capped(limit: int) -> AfterValidator:
@@ -190,8 +191,9 @@ def accept_alert(desk: Desk, source: str, alert: Alert, limits: Limits = Limits(
             | {"terms": list(match.terms) if match else []},
         )
         triage = _recount(desk, triage, outcome, detected, now)
-        if triage.platform:
-            store.add_triage_outbox(triage.id, "triage_card", now)
+        if triage.platform:  # a posted card's redraw waits a moment: a burst of alerts redraws it once
+            due = now + REDRAW_AFTER if triage.card_ref else now
+            store.add_triage_outbox(triage.id, "triage_card", now, due=due)
         return Accepted(outcome, triage)
 
 
