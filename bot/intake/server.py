@@ -19,7 +19,7 @@ from bot.scheduler import TimerRunner
 from bot.wsgi import stop_http_server
 
 log = logging.getLogger("crisisbot")
-THREADS = 4
+THREADS = 1  # alerts queue here, one transaction at a time: never several in front of an ack's write
 
 
 class IntakeServing:
