@@ -130,6 +130,7 @@ def start_teams(
     install: bool = True,
     roles: bool = True,
     public: bool = False,
+    watch: bool = False,
 ) -> TeamsDesk:
     """Start the emulator, then the real bot against it; both on 127.0.0.1 with free ports."""
     tmp = None
@@ -145,6 +146,8 @@ def start_teams(
         env["TEAMS_PUBLIC_URL"] = f"http://127.0.0.1:{listen}"
     if anonymous:
         env[ANONYMOUS] = "true"
+    if watch:  # triage cards of monitoring alerts go to the crisis channel
+        env["TEAMS_WATCH_CHANNEL"] = emulator.crisis_channel
     desk = open_desk(load_settings(environ=env), clock=clock)
     if roles:
         for name, (_, role) in CAST.items():
