@@ -78,6 +78,7 @@ def test_a_kill_between_accepting_and_posting_neither_loses_nor_doubles_the_card
         emu.wait_for(lambda: read(db, lambda s: all(r.sent_at for r in s.triage_outbox(1))), timeout=15)
     finally:
         again.stop()
+    assert SECRET not in bot.output() + again.output()  # the source's secret is never logged
     [card] = cards(emu)
     [triage] = read(db, lambda s: s.triages())
     assert triage.card_ref == card["ts"] and triage.alerts == 1
