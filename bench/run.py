@@ -25,7 +25,7 @@ from bench.report import as_json, print_table, save
 RESULTS = Path(__file__).resolve().parent / "results"
 WIDE = 180
 # modules of this package, each with run(config)
-BENCHMARKS = ("ack", "declare", "history", "load", "startup", "teams", "timers")
+BENCHMARKS = ("ack", "burst", "declare", "history", "load", "startup", "teams", "timers")
 
 
 def benchmark(name: str) -> Callable[[Config], Outcome]:

@@ -62,6 +62,7 @@ def run_checks(settings: Settings) -> Report:
     for book in books.values():
         _check_drafts(book, settings, messages, report)
     _check_ui(settings.messages_dir, report)
+    _check_intake(settings, report)
     return report
 
 
@@ -72,6 +73,19 @@ def _check_drill_scripts(playbooks_dir: Path, scenarios: list[str], report: Repo
         problems = script_problems(path, scenarios or None)
         report.problems.extend(problems)
         report.drill_scripts += not problems
+
+
+def _check_intake(settings: Settings, report: Report) -> None:
+    """Every monitoring source has its secret (else each of its alerts is refused with 401)."""
+    for source in settings.intake.sources:
+        if source not in settings.intake_secrets:
+            where = settings.config_path or "config"
+            line = _config_line(settings.config_path, ["intake", "sources", source]) if settings.config_path else 1
+            variable = f"INTAKE_SECRET_{source.upper().replace('-', '_')}"
+            report.problems.append(
+                f"{where}:{line}: intake.sources.{source}: no secret — set `secret:` there or {variable} in the "
+                "environment (every alert of this source is refused until then)"
+            )
 
 
 def _config_line(path: Path, loc: list[int | str]) -> int:

@@ -75,3 +75,9 @@ def utc(dt: datetime) -> datetime:
 
 def parse_iso(text: str) -> datetime:
     return utc(datetime.fromisoformat(text))
+
+
+def wall_seconds() -> float:
+    """This machine's real Unix time: what a signed webhook's timestamp is checked against (crisis time may run
+    faster, and a ManualClock stands still, but the sender's clock does neither)."""
+    return time.time()

@@ -22,6 +22,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -89,6 +90,59 @@ class Company(BaseModel):
         return list(dict.fromkeys(value))
 
 
+SOURCE_ID = r"^[a-z][a-z0-9_-]{0,39}$"
+
+
+AlertField = Literal[
+    "alert_key", "title", "text", "url", "network", "author", "reach", "sentiment", "matched_keywords", "detected_at"
+]
+FieldPath = Annotated[str, Field(pattern=r"^[A-Za-z0-9_@$-]+(\.[A-Za-z0-9_@$-]+)*$", max_length=200)]
+
+
+class Mapping(BaseModel):
+    """How another tool's JSON maps onto the generic alert: each alert field from a dotted path in the payload;
+    `items`, when set, is the path of a list of documents (one alert each), as a streaming webhook sends them."""
+
+    model_config = ConfigDict(extra="forbid")
+    items: FieldPath | None = None
+    fields: dict[AlertField, FieldPath]
+
+    @field_validator("fields")
+    @classmethod
+    def _required_fields(cls, fields: dict[str, str]) -> dict[str, str]:
+        missing = [name for name in ("alert_key", "title", "detected_at") if name not in fields]
+        if missing:
+            raise ValueError(f"map {', '.join(missing)} too: every alert needs a key, a title and a time")
+        return fields
+
+
+class IntakeSource(BaseModel):
+    """One monitoring tool allowed to send alerts to `POST /intake/<source>`, with its own shared secret."""
+
+    model_config = ConfigDict(extra="forbid")
+    secret: SecretStr | None = None  # or INTAKE_SECRET_<SOURCE> in the environment; never logged
+    # generic: the README's alert; meltwater: a Meltwater-style streaming webhook; mapped: `mapping` says how
+    format: Literal["generic", "meltwater", "mapped"] = "generic"
+    mapping: Mapping | None = None
+    cards_per_window: int = Field(default=5, gt=0, le=100)  # new triage cards per rate window; the rest held back
+
+    @model_validator(mode="after")
+    def _mapping_when_mapped(self) -> IntakeSource:
+        if (self.format == "mapped") != (self.mapping is not None):
+            raise ValueError("format: mapped needs a mapping (and only it takes one)")
+        return self
+
+
+class Intake(BaseModel):
+    """Monitoring alerts in: the sources, and how alerts group into one triage card."""
+
+    model_config = ConfigDict(extra="forbid")
+    sources: dict[Annotated[str, Field(pattern=SOURCE_ID)], IntakeSource] = Field(default_factory=dict)
+    group_minutes: int = Field(default=30, gt=0, le=24 * 60)  # related alerts this close join one card
+    rate_window_minutes: int = Field(default=10, gt=0, le=24 * 60)
+    watch_channel: str | None = None  # Slack: the channel id triage cards go to (or SLACK_WATCH_CHANNEL)
+
+
 class FileConfig(BaseModel):
     """What `crisisbot.yaml` may hold."""
 
@@ -101,6 +155,7 @@ class FileConfig(BaseModel):
     announcements_channel: str | None = None
     role_owners: dict[RoleId, list[PersonId]] = Field(default_factory=dict)
     admins: list[PersonId] = Field(default_factory=list)  # may always change role owners, like the crisis lead
+    intake: Intake = Field(default_factory=Intake)
 
 
 IncidentSpace = Literal["thread", "channel"]  # TEAMS_INCIDENT_SPACE
@@ -139,6 +194,9 @@ class EnvSettings(BaseSettings):
     teams_login_url: str | None = _env("TEAMS_LOGIN_URL")
     teams_incident_space: IncidentSpace | None = _env("TEAMS_INCIDENT_SPACE")
     teams_graph_url: str | None = _env("TEAMS_GRAPH_URL")
+    teams_watch_channel: str | None = _env("TEAMS_WATCH_CHANNEL")
+    slack_watch_channel: str | None = _env("SLACK_WATCH_CHANNEL")
+    intake_port: int | None = _env("INTAKE_PORT", gt=0, lt=65536)
 
 
 TEAMS_SERVICE_URL = "https://smba.trafficmanager.net/teams/"
@@ -179,6 +237,12 @@ class Settings(BaseModel):
     # made through Microsoft Graph (RSC Channel.Create.Group; without the grant a declare falls back to a thread).
     teams_incident_space: IncidentSpace = "thread"
     teams_graph_url: str = TEAMS_GRAPH_URL  # Microsoft Graph's base (the emulator's in tests; a national cloud's)
+    # Monitoring alerts (bot/intake/): the sources and their secrets, where triage cards go, the intake's port.
+    intake: Intake = Field(default_factory=Intake)
+    intake_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    slack_watch_channel: str | None = None
+    teams_watch_channel: str | None = None
+    intake_port: int = 3100
 
     @property
     def slack_configured(self) -> bool:
@@ -188,6 +252,16 @@ class Settings(BaseModel):
     def teams_configured(self) -> bool:
         """An app id with its secret, or anonymous local mode (the emulator, the Agents Playground)."""
         return bool(self.teams_app_id and (self.teams_app_password or self.teams_anonymous))
+
+    @property
+    def watch_platform(self) -> str | None:
+        """Where triage cards go: Slack's watch channel when one is set, else Teams', else nowhere yet."""
+        if self.slack_watch_channel:
+            return "slack"
+        return "teams" if self.teams_watch_channel else None
+
+    def watch_channel(self, platform: str) -> str | None:
+        return self.slack_watch_channel if platform == "slack" else self.teams_watch_channel
 
     @property
     def language(self) -> str:
@@ -228,7 +302,28 @@ def load_settings(config: Path | str | None = None, environ: dict[str, str] | No
         clock_speed=1.0 if env.clock_speed is None else env.clock_speed,
         port=3000 if env.port is None else env.port,
         **_teams(env),
+        **_intake(file.intake, env, environ),
     )
+
+
+def _intake(intake: Intake, env: EnvSettings, environ: dict[str, str]) -> dict[str, Any]:
+    """The intake settings: INTAKE_SECRET_<SOURCE> (upper case, `-` as `_`) wins over the file's secret."""
+    secrets: dict[str, SecretStr] = {}
+    for source, config in intake.sources.items():
+        secret = environ.get(f"INTAKE_SECRET_{source.upper().replace('-', '_')}")
+        if secret:
+            secrets[source] = SecretStr(secret)
+        elif config.secret is not None and config.secret.get_secret_value():
+            secrets[source] = config.secret
+    given: dict[str, Any] = {
+        "intake": intake,
+        "intake_secrets": secrets,
+        "slack_watch_channel": env.slack_watch_channel or intake.watch_channel,
+        "teams_watch_channel": env.teams_watch_channel,
+    }
+    if env.intake_port is not None:
+        given["intake_port"] = env.intake_port
+    return given
 
 
 def _teams(env: EnvSettings) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,13 @@ from bot.messages import duration, local_time
 from bot.models import Incident
 from bot.report import write_report
 from bot.sandbox.local import Person
-from bot.sandbox.model import Event
+from bot.sandbox.model import GENERAL_ID, Event
+from bot.sandbox.monitor import Monitor
+from bot.sandbox.payloads import submitted_as_shown
 from bot.sandbox.transcript import WORDS, Condenser
 
 DEMO_CONFIG = Path(__file__).resolve().parent / "sandbox" / "demo-crisisbot.yaml"
+DEMO_SOURCE_SECRET = "demo-coosto-secret"  # the demo config's monitoring source (intake.sources.coosto)
 
 
 def demo_config(language: str, platform: str = "slack") -> Path:
@@ -198,7 +202,7 @@ class DemoScript(Story):
         self.command("anna", "roles")
 
         self.step("demo.step1")
-        breach = self.declare_in_modal("bram", "data-breach", 2, "breach", detected_minutes_ago=25)
+        breach = self.declare_from_alert("bram", "breach", detected_minutes_ago=25)
         channel = breach.room_ref or ""
         drafts = {d.network: d for d in desk.store.drafts(breach.id)}
 
@@ -341,6 +345,50 @@ class DemoScript(Story):
         )
         self.show_new()
         return self.local.desk.store.incidents()[-1]
+
+    def declare_from_alert(self, who: str, story: str, detected_minutes_ago: int) -> Incident:
+        """The monitoring tool's signed alert becomes a triage card; `who` declares from it, adding what they know."""
+        desk = self.local.desk
+        self.console.print("[bold magenta]Coosto[/] " + escape(self.say("demo.alert_sent")))
+        detected = desk.now() - timedelta(minutes=detected_minutes_ago)
+        monitor = Monitor(self.local.intake_url, "coosto", DEMO_SOURCE_SECRET)
+        sent = monitor.send(
+            {
+                "alert_key": "coosto-4711",
+                "title": self.say(f"demo.{story}_title"),
+                "text": self.say("demo.alert_text"),
+                "url": "https://x.com/acmewatch/status/4711",
+                "network": "x",
+                "author": "@acmewatch",
+                "reach": 14_000,
+                "sentiment": -0.5,
+                "matched_keywords": ["for sale"],
+                "detected_at": detected.isoformat(),
+            }
+        )
+        if sent.status != 202:
+            raise RuntimeError(f"the intake refused the demo's alert: {sent.body}")
+        card = self._card()
+        self.console.print(f"[bold magenta]@{who}[/] " + self.say("demo.declares_from_card"))
+        self.emu.click(self.people[who], "triage_declare", channel_id=GENERAL_ID, ts=card)
+        self.local.settle()
+        view = self.emu.open_view(self.people[who]) or {}
+        state = submitted_as_shown(view)  # scenario, level, title and detection as the card suggested
+        state["description"] = {"value": {"type": "plain_text_input", "value": self.say(f"demo.{story}_what")}}
+        self.emu.submit_view(self.people[who], view["id"], state)
+        self.show_new()
+        return desk.store.incidents()[-1]
+
+    def _card(self, seconds: float = 10.0) -> str:
+        """The triage card's ts once the bot posted it (its outbox row goes out within a moment)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            triages = self.local.desk.store.triages()
+            if triages and triages[-1].card_ref:
+                self.show_new()
+                return triages[-1].card_ref
+            time.sleep(0.02)
+        raise TimeoutError("the bot did not post the triage card in time")
 
     def wait_for_post(self, channel: str, prefix: str, crisis_minutes: float = 90) -> dict[str, Any]:
         """Let crisis time run until the bot posts a message starting with `prefix` in `channel`."""

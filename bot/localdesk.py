@@ -17,13 +17,15 @@ from bot.clock import Clock, ManualClock
 from bot.config import load_settings
 from bot.incidents import Desk, open_desk
 from bot.incidents.timers import Fired
+from bot.intake.server import IntakeServing
 from bot.manifest import manifest_scopes
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.local import CAST, Person, cast_locale, scratch_db
 from bot.sandbox.model import BOT_TOKEN, SIGNING_SECRET
 from bot.slack.activity import Activity
 from bot.slack.replay import finish_unfinished
-from bot.slack.server import Bot, build_bot, http_server, stop_http_server
+from bot.slack.server import Bot, build_bot, http_server
+from bot.wsgi import stop_http_server
 
 
 @dataclass
@@ -38,6 +40,12 @@ class LocalCrisisDesk:
     bot: Bot
     tmp: tempfile.TemporaryDirectory[str] | None = None
     cast: list[Person] = field(default_factory=lambda: list(CAST))
+    intake: IntakeServing | None = None  # the alert intake, when the config names a monitoring source
+
+    @property
+    def intake_url(self) -> str:
+        assert self.intake is not None, "no monitoring source configured (intake.sources)"
+        return f"http://127.0.0.1:{self.intake.port}/intake/"
 
     @property
     def bot_url(self) -> str:
@@ -56,6 +64,8 @@ class LocalCrisisDesk:
 
     def stop(self) -> None:
         self.activity.wait_idle(timeout=5)  # let work behind answered requests finish before closing the store
+        if self.intake is not None:
+            self.intake.stop()
         self.bot.runner.stop()
         stop_http_server(self.server, self.thread)
         self.emulator.stop()
@@ -112,6 +122,9 @@ def start_local(
     local = LocalCrisisDesk(
         emulator=emulator, desk=desk, server=server, thread=thread, activity=activity, bot=bot, tmp=tmp
     )
+    if settings.intake.sources:
+        local.intake = IntakeServing(desk, bot.runner, host="127.0.0.1", port=0)
+        local.intake.start()
     emulator.bot_url = local.bot_url
     finish_unfinished(bot.app, desk)  # as `crisisbot serve` does: what a dead process acknowledged but never did
     return local

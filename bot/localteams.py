@@ -89,6 +89,7 @@ def start_local_teams(
     install: bool = True,
     roles: bool = False,
     public: bool = True,
+    watch: bool = False,
     factory: type[LocalTeamsDesk] = LocalTeamsDesk,
 ) -> LocalTeamsDesk:
     """Start the emulator, then the real Teams bot against it (both on 127.0.0.1, free ports), then install the
@@ -96,7 +97,7 @@ def start_local_teams(
 
     `roles` seeds the cast's roles into the database (the demo names them in its crisisbot.yaml instead);
     `public` serves the report's files at the bot's own address; `anonymous` switches the SDK's local mode on
-    (the emulator then sends no token); `factory` is the LocalTeamsDesk subclass to return (the tests' driver).
+    (the emulator then sends no token); `watch` sends monitoring alerts' triage cards to the crisis channel; `factory` is the LocalTeamsDesk subclass to return (the tests' driver).
     """
     db_path, tmp = scratch_db(db_path)
     emulator = TeamsEmulator(latency=latency, anonymous=anonymous).start()
@@ -108,6 +109,8 @@ def start_local_teams(
         env["TEAMS_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     if anonymous:
         env[ANONYMOUS] = "true"
+    if watch:  # triage cards of monitoring alerts go to the crisis channel
+        env["TEAMS_WATCH_CHANNEL"] = emulator.crisis_channel
     desk = open_desk(load_settings(environ={**env, **(environ or {})}), clock=clock)
     if roles:
         for person in CAST:

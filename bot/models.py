@@ -56,6 +56,9 @@ EventKind = Literal[
     "drill_action_done",
     "drill_action_reminder",
     "drill_started",  # a scheduled drill started by itself (its schedule's id)
+    # detection: the alerts an incident was declared from, first on its timeline (bot/incidents/detection.py)
+    "alert_received",
+    "triaged",
 ]
 
 # What an outbox row asks a chat adapter to say or do, as stored in outbox.kind (the adapter's handlers key on it).
@@ -82,6 +85,8 @@ NoticeKind = Literal[
     # drills: schedules (rows of no incident yet: incident_id 0, the schedule in the data)
     "drill_heads_up",  # the day before a scheduled drill: the crisis lead (and, announced, the team) by DM
     "drill_setup",  # a scheduled drill was declared by its timer: set its room up on its platform
+    # a triage card (addressed by triage, not incident): post it, or redraw it with its new counts
+    "triage_card",
 ]
 
 
@@ -201,11 +206,59 @@ class DrillSchedule(BaseModel):
         return self.cancelled_at is None
 
 
-class OutboxMessage(BaseModel):
-    """What an effect must tell whom, addressed by incident and role; a chat adapter delivers it."""
+TriageStatus = Literal["open", "watching", "dismissed", "declared"]
+
+
+class Triage(BaseModel):
+    """Related monitoring alerts grouped into one card in the watch channel, and what the team decided."""
 
     id: int
-    incident_id: int
+    source: str
+    group_key: str  # `rule:<scenario>:<rule>` or `url:<url>` or `alert:<source>:<key>`: what groups alerts
+    scenario: str | None = None
+    rule: str | None = None
+    level: int = 1
+    status: TriageStatus = "open"
+    platform: str | None = None  # where its card goes (the watch channel's platform at the first alert)
+    title: str
+    url: str | None = None
+    alerts: int = 1
+    held_back: int = 0  # alerts of this source the rate limit kept off the channel while this card was its latest
+    reach: int = 0
+    sentiment: float | None = None
+    detected_at: datetime  # the earliest alert's own time: the incident's detected_at when declared from it
+    last_alert_at: datetime
+    created_at: datetime
+    card_ref: str | None = None
+    card_tried_at: datetime | None = None
+    watch_alerts: int | None = None  # alerts counted when someone chose Watch: re-alert once it has doubled
+    realerts: int = 0  # cards posted again after a Watch (each card's tag says which one it is)
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None
+    incident_id: int | None = None
+
+
+class StoredAlert(BaseModel):
+    """One accepted alert as its source sent it (capped), with the triage it joined."""
+
+    id: int
+    source: str
+    alert_key: str
+    triage_id: int
+    held: bool = False
+    received_at: datetime
+    detected_at: datetime
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class OutboxMessage(BaseModel):
+    """What an effect must tell whom, addressed by incident and role (or by triage, before there is an incident);
+    a chat adapter delivers it."""
+
+    id: int
+    incident_id: int | None = None
+    triage_id: int | None = None
     kind: NoticeKind
     data: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime

@@ -101,6 +101,7 @@ def render_plan(
         "authority_notice": [s for s in scenarios if s["authority_notification_hours"]],
         "monitored": [s for s in scenarios if s["monitoring"]],
         "unmonitored": [s for s in scenarios if not s["monitoring"]],
+        "detected": [s for s in scenarios if s["detection"]],
         "watched_around_the_clock": [s for s in scenarios if s["monitoring"] and s["monitoring"]["watch"] == "24/7"],
         "documentation": _documentation(settings),
     }
@@ -186,6 +187,23 @@ def _monitoring(book: Playbook, language: str) -> dict[str, Any] | None:
     }
 
 
+def _detection(book: Playbook, language: str) -> dict[str, Any] | None:
+    """The scenario's detection rules: the terms in the plan's language first, and the level signals."""
+    found = book.detection
+    if found is None:
+        return None
+    other = "nl" if language == "en" else "en"
+    rules = [
+        {"id": rule.id, "terms": list(getattr(rule.keywords, language)), "other": list(getattr(rule.keywords, other))}
+        for rule in found.rules
+    ]
+    levels = [
+        {"level": level, "reach": signal.reach, "alerts": signal.alerts, "sentiment": signal.sentiment}
+        for level, signal in found.levels.items()
+    ]
+    return {"rules": rules, "levels": levels}
+
+
 def _documentation(settings: Settings) -> dict[str, str]:
     """Where the plan's sources are kept, as the team would find them: relative to the config file if below it."""
     base = settings.config_path.parent if settings.config_path else None
@@ -222,6 +240,7 @@ def _scenario(
         "first_response": _minutes(book.deadlines.first_response_minutes, language),
         "first_response_rule": first_response_rule(messages, language, book.deadlines.first_response_minutes),
         "monitoring": _monitoring(book, language),
+        "detection": _detection(book, language),
         "authority_notification_hours": book.deadlines.authority_notification_hours,
         "levels": [_level(book, number, language) for number in sorted(book.levels)],
         "drafts": _drafts(book, settings, messages, language, values, problems),

@@ -106,6 +106,69 @@ class Monitoring(BaseModel):
         return list(dict.fromkeys(tool.strip() for tool in value))
 
 
+Term = Annotated[str, Field(min_length=2, max_length=80)]
+
+
+class Terms(BaseModel):
+    """Keywords and phrases, per language: an alert matches when its text holds one as whole words."""
+
+    model_config = ConfigDict(extra="forbid")
+    en: list[Term] = Field(min_length=1)
+    nl: list[Term] = Field(min_length=1)
+
+    def all(self) -> list[str]:
+        return list(dict.fromkeys(term.casefold() for term in [*self.en, *self.nl]))
+
+
+class DetectionRule(BaseModel):
+    """What in a monitoring alert suggests this scenario."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    keywords: Terms
+
+
+class LevelSignal(BaseModel):
+    """Thresholds that suggest a level: any one met is enough (reach and alerts add up over the grouping window)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reach: int | None = Field(default=None, gt=0, description="people the grouped posts reached, together")
+    alerts: int | None = Field(default=None, gt=1, description="related alerts within the grouping window")
+    sentiment: float | None = Field(default=None, ge=-1, le=1, description="average sentiment at or below this")
+
+    @model_validator(mode="after")
+    def _something(self) -> LevelSignal:
+        if self.reach is None and self.alerts is None and self.sentiment is None:
+            raise ValueError("give at least one of reach, alerts, sentiment")
+        return self
+
+
+class Detection(BaseModel):
+    """Detection rules of a scenario: keyword rules, and the signals that suggest level 2 or 3 (else level 1)."""
+
+    model_config = ConfigDict(extra="forbid")
+    rules: list[DetectionRule] = Field(min_length=1)
+    levels: dict[int, LevelSignal] = Field(default_factory=dict)
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_ids(cls, rules: list[DetectionRule]) -> list[DetectionRule]:
+        seen: set[str] = set()
+        for rule in rules:
+            if rule.id in seen:
+                raise ValueError(f"rule id {rule.id!r} appears twice; give each rule its own id")
+            seen.add(rule.id)
+        return rules
+
+    @field_validator("levels")
+    @classmethod
+    def _levels_two_or_three(cls, levels: dict[int, LevelSignal]) -> dict[int, LevelSignal]:
+        bad = [n for n in levels if n not in (2, 3)]
+        if bad:
+            raise ValueError(f"level {bad[0]}: signals suggest level 2 or 3 (level 1 is what no signal suggests)")
+        return dict(sorted(levels.items()))
+
+
 class Drafts(BaseModel):
     """Which message template to draft at each moment of the incident."""
 
@@ -132,6 +195,7 @@ class Playbook(BaseModel):
     deadlines: Deadlines = Field(default_factory=Deadlines)
     drafts: Drafts = Field(default_factory=Drafts)
     monitoring: Monitoring | None = None
+    detection: Detection | None = None
     channels: list[NetworkId] = Field(default_factory=lambda: list(NETWORKS))
     resolve_by: list[RoleId] = Field(
         default_factory=lambda: list[RoleId](["crisis_lead"]),

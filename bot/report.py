@@ -23,6 +23,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader, TemplateError, TemplateNotFou
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
+from bot import signals
 from bot.afteraction import after_action
 from bot.clock import parse_iso
 from bot.config import default_dir
@@ -242,6 +243,8 @@ def report_context(
             for c in metrics.escalations
         ],
         "timeline": _timeline(events, incident, f),
+        "detection": signals.detection(desk, incident, f.minutes, f.moment),
+        "sources": signals.sources(desk),
         "checklist_items": {item.id: item.text.in_(language) for item in book.checklist.all_items()} if book else {},
         "survey": {
             "responses": metrics.survey.responses,

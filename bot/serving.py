@@ -17,6 +17,7 @@ from bot.chat.platforms import Platforms
 from bot.config import Settings, describe_start
 from bot.errors import ConfigError
 from bot.incidents.desk import Desk
+from bot.intake.server import IntakeServing
 from bot.scheduler import Deliverer, TimerRunner
 
 log = logging.getLogger("crisisbot")
@@ -99,6 +100,7 @@ def serve(
     routes = Platforms(desk)
     runner = TimerRunner(desk, routes)
     bots: list[PlatformBot] = []
+    intake = None
     try:
         for name in names:
             bot = build(desk, runner, name, host)
@@ -107,9 +109,22 @@ def serve(
         runner.start()  # timers that came due while the bot was down fire on the scheduler's thread
         for bot in bots:
             bot.start()
+        intake = _intake(desk, runner, host)
         log.info("serving %s", " and ".join(bot.name for bot in bots))
         (stop or threading.Event()).wait()
     finally:
+        if intake is not None:
+            intake.stop()
         for bot in reversed(bots):
             bot.stop()
         runner.stop()
+
+
+def _intake(desk: Desk, runner: TimerRunner, host: str) -> IntakeServing | None:
+    """The alert intake on INTAKE_PORT when a source is configured (bot/intake/server.py says why its own port)."""
+    if not desk.settings.intake.sources:
+        log.info("intake: off (no monitoring sources in crisisbot.yaml's intake.sources)")
+        return None
+    intake = IntakeServing(desk, runner, host=host)
+    intake.start()
+    return intake

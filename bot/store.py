@@ -32,7 +32,9 @@ from bot.models import (
     Incident,
     NoticeKind,
     OutboxMessage,
+    StoredAlert,
     Timer,
+    Triage,
 )
 
 BUSY_TIMEOUT_MS = 10_000
@@ -258,6 +260,68 @@ def _migration_drill_schedules(db: sqlite_utils.Database) -> None:
     db.table("events").create_index(["kind"])  # readiness reads every drill's score: `drill_scored` events
 
 
+def _migration_detection(db: sqlite_utils.Database) -> None:
+    """Monitoring alerts and their triage (bot/incidents/detection.py): `alerts` (one row per (source, alert key):
+    a source's retry is recognised), `triages` (related alerts grouped into one card, and what became of it), the
+    signatures of accepted intake requests (a replayed request is refused), and outbox rows addressed by triage:
+    a triage card is said on the bot's own initiative before any incident exists, so `outbox.triage_id` is set
+    in place of `incident_id`."""
+    db.table("triages").create(
+        {
+            "id": int,
+            "source": str,
+            "group_key": str,
+            "scenario": str,
+            "rule": str,
+            "level": int,
+            "status": str,
+            "platform": str,
+            "title": str,
+            "url": str,
+            "alerts": int,
+            "held_back": int,
+            "reach": int,
+            "sentiment": float,
+            "detected_at": str,
+            "last_alert_at": str,
+            "created_at": str,
+            "card_ref": str,
+            "card_tried_at": str,
+            "watch_alerts": int,
+            "realerts": int,
+            "decided_by": str,
+            "decided_at": str,
+            "reason": str,
+            "incident_id": int,
+        },
+        pk="id",
+        not_null={"source", "group_key", "status", "alerts", "held_back", "detected_at", "last_alert_at"},
+    )
+    db.table("triages").create_index(["group_key", "last_alert_at"])
+    db.table("triages").create_index(["source", "created_at"])
+    db.table("alerts").create(
+        {
+            "id": int,
+            "source": str,
+            "alert_key": str,
+            "triage_id": int,
+            "held": int,
+            "received_at": str,
+            "detected_at": str,
+            "data": str,
+        },
+        pk="id",
+        not_null={"source", "alert_key", "triage_id", "received_at", "detected_at", "data"},
+        foreign_keys=[("triage_id", "triages", "id")],
+    )
+    db.table("alerts").create_index(["source", "alert_key"], unique=True)
+    db.table("alerts").create_index(["triage_id"])
+    db.table("intake_signatures").create({"signature": str, "at": str}, pk="signature")
+    db.table("intake_signatures").create_index(["at"])
+    db.table("outbox").add_column("triage_id", int)
+    db.table("outbox").create_index(["triage_id"])
+
+
 MIGRATIONS = [
     _migration_1,
     _migration_2,
@@ -269,6 +333,7 @@ MIGRATIONS = [
     _migration_8,
     _migration_9,
     _migration_drill_schedules,
+    _migration_detection,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -480,7 +545,134 @@ class DrillStore:
         return [_event(r) for r in self.db.table("events").rows_where("kind = ?", [kind], order_by="at, id")]
 
 
-class Store(TimerStore, DrillStore):
+class DetectionStore:
+    """Alerts, triages and the intake's replay record (mixed into Store: same connection, same file)."""
+
+    if TYPE_CHECKING:  # Store provides them
+
+        @property
+        def db(self) -> sqlite_utils.Database: ...
+
+        def transaction(self) -> AbstractContextManager[sqlite_utils.Database]: ...
+
+    def claim_signature(self, signature: str, at: datetime, forget_before: datetime) -> bool:
+        """True the first time an intake request's signature is seen; forgets those too old to be replayed."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM intake_signatures WHERE at < ?", [forget_before.isoformat()])
+            insert = "INSERT OR IGNORE INTO intake_signatures (signature, at) VALUES (?, ?)"
+            return db.execute(insert, [signature, at.isoformat()]).rowcount == 1
+
+    def alert_triage(self, source: str, alert_key: str) -> int | None:
+        """The triage an alert already joined (a source's retry), or None for a new alert."""
+        row = self.db.execute(
+            "SELECT triage_id FROM alerts WHERE source = ? AND alert_key = ?", [source, alert_key]
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def grouping_triage(self, group_key: str, since: datetime) -> Triage | None:
+        """The undecided triage of `group_key` with an alert since `since` (the newest, should there be two)."""
+        rows = self.db.table("triages").rows_where(
+            "group_key = ? AND last_alert_at >= ? AND status IN ('open', 'watching')",
+            [group_key, since.isoformat()],
+            order_by="id DESC",
+            limit=1,
+        )
+        return next((_triage(r) for r in rows), None)
+
+    def source_cards(self, source: str, since: datetime) -> list[Triage]:
+        """The triages `source` opened since `since`, oldest first (the rate limit counts them)."""
+        rows = self.db.table("triages").rows_where(
+            "source = ? AND created_at >= ?", [source, since.isoformat()], order_by="id"
+        )
+        return [_triage(r) for r in rows]
+
+    def insert_triage(self, **fields: Any) -> Triage:
+        with self.transaction() as db:
+            pk = _pk(db.table("triages").insert(_encode(fields)).last_pk)
+            return self.triage(pk)
+
+    def update_triage(self, triage_id: int, **fields: Any) -> Triage:
+        with self.transaction() as db:
+            db.table("triages").update(triage_id, _encode(fields))
+            return self.triage(triage_id)
+
+    def triage(self, triage_id: int) -> Triage:
+        try:
+            return _triage(self.db.table("triages").get(triage_id))
+        except sqlite_utils.db.NotFoundError:
+            raise NotFound("error.not_found") from None
+
+    def triages(self, status: str | None = None) -> list[Triage]:
+        where, args = ("status = ?", [status]) if status else (None, [])
+        return [_triage(r) for r in self.db.table("triages").rows_where(where, args, order_by="id")]
+
+    def triage_of_incident(self, incident_id: int) -> Triage | None:
+        rows = self.db.table("triages").rows_where("incident_id = ?", [incident_id], order_by="id", limit=1)
+        return next((_triage(r) for r in rows), None)
+
+    def triage_figures(self, triage_id: int) -> tuple[int, int, float | None]:
+        """(alerts, summed reach, average sentiment) of a triage's alerts that were not held back."""
+        row = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(json_extract(data, '$.reach')), 0), AVG(json_extract(data, '$.sentiment')) "
+            "FROM alerts WHERE triage_id = ? AND held = 0",
+            [triage_id],
+        ).fetchone()
+        return int(row[0]), int(row[1]), None if row[2] is None else round(float(row[2]), 3)
+
+    def insert_alert(self, **fields: Any) -> int:
+        fields["data"] = json.dumps(fields.get("data") or {}, default=str)
+        with self.transaction() as db:
+            return _pk(db.table("alerts").insert(_encode(fields)).last_pk)
+
+    def alerts(self, triage_id: int | None = None) -> list[StoredAlert]:
+        where, args = ("triage_id = ?", [triage_id]) if triage_id is not None else (None, [])
+        rows = self.db.table("alerts").rows_where(where, args, order_by="id")
+        return [StoredAlert.model_validate({**_decode(r), "data": json.loads(r["data"])}) for r in rows]
+
+    def signal_counts(self) -> list[tuple[str, int, int, int, int]]:
+        """Per source: (source, alerts, triage cards, declared, dismissed), over the whole file: signal quality."""
+        rows = self.db.execute(
+            "SELECT t.source, (SELECT COUNT(*) FROM alerts a WHERE a.source = t.source), COUNT(*), "
+            "SUM(t.status = 'declared'), SUM(t.status = 'dismissed') FROM triages t GROUP BY t.source ORDER BY t.source"
+        )
+        return [(r[0], int(r[1]), int(r[2]), int(r[3] or 0), int(r[4] or 0)) for r in rows.fetchall()]
+
+    def first_alert(self, triage_id: int) -> StoredAlert | None:
+        rows = self.db.table("alerts").rows_where("triage_id = ?", [triage_id], order_by="id", limit=1)
+        return next((StoredAlert.model_validate({**_decode(r), "data": json.loads(r["data"])}) for r in rows), None)
+
+    def add_triage_outbox(
+        self, triage_id: int, kind: NoticeKind, now: datetime, due: datetime | None = None, **data: Any
+    ) -> int | None:
+        """A row addressed by triage, due at `due` (default now), unless one of that kind already waits for it (a
+        burst redraws the card once): that one is then brought forward to `due` if it was due later."""
+        when = (due or now).isoformat()
+        with self.transaction() as db:
+            waiting = db.execute(
+                "SELECT id FROM outbox WHERE triage_id = ? AND kind = ? AND sent_at IS NULL AND failed_at IS NULL",
+                [triage_id, kind],
+            ).fetchone()
+            if waiting:
+                db.execute(
+                    "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND attempts = 0 AND next_attempt_at > ?",
+                    [when, waiting[0], when],
+                )
+                return None
+            row = {
+                "triage_id": triage_id,
+                "kind": kind,
+                "data": json.dumps(data, default=str),
+                "created_at": now.isoformat(),
+                "attempts": 0,
+                "next_attempt_at": when,
+            }
+            return _pk(db.table("outbox").insert(row).last_pk)
+
+    def triage_outbox(self, triage_id: int) -> list[OutboxMessage]:
+        return [_outbox(r) for r in self.db.table("outbox").rows_where("triage_id = ?", [triage_id], order_by="id")]
+
+
+class Store(TimerStore, DrillStore, DetectionStore):
     """Typed reads and writes of every table."""
 
     def __init__(self, path: Path | str) -> None:
@@ -915,6 +1107,10 @@ def _event(r: dict[str, Any]) -> Event:
 
 def _timer(row: dict[str, Any]) -> Timer:
     return Timer.model_validate({**_decode(row), "data": json.loads(row.get("data") or "{}")})
+
+
+def _triage(row: dict[str, Any]) -> Triage:
+    return Triage.model_validate(_decode(row))
 
 
 def _outbox(row: dict[str, Any]) -> OutboxMessage:

@@ -18,6 +18,7 @@ from bot.localdesk import BOT_TOKEN, CAST, SIGNING_SECRET, LocalCrisisDesk, star
 from bot.manifest import manifest_scopes
 from bot.models import Draft, Incident
 from bot.sandbox.emulator import SlackEmulator
+from bot.sandbox.model import GENERAL_ID
 from bot.sandbox.transport import BotResponse
 from bot.sandbox.validate import validate_message_blocks, validate_view
 
@@ -195,6 +196,44 @@ def next_day(desk: Crisis, *, valid_blocks: bool = False) -> Iterator[Crisis]:
         assert_valid_for_slack(desk.emu, calls, problems)
     else:
         assert desk.emu.problems[problems:] == []
+
+
+# ---- a desk with the alert intake: one monitoring source, triage cards in #general -------------------------
+INTAKE_SECRET = "coosto-shared-secret"
+INTAKE_CONFIG = """
+intake:
+  group_minutes: 30
+  rate_window_minutes: 10
+  sources:
+    coosto:
+      secret: {secret}
+      cards_per_window: 3
+    meltwater:
+      secret: {secret}-meltwater
+      format: meltwater
+    brandwatch:
+      secret: {secret}-brandwatch
+      format: mapped
+      mapping:
+        items: mentions
+        fields:
+          alert_key: mention.id
+          title: mention.title
+          text: mention.snippet
+          url: mention.url
+          reach: mention.impact
+          sentiment: mention.sentiment
+          detected_at: mention.date
+"""
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Crisis]:
+    """A staffed desk whose intake takes signed alerts from `coosto` (its URL: `desk.local.intake_url`)."""
+    config = tmp_path / "crisisbot.yaml"
+    config.write_text(INTAKE_CONFIG.format(secret=INTAKE_SECRET), encoding="utf-8")
+    with staffed_desk(tmp_path, {"CRISISBOT_CONFIG": str(config), "SLACK_WATCH_CHANNEL": GENERAL_ID}) as crisis:
+        yield crisis
 
 
 # ---- --full: every fault position and crash point, many more fuzz examples (default: a CI-sized sample) ----

@@ -243,3 +243,39 @@ def test_check_reports_malformed_ui_yaml_with_its_line(project: Path) -> None:
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_shipped_ui_strings_exist_for_every_language(language: str) -> None:
     assert (default_dir("messages") / language / "ui.yaml").is_file(), f"messages/{language}/ui.yaml missing"
+
+
+def test_check_reports_a_detection_rule_without_dutch_terms(project: Path) -> None:
+    playbook = project / "playbooks" / "data-breach.yaml"
+    edit(playbook, "        nl: [phishing, nepmail, valse mail]\n", "")
+    check_refuses(project, f"{playbook}:", "detection.rules.1.keywords.nl", "add this key")
+
+
+def test_check_reports_a_level_signal_for_level_one(project: Path) -> None:
+    playbook = project / "playbooks" / "service-outage.yaml"
+    edit(playbook, "    2: {reach: 20000, alerts: 10}", "    1: {reach: 20000, alerts: 10}")
+    check_refuses(project, f"{playbook}:", "signals suggest level 2 or 3")
+
+
+def test_check_reports_an_intake_mapping_without_a_title(project: Path) -> None:
+    config = project / "crisisbot.yaml"
+    with config.open("a", encoding="utf-8") as out:
+        out.write(
+            "intake:\n  sources:\n    brandwatch:\n      format: mapped\n      mapping:\n"
+            "        fields: {alert_key: id, detected_at: date}\n"
+        )
+    check_refuses(project, f"{config}:", "intake.sources.brandwatch.mapping.fields", "map title too")
+
+
+def test_check_reports_a_mapped_source_without_its_mapping(project: Path) -> None:
+    config = project / "crisisbot.yaml"
+    with config.open("a", encoding="utf-8") as out:
+        out.write("intake:\n  sources:\n    brandwatch:\n      format: mapped\n")
+    check_refuses(project, f"{config}:", "intake.sources.brandwatch", "needs a mapping")
+
+
+def test_check_reports_a_source_without_a_secret(project: Path) -> None:
+    config = project / "crisisbot.yaml"
+    with config.open("a", encoding="utf-8") as out:
+        out.write("intake:\n  sources:\n    coosto:\n      format: generic\n")
+    check_refuses(project, f"{config}:{line_of(config, 'coosto:')}:", "no secret", "INTAKE_SECRET_COOSTO")

@@ -44,7 +44,7 @@ import bot.incidents.desk
 from bot.clock import ManualClock
 from bot.localdesk import CAST, LocalCrisisDesk, start_local
 from bot.models import Incident
-from bot.slack.server import stop_http_server
+from bot.wsgi import stop_http_server
 
 DECLARE = "declare data-breach 2 Customer emails exposed"
 OWNERS = ("anna", "bram", "chen", "dewi", "eli")  # data-breach level 2: every role but the spokesperson

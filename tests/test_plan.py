@@ -235,3 +235,15 @@ def test_the_plan_template_must_name_its_placeholders(settings, playbooks, tmp_p
     (root / "en/plan.md.j2").write_text("# Plan\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="set placeholders"):
         plan(settings, playbooks, Messages(root), "en")
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_monitoring_lists_each_detection_rule_with_its_terms_and_level_signals(settings, playbooks, messages, language):
+    monitoring = section(plan(settings, playbooks, messages, language), HEADINGS[language][2])
+    for book in playbooks.values():
+        for rule in book.detection.rules if book.detection else []:
+            row = next(line for line in monitoring.splitlines() if f"| `{rule.id}` |" in line)
+            assert book.name.in_(language) in row
+            assert all(term in row for term in [*rule.keywords.en, *rule.keywords.nl])
+    breach = next(line for line in monitoring.splitlines() if "`leak_claims`" in line)
+    assert ("reach ≥ 100,000" if language == "en" else "bereik ≥ 100.000") in breach

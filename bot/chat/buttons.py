@@ -12,17 +12,17 @@ import re
 from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
-from bot.chat import status
+from bot.chat import forms, status
 from bot.chat.after import promise_warning
 from bot.chat.explain import explain
 from bot.chat.flow import Flow
 from bot.chat.message import Message
 from bot.chat.wording import Wording
 from bot.errors import AlreadyDone, CrisisError, NotAuthorized, PromiseLapsing, UsageError
-from bot.incidents import checklist, drafts, lifecycle, roles
+from bot.incidents import checklist, drafts, lifecycle, roles, triage
 from bot.incidents.desk import Desk
 
-FormKind = Literal["edit", "reject", "survey"]
+FormKind = Literal["edit", "reject", "survey", "declare", "dismiss"]
 
 
 class Clicked(Protocol):
@@ -61,7 +61,8 @@ class Clicked(Protocol):
 
     def open_form(self, kind: FormKind, **what: Any) -> None:
         """Open the form `kind` for the clicker: "edit"/"reject" with `draft=`, `incident=`; "survey" with
-        `incident=`. May raise the platform's own errors (the adapter handles them)."""
+        `incident=`; "declare" with `prefill=` (bot/chat/forms.py's DeclarePrefill); "dismiss" with `triage=`.
+        May raise the platform's own errors (the adapter handles them)."""
         ...
 
     def replace_notice(self, message: Message) -> None:
@@ -175,6 +176,21 @@ def resolve_retry(c: Clicked) -> None:
     c.replace_notice(c.flow.finish_resolve(incident, c.say))
 
 
+def triage_declare(c: Clicked) -> None:
+    """Declare from a triage card: the declare form, prefilled, with detection at the alert's own time."""
+    found = triage.undecided(c.desk, number(c.value or ""))
+    c.open_form("declare", prefill=forms.triage_prefill(found, c.desk.playbooks))
+
+
+def triage_dismiss(c: Clicked) -> None:
+    c.open_form("dismiss", triage=triage.undecided(c.desk, number(c.value or "")))
+
+
+def triage_watch(c: Clicked) -> None:
+    triage.watch(c.desk, number(c.value or ""), c.user)
+    c.answer(c.say("triage.watching_ok"))
+
+
 BUTTONS: dict[str, Verb] = {
     verb.__name__: verb
     for verb in (
@@ -191,6 +207,9 @@ BUTTONS: dict[str, Verb] = {
         show_status,
         survey_open,
         resolve_retry,
+        triage_declare,
+        triage_dismiss,
+        triage_watch,
     )
 }
 

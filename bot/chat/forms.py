@@ -14,8 +14,11 @@ from pydantic import BaseModel
 from bot.chat.wording import Wording
 from bot.ids import LEVELS
 from bot.incidents import gdpr
-from bot.incidents.declare import DEFAULT_LEVEL
+from bot.incidents.declare import DEFAULT_LEVEL, MAX_DESCRIPTION, MAX_TITLE
 from bot.incidents.desk import Desk
+from bot.incidents.detection import match_text
+from bot.models import Triage
+from bot.playbooks import Playbook
 
 FieldErrors = dict[str, str]  # field → the sentence shown under it
 
@@ -40,6 +43,47 @@ class DeclareAnswers(BaseModel):
     detected: datetime | None = None
     private: bool = False
     drill: bool = False
+
+
+class DeclarePrefill(BaseModel):
+    """What the declare form starts with when it is opened from a triage card or a message (all changeable)."""
+
+    scenario: str | None = None
+    level: int | None = None
+    title: str = ""
+    description: str = ""
+    detected_at: datetime | None = None  # the alert's (or message's) time: the first-response hour counts from it
+    triage_id: int | None = None
+
+
+def triage_prefill(triage: Triage, playbooks: dict[str, Playbook]) -> DeclarePrefill:
+    """The declare form from a triage card: its suggested scenario and level, its title and link, its detection."""
+    scenario = triage.scenario if triage.scenario in playbooks else None
+    description = triage.url or ""
+    return DeclarePrefill(
+        scenario=scenario,
+        level=triage.level if scenario else None,
+        title=triage.title[:MAX_TITLE],
+        description=description[:MAX_DESCRIPTION],
+        detected_at=triage.detected_at,
+        triage_id=triage.id,
+    )
+
+
+def message_prefill(text: str, at: datetime, link: str | None, playbooks: dict[str, Playbook]) -> DeclarePrefill:
+    """The declare form from a message (a pasted screenshot link, an escalation): its first line as the title, the
+    message and its link as the description, the scenario its words suggest, detection at the message's time."""
+    words = " ".join(text.split())
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    title = " ".join(first.split())
+    match = match_text(playbooks, words)
+    description = "\n".join(part for part in (text.strip(), link or "") if part)
+    return DeclarePrefill(
+        scenario=match.scenario if match else None,
+        title=title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1] + "…",
+        description=description[:MAX_DESCRIPTION],
+        detected_at=at,
+    )
 
 
 def declare_form(answers: DeclareAnswers, now: datetime, say: Wording) -> tuple[DeclareForm | None, FieldErrors]:

@@ -21,6 +21,7 @@ from bot.chat.message import Actions, Button, Message, Text, text_with_buttons
 from bot.chat.port import Port, Tag
 from bot.chat.setup import SetUp, uninvited_text
 from bot.chat.steps import Runner, Step, StepKey
+from bot.chat.triage import TriageCards
 from bot.chat.wording import Wording
 from bot.clock import parse_iso
 from bot.faults import crash_point
@@ -59,6 +60,7 @@ class Deliverer:
             "drill_action_reminder": self._notice(drillcards.action_reminder),
             "drill_real_incident": self._notice(drillcards.real_incident),
         }
+        self.triage = TriageCards(desk, port)
 
     def wording(self, language: str | None = None) -> Wording:
         return Wording(self.desk.messages, language or self.desk.language, self.port.dialect)
@@ -69,11 +71,14 @@ class Deliverer:
         A row may need several messages (a DM and a room post); each one is recorded once the platform
         accepted it, so a retry or a restart sends only the ones still missing.
         """
+        if message.triage_id is not None:  # a triage card: there is no incident (yet)
+            self.triage.deliver(message)
+            return
         if message.incident_id == 0:  # drills: schedules (a heads-up before the drill exists)
             self._row, self._step, self._code = message, 0, schedule_code(message)
             self._drill_heads_up(message)
             return
-        incident = self.desk.store.incident(message.incident_id)
+        incident = self.desk.store.incident(_incident_of(message))
         if message.kind == "drill_setup":  # drills: schedules (the room does not exist yet: this makes it)
             self._drill_setup(incident)
             return
@@ -90,7 +95,9 @@ class Deliverer:
     def report_failure(self, message: OutboxMessage, error: str) -> None:
         """Tell the room in plain words what did not go out; the platform's error is in the log (the runner's)."""
         self._row = None
-        incident = self.desk.store.find_incident(message.incident_id)
+        if message.triage_id is not None:  # nowhere to say it but the watch channel that refused it: the log has it
+            return
+        incident = self.desk.store.find_incident(message.incident_id or 0)
         if incident is None or not incident.room_ref:  # a heads-up, or a drill room never made: the log says it
             log.error("outbox %s (%s) could not be delivered, and there is no room to say so", message.id, message.kind)
             return
@@ -359,7 +366,7 @@ class Deliverer:
             ref = self._look_up(where, code, str(key), person, by_name)
             return {key: ref} if ref else {}
 
-        Runner(self.desk.store, row.incident_id, self.desk.now, f"outbox {code}").once(Step(key, send, look=look))
+        Runner(self.desk.store, _incident_of(row), self.desk.now, f"outbox {code}").once(Step(key, send, look=look))
 
     def _send(self, where: str, message: Message, tag: Tag | None, person: bool) -> str:
         if person:
@@ -381,3 +388,10 @@ class Deliverer:
 def schedule_code(message: OutboxMessage) -> str:
     """What tags a schedule's messages in place of an incident's code (read-back finds them by it)."""
     return f"DS-{message.data.get('schedule_id', 0)}"
+
+
+def _incident_of(message: OutboxMessage) -> int:
+    """The incident a row is addressed to (every row but a triage card's has one)."""
+    if message.incident_id is None:
+        raise RuntimeError(f"outbox {message.id} ({message.kind}) is addressed to no incident")
+    return message.incident_id

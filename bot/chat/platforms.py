@@ -35,18 +35,19 @@ class Platforms:
         self._for(message).report_failure(message, error)
 
     def _for(self, message: OutboxMessage) -> Deliverer:
-        if message.incident_id == 0:  # drills: schedules (a heads-up of no incident yet names its platform)
-            platform = str(message.data.get("platform", "slack"))
-            deliverer = self.deliverers.get(platform)
-            if deliverer is None:
-                raise Waiting(f"a drill heads-up for {platform}, which this process does not serve")
-            return deliverer
-        incident = self.desk.store.incident(message.incident_id)
-        deliverer = self.deliverers.get(incident.platform)
+        if message.triage_id is not None:  # a triage card goes to the watch channel's platform
+            triage = self.desk.store.triage(message.triage_id)
+            what, platform = f"triage {triage.id}", triage.platform or ""
+        elif message.incident_id == 0:  # drills: schedules (a heads-up of no incident yet names its platform)
+            what, platform = "a drill heads-up", str(message.data.get("platform", "slack"))
+        else:
+            incident = self.desk.store.incident(message.incident_id or 0)
+            what, platform = incident.code, incident.platform
+        deliverer = self.deliverers.get(platform)
         if deliverer is None:
             served = ", ".join(sorted(self.deliverers)) or "none"
             raise Waiting(
-                f"{incident.code} lives on {incident.platform}, which this process does not serve (served: {served}); "
-                f"it goes out once `crisisbot serve --platform {incident.platform}` (or both) runs on this database"
+                f"{what} lives on {platform}, which this process does not serve (served: {served}); "
+                f"it goes out once `crisisbot serve --platform {platform}` (or both) runs on this database"
             )
         return deliverer

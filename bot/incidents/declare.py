@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from bot.errors import BadLevel, UsageError
 from bot.ids import LEVELS
+from bot.incidents import triage
 from bot.incidents.announce import announce
 from bot.incidents.desk import Desk
 from bot.incidents.drafts import render_drafts
@@ -35,6 +36,7 @@ class DeclareRequest(BaseModel):
     drill: bool = False
     language: str | None = None
     platform: str = "slack"  # where it was declared, and where it will live (bot/models.py Incident.platform)
+    triage_id: int | None = None  # declared from this triage card: its alerts become the first events
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,8 @@ def declare(desk: Desk, request: DeclareRequest) -> Declared:
             detected_at=detected,
             first_response_due=detected + timedelta(minutes=book.deadlines.first_response_minutes),
         )
+        if request.triage_id is not None:  # before "declared": the alerts are what happened first
+            triage.declared_from(desk, request.triage_id, incident, request.declared_by, now)
         desk.store.add_event(
             incident.id,
             now,

@@ -184,3 +184,22 @@ def build_state(blocks: Any, values: dict[str, dict[str, dict[str, Any]]]) -> di
             raise ValueError(f"required input {block_id!r} is empty; Slack would not submit the form")
         state[block_id] = {action_id: entry}
     return {"values": state}
+
+
+def submitted_as_shown(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The `view_submission` state Slack sends for a modal nobody changed: each input's initial value."""
+    state: dict[str, dict[str, Any]] = {}
+    for block in view.get("blocks", []):
+        element = block.get("element") or {}
+        if block.get("type") != "input":
+            continue
+        value: dict[str, Any] = {"type": element.get("type")}
+        for initial, key in (
+            ("initial_option", "selected_option"),
+            ("initial_value", "value"),
+            ("initial_date_time", "selected_date_time"),
+        ):
+            if initial in element:
+                value[key] = element[initial]
+        state[block["block_id"]] = {element["action_id"]: value}
+    return state

@@ -68,6 +68,7 @@ def serve_env(
     *,
     clock_speed: float | None = None,
     crash_at: str | None = None,
+    extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment of a local bot: our token and secret, the emulator's API, no config from outside.
 
@@ -88,6 +89,7 @@ def serve_env(
         env["CRISISBOT_CLOCK_SPEED"] = f"{clock_speed:g}"
     if crash_at:
         env["CRISISBOT_CRASH_AT"] = crash_at
+    env.update(extra or {})  # e.g. INTAKE_PORT and SLACK_WATCH_CHANNEL for the alert intake
     return env
 
 
@@ -110,6 +112,7 @@ class ServeProcess:
         crash_at: str | None = None,
         command: Sequence[str] = MODULE,
         clock_skew: float | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         if clock_skew:
             command = (sys.executable, "-m", "bot.sandbox.skewed", f"{clock_skew:g}")
@@ -120,7 +123,7 @@ class ServeProcess:
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
             [*command, "serve", "--host", HOST, "--port", str(self.port)],
-            env=serve_env(api_url, db_path, self.port, clock_speed=clock_speed, crash_at=crash_at),
+            env=serve_env(api_url, db_path, self.port, clock_speed=clock_speed, crash_at=crash_at, extra=env),
             cwd=db_path.parent,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -197,12 +200,15 @@ def serve_against(
     timeout: float = 20.0,
     exit_ok: bool = False,
     clock_skew: float | None = None,
+    env: dict[str, str] | None = None,
 ) -> ServeProcess:
     """Start `crisisbot serve` with `emulator` as its Slack, point the emulator at it, wait until it is healthy.
 
     The log goes next to the database; see ServeProcess and ServeProcess.wait_healthy for the rest.
     """
-    bot = ServeProcess(emulator.api_url, db_path, clock_speed=clock_speed, crash_at=crash_at, clock_skew=clock_skew)
+    bot = ServeProcess(
+        emulator.api_url, db_path, clock_speed=clock_speed, crash_at=crash_at, clock_skew=clock_skew, env=env
+    )
     emulator.bot_url = bot.url
     bot.wait_healthy(timeout, exit_ok=exit_ok)
     return bot

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.chat import buttons
+from bot.chat import buttons, forms
 from bot.chat.buttons import FormKind, Verb, press
 from bot.chat.message import Message
 from bot.errors import CrisisError, UsageError
@@ -47,6 +48,10 @@ class SlackClick:
     def open_form(self, kind: FormKind, **what: Any) -> None:
         if kind == "survey":
             view = views.survey_modal(what["incident"].id, what["incident"].code, self.say)
+        elif kind == "declare":
+            view = views.declare_modal(self.desk, self.say, self.body.get("channel", {}).get("id"), what["prefill"])
+        elif kind == "dismiss":
+            view = views.dismiss_modal(what["triage"], self.say)
         else:
             modal = views.edit_modal if kind == "edit" else views.reject_modal
             view = modal(what["draft"], self.slack.wording(what["incident"].language))
@@ -95,7 +100,7 @@ def resolve_retry(slack: Requests) -> Callable[..., None]:
 
 
 def open_channel(ack: Ack) -> None:
-    ack()  # a link button: Slack opens the URL, we only confirm receipt
+    ack()  # a link button (to the channel, to an alert's post): Slack opens the URL, we only confirm receipt
 
 
 def add_to_timeline(slack: Requests) -> Callable[..., None]:
@@ -119,6 +124,49 @@ def add_to_timeline(slack: Requests) -> Callable[..., None]:
         tell(client, body, respond, text)
 
     return listener
+
+
+def declare_from_message(slack: Requests) -> Callable[..., None]:
+    """The message shortcut "Declare crisis from this message": the declare form, filled in from the message, with
+    detection at the message's time (Slack's `ts`), so the first-response hour counts from when it was said."""
+
+    def listener(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        user = body.get("user", {}).get("id", "")
+        say = slack.wording_for(client, user, wait=True)
+        message = body.get("message") or {}
+        channel = body.get("channel", {}).get("id")
+        at = _message_time(message.get("ts"), slack.desk.now())
+        link = _permalink(client, channel, message.get("ts"))
+        prefill = forms.message_prefill(str(message.get("text") or ""), at, link, slack.desk.playbooks)
+        try:
+            client.views_open(
+                trigger_id=body["trigger_id"], view=views.declare_modal(slack.desk, say, channel, prefill)
+            )
+        except (SlackApiError, OSError) as exc:
+            log.warning("declare from a message: Slack refused the form: %s", why(exc))
+            tell(client, body, respond, say("error.slack_failed"))
+
+    return listener
+
+
+def _message_time(ts: object, now: datetime) -> datetime:
+    """A Slack ts as a moment (never later than now); a malformed one is now."""
+    try:
+        return min(datetime.fromtimestamp(float(str(ts)), UTC), now)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return now
+
+
+def _permalink(client: WebClient, channel: str | None, ts: object) -> str | None:
+    """The message's link, for the incident's description; without it the form still opens."""
+    if not channel or not isinstance(ts, str):
+        return None
+    try:
+        return str(client.chat_getPermalink(channel=channel, message_ts=ts).get("permalink") or "") or None
+    except (SlackApiError, OSError) as exc:
+        log.info("no permalink for the message: %s", why(exc))
+        return None
 
 
 def tell(client: WebClient, body: dict[str, Any], respond: Respond | None, text: str) -> None:

@@ -196,9 +196,11 @@ def _register(app: App, slack: Requests) -> None:
         app.action(action_id)(track(actions.button(slack, work)))
     app.action("resolve_retry")(track(actions.resolve_retry(slack)))
     app.action("open_channel")(actions.open_channel)
+    app.action("open_post")(actions.open_channel)
     for callback_id, handle in submissions.FORMS.items():
         app.view(callback_id)(track(submissions.form(slack, handle)))
     app.shortcut("add_to_timeline")(track(actions.add_to_timeline(slack)))
+    app.shortcut("declare_from_message")(track(actions.declare_from_message(slack)))
     register_home(app, slack)
 
 

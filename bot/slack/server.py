@@ -26,6 +26,7 @@ from bot.slack.port import SlackPort
 from bot.slack.replay import finish_unfinished
 from bot.slack.requests import Requests
 from bot.slack.warmup import compile_wording, warm_up
+from bot.wsgi import stop_http_server
 
 log = logging.getLogger("crisisbot")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -162,25 +163,6 @@ def build_bot(desk: Desk, activity: Activity | None = None, runner: TimerRunner 
 def http_server(bot: Bot, host: str = "0.0.0.0", port: int = 3000, threads: int = 16) -> Any:
     """A waitress server for the app, not yet running: call `.run()` (blocks) or `.close()`."""
     return create_server(wsgi_app(bot.app), host=host, port=port, threads=threads, ident="crisisbot")
-
-
-def stop_http_server(server: Any, thread: threading.Thread, timeout: float = 5.0) -> None:
-    """Close a running waitress server and its connections from inside its own loop, then wait for the loop.
-
-    Closing the listening socket from another thread while the loop sits in select() on it makes select fail
-    with EBADF, an unhandled exception in the loop thread; a trigger thunk runs in the loop, between selects,
-    and wakes it at once instead of after the loop's one-second timeout.
-    """
-    if not thread.is_alive():
-        server.close()
-        return
-
-    def close_everything() -> None:
-        for channel in list(server._map.values()):  # the listening socket, the trigger, open connections
-            channel.close()
-
-    server.trigger.pull_trigger(close_everything)
-    thread.join(timeout)
 
 
 class SlackServing:

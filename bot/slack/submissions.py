@@ -21,11 +21,13 @@ from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
 from bot.chat import submits
+from bot.chat.buttons import number
 from bot.chat.flow import Flow
 from bot.chat.forms import scenario_problem
 from bot.chat.message import Message
 from bot.chat.wording import Wording
-from bot.errors import CrisisError
+from bot.errors import CrisisError, UsageError
+from bot.incidents import triage
 from bot.incidents.declare import DeclareRequest
 from bot.incidents.desk import Desk
 from bot.slack import replay, views
@@ -105,7 +107,10 @@ def declare_submitted(form: Submission) -> None:
         return
     form.ack()
     channel = form.meta.get("channel")
-    request = DeclareRequest(declared_by=form.user, **parsed.model_dump())
+    triage_id = form.meta.get("triage")  # opened from a triage card: its alerts go on the timeline first
+    request = DeclareRequest(
+        declared_by=form.user, triage_id=number(triage_id) if triage_id is not None else None, **parsed.model_dump()
+    )
 
     def tell(text: str) -> None:
         slack.flow(form.client).tell(form.user, channel, Message(text))
@@ -114,6 +119,24 @@ def declare_submitted(form: Submission) -> None:
         slack.declare(form.client, request, tell)
     except CrisisError as exc:
         tell(slack.explain(exc, say))
+
+
+def triage_dismissed(form: Submission) -> None:
+    """Dismiss with a reason: an empty reason keeps the form open; a card decided meanwhile is said after."""
+    try:
+        triage_id = number(form.meta.get("triage"))
+        if not " ".join(form.text("reason").split()):
+            raise UsageError("triage.reason_needed")
+    except CrisisError as exc:
+        form.refused("reason", exc)
+        return
+    form.ack()
+    try:
+        triage.dismiss(form.slack.desk, triage_id, form.user, form.text("reason"))
+        text = form.say("triage.dismissed_ok")
+    except CrisisError as exc:
+        text = form.slack.explain(exc, form.say)
+    form.slack.flow(form.client).tell(form.user, None, Message(text))
 
 
 def resolve_submitted(form: Submission) -> None:
@@ -126,6 +149,7 @@ def resolve_submitted(form: Submission) -> None:
 
 FORMS: dict[str, Callable[[Submission], None]] = {
     "declare": declare_submitted,
+    "triage_dismiss": triage_dismissed,
     "draft_edit": submits.edit_submitted,
     "draft_reject": submits.reject_submitted,
     "resolve": resolve_submitted,

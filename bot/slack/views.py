@@ -22,15 +22,23 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.chat.forms import DeclareAnswers, DeclareForm, FieldErrors, authority_answer, declare_form
+from bot.chat.forms import (
+    DeclareAnswers,
+    DeclareForm,
+    DeclarePrefill,
+    FieldErrors,
+    authority_answer,
+    declare_form,
+)
 from bot.chat.wording import Wording
 from bot.ids import LEVELS
 from bot.incidents import gdpr
 from bot.incidents.declare import DEFAULT_LEVEL, MAX_DESCRIPTION, MAX_TITLE
 from bot.incidents.desk import Desk
 from bot.incidents.drafts import MAX_REASON
+from bot.incidents.triage import MAX_REASON as TRIAGE_REASON
 from bot.messages import limit_of
-from bot.models import Draft
+from bot.models import Draft, Triage
 
 SLACK_INPUT_MAX = 3000  # plain_text_input's own ceiling, below Facebook's 63,206
 
@@ -39,49 +47,66 @@ def _pt(text: str) -> PlainTextObject:
     return PlainTextObject(text=text)
 
 
-def declare_modal(desk: Desk, say: Wording, channel_id: str | None) -> dict[str, Any]:
+def declare_modal(
+    desk: Desk, say: Wording, channel_id: str | None, prefill: DeclarePrefill | None = None
+) -> dict[str, Any]:
+    """The declare form; `prefill` (a triage card, a message) fills it in, the declarer may change every field."""
     lang = say.language
+    start = prefill or DeclarePrefill()
     scenarios = [Option(value=sid, text=_pt(book.name.in_(lang)[:75])) for sid, book in desk.playbooks.items()]
     levels = [Option(value=str(n), text=_pt(say("modal.declare.level_option", level=n))) for n in LEVELS]
+    chosen = next((o for o in scenarios if o.value == start.scenario), None)
+    meta = {"channel": channel_id} | ({"triage": start.triage_id} if start.triage_id else {})
     view = View(
         type="modal",
         callback_id="declare",
         title=_pt(say("modal.declare.title")[:24]),
         submit=_pt(say("modal.declare.submit")[:24]),
         close=_pt(say("modal.cancel")[:24]),
-        private_metadata=json.dumps({"channel": channel_id}),
+        private_metadata=json.dumps(meta),
         blocks=[
             InputBlock(
                 block_id="scenario",
                 label=_pt(say("modal.declare.scenario")),
-                element=StaticSelectElement(action_id="value", options=scenarios),
+                element=StaticSelectElement(action_id="value", options=scenarios, initial_option=chosen),
             ),
             InputBlock(
                 block_id="level",
                 label=_pt(say("modal.declare.level")),
                 element=StaticSelectElement(
-                    action_id="value", options=levels, initial_option=levels[DEFAULT_LEVEL - 1]
+                    action_id="value", options=levels, initial_option=levels[(start.level or DEFAULT_LEVEL) - 1]
                 ),
             ),
             InputBlock(
                 block_id="title",
                 label=_pt(say("modal.declare.title_label")),
                 element=PlainTextInputElement(
-                    action_id="value", max_length=MAX_TITLE, placeholder=_pt(say("modal.declare.title_hint"))
+                    action_id="value",
+                    max_length=MAX_TITLE,
+                    placeholder=_pt(say("modal.declare.title_hint")),
+                    initial_value=start.title[:MAX_TITLE] or None,
                 ),
             ),
             InputBlock(
                 block_id="description",
                 label=_pt(say("modal.declare.description")),
                 optional=True,
-                element=PlainTextInputElement(action_id="value", multiline=True, max_length=MAX_DESCRIPTION),
+                element=PlainTextInputElement(
+                    action_id="value",
+                    multiline=True,
+                    max_length=MAX_DESCRIPTION,
+                    initial_value=start.description[:MAX_DESCRIPTION] or None,
+                ),
             ),
             InputBlock(
                 block_id="detected",
                 label=_pt(say("modal.declare.detected")),
                 optional=True,
                 hint=_pt(say("modal.declare.detected_hint")),
-                element=DateTimePickerElement(action_id="value"),
+                element=DateTimePickerElement(
+                    action_id="value",
+                    initial_date_time=int(start.detected_at.timestamp()) if start.detected_at else None,
+                ),
             ),
             _tick_box("private", say("modal.declare.private_label"), say("modal.declare.private")),
             _tick_box("drill", say("exercise.form_label"), say("exercise.form_option")),  # drills: "This is a drill"
@@ -164,6 +189,27 @@ def reject_modal(draft: Draft, say: Wording) -> dict[str, Any]:
                 block_id="reason",
                 label=_pt(say("modal.reject.label")),
                 element=PlainTextInputElement(action_id="value", multiline=True, max_length=MAX_REASON),
+            )
+        ],
+    )
+    return view.to_dict()
+
+
+def dismiss_modal(triage: Triage, say: Wording) -> dict[str, Any]:
+    """Why a triage card is dismissed: kept for the evaluation of false alarms."""
+    view = View(
+        type="modal",
+        callback_id="triage_dismiss",
+        title=_pt(say("modal.dismiss.title")[:24]),
+        submit=_pt(say("modal.dismiss.submit")[:24]),
+        close=_pt(say("modal.cancel")[:24]),
+        private_metadata=json.dumps({"triage": triage.id}),
+        blocks=[
+            InputBlock(
+                block_id="reason",
+                label=_pt(say("modal.dismiss.label")),
+                hint=_pt(say("modal.dismiss.hint")),
+                element=PlainTextInputElement(action_id="value", multiline=True, max_length=TRIAGE_REASON),
             )
         ],
     )

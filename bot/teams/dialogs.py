@@ -17,7 +17,7 @@ from typing import Any
 from sqlite_utils.db import NotFoundError
 
 from bot.chat.buttons import number
-from bot.chat.forms import DeclareAnswers, DeclareForm, FieldErrors, declare_form, scenario_problem
+from bot.chat.forms import DeclareAnswers, DeclareForm, DeclarePrefill, FieldErrors, declare_form, scenario_problem
 from bot.chat.wording import Wording
 from bot.errors import NotFound
 from bot.ids import LEVELS
@@ -25,11 +25,12 @@ from bot.incidents.declare import DEFAULT_LEVEL, MAX_DESCRIPTION, MAX_TITLE
 from bot.incidents.desk import Desk
 from bot.incidents.drafts import MAX_REASON
 from bot.incidents.lifecycle import MAX_TEXT
+from bot.incidents.triage import MAX_REASON as TRIAGE_REASON
 from bot.messages import limit_of
-from bot.models import Draft, Incident
+from bot.models import Draft, Incident, Triage
 from bot.teams.render import CARD_TYPE, SCHEMA, VERSION, plain
 
-KINDS = ("declare", "resolve", "edit", "reject", "survey")
+KINDS = ("declare", "resolve", "edit", "reject", "survey", "dismiss")
 TEXT_MAX = 2000  # the resolve and survey texts (as Slack's modals)
 Values = dict[str, Any]
 
@@ -63,6 +64,11 @@ def _meta(kind: str, what: dict[str, Any]) -> dict[str, Any]:
         meta.update(draft=draft.id, version=draft.version)
     if kind == "resolve":
         meta["ask_authority"] = bool(what.get("ask_authority"))
+    triage, prefill = what.get("triage"), what.get("prefill")
+    if isinstance(triage, Triage):
+        meta["triage"] = triage.id
+    if isinstance(prefill, DeclarePrefill) and prefill.triage_id:
+        meta["triage"] = prefill.triage_id
     return meta
 
 
@@ -92,7 +98,14 @@ def form(
 ) -> dict[str, Any]:
     """The dialog of `kind`, filled with `values` and showing `errors` (a refused submit)."""
     values, errors = values or {}, errors or {}
-    builders = {"declare": _declare, "resolve": _resolve, "edit": _edit, "reject": _reject, "survey": _survey}
+    builders = {
+        "declare": _declare,
+        "resolve": _resolve,
+        "edit": _edit,
+        "reject": _reject,
+        "survey": _survey,
+        "dismiss": _dismiss,
+    }
     body = builders[kind](desk, say, meta, values)
     problems = [_text(plain(text), color="Attention", weight="Bolder") for text in dict.fromkeys(errors.values())]
     submit = {"type": "Action.Submit", "title": say(f"modal.{_key(kind)}.submit"), "data": {"dialog": kind, **meta}}
@@ -174,6 +187,26 @@ def _reject(desk: Desk, say: Wording, meta: Values, values: Values) -> list[dict
     return [_input("reason", say("modal.reject.label"), values, MAX_REASON, multiline=True, required=True)]
 
 
+def _dismiss(desk: Desk, say: Wording, meta: Values, values: Values) -> list[dict[str, Any]]:
+    return [
+        _input("reason", say("modal.dismiss.label"), values, TRIAGE_REASON, multiline=True, required=True),
+        _text(plain(say("modal.dismiss.hint")), isSubtle=True, size="Small"),
+    ]
+
+
+def prefilled(prefill: DeclarePrefill, desk: Desk) -> Values:
+    """The declare dialog's starting values from a triage card or a message (the detection in the company's zone)."""
+    values: Values = {"title": prefill.title, "description": prefill.description}
+    if prefill.scenario:
+        values["scenario"] = prefill.scenario
+    if prefill.level:
+        values["level"] = str(prefill.level)
+    if prefill.detected_at:
+        local = prefill.detected_at.astimezone(desk.settings.tz)
+        values["detected_date"], values["detected_time"] = local.date().isoformat(), local.strftime("%H:%M")
+    return values
+
+
 def _survey(desk: Desk, say: Wording, meta: Values, values: Values) -> list[dict[str, Any]]:
     incident = desk.store.incident(number(meta.get("incident")))
     scale = [{"title": say(f"modal.survey.scale.{n}"), "value": str(n)} for n in range(1, 6)]
@@ -229,7 +262,7 @@ def moment(values: Values, field: str, desk: Desk) -> datetime | None:
 
 def meta_of(values: Values) -> Values:
     """The metadata the submit button carried (the core re-checks all of it)."""
-    return {k: values[k] for k in ("incident", "draft", "version", "ask_authority") if k in values}
+    return {k: values[k] for k in ("incident", "draft", "version", "ask_authority", "triage") if k in values}
 
 
 # ---- card parts -----------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from bot.chat.message import Message
 from bot.chat.port import Refused
 from bot.chat.wording import Wording
 from bot.errors import CrisisError
-from bot.incidents import drafts, lifecycle
+from bot.incidents import drafts, lifecycle, triage
 from bot.incidents.declare import DeclareRequest
 from bot.incidents.desk import Desk
 from bot.teams import dialogs
@@ -117,6 +117,11 @@ def fetched(bot: Bot, kind: str, user: str, say: Wording, meta: dict[str, Any]) 
             lifecycle.check_may_resolve(desk, desk.store.incident(number(meta.get("incident"))), user)
     elif kind == "survey":
         desk.store.incident(number(meta.get("incident")))
+    elif kind == "dismiss":
+        triage.undecided(desk, number(meta.get("triage")))
+    elif kind == "declare" and meta.get("triage") is not None:  # from a triage card: the form starts filled in
+        found = triage.undecided(desk, number(meta.get("triage")))
+        return dialogs.form(desk, kind, say, meta, dialogs.prefilled(forms.triage_prefill(found, desk.playbooks), desk))
     return dialogs.form(desk, kind, say, meta)
 
 
@@ -128,12 +133,32 @@ def declare_submitted(form: Submit) -> None:
         form.refuse(errors)
         return
     form.close()
-    request = DeclareRequest(declared_by=form.user, platform=PLATFORM, **parsed.model_dump())
+    triage_id = form.meta.get("triage")  # from a triage card: its alerts go on the timeline first
+    request = DeclareRequest(
+        declared_by=form.user,
+        platform=PLATFORM,
+        triage_id=number(triage_id) if triage_id is not None else None,
+        **parsed.model_dump(),
+    )
     run = TeamsTyped(bot.desk, bot.port, bot.flow(), form.activity, form.user, form.say)
     try:
         run.declare(request)
     except CrisisError as exc:
         run.answer(explain(exc, form.say))
+
+
+def dismiss_submitted(form: Submit) -> None:
+    reason = form.text("reason")
+    if not " ".join(reason.split()):
+        form.refuse({"reason": form.say("triage.reason_needed")})
+        return
+    form.close()
+    try:
+        triage.dismiss(form.bot.desk, number(form.meta.get("triage")), form.user, reason)
+        text = form.say("triage.dismissed_ok")
+    except CrisisError as exc:
+        text = explain(exc, form.say)
+    form.bot.flow().tell(form.user, None, Message(text))
 
 
 def resolve_submitted(form: Submit) -> None:
@@ -152,6 +177,7 @@ SUBMITS: dict[str, Callable[[Submit], None]] = {
     "reject": submits.reject_submitted,
     "resolve": resolve_submitted,
     "survey": submits.survey_submitted,
+    "dismiss": dismiss_submitted,
 }
 
 
