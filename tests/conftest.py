@@ -298,6 +298,7 @@ RELIABILITY = (
     ("Teams: fuzz of text, card actions, dialogs, malformed activities", "test_teams_fuzz.py", "test_"),
     ("Teams: authorization matrix, forged tokens and mentions, logs", "test_teams_security.py", "test_"),
     ("Teams: token checks and refused activities", "test_teams_auth.py", "test_"),
+    ("Teams: a channel per incident through Graph (grants, clashes, a kill -9)", "test_teams_channel.py", "test_"),
 )
 FUZZ_EXAMPLES = Counter()  # hypothesis examples run, by property (tests/test_fuzz.py counts them)
 _PASSED: list[str] = []
