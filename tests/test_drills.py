@@ -122,6 +122,11 @@ def test_injects_post_at_their_minutes_in_the_drill_room(drills: Crisis) -> None
     drills.click("eli", "acknowledge", channel_id=drills.emu.dm_channel_of(ID["eli"]))
     assert "made you unavailable" in drills.last_ephemeral("eli")
     assert "tech_lead" not in drills.store.acks(incident.id)
+    # nor is the acknowledge escalation's reminder at 15 minutes theirs: it goes to the backup
+    dms_to_eli = len(drills.emu.messages(drills.emu.dm_channel_of(ID["eli"])))
+    at(drills, 15)
+    assert len(drills.emu.messages(drills.emu.dm_channel_of(ID["eli"]))) == dms_to_eli
+    assert any("<@U0DEWI>" in t and "Tech lead" in t for t in room_texts(drills, incident)[-3:])
 
 
 def test_an_inject_raising_the_level_pulls_in_the_new_roles(drills: Crisis) -> None:
