@@ -136,6 +136,7 @@ def test_an_inject_raising_the_level_pulls_in_the_new_roles(drills: Crisis) -> N
     raised = injects_posted(drills, incident)[-1]
     assert "now at level 3" in raised and "<@U0FLEUR> (Spokesperson)" in raised
     assert ID["fleur"] in drills.emu.channel(incident.room_ref)["members"]
+    assert "Spokesperson" in str(drills.draft_message(incident, "x")["blocks"])  # the new approver, redrawn
     acknowledge(drills, "fleur", 31)
     assert drills.store.acks(incident.id)["spokesperson"].user == ID["fleur"]
     assert [e.actor for e in drills.events(incident, "escalated")] == ["bot"]
