@@ -14,6 +14,7 @@ from datetime import datetime
 from markupsafe import Markup
 
 from bot.chat import drillcards, notices
+from bot.chat.after import After, Unheld
 from bot.chat.cards import first_response_rule
 from bot.chat.drill_schedule import moment
 from bot.chat.drillmark import marked
@@ -287,6 +288,10 @@ class Deliverer:
         if paged:
             self.port.invite(str(incident.room_ref), paged)  # everyone it can; the inject names them all
         self._notice(drillcards.inject)(incident, message, say)
+        if message.data.get("level"):  # the new level's approvers: each draft's approval line, as an escalation's
+            after = After(self.desk, self.port, Unheld(), self.wording)
+            for draft in self.desk.store.drafts(incident.id):
+                after.refresh_draft(incident, draft)
 
     # ---- drills: schedules ----------------------------------------------------------------------
     def _drill_setup(self, incident: Incident) -> None:

@@ -17,6 +17,7 @@ from bot.clock import parse_iso
 from bot.faults import crash_point
 from bot.incidents.approvals import approval_state
 from bot.incidents.desk import Desk
+from bot.incidents.roles import unavailable
 from bot.models import Incident, NoticeKind, Timer
 
 log = logging.getLogger("crisisbot.timers")
@@ -209,6 +210,8 @@ def _ack(desk: Desk, incident: Incident, timer: Timer, late: timedelta) -> bool:
     if role not in desk.playbook(incident.scenario).level(incident.level).roles:
         return False  # de-escalated since: the role is no longer needed
     owners = desk.store.role_owners().get(role, [])
+    if incident.drill:  # whoever the drill made unavailable is neither reminded nor paged again
+        owners = [u for u in owners if u not in unavailable(desk, incident, role)]
     desk.store.add_event(incident.id, desk.now(), "bot", "ack_escalation", role=role, stage=stage)
     desk.store.add_outbox(
         incident.id,
