@@ -1,9 +1,10 @@
 """Teams as the application layer's port (bot/chat/port.py), on the Bot Connector (bot/teams/connector.py).
 
 An incident's room is a thread in the configured crisis channel: `Room.ref` is the thread's conversation id
-`<channel>;messageid=<root>`. `create_room` starts it with a root card saying the incident is being set up; the
-set-up's header post replaces that root in place and returns the root's id, so the header is the thread's first
-post (bots cannot pin, and a thread has no topic: `pin` and `set_topic` are no-ops). `invite` checks that the
+`<channel>;messageid=<root>`. The set-up starts it with the header as its root (`open_room`, bot/chat/port.py's
+`OpensWithPost`: one round trip for both); `create_room` starts it with a root card saying the incident is being set
+up, which a header post replaces in place (returning the root's id), so the header is always the thread's first post
+(bots cannot pin, and a thread has no topic: `pin` and `set_topic` are no-ops). `invite` checks that the
 people are members of the team (Teams has no thread membership; the header and the paging post mention them).
 DMs and every "only you see this" go to the person's 1:1 chat with the bot, made once and remembered.
 
@@ -25,7 +26,7 @@ from typing import Any
 
 from bot.chat.audience import Restricted, restricted
 from bot.chat.message import Message, Text
-from bot.chat.port import Attachment, Dialect, Port, Refused, Room, Tag
+from bot.chat.port import Attachment, Dialect, OpensWithPost, Port, Refused, Room, Tag
 from bot.chat.wording import Wording
 from bot.config import Settings
 from bot.faults import crash_point
@@ -97,21 +98,44 @@ class TeamsPort:
     # ---- rooms --------------------------------------------------------------------------------------
     def create_room(self, name: str, private: bool) -> Room:
         """A new thread in the crisis channel, its root saying the incident is being set up."""
+        channel = self._channel_for(private)
+        say = Wording(self.desk.messages, self.desk.language, self.dialect)
+        text = say("teams_thread.setting_up", name=name)
+        root = render.activity(Message(text, (Text(text),)))
+        return self._start_thread(channel, name, lambda: root)
+
+    def open_room(self, name: str, private: bool, first: Message, tag: Tag) -> tuple[Room, str]:
+        """A new thread in the crisis channel whose root is `first` (the header); noted under `tag` like a post."""
+        channel = self._channel_for(private)
+        # The root mentions the role owners: one never seen has no Teams id or name to draw yet (found at once)
+        owners = self._owners()
+        list(self._pool.map(self._account_or_none, [p for p in owners if not self.teams_id(p)]))
+        room = self._start_thread(channel, name, lambda: self._activity(first))
+        root = str(root_of(room.ref))
+        self._note_sent(tag, room.ref, root)
+        return room, root
+
+    def _channel_for(self, private: bool) -> str:
+        """The crisis channel, where an incident's thread starts; refused for a private incident (a thread is open
+        to the whole channel) and when none is configured."""
         if private:
             raise Refused(PRIVATE_REFUSED, "create_room")
         if not self.channel:
             raise Refused("no_crisis_channel", "create_room")
-        say = Wording(self.desk.messages, self.desk.language, self.dialect)
-        text = say("teams_thread.setting_up", name=name)
-        root = render.activity(Message(text, (Text(text),)))
-        # The next round mentions and pages the role owners: look up who is not known yet while Teams makes the
-        # thread, so those look-ups add no round trip of their own.
-        owners = {p for people in self.desk.store.role_owners().values() for p in people}
-        warming = [self._pool.submit(self._account_or_none, p) for p in owners if not self._fresh(p)]
-        answer = self._new_thread(self.channel, root)
+        return self.channel
+
+    def _owners(self) -> set[str]:
+        return {p for people in self.desk.store.role_owners().values() for p in people}
+
+    def _start_thread(self, channel: str, name: str, root: Callable[[], dict[str, Any]]) -> Room:
+        """A thread in `channel` (noted under `name` for a read-back), its root drawn by `root`."""
+        # The next round invites (checks the team membership of) and pages the role owners: look up whose
+        # membership is not fresh while Teams makes the thread, so those look-ups add no round trip of their own.
+        warming = [self._pool.submit(self._account_or_none, p) for p in self._owners() if not self._fresh(p)]
+        answer = self._new_thread(channel, root())
         for each in warming:
             each.result()
-        room = Room(thread_ref(self.channel, answer), name)
+        room = Room(thread_ref(channel, answer), name)
         self.refs.note_room(name, room.ref)
         return room
 
@@ -390,3 +414,7 @@ class TeamsPort:
 
 def _satisfies_the_port(desk: Desk, connector: Connector, settings: Settings) -> Port:
     return TeamsPort(desk, connector, settings)  # mypy checks here that TeamsPort is a Port
+
+
+def _opens_with_post(desk: Desk, connector: Connector, settings: Settings) -> OpensWithPost:
+    return TeamsPort(desk, connector, settings)  # and here that the set-up may open its thread with the header

@@ -111,11 +111,11 @@ def declare_submitted(form: Submit) -> None:
         return
     form.close()
     request = DeclareRequest(declared_by=form.user, platform=PLATFORM, **parsed.model_dump())
-    run = TeamsTyped(bot.desk, bot.port, bot.flow(), form.activity, form.user, form.say)
-    try:
-        run.declare(request)
-    except CrisisError as exc:
-        run.answer(explain(exc, form.say))
+    with TeamsTyped(bot.desk, bot.port, bot.flow(), form.activity, form.user, form.say) as run:
+        try:
+            run.declare(request)
+        except CrisisError as exc:
+            run.answer(explain(exc, form.say))
 
 
 def edit_submitted(form: Submit) -> None:
