@@ -426,7 +426,7 @@ class Store(TimerStore):
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys=ON")
             if self._syncing is not None:
-                conn.execute("PRAGMA synchronous=NORMAL")
+                _without_waiting(conn)
             if self._max_pages is not None:
                 conn.execute(f"PRAGMA max_page_count={self._max_pages}")
             db = sqlite_utils.Database(conn)
@@ -486,14 +486,16 @@ class Store(TimerStore):
         disk takes: a millisecond on a quiet disk, hundreds when other work shares it (Teams' invoke answers under
         the load benchmark: p99 ~300 ms with, ~40 ms without). With synchronous=NORMAL a committed transaction still
         survives a crash of the process (WAL guarantees it; the kill -9 suites check it); the syncer bounds what a
-        power cut or an OS crash can lose to the last `every` seconds. close_all() stops it.
+        power cut or an OS crash can lose to the last `every` seconds. It also checkpoints the WAL into the database
+        (a committing request would otherwise do that every thousand pages, its two fsyncs under the write lock).
+        close_all() stops it.
         """
         with self._write_lock:
             if self._syncing is not None:
                 return
             self._syncing = threading.Event()
             for conn in self._connections:  # start-up's own connection; request threads open theirs later
-                conn.execute("PRAGMA synchronous=NORMAL")
+                _without_waiting(conn)
         threading.Thread(
             target=_sync_wal, args=(self.path, every, self._syncing), name="crisisbot-walsync", daemon=True
         ).start()
@@ -904,22 +906,36 @@ def _is_sqlite(path: Path) -> bool:
         return handle.read(16) == b"SQLite format 3\x00"
 
 
+def _without_waiting(conn: sqlite3.Connection) -> None:
+    """A request thread's connection while serving: its commits wait for no fsync, and it never checkpoints."""
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+
+
 def _sync_wal(path: Path, every: float, stop: threading.Event) -> None:
-    """Every `every` s, fsync the database's WAL file when it changed: what was committed since is then on disk
-    (SQLite syncs it itself at each checkpoint, and the database file after it)."""
+    """Every `every` s, when the WAL changed: checkpoint what no reader needs into the database (PASSIVE: it waits
+    for no writer and none waits for it; SQLite syncs the WAL before and the database after), then fsync the WAL,
+    so what was committed is on disk. The syncer's own connection keeps the WAL file in place (SQLite removes it
+    when the last connection closes), so one descriptor of it serves throughout."""
     wal = path.with_name(path.name + "-wal")
-    synced: tuple[int, int, int] | None = None
-    while not stop.wait(every):
-        try:
-            stat = wal.stat()
-            mark = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-            if mark == synced:
-                continue
-            fd = os.open(wal, os.O_RDONLY)
+    synced: tuple[int, int] | None = None
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    fd: int | None = None
+    try:
+        conn.execute("PRAGMA journal_mode").fetchone()  # opens the database, and with it the WAL
+        while not stop.wait(every):
             try:
+                if fd is None:
+                    fd = os.open(wal, os.O_RDONLY)
+                stat = os.fstat(fd)
+                if (stat.st_size, stat.st_mtime_ns) == synced:
+                    continue
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 os.fsync(fd)
-            finally:
-                os.close(fd)
-            synced = mark
-        except OSError:  # no WAL right now (every connection closed), or it went away meanwhile
-            continue
+                synced = (stat.st_size, stat.st_mtime_ns)
+            except (OSError, sqlite3.Error):  # no WAL yet, or the disk said no: next time
+                continue
+    finally:
+        if fd is not None:
+            os.close(fd)
+        conn.close()

@@ -45,10 +45,30 @@ def test_a_store_waits_for_the_disk_until_it_is_told_otherwise(store: Store) -> 
     assert in_a_thread(lambda: synchronous(store)) == FULL
 
 
+def autocheckpoint(store: Store) -> int:
+    return int(store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+
+
 def test_serving_switches_the_open_connection_and_every_later_one(store: Store) -> None:
     store.sync_in_background(every=0.01)
     assert synchronous(store) == NORMAL
     assert in_a_thread(lambda: synchronous(store)) == NORMAL
+    assert autocheckpoint(store) == 0  # the syncer checkpoints instead, holding no request's write lock
+    assert in_a_thread(lambda: autocheckpoint(store)) == 0
+
+
+def test_the_syncer_checkpoints_the_wal_into_the_database(store: Store, tmp_path: Path) -> None:
+    """In WAL mode only a checkpoint writes the database file itself; no request connection checkpoints now."""
+    database = tmp_path / "crisisbot.db"
+    store.sync_in_background(every=0.01)
+    time.sleep(0.05)  # whatever start-up left in the WAL is checkpointed first
+    before = database.read_bytes()
+    for n in range(50):
+        assert store.claim_request(f"teams:{n}", AT)
+    deadline = time.monotonic() + 5
+    while database.read_bytes() == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert database.read_bytes() != before, "nothing was checkpointed into the database file"
 
 
 def test_the_syncer_fsyncs_the_wal_after_a_commit_and_stops_with_the_store(
