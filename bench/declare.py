@@ -40,13 +40,14 @@ from bench.config import Config
 from bench.figures import Outcome
 from bench.serve import serve_command
 from bench.team import DECLARER, ID, STAFF, latest, ready, staff
+from bot.chat.warmup import compile_wording
 from bot.clock import ManualClock
 from bot.localdesk import BOT_TOKEN, CAST, SIGNING_SECRET, LocalCrisisDesk, start_local
 from bot.manifest import manifest_scopes
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.model import Call
 from bot.sandbox.process import ServeProcess
-from bot.slack.warmup import compile_wording
+from bot.slack.text import SLACK
 from bot.store import Store
 
 NOT_WEB_API = ("response_url", "upload")
@@ -147,7 +148,7 @@ def run_scenario(config: Config, scenario: str) -> dict[str, Any]:
     local = start_local(clock=clock)
     try:
         staff(local)  # anna sets the roles: the declarer has not spoken to the bot yet
-        compile_wording(local.desk).join()  # as `crisisbot serve` does at start-up
+        compile_wording(local.desk, SLACK).join()  # as `crisisbot serve` does at start-up
         first = sample(local, scenario, config.declare_latency)  # the declarer's first request
         clock.advance(days=1)
         calibration = sample(local, scenario, CALIBRATION_LATENCY)

@@ -17,9 +17,10 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from bench.config import Config
 from bench.figures import Outcome, percentile, summary_ms
@@ -87,8 +88,15 @@ def copy_database(source: Path, target: Path) -> None:
         src.close()
 
 
-def wait_quiet(emulator: SlackEmulator, limit: float = 60.0) -> float:
-    """Seconds until the bot made no Web API call for QUIET seconds (the work behind the acks is done)."""
+class Logged(Protocol):
+    """An emulator's call log (Slack's Web API or Teams' Bot Connector)."""
+
+    @property
+    def calls(self) -> Sequence[object]: ...
+
+
+def wait_quiet(emulator: Logged, limit: float = 60.0) -> float:
+    """Seconds until the bot made no platform call for QUIET seconds (the work behind the answers is done)."""
     began = time.perf_counter()
     count, changed = len(emulator.calls), time.perf_counter()
     while time.perf_counter() - began < limit:

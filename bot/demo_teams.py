@@ -56,7 +56,7 @@ class TeamsDemoScript(Story):
 
     def show_new(self) -> None:
         """Print what appeared in Teams since the last step, condensed; a thread's root shown whole the first time
-        it becomes the incident's header card."""
+        it is the incident's header card (posted as the root, or a root the header replaced)."""
         self.local.settle()
         headers = {self.desk.store.delivery(f"{i.id}:header") or "" for i in self.desk.store.incidents()}
         events = self.emu.events[self.seen :]
@@ -68,11 +68,12 @@ class TeamsDemoScript(Story):
             # a card message's text is its notification summary, which Teams does not show in the conversation
             text = "" if event.cards else event.text
             named = dataclasses.replace(event, conversation=self.where(event), text=text)
-            if event.kind == "message_updated" and event.activity_id in headers - self.whole:
+            if event.kind in ("thread_started", "message_updated") and event.activity_id in headers - self.whole:
                 self.whole.add(event.activity_id or "")
                 self._print(batch)
                 batch = []
-                self.console.print(self.condenser.full(dataclasses.replace(named, kind="message_posted")))
+                posted = "message_posted" if event.kind == "message_updated" else event.kind
+                self.console.print(self.condenser.full(dataclasses.replace(named, kind=posted)))
             else:
                 batch.append(named)
         self._print(batch)

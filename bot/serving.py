@@ -97,6 +97,7 @@ def serve(
     """Serve the chosen platforms until interrupted (Ctrl-C) or `stop` is set; the timers run meanwhile."""
     log.info("Crisis Desk starting — %s", describe_start(desk.settings))
     names = chosen(desk.settings, platform)
+    desk.store.sync_in_background()  # commits no longer wait for the disk; see Store.sync_in_background
     routes = Platforms(desk)
     runner = TimerRunner(desk, routes)
     bots: list[PlatformBot] = []

@@ -3,7 +3,7 @@ leaves (to compare a faulty or crashed run with a clean one), the real `crisisbo
 and the leak checks.
 
 Built on tests/teams_harness.py (emulator + real Desk on SQLite + the real aiohttp app) and, for the process, on
-bot/sandbox/process.py's ServeProcess (same log, health and stop handling; Teams' env and port instead of Slack's).
+bot/sandbox/process.py's TeamsServeProcess (ServeProcess's log, health and stop handling; Teams' env and port).
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import subprocess
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +21,7 @@ from typing import Any
 import bot.teams.connector
 from bot.clock import ManualClock
 from bot.models import Incident
-from bot.sandbox.process import HOST, MODULE, ServeProcess, free_port, serve_env
+from bot.sandbox.process import TeamsServeProcess as ServedTeams
 from bot.sandbox.process import read_db as read
 from bot.sandbox.teams import TeamsEmulator
 from bot.sandbox.teams.people import execute_actions
@@ -275,37 +273,11 @@ def submit_resolve(local: TeamsDesk, incident: Incident, who: str = "anna") -> B
 ANONYMOUS = "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED"
 
 
-class TeamsServeProcess(ServeProcess):
-    """`crisisbot serve --platform teams` as a child on 127.0.0.1, against a Teams emulator (its env, TEAMS_PORT)."""
+class TeamsServeProcess(ServedTeams):
+    """bot/sandbox/process.py's `crisisbot serve --platform teams` child, its report links at PUBLIC_URL."""
 
-    def __init__(
-        self,
-        emulator: TeamsEmulator,
-        db_path: Path,
-        *,
-        clock_speed: float | None = None,
-        crash_at: str | None = None,
-        environ: dict[str, str] | None = None,
-    ) -> None:
-        self.port = free_port()
-        self.log_path = db_path.with_suffix(f".{self.port}.log")
-        self._log = self.log_path.open("ab")
-        self._log_start = self._log.tell()
-        env = serve_env("http://127.0.0.1:9/unused", db_path, free_port(), clock_speed=clock_speed, crash_at=crash_at)
-        env = {k: v for k, v in env.items() if not k.startswith(("SLACK_", "CONNECTIONS__", "TEAMS_"))}
-        env |= {**emulator.environ(), "TEAMS_PORT": str(self.port), "TEAMS_PUBLIC_URL": PUBLIC_URL, **(environ or {})}
-        self.started = time.perf_counter()
-        self.proc = subprocess.Popen(
-            [*MODULE, "serve", "--platform", "teams", "--host", HOST],
-            env=env,
-            cwd=db_path.parent,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}/api/messages"
+    def __init__(self, emulator: TeamsEmulator, db_path: Path, **kw: Any) -> None:
+        super().__init__(emulator, db_path, public_url=PUBLIC_URL, **kw)
 
 
 def serve_teams(

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from markupsafe import Markup
 
@@ -158,3 +158,17 @@ class Port(Protocol):
         ...
 
     def display_name(self, person: str) -> str | None: ...
+
+
+@runtime_checkable
+class OpensWithPost(Protocol):
+    """A port whose room is made together with its first post (a Teams thread is its root post).
+
+    The set-up plan (bot/chat/setup.py) then sends the header with the room, in one round trip, and everything
+    else (DMs, drafts, pin, paging) in the next: its `invite` only checks who can read the room, so nobody has to
+    be added before the room mentions them, and nothing in the room waits for a call about the room.
+    """
+
+    def open_room(self, name: str, private: bool, first: Message, tag: Tag) -> tuple[Room, str]:
+        """As `create_room`, with `first` (tagged `tag`) as the room's first post; the room and that post's ref."""
+        ...

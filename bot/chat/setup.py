@@ -4,7 +4,8 @@ The declare plan, written against the port (bot/chat/port.py) and run by the ste
 each step is recorded in the store's `deliveries` once the platform accepted it, so a run that failed midway
 is completed by running it again, and nothing is created twice. Independent calls go out in parallel: the
 floor is three sequential round trips (create the room → everything that needs its ref → pin the header,
-which needs the header's ref).
+which needs the header's ref), two where the room is made with its first post (`OpensWithPost`: a Teams
+thread's root is the header, and the rest follows in one round).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from markupsafe import Markup
 from bot.chat.cards import draft_card, header_card, role_dm_card
 from bot.chat.drillmark import marked
 from bot.chat.message import Message
-from bot.chat.port import ALREADY_PINNED, NAME_TAKEN, Port, Refused, Room, Tag
+from bot.chat.port import ALREADY_PINNED, NAME_TAKEN, OpensWithPost, Port, Refused, Room, Tag
 from bot.chat.steps import Finder, Runner, Step, StepKey, one_run_at_a_time, pool, tried_name, why
 from bot.chat.wording import Wording
 from bot.incidents import facts
@@ -116,32 +117,66 @@ class SetUp:
         result = Provisioned(incident)
         runner = Runner(self.desk.store, incident.id, self.desk.now, f"declare {incident.code}")
         if incident.room_ref is None:
-            # The header and drafts do not need the room: build them on another thread while this one waits
-            # for the room to be made, so the next rounds' calls go out without that CPU time between them.
-            prebuilt = pool().submit(self._prebuild, incident)
             incident = self._room(incident, runner, result)
-            self._messages = prebuilt.result()
         if incident.room_ref is None:
             return result
         result.incident = incident
         self._paging = self._unpaged(incident, runner)
-        # Round 2 puts the header first in the room; round 3 needs its ref (pin) or follows it (drafts).
-        for round_steps in (self._room_steps, self._content_steps):
-            done = runner.done()
-            last = round_steps == self._content_steps
+        tried: set[StepKey] = set()
+        plan = self._plan(runner)
+        for n, round_steps in enumerate(plan):
+            last = n == len(plan) - 1
             alongside = functools.partial(confirm, incident) if confirm and last and result.complete else None
-            steps = [s for s in round_steps(incident, runner) if s.key not in done]
-            outcome = runner.round(steps, alongside)
-            result.done += [s.key for s in steps if s.key in outcome.refs]
-            result.failed += outcome.failed
-            result.confirmed = outcome.alongside
+            self._round(runner, round_steps(incident, runner), result, tried, alongside)
+        # A step only this run's calls made possible (the notice naming whom the invite could not add, when the
+        # invite went in the same round as the content): in a round of its own, never a retry of a refused one.
+        self._round(runner, self._content_steps(incident, runner), result, tried)
         if result.complete and incident.setup_done_at is None:
             # from now on an identical declare after the first minute makes a new incident, not a resume
             result.incident = facts.record(self.desk, incident, facts.SetupDone())
         return result
 
+    def _plan(self, runner: Runner) -> list[Callable[[Incident, Runner], list[Step]]]:
+        """The rounds after the room's. Round 2 puts the header first in the room; round 3 needs its ref (pin) or
+        follows it (drafts). Where the room came with the header and needs no invite before a mention
+        (OpensWithPost), both are one round."""
+        if isinstance(self.port, OpensWithPost) and HEADER in runner.done():
+            return [lambda incident, run: [*self._room_steps(incident, run), *self._content_steps(incident, run)]]
+        return [self._room_steps, self._content_steps]
+
+    def _round(
+        self,
+        runner: Runner,
+        planned: list[Step],
+        result: Provisioned,
+        tried: set[StepKey],
+        alongside: Callable[[], bool] | None = None,
+    ) -> None:
+        """Run the planned steps not done yet and not tried by this run; note what they did in `result`."""
+        done = runner.done()
+        steps = [s for s in planned if s.key not in done and s.key not in tried]
+        if not steps and alongside is None:
+            return
+        tried.update(s.key for s in steps)
+        outcome = runner.round(steps, alongside)
+        result.done += [s.key for s in steps if s.key in outcome.refs]
+        result.failed += outcome.failed
+        if alongside is not None:
+            result.confirmed = outcome.alongside
+
     # ---- round 1: the room ----------------------------------------------------------------------------
     def _room(self, incident: Incident, runner: Runner, result: Provisioned) -> Incident:
+        """Make the room (with the header, where the platform makes both in one call). The header and drafts do not
+        need the room: what is not sent with it is built on another thread while this one waits for the room, so
+        the next rounds' calls go out without that CPU time between them."""
+        with_header = isinstance(self.port, OpensWithPost)
+        first = self._header_message(incident) if with_header else None
+        prebuilt = pool().submit(self._prebuild, incident, header=first is None)
+        incident = self._make_room(incident, runner, result, first)
+        self._messages = prebuilt.result()
+        return incident
+
+    def _make_room(self, incident: Incident, runner: Runner, result: Provisioned, first: Message | None) -> Incident:
         note = runner.is_tried(CHANNEL)
         if note:  # a run that died after asking for the room: the platform may have made it
             try:
@@ -155,11 +190,15 @@ class SetUp:
         # A name one of our incidents has is taken for sure: start at the clash name (the incident's number)
         # instead of paying a name_taken round trip. name_taken stays the fallback for names others made.
         tz, limit = self.desk.settings.tz, self.port.room_name_limit
-        first = 1 if self.desk.store.room_name_used(channel_name(incident, tz, 0, limit)) else 0
-        for attempt in range(first, first + 5):
+        clash = 1 if self.desk.store.room_name_used(channel_name(incident, tz, 0, limit)) else 0
+        for attempt in range(clash, clash + 5):
             name = channel_name(incident, tz, attempt, limit)
-            runner.note_tried([CHANNEL], name)
+            runner.note_tried([CHANNEL] if first is None else [CHANNEL, HEADER], name)
             try:
+                if first is not None and isinstance(self.port, OpensWithPost):
+                    room, header_ref = self.port.open_room(name, incident.private, first, self._header_tag(incident))
+                    result.notices += [room.notice] if room.notice else []
+                    return self._note_room(incident, runner, room, header_ref)
                 room = self.port.create_room(name, incident.private)
             except Refused as exc:
                 if exc.reason == NAME_TAKEN:
@@ -181,9 +220,13 @@ class SetUp:
         taken = lambda ref: self.desk.store.incident_by_room(ref) is not None  # noqa: E731
         return self.port.find_room(name, incident.private, taken) if name else None
 
-    def _note_room(self, incident: Incident, runner: Runner, room: Room) -> Incident:
+    def _note_room(self, incident: Incident, runner: Runner, room: Room, header_ref: str | None = None) -> Incident:
+        """The room (and the header it was made with: its text paged the owners) recorded, in one transaction."""
+        refs = {CHANNEL: room.ref}
+        if header_ref is not None:
+            refs |= {HEADER: header_ref, StepKey("mention", str(incident.level)): header_ref}
         with self.desk.store.transaction():
-            runner.record({CHANNEL: room.ref})
+            runner.record(refs)
             return facts.record(self.desk, incident, facts.RoomCreated(room.ref, room.name))
 
     # ---- round 2: header, topic, invites, DMs ---------------------------------------------------------
@@ -220,12 +263,25 @@ class SetUp:
         return steps
 
     def _header(self, incident: Incident, people: dict[str, list[str]]) -> str:
-        header = self._messages.pop(HEADER, None) or header_card(self.desk, incident, self.say)
-        if people:  # the header's text pages the owners (mentions there notify): no separate paging message
+        header = self._header_message(incident, people, self._messages.pop(HEADER, None))
+        return self.port.post(str(incident.room_ref), header, self._header_tag(incident))
+
+    def _header_message(
+        self, incident: Incident, people: dict[str, list[str]] | None = None, built: Message | None = None
+    ) -> Message:
+        """The header, its text paging the owners of the level's roles (mentions there notify: no separate
+        paging message)."""
+        header = built or header_card(self.desk, incident, self.say)
+        people = _people_by_role(seats(self.desk, incident)) if people is None else people
+        if people:
             say = self.say
             text = say("header.paging", code=incident.code, title=incident.title, people=_mentions(people, say))
             header = marked(dataclasses.replace(header, text=text), incident, say)
-        return self.port.post(str(incident.room_ref), header, Tag(incident.code, str(HEADER)))
+        return header
+
+    @staticmethod
+    def _header_tag(incident: Incident) -> Tag:
+        return Tag(incident.code, str(HEADER))
 
     def _unreachable(self, user: str) -> str | None:
         return UNREACHABLE if user in self._uninvited else None
@@ -267,8 +323,8 @@ class SetUp:
         return steps
 
     # ---- what the steps do ----------------------------------------------------------------------------
-    def _prebuild(self, incident: Incident) -> dict[StepKey, Message]:
-        messages = {HEADER: header_card(self.desk, incident, self.say)}
+    def _prebuild(self, incident: Incident, header: bool = True) -> dict[StepKey, Message]:
+        messages = {HEADER: header_card(self.desk, incident, self.say)} if header else {}
         for draft in self.desk.store.drafts(incident.id):
             messages[StepKey("draft", str(draft.id))] = draft_card(self.desk, incident, draft, self.say)
         return messages

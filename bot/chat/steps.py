@@ -42,7 +42,9 @@ if TYPE_CHECKING:
     from bot.store import Store
 
 log = logging.getLogger("crisisbot.chat")
-PARALLEL_CALLS = 8
+# A round's calls at once. A Teams declare's second round is eleven steps and the "declared" answer (pin and topic
+# are no-ops there, but each holds a thread for a moment): with fewer threads its last calls wait, a round of their own.
+PARALLEL_CALLS = 16
 TRY = "try"
 
 Kind = Literal[

@@ -29,6 +29,7 @@ from bot.sandbox.model import BOT_TOKEN, SIGNING_SECRET
 
 if TYPE_CHECKING:
     from bot.sandbox.emulator import SlackEmulator
+    from bot.sandbox.teams import TeamsEmulator
     from bot.store import Store
 
 T = TypeVar("T")
@@ -117,17 +118,16 @@ class ServeProcess:
         if clock_skew:
             command = (sys.executable, "-m", "bot.sandbox.skewed", f"{clock_skew:g}")
         self.port = free_port()
+        env = serve_env(api_url, db_path, self.port, clock_speed=clock_speed, crash_at=crash_at, extra=env)
+        self._spawn([*command, "serve", "--host", HOST, "--port", str(self.port)], env, db_path, log_path)
+
+    def _spawn(self, args: list[str], env: dict[str, str], db_path: Path, log_path: Path | None) -> None:
+        """Start `args` in the database's folder, its output appended to `log_path` (default: by the port)."""
         self.log_path = log_path or db_path.with_suffix(f".{self.port}.log")
         self._log: IO[bytes] = self.log_path.open("ab")
         self._log_start = self._log.tell()  # a log shared by several runs: output() is this one's
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen(
-            [*command, "serve", "--host", HOST, "--port", str(self.port)],
-            env=serve_env(api_url, db_path, self.port, clock_speed=clock_speed, crash_at=crash_at, extra=env),
-            cwd=db_path.parent,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
+        self.proc = subprocess.Popen(args, env=env, cwd=db_path.parent, stdout=self._log, stderr=subprocess.STDOUT)
 
     @property
     def url(self) -> str:
@@ -189,6 +189,35 @@ class ServeProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class TeamsServeProcess(ServeProcess):
+    """`crisisbot serve --platform teams` as a child on 127.0.0.1 against a Teams emulator: its environment (the
+    emulator's credentials, channel, service and login URLs), `TEAMS_PORT`, and none of the caller's Slack, Teams
+    or Crisis Desk settings; report links point at `public_url`."""
+
+    def __init__(
+        self,
+        emulator: TeamsEmulator,
+        db_path: Path,
+        *,
+        public_url: str,
+        log_path: Path | None = None,
+        clock_speed: float | None = None,
+        crash_at: str | None = None,
+        environ: dict[str, str] | None = None,
+        command: Sequence[str] = MODULE,
+    ) -> None:
+        self.port = free_port()
+        env = serve_env("http://127.0.0.1:9/unused", db_path, free_port(), clock_speed=clock_speed, crash_at=crash_at)
+        env = {k: v for k, v in env.items() if not k.startswith(("SLACK_", "CONNECTIONS__", "TEAMS_"))}
+        env |= {**emulator.environ(), "TEAMS_PORT": str(self.port), "TEAMS_PUBLIC_URL": public_url, **(environ or {})}
+        self._spawn([*command, "serve", "--platform", "teams", "--host", HOST], env, db_path, log_path)
+
+    @property
+    def url(self) -> str:
+        """Where Teams sends activities."""
+        return f"http://{HOST}:{self.port}/api/messages"
 
 
 def serve_against(

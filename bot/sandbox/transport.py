@@ -20,12 +20,13 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 @dataclass
 class BotResponse:
-    """What the bot answered to one request Slack sent it."""
+    """What the bot answered to one request the platform sent it."""
 
     status: int  # 0 when the bot could not be reached or timed out
     body: str
     json: dict[str, Any] | None
     elapsed: float
+    received: float = 0.0  # time.perf_counter() when the answer was in (what the emulator did after it is not)
 
 
 def events_url(bot_url: str | None) -> str:
@@ -74,11 +75,12 @@ def exchange(request: urllib.request.Request, timeout: float) -> BotResponse:
     except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
         # unreachable, too slow, or gone mid-answer (a killed bot): for the platform, no answer at all
         status, text = 0, f"{type(exc).__name__}: {exc}"
-    elapsed = time.perf_counter() - started
+    received = time.perf_counter()
+    elapsed = received - started
     parsed: dict[str, Any] | None = None
     if text.lstrip().startswith("{"):
         try:
             parsed = json.loads(text)
         except ValueError:
             parsed = None
-    return BotResponse(status, text, parsed, elapsed)
+    return BotResponse(status, text, parsed, elapsed, received)

@@ -17,6 +17,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
 from bot.chat.outbox import Deliverer
+from bot.chat.warmup import compile_wording
 from bot.errors import ConfigError
 from bot.incidents.desk import Desk
 from bot.scheduler import TimerRunner
@@ -25,7 +26,8 @@ from bot.slack.app import build_app
 from bot.slack.port import SlackPort
 from bot.slack.replay import finish_unfinished
 from bot.slack.requests import Requests
-from bot.slack.warmup import compile_wording, warm_up
+from bot.slack.text import SLACK
+from bot.slack.warmup import warm_up
 from bot.wsgi import stop_http_server
 
 log = logging.getLogger("crisisbot")
@@ -180,7 +182,7 @@ class SlackServing:
     def start(self) -> None:
         """Listen (in the background) and finish what a dead process acknowledged; returns at once."""
         desk = self.desk
-        compile_wording(desk)  # in the background: the server starts at once, first requests find it done
+        compile_wording(desk, SLACK)  # in the background: the server starts at once, first requests find it done
         # requests acknowledged but not finished by a process that died: finished while the server starts
         threading.Thread(
             target=finish_unfinished, args=(self.bot.app, desk), name="crisisbot-replay", daemon=True

@@ -1,4 +1,5 @@
-"""Start-up work done before anybody's first request needs it: Bolt's token check, and compiling the wording.
+"""Start-up work done before anybody's first request needs it: Bolt's token check (the wording is compiled by
+bot/chat/warmup.py).
 
 Bolt's one-time token check (auth.test), done at start-up instead of on somebody's first request.
 
@@ -11,7 +12,6 @@ its own lazy check: never worse than before.
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
@@ -20,10 +20,6 @@ from slack_bolt import App
 from slack_bolt.middleware.authorization.single_team_authorization import SingleTeamAuthorization
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-
-from bot.chat.wording import Wording
-from bot.incidents.desk import Desk
-from bot.slack.text import SLACK
 
 log = logging.getLogger("crisisbot.slack")
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)  # seconds between attempts, after slack_sdk's own retries
@@ -72,25 +68,3 @@ def _check(
         log.warning("auth.test at start-up kept failing; the first request will check again")
     finally:
         done.set()
-
-
-def compile_wording(desk: Desk) -> threading.Thread:
-    """Compile every UI string (as Slack gets them, escaped, and plain) and draft template on a background thread,
-    then freeze what start-up made out of the garbage collector's full passes.
-
-    `crisisbot serve` calls it at start-up; the tests do not (each would compile everything for nothing).
-    """
-
-    def compile_all() -> None:
-        try:
-            desk.messages.compile_all()
-            Wording(desk.messages, desk.language, SLACK).messages.compile_all(drafts=False)
-        except Exception:  # a broken template is `crisisbot check`'s to report; requests compile lazily again
-            log.warning("compiling the messages at start-up failed", exc_info=True)
-        # What start-up made (modules, playbooks, compiled templates) lives as long as the process: out of the
-        # collector's full passes, which otherwise walked it all (~50 ms holding the GIL, every request waiting).
-        gc.freeze()
-
-    thread = threading.Thread(target=compile_all, name="crisisbot-compile", daemon=True)
-    thread.start()
-    return thread

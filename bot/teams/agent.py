@@ -126,7 +126,7 @@ class TeamsAgent(Agent):
         if ident and ident in self._in_flight:
             return await asyncio.shield(self._in_flight[ident])
         reply = Reply()
-        self.bot.workers.submit(lambda: self._work(activity, self._invoked(activity, name, reply), reply))
+        self.bot.workers.submit(lambda: self._work(activity, self._invoked(activity, name, reply), reply), invoke=True)
         answer = asyncio.wrap_future(reply.future)
         if ident:
             self._in_flight[ident] = answer
@@ -180,7 +180,8 @@ class TeamsAgent(Agent):
             reply = Reply()
             if work is None:
                 work = self._invoked(activity, name, reply)
-            self.bot.workers.submit(functools.partial(self._work, activity, work, reply, replayed=True))
+            invoke = activity.get("type") == "invoke"
+            self.bot.workers.submit(functools.partial(self._work, activity, work, reply, replayed=True), invoke=invoke)
         return len(pending)
 
     def _claim(self, activity: dict[str, Any]) -> bool:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from bot.chat import commands, subcommands
 from bot.chat.explain import explain
 from bot.chat.port import Refused
+from bot.chat.wording import Wording
 from bot.config import ENTRA_OBJECT
 from bot.errors import CrisisError
 from bot.teams.typed import TeamsTyped
@@ -34,13 +35,17 @@ PERSON_REFS = "person:"  # bot/teams/refs.py's keys of what is known of a person
 
 def typed(bot: Bot, activity: dict[str, Any], user: str) -> None:
     """Parse the message's command and run it; a refusal or a typo is answered where it was typed."""
-    say = bot.wording_for(user)
-    run = TeamsTyped(bot.desk, bot.port, bot.flow(), activity, user, say)
     text = command_text(activity, lambda mentioned: mentioned_person(bot, mentioned))
     if activity.get("value") and not text:
         return  # an old-style card submit: every button the bot draws is an Action.Execute or opens a dialog
     if text.lower() == "declare":  # Teams users type the verb they see on the help card: the form, as `crisis`
         text = ""
+    say = bot.wording_for(user)
+    with TeamsTyped(bot.desk, bot.port, bot.flow(), activity, user, say) as run:
+        _run(bot, run, text, say)
+
+
+def _run(bot: Bot, run: TeamsTyped, text: str, say: Wording) -> None:
     try:
         cmd = commands.parse(text, commands.TEAMS_MENTIONS)
         subcommands.HANDLERS[cmd.name](run, cmd)

@@ -3,9 +3,10 @@
 An incident's room is a thread: in the configured crisis channel (TEAMS_INCIDENT_SPACE=thread, the default), or
 the first thread of a channel of its own that Graph makes (`channel`: bot/teams/graph.py; without the RSC grant a
 declare falls back to the crisis channel, and the declarer is told what to grant). `Room.ref` is the thread's
-conversation id `<channel>;messageid=<root>`. `create_room` starts it with a root card saying the incident is
-being set up; the set-up's header post replaces that root in place and returns the root's id, so the header is the thread's first
-post (bots cannot pin, and a thread has no topic: `pin` and `set_topic` are no-ops). `invite` checks that the
+conversation id `<channel>;messageid=<root>`. The set-up starts it with the header as its root (`open_room`,
+bot/chat/port.py's `OpensWithPost`: one round trip for both); `create_room` starts it with a root card saying the
+incident is being set up, which a header post replaces in place (returning the root's id), so the header is always
+the thread's first post (bots cannot pin, and a thread has no topic: `pin` and `set_topic` are no-ops). `invite` checks that the
 people are members of the team (Teams has no thread membership; the header and the paging post mention them).
 DMs and every "only you see this" go to the person's 1:1 chat with the bot, made once and remembered.
 
@@ -28,7 +29,7 @@ from typing import Any
 
 from bot.chat.audience import Restricted, restricted
 from bot.chat.message import Message, Text
-from bot.chat.port import NAME_TAKEN, Attachment, Dialect, Port, Refused, Room, Tag
+from bot.chat.port import NAME_TAKEN, Attachment, Dialect, OpensWithPost, Port, Refused, Room, Tag
 from bot.chat.wording import Wording
 from bot.config import Settings
 from bot.faults import crash_point
@@ -109,26 +110,51 @@ class TeamsPort:
         """The incident's thread: in a channel of its own (channel mode, made through Graph) or in the crisis channel,
         its root saying the incident is being set up. Without Graph's grant a channel-mode declare falls back to the
         crisis channel; the Room's notice tells the declarer what to grant."""
+        channel, notice = self._space_for(name, private)
+        room = self._setting_up_thread(channel, name)
+        return dataclasses.replace(room, notice=notice) if notice else room
+
+    def _setting_up_thread(self, channel: str, name: str) -> Room:
+        """A thread in `channel` whose root says the incident is being set up (the header replaces it)."""
+        say = Wording(self.desk.messages, self.desk.language, self.dialect)
+        text = say("teams_thread.setting_up", name=name)
+        root = render.activity(Message(text, (Text(text),)))
+        return self._start_thread(channel, name, lambda: root)
+
+    def open_room(self, name: str, private: bool, first: Message, tag: Tag) -> tuple[Room, str]:
+        """The incident's thread (as `create_room` makes it) whose root is `first` (the header); noted under `tag`
+        like a post."""
+        channel, notice = self._space_for(name, private)
+        # The root mentions the role owners: one never seen has no Teams id or name to draw yet (found at once)
+        list(self._pool.map(self._account_or_none, [p for p in self._owners() if not self.teams_id(p)]))
+        room = self._start_thread(channel, name, lambda: self._activity(first))
+        root = str(root_of(room.ref))
+        self._note_sent(tag, room.ref, root)
+        return (dataclasses.replace(room, notice=notice) if notice else room), root
+
+    def _space_for(self, name: str, private: bool) -> tuple[str, str | None]:
+        """Where the incident's thread starts: its own channel (channel mode), else the crisis channel, and the
+        declarer's notice when channel mode fell back; refused for a private incident (a thread is open to the
+        whole channel) and when there is nowhere to start it."""
         if private:
             raise Refused(PRIVATE_REFUSED, "create_room")
-        # The next round mentions and pages the role owners: look up who is not known yet while Teams makes the
-        # channel and the thread, so those look-ups add no round trip of their own.
-        owners = {p for people in self.desk.store.role_owners().values() for p in people}
-        warming = [self._pool.submit(self._account_or_none, p) for p in owners if not self._fresh(p)]
         channel, notice = self._dedicated_channel(name) if self.graph else (None, None)
         if channel is None and not self.channel:
             raise Refused("no_crisis_channel", "create_room")
-        room = self._start_room(channel or str(self.channel), name)
+        return channel or str(self.channel), notice
+
+    def _owners(self) -> set[str]:
+        return {p for people in self.desk.store.role_owners().values() for p in people}
+
+    def _start_thread(self, channel: str, name: str, root: Callable[[], dict[str, Any]]) -> Room:
+        """A thread in `channel` (noted under `name` for a read-back), its root drawn by `root`."""
+        # The next round invites (checks the team membership of) and pages the role owners: look up whose
+        # membership is not fresh while Teams makes the thread, so those look-ups add no round trip of their own.
+        warming = [self._pool.submit(self._account_or_none, p) for p in self._owners() if not self._fresh(p)]
+        answer = self._new_thread(channel, root())
         for each in warming:
             each.result()
-        return dataclasses.replace(room, notice=notice) if notice else room
-
-    def _start_room(self, channel: str, name: str) -> Room:
-        """Start the incident's thread in `channel` with the setting-up root; noted under `name` for a re-run."""
-        say = Wording(self.desk.messages, self.desk.language, self.dialect)
-        text = say("teams_thread.setting_up", name=name)
-        root = self._new_thread(channel, render.activity(Message(text, (Text(text),))))
-        room = Room(thread_ref(channel, root), name)
+        room = Room(thread_ref(channel, answer), name)
         self.refs.note_room(name, room.ref)
         return room
 
@@ -336,7 +362,7 @@ class TeamsPort:
                     raise
                 return None  # no grant to read channels: none was made either (the two come together)
             channel = str(found["id"]) if found else None
-        return self._start_room(channel, name) if channel else None
+        return self._setting_up_thread(channel, name) if channel else None
 
     def find_upload(self, room: str, filename: str) -> str | None:
         return self.refs.upload(room, filename)
@@ -465,3 +491,7 @@ class TeamsPort:
 
 def _satisfies_the_port(desk: Desk, connector: Connector, settings: Settings) -> Port:
     return TeamsPort(desk, connector, settings)  # mypy checks here that TeamsPort is a Port
+
+
+def _opens_with_post(desk: Desk, connector: Connector, settings: Settings) -> OpensWithPost:
+    return TeamsPort(desk, connector, settings)  # and here that the set-up may open its thread with the header

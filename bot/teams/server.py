@@ -16,6 +16,7 @@ from aiohttp import web
 
 from bot.chat.after import Outbox
 from bot.chat.outbox import Deliverer
+from bot.chat.warmup import compile_wording
 from bot.errors import ConfigError
 from bot.incidents.desk import Desk
 from bot.models import Incident
@@ -25,9 +26,11 @@ from bot.teams.app import make_adapter, make_app
 from bot.teams.connector import Connector
 from bot.teams.port import TeamsPort
 from bot.teams.refs import Refs
+from bot.teams.text import TEAMS
 
 log = logging.getLogger("crisisbot")
 START_SECONDS = 10.0
+WARM_SECONDS = 20.0  # at most this long for the start-up compile; after it, requests compile what they need
 
 
 class TeamsServing:
@@ -35,7 +38,14 @@ class TeamsServing:
 
     name = "teams"
 
-    def __init__(self, desk: Desk, runner: Outbox, host: str = "0.0.0.0", port: int | None = None) -> None:
+    def __init__(
+        self,
+        desk: Desk,
+        runner: Outbox,
+        host: str = "0.0.0.0",
+        port: int | None = None,
+        warm: threading.Thread | None = None,
+    ) -> None:
         settings = desk.settings
         if not settings.teams_app_id or not (settings.teams_app_password or settings.teams_anonymous):
             raise ConfigError(
@@ -44,7 +54,7 @@ class TeamsServing:
                     "copy them from the bot's Entra app registration (see the README's Microsoft Teams section)"
                 ]
             )
-        self.desk, self.host = desk, host
+        self.desk, self.host, self._warm = desk, host, warm
         self.listen_port = settings.teams_port if port is None else port
         auth.use_signing_keys(settings)
         self.connector = Connector(settings, desk.store)
@@ -70,6 +80,11 @@ class TeamsServing:
     def start(self) -> None:
         """Listen in the background; returns once the port is bound (raises if it could not be)."""
         auth.warn_if_local(self.desk.settings)
+        if self._warm is not None:
+            # Listen (and so answer /healthz) once the wording is compiled: compiling it holds the GIL and every
+            # request's wording for a second or more, and Teams waits for an invoke's answer meanwhile. A load
+            # balancer sends nothing to a process before it is healthy; a few seconds of start-up cost nobody that.
+            self._warm.join(WARM_SECONDS)
         started = threading.Event()
         failure: list[BaseException] = []
         self._loop = asyncio.new_event_loop()
@@ -119,5 +134,5 @@ class TeamsServing:
 
 
 def build(desk: Desk, runner: Outbox) -> TeamsServing:
-    """bot/serving.py's entry point for Teams."""
-    return TeamsServing(desk, runner)
+    """bot/serving.py's entry point for Teams: the app, warmed up before it listens (see TeamsServing.start)."""
+    return TeamsServing(desk, runner, warm=compile_wording(desk, TEAMS))

@@ -140,11 +140,11 @@ def declare_submitted(form: Submit) -> None:
         triage_id=number(triage_id) if triage_id is not None else None,
         **parsed.model_dump(),
     )
-    run = TeamsTyped(bot.desk, bot.port, bot.flow(), form.activity, form.user, form.say)
-    try:
-        run.declare(request)
-    except CrisisError as exc:
-        run.answer(explain(exc, form.say))
+    with TeamsTyped(bot.desk, bot.port, bot.flow(), form.activity, form.user, form.say) as run:
+        try:
+            run.declare(request)
+        except CrisisError as exc:
+            run.answer(explain(exc, form.say))
 
 
 def dismiss_submitted(form: Submit) -> None:

@@ -2,13 +2,17 @@
 
 Teams has no ephemeral messages and no acknowledgement to make (the activity's HTTP answer left before the work
 started): every answer is a reply in the conversation where the command was typed (the incident's thread, a
-channel, the 1:1 chat), as Teams users expect. Teams opens a dialog only from a card's button, so a form (the
+channel, the 1:1 chat), as Teams users expect. The first answer plays the part of Slack's ack: it goes out beside
+the work ("Declaring…" while Teams makes the thread), never before it; every later one waits for it, so they arrive
+in order, and the command is done when it is (use a `TeamsTyped` as a context manager). Teams opens a dialog only from a card's button, so a form (the
 declare form, the resolve form) is answered with a card whose button opens it (bot/teams/dialogs.py).
 """
 
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from types import TracebackType
 from typing import Any
 
 from bot.chat.flow import Flow
@@ -22,6 +26,8 @@ from bot.teams import dialogs, render
 from bot.teams.port import TeamsPort
 
 log = logging.getLogger("crisisbot.teams")
+FIRST_ANSWERS = 8  # first answers in flight at once (each a reply of a command being worked on)
+_FIRST = ThreadPoolExecutor(max_workers=FIRST_ANSWERS, thread_name_prefix="crisisbot-teams-answer")
 
 
 class TeamsTyped:
@@ -29,6 +35,18 @@ class TeamsTyped:
 
     def __init__(self, desk: Desk, port: TeamsPort, flow: Flow, activity: dict[str, Any], user: str, say: Wording):
         self.desk, self.port, self.flow, self.activity, self._user, self._say = desk, port, flow, activity, user, say
+        self._first: Future[None] | None = None  # the first answer, going out beside the work
+
+    def __enter__(self) -> TeamsTyped:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._after_first()
+
+    def _after_first(self) -> None:
+        """Wait for the first answer (an answer after it must not overtake it; the command ends after it)."""
+        if self._first is not None:
+            self._first.result()
 
     @property
     def say(self) -> Wording:
@@ -53,15 +71,26 @@ class TeamsTyped:
         return ident if isinstance(ident, str) and ident and self.activity.get("type") == "message" else None
 
     def answer(self, text: str) -> None:
-        """A reply; one Teams refuses is logged, and the work it announces goes on (nothing waits on it)."""
+        """A reply (the first beside the work); one Teams refuses is logged, and the work it announces goes on."""
+        if self._first is None:
+            self._first = _FIRST.submit(self._answer_now, text)
+            return
+        self._after_first()
+        self._answer_now(text)
+
+    def _answer_now(self, text: str) -> None:
         try:
-            self.show(Message(text))
+            self._send(Message(text))
         except (Refused, OSError) as exc:
             log.warning(
                 "could not answer %s: %s", self.user, exc.reason if isinstance(exc, Refused) else type(exc).__name__
             )
 
     def show(self, message: Message) -> None:
+        self._after_first()
+        self._send(message)
+
+    def _send(self, message: Message) -> None:
         self.port.reply(self.conversation, message, reply_to=self._reply_to())
 
     def quiet(self) -> None:
@@ -76,6 +105,7 @@ class TeamsTyped:
     def _reply_card(self, card: dict[str, Any]) -> None:
         """A card of the bot's own (a dialog's opener: its button is an Action.Submit, no neutral Button is)."""
         activity = {"type": "message", "attachments": [{"contentType": render.CARD_TYPE, "content": card}]}
+        self._after_first()
         reply_to = self._reply_to()
         if reply_to:
             self.port.connector.reply(self.conversation, reply_to, activity)

@@ -182,15 +182,38 @@ class TeamsUser:
         `data` defaults to the button's own data; `inputs` (the card's input values) are merged into it, as Teams
         does. The button must be on the card this person sees unless `stale` (a card they saw before it changed).
         """
+        activity, version = self.action_invoke(activity_id, verb, data, inputs, stale)
+        return self.answered_invoke(activity_id, self._emu.deliver(activity), version)
+
+    def action_invoke(
+        self, activity_id: str, verb: str, data: dict[str, Any] | None, inputs: dict[str, Any] | None, stale: bool
+    ) -> tuple[dict[str, Any], int]:
+        """The `adaptiveCard/action` invoke `invoke_action` sends, made now and sent by the caller (the load
+        benchmark sends them from a process of its own), and the version of the card it was pressed on; the answer
+        goes to `answered_invoke`."""
         card = self.view(activity_id) if not stale else self._emu.card_of(activity_id)
         action = next((a for a in execute_actions(card) if a.get("verb") == verb), None)
         if action is None and not stale:
             raise LookupError(f"{self.name} sees no button {verb!r} on activity {activity_id}")
         merged = dict((action or {}).get("data") or {}) if data is None else dict(data)
         merged.update(inputs or {})
-        return self._invoke_card(activity_id, action or {"type": "Action.Execute", "verb": verb}, merged, "manual")
+        return self._card_invoke(activity_id, action or {"type": "Action.Execute", "verb": verb}, merged, "manual")
+
+    def answered_invoke(self, activity_id: str, resp: BotResponse, version: int) -> BotResponse:
+        """The bot's answer to an invoke on version `version` of `activity_id`'s card: a card in it is checked
+        against the schema and becomes what this person sees there."""
+        card = response_card(resp.json)
+        if card is not None and self._emu.check_card("invoke_response", card):
+            self._emu.remember_view(self.id, activity_id, version, card)
+        return resp
 
     def _invoke_card(self, activity_id: str, action: dict[str, Any], data: dict[str, Any], trigger: str) -> BotResponse:
+        activity, version = self._card_invoke(activity_id, action, data, trigger)
+        return self.answered_invoke(activity_id, self._emu.deliver(activity), version)
+
+    def _card_invoke(
+        self, activity_id: str, action: dict[str, Any], data: dict[str, Any], trigger: str
+    ) -> tuple[dict[str, Any], int]:
         t = self._emu.tenant
         with t.lock:
             stored = t.activities.get(activity_id)
@@ -206,11 +229,7 @@ class TeamsUser:
             label = t.label(conv.id)
             title = str(action.get("title") or action.get("verb"))
             t.emit(Event("card_action", conv.id, label, self.name, title, activity_id=activity_id, data={"data": data}))
-        resp = self._emu.deliver(activity)
-        card = response_card(resp.json)
-        if card is not None and self._emu.check_card("invoke_response", card):
-            self._emu.remember_view(self.id, activity_id, version, card)
-        return resp
+        return activity, version
 
     def press_submit(self, activity_id: str, title: str, inputs: dict[str, Any] | None = None) -> BotResponse:
         """Press an Action.Submit by its title: a dialog button (data.msteams.type "task/fetch") sends task/fetch;
