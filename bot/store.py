@@ -483,9 +483,11 @@ class DetectionStore:
         return int(row[0]) if row else None
 
     def grouping_triage(self, group_key: str, since: datetime) -> Triage | None:
-        """The undecided triage of `group_key` with an alert since `since` (the newest, should there be two)."""
+        """The triage of `group_key` with an alert since `since` that more alerts join: undecided, or declared (its
+        incident is running); not a dismissed one (what comes after a dismissal is new). The newest, should there
+        be two."""
         rows = self.db.table("triages").rows_where(
-            "group_key = ? AND last_alert_at >= ? AND status IN ('open', 'watching')",
+            "group_key = ? AND last_alert_at >= ? AND status IN ('open', 'watching', 'declared')",
             [group_key, since.isoformat()],
             order_by="id DESC",
             limit=1,

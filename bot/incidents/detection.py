@@ -59,6 +59,13 @@ class Alert(BaseModel):
     )
     detected_at: datetime
 
+    @field_validator("title")
+    @classmethod
+    def _something_to_say(cls, value: str) -> str:
+        if not value:
+            raise ValueError("title is empty: say in a few words what the alert is about")
+        return value
+
     @field_validator("url")
     @classmethod
     def _web_link(cls, value: str | None) -> str | None:
