@@ -643,6 +643,15 @@ class Store(TimerStore, DetectionStore):
                     db.conn.execute("ROLLBACK")
                 raise
 
+    def prompt_commits(self) -> None:
+        """This thread's commits skip the fsync (WAL with synchronous=NORMAL: a commit survives a crash of the
+        process, not a power cut; the next ordinary commit's fsync covers it), as a request key's claim does. For
+        the alert intake: its commits then hold the write lock for microseconds, not a disk flush, so a burst of
+        alerts never keeps a `/crisis` acknowledgement's claim waiting."""
+        db = self.db
+        if not db.conn.in_transaction:
+            db.conn.execute("PRAGMA synchronous=NORMAL")
+
     def limit_size(self, pages: int | None) -> None:
         """Let the file grow to `pages` pages at most (None: no limit), on every connection: a write past it fails
         with SQLITE_FULL exactly as on a full disk. For rehearsing a full disk (the tests); SQLite keeps the limit
