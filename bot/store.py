@@ -572,9 +572,11 @@ class DetectionStore:
         return int(row[0]) if row else None
 
     def grouping_triage(self, group_key: str, since: datetime) -> Triage | None:
-        """The undecided triage of `group_key` with an alert since `since` (the newest, should there be two)."""
+        """The triage of `group_key` with an alert since `since` that more alerts join: undecided, or declared (its
+        incident is running); not a dismissed one (what comes after a dismissal is new). The newest, should there
+        be two."""
         rows = self.db.table("triages").rows_where(
-            "group_key = ? AND last_alert_at >= ? AND status IN ('open', 'watching')",
+            "group_key = ? AND last_alert_at >= ? AND status IN ('open', 'watching', 'declared')",
             [group_key, since.isoformat()],
             order_by="id DESC",
             limit=1,
@@ -732,6 +734,15 @@ class Store(TimerStore, DrillStore, DetectionStore):
                 if db.conn.in_transaction:
                     db.conn.execute("ROLLBACK")
                 raise
+
+    def prompt_commits(self) -> None:
+        """This thread's commits skip the fsync (WAL with synchronous=NORMAL: a commit survives a crash of the
+        process, not a power cut; the next ordinary commit's fsync covers it), as a request key's claim does. For
+        the alert intake: its commits then hold the write lock for microseconds, not a disk flush, so a burst of
+        alerts never keeps a `/crisis` acknowledgement's claim waiting."""
+        db = self.db
+        if not db.conn.in_transaction:
+            db.conn.execute("PRAGMA synchronous=NORMAL")
 
     def limit_size(self, pages: int | None) -> None:
         """Let the file grow to `pages` pages at most (None: no limit), on every connection: a write past it fails

@@ -133,6 +133,7 @@ def test_a_replayed_request_is_refused(desk: Crisis) -> None:
         ({"url": "javascript:alert(1)"}, "url"),
         ({"sentiment": -3}, "sentiment"),
         ({"title": ""}, "title"),
+        ({"title": "   "}, "title"),
         ({"alert_key": None}, "alert_key"),
     ],
 )

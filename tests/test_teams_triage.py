@@ -71,3 +71,26 @@ def test_a_triage_card_on_teams_declares_from_its_dialog_with_the_alerts_time(
     desk.tick()
     assert incident.code in json.dumps(desk.emulator.card_of(triage.card_ref))
     desk.emulator.assert_clean()  # every card valid, nothing refused
+
+
+def test_dismiss_on_teams_asks_why_and_keeps_the_reason(teams: tuple[TeamsDesk, Monitor]) -> None:
+    desk, monitor = teams
+    assert monitor.send(alert()).status == 202
+    desk.tick()
+    [triage] = desk.store.triages()
+    assert triage.card_ref
+    opener = desk.click("eli", triage.card_ref, "triage_dismiss")
+    eli = desk.people["eli"]
+    eli.fetch_task(next(n["data"] for n in nodes(response_card(opener.json)) if n.get("type") == "Action.Submit"))
+    desk.settle()
+    send = next(n["data"] for n in nodes(eli.open_dialog) if n.get("type") == "Action.Submit")
+    eli.submit_task({**send, "reason": "   "}, where=desk.emulator.crisis_channel)  # refused: the dialog stays
+    desk.settle()
+    assert desk.store.triage(triage.id).status == "open"
+    eli.submit_task({**send, "reason": "A parody account"}, where=desk.emulator.crisis_channel)
+    desk.settle()
+    decided = desk.store.triage(triage.id)
+    assert (decided.status, decided.reason, decided.decided_by) == ("dismissed", "A parody account", eli.aad_id)
+    desk.tick()
+    assert "A parody account" in json.dumps(desk.emulator.card_of(triage.card_ref))
+    desk.emulator.assert_clean()

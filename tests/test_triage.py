@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from conftest import ID, INTAKE_SECRET, START, Crisis
-from test_intake import alert, cards
+from test_intake import alert, card_text, cards
 
 from bot.report import render_report
 from bot.sandbox.model import GENERAL_ID
@@ -137,21 +137,26 @@ def test_declare_from_a_message_prefills_the_form_and_counts_from_the_message(st
     assert incident.first_response_due == incident.detected_at + timedelta(minutes=60)
 
 
-@pytest.mark.parametrize("language", ["en", "nl"])
-def test_the_report_shows_detection_to_first_reply_and_each_sources_signal_quality(desk: Crisis, language: str) -> None:
-    send(desk, "r-1")
-    send(desk, "r-2", title="The app is down", text="werkt niet", matched_keywords=[], url="https://x.com/b/2")
-    first, second = cards(desk)
-    click_card(desk, "bram", "triage_declare", first)
+def declare_one_dismiss_one(desk: Crisis, reason: str) -> None:
+    """A breach alert and an outage alert: bram declares the breach from its card, eli dismisses the outage."""
+    send(desk, "j-1")
+    send(desk, "o-1", title="The app is down", text="werkt niet", matched_keywords=[], url="https://x.com/b/1")
+    declared, dismissed = cards(desk)
+    click_card(desk, "bram", "triage_declare", declared)
     view = desk.emu.open_view(ID["bram"])
     assert view is not None
     desk.emu.submit_view(ID["bram"], view["id"], submitted_as_shown(view))
     desk.local.settle()
-    click_card(desk, "eli", "triage_dismiss", second)
-    dismiss = desk.emu.open_view(ID["eli"])
-    assert dismiss is not None
-    desk.emu.submit_view(ID["eli"], dismiss["id"], reason_given("A test post by our own team"))
+    click_card(desk, "eli", "triage_dismiss", dismissed)
+    form = desk.emu.open_view(ID["eli"])
+    assert form is not None
+    desk.emu.submit_view(ID["eli"], form["id"], reason_given(reason))
     desk.local.settle()
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_the_report_shows_detection_to_first_reply_and_each_sources_signal_quality(desk: Crisis, language: str) -> None:
+    declare_one_dismiss_one(desk, "A test post by our own team")
     [incident] = desk.store.incidents()
     desk.clock.advance(minutes=20)
     desk.click_draft("chen", incident, "x", "draft_approve")  # level 1 of a data breach: legal approves
@@ -167,3 +172,15 @@ def test_the_report_shows_detection_to_first_reply_and_each_sources_signal_quali
     assert "| coosto | 2 | 2 | 1 | 1 |" in quality
     timeline = text.split("\n## Ti")[1]
     assert timeline.index("coosto") < timeline.index(incident.code)  # the alert is the first event
+
+
+def test_alerts_after_the_declare_join_the_declared_card_and_after_a_dismissal_make_a_new_one(desk: Crisis) -> None:
+    declare_one_dismiss_one(desk, "Planned maintenance")
+    send(desk, "j-2")  # the breach is still being talked about: its card counts it
+    send(desk, "o-2", title="Down again", text="werkt niet", matched_keywords=[], url="https://x.com/b/2")
+    desk.clock.advance(seconds=30)
+    shown = cards(desk)
+    assert len(shown) == 3  # only the outage, dismissed before, comes back as a card of its own
+    first = desk.store.triages()[0]
+    assert first.status == "declared" and first.alerts == 2
+    assert "*Alerts*\\n2" in card_text(shown[0]) and "Declared by" in card_text(shown[0])

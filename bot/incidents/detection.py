@@ -59,6 +59,13 @@ class Alert(BaseModel):
     )
     detected_at: datetime
 
+    @field_validator("title")
+    @classmethod
+    def _something_to_say(cls, value: str) -> str:
+        if not value:
+            raise ValueError("title is empty: say in a few words what the alert is about")
+        return value
+
     @field_validator("url")
     @classmethod
     def _web_link(cls, value: str | None) -> str | None:
@@ -113,6 +120,7 @@ class Accepted:
 
     outcome: Literal["new", "grouped", "held", "duplicate"]
     triage: Triage
+    queued: bool = False  # a new outbox row waits (the runner must wake for it); False when one was waiting already
 
 
 @lru_cache(maxsize=512)
@@ -191,10 +199,11 @@ def accept_alert(desk: Desk, source: str, alert: Alert, limits: Limits = Limits(
             | {"terms": list(match.terms) if match else []},
         )
         triage = _recount(desk, triage, outcome, detected, now)
+        queued = False
         if triage.platform:  # a posted card's redraw waits a moment: a burst of alerts redraws it once
             due = now + REDRAW_AFTER if triage.card_ref else now
-            store.add_triage_outbox(triage.id, "triage_card", now, due=due)
-        return Accepted(outcome, triage)
+            queued = store.add_triage_outbox(triage.id, "triage_card", now, due=due) is not None
+        return Accepted(outcome, triage, queued)
 
 
 def _open(desk: Desk, source: str, alert: Alert, match: Match | None, key: str, detected: datetime) -> Triage:

@@ -72,8 +72,9 @@ class Intake:
         crash_point("alert_accepted")  # committed, not yet answered: the source retries, the card still comes once
         for outcome in outcomes:
             log.info("intake %s: alert %s (triage %s)", source, outcome.outcome, outcome.triage.id)
-        if self.accepted is not None and outcomes:
-            self.accepted(outcomes[-1])
+        queued = [o for o in outcomes if o.queued]  # a row already waiting has its wake-up armed: no tick per alert
+        if self.accepted is not None and queued:
+            self.accepted(queued[-1])
         answers = [{"outcome": o.outcome, "triage": o.triage.id} for o in outcomes]
         if len(answers) == 1:  # the generic alert: one answer
             return Answer("202 Accepted", {"ok": True, **answers[0]})
@@ -91,6 +92,7 @@ class Intake:
         alerts = parse_alerts(body, self.desk.settings.intake.sources[source])
         seen_at = datetime.fromtimestamp(now, UTC)
         forget = datetime.fromtimestamp(now - 2 * WINDOW, UTC)
+        self.desk.store.prompt_commits()  # the source has the alert until our 202; a crash after it keeps it
         with self.desk.deciding():  # the replay record and the alert commit together: a refusal leaves neither
             if not self.desk.store.claim_signature(signature, seen_at, forget):
                 raise Refused("401 Unauthorized", "replayed: this signed request was already accepted")
