@@ -374,7 +374,8 @@ def test_the_improvement_plan_is_reminded_until_done_and_listed_in_the_report(dr
     drills.cmd("gijs", "drill action done 1", channel_id=incident.room_ref)
     assert "Only the owner of improvement 1" in drills.last_ephemeral("gijs")
     drills.cmd("dewi", "drill action done 1", channel_id=incident.room_ref)
-    assert drills.last_ephemeral("dewi").startswith("✅ Done: 1. Update the press list")
+    # a private answer in the drill's room is marked like everything else said there
+    assert drills.last_ephemeral("dewi").startswith("🧪 *DRILL* — ✅ Done: 1. Update the press list")
     drills.clock.set(START.replace(day=22, hour=8))
     drills.local.tick()
     assert len(reminders()) == 2
@@ -428,3 +429,11 @@ def test_a_drill_in_dutch_is_marked_injected_and_scored_in_dutch(tmp_path: Path)
         resolve(dutch, incident)
         card = [m for m in dutch.emu.messages(incident.room_ref) if "scorekaart" in str(m.get("blocks", ""))]
         assert len(card) == 1 and "van 2 op tijd beantwoord" in str(card[0]["blocks"])
+
+
+def test_private_answers_in_a_drill_room_are_marked_and_elsewhere_not(drills: Crisis) -> None:
+    incident = declare_drill(drills, "drill negative-reviews 2")
+    drills.cmd("gijs", "status", channel_id=incident.room_ref)
+    assert drills.last_ephemeral("gijs").startswith("🧪 *DRILL* —")
+    drills.cmd("gijs", "help")  # in the crisis channel: no incident's room, no mark
+    assert not drills.last_ephemeral("gijs").startswith("🧪")

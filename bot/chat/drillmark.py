@@ -10,6 +10,7 @@ import dataclasses
 
 from bot.chat.message import Heading, Message, Note, Text
 from bot.chat.wording import Wording
+from bot.incidents.desk import Desk
 from bot.models import Incident
 
 
@@ -35,3 +36,10 @@ def marked_text(text: str, incident: Incident | None, say: Wording) -> str:
         return text
     mark = say("exercise.marker")
     return text if text.startswith(mark) else f"{mark} {text}"
+
+
+def answer_in(desk: Desk, room: str | None, text: str, say: Wording) -> str:
+    """A private answer to someone who typed or clicked in `room`: marked when `room` is a drill's (what a
+    person is told in an exercise's room reads as the exercise it is, like everything else the bot says there)."""
+    incident = desk.store.incident_by_room(room) if room else None
+    return marked_text(text, incident, say)

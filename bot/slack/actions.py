@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.chat import buttons, forms
 from bot.chat.buttons import FormKind, Verb, press
+from bot.chat.drillmark import answer_in
 from bot.chat.message import Message
 from bot.errors import CrisisError, UsageError
 from bot.incidents import lifecycle
@@ -39,7 +40,8 @@ class SlackClick:
         self.flow = slack.flow(client)
 
     def answer(self, text: str) -> None:
-        tell(self.client, self.body, self.respond, text)
+        room = (self.body.get("channel") or {}).get("id")
+        tell(self.client, self.body, self.respond, answer_in(self.desk, room, text, self.say))
 
     def show(self, message: Message) -> None:
         """Ephemeral where the button was, else by DM (SlackPort.tell)."""

@@ -18,6 +18,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.chat import commands, subcommands
+from bot.chat.drillmark import answer_in
 from bot.chat.flow import Flow
 from bot.chat.message import Message
 from bot.chat.wording import Wording
@@ -82,7 +83,7 @@ class Invocation:
 
     def answer(self, text: str = "", blocks: list[dict[str, Any]] | None = None) -> None:
         """Ephemeral answer: in the ack while Slack waits, by response_url after that."""
-        text = fit(text, MESSAGE_LIMIT)
+        text = fit(answer_in(self.desk, self.room, text, self.say), MESSAGE_LIMIT)
         if self.acked:
             self.respond(response_type="ephemeral", replace_original=False, text=text, blocks=blocks)
         else:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 from bot.chat import buttons
 from bot.chat.buttons import FormKind
 from bot.chat.cards import draft_card
+from bot.chat.drillmark import answer_in
 from bot.chat.explain import explain
 from bot.chat.flow import Flow
 from bot.chat.message import Message
@@ -115,6 +116,7 @@ class TeamsClick:
 
     def answer(self, text: str) -> None:
         """In the invoke's answer while Teams waits; after it, in the clicker's 1:1 chat (no ephemeral messages)."""
+        text = answer_in(self.desk, self.conversation, text, self.say)
         if not self.reply.offer(notice_answer(text)):
             self.flow.tell(self.user, None, Message(text))
 

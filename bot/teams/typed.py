@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
 
+from bot.chat.drillmark import answer_in
 from bot.chat.flow import Flow
 from bot.chat.message import Message
 from bot.chat.port import Refused
@@ -72,6 +73,7 @@ class TeamsTyped:
 
     def answer(self, text: str) -> None:
         """A reply (the first beside the work); one Teams refuses is logged, and the work it announces goes on."""
+        text = answer_in(self.desk, self.room, text, self.say)
         if self._first is None:
             self._first = _FIRST.submit(self._answer_now, text)
             return
