@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -261,21 +261,29 @@ def load_playbooks(directory: Path) -> dict[str, Playbook]:
     return books
 
 
-def playbook_problems(path: Path) -> list[str]:
-    """Every problem in one playbook file as `file:line: what is wrong — what would be valid`."""
+def read_document(path: Path) -> tuple[yaml.Node | None, Any] | str:
+    """A YAML file's node tree (for the line of a problem) and its data, or the one problem that stops reading it,
+    as `file:line: what is wrong — what would be valid`."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        return [f"{path}:1: cannot read the file ({exc.strerror}) — check the path and permissions"]
+        return f"{path}:1: cannot read the file ({exc.strerror}) — check the path and permissions"
     except UnicodeDecodeError as exc:
-        return [not_utf8(path, exc)]
+        return not_utf8(path, exc)
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        return yaml.compose(text), yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
-        return [f"{path}:{line}: malformed YAML ({getattr(exc, 'problem', exc)}) — fix the indentation/quoting"]
+        return f"{path}:{line}: malformed YAML ({getattr(exc, 'problem', exc)}) — fix the indentation/quoting"
+
+
+def playbook_problems(path: Path) -> list[str]:
+    """Every problem in one playbook file as `file:line: what is wrong — what would be valid`."""
+    read = read_document(path)
+    if isinstance(read, str):
+        return [read]
+    node, data = read
     if not isinstance(data, dict):
         return [f"{path}:1: a playbook is a mapping of keys — start with `name:`, `levels:`, `checklist:`"]
     data.pop("id", None)

@@ -13,9 +13,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bot.errors import not_utf8
 from bot.ids import LEVELS, NetworkId, RoleId
-from bot.playbooks import Localized, _located
+from bot.playbooks import Localized, _located, read_document
 
 MIN_INJECTS = 5
 ExpectationKind = Literal["role_acknowledged", "draft_approved", "reply_posted", "update_drafted", "gdpr_recorded"]
@@ -84,19 +83,10 @@ def script_path(playbooks_dir: Path, scenario: str) -> Path:
 
 def script_problems(path: Path, scenarios: list[str] | None = None) -> list[str]:
     """Every problem in one drill script as `file:line: what is wrong — what would be valid`."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        return [f"{path}:1: cannot read the file ({exc.strerror}) — check the path and permissions"]
-    except UnicodeDecodeError as exc:
-        return [not_utf8(path, exc)]
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        return [f"{path}:{line}: malformed YAML ({getattr(exc, 'problem', exc)}) — fix the indentation/quoting"]
+    read = read_document(path)
+    if isinstance(read, str):
+        return [read]
+    node, data = read
     if not isinstance(data, dict):
         return [f"{path}:1: a drill script is a mapping — start with `injects:`"]
     problems: list[str] = []
