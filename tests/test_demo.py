@@ -49,7 +49,9 @@ def play(language: str, folder: Path, platform: str = "slack") -> Played:
     )
 
 
-@pytest.fixture(scope="module", params=["en", "nl"])
+# Each platform's demo plays once by default, the two in different languages (CI's 10-minute budget: each play is
+# ten seconds); --full plays all four.
+@pytest.fixture(scope="module", params=["en", pytest.param("nl", marks=pytest.mark.slow)])
 def played(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Played:
     return play(request.param, tmp_path_factory.mktemp(f"demo-{request.param}"))
 
@@ -178,7 +180,7 @@ def test_each_transcript_speaks_its_own_language(played: Played) -> None:
 
 
 # ---- Microsoft Teams: the same story against the Bot Connector emulator ---------------------------------------------
-@pytest.fixture(scope="module", params=["en", "nl"])
+@pytest.fixture(scope="module", params=[pytest.param("en", marks=pytest.mark.slow), "nl"])
 def teams(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Played:
     return play(request.param, tmp_path_factory.mktemp(f"demo-teams-{request.param}"), "teams")
 
