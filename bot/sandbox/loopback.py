@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import sys
 import threading
 import time
@@ -141,14 +142,15 @@ class Recorded:
             self._book.calls.clear()
 
 
-class Served:
+class Served(abc.ABC):
     """start()/stop()/with and wait_for() of an emulator whose `_serve()` starts its server."""
 
     _httpd: LoopbackServer | None = None
     _thread: threading.Thread | None = None
 
+    @abc.abstractmethod
     def _serve(self) -> tuple[LoopbackServer, threading.Thread]:
-        raise NotImplementedError
+        """Start the emulator's server on its own thread (each emulator serves its own API)."""
 
     def start(self) -> Self:
         """Serve on 127.0.0.1 with an ephemeral port (daemon thread); returns self."""
