@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
+QUIET_AT_INFO = ("microsoft_agents", "apscheduler")
 TOKEN = re.compile(r"\b(xox[abposr]|xapp)-[A-Za-z0-9-]+")
 
 
@@ -26,3 +27,7 @@ def setup_logging(level: int = logging.INFO) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("slack_sdk").setLevel(logging.WARNING)  # its DEBUG lines echo request headers
+    # A line per Bot Connector call and per timer tick at INFO: the log would be mostly theirs, and on a Teams
+    # declare's rounds each line is written from the one loop thread that sends every call. Their warnings stay.
+    for chatty in QUIET_AT_INFO:
+        logging.getLogger(chatty).setLevel(logging.WARNING)

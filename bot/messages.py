@@ -30,6 +30,7 @@ from bot.templating import sandbox
 
 URL = re.compile(r"https?://\S+")
 _COMPILE_LOCK = threading.RLock()
+PLATFORM_WORDS = frozenset({"platform", "cmd", "space"})  # what bot/chat/wording.py gives every UI string
 X_URL_LENGTH = 23  # X shortens every link to a t.co URL of this length
 
 
@@ -123,11 +124,24 @@ class Messages:
     # ---- UI strings ----------------------------------------------------------------------------
     def ui(self, language: str, key: str, /, **params: Any) -> str:
         """One UI string, e.g. `ui("nl", "button.approve")`."""
-        strings = self._ui_templates(language if language in LANGUAGES else "en")
-        template = strings.get(key)
+        language = language if language in LANGUAGES else "en"
+        fixed = params.keys() <= PLATFORM_WORDS  # a label, a heading: nothing of the caller's own
+        if fixed:
+            memo = (language, key, *(str(params.get(k, "")) for k in sorted(PLATFORM_WORDS)))
+            said = self._said.get(memo)
+            if said is not None:
+                return said
+        template = self._ui_templates(language).get(key)
         if template is None:
             raise KeyError(f"UI string {key!r} missing in {language}/ui.yaml")
-        return template.render(**params).strip()
+        said = template.render(**params).strip()
+        if fixed:  # a card draws dozens of these: rendered once per platform, not on every card
+            self._said[memo] = said
+        return said
+
+    @cached_property
+    def _said(self) -> dict[tuple[str, ...], str]:
+        return {}  # bounded by the strings × languages × platforms; a dict write is atomic under the GIL
 
     def compile_all(self, drafts: bool = True) -> None:
         """Compile every UI string (and draft template) now, so nobody's first request pays for it.

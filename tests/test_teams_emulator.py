@@ -466,6 +466,27 @@ def test_timeout_hangs_then_answers_504_and_latency_slows_every_call(emu: TeamsE
     assert time.perf_counter() - started >= 0.1
 
 
+
+def test_the_latency_is_a_calls_whole_time_the_emulators_own_work_inside_it(
+    emu: TeamsEmulator, bot: Connector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A benchmark's floor is rounds × latency: the emulator validating a card must not add to the service's time.
+    handle = emu._server.api.handle
+
+    def slow(call: Any) -> Any:
+        time.sleep(0.25)  # as a long card's schema check would
+        return handle(call)
+
+    monkeypatch.setattr(emu._server.api, "handle", slow)
+    emu.latency = 0.3
+    emu.reset_calls()
+    started = time.time()
+    assert bot.get(emu.team_id, "members").status == 200
+    answered = time.time()
+    assert 0.3 <= answered - started < 0.5  # not 0.55: the work happened while the answer waited
+    [call] = emu.calls
+    assert started + 0.3 <= call.at <= answered  # stamped when the answer left, as the benchmarks read it
+
 # ----- cards as people see them ------------------------------------------------------------------------
 def test_card_action_invoke_and_user_specific_views(emu: TeamsEmulator, bot: Connector, receiver: Receiver) -> None:
     anna, gijs = emu.add_user("Anna"), emu.add_user("Gijs")

@@ -64,11 +64,11 @@ RETRIED = ("5xx", "503", "429", "timeout")  # Teams did nothing: tried again, th
 DONE_BY_TEAMS = ("lost", "cut")  # Teams did it, the bot could not read that it did
 HANGS = ("timeout", "lost")
 # Connector calls of a clean run (test_clean_runs_make_the_calls_the_positions_assume checks them): the declare
-# (its two answers in the typed thread, six member look-ups, the thread with the header as its root, five 1:1
+# (its answer in the typed thread — a fast declare says no "Declaring…" first —, six member look-ups, the thread with the header as its root, five 1:1
 # chats, three drafts),
 # the two approvals' redraws, the resolve dialog's submit (four redraws, the closing message, three closing
 # drafts, the report card, three surveys).
-CALLS = {"declare": 17, "approve": 2, "resolve": 12}
+CALLS = {"declare": 16, "approve": 2, "resolve": 12}
 # Default-mode samples: (first position, step) per flow and kind; --full runs every position of every kind.
 SAMPLE = {
     "declare": {
@@ -192,7 +192,7 @@ def test_clean_runs_make_the_calls_the_positions_assume(clean: dict[str, Any]) -
     """If a flow gains or loses a Connector call, the positions must follow (update CALLS and SAMPLE)."""
     assert Counter(clean["declare_calls"]) == Counter(
         {
-            "reply_to_activity": 2,  # "Declaring…" and the answer, in the thread the command was typed in
+            "reply_to_activity": 1,  # the answer, in the thread the command was typed in (no "Declaring…": fast)
             "get_conversation_member": 6,  # the five role owners in the team, then bram's own look-up
             "create_conversation": 6,  # the incident's thread (its root the header) and the five owners' 1:1 chats
             "send_to_conversation": 3,  # the three drafts

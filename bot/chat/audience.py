@@ -14,8 +14,8 @@ from bot.chat.message import Actions, Button, Message
 from bot.incidents.approvals import approvers_for
 from bot.incidents.desk import Desk
 from bot.incidents.drafts import POSTERS, WRITERS
-from bot.incidents.roles import roles_of
-from bot.models import Incident
+from bot.incidents.roles import held_roles
+from bot.models import Ack, Incident
 
 DRAFT_ROW = "draft-"  # the id bot/chat/cards.py gives a draft's row of buttons: `draft-<id>`
 
@@ -37,14 +37,20 @@ def who_may_press(desk: Desk, incident: Incident, button: Button | str) -> list[
     """The people the core would let press `button` on `incident` (sorted), None when anyone may.
 
     The candidates are everyone who owns, backs up or acknowledged a role; each is kept when the core's own
-    `roles_of` gives them one of the roles the verb requires."""
+    rule (`roles_of`, here as `held_roles` on one read of the owners and acknowledgements) gives them one of the
+    roles the verb requires."""
+    return _may_press(desk, incident, button, desk.store.role_owners(), desk.store.acks(incident.id))
+
+
+def _may_press(
+    desk: Desk, incident: Incident, button: Button | str, owners: dict[str, list[str]], acks: dict[str, Ack]
+) -> list[str] | None:
     roles = _roles_for(desk, incident, button.id if isinstance(button, Button) else button)
     if roles is None:
         return None
     wanted = set(roles)
-    candidates = {u for users in desk.store.role_owners().values() for u in users}
-    candidates |= {ack.user for ack in desk.store.acks(incident.id).values()}
-    return sorted(u for u in candidates if u and roles_of(desk, incident, u) & wanted)
+    candidates = {u for users in owners.values() for u in users} | {ack.user for ack in acks.values()}
+    return sorted(u for u in candidates if u and held_roles(owners, acks, u) & wanted)
 
 
 @dataclass(frozen=True)
@@ -73,9 +79,10 @@ def restricted(desk: Desk, message: Message) -> Restricted | None:
             if not draft_id.isdigit():
                 return None
             incident = desk.store.incident(desk.store.draft(int(draft_id)).incident_id)
+            owners, acks = desk.store.role_owners(), desk.store.acks(incident.id)  # one read for all its buttons
             who: dict[str, tuple[str, ...]] = {}
             for button in part.buttons:
-                people = who_may_press(desk, incident, button)
+                people = _may_press(desk, incident, button, owners, acks)
                 if people is not None:
                     who[button.id] = tuple(people)
             return Restricted(f"draft:{draft_id}", who) if who else None

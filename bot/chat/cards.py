@@ -22,7 +22,7 @@ from bot.incidents.drills.schedule import SYSTEM
 from bot.incidents.roles import RoleSeat, seats
 from bot.messages import duration, limit_of, local_time, measured_length, public_time
 from bot.messages import first_response_rule as rule_wording
-from bot.models import Draft, Incident
+from bot.models import Ack, Draft, Incident
 
 
 def declarer(incident: Incident, say: Wording) -> str:
@@ -229,11 +229,18 @@ def _approval_line(desk: Desk, incident: Incident, draft: Draft, say: Wording) -
 
 # ---- role DMs ----------------------------------------------------------------------------------------
 def role_dm_card(
-    desk: Desk, incident: Incident, user: str, roles: list[str], say: Wording, channel_url: str | None
+    desk: Desk,
+    incident: Incident,
+    user: str,
+    roles: list[str],
+    say: Wording,
+    channel_url: str | None,
+    acks: dict[str, Ack] | None = None,
 ) -> Message:
-    """The DM that pages one person for their roles in an incident, one Acknowledge per role."""
+    """The DM that pages one person for their roles in an incident, one Acknowledge per role (`acks`: the
+    incident's acknowledgements when the caller has just read them)."""
     book = desk.playbook(incident.scenario)
-    acks = desk.store.acks(incident.id)
+    acks = desk.store.acks(incident.id) if acks is None else acks
     intro = say(
         "dm.intro",
         code=incident.code,

@@ -172,3 +172,14 @@ class OpensWithPost(Protocol):
     def open_room(self, name: str, private: bool, first: Message, tag: Tag) -> tuple[Room, str]:
         """As `create_room`, with `first` (tagged `tag`) as the room's first post; the room and that post's ref."""
         ...
+
+
+@runtime_checkable
+class Prepares(Protocol):
+    """A port that can draw a message into its own form ahead of sending it (Teams: the activity, its card and whose
+    buttons they are), so that work is done while the platform makes the room instead of between the next round's
+    calls. A prepared message is drawn again if it changed; one never sent is forgotten."""
+
+    def prepare(self, message: Message) -> None:
+        """Draw `message` now for a send to come."""
+        ...

@@ -25,14 +25,14 @@ from markupsafe import Markup
 from bot.chat.cards import draft_card, header_card, role_dm_card
 from bot.chat.drillmark import marked
 from bot.chat.message import Message
-from bot.chat.port import ALREADY_PINNED, NAME_TAKEN, OpensWithPost, Port, Refused, Room, Tag
+from bot.chat.port import ALREADY_PINNED, NAME_TAKEN, OpensWithPost, Port, Prepares, Refused, Room, Tag
 from bot.chat.steps import Finder, Runner, Step, StepKey, one_run_at_a_time, pool, tried_name, why
 from bot.chat.wording import Wording
 from bot.incidents import facts
 from bot.incidents.desk import Desk
 from bot.incidents.drills.schedule import SYSTEM
 from bot.incidents.roles import RoleSeat, seats
-from bot.models import Draft, Incident
+from bot.models import Ack, Draft, Incident
 
 log = logging.getLogger("crisisbot.chat")
 MAX_NAME = 80
@@ -233,7 +233,9 @@ class SetUp:
     def _room_steps(self, incident: Incident, runner: Runner) -> list[Step]:
         """The header, the room's topic and members, and the DMs: all need only the room's ref."""
         room, say, port = str(incident.room_ref), self.say, self.port
-        people = _people_by_role(seats(self.desk, incident))
+        role_seats = seats(self.desk, incident)
+        people = _people_by_role(role_seats)
+        acks = {s.role: s.ack for s in role_seats if s.ack is not None}  # read once for every DM of the round
         level = str(incident.level)
         topic = say("channel.topic", code=incident.code, title=incident.title, level=incident.level)
         steps = [
@@ -251,7 +253,7 @@ class SetUp:
             steps.append(
                 Step(
                     StepKey("dm", user),
-                    functools.partial(self._dm, incident, user, roles),
+                    functools.partial(self._dm, incident, user, roles, acks),
                     look=self._in_dm(incident, user),
                     place=f"dm:{user}",
                     then=functools.partial(self._pinged, incident, user, roles),
@@ -326,7 +328,9 @@ class SetUp:
     def _prebuild(self, incident: Incident, header: bool = True) -> dict[StepKey, Message]:
         messages = {HEADER: header_card(self.desk, incident, self.say)} if header else {}
         for draft in self.desk.store.drafts(incident.id):
-            messages[StepKey("draft", str(draft.id))] = draft_card(self.desk, incident, draft, self.say)
+            card = messages[StepKey("draft", str(draft.id))] = draft_card(self.desk, incident, draft, self.say)
+            if isinstance(self.port, Prepares):  # drawn in the platform's form too, while it makes the room
+                self.port.prepare(card)
         return messages
 
     def _unpaged(self, incident: Incident, runner: Runner) -> dict[str, list[str]]:
@@ -360,9 +364,9 @@ class SetUp:
                 raise
         return "ok"
 
-    def _dm(self, incident: Incident, user: str, roles: list[str]) -> str:
+    def _dm(self, incident: Incident, user: str, roles: list[str], acks: dict[str, Ack] | None = None) -> str:
         url = self.port.dialect.room_url(incident.room_ref)
-        card = role_dm_card(self.desk, incident, user, roles, self.say, url)
+        card = role_dm_card(self.desk, incident, user, roles, self.say, url, acks)
         return self.port.dm(user, card, Tag(incident.code, f"dm:{user}"))
 
     def _draft(self, incident: Incident, draft: Draft) -> str:

@@ -58,6 +58,11 @@ class Typed(Protocol):
         """Acknowledge with nothing to say (yet): before work that writes, or that may take a while."""
         ...
 
+    def progress(self, text: str) -> None:
+        """Say the work has begun ("Declaring…"): where the platform must hear something at once (Slack's ack)
+        it is the answer; where it need not, only once the work takes long enough for the silence to worry."""
+        ...
+
     # ---- forms ----------------------------------------------------------------------------------------
     def open_declare_form(self) -> None: ...
 
@@ -151,7 +156,7 @@ def declare(run: Typed, cmd: Command) -> None:
     if repeat is not None and repeat.setup_done_at:  # a double submit: say so at once
         run.answer(say("declare.existing", code=repeat.code, channel=say.room(repeat.room_ref)))
         return
-    run.answer(say("declare.working", scenario=book.name.in_(say.language)))
+    run.progress(say("declare.working", scenario=book.name.in_(say.language)))
     run.declare(request)
 
 

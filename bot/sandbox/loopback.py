@@ -13,6 +13,29 @@ from typing import Any, Protocol, Self, TypeVar
 from bot.sandbox.model import Call, Fault
 
 T = TypeVar("T")
+_pace = threading.local()  # per request thread: when its answer is due (see arrived)
+
+
+def arrived(latency: float) -> None:
+    """A call came in: its answer leaves `latency` seconds from now, whatever the emulator does meanwhile.
+
+    The latency stands for the service's whole time per call as the client sees it. The emulator's own work
+    (parsing, validating a card against the schema, JSON) happens inside it, as the service's does, instead of
+    being added on top: a benchmark's floor of n rounds × latency is then what the bot could reach.
+    """
+    _pace.due = time.time() + latency
+
+
+def due() -> float:
+    """When the answer to this thread's current call may leave (0: now)."""
+    return float(getattr(_pace, "due", 0.0))
+
+
+def wait_until_due() -> None:
+    """Hold the answer until its latency has passed (see arrived)."""
+    remaining = due() - time.time()
+    if remaining > 0:
+        time.sleep(remaining)
 
 
 class App(Protocol):
@@ -55,13 +78,14 @@ class FaultBook:
             return fired
 
     def record(self, method: str, args: dict[str, Any], status: int, response: Any) -> None:
-        """Append a Call record."""
+        """Append a Call record, stamped when its answer leaves (see arrived)."""
         with self._lock:
-            self.calls.append(Call(method, args, status, response, time.time()))
+            self.calls.append(Call(method, args, status, response, max(time.time(), due())))
 
 
 def write(req: BaseHTTPRequestHandler, status: int, data: bytes, ctype: str, headers: dict[str, str] | None) -> None:
-    """Send one complete answer; a client that already hung up is no error."""
+    """Send one complete answer once it is due; a client that already hung up is no error."""
+    wait_until_due()
     try:
         req.send_response(status)
         req.send_header("Content-Type", ctype)

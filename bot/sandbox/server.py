@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 # Importing the method modules registers their handlers in METHODS.
 from bot.sandbox import api_conversations, api_messages, api_views, scopes  # noqa: F401
 from bot.sandbox.api_base import METHODS, ApiError
-from bot.sandbox.loopback import FaultBook, LoopbackServer
+from bot.sandbox.loopback import FaultBook, LoopbackServer, arrived, wait_until_due
 from bot.sandbox.loopback import serve as serve_on_loopback
 from bot.sandbox.loopback import write as _write
 from bot.sandbox.model import Fault
@@ -45,6 +45,7 @@ class ApiServer(FaultBook):
         length = int(req.headers.get("Content-Length") or 0)
         body = req.rfile.read(length) if length else b""
         path = url.path
+        arrived(self.latency if path.startswith(("/api/", "/response/")) else 0.0)  # a response_url is a round trip too
         if path.startswith("/api/"):
             self._api(req, path[len("/api/") :], url.query, body)
         elif path.startswith("/response/") and req.command == "POST":
@@ -73,8 +74,6 @@ class ApiServer(FaultBook):
         auth = req.headers.get("Authorization") or ""
         token = auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else args.get("token")
         args.pop("token", None)
-        if self.latency:
-            time.sleep(self.latency)
         fault = self._take_fault(method)
         if fault is not None and fault.error == "lost_response":
             self._lose_response(req, method, args, token, fault)
@@ -147,6 +146,7 @@ class ApiServer(FaultBook):
         elif kind == "truncated_json":  # a complete HTTP answer whose JSON stops halfway
             _write(req, 200, data[: len(data) // 2], "application/json; charset=utf-8", None)
         else:  # cut_connection: the headers promise the whole body, half arrives, then the connection drops
+            wait_until_due()
             with contextlib.suppress(OSError):
                 req.send_response(200)
                 req.send_header("Content-Type", "application/json; charset=utf-8")
@@ -167,8 +167,6 @@ class ApiServer(FaultBook):
             payload = json.loads(text) if text.strip() else {}
         except (ValueError, UnicodeDecodeError):
             payload = None
-        if self.latency:  # a response_url is a round trip to Slack like any Web API call
-            time.sleep(self.latency)
         status, response = deliver_response_url(self.ws, hook_id, payload)
         self.record("response_url", payload if isinstance(payload, dict) else {}, status, response)
         _send(req, status, response)

@@ -90,6 +90,10 @@ class Invocation:
             self.ack(response_type="ephemeral", text=text, blocks=blocks)
             self.acked = True
 
+    def progress(self, text: str) -> None:
+        """Slack waits for the ack: the progress note is it (bot/chat/subcommands.py's Typed)."""
+        self.answer(text)
+
     def quiet(self) -> None:
         if not self.acked:
             self.ack()

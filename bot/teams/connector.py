@@ -47,6 +47,7 @@ CALL_TIMEOUT = 10.0  # seconds for one HTTP call
 TOTAL_TIME = 30.0  # seconds for a call and its retries
 MAX_ATTEMPTS = 6
 MAX_RETRY_AFTER = 20.0  # a longer Retry-After than this is not waited out: the layer's own retries take over
+SERVICE_URL_SECONDS = 1.0  # how long a service URL read from the store is used before it is read again
 TOKEN_MARGIN = 120  # seconds before a token's expiry it is renewed
 
 
@@ -171,14 +172,22 @@ class Connector:
         self._thread = threading.Thread(target=self._loop.run_forever, name="crisisbot-teams-loop", daemon=True)
         self._thread.start()
         self._clients: dict[str, ConnectorClient] = {}
+        self._service_url: tuple[float, str] = (-SERVICE_URL_SECONDS, "")  # (read at, url): see service_url
         self.on_close: list[Callable[[], Awaitable[None]]] = []  # what else lives on the loop (graph.py's session)
 
     # ---- where ------------------------------------------------------------------------------------
     @property
     def service_url(self) -> str:
-        """The last service URL an activity brought (refs), else the configured one."""
-        remembered = self.store.platform_ref(PLATFORM, SERVICE_URL_KEY)
-        return str(remembered or self.settings.teams_service_url or DEFAULT_SERVICE_URL)
+        """The last service URL an activity brought (refs), else the configured one. Read from the store at most
+        every SERVICE_URL_SECONDS: every call asks, on the loop that sends them all, and Teams moves a tenant's
+        service URL rarely (a call to the old one still answers meanwhile)."""
+        now = time.monotonic()
+        read_at, url = self._service_url
+        if now - read_at >= SERVICE_URL_SECONDS:
+            remembered = self.store.platform_ref(PLATFORM, SERVICE_URL_KEY)
+            url = str(remembered or self.settings.teams_service_url or DEFAULT_SERVICE_URL)
+            self._service_url = (now, url)
+        return url
 
     async def _client(self) -> ConnectorClient:
         url = self.service_url

@@ -21,6 +21,7 @@ import dataclasses
 import logging
 import mimetypes
 import re
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -51,6 +52,7 @@ UNKNOWN_MEMBER = {"MemberNotFoundInConversation", "http_404"}
 HEADER_STEP = "header"
 FALLBACK_NOTICE = "teams_space.fallback"  # ui.yaml: what the declarer is told when channel mode had no grant
 REFUSED_NOTICE = "teams_space.refused"  # … and when Graph refused the channel otherwise (the team's channel limit)
+MAX_PREPARED = 64  # activities drawn ahead and not sent yet (a declare prepares its drafts)
 LOOKUPS = 8  # member look-ups at once (the team's role owners, an invite's people)
 MEMBER_FRESH = timedelta(hours=12)  # a team membership looked up is trusted this long (people leave teams)
 
@@ -79,6 +81,8 @@ class TeamsPort:
         self.channel = settings.teams_crisis_channel
         self.graph = Graph(settings, connector) if settings.teams_incident_space == "channel" else None
         self._pool = ThreadPoolExecutor(max_workers=LOOKUPS, thread_name_prefix="crisisbot-teams-lookup")
+        self._prepared: dict[int, tuple[Message, dict[str, Any]]] = {}  # id(message) → it and its activity
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         """Stop the look-up threads (the connector is its owner's to close)."""
@@ -92,8 +96,21 @@ class TeamsPort:
         return rule, [t for t in teams_ids if t]
 
     def _activity(self, message: Message) -> dict[str, Any]:
+        with self._lock:
+            prepared = self._prepared.pop(id(message), None)
+        if prepared is not None and prepared[0] is message:  # drawn ahead (prepare): the same object, unchanged
+            return prepared[1]
         rule, user_ids = self._audience(message)
         return render.activity(message, restricted=rule, user_ids=user_ids, people=self)
+
+    def prepare(self, message: Message) -> None:
+        """Draw `message` into its activity now (bot/chat/port.py's Prepares): the set-up prepares its drafts
+        while Teams makes the thread. Kept with the message itself (a frozen dataclass), so its id is not reused."""
+        activity = self._activity(message)
+        with self._lock:
+            if len(self._prepared) >= MAX_PREPARED:  # prepared but never sent (a re-run found them posted)
+                self._prepared.clear()
+            self._prepared[id(message)] = (message, activity)
 
     def card_for(self, message: Message, viewer: str | None) -> dict[str, Any]:
         """The card `viewer` sees (a refresh invoke's answer): with the buttons they may press."""
@@ -225,8 +242,10 @@ class TeamsPort:
     def invite(self, room: str, people: list[str]) -> dict[str, str]:
         """Who of `people` is not a member of the team (and so cannot read the thread), with "not_in_team"."""
         wanted = list(dict.fromkeys(p for p in people if p))
-        accounts = list(self._pool.map(self._account, wanted))  # at once: one round trip, not one per person
-        return {person: NOT_IN_TEAM for person, account in zip(wanted, accounts, strict=True) if account is None}
+        accounts: dict[str, dict[str, Any] | None] = {p: self.refs.person(p) for p in wanted if self._fresh(p)}
+        asked = [p for p in wanted if p not in accounts]  # the others are known: no thread, no call
+        accounts |= dict(zip(asked, self._pool.map(self._account, asked), strict=True))  # at once: one round trip
+        return {person: NOT_IN_TEAM for person in wanted if accounts[person] is None}
 
     # ---- messages -----------------------------------------------------------------------------------
     def post(self, room: str, message: Message, tag: Tag | None = None) -> str:

@@ -3,14 +3,17 @@
 Teams has no ephemeral messages and no acknowledgement to make (the activity's HTTP answer left before the work
 started): every answer is a reply in the conversation where the command was typed (the incident's thread, a
 channel, the 1:1 chat), as Teams users expect. The first answer plays the part of Slack's ack: it goes out beside
-the work ("Declaring…" while Teams makes the thread), never before it; every later one waits for it, so they arrive
-in order, and the command is done when it is (use a `TeamsTyped` as a context manager). Teams opens a dialog only from a card's button, so a form (the
+the work, never before it; every later one waits for it, so they arrive in order, and the command is done when it
+is (use a `TeamsTyped` as a context manager). A progress note ("Declaring…") waits: Teams needs no ack, so a
+declare that is set up within PROGRESS_AFTER seconds has one reply, "✅ declared", and only a slower one says
+first that it has begun (the note would otherwise take a Connector call from the declare's first round). Teams opens a dialog only from a card's button, so a form (the
 declare form, the resolve form) is answered with a card whose button opens it (bot/teams/dialogs.py).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
@@ -27,6 +30,7 @@ from bot.teams import dialogs, render
 from bot.teams.port import TeamsPort
 
 log = logging.getLogger("crisisbot.teams")
+PROGRESS_AFTER = 1.5  # seconds of work before a progress note goes out; a declare usually answers well before
 FIRST_ANSWERS = 8  # first answers in flight at once (each a reply of a command being worked on)
 _FIRST = ThreadPoolExecutor(max_workers=FIRST_ANSWERS, thread_name_prefix="crisisbot-teams-answer")
 
@@ -37,6 +41,8 @@ class TeamsTyped:
     def __init__(self, desk: Desk, port: TeamsPort, flow: Flow, activity: dict[str, Any], user: str, say: Wording):
         self.desk, self.port, self.flow, self.activity, self._user, self._say = desk, port, flow, activity, user, say
         self._first: Future[None] | None = None  # the first answer, going out beside the work
+        self._progress: threading.Timer | None = None  # a progress note not yet due (see progress)
+        self._lock = threading.Lock()
 
     def __enter__(self) -> TeamsTyped:
         return self
@@ -45,9 +51,15 @@ class TeamsTyped:
         self._after_first()
 
     def _after_first(self) -> None:
-        """Wait for the first answer (an answer after it must not overtake it; the command ends after it)."""
-        if self._first is not None:
-            self._first.result()
+        """Wait for the first answer (an answer after it must not overtake it; the command ends after it); a
+        progress note not yet due is not needed any more."""
+        with self._lock:
+            if self._progress is not None:
+                self._progress.cancel()
+                self._progress = None
+            first = self._first
+        if first is not None:
+            first.result()
 
     @property
     def say(self) -> Wording:
@@ -74,11 +86,29 @@ class TeamsTyped:
     def answer(self, text: str) -> None:
         """A reply (the first beside the work); one Teams refuses is logged, and the work it announces goes on."""
         text = answer_in(self.desk, self.room, text, self.say)
-        if self._first is None:
-            self._first = _FIRST.submit(self._answer_now, text)
-            return
+        with self._lock:
+            if self._first is None and self._progress is None:
+                self._first = _FIRST.submit(self._answer_now, text)
+                return
         self._after_first()
         self._answer_now(text)
+
+    def progress(self, text: str) -> None:
+        """Said only if the work is still going after PROGRESS_AFTER s; any answer before then cancels it."""
+        text = answer_in(self.desk, self.room, text, self.say)
+        with self._lock:
+            if self._first is not None or self._progress is not None:
+                return
+            self._progress = threading.Timer(PROGRESS_AFTER, self._progress_due, args=(text,))
+            self._progress.daemon = True
+            self._progress.start()
+
+    def _progress_due(self, text: str) -> None:
+        with self._lock:
+            if self._progress is None:  # an answer came first (its cancel was too late to stop this call)
+                return
+            self._progress = None
+            self._first = _FIRST.submit(self._answer_now, text)
 
     def _answer_now(self, text: str) -> None:
         try:

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from bot.sandbox.loopback import FaultBook, Handler, LoopbackServer, write
+from bot.sandbox.loopback import FaultBook, Handler, LoopbackServer, arrived, wait_until_due, write
 from bot.sandbox.loopback import serve as serve_on_loopback
 from bot.sandbox.model import Fault
 from bot.sandbox.teams import errors
@@ -93,6 +93,8 @@ class ConnectorServer(FaultBook):
     def handle(self, req: BaseHTTPRequestHandler) -> None:
         """Dispatch one HTTP request by path."""
         url = urlsplit(req.path)
+        keys = url.path.startswith(LOGIN_PREFIX + "/") and req.command == "GET"  # key and metadata reads: not paced
+        arrived(0.0 if keys else self.latency)
         length = int(req.headers.get("Content-Length") or 0)
         body = req.rfile.read(length) if length else b""
         if url.path.startswith(SERVICE_PREFIX + "v3/"):
@@ -113,8 +115,6 @@ class ConnectorServer(FaultBook):
     def _login(self, req: BaseHTTPRequestHandler, path: str, body: bytes) -> None:
         login_url = self.base_url + LOGIN_PREFIX.lstrip("/")
         if req.command == "POST" and path.endswith("/oauth2/v2.0/token"):
-            if self.latency:
-                time.sleep(self.latency)
             fault = self._take_fault("token")
             if fault is not None:
                 self._fail(req, "token", {}, fault)
@@ -139,8 +139,6 @@ class ConnectorServer(FaultBook):
                 self._answer(req, call.endpoint, args, errors.bad_syntax("The request body is not valid JSON."))
                 return
         args["body"] = call.body
-        if self.latency:
-            time.sleep(self.latency)
         token = _bearer(req)
         if not (
             self.keys.accepts(token) or (self.anonymous and token is None and not req.headers.get("Authorization"))
@@ -166,8 +164,6 @@ class ConnectorServer(FaultBook):
             args["body"] = json.loads(body.decode("utf-8")) if body else None
         except (ValueError, UnicodeDecodeError):
             args["body"] = None
-        if self.latency:
-            time.sleep(self.latency)
         if not self.keys.accepts(_bearer(req), GRAPH_AUDIENCE):
             error = GraphError(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
             self.record(endpoint, args, 401, error.body())
@@ -239,6 +235,7 @@ class ConnectorServer(FaultBook):
                 _send(req, status, answer)
             return
         data = json.dumps(answer).encode("utf-8")
+        wait_until_due()
         with contextlib.suppress(OSError):  # cut_connection: half the promised body, then the connection drops
             req.send_response(status)
             req.send_header("Content-Type", "application/json; charset=utf-8")
