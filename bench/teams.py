@@ -218,6 +218,7 @@ def run_declare(config: Config, outcome: Outcome) -> dict[str, Any]:
             local.runner.stop()  # releases the timer lease for the subprocess
             stop_bot(local)
             served = run_serve_declares(config, local, db, Path(tmp) / "serve.log")
+            bare_client = run_bare_declares(config, local)
             problems = local.emulator.invalid + local.emulator.problems
         finally:
             local.stop()
@@ -238,6 +239,19 @@ def run_declare(config: Config, outcome: Outcome) -> dict[str, Any]:
     )
     for where, found, target in (("serve", served, TARGET_RATIO), ("in-process", samples, None)):
         _report_declares(outcome, f"{label} ({where})", found, floor, dependent * latency, target)
+    bare_median = statistics.median(bare_client)
+    outcome.add(
+        f"{label}: a bare Connector client doing the same two rounds (median of {len(bare_client)})",
+        bare_median * 1000,
+        "ms",
+        note=f"{bare_median / floor:.2f}× the floor: the client stack's and the emulator's share",
+    )
+    outcome.add(
+        f"{label} (serve): measured / the bare client's time",
+        statistics.median(s["seconds"] for s in served) / bare_median,
+        "x",
+        note="the bot's own share: its transaction, cards, bookkeeping and threads between and within the rounds",
+    )
     outcome.add(
         f"{label}: the process's first declare (opens each person's 1:1 chat)",
         first["seconds"] * 1000,
@@ -254,6 +268,7 @@ def run_declare(config: Config, outcome: Outcome) -> dict[str, Any]:
         "samples": samples,
         "serve": served,
         "bare_answer": bare,
+        "bare_client": bare_client,
         "problems": problems,
     }
 
@@ -269,6 +284,50 @@ def run_serve_declares(config: Config, local: LocalTeamsDesk, db: Path, log_path
         bot.wait_healthy()
         serve_sample(local, db, 0.0)  # the process's first declare: its Connector token, its threads' connections
         return [serve_sample(local, db, config.declare_latency) for _ in range(config.declare_samples)]
+
+
+def run_bare_declares(config: Config, local: LocalTeamsDesk) -> list[float]:
+    """The last declare's Connector calls replayed by bench/bare_teams.py (the bot's Connector and nothing else, in
+    a process of its own) at the same latency; seconds from "go" to the last answer, per declare."""
+    emulator = local.emulator
+    calls = sorted(emulator.calls, key=lambda c: c.at)
+    create = next(c for c in calls if c.method == "create_conversation")
+    thread = str(create.response["id"])
+    round2 = [
+        [
+            "THREAD" if c.args["conversation_id"] == thread else c.args["conversation_id"],
+            c.args["body"],
+            c.args["activity_id"] if c.method == "reply_to_activity" else None,
+        ]
+        for c in calls
+        if c.at > create.at and c.method in ("send_to_conversation", "reply_to_activity")
+    ]
+    job = {"env": {**emulator.environ(), **ENVIRON}, "create": create.args["body"], "channel": thread.split(";")[0]}
+    job["round2"] = round2
+    emulator.latency = 0.0
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bench.bare_teams"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdin is not None and child.stdout is not None
+    seconds: list[float] = []
+    try:
+        child.stdin.write(json.dumps(job) + "\n")
+        child.stdin.flush()
+        if child.stdout.readline().strip() != "ready":
+            raise RuntimeError("bench.bare_teams did not start")
+        emulator.latency = config.declare_latency
+        for _ in range(config.declare_samples):
+            emulator.reset_calls()
+            started = time.time()
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            child.stdout.readline()
+            seconds.append(max(c.at for c in emulator.calls) - started)
+    finally:
+        child.stdin.close()
+        child.wait(30)
+        emulator.latency = 0.0
+    return seconds
 
 
 def _report_declares(
