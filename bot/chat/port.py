@@ -169,8 +169,12 @@ class OpensWithPost(Protocol):
     be added before the room mentions them, and nothing in the room waits for a call about the room.
     """
 
-    def open_room(self, name: str, private: bool, first: Message, tag: Tag) -> tuple[Room, str]:
-        """As `create_room`, with `first` (tagged `tag`) as the room's first post; the room and that post's ref."""
+    def open_room(
+        self, name: str, private: bool, first: Message, tag: Tag, meanwhile: Callable[[], None] | None = None
+    ) -> tuple[Room, str]:
+        """As `create_room`, with `first` (tagged `tag`) as the room's first post; the room and that post's ref.
+        `meanwhile` runs on the calling thread, once, while the platform makes the room (the set-up draws the next
+        round's messages then)."""
         ...
 
 

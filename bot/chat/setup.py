@@ -169,14 +169,35 @@ class SetUp:
         """Make the room (with the header, where the platform makes both in one call). The header and drafts do not
         need the room: what is not sent with it is built on another thread while this one waits for the room, so
         the next rounds' calls go out without that CPU time between them."""
-        with_header = isinstance(self.port, OpensWithPost)
-        first = self._header_message(incident) if with_header else None
-        prebuilt = pool().submit(self._prebuild, incident, header=first is None)
-        incident = self._make_room(incident, runner, result, first)
-        self._messages = prebuilt.result()
+        if not isinstance(self.port, OpensWithPost):
+            prebuilt = pool().submit(self._prebuild, incident)
+            incident = self._make_room(incident, runner, result, None)
+            self._messages = prebuilt.result()
+            return incident
+        # Made with the header: the drafts are drawn on this thread once the request has left (`meanwhile`), not
+        # on another one at once, which would hold the interpreter while the request is still being written.
+        built: dict[StepKey, Message] = {}
+        incident = self._make_room(incident, runner, result, self._header_message(incident), built)
+        self._messages = built
         return incident
 
-    def _make_room(self, incident: Incident, runner: Runner, result: Provisioned, first: Message | None) -> Incident:
+    def _meanwhile(self, incident: Incident, built: dict[StepKey, Message]) -> Callable[[], None]:
+        def draw() -> None:
+            try:
+                built.update(self._prebuild(incident, header=False))
+            except Exception:  # the steps draw what is missing themselves; the room's answer must not be lost
+                log.exception("declare %s: drawing the drafts ahead failed", incident.code)
+
+        return draw
+
+    def _make_room(
+        self,
+        incident: Incident,
+        runner: Runner,
+        result: Provisioned,
+        first: Message | None,
+        built: dict[StepKey, Message] | None = None,
+    ) -> Incident:
         note = runner.is_tried(CHANNEL)
         if note:  # a run that died after asking for the room: the platform may have made it
             try:
@@ -196,7 +217,10 @@ class SetUp:
             runner.note_tried([CHANNEL] if first is None else [CHANNEL, HEADER], name)
             try:
                 if first is not None and isinstance(self.port, OpensWithPost):
-                    room, header_ref = self.port.open_room(name, incident.private, first, self._header_tag(incident))
+                    meanwhile = self._meanwhile(incident, built) if built is not None and not built else None
+                    room, header_ref = self.port.open_room(
+                        name, incident.private, first, self._header_tag(incident), meanwhile
+                    )
                     result.notices += [room.notice] if room.notice else []
                     return self._note_room(incident, runner, room, header_ref)
                 room = self.port.create_room(name, incident.private)

@@ -16,6 +16,7 @@ demo) the same client-credentials request to `<teams_login_url>/oauth2/v2.0/toke
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import random
@@ -195,7 +196,9 @@ class Connector:
         client = self._clients.get(url)
         if client is None:
             timeout = aiohttp.ClientTimeout(total=self.call_timeout)
-            session = aiohttp.ClientSession(base_url=url, timeout=timeout, raise_for_status=check_answer)
+            session = aiohttp.ClientSession(
+                base_url=url, timeout=timeout, raise_for_status=check_answer, trace_configs=[_sent_trace()]
+            )
             client = self._clients[url] = ConnectorClient(url, "", session=session)
         token = await self.tokens.token()
         if token:
@@ -203,15 +206,18 @@ class Connector:
         return client
 
     # ---- the calls ----------------------------------------------------------------------------------
-    def create_conversation(self, params: dict[str, Any]) -> dict[str, Any]:
-        """POST v3/conversations: a new thread in a channel, or a 1:1 chat; the answer (id, activityId)."""
+    def create_conversation(
+        self, params: dict[str, Any], meanwhile: Callable[[], None] | None = None
+    ) -> dict[str, Any]:
+        """POST v3/conversations: a new thread in a channel, or a 1:1 chat; the answer (id, activityId). See run for
+        `meanwhile`."""
         body = ConversationParameters.model_validate(params)
 
         async def call() -> dict[str, Any]:
             answer = await (await self._client()).conversations.create_conversation(body)
             return answer.model_dump(by_alias=True, exclude_none=True)
 
-        return self.run("create_conversation", call)
+        return self.run("create_conversation", call, meanwhile=meanwhile)
 
     def send(self, conversation: str, activity: dict[str, Any]) -> str:
         body = Activity.model_validate(activity)
@@ -288,13 +294,28 @@ class Connector:
         self._loop.close()
 
     # ---- retries ------------------------------------------------------------------------------------
-    def run(self, method: str, call: Callable[[], Awaitable[T]], refuse: Refusal | None = None) -> T:
+    def run(
+        self,
+        method: str,
+        call: Callable[[], Awaitable[T]],
+        refuse: Refusal | None = None,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> T:
         """`call` on the loop, retried within the total time; Teams' refusal as Refused (`refuse` maps a refusal
-        to the port's reason; bot/teams/graph.py's), no answer as OSError."""
+        to the port's reason; bot/teams/graph.py's), no answer as OSError.
+
+        `meanwhile` runs once on this thread when the first try's request has left (or the try ended): work that
+        needs the interpreter while Teams answers. Started any earlier it would hold the interpreter while the loop
+        thread builds and writes the request, and the call would leave that much later."""
         deadline = time.monotonic() + self.total_time
         for attempt in range(MAX_ATTEMPTS):
             wait: float | None
-            future: Future[T] = asyncio.run_coroutine_threadsafe(_coroutine(call), self._loop)
+            sent = threading.Event()
+            future: Future[T] = asyncio.run_coroutine_threadsafe(_coroutine(call, sent), self._loop)
+            if meanwhile is not None:
+                sent.wait(self.call_timeout)
+                meanwhile()
+                meanwhile = None
             try:
                 return future.result(self.call_timeout + 5)
             except Failed as exc:
@@ -319,8 +340,31 @@ class Connector:
         raise OSError(f"{method}: no answer")  # not reached: the loop returns or raises
 
 
-async def _coroutine(call: Callable[[], Awaitable[T]]) -> T:
-    return await call()
+_SENT: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("crisisbot_sent", default=None)
+
+
+async def _coroutine(call: Callable[[], Awaitable[T]], sent: threading.Event | None = None) -> T:
+    """Run `call`; `sent` is set once its request's body has been written (see _sent_trace), or when it ended."""
+    token = _SENT.set(sent)
+    try:
+        return await call()
+    finally:
+        _SENT.reset(token)
+        if sent is not None:
+            sent.set()
+
+
+def _sent_trace() -> aiohttp.TraceConfig:
+    """aiohttp's request tracing, telling Connector.run when a request is on its way (its body written)."""
+
+    async def chunk_sent(session: aiohttp.ClientSession, context: Any, params: Any) -> None:
+        sent = _SENT.get()
+        if sent is not None:
+            sent.set()
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_chunk_sent.append(chunk_sent)
+    return trace
 
 
 def _backoff(attempt: int) -> float:

@@ -138,13 +138,15 @@ class TeamsPort:
         root = render.activity(Message(text, (Text(text),)))
         return self._start_thread(channel, name, lambda: root)
 
-    def open_room(self, name: str, private: bool, first: Message, tag: Tag) -> tuple[Room, str]:
+    def open_room(
+        self, name: str, private: bool, first: Message, tag: Tag, meanwhile: Callable[[], None] | None = None
+    ) -> tuple[Room, str]:
         """The incident's thread (as `create_room` makes it) whose root is `first` (the header); noted under `tag`
-        like a post."""
+        like a post. `meanwhile` runs while Teams makes it (bot/chat/port.py's OpensWithPost)."""
         channel, notice = self._space_for(name, private)
         # The root mentions the role owners: one never seen has no Teams id or name to draw yet (found at once)
         list(self._pool.map(self._account_or_none, [p for p in self._owners() if not self.teams_id(p)]))
-        room = self._start_thread(channel, name, lambda: self._activity(first))
+        room = self._start_thread(channel, name, lambda: self._activity(first), meanwhile)
         root = str(root_of(room.ref))
         self._note_sent(tag, room.ref, root)
         return (dataclasses.replace(room, notice=notice) if notice else room), root
@@ -163,12 +165,14 @@ class TeamsPort:
     def _owners(self) -> set[str]:
         return {p for people in self.desk.store.role_owners().values() for p in people}
 
-    def _start_thread(self, channel: str, name: str, root: Callable[[], dict[str, Any]]) -> Room:
+    def _start_thread(
+        self, channel: str, name: str, root: Callable[[], dict[str, Any]], meanwhile: Callable[[], None] | None = None
+    ) -> Room:
         """A thread in `channel` (noted under `name` for a read-back), its root drawn by `root`."""
         # The next round invites (checks the team membership of) and pages the role owners: look up whose
         # membership is not fresh while Teams makes the thread, so those look-ups add no round trip of their own.
         warming = [self._pool.submit(self._account_or_none, p) for p in self._owners() if not self._fresh(p)]
-        answer = self._new_thread(channel, root())
+        answer = self._new_thread(channel, root(), meanwhile)
         for each in warming:
             each.result()
         room = Room(thread_ref(channel, answer), name)
@@ -218,8 +222,8 @@ class TeamsPort:
         self.refs.note_team_group(group)
         return group
 
-    def _new_thread(self, channel: str, activity: dict[str, Any]) -> str:
-        """Start a thread in `channel` with `activity`; its root's id."""
+    def _new_thread(self, channel: str, activity: dict[str, Any], meanwhile: Callable[[], None] | None = None) -> str:
+        """Start a thread in `channel` with `activity`; its root's id. `meanwhile`: Connector.run's."""
         params: dict[str, Any] = {
             "isGroup": True,
             "channelData": {
@@ -230,7 +234,7 @@ class TeamsPort:
         }
         if self.tenant_id:
             params["tenantId"] = self.tenant_id
-        answer = self.connector.create_conversation(params)
+        answer = self.connector.create_conversation(params, meanwhile)
         root = str(answer.get("activityId") or root_of(str(answer.get("id", ""))) or "")
         if not root:
             raise OSError("create_conversation: no activity id in the answer")
