@@ -76,6 +76,21 @@ def test_declare_by_message_starts_a_thread_whose_root_is_the_header(teams: Team
     assert any(incident.code in text for text in said)
 
 
+def test_a_fast_declare_has_one_reply_and_a_slow_one_says_first_that_it_has_begun(teams: TeamsDesk) -> None:
+    # Teams needs no acknowledgement: "Declaring…" only when the set-up is still going after PROGRESS_AFTER.
+    teams.declare("crisis declare data-breach 2 Fast one")
+    fast = replies(teams, teams.emulator.threads()[-2])
+    assert len(fast) == 1 and fast[0].startswith("✅"), fast
+
+    teams.emulator.latency = 1.7  # "✅ declared" leaves with the second round: the first alone takes 1.7 s
+    try:
+        teams.declare("crisis declare negative-reviews 2 Slow one")
+    finally:
+        teams.emulator.latency = 0.0
+    slow = replies(teams, teams.emulator.threads()[-2])
+    assert len(slow) == 2 and slow[0].startswith("Declaring a ") and slow[1].startswith("✅"), slow
+
+
 def test_each_role_owner_gets_a_dm_with_acknowledge(teams: TeamsDesk, incident: Incident) -> None:
     for who in ("anna", "chen", "dewi", "eli"):  # bram declared: his own role counts as acknowledged
         card = teams.emulator.card_of(teams.dm_id(incident, who))

@@ -41,7 +41,7 @@ class TeamsTyped:
     def __init__(self, desk: Desk, port: TeamsPort, flow: Flow, activity: dict[str, Any], user: str, say: Wording):
         self.desk, self.port, self.flow, self.activity, self._user, self._say = desk, port, flow, activity, user, say
         self._first: Future[None] | None = None  # the first answer, going out beside the work
-        self._progress: threading.Timer | None = None  # a progress note not yet due (see progress)
+        self._progress: str | None = None  # a progress note not yet due (see progress)
         self._lock = threading.Lock()
 
     def __enter__(self) -> TeamsTyped:
@@ -54,9 +54,7 @@ class TeamsTyped:
         """Wait for the first answer (an answer after it must not overtake it; the command ends after it); a
         progress note not yet due is not needed any more."""
         with self._lock:
-            if self._progress is not None:
-                self._progress.cancel()
-                self._progress = None
+            self._progress = None  # not needed any more: when it comes due, it finds nothing to say
             first = self._first
         if first is not None:
             first.result()
@@ -99,16 +97,15 @@ class TeamsTyped:
         with self._lock:
             if self._first is not None or self._progress is not None:
                 return
-            self._progress = threading.Timer(PROGRESS_AFTER, self._progress_due, args=(text,))
-            self._progress.daemon = True
-            self._progress.start()
+            self._progress = text
+        self.port.connector.later(PROGRESS_AFTER, self._progress_due)
 
-    def _progress_due(self, text: str) -> None:
+    def _progress_due(self) -> None:
+        """On the connector's loop: hand the note to a thread, unless an answer came first."""
         with self._lock:
-            if self._progress is None:  # an answer came first (its cancel was too late to stop this call)
-                return
-            self._progress = None
-            self._first = _FIRST.submit(self._answer_now, text)
+            text, self._progress = self._progress, None
+            if text is not None:
+                self._first = _FIRST.submit(self._answer_now, text)
 
     def _answer_now(self, text: str) -> None:
         try:
