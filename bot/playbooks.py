@@ -12,6 +12,15 @@ from pydantic_core import ErrorDetails
 from bot.errors import ConfigError, not_utf8
 from bot.ids import DRAFT_KINDS, LEVELS, NETWORKS, Language, NetworkId, RoleId
 
+# libyaml's parser where PyYAML has it (its wheels do), else the pure-Python one: every desk reads all playbooks and
+# drill scripts when it opens, and the pure-Python parser made that 0.2 s of a 0.3 s start.
+SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str) -> Any:
+    """A YAML document's data, as `yaml.safe_load` reads it."""
+    return yaml.load(text, Loader=SAFE_LOADER)
+
 
 class Localized(BaseModel):
     """A text in every supported language."""
@@ -237,7 +246,7 @@ def load_playbook(path: Path) -> Playbook:
     problems = playbook_problems(path)
     if problems:
         raise ConfigError(problems)
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_yaml(path.read_text(encoding="utf-8"))
     return Playbook.model_validate({**data, "id": path.stem})
 
 
@@ -252,7 +261,7 @@ def load_playbooks(directory: Path) -> dict[str, Playbook]:
         if found:
             problems.extend(found)
             continue
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
         books[path.stem] = Playbook.model_validate({**data, "id": path.stem})
     if not books and not problems:
         problems.append(f"{directory}: no playbooks (*.yaml) found — copy the defaults with `crisisbot init`")
@@ -271,7 +280,7 @@ def read_document(path: Path) -> tuple[yaml.Node | None, Any] | str:
     except UnicodeDecodeError as exc:
         return not_utf8(path, exc)
     try:
-        return yaml.compose(text), yaml.safe_load(text)
+        return yaml.compose(text, Loader=SAFE_LOADER), load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
