@@ -11,15 +11,7 @@ from pydantic_core import ErrorDetails
 
 from bot.errors import ConfigError, not_utf8
 from bot.ids import DRAFT_KINDS, LEVELS, NETWORKS, Language, NetworkId, RoleId
-
-# libyaml's parser where PyYAML has it (its wheels do), else the pure-Python one: every desk reads all playbooks and
-# drill scripts when it opens, and the pure-Python parser made that 0.2 s of a 0.3 s start.
-SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def load_yaml(text: str) -> Any:
-    """A YAML document's data, as `yaml.safe_load` reads it."""
-    return yaml.load(text, Loader=SAFE_LOADER)
+from bot.yamlload import compose_yaml, load_yaml
 
 
 class Localized(BaseModel):
@@ -280,7 +272,7 @@ def read_document(path: Path) -> tuple[yaml.Node | None, Any] | str:
     except UnicodeDecodeError as exc:
         return not_utf8(path, exc)
     try:
-        return yaml.compose(text, Loader=SAFE_LOADER), load_yaml(text)
+        return compose_yaml(text), load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1

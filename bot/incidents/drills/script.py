@@ -13,7 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.ids import LEVELS, NetworkId, RoleId
-from bot.playbooks import Localized, _located, load_yaml, read_document
+from bot.playbooks import Localized, _located, read_document
+from bot.yamlload import load_yaml
 
 MIN_INJECTS = 5
 ExpectationKind = Literal["role_acknowledged", "draft_approved", "reply_posted", "update_drafted", "gdpr_recorded"]
