@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError, not_utf8
 from bot.ids import LANGUAGES, NETWORKS, Language, NetworkId, RoleId
+from bot.yamlload import compose_yaml, load_yaml
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -375,8 +376,8 @@ def read_config_file(path: Path) -> FileConfig:
 
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text)
-        data = yaml.safe_load(text) or {}
+        node = compose_yaml(text)
+        data = load_yaml(text) or {}
     except OSError as exc:
         raise ConfigError([f"{path}:1: cannot read the config ({exc.strerror})"]) from exc
     except UnicodeDecodeError as exc:

@@ -27,6 +27,7 @@ from markupsafe import Markup
 from bot.errors import ConfigError, not_utf8
 from bot.ids import LANGUAGES, NETWORK_LIMITS
 from bot.templating import sandbox
+from bot.yamlload import load_yaml
 
 URL = re.compile(r"https?://\S+")
 _COMPILE_LOCK = threading.RLock()
@@ -179,7 +180,7 @@ class Messages:
 def load_ui_file(path: Path) -> dict[str, str]:
     """Flatten a nested ui.yaml into dotted keys: {"button": {"approve": "Approve"}} → "button.approve"."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = load_yaml(path.read_text(encoding="utf-8")) or {}
     except OSError as exc:
         problem = f"{path}:1: cannot read UI strings ({exc.strerror}) — copy them with `crisisbot init`"
         raise ConfigError([problem]) from None

@@ -11,6 +11,7 @@ from pydantic_core import ErrorDetails
 
 from bot.errors import ConfigError, not_utf8
 from bot.ids import DRAFT_KINDS, LEVELS, NETWORKS, Language, NetworkId, RoleId
+from bot.yamlload import compose_yaml, load_yaml
 
 
 class Localized(BaseModel):
@@ -237,7 +238,7 @@ def load_playbook(path: Path) -> Playbook:
     problems = playbook_problems(path)
     if problems:
         raise ConfigError(problems)
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_yaml(path.read_text(encoding="utf-8"))
     return Playbook.model_validate({**data, "id": path.stem})
 
 
@@ -252,7 +253,7 @@ def load_playbooks(directory: Path) -> dict[str, Playbook]:
         if found:
             problems.extend(found)
             continue
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
         books[path.stem] = Playbook.model_validate({**data, "id": path.stem})
     if not books and not problems:
         problems.append(f"{directory}: no playbooks (*.yaml) found — copy the defaults with `crisisbot init`")
@@ -271,7 +272,7 @@ def read_document(path: Path) -> tuple[yaml.Node | None, Any] | str:
     except UnicodeDecodeError as exc:
         return not_utf8(path, exc)
     try:
-        return yaml.compose(text), yaml.safe_load(text)
+        return compose_yaml(text), load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,9 +12,11 @@ from typing import Any
 
 import pytest
 
+import bot.incidents.desk
 from bot.clock import ManualClock
 from bot.localdesk import BOT_TOKEN, CAST, SIGNING_SECRET, LocalCrisisDesk, start_local
 from bot.manifest import manifest_scopes
+from bot.messages import Messages
 from bot.models import Draft, Incident
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.model import GENERAL_ID
@@ -119,11 +120,44 @@ def db_rows(crisis: Crisis) -> dict[str, Counter]:
     """Once the bot is idle: every table but the idempotency keys, its rows counted (compare before and after)."""
     crisis.local.settle()
     db = crisis.store.db
-    return {
-        table: Counter(json.dumps(row, sort_keys=True, default=str) for row in db[table].rows)
-        for table in db.table_names()
-        if table != "handled_requests"
-    }
+    # a row is its (column, type, value) triples: 1 and 1.0 stay different; read from the raw cursor, as the
+    # tables of a module's shared desk grow to thousands of rows (JSON text per row cost seconds a module)
+    counted = {}
+    for table in db.table_names():
+        if table != "handled_requests":
+            cursor = db.execute(f"SELECT * FROM [{table}]")
+            columns = [c[0] for c in cursor.description]
+            counted[table] = Counter(tuple(zip(columns, map(_type_name, row), row, strict=True)) for row in cursor)
+    return counted
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
+def row_of(counted: tuple) -> dict[str, Any]:
+    """A row as db_rows counts it, as a dict of its columns."""
+    return {column: value for column, _, value in counted}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def wording_compiled_once() -> Iterator[None]:
+    """Every in-process desk opens the same messages folder, and its first UI string in a language compiles that
+    language's whole ui.yaml (0.2 s, once more for the platform's escaped variant): the desks of the session share
+    one Messages per folder and version of its ui.yaml files. A test that edits a ui.yaml gets a fresh one; draft
+    templates reload by themselves (Jinja checks their files). `crisisbot serve` processes compile their own."""
+    made: dict[tuple[Path, tuple[tuple[str, int, int], ...]], Messages] = {}
+
+    def shared(root: Path) -> Messages:
+        files = sorted(Path(root).glob("*/ui.yaml"))
+        key = (Path(root).resolve(), tuple((f.as_posix(), f.stat().st_mtime_ns, f.stat().st_size) for f in files))
+        if key not in made:
+            made[key] = Messages(root)
+        return made[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bot.incidents.desk, "Messages", shared)
+        yield
 
 
 @pytest.fixture

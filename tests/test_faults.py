@@ -18,8 +18,8 @@ re-run reads Slack back and does only what is missing.
 slack_sdk's retry handlers stay as `make_client` configures them; only their pauses are shortened so a run
 takes milliseconds instead of a second (one test checks that Retry-After itself is honoured).
 
-Default (CI) mode runs every position for `5xx` and a sample for the other kinds; `--full` runs every position
-of every kind. Each test id names the flow, the kind and the position: one id, one injected fault.
+Default (CI) mode runs a sample: every kind in every flow, at one position (the read-back kinds, lost and
+refused, at two), and in the approval a fault at each of its calls; `--full` runs every position of every kind. Each test id names the flow, the kind and the position: one id, one injected fault.
 """
 
 from __future__ import annotations
@@ -79,11 +79,11 @@ TIMED_OUT = ("timeout", "lost")  # kinds that need the short client timeout
 RETRIED = ("5xx", "429", "slow")  # slack_sdk retries these: the flow completes in one go
 
 # Default-mode samples: (first position, step) per kind and flow; --full runs range(calls) for every kind.
-# CI's sample keeps every kind in every flow, and in the declare and the approval a fault at every call; the
-# kinds that need Slack read back (lost, refused) at the most positions, each malformed answer at one.
+# CI's sample keeps every kind in every flow, and in the approval a fault at every call; each kind at one
+# position, but the kinds that need Slack read back (lost, refused) at two: early and late in the flow.
 SAMPLE = {
     "declare": {
-        **{"5xx": (0, 4), "429": (2, 7), "slow": (1, 7), "timeout": (7, 14), "refused": (3, 5), "lost": (1, 4)},
+        **{"5xx": (4, 14), "429": (2, 14), "slow": (1, 14), "timeout": (7, 14), "refused": (3, 10), "lost": (5, 8)},
         **{"truncated": (10, 14), "cut": (6, 14), "missing": (11, 14)},
     },
     "approve": {
@@ -91,7 +91,7 @@ SAMPLE = {
         **{"truncated": (1, 4), "cut": (0, 4), "missing": (0, 4)},
     },
     "resolve": {
-        **{"5xx": (0, 6), "429": (8, 17), "slow": (5, 17), "timeout": (14, 17), "refused": (1, 5), "lost": (4, 4)},
+        **{"5xx": (6, 17), "429": (8, 17), "slow": (5, 17), "timeout": (14, 17), "refused": (1, 10), "lost": (8, 8)},
         **{"truncated": (12, 17), "cut": (13, 17), "missing": (11, 17)},
     },
 }

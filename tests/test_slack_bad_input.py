@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import ID, Crisis, db_rows, declare, next_day
+from conftest import ID, Crisis, db_rows, declare, next_day, row_of
 
 from bot.models import Incident
 from bot.sandbox.model import APP_ID, TEAM_DOMAIN, VERIFICATION_TOKEN
@@ -77,8 +77,8 @@ def db_changes(crisis: Crisis, before: Before) -> dict[str, dict[str, list[dict]
         added, removed = new - old, old - new
         if added or removed:
             changes[table] = {
-                "added": [json.loads(r) for r in added.elements()],
-                "removed": [json.loads(r) for r in removed.elements()],
+                "added": [row_of(r) for r in added.elements()],
+                "removed": [row_of(r) for r in removed.elements()],
             }
     return changes
 

@@ -70,13 +70,14 @@ HANGS = ("timeout", "lost")
 # drafts, the report card, three surveys).
 CALLS = {"declare": 16, "approve": 2, "resolve": 12}
 # Default-mode samples: (first position, step) per flow and kind; --full runs every position of every kind.
+# Each kind at one position, a refusal (named to the person, then re-run) at two: early and late in the flow.
 SAMPLE = {
     "declare": {
-        "5xx": (0, 5),
-        "503": (3, 9),
-        "429": (6, 9),
+        "5xx": (5, 18),
+        "503": (3, 18),
+        "429": (6, 18),
         "timeout": (8, 18),
-        "refused": (1, 4),
+        "refused": (1, 8),
         "lost": (9, 5),
         "cut": (13, 18),
     },
@@ -85,7 +86,7 @@ SAMPLE = {
         "5xx": (2, 11),
         "429": (6, 11),
         "timeout": (9, 11),
-        "refused": (0, 3),
+        "refused": (0, 6),
         "lost": (5, 11),
         "cut": (8, 11),
     },

@@ -155,7 +155,10 @@ def schedule(run: Typed, cmd: Command) -> None:
     desk, say = run.desk, run.say
     desk.playbook(spec.scenario)  # an unknown scenario is answered at once, before anything is looked up or written
     run.quiet()  # the rights may need the platform (is this a workspace admin?)
-    made = schedules.schedule_drill(desk, _actor(run), spec, platform=say.dialect.platform.lower())
+    # schedules are incident 0's rows: holding it re-arms the runner once the schedule is made, so its first
+    # heads-up and start are woken for on time, not at the runner's next safety tick (up to 15 s later)
+    with run.flow.outbox.holding(0):
+        made = schedules.schedule_drill(desk, _actor(run), spec, platform=say.dialect.platform.lower())
     line = Markup(describe(desk, made.schedule, say))  # our own wording, its values escaped already
     first = moment(made.schedule.next_start_at, desk, say)
     run.answer(say("drill_schedule.existing" if made.existing else "drill_schedule.done", line=line, first=first))

@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.ids import LEVELS, NetworkId, RoleId
 from bot.playbooks import Localized, _located, read_document
+from bot.yamlload import load_yaml
 
 MIN_INJECTS = 5
 ExpectationKind = Literal["role_acknowledged", "draft_approved", "reply_posted", "update_drafted", "gdpr_recorded"]
@@ -105,6 +105,6 @@ def load_scripts(playbooks_dir: Path) -> dict[str, DrillScript]:
     for path in sorted((playbooks_dir / "drills").glob("*.yaml")):
         if script_problems(path):
             continue
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
         scripts[path.stem] = DrillScript.model_validate({**data, "scenario": path.stem})
     return scripts
