@@ -466,7 +466,6 @@ def test_timeout_hangs_then_answers_504_and_latency_slows_every_call(emu: TeamsE
     assert time.perf_counter() - started >= 0.1
 
 
-
 def test_the_latency_is_a_calls_whole_time_the_emulators_own_work_inside_it(
     emu: TeamsEmulator, bot: Connector, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -486,6 +485,7 @@ def test_the_latency_is_a_calls_whole_time_the_emulators_own_work_inside_it(
     assert 0.3 <= answered - started < 0.5  # not 0.55: the work happened while the answer waited
     [call] = emu.calls
     assert started + 0.3 <= call.at <= answered  # stamped when the answer left, as the benchmarks read it
+
 
 # ----- cards as people see them ------------------------------------------------------------------------
 def test_card_action_invoke_and_user_specific_views(emu: TeamsEmulator, bot: Connector, receiver: Receiver) -> None:
