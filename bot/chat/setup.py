@@ -167,28 +167,24 @@ class SetUp:
     # ---- round 1: the room ----------------------------------------------------------------------------
     def _room(self, incident: Incident, runner: Runner, result: Provisioned) -> Incident:
         """Make the room (with the header, where the platform makes both in one call). The header and drafts do not
-        need the room: what is not sent with it is built on another thread while this one waits for the room, so
-        the next rounds' calls go out without that CPU time between them."""
+        need the room: what is not sent with it is built while the platform makes the room, so the next rounds'
+        calls go out without that CPU time between them — on another thread at once, or, where the room comes
+        with the header, on this thread once its request has left (`meanwhile`: started at once, the drawing would
+        hold the interpreter while the request is still being written)."""
         if not isinstance(self.port, OpensWithPost):
             prebuilt = pool().submit(self._prebuild, incident)
             incident = self._make_room(incident, runner, result, None)
             self._messages = prebuilt.result()
             return incident
-        # Made with the header: the drafts are drawn on this thread once the request has left (`meanwhile`), not
-        # on another one at once, which would hold the interpreter while the request is still being written.
-        built: dict[StepKey, Message] = {}
-        incident = self._make_room(incident, runner, result, self._header_message(incident), built)
-        self._messages = built
-        return incident
+        self._messages = {}
 
-    def _meanwhile(self, incident: Incident, built: dict[StepKey, Message]) -> Callable[[], None]:
         def draw() -> None:
             try:
-                built.update(self._prebuild(incident, header=False))
+                self._messages.update(self._prebuild(incident, header=False))
             except Exception:  # the steps draw what is missing themselves; the room's answer must not be lost
                 log.exception("declare %s: drawing the drafts ahead failed", incident.code)
 
-        return draw
+        return self._make_room(incident, runner, result, self._header_message(incident), draw)
 
     def _make_room(
         self,
@@ -196,7 +192,7 @@ class SetUp:
         runner: Runner,
         result: Provisioned,
         first: Message | None,
-        built: dict[StepKey, Message] | None = None,
+        meanwhile: Callable[[], None] | None = None,
     ) -> Incident:
         note = runner.is_tried(CHANNEL)
         if note:  # a run that died after asking for the room: the platform may have made it
@@ -217,9 +213,9 @@ class SetUp:
             runner.note_tried([CHANNEL] if first is None else [CHANNEL, HEADER], name)
             try:
                 if first is not None and isinstance(self.port, OpensWithPost):
-                    meanwhile = self._meanwhile(incident, built) if built is not None and not built else None
+                    ahead, meanwhile = meanwhile, None  # once: a next name's try finds the drafts drawn
                     room, header_ref = self.port.open_room(
-                        name, incident.private, first, self._header_tag(incident), meanwhile
+                        name, incident.private, first, self._header_tag(incident), ahead
                     )
                     result.notices += [room.notice] if room.notice else []
                     return self._note_room(incident, runner, room, header_ref)
