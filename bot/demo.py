@@ -61,6 +61,17 @@ def expected_seconds(speed: float, platform: str = "slack") -> int:
     return round(STORY_MINUTES * 60 / speed + SETUP_SECONDS)
 
 
+def legal_edit(language: str, text: str) -> str:
+    """Legal makes the X draft precise: what is confirmed, and what customers can rely on."""
+    say = _wording(language)
+    for number in (1, 2):
+        before, after = say(f"demo.legal_from_{number}"), say(f"demo.legal_to_{number}")
+        if before not in text:
+            raise RuntimeError(f"the X template no longer says {before!r}; update demo.legal_from_{number}")
+        text = text.replace(before, after)
+    return text
+
+
 class Story:
     """What the demo's story does the same on every platform: narration, crisis-time pauses, legal's edit, the
     resolve form's answers, the report, the first response against the target."""
@@ -81,13 +92,7 @@ class Story:
         time.sleep(minutes * 60 / self.speed)
 
     def legal_edit(self, text: str) -> str:
-        """Legal makes the X draft precise: what is confirmed, and what customers can rely on."""
-        for number in (1, 2):
-            before, after = self.say(f"demo.legal_from_{number}"), self.say(f"demo.legal_to_{number}")
-            if before not in text:
-                raise RuntimeError(f"the X template no longer says {before!r}; update demo.legal_from_{number}")
-            text = text.replace(before, after)
-        return text
+        return legal_edit(self.language, text)
 
     def resolve_values(self, incident: Incident) -> dict[str, str]:
         """What the crisis lead writes in the resolve form."""

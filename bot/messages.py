@@ -69,7 +69,9 @@ SAMPLE_VALUES = DraftValues(
     company="Acme Logistics International",
     hashtag="#UpdateAcmeLogistics",
     faq_url="https://status.acme-logistics.example/faq/incident-updates",
-    next_update="14:30",
+    # The longest form public_time writes (another day's date, a summer zone): a template that fits with it
+    # fits on every day of the year.
+    next_update="23:59 CEST on 30 September",
     update="We have restored access for most customers and are monitoring the remaining errors closely.",
     summary="All systems have been working normally since 15:10 and the cause has been fixed.",
     authority_notified=True,

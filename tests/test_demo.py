@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bot.demo import expected_seconds, run_demo
+from bot.config import default_dir
+from bot.demo import expected_seconds, legal_edit, run_demo
+from bot.messages import SAMPLE_VALUES, Messages, fits
 
 SPEED = 240
 WIDTH = 120
@@ -124,8 +126,17 @@ def test_legal_makes_a_real_edit(played: Played) -> None:
     assert "(details follow)" not in played.text and "(details volgen)" not in played.text
     saved = played.text.split("saves a new version" if played.language == "en" else "slaat een nieuwe versie op")[1]
     saved = saved[: saved.index("#UpdateAcme")]
-    assert ("email addresses of some of our customers" if played.language == "en" else "e-mailadressen") in saved
+    assert ("exposed some customers' email addresses" if played.language == "en" else "e-mailadressen") in saved
     assert ("may involve" if played.language == "en" else "mogelijk") not in saved
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_legals_edit_fits_x_on_every_day_of_the_year(language: str) -> None:
+    """The edit is typed into a draft whose next-update time may carry a date ("… on 30 September" when the demo
+    runs in the evening); it must fit X's 280 then too, or the dialog refuses it and the story breaks."""
+    draft = Messages(default_dir("messages")).draft(language, "data-breach", "first_response", "x", SAMPLE_VALUES)
+    assert SAMPLE_VALUES.next_update in draft
+    assert fits("x", legal_edit(language, draft))
 
 
 def test_times_in_the_story_agree_with_the_clock(played: Played) -> None:
