@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -34,14 +35,16 @@ def stop_http_server(server: Any, thread: threading.Thread, timeout: float = 5.0
 
 def _close_without_trigger(server: Any, thread: threading.Thread, timeout: float) -> None:
     """Empty the loop's map, so the loop ends after its current select (at most its one-second timeout) without
-    a descriptor closed under it, then close the channels once the loop thread is gone."""
+    a descriptor closed under it, then close the channels once the loop thread is gone.
+
+    The trigger may have left the map already: a pipe whose write end is closed reads as end-of-file, and the
+    loop's close of the trigger stops at the closed write end before the trigger's own copy of the read end."""
     channels = list(server._map.values())
     server._map.clear()
     thread.join(timeout)
     for channel in channels:
-        try:
+        with contextlib.suppress(OSError):  # the trigger, stopped at its closed write end
             channel.close()
-        except OSError:  # the trigger, stopped at its closed write end: its readable end is still to close
-            wrapper = getattr(channel, "socket", None)
-            if wrapper is not None:
-                wrapper.close()
+    wrapper = getattr(server.trigger, "socket", None)  # the trigger's copy of its read end
+    if wrapper is not None:
+        wrapper.close()
