@@ -21,6 +21,8 @@ Default (CI) mode runs a sample of positions per kind and flow; `--full` every p
 from __future__ import annotations
 
 import functools
+import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -31,6 +33,7 @@ from conftest import is_full
 import bot.incidents.desk
 from bot.models import Incident
 from bot.sandbox.teams.people import response_card
+from bot.teams.text import TEAMS_WEB, thread_url
 from tests.teams_harness import TeamsDesk
 from tests.teams_suites import (
     DECLARE,
@@ -50,6 +53,7 @@ from tests.teams_suites import (
     verbs,
 )
 
+TEAMS_LINK = re.compile(re.escape(TEAMS_WEB) + r"[^\"\\\s)]*")
 CLIENT_TIMEOUT = 0.5  # seconds, for the kinds that hang (the bot's default is 10)
 KINDS: dict[str, dict[str, Any]] = {
     "5xx": {"error": "internal_error"},
@@ -260,6 +264,32 @@ def test_declare_survives_a_failure(clean: dict[str, Any], case: tuple[str, int]
             assert any(f"✅ {incident.code} is set up now" in a and "Finished what was missing" in a for a in again)
         assert_same(snapshot(local, incident), clean["declare"], extra_posts=extra_for(kind, failed[0]))
         assert_no_leak(*everything_said(local))
+
+
+@pytest.mark.parametrize("kind", [None, "5xx", "lost", "refused"])
+def test_every_dm_links_the_thread_the_incident_has(kind: str | None) -> None:
+    """The DMs are drawn while Teams makes the thread, before its root id is known: each link they send names the
+    thread the incident records, also when the thread's first try failed, was answered twice or was refused
+    (then made by the same command again)."""
+    with desk_for(kind or "none") as local:
+        if kind is not None:  # the first create_conversation is the thread's (the DMs' 1:1 chats come after)
+            local.settle()
+            local.emulator.fail("create_conversation", times=1, **KINDS[kind])
+        local.say("bram", DECLARE, local.emulator.crisis_channel)
+        [incident] = local.store.incidents()
+        if kind == "refused":
+            assert incident.room_ref is None
+            local.say("bram", DECLARE, local.emulator.crisis_channel)
+        room = local.store.incident(incident.id).room_ref
+        expected = thread_url(room, local.emulator.tenant_id)
+        assert expected and room in local.emulator.threads(), (room, local.emulator.threads())
+        links = {
+            who: TEAMS_LINK.findall(json.dumps(bot_messages(local, person.chat_id)))
+            for who, person in local.people.items()
+            if local.emulator.tenant.personal.get(person.id)
+        }
+        assert len(links) == 5 and all(links.values()), links
+        assert {link for found in links.values() for link in found} == {expected}, (expected, links)
 
 
 def test_declare_honours_retry_after_of_a_rate_limited_call(clean: dict[str, Any]) -> None:

@@ -170,11 +170,13 @@ class OpensWithPost(Protocol):
     """
 
     def open_room(
-        self, name: str, private: bool, first: Message, tag: Tag, meanwhile: Callable[[], None] | None = None
+        self, name: str, private: bool, first: Message, tag: Tag, meanwhile: Callable[[str], None] | None = None
     ) -> tuple[Room, str]:
         """As `create_room`, with `first` (tagged `tag`) as the room's first post; the room and that post's ref.
         `meanwhile` runs on the calling thread, once, while the platform makes the room (the set-up draws the next
-        round's messages then)."""
+        round's messages then), given the room's ref as it will be but for what only the platform's answer says:
+        messages prepared (Prepares) then with that ref are sent naming the room's real ref, and forgotten if the
+        room is not made."""
         ...
 
 

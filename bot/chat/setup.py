@@ -102,6 +102,7 @@ class SetUp:
         self._paging: dict[str, list[str]] = {}
         self._uninvited: dict[str, str] = {}  # who this run's invite could not bring in, and why
         self._messages: dict[StepKey, Message] = {}  # built while the platform makes the room; see _prebuild
+        self._dms: dict[str, tuple[Incident, list[str], dict[str, Ack], Message]] = {}  # … and the DMs; see _dm
 
     def run(self, incident: Incident, confirm: Callable[[Incident], bool] | None = None) -> Provisioned:
         """Do every step not yet done for `incident`; report the ones the platform refused.
@@ -176,11 +177,12 @@ class SetUp:
             incident = self._make_room(incident, runner, result, None)
             self._messages = prebuilt.result()
             return incident
-        self._messages = {}
+        self._messages, self._dms = {}, {}
 
-        def draw() -> None:
+        def draw(provisional: str) -> None:
             try:
                 self._messages.update(self._prebuild(incident, header=False))
+                self._dms = self._prebuild_dms(incident.model_copy(update={"room_ref": provisional}), runner)
             except Exception:  # the steps draw what is missing themselves; the room's answer must not be lost
                 log.exception("declare %s: drawing the drafts ahead failed", incident.code)
 
@@ -192,7 +194,7 @@ class SetUp:
         runner: Runner,
         result: Provisioned,
         first: Message | None,
-        meanwhile: Callable[[], None] | None = None,
+        meanwhile: Callable[[str], None] | None = None,
     ) -> Incident:
         note = runner.is_tried(CHANNEL)
         if note:  # a run that died after asking for the room: the platform may have made it
@@ -214,9 +216,13 @@ class SetUp:
             try:
                 if first is not None and isinstance(self.port, OpensWithPost):
                     ahead, meanwhile = meanwhile, None  # once: a next name's try finds the drafts drawn
-                    room, header_ref = self.port.open_room(
-                        name, incident.private, first, self._header_tag(incident), ahead
-                    )
+                    try:
+                        room, header_ref = self.port.open_room(
+                            name, incident.private, first, self._header_tag(incident), ahead
+                        )
+                    except BaseException:
+                        self._dms = {}  # drawn for a room that was not made: their links name no room
+                        raise
                     result.notices += [room.notice] if room.notice else []
                     return self._note_room(incident, runner, room, header_ref)
                 room = self.port.create_room(name, incident.private)
@@ -353,11 +359,31 @@ class SetUp:
                 self.port.prepare(card)
         return messages
 
+    def _prebuild_dms(
+        self, incident: Incident, runner: Runner
+    ) -> dict[str, tuple[Incident, list[str], dict[str, Ack], Message]]:
+        """The DMs of round 2, drawn (and prepared) for the room the platform is making (`incident.room_ref`: the
+        ref it will have); each kept with what it was drawn from, so `_dm` sends it only if nothing changed."""
+        if not isinstance(self.port, Prepares):
+            return {}
+        role_seats = seats(self.desk, incident)
+        acks = {s.role: s.ack for s in role_seats if s.ack is not None}
+        url = self.port.dialect.room_url(incident.room_ref)
+        drawn: dict[str, tuple[Incident, list[str], dict[str, Ack], Message]] = {}
+        for user, roles in self._unpaged_in(role_seats, runner).items():
+            card = role_dm_card(self.desk, incident, user, roles, self.say, url, acks)
+            self.port.prepare(card)
+            drawn[user] = (_unroomed(incident), roles, acks, card)
+        return drawn
+
     def _unpaged(self, incident: Incident, runner: Runner) -> dict[str, list[str]]:
         """Owners of the level's roles who have not had their DM yet (all of them at declare)."""
+        return self._unpaged_in(seats(self.desk, incident), runner)
+
+    @staticmethod
+    def _unpaged_in(role_seats: list[RoleSeat], runner: Runner) -> dict[str, list[str]]:
         done = runner.done()
-        people = _people_by_role(seats(self.desk, incident))
-        return {u: roles for u, roles in people.items() if StepKey("dm", u) not in done}
+        return {u: roles for u, roles in _people_by_role(role_seats).items() if StepKey("dm", u) not in done}
 
     def _invite(self, incident: Incident, people: dict[str, list[str]]) -> str:
         """Everyone the platform will add is brought in; the ref keeps who could not be, for the notice after the
@@ -385,8 +411,12 @@ class SetUp:
         return "ok"
 
     def _dm(self, incident: Incident, user: str, roles: list[str], acks: dict[str, Ack] | None = None) -> str:
-        url = self.port.dialect.room_url(incident.room_ref)
-        card = role_dm_card(self.desk, incident, user, roles, self.say, url, acks)
+        drawn = self._dms.pop(user, None)
+        if drawn is not None and drawn[:3] == (_unroomed(incident), roles, acks):  # drawn ahead from the same facts
+            card = drawn[3]
+        else:
+            url = self.port.dialect.room_url(incident.room_ref)
+            card = role_dm_card(self.desk, incident, user, roles, self.say, url, acks)
         return self.port.dm(user, card, Tag(incident.code, f"dm:{user}"))
 
     def _draft(self, incident: Incident, draft: Draft) -> str:
@@ -410,6 +440,11 @@ class SetUp:
             return {k: ref for k, ref in refs.items() if ref}
 
         return find
+
+
+def _unroomed(incident: Incident) -> Incident:
+    """The incident but for its room: what a DM drawn while the room was being made is compared by."""
+    return incident.model_copy(update={"room_ref": None, "room_name": None})
 
 
 def _failed_invites(ref: str | None) -> dict[str, str]:

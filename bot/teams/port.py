@@ -18,9 +18,11 @@ there: Teams gives bots no history. Nobody is a workspace admin by API: admins c
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import mimetypes
 import re
+import secrets
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -52,7 +54,8 @@ UNKNOWN_MEMBER = {"MemberNotFoundInConversation", "http_404"}
 HEADER_STEP = "header"
 FALLBACK_NOTICE = "teams_space.fallback"  # ui.yaml: what the declarer is told when channel mode had no grant
 REFUSED_NOTICE = "teams_space.refused"  # … and when Graph refused the channel otherwise (the team's channel limit)
-MAX_PREPARED = 64  # activities drawn ahead and not sent yet (a declare prepares its drafts)
+MAX_PREPARED = 64  # activities drawn ahead and not sent yet (a declare prepares its drafts and DMs)
+STAND_IN_DIGITS = 19  # a thread's root id while Teams makes it: digits, as Teams' ids are (a link keeps its form)
 LOOKUPS = 8  # member look-ups at once (the team's role owners, an invite's people)
 MEMBER_FRESH = timedelta(hours=12)  # a team membership looked up is trusted this long (people leave teams)
 
@@ -82,6 +85,11 @@ class TeamsPort:
         self.graph = Graph(settings, connector) if settings.teams_incident_space == "channel" else None
         self._pool = ThreadPoolExecutor(max_workers=LOOKUPS, thread_name_prefix="crisisbot-teams-lookup")
         self._prepared: dict[int, tuple[Message, dict[str, Any]]] = {}  # id(message) → it and its activity
+        # Messages drawn while Teams made a thread, naming it by a stand-in root id (OpensWithPost's meanwhile):
+        # id(message) → it and the stand-in; each stand-in → the root Teams gave, once it answered.
+        self._bound: dict[int, tuple[Message, str]] = {}
+        self._roots: dict[str, str] = {}
+        self._drawing = threading.local()  # the stand-in of the thread being made, on the thread drawing for it
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -98,19 +106,45 @@ class TeamsPort:
     def _activity(self, message: Message) -> dict[str, Any]:
         with self._lock:
             prepared = self._prepared.pop(id(message), None)
+            bound = self._bound.pop(id(message), None)
         if prepared is not None and prepared[0] is message:  # drawn ahead (prepare): the same object, unchanged
             return prepared[1]
         rule, user_ids = self._audience(message)
-        return render.activity(message, restricted=rule, user_ids=user_ids, people=self)
+        activity = render.activity(message, restricted=rule, user_ids=user_ids, people=self)
+        if bound is not None and bound[0] is message and bound[1] in self._roots:  # drawn for a thread being made
+            activity = _swapped(activity, bound[1], self._roots[bound[1]])
+        return activity
 
     def prepare(self, message: Message) -> None:
         """Draw `message` into its activity now (bot/chat/port.py's Prepares): the set-up prepares its drafts
-        while Teams makes the thread. Kept with the message itself (a frozen dataclass), so its id is not reused."""
+        and DMs while Teams makes the thread. Kept with the message itself (a frozen dataclass), so its id is not
+        reused. Drawn in `open_room`'s meanwhile, it names the thread by a stand-in, replaced once Teams answers."""
+        stand_in = getattr(self._drawing, "stand_in", None)
         activity = self._activity(message)
         with self._lock:
             if len(self._prepared) >= MAX_PREPARED:  # prepared but never sent (a re-run found them posted)
                 self._prepared.clear()
             self._prepared[id(message)] = (message, activity)
+            if stand_in is not None:
+                if len(self._bound) >= MAX_PREPARED:
+                    self._bound.clear()
+                self._bound[id(message)] = (message, stand_in)
+
+    def _settle(self, stand_in: str, root: str | None) -> None:
+        """Teams answered the thread's creation (its root id) or refused it (None): what was drawn for the thread
+        names the real root, or is forgotten."""
+        with self._lock:
+            ids = [key for key, (_, bound) in self._bound.items() if bound == stand_in]
+            for key in ids:
+                prepared = self._prepared.pop(key, None)
+                if root is None:
+                    del self._bound[key]
+                elif prepared is not None:
+                    self._prepared[key] = (prepared[0], _swapped(prepared[1], stand_in, root))
+            if root is not None:
+                if len(self._roots) >= MAX_PREPARED:
+                    self._roots.clear()
+                self._roots[stand_in] = root
 
     def card_for(self, message: Message, viewer: str | None) -> dict[str, Any]:
         """The card `viewer` sees (a refresh invoke's answer): with the buttons they may press."""
@@ -139,17 +173,32 @@ class TeamsPort:
         return self._start_thread(channel, name, lambda: root)
 
     def open_room(
-        self, name: str, private: bool, first: Message, tag: Tag, meanwhile: Callable[[], None] | None = None
+        self, name: str, private: bool, first: Message, tag: Tag, meanwhile: Callable[[str], None] | None = None
     ) -> tuple[Room, str]:
         """The incident's thread (as `create_room` makes it) whose root is `first` (the header); noted under `tag`
-        like a post. `meanwhile` runs while Teams makes it (bot/chat/port.py's OpensWithPost)."""
+        like a post. `meanwhile` runs while Teams makes it (bot/chat/port.py's OpensWithPost), given the thread's
+        ref with a stand-in for the root id only Teams' answer gives."""
         channel, notice = self._space_for(name, private)
         # The root mentions the role owners: one never seen has no Teams id or name to draw yet (found at once)
         list(self._pool.map(self._account_or_none, [p for p in self._owners() if not self.teams_id(p)]))
-        room = self._start_thread(channel, name, lambda: self._activity(first), meanwhile)
+        stand_in = "".join(secrets.choice("0123456789") for _ in range(STAND_IN_DIGITS))
+        ahead = None if meanwhile is None else functools.partial(self._draw_for, stand_in, channel, meanwhile)
+        try:
+            room = self._start_thread(channel, name, lambda: self._activity(first), ahead)
+        except BaseException:
+            self._settle(stand_in, None)
+            raise
         root = str(root_of(room.ref))
+        self._settle(stand_in, root)
         self._note_sent(tag, room.ref, root)
         return (dataclasses.replace(room, notice=notice) if notice else room), root
+
+    def _draw_for(self, stand_in: str, channel: str, meanwhile: Callable[[str], None]) -> None:
+        self._drawing.stand_in = stand_in
+        try:
+            meanwhile(thread_ref(channel, stand_in))
+        finally:
+            self._drawing.stand_in = None
 
     def _space_for(self, name: str, private: bool) -> tuple[str, str | None]:
         """Where the incident's thread starts: its own channel (channel mode), else the crisis channel, and the
@@ -518,3 +567,14 @@ def _satisfies_the_port(desk: Desk, connector: Connector, settings: Settings) ->
 
 def _opens_with_post(desk: Desk, connector: Connector, settings: Settings) -> OpensWithPost:
     return TeamsPort(desk, connector, settings)  # and here that the set-up may open its thread with the header
+
+
+def _swapped(value: Any, old: str, new: str) -> Any:
+    """`value` (an activity) with every `old` in its strings made `new`."""
+    if isinstance(value, str):
+        return value.replace(old, new) if old in value else value
+    if isinstance(value, dict):
+        return {key: _swapped(item, old, new) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_swapped(item, old, new) for item in value]
+    return value
