@@ -9,6 +9,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -17,6 +18,7 @@ from unittest import mock
 import jwt
 import pytest
 
+from bot.sandbox.loopback import WORK_AFTER
 from bot.sandbox.teams import CARD_TYPE, CHANNEL_ISSUER, TeamsEmulator, card_problems
 
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -485,6 +487,42 @@ def test_the_latency_is_a_calls_whole_time_the_emulators_own_work_inside_it(
     assert 0.3 <= answered - started < 0.5  # not 0.55: the work happened while the answer waited
     [call] = emu.calls
     assert started + 0.3 <= call.at <= answered  # stamped when the answer left, as the benchmarks read it
+
+
+def test_calls_that_arrive_together_are_each_timed_from_their_arrival_while_the_emulator_works(
+    emu: TeamsEmulator, bot: Connector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One interpreter: a call whose card is checked (Python holding the GIL) must not push back the arrival of the
+    # calls beside it, or a burst of sends is timed as if Teams answered them one after the other.
+    handle = emu._server.api.handle
+
+    def busy(call: Any) -> Any:
+        spin_until = time.perf_counter() + 0.03  # a long card's schema check, holding the interpreter
+        while time.perf_counter() < spin_until:
+            pass
+        return handle(call)
+
+    monkeypatch.setattr(emu._server.api, "handle", busy)
+    emu.latency = 0.2
+    emu.reset_calls()
+    started = time.time()
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda _: bot.get(emu.team_id, "members").status, range(6)))
+    answered = time.time()
+    assert answers == [200] * 6
+    # Each answer leaves its latency after its arrival: six calls sent together come back together, not spaced out
+    # by the 30 ms of work each (180 ms in all; the requests themselves leave within a few ms).
+    stamps = sorted(c.at for c in emu.calls)
+    assert stamps[-1] - stamps[0] < 0.06, [round(t - started, 3) for t in stamps]
+    assert answered - started < 0.2 + 0.09
+
+
+def test_an_unpaced_call_does_its_work_at_once(emu: TeamsEmulator, bot: Connector) -> None:
+    emu.latency = 0.0
+    started = time.perf_counter()
+    for _ in range(5):
+        assert bot.get(emu.team_id, "members").status == 200
+    assert (time.perf_counter() - started) / 5 < WORK_AFTER  # the tests' and the demo's calls never wait
 
 
 # ----- cards as people see them ------------------------------------------------------------------------
