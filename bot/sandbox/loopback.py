@@ -36,8 +36,8 @@ def work_later(latency: float) -> None:
     The emulator is one interpreter: a call whose card is being checked against the schema (0.5–5 ms of Python
     holding the GIL) would hold up the next call's arrival, which then gets its latency counted from later.
     A service's servers check requests side by side; so calls that come in together are all stamped as they
-    arrive and do their work after, and a burst is timed as Teams would time it. Unpaced calls (the tests, the
-    demo: latency 0) do not wait.
+    arrive and do their work after, and a burst is timed as Slack or Teams would time it. Unpaced calls (the
+    tests, the demo: latency 0) do not wait.
     """
     if latency > 0:
         time.sleep(min(WORK_AFTER, latency / 4))
