@@ -87,7 +87,7 @@ def typed_declare(local: LocalTeamsDesk, latency: float) -> tuple[str, float, Bo
     title = f"Bench {uuid.uuid4().hex[:8]}"
     response = local.people[DECLARER].say(f"crisis declare {SCENARIO} 2 {title}", emulator.crisis_channel)
     # From the moment the request left, as the floor's activity time is (transport.exchange's `elapsed`): the
-    # emulator building and signing the activity is Teams' work before it sends, not the bot's (~1.5 ms, RSA).
+    # emulator building and signing the activity is Teams' work before it sends, not the bot's (~1 ms).
     sent_ago = time.perf_counter() - (response.received - response.elapsed)
     return title, time.time() - sent_ago, response
 

@@ -46,9 +46,10 @@ def read(db: Path, what: Any) -> Any:
 
 
 def send(monitor: Monitor, after: int = 0) -> tuple[int, Sent | None]:
-    """The second the alert was signed in (later than `after`) and its answer, or None when the process died before answering (a source
-    then retries). A source signs each retry anew; a restart can take less than a second, and a retry signed in the
-    same second as the first try is byte for byte that request: the bot refuses it as a replay (tests/test_intake.py)."""
+    """The second the alert was signed in (later than `after`) and its answer, or None when the process died
+    before answering (a source then retries). A source signs each retry anew; a restart can take under a second,
+    and a retry signed in the same second as the first try is byte for byte that request: the bot refuses it as a
+    replay (tests/test_intake.py)."""
     while (stamp := int(time.time())) <= after:
         time.sleep(0.05)
     try:

@@ -16,29 +16,24 @@ T = TypeVar("T")
 _pace = threading.local()  # per request thread: when its answer is due (see arrived)
 
 
+# How long a paced call's own work waits after its arrival (at most a quarter of the latency; none without one).
+WORK_AFTER = 0.025
+
+
 def arrived(latency: float) -> None:
     """A call came in: its answer leaves `latency` seconds from now, whatever the emulator does meanwhile.
 
     The latency stands for the service's whole time per call as the client sees it. The emulator's own work
     (parsing, validating a card against the schema, JSON) happens inside it, as the service's does, instead of
     being added on top: a benchmark's floor of n rounds × latency is then what the bot could reach.
+
+    That work starts a moment after the arrival (WORK_AFTER), still well inside the latency. The emulator is one
+    interpreter: a call whose card is being checked (0.5–5 ms of Python holding the GIL) would hold up the next
+    call's arrival, which would then get its latency counted from later. A service's servers check requests side
+    by side; so calls that come in together are all stamped as they arrive and do their work after, and a burst
+    is timed as Slack or Teams would time it. Unpaced calls (the tests, the demo: latency 0) do not wait.
     """
     _pace.due = time.time() + latency
-
-
-# How long a paced call's own work waits after its arrival (at most a quarter of the latency; none without one).
-WORK_AFTER = 0.025
-
-
-def work_later(latency: float) -> None:
-    """Start this call's own work a moment after it arrived, still well inside its latency (see arrived).
-
-    The emulator is one interpreter: a call whose card is being checked against the schema (0.5–5 ms of Python
-    holding the GIL) would hold up the next call's arrival, which then gets its latency counted from later.
-    A service's servers check requests side by side; so calls that come in together are all stamped as they
-    arrive and do their work after, and a burst is timed as Slack or Teams would time it. Unpaced calls (the
-    tests, the demo: latency 0) do not wait.
-    """
     if latency > 0:
         time.sleep(min(WORK_AFTER, latency / 4))
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 # Importing the method modules registers their handlers in METHODS.
 from bot.sandbox import api_conversations, api_messages, api_views, scopes  # noqa: F401
 from bot.sandbox.api_base import METHODS, ApiError
-from bot.sandbox.loopback import FaultBook, LoopbackServer, arrived, wait_until_due, work_later
+from bot.sandbox.loopback import FaultBook, LoopbackServer, arrived, wait_until_due
 from bot.sandbox.loopback import serve as serve_on_loopback
 from bot.sandbox.loopback import write as _write
 from bot.sandbox.model import Fault
@@ -45,11 +45,7 @@ class ApiServer(FaultBook):
         length = int(req.headers.get("Content-Length") or 0)
         body = req.rfile.read(length) if length else b""
         path = url.path
-        latency = (
-            self.latency if path.startswith(("/api/", "/response/")) else 0.0
-        )  # a response_url is a round trip too
-        arrived(latency)
-        work_later(latency)
+        arrived(self.latency if path.startswith(("/api/", "/response/")) else 0.0)  # a response_url is a round trip too
         if path.startswith("/api/"):
             self._api(req, path[len("/api/") :], url.query, body)
         elif path.startswith("/response/") and req.command == "POST":

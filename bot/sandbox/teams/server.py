@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from bot.sandbox.loopback import FaultBook, Handler, LoopbackServer, arrived, wait_until_due, work_later, write
+from bot.sandbox.loopback import FaultBook, Handler, LoopbackServer, arrived, wait_until_due, write
 from bot.sandbox.loopback import serve as serve_on_loopback
 from bot.sandbox.model import Fault
 from bot.sandbox.teams import errors
@@ -94,11 +94,9 @@ class ConnectorServer(FaultBook):
         """Dispatch one HTTP request by path."""
         url = urlsplit(req.path)
         keys = url.path.startswith(LOGIN_PREFIX + "/") and req.command == "GET"  # key and metadata reads: not paced
-        latency = 0.0 if keys else self.latency
-        arrived(latency)
+        arrived(0.0 if keys else self.latency)
         length = int(req.headers.get("Content-Length") or 0)
         body = req.rfile.read(length) if length else b""
-        work_later(latency)
         if url.path.startswith(SERVICE_PREFIX + "v3/"):
             routed = route(req.command, url.path[len(SERVICE_PREFIX + "v3/") :])
             if routed is not None:
