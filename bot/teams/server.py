@@ -22,7 +22,7 @@ from bot.incidents.desk import Desk
 from bot.models import Incident
 from bot.teams import auth
 from bot.teams.agent import Bot, TeamsAgent
-from bot.teams.app import make_adapter, make_app
+from bot.teams.app import make_app
 from bot.teams.connector import Connector
 from bot.teams.port import TeamsPort
 from bot.teams.refs import Refs
@@ -63,7 +63,7 @@ class TeamsServing:
         self.agent = TeamsAgent(self.bot)
         self.deliverer = Deliverer(desk, self.port, self._redraw_header)
         files = Refs(desk.store, desk.now).file
-        self.app = make_app(self.agent, auth.configuration(settings), make_adapter(), files)
+        self.app = make_app(self.agent, auth.configuration(settings), files)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
