@@ -939,9 +939,17 @@ class Store(TimerStore, DrillStore, DetectionStore):
         rows = list(self.db.table("incidents").rows_where("room_ref = ?", [room_ref], order_by="id desc", limit=1))
         return Incident.model_validate(_decode(rows[0])) if rows else None
 
-    def incidents(self, status: str | None = None) -> list[Incident]:
-        where, args = ("status = ?", [status]) if status else (None, [])
-        rows = self.db.table("incidents").rows_where(where, args, order_by="id")
+    def incidents(self, status: str | None = None, *, drill: bool | None = None) -> list[Incident]:
+        """Every incident (of `status`; only drills or only real ones with `drill`), oldest first."""
+        clauses: list[str] = []
+        args: list[Any] = []
+        if status:
+            clauses.append("status = ?")
+            args.append(status)
+        if drill is not None:
+            clauses.append("drill = ?")
+            args.append(int(drill))
+        rows = self.db.table("incidents").rows_where(" AND ".join(clauses) or None, args, order_by="id")
         return [Incident.model_validate(_decode(r)) for r in rows]
 
     def room_name_used(self, name: str) -> bool:
