@@ -41,6 +41,7 @@ LEASE_RENEW = 10.0
 SAFETY_TICK = 15.0  # real seconds: catches clock jumps (a sleeping laptop) and rows added by other code
 MAX_ATTEMPTS = 6
 RETRY_BASE = timedelta(seconds=20)
+SAME_WAKE = timedelta(milliseconds=10)  # a re-arm for the same moment (float rounding aside) changes nothing
 
 
 class AlreadyRunning(CrisisError):
@@ -94,6 +95,7 @@ class TimerRunner:
         self._lock = threading.RLock()
         self._arm_lock = threading.Lock()
         self._wake: Job | None = None
+        self._wake_at: datetime | None = None  # when the pending wake-up job runs (real time)
         self._held: Counter[int] = Counter()  # incidents whose outbox rows a request delivers itself (`holding`)
         self._held_lock = threading.Lock()  # not the tick's lock: a request must not wait for a tick's Slack calls
         self.lateness: list[float] = []  # seconds late per fired timer, for the benchmarks
@@ -159,6 +161,8 @@ class TimerRunner:
         delay = self.desk.clock.real_seconds_until(min(candidates))
         run_date = datetime.now(UTC) + timedelta(seconds=delay)
         with self._arm_lock:
+            if self._wake is not None and self._wake_at is not None and abs(run_date - self._wake_at) < SAME_WAKE:
+                return  # already armed for then (a declare whose timers all come later): no scheduler churn
             # A fresh job each time: replacing the one that is running right now (tick() re-arms from inside
             # it) would make APScheduler skip the new run as "maximum instances reached" and lose the wake-up.
             if self._wake is not None:
@@ -166,11 +170,14 @@ class TimerRunner:
                     self._wake.remove()
             try:
                 self._wake = scheduler.add_job(self.tick, "date", run_date=run_date)
+                self._wake_at = run_date
             except SchedulerNotRunningError:  # shut down since: the next start arms from the database
                 self._wake = None
 
     def tick(self) -> list[Fired]:
         """Fire every due timer and deliver the outbox; safe to call from any thread, any time."""
+        with self._arm_lock:
+            self._wake_at = None  # whatever woke this tick, the next arm makes a fresh wake-up job
         with self._lock, self.guard():
             fired = fire_due(self.desk)
             late = [f for f in fired if f.late.total_seconds() > 60]
