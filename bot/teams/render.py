@@ -34,6 +34,7 @@ REFRESH_VERB = "refresh"
 STYLES = {"primary": "positive", "danger": "destructive"}
 _BOLD = re.compile(r"(?<![*\w])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![*\w])")
 _AT = re.compile(r"<(/?at)", re.IGNORECASE)
+_LINES = re.compile(r"\n+")
 # Slack's ~strike~ (a done checklist item): card markdown has no strikethrough, and the ✅ already says it.
 _STRIKE = re.compile(r"(?<![~\w])~(?!\s)([^~\n]+?)(?<!\s)~(?![~\w])")
 
@@ -72,9 +73,15 @@ class _Drawing:
 
     def md(self, text: str) -> str:
         """Card markdown for a part's text: cut, our marks translated, line breaks kept, mentions drawn."""
-        text = _STRIKE.sub(r"\1", _BOLD.sub(r"**\1**", fit(text, self.limit)))
-        text = re.sub(r"\n+", "\n\n", text)  # a single \n is no line break in a TextBlock outside a list
-        return MENTION.sub(lambda m: f"<at>{self.name(m.group(1))}</at>", text)
+        # Each pattern only where its mark is: most of a header's texts have none, and a search costs what a match does.
+        text = fit(text, self.limit)
+        if "*" in text:
+            text = _BOLD.sub(r"**\1**", text)
+        if "~" in text:
+            text = _STRIKE.sub(r"\1", text)
+        if "\n" in text:
+            text = _LINES.sub("\n\n", text)  # a single \n is no line break in a TextBlock outside a list
+        return MENTION.sub(lambda m: f"<at>{self.name(m.group(1))}</at>", text) if "<at:" in text else text
 
     def shown(self, button: Button) -> bool:
         return self.restricted is None or self.restricted.may_press(self.viewer, button)
