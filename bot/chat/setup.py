@@ -103,6 +103,7 @@ class SetUp:
         self._uninvited: dict[str, str] = {}  # who this run's invite could not bring in, and why
         self._messages: dict[StepKey, Message] = {}  # built while the platform makes the room; see _prebuild
         self._dms: dict[str, tuple[Incident, list[str], dict[str, Ack], Message]] = {}  # … and the DMs; see _dm
+        self._seats: list[RoleSeat] | None = None  # the role seats this run's room steps are drawn from
 
     def run(self, incident: Incident, confirm: Callable[[Incident], bool] | None = None) -> Provisioned:
         """Do every step not yet done for `incident`; report the ones the platform refused.
@@ -122,7 +123,8 @@ class SetUp:
         if incident.room_ref is None:
             return result
         result.incident = incident
-        self._paging = self._unpaged(incident, runner)
+        self._seats = seats(self.desk, incident)  # read once after the room is made: paging and the DMs use it
+        self._paging = self._unpaged_in(self._seats, runner)
         tried: set[StepKey] = set()
         plan = self._plan(runner)
         for n, round_steps in enumerate(plan):
@@ -259,7 +261,7 @@ class SetUp:
     def _room_steps(self, incident: Incident, runner: Runner) -> list[Step]:
         """The header, the room's topic and members, and the DMs: all need only the room's ref."""
         room, say, port = str(incident.room_ref), self.say, self.port
-        role_seats = seats(self.desk, incident)
+        role_seats, self._seats = self._seats or seats(self.desk, incident), None
         people = _people_by_role(role_seats)
         acks = {s.role: s.ack for s in role_seats if s.ack is not None}  # read once for every DM of the round
         level = str(incident.level)
@@ -376,12 +378,9 @@ class SetUp:
             drawn[user] = (_unroomed(incident), roles, acks, card)
         return drawn
 
-    def _unpaged(self, incident: Incident, runner: Runner) -> dict[str, list[str]]:
-        """Owners of the level's roles who have not had their DM yet (all of them at declare)."""
-        return self._unpaged_in(seats(self.desk, incident), runner)
-
     @staticmethod
     def _unpaged_in(role_seats: list[RoleSeat], runner: Runner) -> dict[str, list[str]]:
+        """Owners of the level's roles who have not had their DM yet (all of them at declare)."""
         done = runner.done()
         return {u: roles for u, roles in _people_by_role(role_seats).items() if StepKey("dm", u) not in done}
 
