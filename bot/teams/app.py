@@ -44,7 +44,8 @@ class InboundOnly:
     request, and none pays for two HTTP sessions made and closed around it (~0.7 ms of a declare's first steps,
     measured). Never called, so never sent anywhere: their endpoints are invalid on purpose."""
 
-    def __init__(self) -> None:
+    def __init__(self, app_id: str) -> None:
+        self.app_id = app_id  # the bot's own (the SDK warns of a token client without one)
         self._connector: _Kept | None = None
         self._user_tokens: _KeptTokens | None = None
 
@@ -65,7 +66,7 @@ class InboundOnly:
         self, context: TurnContext, claims_identity: ClaimsIdentity, use_anonymous: bool = False
     ) -> UserTokenClientBase:
         if self._user_tokens is None:
-            self._user_tokens = _KeptTokens(app_id="", endpoint="https://token.invalid", token="")
+            self._user_tokens = _KeptTokens(app_id=self.app_id, endpoint="https://token.invalid", token="")
         return self._user_tokens
 
     async def close(self, app: web.Application | None = None) -> None:
@@ -108,7 +109,7 @@ def make_adapter(inbound: InboundOnly) -> CloudAdapter:
 def make_app(agent: Agent, config: AgentAuthConfiguration, files: Files) -> web.Application:
     """The aiohttp application: messages (token-checked by the SDK), health, report files."""
     app = web.Application(client_max_size=1024 * 1024)  # activities are small; Teams' own cap is ~28 KB a card
-    inbound = InboundOnly()
+    inbound = InboundOnly(config.CLIENT_ID or "")
     adapter = make_adapter(inbound)
     app.on_cleanup.append(inbound.close)
     with warnings.catch_warnings():  # the SDK's JWT check reads this plain string key, not an aiohttp AppKey
