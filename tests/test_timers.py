@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 from conftest import ID, Crisis
 
-from bot.models import Incident, OutboxMessage
 from bot.clock import SystemClock
 from bot.localdesk import start_local
+from bot.models import Incident, OutboxMessage
 from bot.scheduler import AlreadyRunning, TimerRunner
 
 
