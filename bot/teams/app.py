@@ -46,7 +46,7 @@ class InboundOnly:
 
     def __init__(self, app_id: str) -> None:
         self.app_id = app_id  # the bot's own (the SDK warns of a token client without one)
-        self._connector: _Kept | None = None
+        self._connector: _KeptConnector | None = None
         self._user_tokens: _KeptTokens | None = None
 
     async def create_connector_client(
@@ -59,7 +59,7 @@ class InboundOnly:
         use_anonymous: bool = False,
     ) -> ConnectorClientBase:
         if self._connector is None:  # made on the listener's loop, where its session lives
-            self._connector = _Kept(endpoint=UNUSED_URL, token="")
+            self._connector = _KeptConnector(endpoint=UNUSED_URL, token="")
         return self._connector
 
     async def create_user_token_client(
@@ -77,22 +77,23 @@ class InboundOnly:
         self._connector = self._user_tokens = None
 
 
-class _Kept(TeamsConnectorClient):
-    """A turn's connector client that outlives the turn: the SDK closes a turn's clients when it ends."""
+class _Kept:
+    """A turn's client that outlives the turn (mixed into the SDK's client classes): the SDK closes a turn's
+    clients when it ends; InboundOnly.close closes these with the app."""
 
     async def close(self) -> None:
-        """Kept for the next turn; InboundOnly.close closes it with the app."""
+        """Kept for the next turn."""
 
     async def close_kept(self) -> None:
-        await super().close()
+        await super().close()  # type: ignore[misc]  # the SDK client's, next in the MRO
 
 
-class _KeptTokens(UserTokenClient):
-    async def close(self) -> None:
-        """Kept for the next turn, as _Kept."""
+class _KeptConnector(_Kept, TeamsConnectorClient):
+    pass
 
-    async def close_kept(self) -> None:
-        await super().close()
+
+class _KeptTokens(_Kept, UserTokenClient):
+    pass
 
 
 async def _turn_failed(context: TurnContext, error: Exception) -> None:
