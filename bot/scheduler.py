@@ -80,6 +80,19 @@ class Deliverer(Protocol):
     def report_failure(self, message: OutboxMessage, error: str) -> None: ...
 
 
+def shut_down(scheduler: BackgroundScheduler) -> None:
+    """Stop `scheduler` without waiting for a running tick, and without its thread dying of JobLookupError.
+
+    APScheduler 3 marks itself stopped before it takes its job-store lock, so a main loop that is handling a due
+    one-off job at that moment (the wake-up) looks for it among the jobs not yet started, does not find it, and
+    raises in its thread. Paused first and emptied under that lock (remove_all_jobs waits for the loop's pass to
+    end), it has nothing left to handle when it stops."""
+    with contextlib.suppress(SchedulerNotRunningError):
+        scheduler.pause()
+        scheduler.remove_all_jobs()
+        scheduler.shutdown(wait=False)
+
+
 class TimerRunner:
     def __init__(
         self,
@@ -134,7 +147,7 @@ class TimerRunner:
         if self.arm in self.desk.timer_listeners:
             self.desk.timer_listeners.remove(self.arm)
         if self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
+            shut_down(self.scheduler)
             self.scheduler = None
         self.desk.store.release_lease(LEASE_NAME, self.holder)
 
