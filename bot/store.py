@@ -347,7 +347,15 @@ class _Known(sqlite_utils.Database):
 
 
 class _KnownTable(sqlite_utils.db.Table):
-    """A table the migrations made: it exists, and its columns are what they were at the first look."""
+    """A table the migrations made: it exists, and its columns are what they were at the first look.
+
+    Its plain inserts and reads by key are one statement each. sqlite-utils builds an insert's SQL in Python for
+    every row (checking each value for JSON, each column against the table) and reads a row through its general
+    query builder: about 0.3 ms a row, over a millisecond of a declare's own steps before its first platform call
+    (an incident, its timers, its three drafts, each read back). Anything with options, or a value SQLite does not
+    take as it is (a dict to store as JSON), still goes through sqlite-utils, and so does a write outside a
+    transaction (sqlite-utils makes it one; the hot paths are all inside Store.transaction).
+    """
 
     def exists(self) -> bool:
         return True
@@ -355,6 +363,56 @@ class _KnownTable(sqlite_utils.db.Table):
     @functools.cached_property
     def columns(self) -> list[sqlite_utils.db.Column]:  # the base class's property, cached
         return super().columns
+
+    @functools.cached_property
+    def pks(self) -> list[str]:  # the base class's property (a PRAGMA query), cached
+        return super().pks
+
+    def insert(self, record: dict[str, Any], **options: Any) -> sqlite_utils.db.Table:  # type: ignore[override]
+        if options or not _plain(record) or not self.db.conn.in_transaction:
+            return super().insert(record, **options)
+        cursor = self.db.execute(_insert_sql(self.name, tuple(record)), list(record.values()))
+        pks = self.pks
+        self.last_rowid = cursor.lastrowid
+        self.last_pk = record[pks[0]] if len(pks) == 1 and pks[0] in record else cursor.lastrowid
+        return self
+
+    def insert_all(self, records: Any, **options: Any) -> sqlite_utils.db.Table:  # type: ignore[override]
+        rows = records if isinstance(records, list) else None
+        if options or not rows or not self.db.conn.in_transaction or any(_unlike(r, rows[0]) for r in rows):
+            return super().insert_all(records, **options)
+        with self.db.atomic():  # a savepoint: all the rows or none, as sqlite-utils' own
+            self.db.conn.executemany(_insert_sql(self.name, tuple(rows[0])), [list(r.values()) for r in rows])
+        return self
+
+    def get(self, pk_values: Any) -> dict[str, Any]:
+        pks = self.pks
+        if isinstance(pk_values, list | tuple) or len(pks) != 1:
+            return super().get(pk_values)
+        cursor = self.db.execute(f"SELECT * FROM [{self.name}] WHERE [{pks[0]}] = ?", [pk_values])
+        row = cursor.fetchone()
+        if row is None:
+            raise sqlite_utils.db.NotFoundError
+        self.last_pk = pk_values
+        return dict(zip([d[0] for d in cursor.description], row, strict=True))
+
+
+_PLAIN = (str, int, float, bytes, type(None))  # what SQLite stores as it is (a bool is an int)
+
+
+def _plain(record: Any) -> bool:
+    return isinstance(record, dict) and bool(record) and all(isinstance(v, _PLAIN) for v in record.values())
+
+
+def _unlike(record: Any, first: dict[str, Any]) -> bool:
+    """Not a row executemany can take beside the first: another shape, or a value sqlite-utils would convert."""
+    return not _plain(record) or record.keys() != first.keys()
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    names = ", ".join(f"[{c}]" for c in columns)
+    return f"INSERT INTO [{table}] ({names}) VALUES ({', '.join('?' * len(columns))})"
 
 
 MIGRATIONS = [
