@@ -13,7 +13,7 @@ Only the whitespace rules differ, by the shape of the source:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any, Literal
 
 from jinja2 import BaseLoader, StrictUndefined
@@ -22,12 +22,26 @@ from jinja2.sandbox import SandboxedEnvironment
 Shape = Literal["document", "line"]
 
 
+class _Sandbox(SandboxedEnvironment):
+    """Jinja2's sandbox whose templates keep their globals in a plain dict.
+
+    Jinja2 chains a template's globals to the environment's (a ChainMap) and copies them into a new dict at every
+    render: iterating the chain is Python code, ~10 µs of a one-line UI string's ~28 (measured), and a Teams
+    declare renders some hundred of them, twenty before its first Connector call. Our environments get their
+    globals when they are made, before any template is loaded (Jinja2's own documentation says not to change them
+    after), so a template's snapshot of them is the same mapping.
+    """
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        return {**self.globals, **(d or {})}
+
+
 def sandbox(
     shape: Shape, loader: BaseLoader | None = None, finalize: Callable[[Any], Any] | None = None
 ) -> SandboxedEnvironment:
     """A sandboxed environment for templates of `shape`; `finalize` sees every `{{ value }}` before it is printed."""
     document = shape == "document"
-    return SandboxedEnvironment(
+    return _Sandbox(
         loader=loader,
         undefined=StrictUndefined,
         autoescape=False,
