@@ -13,12 +13,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
+from babel import Locale
 from babel.dates import format_date, format_time, format_timedelta
 from jinja2 import FileSystemLoader, Template
 from jinja2.sandbox import SandboxedEnvironment
@@ -217,8 +218,11 @@ def tidy(text: str) -> str:
 LOCALES = {"en": "en_GB", "nl": "nl_NL"}
 
 
-def locale_of(language: str) -> str:
-    return LOCALES.get(language, "en_GB")
+@cache
+def locale_of(language: str) -> Locale:
+    """Babel's locale for one of our languages, parsed once: given a name, each of Babel's calls parses it again
+    (a look at its data files on disk each time; a card has a dozen times and durations)."""
+    return Locale.parse(LOCALES.get(language, "en_GB"))
 
 
 def local_time(when: datetime, language: str, tz: ZoneInfo) -> str:
