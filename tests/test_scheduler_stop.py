@@ -18,7 +18,7 @@ def test_a_scheduler_stopped_while_it_handles_due_wake_ups_dies_quietly(monkeypa
     pause and emptying first, about two of three of these stops raised (checked)."""
     errors: list[str] = []
     monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_type.__name__))
-    for _ in range(12):
+    for _ in range(6):
         scheduler = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "misfire_grace_time": None})
         scheduler.start()
 
