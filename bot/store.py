@@ -351,8 +351,8 @@ class _KnownTable(sqlite_utils.db.Table):
 
     Its plain inserts and reads by key are one statement each. sqlite-utils builds an insert's SQL in Python for
     every row (checking each value for JSON, each column against the table) and reads a row through its general
-    query builder: about 0.3 ms a row, over a millisecond of a declare's own steps before its first platform call
-    (an incident, its timers, its three drafts, each read back). Anything with options, or a value SQLite does not
+    query builder: 0.1–0.2 ms a row more (measured), about a millisecond of a declare's own steps before its first
+    platform call (an incident, its timers, its three drafts, each read back). Anything with options, or a value SQLite does not
     take as it is (a dict to store as JSON), still goes through sqlite-utils, and so does a write outside a
     transaction (sqlite-utils makes it one; the hot paths are all inside Store.transaction).
     """
