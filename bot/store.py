@@ -931,11 +931,9 @@ class Store(TimerStore, DrillStore, DetectionStore):
         """
         if not rows:
             return
-        columns = list(rows[0])
-        names = ", ".join(f"[{c}]" for c in columns)
-        sql = f"INSERT INTO [{table}] ({names}) VALUES ({', '.join('?' * len(columns))})"
+        columns = tuple(rows[0])
         with self.transaction() as db:
-            db.conn.executemany(sql, ([row[c] for c in columns] for row in rows))
+            db.conn.executemany(_insert_sql(table, columns), ([row[c] for c in columns] for row in rows))
 
     # ---- meta ----------------------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
