@@ -103,6 +103,35 @@ def test_signed_activities_are_checked_against_the_local_keys_through_the_sdks_o
     assert teams.say("anna", "crisis help", teams.emulator.crisis_channel).status == 202
 
 
+def test_a_key_already_fetched_is_answered_without_a_thread_and_a_rolled_key_is_taken(
+    teams: TeamsDesk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK hands every key look-up to a thread; ours answers a cached key on the loop (bot/teams/auth.py's
+    KeptSigningKeys). When Microsoft rolls its keys, an activity signed with the new one is still accepted once
+    the cached set is stale (the SDK's own fetch, as before)."""
+    assert teams.say("anna", "crisis help", teams.emulator.crisis_channel).status == 202  # the set is fetched
+    manager = JwtTokenValidator._jwk_client_manager
+    assert isinstance(manager, LocalSigningKeys)
+    header = jwt.get_unverified_header(teams.emulator.channel_token())
+    microsofts = "https://login.botframework.com/v1/.well-known/keys"
+
+    async def no_thread(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a cached key went to a thread")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(asyncio, "to_thread", no_thread)
+        assert asyncio.run(manager.get_signing_key(microsofts, header)).key_id == header["kid"]
+    assert manager.cached_key(microsofts, {**header, "kid": "not-in-the-set"}) is None  # the SDK's way, refetching
+
+    teams.emulator.keys.rotate()
+    manager._get_jwk_client(microsofts).jwk_client.jwk_set_cache.put(None)  # its five minutes over
+    before = _bot_posts(teams)
+    assert teams.say("anna", "crisis help", teams.emulator.crisis_channel).status == 202
+    assert _bot_posts(teams) == before + 1
+    rolled = jwt.get_unverified_header(teams.emulator.channel_token())["kid"]
+    assert rolled != header["kid"] and manager.cached_key(microsofts, {"kid": rolled}) is not None
+
+
 def test_anonymous_mode_only_when_the_sdk_variable_says_so(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="crisisbot.teams"), start_teams(anonymous=True) as local:
         before = _bot_posts(local)

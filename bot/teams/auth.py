@@ -9,13 +9,21 @@ demo) the signing keys come from `<teams_login_url>/discovery/keys` instead. The
 JWKS client manager (`JwtTokenValidator._jwk_client_manager`, 1.9.0): every validation asks it for the key of
 the token's `kid` at a URL the SDK computed; ours answers from the local URL whatever the SDK computed, and
 keeps the SDK's own caching and locking. The pinned SDK may move it: tests/test_teams_auth.py fails if it does.
+
+Both managers (Microsoft's keys and the local ones) answer a key PyJWKClient's JWKS cache already holds on the
+loop: the SDK hands every look-up to a thread (`asyncio.to_thread`), ~0.25 ms of every activity's answer traced
+inside `crisisbot serve`, though a cached key needs no I/O. A miss (the first activity, a `kid` not in the cached
+set after Microsoft rolled its keys, the cache's 5 minutes over) takes the SDK's own way, fetch and cooldown
+included.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import jwt
+from jwt import PyJWK, PyJWKClient
 from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration
 from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
 from microsoft_agents.hosting.core.authorization.jwt.jwt_token_validator import (
@@ -39,7 +47,26 @@ def configuration(settings: Settings) -> AgentAuthConfiguration:
     )
 
 
-class LocalSigningKeys(_JwkClientManager):
+class KeptSigningKeys(_JwkClientManager):
+    """The SDK's JWKS client manager, answering a key its JWKS cache holds without a thread (module doc)."""
+
+    async def get_signing_key(self, jwks_uri: str, header: dict[str, Any]) -> PyJWK:
+        kept = self.cached_key(jwks_uri, header)
+        return kept if kept is not None else await super().get_signing_key(jwks_uri, header)
+
+    def cached_key(self, jwks_uri: str, header: dict[str, Any]) -> PyJWK | None:
+        """The signing key of the header's `kid` in the fresh cached set, as PyJWKClient would pick it; else None.
+        Reads the cache's one attribute (replaced whole by a fetch), so it needs none of the SDK's locks."""
+        kid = header.get("kid")
+        cache = self._get_jwk_client(jwks_uri).jwk_client.jwk_set_cache
+        found = cache.get() if cache is not None and isinstance(kid, str) else None
+        if found is None:
+            return None
+        signing = [k for k in found.keys if k.public_key_use in ("sig", None) and k.key_id]
+        return PyJWKClient.match_kid(signing, str(kid))
+
+
+class LocalSigningKeys(KeptSigningKeys):
     """The SDK's JWKS client manager, reading every key from one local JWKS URL (the emulator's)."""
 
     def __init__(self, keys_url: str) -> None:
@@ -75,11 +102,12 @@ def use_signing_keys(settings: Settings) -> None:
     """Point the SDK's validator at the local JWKS when `teams_login_url` is set; Microsoft's otherwise.
 
     Process-wide (the SDK keeps one manager for all validators): a process validates tokens of one channel."""
+    manager = JwtTokenValidator._jwk_client_manager
     if settings.teams_login_url:
         JwtTokenValidator._jwk_client_manager = LocalSigningKeys(keys_url(settings.teams_login_url))
         log.info("Teams: activity tokens are checked against the local keys at %s", keys_url(settings.teams_login_url))
-    elif isinstance(JwtTokenValidator._jwk_client_manager, LocalSigningKeys):
-        JwtTokenValidator._jwk_client_manager = _JwkClientManager()  # type: ignore[no-untyped-call]
+    elif not isinstance(manager, KeptSigningKeys) or isinstance(manager, LocalSigningKeys):
+        JwtTokenValidator._jwk_client_manager = KeptSigningKeys()  # type: ignore[no-untyped-call]
 
 
 def warn_if_local(settings: Settings) -> None:

@@ -29,14 +29,20 @@ class SigningKeys:
         self.tenant_id = tenant_id
         self.kid = secrets.token_hex(8)
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._retired: list[tuple[str, rsa.RSAPrivateKey]] = []  # still published after a rotation, as Microsoft does
         self._issued: dict[str, tuple[float, str]] = {}  # access token -> (expiry in epoch seconds, audience)
         self._lock = threading.Lock()
 
     def jwks(self) -> dict[str, Any]:
-        """Return the JWKS document (`/discovery/keys`) holding the public key."""
-        jwk: dict[str, Any] = dict(RSAAlgorithm.to_jwk(self._key.public_key(), as_dict=True))
-        jwk.update({"kid": self.kid, "use": "sig", "alg": "RS256", "endorsements": ["msteams"]})
-        return {"keys": [jwk]}
+        """Return the JWKS document (`/discovery/keys`): the signing key, then any it replaced."""
+        return {"keys": [_jwk(kid, key) for kid, key in [(self.kid, self._key), *self._retired]]}
+
+    def rotate(self) -> None:
+        """Sign with a new key from now on (a new `kid`), publishing the old one beside it: Microsoft rolls its
+        channel signing keys this way, and a bot must take the new one without a restart."""
+        self._retired.insert(0, (self.kid, self._key))
+        self.kid = secrets.token_hex(8)
+        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
     def _sign(self, claims: dict[str, Any]) -> str:
         return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid, "typ": "JWT"})
@@ -88,3 +94,9 @@ class SigningKeys:
                 "aud": audience or self.app_id,
             }
         )
+
+
+def _jwk(kid: str, key: rsa.RSAPrivateKey) -> dict[str, Any]:
+    jwk: dict[str, Any] = dict(RSAAlgorithm.to_jwk(key.public_key(), as_dict=True))
+    jwk.update({"kid": kid, "use": "sig", "alg": "RS256", "endorsements": ["msteams"]})
+    return jwk
