@@ -213,7 +213,7 @@ def run_declare(config: Config, outcome: Outcome) -> dict[str, Any]:
             clock.advance(days=1)
             calibration = sample(local, CALIBRATION_LATENCY)
             samples = []
-            for _ in range(config.declare_samples):
+            for _ in range(config.teams_declare_samples):
                 clock.advance(days=1)
                 samples.append(sample(local, config.declare_latency))
             local.emulator.latency = 0.0
@@ -286,7 +286,7 @@ def run_serve_declares(config: Config, local: LocalTeamsDesk, db: Path, log_path
         emulator.bot_url = bot.url
         bot.wait_healthy()
         serve_sample(local, db, 0.0)  # the process's first declare: its Connector token, its threads' connections
-        return [serve_sample(local, db, config.declare_latency) for _ in range(config.declare_samples)]
+        return [serve_sample(local, db, config.declare_latency) for _ in range(config.teams_declare_samples)]
 
 
 def run_bare_declares(config: Config, local: LocalTeamsDesk) -> list[float]:
@@ -319,7 +319,7 @@ def run_bare_declares(config: Config, local: LocalTeamsDesk) -> list[float]:
         if child.stdout.readline().strip() != "ready":
             raise RuntimeError("bench.bare_teams did not start")
         emulator.latency = config.declare_latency
-        for _ in range(config.declare_samples):
+        for _ in range(config.teams_declare_samples):
             emulator.reset_calls()
             started = time.time()
             child.stdin.write("go\n")
