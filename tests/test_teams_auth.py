@@ -16,8 +16,10 @@ import jwt
 import pytest
 from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
 
+from bot.config import load_settings
+from bot.demo import demo_config
 from bot.sandbox.teams.keys import SigningKeys
-from bot.teams.auth import LocalSigningKeys, keys_url
+from bot.teams.auth import KeptSigningKeys, LocalSigningKeys, keys_url, use_signing_keys
 from tests.teams_harness import TeamsDesk, start_teams
 
 
@@ -130,6 +132,20 @@ def test_a_key_already_fetched_is_answered_without_a_thread_and_a_rolled_key_is_
     assert _bot_posts(teams) == before + 1
     rolled = jwt.get_unverified_header(teams.emulator.channel_token())["kid"]
     assert rolled != header["kid"] and manager.cached_key(microsofts, {"kid": rolled}) is not None
+
+
+def test_without_a_local_login_url_microsofts_keys_go_through_the_kept_manager(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Production: no TEAMS_LOGIN_URL, so the SDK computes Microsoft's JWKS URL itself; a process that had local keys
+    (the tests start many bots) gets the kept manager for Microsoft's, never the emulator's URL."""
+    monkeypatch.setattr(JwtTokenValidator, "_jwk_client_manager", LocalSigningKeys("http://127.0.0.1:9/keys"))
+    use_signing_keys(load_settings(environ={"CRISISBOT_CONFIG": str(demo_config("en", "teams"))}))
+    manager = JwtTokenValidator._jwk_client_manager
+    assert isinstance(manager, KeptSigningKeys) and not isinstance(manager, LocalSigningKeys)
+    microsofts = "https://login.botframework.com/v1/.well-known/keys"
+    assert manager._get_jwk_client(microsofts).jwk_client.uri == microsofts
+    assert manager.cached_key(microsofts, {"kid": "any"}) is None  # nothing fetched yet: the SDK's way
 
 
 def test_anonymous_mode_only_when_the_sdk_variable_says_so(caplog: pytest.LogCaptureFixture) -> None:
